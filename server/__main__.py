@@ -1,0 +1,80 @@
+"""``python -m server``: run the doodlestream server on the shipped model.
+
+Prints one line ``doodlestream listening on http://HOST:PORT`` once it accepts
+connections (``--port 0`` picks a free port; scripts and tests read the line).
+SIGTERM and SIGINT stop it: it stops accepting, closes every socket with 1001 after
+in-flight replies, and exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from dataclasses import fields
+from pathlib import Path
+
+from server.app import DoodleServer, ServerConfig
+from server.infer import DEFAULT_MODEL_DIR
+from server.limits import BATCH_WAIT_MS, MAX_BATCH, Limits
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m server", description="Real-time doodle recognition over WebSocket.")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
+    p.add_argument("--model", type=Path, default=DEFAULT_MODEL_DIR, help="model directory (default: the shipped model)")
+    p.add_argument("--max-batch", type=int, default=MAX_BATCH, help="micro-batch size cap, in requests")
+    p.add_argument("--batch-wait-ms", type=float, default=BATCH_WAIT_MS, help="micro-batch deadline, in ms")
+    p.add_argument("--model-threads", type=int, default=1, help="threads of the model interpreter")
+    p.add_argument("--origin", action="append", dest="origins", help="allowed browser Origin (repeatable)")
+    p.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
+    for f in fields(Limits):
+        p.add_argument(
+            "--" + f.name.replace("_", "-"),
+            type=type(f.default),
+            default=f.default,
+            help=f"limit {f.name} (default {f.default})",
+        )
+    return p.parse_args(argv)
+
+
+async def main_async(args: argparse.Namespace) -> int:
+    limits = Limits(**{f.name: getattr(args, f.name) for f in fields(Limits)})
+    config = ServerConfig(
+        host=args.host,
+        port=args.port,
+        model_dir=args.model,
+        limits=limits,
+        max_batch=args.max_batch,
+        batch_wait_ms=args.batch_wait_ms,
+        model_threads=args.model_threads,
+        origins=args.origins,
+    )
+    server = DoodleServer(config)
+    await server.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    host = config.host if ":" not in config.host else f"[{config.host}]"
+    print(f"doodlestream listening on http://{host}:{server.port} (model {server.model.name})", flush=True)
+    await stop.wait()
+    logging.getLogger("doodlestream").info("stopping: closing %d sessions", len(server.sessions))
+    await server.close()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return asyncio.run(main_async(args))
+    except KeyboardInterrupt:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,251 @@
+"""The classifier and its micro-batcher.
+
+:class:`Classifier` loads a model directory once (``doodle.tflite``, ``labels.txt``,
+``model.json``, as written by :mod:`training.train`) and classifies batches of uint8
+images with a LiteRT interpreter (TensorFlow's TFLite runtime).  One interpreter per
+batch-size bucket (1, 2, 4, ... ``max_batch``): a batch is padded up to its bucket, so no
+call re-allocates tensors.  It is not thread-safe; :class:`Batcher` owns it.
+
+:class:`Batcher` is what sessions call.  ``await batcher.classify(image)`` queues the
+image as a pending future; a flusher task runs every pending image as one model call
+when ``max_batch`` are waiting or the oldest has waited ``batch_wait_ms``, in a
+single worker thread so the event loop never blocks.  Results come back in request
+order, identical to unbatched calls.  If a batch call fails, each of its images is
+retried alone, so one failing input fails only its own request (with
+:class:`server.errors.InferenceFailed`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from server.errors import InferenceFailed, ModelError
+from server.limits import BATCH_WAIT_MS, MAX_BATCH
+from server.render import INPUT_PX
+
+log = logging.getLogger(__name__)
+
+#: The model shipped in the repository.
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models"
+TOP_K = 5
+
+Images = npt.NDArray[np.uint8]
+Probs = npt.NDArray[np.float32]
+Top = list[tuple[str, float]]
+
+
+class Model(Protocol):
+    """What the batcher needs of a model: labels and a batch prediction."""
+
+    labels: list[str]
+    name: str
+
+    def predict(self, images: Images) -> Probs: ...
+
+
+def _buckets(max_batch: int) -> list[int]:
+    out, b = [], 1
+    while b < max_batch:
+        out.append(b)
+        b *= 2
+    out.append(max_batch)
+    return out
+
+
+class Classifier:
+    """A LiteRT model directory, loaded once."""
+
+    def __init__(self, model_dir: Path = DEFAULT_MODEL_DIR, *, max_batch: int = MAX_BATCH, threads: int = 1) -> None:
+        model_dir = Path(model_dir)
+        tflite = model_dir / "doodle.tflite"
+        labels = model_dir / "labels.txt"
+        if not tflite.is_file() or not labels.is_file():
+            raise ModelError(f"{model_dir} must hold doodle.tflite and labels.txt (see training/train.py)")
+        self.labels = [w for w in labels.read_text(encoding="utf-8").splitlines() if w]
+        meta_path = model_dir / "model.json"
+        self.meta: dict[str, object] = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+        self.name = str(self.meta.get("name", model_dir.name))
+        self._content = tflite.read_bytes()
+        self._threads = threads
+        self.buckets = _buckets(max_batch)
+        self._interpreters: dict[int, object] = {}
+        first = self._interpreter(1)
+        out = first.get_output_details()[0]["shape"]  # type: ignore[attr-defined]
+        inp = first.get_input_details()[0]["shape"]  # type: ignore[attr-defined]
+        if int(out[-1]) != len(self.labels):
+            raise ModelError(f"model has {out[-1]} outputs but labels.txt has {len(self.labels)} words")
+        if tuple(int(v) for v in inp[1:]) != (INPUT_PX, INPUT_PX, 1):
+            raise ModelError(f"model input {tuple(inp)} is not (batch, {INPUT_PX}, {INPUT_PX}, 1)")
+
+    def _interpreter(self, bucket: int) -> object:
+        it = self._interpreters.get(bucket)
+        if it is None:
+            from ai_edge_litert.interpreter import Interpreter
+
+            it = Interpreter(model_content=self._content, num_threads=self._threads)
+            idx = it.get_input_details()[0]["index"]
+            it.resize_tensor_input(idx, [bucket, INPUT_PX, INPUT_PX, 1])
+            it.allocate_tensors()
+            self._interpreters[bucket] = it
+        return it
+
+    def warm_up(self) -> None:
+        """Create every bucket's interpreter and run it once (no first-call latency)."""
+        for b in self.buckets:
+            self.predict(np.zeros((b, INPUT_PX, INPUT_PX), np.uint8))
+
+    def predict(self, images: Images) -> Probs:
+        """``(B, 64, 64)`` or ``(B, 64, 64, 1)`` uint8 -> ``(B, classes)`` probabilities."""
+        n = len(images)
+        bucket = next((b for b in self.buckets if b >= n), None)
+        if bucket is None:
+            return np.concatenate(
+                [self.predict(images[i : i + self.buckets[-1]]) for i in range(0, n, self.buckets[-1])]
+            )
+        x = np.zeros((bucket, INPUT_PX, INPUT_PX, 1), np.float32)
+        x[:n] = images.reshape(n, INPUT_PX, INPUT_PX, 1)
+        it = self._interpreter(bucket)
+        it.set_tensor(it.get_input_details()[0]["index"], x)  # type: ignore[attr-defined]
+        it.invoke()  # type: ignore[attr-defined]
+        out: Probs = it.get_tensor(it.get_output_details()[0]["index"])  # type: ignore[attr-defined]
+        return out[:n].copy()
+
+
+def top_k(labels: list[str], probs: Probs, k: int = TOP_K) -> Top:
+    """The ``k`` most likely words with their probabilities, best first."""
+    k = min(k, len(probs))
+    idx = np.argpartition(-probs, k - 1)[:k]
+    idx = idx[np.argsort(-probs[idx], kind="stable")]
+    return [(labels[i], float(probs[i])) for i in idx]
+
+
+@dataclass
+class BatchStats:
+    """Counters of a :class:`Batcher` (for /healthz and benchmarks)."""
+
+    requests: int = 0
+    batches: int = 0
+    failures: int = 0
+    largest: int = 0
+    model_ms: float = 0.0
+    sizes: dict[int, int] = field(default_factory=dict)
+
+
+class Batcher:
+    """Micro-batches classification requests from every session (see module docstring)."""
+
+    def __init__(self, model: Model, *, max_batch: int = MAX_BATCH, batch_wait_ms: float = BATCH_WAIT_MS) -> None:
+        if max_batch < 1:
+            raise ValueError("max_batch must be at least 1")
+        self.model = model
+        self.max_batch = max_batch
+        self.batch_wait_s = max(0.0, batch_wait_ms) / 1000.0
+        self.stats = BatchStats()
+        self._pending: list[tuple[Images, asyncio.Future[Top]]] = []
+        self._wakeup: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="infer")
+
+    async def start(self) -> None:
+        """Start the flusher task on the running loop."""
+        if self._task is None:
+            self._wakeup = asyncio.Event()
+            self._task = asyncio.create_task(self._run(), name="batcher")
+
+    async def close(self) -> None:
+        """Finish every pending request, then stop."""
+        while self._pending:
+            await asyncio.sleep(0.001)
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+        self._executor.shutdown(wait=True)
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._pending)
+
+    async def classify(self, image: Images) -> Top:
+        """Top-5 words for one ``(64, 64)`` uint8 image; raises :class:`InferenceFailed`."""
+        if image.shape[:2] != (INPUT_PX, INPUT_PX) or image.dtype != np.uint8:
+            raise InferenceFailed(f"image must be {INPUT_PX}x{INPUT_PX} uint8, got {image.shape} {image.dtype}")
+        if self._task is None:
+            await self.start()
+        fut: asyncio.Future[Top] = asyncio.get_running_loop().create_future()
+        self._pending.append((image, fut))
+        assert self._wakeup is not None
+        self._wakeup.set()
+        return await fut
+
+    async def _run(self) -> None:
+        assert self._wakeup is not None
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            if not self._pending:
+                continue
+            if len(self._pending) < self.max_batch and self.batch_wait_s > 0:
+                deadline = loop.time() + self.batch_wait_s
+                while len(self._pending) < self.max_batch:
+                    left = deadline - loop.time()
+                    if left <= 0:
+                        break
+                    try:
+                        await asyncio.wait_for(self._wakeup.wait(), left)
+                    except TimeoutError:
+                        break
+                    self._wakeup.clear()
+            batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
+            if self._pending:
+                self._wakeup.set()
+            live = [(img, fut) for img, fut in batch if not fut.done()]
+            if not live:
+                continue
+            results = await loop.run_in_executor(self._executor, self._predict, [img for img, _ in live])
+            for (_, fut), res in zip(live, results, strict=True):
+                if fut.done():
+                    continue
+                if isinstance(res, BaseException):
+                    fut.set_exception(res)
+                else:
+                    fut.set_result(res)
+
+    def _predict(self, images: list[Images]) -> list[Top | InferenceFailed]:
+        """Runs in the worker thread: one model call, or one per image after a failure."""
+        t = time.perf_counter()
+        labels = self.model.labels
+        out: list[Top | InferenceFailed]
+        try:
+            probs = self.model.predict(np.stack(images))
+            out = [top_k(labels, p) for p in probs]
+        except Exception:
+            log.exception("batch of %d failed; retrying each alone", len(images))
+            out = []
+            for img in images:
+                try:
+                    out.append(top_k(labels, self.model.predict(img[None])[0]))
+                except Exception as e:
+                    self.stats.failures += 1
+                    out.append(InferenceFailed(f"the model failed on this input: {type(e).__name__}"))
+        s = self.stats
+        s.requests += len(images)
+        s.batches += 1
+        s.largest = max(s.largest, len(images))
+        s.sizes[len(images)] = s.sizes.get(len(images), 0) + 1
+        s.model_ms += (time.perf_counter() - t) * 1000
+        return out

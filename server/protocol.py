@@ -1,0 +1,316 @@
+"""Protocol v1: the one place that decodes, validates and encodes socket messages.
+
+Every WebSocket frame carries one map with a ``type``.  Binary frames are msgpack,
+text frames JSON (with ``bytes`` fields as base64); a reply uses the same encoding as
+the message it answers.  A client map may carry ``seq`` (an integer) that every reply
+to it echoes.  The README's "Protocol" section documents each message.
+
+Contract:
+
+* :func:`decode` turns a frame into one of the typed ``*Msg`` dataclasses below, or
+  raises a :class:`server.errors.ProtocolError` subclass whose ``code`` and message go
+  into the ``error`` reply.  It never raises anything else, whatever the bytes.
+* Point lists come back as float64 numpy arrays that are 1-D, equally long, finite and
+  within :class:`server.limits.Limits`; times as int64 milliseconds.
+* :func:`encode` serialises a server message (a plain dict built by the helpers here).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Union
+
+import msgpack
+import numpy as np
+import numpy.typing as npt
+
+from server.errors import InvalidField, LimitExceeded, MalformedMessage, UnknownType
+from server.limits import MAX_LIVE_MS, MAX_WORD_CHARS, MIN_LIVE_MS, Limits
+
+PROTOCOL_VERSION = 1
+
+Floats = npt.NDArray[np.float64]
+Ints = npt.NDArray[np.int64]
+Payload = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class HelloMsg:
+    """Opt-ins: ``live_ms`` asks for guesses while drawing; ``client`` names the client kind."""
+
+    seq: int | None
+    live_ms: int | None
+    client: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PointsMsg:
+    """Points appended to the current stroke (``t`` in ms since the drawing began)."""
+
+    seq: int | None
+    x: Floats
+    y: Floats
+    t: Ints | None
+
+
+@dataclass(frozen=True, slots=True)
+class StrokeMsg:
+    """A whole stroke: the same as ``points`` followed by ``pen_up``."""
+
+    seq: int | None
+    x: Floats
+    y: Floats
+    t: Ints | None
+
+
+@dataclass(frozen=True, slots=True)
+class PenUpMsg:
+    seq: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class UndoMsg:
+    seq: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ClearMsg:
+    seq: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ImageMsg:
+    """A PNG or JPEG of a whole canvas to classify."""
+
+    seq: int | None
+    data: bytes
+
+
+ClientMsg = Union[HelloMsg, PointsMsg, StrokeMsg, PenUpMsg, UndoMsg, ClearMsg, ImageMsg]
+
+
+# ---------------------------------------------------------------- decoding helpers
+
+
+def _seq(m: Payload) -> int | None:
+    seq = m.get("seq")
+    if seq is None:
+        return None
+    if isinstance(seq, bool) or not isinstance(seq, int):
+        raise InvalidField("'seq' must be an integer")
+    if not -(2**63) <= seq < 2**64:
+        raise InvalidField("'seq' is out of the 64-bit range")
+    return seq
+
+
+def _numbers(m: Payload, key: str, limits: Limits) -> Floats:
+    v = m.get(key)
+    if not isinstance(v, list):
+        raise InvalidField(f"'{key}' must be a list of numbers")
+    if len(v) > limits.max_points_per_message:
+        raise LimitExceeded(
+            f"'{key}' has {len(v)} points; at most {limits.max_points_per_message} per message",
+            code="too_many_points",
+        )
+    for item in v:
+        if type(item) is not int and type(item) is not float:
+            raise InvalidField(f"'{key}' must hold only numbers (found {type(item).__name__})")
+    try:
+        arr = np.asarray(v, dtype=np.float64)
+    except (OverflowError, ValueError):
+        raise InvalidField(f"'{key}' holds a number too large for a coordinate") from None
+    if not np.isfinite(arr).all():
+        raise InvalidField(f"'{key}' holds NaN or an infinite value")
+    if len(arr) and float(np.abs(arr).max()) > 1e9:
+        raise InvalidField(f"'{key}' holds a coordinate beyond +-1e9")
+    return arr
+
+
+def _points(m: Payload, limits: Limits) -> tuple[Floats, Floats, Ints | None]:
+    x = _numbers(m, "x", limits)
+    y = _numbers(m, "y", limits)
+    if len(x) != len(y):
+        raise InvalidField(f"'x' has {len(x)} values but 'y' has {len(y)}")
+    t_arr: Ints | None = None
+    if m.get("t") is not None:
+        t = _numbers(m, "t", limits)
+        if len(t) != len(x):
+            raise InvalidField(f"'t' has {len(t)} values but 'x' has {len(x)}")
+        if len(t) and (t.min() < 0 or t.max() > 2**40):
+            raise InvalidField("'t' must be milliseconds between 0 and 2**40")
+        t_arr = np.rint(t).astype(np.int64)
+    return x, y, t_arr
+
+
+def _bytes(m: Payload, key: str, *, text: bool, max_bytes: int) -> bytes:
+    v = m.get(key)
+    if text:
+        if not isinstance(v, str):
+            raise InvalidField(f"'{key}' must be a base64 string in JSON")
+        if len(v) > (max_bytes * 4) // 3 + 8:
+            raise LimitExceeded(f"'{key}' is larger than {max_bytes} bytes", code="image_too_large")
+        try:
+            v = base64.b64decode(v, validate=True)
+        except (binascii.Error, ValueError):
+            raise InvalidField(f"'{key}' is not valid base64") from None
+    if not isinstance(v, (bytes, bytearray)):
+        raise InvalidField(f"'{key}' must be binary (msgpack bin)")
+    if len(v) > max_bytes:
+        raise LimitExceeded(f"'{key}' is {len(v)} bytes; at most {max_bytes}", code="image_too_large")
+    return bytes(v)
+
+
+def _hello(m: Payload, seq: int | None, limits: Limits, text: bool) -> HelloMsg:
+    live = m.get("live_ms")
+    if live is not None:
+        if isinstance(live, bool) or not isinstance(live, int):
+            raise InvalidField("'live_ms' must be an integer number of milliseconds")
+        if live != 0 and not MIN_LIVE_MS <= live <= MAX_LIVE_MS:
+            raise InvalidField(f"'live_ms' must be 0 (off) or between {MIN_LIVE_MS} and {MAX_LIVE_MS}")
+    client = m.get("client")
+    if client is not None and (not isinstance(client, str) or len(client) > MAX_WORD_CHARS):
+        raise InvalidField(f"'client' must be a string of at most {MAX_WORD_CHARS} characters")
+    return HelloMsg(seq, live or None, client)
+
+
+def _points_msg(m: Payload, seq: int | None, limits: Limits, text: bool) -> PointsMsg:
+    return PointsMsg(seq, *_points(m, limits))
+
+
+def _stroke_msg(m: Payload, seq: int | None, limits: Limits, text: bool) -> StrokeMsg:
+    return StrokeMsg(seq, *_points(m, limits))
+
+
+def _image_msg(m: Payload, seq: int | None, limits: Limits, text: bool) -> ImageMsg:
+    return ImageMsg(seq, _bytes(m, "png", text=text, max_bytes=limits.max_image_bytes))
+
+
+Parser = Callable[[Payload, "int | None", Limits, bool], ClientMsg]
+
+#: Client message types and their parsers; extend here to add a message.
+PARSERS: dict[str, Parser] = {
+    "hello": _hello,
+    "points": _points_msg,
+    "stroke": _stroke_msg,
+    "pen_up": lambda m, seq, limits, text: PenUpMsg(seq),
+    "undo": lambda m, seq, limits, text: UndoMsg(seq),
+    "clear": lambda m, seq, limits, text: ClearMsg(seq),
+    "image": _image_msg,
+}
+
+
+def load(frame: bytes | str, *, limits: Limits) -> Payload:
+    """Frame -> map, or :class:`MalformedMessage`.  Bounds every container size."""
+    if len(frame) > limits.max_frame_bytes:
+        raise LimitExceeded(f"frame is larger than {limits.max_frame_bytes} bytes", code="frame_too_large")
+    try:
+        if isinstance(frame, str):
+            obj = json.loads(frame)
+        else:
+            obj = msgpack.unpackb(
+                frame,
+                raw=False,
+                strict_map_key=False,
+                max_str_len=limits.max_image_bytes * 2,
+                max_bin_len=limits.max_image_bytes * 2,
+                max_array_len=limits.max_points_per_message * 4,
+                max_map_len=256,
+                max_ext_len=0,
+            )
+    except RecursionError:
+        raise MalformedMessage("message is nested too deeply") from None
+    except (ValueError, TypeError, UnicodeDecodeError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError) as e:
+        kind = "JSON" if isinstance(frame, str) else "msgpack"
+        raise MalformedMessage(f"frame is not valid {kind}: {type(e).__name__}") from None
+    except Exception as e:  # msgpack raises a few other exception types on hostile input
+        raise MalformedMessage(f"frame could not be decoded: {type(e).__name__}") from None
+    if not isinstance(obj, dict):
+        raise MalformedMessage("a message must be a map with a 'type'")
+    return obj
+
+
+def decode(frame: bytes | str, *, limits: Limits) -> ClientMsg:
+    """Frame -> typed client message (see module docstring)."""
+    m = load(frame, limits=limits)
+    kind = m.get("type")
+    if not isinstance(kind, str):
+        raise UnknownType("a message needs a string 'type'")
+    parser = PARSERS.get(kind)
+    if parser is None:
+        shown = kind if len(kind) <= 32 else kind[:32] + "..."
+        raise UnknownType(f"unknown message type {shown!r}; protocol v1 knows {sorted(PARSERS)}")
+    return parser(m, _seq(m), limits, isinstance(frame, str))
+
+
+def seq_of(frame: bytes | str, *, limits: Limits) -> int | None:
+    """Best effort: the ``seq`` of a frame that failed to decode, to echo in the error."""
+    try:
+        seq = load(frame, limits=limits).get("seq")
+    except MalformedMessage:
+        return None
+    return seq if isinstance(seq, int) and not isinstance(seq, bool) and -(2**63) <= seq < 2**64 else None
+
+
+# ---------------------------------------------------------------- encoding
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, (bytes, bytearray)):
+        return base64.b64encode(v).decode("ascii")
+    if isinstance(v, dict):
+        return {k: _jsonable(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
+
+
+def encode(msg: Payload, *, text: bool) -> bytes | str:
+    """Server message -> frame (JSON text when ``text``, else msgpack binary)."""
+    if text:
+        return json.dumps(_jsonable(msg), separators=(",", ":"))
+    return msgpack.packb(msg, use_bin_type=True)  # type: ignore[no-any-return]
+
+
+def with_seq(msg: Payload, seq: int | None) -> Payload:
+    """``msg`` with ``seq`` echoed when the request carried one."""
+    if seq is not None:
+        msg["seq"] = seq
+    return msg
+
+
+def welcome(*, session: str, model: str, classes: int, limits: Payload) -> Payload:
+    return {
+        "type": "welcome",
+        "protocol": PROTOCOL_VERSION,
+        "session": session,
+        "model": model,
+        "classes": classes,
+        "limits": limits,
+    }
+
+
+def guesses(*, strokes: int, top: list[tuple[str, float]], ms: float, live: bool = False) -> Payload:
+    msg: Payload = {
+        "type": "guesses",
+        "strokes": strokes,
+        "guesses": [{"word": w, "score": round(float(s), 5)} for w, s in top],
+        "ms": round(ms, 3),
+    }
+    if live:
+        msg["live"] = True
+    return msg
+
+
+def cleared() -> Payload:
+    return {"type": "cleared"}
+
+
+def error(*, code: str, message: str) -> Payload:
+    return {"type": "error", "code": code, "message": message}

@@ -1,0 +1,305 @@
+"""Strokes (or a picture of a canvas) -> model input.
+
+This module owns the one rendering function that training and serving share, so the
+model sees at serve time exactly what it saw in training.
+
+Contract
+--------
+* :func:`normalize` maps strokes in arbitrary client pixels (any origin, any size,
+  floats) to the space of Google's *simplified* Quick, Draw! data: aligned to the
+  top-left (minimum 0), scaled uniformly so the larger side spans 0..255, resampled at
+  1 px spacing, simplified with Ramer-Douglas-Peucker (epsilon 2.0, OpenCV's
+  ``approxPolyDP``) and rounded to integers.  Empty strokes and non-finite points are
+  dropped.  It never raises on numeric content.
+* :func:`render` draws normalized strokes with OpenCV on a ``CANVAS_PX`` square
+  (``LINE_PX`` wide lines, stroke *i* drawn at intensity :func:`stroke_intensity`,
+  later strokes fainter) and reduces it to ``INPUT_PX`` x ``INPUT_PX`` uint8, bright
+  strokes on black.  ``render(strokes)`` is what the model is trained on and served.
+* :class:`Canvas` holds one drawing and renders it incrementally: a stroke inside the
+  current bounding box is drawn onto the kept canvas; one that grows the box, and
+  :meth:`Canvas.pop`, re-render everything.  Its output always equals :func:`render`
+  of the same strokes (tested property).
+* :func:`render_image` is the seed's image path: a PNG/JPEG of a canvas (any background,
+  any colours) is grey-scaled, thresholded, inverted when the background is light,
+  cropped to its content and reduced to the same input format.  It raises
+  :class:`server.errors.BadImage` on undecodable or empty pictures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from server.errors import BadImage
+from server.limits import MAX_IMAGE_PIXELS
+
+#: Side of the model input, in pixels.
+INPUT_PX = 64
+#: Side of the normalized drawing space (Google's simplified format), in units.
+SPACE = 255
+#: Margin around the drawing space on the drawing canvas, in canvas pixels.
+MARGIN_PX = 8
+#: Side of the canvas strokes are drawn on before reduction, in pixels.
+CANVAS_PX = SPACE + 1 + 2 * MARGIN_PX
+#: Line width on the drawing canvas, in canvas pixels (about 1.5 px at 64 px input).
+LINE_PX = 6
+#: Resampling step of :func:`normalize`, in normalized units.
+RESAMPLE_STEP = 1.0
+#: Ramer-Douglas-Peucker tolerance of :func:`normalize`, in normalized units.
+RDP_EPSILON = 2.0
+
+Points = npt.NDArray[np.float64]
+"""One stroke as an ``(N, 2)`` float array of x, y."""
+IntStroke = npt.NDArray[np.int32]
+"""One normalized stroke as an ``(N, 2)`` int32 array in 0..SPACE."""
+Image = npt.NDArray[np.uint8]
+
+
+def stroke_intensity(index: int) -> int:
+    """Grey level (0..255) that stroke number ``index`` (0-based) is drawn with."""
+    return max(255 - 12 * index, 80)
+
+
+def as_points(xs: Sequence[float] | npt.ArrayLike, ys: Sequence[float] | npt.ArrayLike) -> Points:
+    """Pair x and y sequences into an ``(N, 2)`` float array, dropping non-finite points."""
+    x = np.asarray(xs, dtype=np.float64).reshape(-1)
+    y = np.asarray(ys, dtype=np.float64).reshape(-1)
+    n = min(len(x), len(y))
+    pts = np.stack([x[:n], y[:n]], axis=1)
+    if n and not np.isfinite(pts).all():
+        pts = pts[np.isfinite(pts).all(axis=1)]
+    return pts
+
+
+class Frame:
+    """The affine map from client pixels to normalized space for one drawing."""
+
+    __slots__ = ("extent", "max_x", "max_y", "min_x", "min_y")
+
+    def __init__(self, min_x: float, min_y: float, max_x: float, max_y: float) -> None:
+        self.min_x, self.min_y, self.max_x, self.max_y = min_x, min_y, max_x, max_y
+        self.extent = max(max_x - min_x, max_y - min_y)
+
+    @classmethod
+    def of(cls, strokes: Iterable[Points]) -> Frame | None:
+        """The frame of the non-empty strokes, or ``None`` when there are none."""
+        lo = np.array([np.inf, np.inf])
+        hi = np.array([-np.inf, -np.inf])
+        for s in strokes:
+            if len(s):
+                lo = np.minimum(lo, s.min(axis=0))
+                hi = np.maximum(hi, s.max(axis=0))
+        if not np.isfinite(lo).all():
+            return None
+        return cls(float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1]))
+
+    def contains(self, pts: Points) -> bool:
+        """Whether adding ``pts`` would leave this frame unchanged."""
+        if not len(pts):
+            return True
+        lo = pts.min(axis=0)
+        hi = pts.max(axis=0)
+        return bool(lo[0] >= self.min_x and lo[1] >= self.min_y and hi[0] <= self.max_x and hi[1] <= self.max_y)
+
+    def apply(self, pts: Points) -> Points:
+        """Map client pixels into 0..SPACE (a degenerate drawing maps to the origin)."""
+        scale = SPACE / self.extent if self.extent > 0 else 0.0
+        out = np.empty_like(pts)
+        out[:, 0] = (pts[:, 0] - self.min_x) * scale
+        out[:, 1] = (pts[:, 1] - self.min_y) * scale
+        # Guard against float drift pushing a point a hair outside the space.
+        np.clip(out, 0.0, SPACE, out=out)
+        return out
+
+
+def _resample(pts: Points, step: float = RESAMPLE_STEP) -> Points:
+    """Points along the polyline every ``step`` units, keeping both ends."""
+    if len(pts) < 2:
+        return pts
+    seg = np.hypot(*np.diff(pts, axis=0).T)
+    dist = np.concatenate([[0.0], np.cumsum(seg)])
+    total = dist[-1]
+    if total <= step:
+        return pts[[0, -1]]
+    at = np.append(np.arange(0.0, total, step), total)
+    return np.stack([np.interp(at, dist, pts[:, 0]), np.interp(at, dist, pts[:, 1])], axis=1)
+
+
+def _simplify(pts: Points) -> IntStroke:
+    """Resample, RDP-simplify and round one stroke already in normalized space."""
+    if len(pts) >= 3:
+        dense = _resample(pts)
+        curve = cv2.approxPolyDP(dense.astype(np.float32).reshape(-1, 1, 2), RDP_EPSILON, False)
+        pts = curve.reshape(-1, 2).astype(np.float64)
+    return np.rint(pts).astype(np.int32)
+
+
+def normalize_stroke(pts: Points, frame: Frame) -> IntStroke:
+    """One stroke in client pixels -> normalized, simplified integer points."""
+    return _simplify(frame.apply(pts))
+
+
+def normalize(strokes: Iterable[Points]) -> list[IntStroke]:
+    """Strokes in client pixels -> Google's simplified space (see module docstring)."""
+    kept = [s for s in strokes if len(s)]
+    frame = Frame.of(kept)
+    if frame is None:
+        return []
+    return [normalize_stroke(s, frame) for s in kept]
+
+
+def draw_stroke(canvas: Image, stroke: IntStroke, index: int) -> None:
+    """Draw one normalized stroke onto a ``CANVAS_PX`` canvas, in place."""
+    pts = stroke + MARGIN_PX
+    colour = stroke_intensity(index)
+    if len(pts) == 1:
+        p = (int(pts[0, 0]), int(pts[0, 1]))
+        cv2.line(canvas, p, p, colour, LINE_PX, cv2.LINE_8)
+    else:
+        cv2.polylines(canvas, [pts.reshape(-1, 1, 2)], False, colour, LINE_PX, cv2.LINE_8)
+
+
+def blank_canvas() -> Image:
+    """An empty drawing canvas."""
+    return np.zeros((CANVAS_PX, CANVAS_PX), dtype=np.uint8)
+
+
+def reduce(canvas: Image, size: int = INPUT_PX) -> Image:
+    """Drawing canvas -> ``size`` x ``size`` model input (area averaging)."""
+    return np.asarray(cv2.resize(canvas, (size, size), interpolation=cv2.INTER_AREA), dtype=np.uint8)
+
+
+def draw_normalized(strokes: Sequence[IntStroke], size: int = INPUT_PX) -> Image:
+    """Draw already-normalized strokes (e.g. simplified data) and reduce them."""
+    canvas = blank_canvas()
+    for i, s in enumerate(strokes):
+        draw_stroke(canvas, s, i)
+    return reduce(canvas, size)
+
+
+def render(strokes: Iterable[Points], size: int = INPUT_PX) -> Image:
+    """Strokes in client pixels -> ``size`` x ``size`` uint8 model input."""
+    return draw_normalized(normalize(strokes), size)
+
+
+class Canvas:
+    """One drawing's strokes and its incrementally kept drawing canvas."""
+
+    def __init__(self) -> None:
+        self.strokes: list[Points] = []
+        self._frame: Frame | None = None
+        self._canvas = blank_canvas()
+        self.full_renders = 0
+        """How many times the whole drawing was re-rendered (for tests and stats)."""
+
+    def __len__(self) -> int:
+        return len(self.strokes)
+
+    def _rerender(self) -> None:
+        self.full_renders += 1
+        self._frame = Frame.of(self.strokes)
+        self._canvas = blank_canvas()
+        if self._frame is None:
+            return
+        for i, s in enumerate(self.strokes):
+            draw_stroke(self._canvas, normalize_stroke(s, self._frame), i)
+
+    def push(self, pts: Points) -> None:
+        """Append a finished stroke (empty strokes are ignored)."""
+        if not len(pts):
+            return
+        self.strokes.append(pts)
+        if self._frame is not None and self._frame.contains(pts):
+            draw_stroke(self._canvas, normalize_stroke(pts, self._frame), len(self.strokes) - 1)
+        else:
+            self._rerender()
+
+    def pop(self) -> Points | None:
+        """Drop the last stroke and re-render; ``None`` when the drawing is empty."""
+        if not self.strokes:
+            return None
+        last = self.strokes.pop()
+        self._rerender()
+        return last
+
+    def clear(self) -> None:
+        """Forget every stroke."""
+        self.strokes.clear()
+        self._rerender()
+
+    def image(self, size: int = INPUT_PX, pending: Points | None = None) -> Image:
+        """Model input for the drawing, plus an unfinished ``pending`` stroke if given."""
+        if pending is None or not len(pending):
+            return reduce(self._canvas, size)
+        if self._frame is not None and self._frame.contains(pending):
+            canvas = self._canvas.copy()
+            draw_stroke(canvas, normalize_stroke(pending, self._frame), len(self.strokes))
+            return reduce(canvas, size)
+        return render([*self.strokes, pending], size)
+
+
+def render_image(data: bytes, size: int = INPUT_PX) -> Image:
+    """A PNG/JPEG picture of a canvas -> ``size`` x ``size`` model input.
+
+    Grey-scale, Otsu threshold, invert when the background (the border) is light,
+    crop to the ink, pad to a square with the same margin as :func:`render` and reduce.
+    """
+    buf = np.frombuffer(data, dtype=np.uint8)
+    header = cv2.imdecode(buf, cv2.IMREAD_REDUCED_GRAYSCALE_8) if len(buf) else None
+    if header is not None and header.size * 64 > MAX_IMAGE_PIXELS:
+        raise BadImage(f"image has more than {MAX_IMAGE_PIXELS} pixels")
+    img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED) if len(buf) else None
+    if img is None or img.size == 0:
+        raise BadImage("image could not be decoded as PNG or JPEG")
+    if img.shape[0] * img.shape[1] > MAX_IMAGE_PIXELS:
+        raise BadImage(f"image has more than {MAX_IMAGE_PIXELS} pixels")
+    if img.dtype != np.uint8:
+        img = cv2.convertScaleAbs(img, alpha=255.0 / max(float(img.max()), 1.0))
+    if img.ndim == 3 and img.shape[2] == 4:
+        # Transparent pixels are background: composite onto the colour of the opaque border.
+        alpha = img[:, :, 3:4].astype(np.float32) / 255.0
+        rgb = img[:, :, :3].astype(np.float32)
+        transparent_bg = float(alpha.mean()) < 0.5
+        bg = 0.0 if transparent_bg else 255.0
+        img = (rgb * alpha + bg * (1.0 - alpha)).astype(np.uint8)
+    grey = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY) if img.ndim == 3 else img
+    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
+    if float(np.median(border)) > 127:
+        grey = 255 - grey
+    _, ink = cv2.threshold(grey, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    if float(grey.max()) - float(grey.min()) < 16:
+        raise BadImage("image has no drawing on it (a single flat colour)")
+    ys, xs = np.nonzero(ink)
+    if not len(xs):
+        raise BadImage("image has no drawing on it")
+    crop = ink[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+    h, w = crop.shape
+    side = max(h, w)
+    scale = (SPACE + 1) / side
+    nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
+    inner = cv2.resize(crop, (nw, nh), interpolation=cv2.INTER_AREA)
+    _, inner = cv2.threshold(inner, 127, 255, cv2.THRESH_BINARY)
+    inner = _match_line_width(np.asarray(inner, dtype=np.uint8))
+    canvas = blank_canvas()
+    canvas[MARGIN_PX : MARGIN_PX + nh, MARGIN_PX : MARGIN_PX + nw] = inner
+    return reduce(canvas, size)
+
+
+def _match_line_width(ink: Image) -> Image:
+    """Erode or dilate binary ink so its line width approaches ``LINE_PX``."""
+    dist = cv2.distanceTransform(ink, cv2.DIST_L2, 3)
+    inside = dist[dist > 0]
+    if not len(inside):
+        return ink
+    half_width = float(np.percentile(inside, 90))
+    steps = round(half_width - LINE_PX / 2)
+    kernel = np.ones((3, 3), np.uint8)
+    if steps > 0:
+        thinned = np.asarray(cv2.erode(ink, kernel, iterations=steps), dtype=np.uint8)
+        return thinned if thinned.any() else ink
+    if steps < 0:
+        return np.asarray(cv2.dilate(ink, kernel, iterations=-steps), dtype=np.uint8)
+    return ink

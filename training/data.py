@@ -1,0 +1,211 @@
+"""Quick, Draw! data for training and evaluation: loading, sampling, augmentation.
+
+Owns the compact in-memory form of the simplified drawings and the one path from a
+drawing to a training image, which always ends in :func:`server.render.render` (the
+function the server uses), so training and serving cannot drift apart.
+
+Formats read (documented in ``../shared/quickdraw/README.md``):
+
+* ``simplified/WORD.ndjson.gz``: ``{"word", "drawing": [[[x...], [y...]], ...]}``,
+  integers 0..255.
+* ``raw/WORD.ndjson``: Google's raw format with a third per-stroke list of times (ms).
+
+Memory: points are kept as uint8 pairs (the simplified space is 0..255), about 80 MB
+for the whole set; images are produced per batch as uint8, never as a float copy of
+the data set.  The parsed set is cached as ``.npz`` under ``--cache`` so later runs
+skip the JSON parsing.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import math
+import os
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from server.render import INPUT_PX, Points, as_points, render
+
+#: Most degrees a drawing is rotated by augmentation, in degrees.
+AUG_MAX_ROTATION_DEG = 12.0
+#: Range of the uniform scale factor and of the aspect-ratio factor, unitless.
+AUG_SCALE = (0.85, 1.15)
+AUG_ASPECT = (0.85, 1.15)
+#: Most shear, unitless (x += shear * y).
+AUG_MAX_SHEAR = 0.15
+#: Standard deviation of per-point jitter, in simplified units (0..255 space).
+AUG_JITTER = 1.2
+#: Probability that trailing strokes are dropped (a mid-drawing guess).
+AUG_DROP_TRAILING_P = 0.15
+
+
+def labels_of(folder: Path) -> list[str]:
+    """The category words of a data folder, sorted: the model's class order."""
+    words = {p.name.split(".ndjson")[0] for p in folder.iterdir() if ".ndjson" in p.name}
+    if not words:
+        raise FileNotFoundError(f"no .ndjson or .ndjson.gz files in {folder}")
+    return sorted(words)
+
+
+def open_ndjson(path: Path) -> Iterator[dict[str, object]]:
+    """Yield one JSON object per line of a plain or gzipped ndjson file."""
+    opener = gzip.open if path.name.endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8") as fh:  # type: ignore[operator]
+        for line in fh:
+            if line.strip():
+                yield json.loads(line)
+
+
+def strokes_of(drawing: object) -> list[Points]:
+    """A Quick Draw ``drawing`` list -> strokes as ``(N, 2)`` float arrays."""
+    if not isinstance(drawing, list):
+        raise ValueError("drawing is not a list of strokes")
+    return [as_points(s[0], s[1]) for s in drawing]
+
+
+@dataclass
+class DrawingSet:
+    """Many drawings in compact form: ``points[stroke_start[s]:...]`` per stroke."""
+
+    points: npt.NDArray[np.uint8]  # (P, 2)
+    stroke_len: npt.NDArray[np.int32]  # (S,)
+    drawing_strokes: npt.NDArray[np.int32]  # (D,) strokes per drawing
+    labels: npt.NDArray[np.int16]  # (D,)
+
+    def __post_init__(self) -> None:
+        self.stroke_start = np.concatenate([[0], np.cumsum(self.stroke_len)]).astype(np.int64)
+        self.drawing_start = np.concatenate([[0], np.cumsum(self.drawing_strokes)]).astype(np.int64)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def strokes(self, i: int) -> list[Points]:
+        """Drawing ``i`` as float strokes."""
+        out = []
+        for s in range(self.drawing_start[i], self.drawing_start[i + 1]):
+            out.append(self.points[self.stroke_start[s] : self.stroke_start[s + 1]].astype(np.float64))
+        return out
+
+
+def _parse_file(args: tuple[str, int, int | None]) -> tuple[int, list[list[npt.NDArray[np.uint8]]]]:
+    path, label, limit = args
+    drawings = []
+    for obj in open_ndjson(Path(path)):
+        strokes = []
+        for s in obj["drawing"]:  # type: ignore[attr-defined]
+            arr = np.asarray(s[:2], dtype=np.int32).T
+            if len(arr):
+                strokes.append(np.clip(arr, 0, 255).astype(np.uint8))
+        if strokes:
+            drawings.append(strokes)
+        if limit is not None and len(drawings) >= limit:
+            break
+    return label, drawings
+
+
+def load_simplified(
+    folder: Path, *, labels: Sequence[str], per_class: int | None = None, cache: Path | None = None, workers: int = 2
+) -> DrawingSet:
+    """Load ``simplified/`` (at most ``per_class`` drawings of each word), cached."""
+    key = hashlib.sha1(f"{folder.resolve()}|{per_class}|{','.join(labels)}".encode()).hexdigest()[:12]
+    cached = cache / f"simplified-{key}.npz" if cache else None
+    if cached and cached.exists():
+        with np.load(cached) as z:
+            return DrawingSet(z["points"], z["stroke_len"], z["drawing_strokes"], z["labels"])
+    jobs = [(str(folder / f"{w}.ndjson.gz"), i, per_class) for i, w in enumerate(labels)]
+    pts: list[npt.NDArray[np.uint8]] = []
+    slen: list[int] = []
+    dstrokes: list[int] = []
+    labs: list[int] = []
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        for label, drawings in pool.map(_parse_file, jobs, chunksize=4):
+            for strokes in drawings:
+                pts.extend(strokes)
+                slen.extend(len(s) for s in strokes)
+                dstrokes.append(len(strokes))
+                labs.append(label)
+    ds = DrawingSet(
+        np.concatenate(pts),
+        np.asarray(slen, np.int32),
+        np.asarray(dstrokes, np.int32),
+        np.asarray(labs, np.int16),
+    )
+    if cached:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cached.with_suffix(".tmp.npz")
+        np.savez(tmp, points=ds.points, stroke_len=ds.stroke_len, drawing_strokes=ds.drawing_strokes, labels=ds.labels)
+        os.replace(tmp, cached)
+    return ds
+
+
+def load_raw(
+    folder: Path, *, labels: Sequence[str]
+) -> tuple[list[list[Points]], npt.NDArray[np.int16], list[dict[str, object]]]:
+    """Load ``raw/``: strokes (x, y only), labels and the full records (with timing)."""
+    index = {w: i for i, w in enumerate(labels)}
+    strokes: list[list[Points]] = []
+    labs: list[int] = []
+    records: list[dict[str, object]] = []
+    for path in sorted(folder.glob("*.ndjson*")):
+        for obj in open_ndjson(path):
+            word = str(obj["word"])
+            if word not in index:
+                raise ValueError(f"{path}: word {word!r} is not one of the model's labels")
+            strokes.append(strokes_of(obj["drawing"]))
+            labs.append(index[word])
+            records.append(obj)
+    return strokes, np.asarray(labs, np.int16), records
+
+
+def augment(strokes: list[Points], rng: np.random.Generator) -> list[Points]:
+    """A live-drawing-like variant: affine warp, jitter, maybe fewer trailing strokes."""
+    if len(strokes) > 1 and rng.random() < AUG_DROP_TRAILING_P:
+        strokes = strokes[: int(rng.integers(1, len(strokes)))]
+    angle = math.radians(rng.uniform(-AUG_MAX_ROTATION_DEG, AUG_MAX_ROTATION_DEG))
+    scale = rng.uniform(*AUG_SCALE)
+    aspect = rng.uniform(*AUG_ASPECT)
+    shear = rng.uniform(-AUG_MAX_SHEAR, AUG_MAX_SHEAR)
+    cos, sin = math.cos(angle), math.sin(angle)
+    m = np.array([[cos, -sin], [sin, cos]]) @ np.array([[scale * aspect, shear], [0.0, scale / aspect]])
+    out = []
+    for s in strokes:
+        p = s @ m.T
+        p = p + rng.normal(0.0, AUG_JITTER, p.shape)
+        out.append(p)
+    return out
+
+
+def render_batch(
+    ds: DrawingSet, idx: npt.NDArray[np.int64], *, seed: int | None, size: int = INPUT_PX
+) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int16]]:
+    """Images (B, size, size, 1) uint8 and labels for drawings ``idx``.
+
+    ``seed`` None renders the drawings as they are; otherwise each is augmented with a
+    generator seeded from ``seed`` (reproducible)."""
+    rng = np.random.default_rng(seed) if seed is not None else None
+    out = np.empty((len(idx), size, size, 1), np.uint8)
+    for k, i in enumerate(idx):
+        strokes = ds.strokes(int(i))
+        if rng is not None:
+            strokes = augment(strokes, rng)
+        out[k, :, :, 0] = render(strokes, size)
+    return out, ds.labels[idx]
+
+
+def epoch_order(labels: npt.NDArray[np.int16], *, rng: np.random.Generator, floor: int) -> npt.NDArray[np.int64]:
+    """Every drawing once, plus thin classes oversampled up to ``floor``, shuffled."""
+    parts = [np.arange(len(labels))]
+    counts = np.bincount(labels)
+    for c in np.nonzero(counts < floor)[0]:
+        members = np.nonzero(labels == c)[0]
+        parts.append(rng.choice(members, floor - len(members), replace=True))
+    order = np.concatenate(parts)
+    rng.shuffle(order)
+    return order

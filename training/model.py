@@ -1,0 +1,83 @@
+"""Model architectures, by name, for :mod:`training.train`.
+
+Every model takes ``(INPUT_PX, INPUT_PX, 1)`` float input in 0..255 (the uint8 output of
+:func:`server.render.render`, cast) and returns softmax probabilities over the classes.
+The rescaling to 0..1 is part of the model, so serving feeds rendered pixels unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import keras
+from keras import layers
+
+from server.render import INPUT_PX
+
+
+def _conv_bn(x: keras.KerasTensor, filters: int, *, stride: int = 1, kernel: int = 3) -> keras.KerasTensor:
+    x = layers.Conv2D(filters, kernel, strides=stride, padding="same", use_bias=False)(x)
+    x = layers.BatchNormalization()(x)
+    return layers.ReLU(6.0)(x)
+
+
+def _sep(x: keras.KerasTensor, filters: int, *, stride: int = 1) -> keras.KerasTensor:
+    x = layers.DepthwiseConv2D(3, strides=stride, padding="same", use_bias=False)(x)
+    x = layers.BatchNormalization()(x)
+    x = layers.ReLU(6.0)(x)
+    return _conv_bn(x, filters, kernel=1)
+
+
+def _head(x: keras.KerasTensor, classes: int, dropout: float) -> keras.KerasTensor:
+    x = layers.GlobalAveragePooling2D()(x)
+    if dropout:
+        x = layers.Dropout(dropout)(x)
+    return layers.Dense(classes, activation="softmax", dtype="float32")(x)
+
+
+def mobile(classes: int, width: float = 1.0, dropout: float = 0.2) -> keras.Model:
+    """MobileNet-v1-style stack of depthwise-separable convolutions for 64 px doodles."""
+    c = lambda n: max(8, int(n * width))  # noqa: E731
+    inp = keras.Input((INPUT_PX, INPUT_PX, 1), name="pixels")
+    x = layers.Rescaling(1.0 / 255.0)(inp)
+    x = _conv_bn(x, c(32), stride=2)  # 32
+    x = _sep(x, c(64))
+    x = _sep(x, c(128), stride=2)  # 16
+    x = _sep(x, c(128))
+    x = _sep(x, c(256), stride=2)  # 8
+    x = _sep(x, c(256))
+    x = _sep(x, c(512), stride=2)  # 4
+    for _ in range(3):
+        x = _sep(x, c(512))
+    x = _sep(x, c(1024))
+    return keras.Model(inp, _head(x, classes, dropout), name=f"mobile{width:g}")
+
+
+def resnet(classes: int, width: float = 1.0, dropout: float = 0.2) -> keras.Model:
+    """Small residual network of dense 3x3 convolutions (CPU-friendly to train)."""
+    c = lambda n: max(8, int(n * width))  # noqa: E731
+    inp = keras.Input((INPUT_PX, INPUT_PX, 1), name="pixels")
+    x = layers.Rescaling(1.0 / 255.0)(inp)
+    x = _conv_bn(x, c(32), stride=2)  # 32
+    for filters, stride in ((c(48), 1), (c(96), 2), (c(192), 2), (c(320), 2)):
+        shortcut = x
+        y = _conv_bn(x, filters, stride=stride)
+        y = layers.Conv2D(filters, 3, padding="same", use_bias=False)(y)
+        y = layers.BatchNormalization()(y)
+        if stride != 1 or shortcut.shape[-1] != filters:
+            shortcut = layers.Conv2D(filters, 1, strides=stride, use_bias=False)(shortcut)
+            shortcut = layers.BatchNormalization()(shortcut)
+        x = layers.ReLU(6.0)(layers.Add()([y, shortcut]))
+    return keras.Model(inp, _head(x, classes, dropout), name=f"resnet{width:g}")
+
+
+ARCHITECTURES: dict[str, Callable[..., keras.Model]] = {"mobile": mobile, "resnet": resnet}
+
+
+def build(name: str, classes: int, *, width: float = 1.0, dropout: float = 0.2) -> keras.Model:
+    """Build architecture ``name`` (see :data:`ARCHITECTURES`)."""
+    try:
+        factory = ARCHITECTURES[name]
+    except KeyError:
+        raise ValueError(f"unknown architecture {name!r}; choose from {sorted(ARCHITECTURES)}") from None
+    return factory(classes, width=width, dropout=dropout)
