@@ -23,9 +23,9 @@ MAX_POINTS_PER_STROKE = 8_192
 MAX_STROKES = 256
 #: Messages one session may send per second (token bucket rate), in messages/s.
 #: Code: ``rate_limited``.
-MAX_MESSAGES_PER_SECOND = 240
+MAX_MESSAGES_PER_SECOND = 1_000
 #: Burst allowance of the message rate limit, in messages.
-MESSAGE_BURST = 480
+MESSAGE_BURST = 2_000
 #: Errors a session may provoke in a row before it is closed with 1008, in errors.
 MAX_ERRORS_IN_A_ROW = 64
 #: Open sessions per client IP address, in sessions. Code: ``too_many_sessions``

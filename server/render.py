@@ -50,6 +50,10 @@ LINE_PX = 6
 RESAMPLE_STEP = 1.0
 #: Ramer-Douglas-Peucker tolerance of :func:`normalize`, in normalized units.
 RDP_EPSILON = 2.0
+#: Largest coordinate magnitude :func:`as_points` keeps, in client pixels.
+MAX_COORD = 1e12
+#: A drawing whose extent is below this share of its coordinates' magnitude is a dot.
+DEGENERATE_EXTENT = 1e-9
 
 Points = npt.NDArray[np.float64]
 """One stroke as an ``(N, 2)`` float array of x, y."""
@@ -64,13 +68,19 @@ def stroke_intensity(index: int) -> int:
 
 
 def as_points(xs: Sequence[float] | npt.ArrayLike, ys: Sequence[float] | npt.ArrayLike) -> Points:
-    """Pair x and y sequences into an ``(N, 2)`` float array, dropping non-finite points."""
+    """Pair x and y sequences into an ``(N, 2)`` float array.
+
+    Points that are not finite or lie beyond ``MAX_COORD`` are dropped (the protocol
+    rejects them earlier; this keeps rendering total for any numbers)."""
     x = np.asarray(xs, dtype=np.float64).reshape(-1)
     y = np.asarray(ys, dtype=np.float64).reshape(-1)
     n = min(len(x), len(y))
     pts = np.stack([x[:n], y[:n]], axis=1)
-    if n and not np.isfinite(pts).all():
-        pts = pts[np.isfinite(pts).all(axis=1)]
+    if n:
+        with np.errstate(invalid="ignore"):
+            ok = np.isfinite(pts).all(axis=1) & (np.abs(pts) <= MAX_COORD).all(axis=1)
+        if not ok.all():
+            pts = pts[ok]
     return pts
 
 
@@ -81,7 +91,9 @@ class Frame:
 
     def __init__(self, min_x: float, min_y: float, max_x: float, max_y: float) -> None:
         self.min_x, self.min_y, self.max_x, self.max_y = min_x, min_y, max_x, max_y
-        self.extent = max(max_x - min_x, max_y - min_y)
+        extent = max(max_x - min_x, max_y - min_y)
+        magnitude = max(1.0, abs(min_x), abs(min_y), abs(max_x), abs(max_y))
+        self.extent = extent if extent > DEGENERATE_EXTENT * magnitude else 0.0
 
     @classmethod
     def of(cls, strokes: Iterable[Points]) -> Frame | None:
@@ -259,12 +271,14 @@ def render_image(data: bytes, size: int = INPUT_PX) -> Image:
     if img.dtype != np.uint8:
         img = cv2.convertScaleAbs(img, alpha=255.0 / max(float(img.max()), 1.0))
     if img.ndim == 3 and img.shape[2] == 4:
-        # Transparent pixels are background: composite onto the colour of the opaque border.
         alpha = img[:, :, 3:4].astype(np.float32) / 255.0
-        rgb = img[:, :, :3].astype(np.float32)
-        transparent_bg = float(alpha.mean()) < 0.5
-        bg = 0.0 if transparent_bg else 255.0
-        img = (rgb * alpha + bg * (1.0 - alpha)).astype(np.uint8)
+        if float(alpha.mean()) < 0.5:
+            # A mostly transparent picture: whatever is opaque is the ink.
+            img = np.ascontiguousarray(img[:, :, 3])
+        else:
+            # Transparent specks on an opaque picture: composite onto white.
+            rgb = img[:, :, :3].astype(np.float32)
+            img = (rgb * alpha + 255.0 * (1.0 - alpha)).astype(np.uint8)
     grey = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY) if img.ndim == 3 else img
     border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
     if float(np.median(border)) > 127:

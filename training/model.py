@@ -7,7 +7,9 @@ The rescaling to 0..1 is part of the model, so serving feeds rendered pixels unc
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from pathlib import Path
 
 import keras
 from keras import layers
@@ -81,3 +83,22 @@ def build(name: str, classes: int, *, width: float = 1.0, dropout: float = 0.2) 
     except KeyError:
         raise ValueError(f"unknown architecture {name!r}; choose from {sorted(ARCHITECTURES)}") from None
     return factory(classes, width=width, dropout=dropout)
+
+
+def save_weights(model: keras.Model, path: Path) -> None:
+    """Write the weights alone, compressed (the Keras twin of the shipped LiteRT model)."""
+    import numpy as np
+
+    np.savez_compressed(path, *model.get_weights())
+
+
+def load_keras(model_dir: Path) -> keras.Model:
+    """The shipped model as a Keras model (for ``model.predict``): built from ``model.json``
+    and loaded with ``doodle.weights.npz``."""
+    import numpy as np
+
+    meta = json.loads((model_dir / "model.json").read_text())
+    model = build(str(meta["architecture"]), int(meta["classes"]), width=float(meta["width"]))
+    with np.load(model_dir / "doodle.weights.npz") as z:
+        model.set_weights([z[f"arr_{i}"] for i in range(len(z.files))])
+    return model

@@ -6,7 +6,7 @@ loss, accuracy, samples/s and time left, plus validation figures on the raw set)
 At the end, or with ``--export-only`` at any checkpoint, it writes under ``--out``:
 
 * ``doodle.tflite``: the serving model (float32 input 64x64x1 in 0..255),
-* ``doodle.keras``: the same weights for Keras (``model.predict``, the baseline),
+* ``doodle.weights.npz``: the same weights for Keras (:func:`training.model.load_keras`),
 * ``labels.txt``: one category word per line, in class order,
 * ``model.json``: name, architecture, input size, recipe and validation figures.
 
@@ -62,6 +62,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--floor", type=int, default=600, help="thin words are oversampled to this many per epoch")
     p.add_argument("--seed", type=int, default=1234)
     p.add_argument("--render-workers", type=int, default=1, help="processes rendering batches")
+    p.add_argument("--max-chunks", type=int, default=None, help="stop (resumably) after this many chunks in this run")
+    p.add_argument("--val-limit", type=int, default=None, help="validate on at most this many raw drawings")
     p.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint and start over")
     p.add_argument("--export-only", action="store_true", help="export the latest checkpoint and stop")
     return p.parse_args(argv)
@@ -95,12 +97,10 @@ def export(model: object, labels: list[str], out: Path, meta: dict[str, object])
     tflite = converter.convert()
     (out / "doodle.tflite.tmp").write_bytes(tflite)
     os.replace(out / "doodle.tflite.tmp", out / "doodle.tflite")
-    import keras
+    from training.model import save_weights
 
-    bare = keras.models.clone_model(model)  # the same weights, without optimizer state
-    bare.set_weights(model.get_weights())  # type: ignore[attr-defined]
-    bare.save(out / "doodle.tmp.keras")
-    os.replace(out / "doodle.tmp.keras", out / "doodle.keras")
+    save_weights(model, out / "doodle.weights.tmp.npz")  # type: ignore[arg-type]
+    os.replace(out / "doodle.weights.tmp.npz", out / "doodle.weights.npz")
     (out / "labels.txt").write_text("\n".join(labels) + "\n", encoding="utf-8")
     (out / "model.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
 
@@ -123,6 +123,9 @@ def main(argv: list[str] | None = None) -> int:
     ds = D.load_simplified(args.data, labels=labels, per_class=args.per_class, cache=work / "cache")
     print(f"loaded {len(ds):,} drawings of {len(labels)} words in {time.time() - t0:.0f}s", flush=True)
     val_strokes, val_y, _ = D.load_raw(args.val, labels=labels)
+    if args.val_limit is not None:
+        keep = np.random.default_rng(0).permutation(len(val_y))[: args.val_limit]
+        val_strokes, val_y = [val_strokes[i] for i in keep], val_y[keep]
     val_x = np.stack([render(s) for s in val_strokes])[..., None]
     print(f"validation: {len(val_y):,} raw drawings", flush=True)
 
@@ -157,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         "recipe": {
             k: (str(v) if isinstance(v, Path) else v)
             for k, v in vars(args).items()
-            if k not in {"fresh", "export_only"}
+            if k not in {"fresh", "export_only", "max_chunks"}
         },
         "train_drawings": len(ds),
         "params": int(model.count_params()),
@@ -198,8 +201,9 @@ def main(argv: list[str] | None = None) -> int:
         for x, y in pool.imap(_batch_job, jobs, chunksize=1):
             yield x, eye[y]
 
+    stop_at = chunks if args.max_chunks is None else min(chunks, int(state["chunk"]) + args.max_chunks)
     try:
-        while state["chunk"] < chunks:
+        while state["chunk"] < stop_at:
             c = int(state["chunk"])
             t = time.time()
             hist = model.fit(batches(c), steps_per_epoch=steps_per_chunk, epochs=1, verbose=0)
@@ -224,6 +228,9 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(rec), flush=True)
     finally:
         pool.terminate()
+    if state["chunk"] < chunks:
+        print(f"stopped at chunk {state['chunk']}/{chunks}; run the same command to resume", flush=True)
+        return 0
     return finish()
 
 

@@ -1,0 +1,99 @@
+"""A small asyncio client for protocol v1 (msgpack frames, or JSON with ``text=True``).
+
+:class:`DoodleClient` owns one socket.  ``request`` sends a map and returns the next
+reply that is not a live guess; live guesses are kept in ``live`` as they arrive.
+Used by the replay CLI, the benchmarks and the tests.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Any
+
+import msgpack
+from websockets.asyncio.client import ClientConnection, connect
+
+Msg = dict[str, Any]
+
+
+class DoodleClient:
+    """One connection to a doodlestream server."""
+
+    def __init__(self, url: str, *, text: bool = False, open_timeout_s: float = 10.0, **connect_kw: Any) -> None:
+        self.url = url
+        self.text = text
+        self.open_timeout_s = open_timeout_s
+        self.connect_kw = connect_kw
+        self.ws: ClientConnection | None = None
+        self.welcome: Msg = {}
+        self.live: list[Msg] = []
+
+    async def __aenter__(self) -> DoodleClient:
+        await self.connect()
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    async def connect(self) -> Msg:
+        """Open the socket and return the server's ``welcome``."""
+        self.ws = await connect(
+            self.url, open_timeout=self.open_timeout_s, max_size=None, compression=None, **self.connect_kw
+        )
+        self.welcome = await self.recv()
+        return self.welcome
+
+    async def close(self) -> None:
+        if self.ws is not None:
+            await self.ws.close()
+
+    def encode(self, msg: Msg) -> bytes | str:
+        if self.text:
+            return json.dumps(msg)
+        return msgpack.packb(msg, use_bin_type=True)  # type: ignore[no-any-return]
+
+    async def send(self, msg: Msg) -> None:
+        assert self.ws is not None, "not connected"
+        await self.ws.send(self.encode(msg))
+
+    async def send_raw(self, frame: bytes | str) -> None:
+        assert self.ws is not None, "not connected"
+        await self.ws.send(frame)
+
+    async def recv(self) -> Msg:
+        """The next message from the server, decoded."""
+        assert self.ws is not None, "not connected"
+        frame = await self.ws.recv()
+        out = json.loads(frame) if isinstance(frame, str) else msgpack.unpackb(frame, raw=False)
+        if not isinstance(out, dict):
+            raise ValueError(f"server sent a non-map message: {out!r}")
+        return out
+
+    async def reply(self) -> Msg:
+        """The next message that is not a live guess (live ones go to ``self.live``)."""
+        while True:
+            msg = await self.recv()
+            if msg.get("type") == "guesses" and msg.get("live"):
+                self.live.append(msg)
+                continue
+            return msg
+
+    async def request(self, msg: Msg) -> Msg:
+        await self.send(msg)
+        return await self.reply()
+
+    async def points(self, x: Sequence[float], y: Sequence[float], t: Sequence[int] | None = None) -> None:
+        msg: Msg = {"type": "points", "x": list(x), "y": list(y)}
+        if t is not None:
+            msg["t"] = list(t)
+        await self.send(msg)
+
+    async def pen_up(self, seq: int | None = None) -> Msg:
+        msg: Msg = {"type": "pen_up"}
+        if seq is not None:
+            msg["seq"] = seq
+        return await self.request(msg)

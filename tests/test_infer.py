@@ -1,0 +1,112 @@
+"""server/infer.py: the shipped model and the micro-batcher (order, identity, isolation)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import numpy as np
+import pytest
+
+from server.errors import InferenceFailed, ModelError
+from server.infer import DEFAULT_MODEL_DIR, Batcher, Classifier, top_k
+from server.render import INPUT_PX, as_points, render
+from tests.conftest import raw_sample
+
+
+@pytest.fixture(scope="module")
+def model() -> Classifier:
+    return Classifier(DEFAULT_MODEL_DIR)
+
+
+def images(n: int) -> np.ndarray:
+    return np.stack([render([as_points(s[0], s[1]) for s in d["drawing"]]) for d in raw_sample()[:n]])
+
+
+def test_shipped_model_loads_with_345_labels_and_metadata(model: Classifier) -> None:
+    """models/ holds a LiteRT model, 345 labels in class order and model.json."""
+    assert len(model.labels) == 345 and len(set(model.labels)) == 345
+    assert model.labels == sorted(model.labels) and "The Eiffel Tower" in model.labels
+    assert model.meta["classes"] == 345 and model.meta["input_px"] == INPUT_PX
+
+
+def test_predict_gives_probabilities_for_any_batch_size(model: Classifier) -> None:
+    """Batches of any size (beyond the largest bucket too) give rows that sum to 1, equal to one-by-one."""
+    x = images(40)
+    probs = model.predict(x)
+    assert probs.shape == (40, 345) and np.allclose(probs.sum(1), 1, atol=1e-3)
+    one = np.stack([model.predict(x[i : i + 1])[0] for i in range(40)])
+    assert np.allclose(probs, one, atol=1e-5)
+
+
+def test_top_k_is_sorted_best_first() -> None:
+    """top_k returns k words by falling probability."""
+    p = np.asarray([0.1, 0.5, 0.05, 0.3, 0.05], np.float32)
+    assert top_k(list("abcde"), p, 3) == [("b", 0.5), ("d", pytest.approx(0.3)), ("a", pytest.approx(0.1))]
+
+
+def test_missing_or_mismatched_model_is_a_clear_error(tmp_path) -> None:
+    """A folder without the model, or labels that disagree with it, raise ModelError."""
+    with pytest.raises(ModelError, match=r"doodle\.tflite"):
+        Classifier(tmp_path)
+    (tmp_path / "doodle.tflite").write_bytes((DEFAULT_MODEL_DIR / "doodle.tflite").read_bytes())
+    (tmp_path / "labels.txt").write_text("cat\ndog\n")
+    with pytest.raises(ModelError, match="labels"):
+        Classifier(tmp_path)
+
+
+async def test_batched_results_equal_unbatched_and_keep_order(model: Classifier) -> None:
+    """Concurrent requests are batched, yet each gets exactly its own unbatched answer, in order."""
+    x = images(64)
+    expected = [top_k(model.labels, p) for p in model.predict(x)]
+    b = Batcher(model, max_batch=16, batch_wait_ms=5)
+    await b.start()
+    try:
+        got = await asyncio.gather(*(b.classify(img) for img in x))
+    finally:
+        await b.close()
+    assert [[w for w, _ in g] for g in got] == [[w for w, _ in e] for e in expected]
+    for g, e in zip(got, expected, strict=True):
+        assert [s for _, s in g] == pytest.approx([s for _, s in e], abs=1e-5)
+    assert b.stats.requests == 64 and b.stats.batches < 64 and b.stats.largest <= 16
+
+
+class Flaky:
+    """A model that fails on any batch holding an all-white image."""
+
+    def __init__(self, inner: Classifier) -> None:
+        self.inner, self.labels, self.name = inner, inner.labels, "flaky"
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        if any(img.min() == 255 for img in x):
+            raise RuntimeError("poisoned input")
+        return self.inner.predict(x)
+
+
+async def test_a_failing_input_fails_only_its_own_request(model: Classifier) -> None:
+    """One poisoned image in a batch gets InferenceFailed; its batch-mates still get answers."""
+    x = list(images(8))
+    x[3] = np.full((INPUT_PX, INPUT_PX), 255, np.uint8)
+    b = Batcher(Flaky(model), max_batch=8, batch_wait_ms=20)
+    await b.start()
+    try:
+        res = await asyncio.gather(*(b.classify(img) for img in x), return_exceptions=True)
+    finally:
+        await b.close()
+    assert isinstance(res[3], InferenceFailed)
+    assert all(isinstance(r, list) and len(r) == 5 for i, r in enumerate(res) if i != 3)
+    assert b.stats.failures == 1
+
+
+async def test_wrong_image_shape_is_refused() -> None:
+    """classify() refuses images that are not 64x64 uint8."""
+    b = Batcher(Classifier(DEFAULT_MODEL_DIR))
+    with pytest.raises(InferenceFailed):
+        await b.classify(np.zeros((32, 32), np.uint8))
+    await b.close()
+
+
+def test_model_card_figures_come_from_the_shipped_model() -> None:
+    """model.json names the recipe and validation figures of the model it describes."""
+    meta = json.loads((DEFAULT_MODEL_DIR / "model.json").read_text())
+    assert meta["recipe"]["arch"] and 0 < meta["val_raw_rendered"]["top1"] <= 1

@@ -1,0 +1,173 @@
+"""server/protocol.py: decoding, validation and encoding of protocol v1."""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+
+import msgpack
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from server import protocol as P
+from server.errors import InvalidField, LimitExceeded, MalformedMessage, ProtocolError, UnknownType
+from server.limits import Limits
+
+L = Limits()
+
+
+def pack(m: object) -> bytes:
+    return msgpack.packb(m, use_bin_type=True)
+
+
+def test_points_decode_to_equal_length_float_arrays() -> None:
+    """points: x, y become float64 arrays, t int64, seq echoed."""
+    m = P.decode(pack({"type": "points", "x": [1, 2.5], "y": [3, 4], "t": [0, 16], "seq": 9}), limits=L)
+    assert isinstance(m, P.PointsMsg) and m.seq == 9
+    assert m.x.dtype == np.float64 and m.x.tolist() == [1.0, 2.5] and m.y.tolist() == [3.0, 4.0]
+    assert m.t is not None and m.t.dtype == np.int64 and m.t.tolist() == [0, 16]
+
+
+def test_every_message_type_decodes_from_msgpack_and_json() -> None:
+    """Each v1 client type decodes the same from msgpack and from JSON text."""
+    msgs = [
+        {"type": "hello", "live_ms": 250, "client": "web"},
+        {"type": "points", "x": [1], "y": [2]},
+        {"type": "stroke", "x": [1, 2], "y": [2, 3], "t": [0, 5]},
+        {"type": "pen_up"},
+        {"type": "undo"},
+        {"type": "clear"},
+    ]
+    for m in msgs:
+        a, b = P.decode(pack(m), limits=L), P.decode(json.dumps(m), limits=L)
+        assert type(a) is type(b) and type(a).__name__.lower().startswith(m["type"].replace("_", ""))
+    img = P.decode(pack({"type": "image", "png": b"\x89PNG"}), limits=L)
+    img_json = P.decode(json.dumps({"type": "image", "png": base64.b64encode(b"\x89PNG").decode()}), limits=L)
+    assert isinstance(img, P.ImageMsg) and isinstance(img_json, P.ImageMsg) and img.data == img_json.data
+
+
+@pytest.mark.parametrize(
+    ("frame", "exc"),
+    [
+        (b"", MalformedMessage),
+        (b"\xc1", MalformedMessage),
+        (pack([1, 2]), MalformedMessage),
+        ("[1]", MalformedMessage),
+        ("{", MalformedMessage),
+        (pack({"type": None}), UnknownType),
+        (pack({"type": "x" * 1000}), UnknownType),
+        (pack({"type": "points", "x": [1], "y": [1, 2]}), InvalidField),
+        (pack({"type": "points", "x": [1, "2"], "y": [1, 2]}), InvalidField),
+        (pack({"type": "points", "x": [[1]], "y": [1]}), InvalidField),
+        (pack({"type": "points", "x": [1e300], "y": [1]}), InvalidField),
+        (pack({"type": "points", "x": [math.inf], "y": [1]}), InvalidField),
+        (pack({"type": "points", "x": [1], "y": [1], "t": [2**50]}), InvalidField),
+        (pack({"type": "points", "x": [0.0] * 5000, "y": [0.0] * 5000}), LimitExceeded),
+        (pack({"type": "pen_up", "seq": True}), InvalidField),
+        (pack({"type": "hello", "live_ms": "fast"}), InvalidField),
+        (pack({"type": "image", "png": b"x" * (L.max_image_bytes + 1)}), LimitExceeded),
+    ],
+)
+def test_bad_frames_raise_protocol_errors_with_codes(frame: bytes | str, exc: type[ProtocolError]) -> None:
+    """Each malformed or invalid frame raises its ProtocolError subclass (with a code)."""
+    with pytest.raises(exc) as info:
+        P.decode(frame, limits=L)
+    assert info.value.code and info.value.message
+
+
+def test_frames_over_the_size_limit_are_refused_before_parsing() -> None:
+    """A frame larger than max_frame_bytes is a limit error."""
+    small = Limits(max_frame_bytes=100)
+    with pytest.raises(LimitExceeded) as info:
+        P.decode(pack({"type": "points", "x": [1.0] * 50, "y": [1.0] * 50}), limits=small)
+    assert info.value.code == "frame_too_large"
+
+
+def test_deeply_nested_frames_are_malformed_not_crashes() -> None:
+    """Deep nesting in msgpack or JSON is refused as malformed."""
+    deep_json = "[" * 100_000 + "]" * 100_000
+    with pytest.raises(MalformedMessage):
+        P.decode(deep_json, limits=L)
+    deep_pack = b"\x91" * 100_000 + b"\xc0"
+    with pytest.raises(MalformedMessage):
+        P.decode(deep_pack, limits=L)
+
+
+msgpack_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20) | st.binary(max_size=20),
+    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=8), inner, max_size=5),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.binary(max_size=200))
+def test_fuzz_any_bytes_decode_or_raise_a_protocol_error(data: bytes) -> None:
+    """Arbitrary bytes never raise anything but a ProtocolError."""
+    try:
+        P.decode(data, limits=L)
+    except ProtocolError:
+        pass
+
+
+@settings(max_examples=1500, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(["type", "x", "y", "t", "seq", "png", "live_ms", "client", "zzz"]), msgpack_values, max_size=6
+    ),
+    st.sampled_from(["points", "stroke", "pen_up", "undo", "clear", "image", "hello", "nope"]),
+    st.booleans(),
+)
+def test_fuzz_any_map_decodes_or_raises_a_protocol_error(m: dict, kind: str, as_text: bool) -> None:
+    """Any map of any values, as msgpack or JSON, decodes validly or raises a ProtocolError."""
+    m.setdefault("type", kind)
+    try:
+        frame: bytes | str = json.dumps(m, default=lambda b: base64.b64encode(b).decode()) if as_text else pack(m)
+    except (ValueError, OverflowError):
+        return
+    try:
+        msg = P.decode(frame, limits=L)
+    except ProtocolError:
+        return
+    if isinstance(msg, P.PointsMsg | P.StrokeMsg):
+        assert len(msg.x) == len(msg.y) and np.isfinite(msg.x).all() and np.isfinite(msg.y).all()
+        assert msg.t is None or len(msg.t) == len(msg.x)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.floats(-1e6, 1e6), max_size=50).flatmap(
+        lambda xs: st.tuples(st.just(xs), st.lists(st.floats(-1e6, 1e6), min_size=len(xs), max_size=len(xs)))
+    ),
+    st.one_of(st.none(), st.integers(-(2**63), 2**63 - 1)),
+)
+def test_points_round_trip_exactly(xy: tuple[list[float], list[float]], seq: int | None) -> None:
+    """Finite coordinates and any 64-bit seq survive msgpack and JSON unchanged."""
+    xs, ys = xy
+    m: dict = {"type": "points", "x": xs, "y": ys}
+    if seq is not None:
+        m["seq"] = seq
+    for frame in (pack(m), json.dumps(m)):
+        d = P.decode(frame, limits=L)
+        assert isinstance(d, P.PointsMsg) and d.x.tolist() == xs and d.y.tolist() == ys and d.seq == seq
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.text(max_size=30), st.floats(0, 1)), max_size=5), st.floats(0, 1e4), st.booleans())
+def test_encode_guesses_round_trips(top: list[tuple[str, float]], ms: float, text: bool) -> None:
+    """guesses messages encode to msgpack or JSON and decode back to the same content."""
+    msg = P.with_seq(P.guesses(strokes=3, top=top, ms=ms), 12)
+    frame = P.encode(msg, text=text)
+    back = json.loads(frame) if text else msgpack.unpackb(frame, raw=False)
+    assert back["type"] == "guesses" and back["seq"] == 12 and back["strokes"] == 3
+    assert [g["word"] for g in back["guesses"]] == [w for w, _ in top]
+
+
+def test_bytes_are_base64_in_json_replies() -> None:
+    """A reply with bytes (a sprite) carries base64 in JSON and bin in msgpack."""
+    msg = {"type": "sprite", "png": b"\x89PNG\x00"}
+    assert json.loads(P.encode(msg, text=True))["png"] == base64.b64encode(b"\x89PNG\x00").decode()
+    assert msgpack.unpackb(P.encode(msg, text=False))["png"] == b"\x89PNG\x00"

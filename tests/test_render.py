@@ -1,0 +1,196 @@
+"""server/render.py: normalization, drawing, incremental canvas parity and the image path."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import cv2
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from server.errors import BadImage
+from server.render import (
+    CANVAS_PX,
+    INPUT_PX,
+    SPACE,
+    Canvas,
+    as_points,
+    normalize,
+    render,
+    render_image,
+)
+from tests.conftest import SIMPLIFIED, raw_sample
+
+coord = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allow_infinity=False)
+any_float = st.floats(allow_nan=True, allow_infinity=True, width=64)
+
+
+@st.composite
+def strokes_st(draw: st.DrawFn, values: st.SearchStrategy[float] = coord) -> list[np.ndarray]:
+    n = draw(st.integers(0, 8))
+    out = []
+    for _ in range(n):
+        k = draw(st.integers(0, 30))
+        xs = draw(st.lists(values, min_size=k, max_size=k))
+        ys = draw(st.lists(values, min_size=k, max_size=k))
+        out.append(as_points(xs, ys))
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(strokes_st(any_float))
+def test_render_never_fails_and_is_64px_uint8(strokes: list[np.ndarray]) -> None:
+    """Any numbers (NaN, inf, huge, negative, empty strokes) render to a 64x64 uint8 image."""
+    img = render(strokes)
+    assert img.shape == (INPUT_PX, INPUT_PX) and img.dtype == np.uint8
+
+
+@settings(max_examples=300, deadline=None)
+@given(strokes_st())
+def test_normalize_lands_in_simplified_space(strokes: list[np.ndarray]) -> None:
+    """Normalized points are integers in 0..255, touching 0 on both axes and 255 on the larger one."""
+    norm = normalize(strokes)
+    assert len(norm) == sum(1 for s in strokes if len(s))
+    if not norm:
+        return
+    allp = np.concatenate(norm)
+    assert allp.dtype == np.int32 and allp.min() >= 0 and allp.max() <= SPACE
+    # RDP may drop an extreme point, but never by more than its tolerance (plus rounding).
+    assert allp[:, 0].min() <= 3 and allp[:, 1].min() <= 3
+    span = np.ptp(np.concatenate([s for s in strokes if len(s)]), axis=0).max()
+    if span > 1e-3:
+        assert allp.max() >= SPACE - 3
+
+
+@settings(max_examples=200, deadline=None)
+@given(strokes_st(), st.floats(0.01, 100), st.floats(-1e5, 1e5), st.floats(-1e5, 1e5))
+def test_render_ignores_where_and_how_big_the_drawing_is(strokes, scale, dx, dy) -> None:
+    """Translating and uniformly scaling client coordinates leaves the model input (nearly) unchanged."""
+    kept = [s for s in strokes if len(s)]
+    assume(kept and np.ptp(np.concatenate(kept), axis=0).max() > 1e-3)
+    moved = [s * scale + np.array([dx, dy]) for s in strokes]
+    a, b = render(strokes).astype(int), render(moved).astype(int)
+    assert np.mean(np.abs(a - b) > 64) < 0.02
+
+
+@settings(max_examples=150, deadline=None)
+@given(strokes_st(), st.lists(st.sampled_from(["push", "pop", "clear"]), max_size=12))
+def test_incremental_canvas_equals_full_render(strokes, ops) -> None:
+    """Canvas after any push/pop/clear sequence equals render() of the strokes it holds."""
+    canvas = Canvas()
+    held: list[np.ndarray] = []
+    feed = iter(strokes * 2)
+    for op in ["push", *ops]:
+        if op == "push":
+            s = next(feed, None)
+            if s is None:
+                continue
+            canvas.push(s)
+            if len(s):
+                held.append(s)
+        elif op == "pop":
+            canvas.pop()
+            if held:
+                held.pop()
+        else:
+            canvas.clear()
+            held.clear()
+        assert np.array_equal(canvas.image(), render(held))
+
+
+def test_incremental_canvas_skips_full_renders_inside_the_frame() -> None:
+    """A stroke inside the drawing's box is drawn onto the kept canvas, not re-rendered."""
+    c = Canvas()
+    c.push(as_points([0, 100], [0, 100]))
+    before = c.full_renders
+    c.push(as_points([10, 50, 90], [50, 20, 80]))
+    assert c.full_renders == before
+    c.push(as_points([0, 200], [0, 0]))
+    assert c.full_renders == before + 1
+
+
+def test_pending_stroke_is_drawn_as_the_next_stroke() -> None:
+    """image(pending=...) equals render() of finished strokes plus the pending one."""
+    c = Canvas()
+    a, b = as_points([0, 100, 100], [0, 0, 100]), as_points([20, 80], [50, 60])
+    c.push(a)
+    assert np.array_equal(c.image(pending=b), render([a, b]))
+    assert np.array_equal(c.image(pending=as_points([0, 500], [0, 0])), render([a, as_points([0, 500], [0, 0])]))
+
+
+def test_simplified_data_stays_in_place_through_normalize() -> None:
+    """Google's simplified drawings pass through normalize() nearly unchanged: it is the same space."""
+    with gzip.open(SIMPLIFIED / "cat.ndjson.gz", "rt") as fh:
+        drawings = [json.loads(line)["drawing"] for _, line in zip(range(100), fh, strict=False)]
+    worst = []
+    for d in drawings:
+        strokes = [as_points(s[0], s[1]) for s in d]
+        got, orig = np.concatenate(normalize(strokes)), np.concatenate(strokes)
+        worst.append(np.sqrt(((got[:, None, :] - orig[None, :, :]) ** 2).sum(-1)).min(1).max())
+    assert np.median(worst) <= 2.0 and np.percentile(worst, 90) <= 4.0
+
+
+def test_raw_drawing_renders_like_its_shape() -> None:
+    """A real raw drawing renders with ink covering a plausible share of the canvas."""
+    d = raw_sample()[0]
+    img = render([as_points(s[0], s[1]) for s in d["drawing"]])
+    assert 0.03 < (img > 64).mean() < 0.5
+
+
+def test_later_strokes_are_drawn_fainter() -> None:
+    """Stroke order is encoded: the first stroke is brightest."""
+    a, b = as_points([0, 100], [0, 0]), as_points([0, 100], [100, 100])
+    img = render([a, b])
+    assert img[1:8].max() > img[-8:-1].max() > 0
+
+
+def picture(bg: int, ink: int, *, channels: int = 3) -> bytes:
+    img = np.full((200, 300, channels), bg, np.uint8)
+    cv2.circle(img, (150, 100), 60, (ink,) * channels, 5)
+    cv2.line(img, (120, 90), (180, 110), (ink,) * channels, 5)
+    return cv2.imencode(".png", img)[1].tobytes()
+
+
+@pytest.mark.parametrize(("bg", "ink"), [(255, 0), (0, 255), (230, 90), (30, 200)])
+def test_image_path_inverts_light_backgrounds_and_crops(bg: int, ink: int) -> None:
+    """Pictures with light or dark backgrounds give bright ink on black, cropped to the content."""
+    img = render_image(picture(bg, ink))
+    assert img.shape == (INPUT_PX, INPUT_PX) and img[0].max() < 40 and img[:, 0].max() < 40
+    assert img.max() > 150
+    _, xs = np.nonzero(img > 64)
+    assert xs.min() <= 4 and xs.max() >= INPUT_PX - 5  # cropped: the circle spans the canvas
+
+
+def test_image_path_handles_transparency_and_jpeg() -> None:
+    """RGBA with transparent background and JPEG pictures are understood."""
+    rgba = np.zeros((100, 100, 4), np.uint8)
+    cv2.circle(rgba, (50, 50), 30, (0, 0, 0, 255), 4)
+    img = render_image(cv2.imencode(".png", rgba)[1].tobytes())
+    assert img.max() > 150 and img[0].max() < 40
+    white = np.full((120, 120, 3), 255, np.uint8)
+    cv2.circle(white, (60, 60), 40, (0, 0, 0), 4)
+    jpg = cv2.imencode(".jpg", white)[1].tobytes()
+    assert render_image(jpg).max() > 150
+
+
+@pytest.mark.parametrize("data", [b"", b"not an image", b"\x89PNG\r\n\x1a\n" + b"\x00" * 40])
+def test_image_path_rejects_undecodable_bytes(data: bytes) -> None:
+    """Garbage bytes raise BadImage, not a crash."""
+    with pytest.raises(BadImage):
+        render_image(data)
+
+
+def test_image_path_rejects_a_blank_picture_and_huge_dimensions() -> None:
+    """A flat picture has no drawing; a picture over the pixel limit is refused."""
+    with pytest.raises(BadImage, match="no drawing"):
+        render_image(cv2.imencode(".png", np.full((50, 50), 255, np.uint8))[1].tobytes())
+    with pytest.raises(BadImage, match="pixels"):
+        render_image(cv2.imencode(".png", np.zeros((2100, 2100), np.uint8))[1].tobytes())
+
+
+def test_canvas_constants_are_consistent() -> None:
+    """The drawing canvas holds the 0..255 space plus margins."""
+    assert CANVAS_PX > SPACE and INPUT_PX == 64

@@ -1,0 +1,93 @@
+"""server/session.py: drawing state, limits before changes, undo/clear, raw format."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from server.errors import LimitExceeded
+from server.limits import Limits
+from server.render import as_points, render
+from server.session import Session
+
+
+def arr(*v: float) -> np.ndarray:
+    return np.asarray(v, np.float64)
+
+
+def test_points_then_pen_up_make_a_stroke_with_timing() -> None:
+    """Points accumulate into one stroke; pen_up stores it in raw format with the client's t."""
+    s = Session(Limits())
+    s.add_points(arr(0, 1), arr(0, 1), np.asarray([0, 10]))
+    s.add_points(arr(2), arr(3), np.asarray([20]))
+    assert s.drawing_in_progress and s.strokes == 0
+    assert s.pen_up() and s.strokes == 1 and not s.pen_up()
+    assert s.drawing() == [[[0.0, 1.0, 2.0], [0.0, 1.0, 3.0], [0, 10, 20]]]
+
+
+def test_server_stamps_time_when_the_client_sends_none() -> None:
+    """Without t, points are stamped in ms since the drawing's first point (non-decreasing)."""
+    s = Session(Limits())
+    s.add_points(arr(0, 1), arr(0, 1), None)
+    s.pen_up()
+    s.add_points(arr(5), arr(5), None)
+    s.pen_up()
+    ts = [t for stroke in s.drawing() for t in stroke[2]]
+    assert ts[0] == 0 and ts == sorted(ts)
+
+
+def test_model_input_matches_render_of_the_strokes() -> None:
+    """The session's model input is render() of its finished strokes (and pending, when asked)."""
+    s = Session(Limits())
+    a, b = (arr(0, 50, 100), arr(0, 80, 0)), (arr(10, 90), arr(50, 50))
+    for x, y in (a, b):
+        s.add_points(x, y, None)
+        s.pen_up()
+    s.add_points(arr(0, 100), arr(100, 100), None)
+    full = [as_points(*a), as_points(*b)]
+    assert np.array_equal(s.model_input(), render(full))
+    assert np.array_equal(s.model_input(pending=True), render([*full, as_points(arr(0, 100), arr(100, 100))]))
+
+
+def test_limits_are_checked_before_anything_changes() -> None:
+    """A rejected stroke or point batch leaves the drawing exactly as it was."""
+    s = Session(Limits(max_strokes=2, max_points_per_stroke=4))
+    for _ in range(2):
+        s.add_points(arr(0, 1), arr(0, 1), None)
+        s.pen_up()
+    before = s.drawing()
+    with pytest.raises(LimitExceeded) as e:
+        s.add_points(arr(0), arr(0), None)
+    assert e.value.code == "too_many_strokes" and s.drawing() == before and not s.drawing_in_progress
+    s.undo()
+    s.add_points(arr(0, 1, 2), arr(0, 1, 2), None)
+    with pytest.raises(LimitExceeded) as e:
+        s.add_points(arr(3, 4), arr(3, 4), None)
+    assert e.value.code == "stroke_too_long"
+    s.pen_up()
+    assert s.drawing()[-1][0] == [0.0, 1.0, 2.0]
+
+
+def test_undo_drops_the_pending_stroke_first_then_finished_ones() -> None:
+    """undo removes an unfinished stroke before finished ones, and guess history past the drawing."""
+    s = Session(Limits())
+    s.add_points(arr(0, 1), arr(0, 1), None)
+    s.pen_up()
+    s.record([("cat", 0.5)])
+    s.add_points(arr(0, 9), arr(0, 9), None)
+    assert s.undo() and s.strokes == 1 and not s.drawing_in_progress
+    assert s.undo() and s.strokes == 0 and s.history == []
+    assert not s.undo()
+
+
+def test_clear_forgets_everything_and_summary_holds_the_history() -> None:
+    """summary() carries strokes, guess history and final guesses; clear() empties it."""
+    s = Session(Limits(), client="test")
+    s.add_points(arr(0, 1), arr(0, 1), np.asarray([0, 5]))
+    s.pen_up()
+    s.record([("cat", 0.6), ("dog", 0.2)])
+    summ = s.summary()
+    assert summ["client"] == "test" and summ["session"] == s.id and len(summ["drawing"]) == 1
+    assert summ["final"][0] == {"word": "cat", "score": 0.6} and summ["guesses"][0]["strokes"] == 1
+    s.clear()
+    assert not s.has_drawing and s.history == [] and s.drawing() == []
