@@ -1,4 +1,4 @@
-"""HTTP routes of the browser sketchpad's third-party files (the sketchpad itself is static).
+"""HTTP routes the clients need beside the static sketchpad: vendor files and the class list.
 
 ``web_client/index.html`` and its own files are served from the web root by
 :func:`server.http.static_file`.  The one third-party file it needs, the msgpack
@@ -8,6 +8,8 @@ library, comes from the npm package installed by ``scripts/setup.sh`` (``npm ci`
 * Each vendor URL maps to one fixed file inside ``web_client/node_modules`` (no part of
   the request path is used to find the file).
 * A missing package is a clear 503 naming the set-up step, never a 500.
+* ``GET /classes`` lists the served model's words (the sketchpad's word suggestions; the
+  replay CLI's check that a data set's words are ones the model knows).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import TYPE_CHECKING
 from websockets.asyncio.server import ServerConnection
 from websockets.http11 import Request, Response
 
-from server.http import error_response, resolve_inside, static_file
+from server.http import error_response, json_response, resolve_inside, static_file
 
 if TYPE_CHECKING:
     from server.app import DoodleServer
@@ -42,7 +44,15 @@ def vendor_route(
     return static_file(root, rel, cache_s=VENDOR_CACHE_S)
 
 
+def classes_route(
+    server: DoodleServer, conn: ServerConnection, request: Request, query: dict[str, list[str]]
+) -> Response:
+    """``{"model": name, "classes": [word, ...]}`` in the model's output order."""
+    return json_response({"model": server.model.name, "classes": list(server.model.labels)})
+
+
 def install(server: DoodleServer) -> None:
-    """Register the vendor routes on ``server``."""
+    """Register the vendor routes and ``/classes`` on ``server``."""
     for path in VENDOR_FILES:
         server.routes[path] = vendor_route
+    server.routes["/classes"] = classes_route

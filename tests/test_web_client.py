@@ -134,12 +134,15 @@ def ink_pixels(page: Page) -> int:
 
 
 def test_page_and_msgpack_vendor_file_are_served(server: ServerProcess) -> None:
-    """GET / is the sketchpad, /vendor/msgpack.min.js the npm package's file; other vendor paths 404."""
+    """GET / is the sketchpad, /vendor/msgpack.min.js the npm package's file, /classes the words; others 404."""
     status, body, ctype = get(server.http + "/")
     assert status == 200 and ctype.startswith("text/html") and b'id="pad"' in body
     status, body, ctype = get(server.http + "/vendor/msgpack.min.js")
     assert status == 200 and "javascript" in ctype and b"MessagePack" in body
     assert body == MSGPACK_JS.read_bytes()
+    status, body, ctype = get(server.http + "/classes")
+    info = json.loads(body)
+    assert status == 200 and len(info["classes"]) == 345 and "cat" in info["classes"] and info["model"]
     for path in ("/vendor/../server/app.py", "/vendor/msgpack.js", "/node_modules/.package-lock.json"):
         assert get(server.http + path)[0] == 404, path
 
@@ -149,6 +152,7 @@ def test_drawing_streams_points_and_shows_live_then_final_guesses_undo_and_clear
 ) -> None:
     """A real doodle drawn with the mouse: live guesses while drawing, 5 guesses per pen-up, undo, clear."""
     open_pad(page, server)
+    page.wait_for_function("document.querySelectorAll('#words option').length === 345", timeout=5_000)
     strokes = real_drawing("cat")
     draw(page, strokes, slow_first_stroke_ms=12)
     n = len(strokes)

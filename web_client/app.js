@@ -455,6 +455,19 @@ function notice(text, isError = false) {
   noticeTimer = setTimeout(() => { els.notice.hidden = true; }, NOTICE_MS);
 }
 
+// The model's words as suggestions for "What is it?" (optional: an older server has no /classes).
+async function loadWords() {
+  try {
+    const res = await fetch("/classes");
+    if (!res.ok) return;
+    const { classes } = await res.json();
+    const list = $("words");
+    list.replaceChildren(...classes.map((w) => Object.assign(document.createElement("option"), { value: w })));
+  } catch (err) {
+    console.warn("no word list", err);
+  }
+}
+
 // ------------------------------------------------------------------ wiring
 
 els.pad.addEventListener("pointerdown", onPointerDown);
@@ -478,3 +491,4 @@ new ResizeObserver(resize).observe(els.pad);
 resize();
 showGuesses([], false);
 connect();
+loadWords();
