@@ -2,6 +2,8 @@
 
 :class:`DoodleClient` owns one socket.  ``request`` sends a map and returns the next
 reply that is not a live guess; live guesses are kept in ``live`` as they arrive.
+``call`` numbers a request with ``seq`` and returns exactly its reply, keeping errors
+that answer other (unnumbered) messages, such as a rejected ``points``, in ``errors``.
 Used by the replay CLI, the benchmarks and the tests.
 """
 
@@ -29,6 +31,8 @@ class DoodleClient:
         self.ws: ClientConnection | None = None
         self.welcome: Msg = {}
         self.live: list[Msg] = []
+        self.errors: list[Msg] = []
+        self.seq = 0
 
     async def __aenter__(self) -> DoodleClient:
         await self.connect()
@@ -85,6 +89,22 @@ class DoodleClient:
     async def request(self, msg: Msg) -> Msg:
         await self.send(msg)
         return await self.reply()
+
+    async def call(self, msg: Msg) -> Msg:
+        """Send ``msg`` with a fresh ``seq`` and return the reply carrying that ``seq``.
+
+        Live guesses met on the way go to ``live``; errors with another (or no) ``seq``,
+        i.e. answers to messages that have no reply of their own, go to ``errors``.
+        """
+        self.seq += 1
+        seq = self.seq
+        await self.send({**msg, "seq": seq})
+        while True:
+            reply = await self.reply()
+            if reply.get("seq") == seq:
+                return reply
+            if reply.get("type") == "error":
+                self.errors.append(reply)
 
     async def points(self, x: Sequence[float], y: Sequence[float], t: Sequence[int] | None = None) -> None:
         msg: Msg = {"type": "points", "x": list(x), "y": list(y)}

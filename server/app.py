@@ -44,6 +44,7 @@ from server.infer import DEFAULT_MODEL_DIR, Batcher, Classifier, Model
 from server.limits import BATCH_WAIT_MS, MAX_BATCH, Limits
 from server.render import render_image
 from server.session import Session
+from server.web import install as install_web_routes
 
 log = logging.getLogger("doodlestream")
 
@@ -238,6 +239,7 @@ class DoodleServer:
         self.extra_handlers: dict[type, Callable[[Connection, Any, float], Awaitable[P.Payload | None]]] = {}
         self.drawing_hooks: list[DrawingHook] = []
         self._server: Server | None = None
+        install_web_routes(self)
 
     # ------------------------------------------------------------ lifecycle
 

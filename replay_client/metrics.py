@@ -1,0 +1,169 @@
+"""Evaluation metrics of a replay run: pure functions over :class:`DrawingResult` records.
+
+Definitions (every drawing replayed counts; none is skipped):
+
+* A drawing's *final answer* is the top-5 list that answered its last pen-up.  A drawing
+  the server *rejected* (any ``error`` reply, a lost connection, a missing reply) has no
+  answer: it is a miss in every metric and is listed in the report.
+* ``top-k``: share of drawings whose word is among the first k words of the final answer.
+* ``MAP@3``: mean over drawings of ``1/rank`` of the word in the final answer's first three
+  (0 when absent) -- Kaggle's Quick, Draw! metric with one true word per drawing.
+* ``after stroke k`` (``after_stroke``): top-1/top-3 of the answer to the k-th pen-up, over
+  the drawings with at least k strokes (how early the model gets it).
+* ``after stroke k, final if fewer`` (``after_stroke_or_final``): over all drawings; one
+  with fewer than k strokes counts with its final answer (what a player sees at stroke k).
+* Latency percentiles interpolate linearly between order statistics (numpy's default).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+#: Stroke counts reported by the "after stroke k" metrics.
+AFTER_STROKES = (1, 2, 3)
+#: Latency percentiles reported, in percent.
+PERCENTILES = (50, 95, 99)
+#: Rejection messages kept in the report, in messages.
+MAX_ERRORS_SHOWN = 5
+
+
+@dataclass
+class DrawingResult:
+    """What the server answered one replayed drawing."""
+
+    word: str
+    strokes: int
+    #: The top-5 words answering each pen-up, in order (one list per stroke when all went well).
+    guesses: list[list[str]] = field(default_factory=list)
+    #: Pen-up sent -> guesses received, per pen-up, in ms.
+    latencies_ms: list[float] = field(default_factory=list)
+    #: ``"code: message"`` of every error the drawing got (empty when all went well).
+    errors: list[str] = field(default_factory=list)
+    source: str = ""
+    #: Top-5 scores of the final answer (for display).
+    scores: list[float] = field(default_factory=list)
+    live: int = 0
+
+    @property
+    def rejected(self) -> bool:
+        """Any error, or fewer answers than strokes."""
+        return bool(self.errors) or len(self.guesses) < self.strokes
+
+    @property
+    def final(self) -> list[str]:
+        """The final answer; empty for a rejected drawing."""
+        return [] if self.rejected or not self.guesses else self.guesses[-1]
+
+    def answer_after(self, k: int) -> list[str]:
+        """The answer to the k-th pen-up (empty when rejected or missing)."""
+        if self.rejected or len(self.guesses) < k:
+            return []
+        return self.guesses[k - 1]
+
+
+@dataclass(frozen=True)
+class Rate:
+    """``hits`` out of ``n``; ``value`` is ``None`` when ``n`` is 0."""
+
+    hits: int
+    n: int
+
+    @property
+    def value(self) -> float | None:
+        return self.hits / self.n if self.n else None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"rate": self.value, "hits": self.hits, "n": self.n}
+
+
+def rank(word: str, answer: Sequence[str]) -> int | None:
+    """1-based position of ``word`` in ``answer``, or ``None``."""
+    for i, w in enumerate(answer):
+        if w == word:
+            return i + 1
+    return None
+
+
+def hit(word: str, answer: Sequence[str], k: int) -> bool:
+    r = rank(word, answer)
+    return r is not None and r <= k
+
+
+def top_k(results: Sequence[DrawingResult], k: int) -> Rate:
+    """Final answers with the word in their first ``k``."""
+    return Rate(sum(hit(r.word, r.final, k) for r in results), len(results))
+
+
+def map_at_3(results: Sequence[DrawingResult]) -> float | None:
+    """Mean of ``1/rank`` within the first three (0 outside); ``None`` with no drawings."""
+    if not results:
+        return None
+    total = 0.0
+    for r in results:
+        pos = rank(r.word, r.final[:3])
+        total += 1.0 / pos if pos is not None else 0.0
+    return total / len(results)
+
+
+def after_stroke(results: Sequence[DrawingResult], k: int, top: int) -> Rate:
+    """Top-``top`` of the answer to pen-up ``k``, over drawings with at least ``k`` strokes."""
+    eligible = [r for r in results if r.strokes >= k]
+    return Rate(sum(hit(r.word, r.answer_after(k), top) for r in eligible), len(eligible))
+
+
+def after_stroke_or_final(results: Sequence[DrawingResult], k: int, top: int) -> Rate:
+    """Top-``top`` at pen-up ``k`` over all drawings; shorter drawings count with their final answer."""
+    hits = 0
+    for r in results:
+        answer = r.answer_after(k) if r.strokes >= k else r.final
+        hits += hit(r.word, answer, top)
+    return Rate(hits, len(results))
+
+
+def percentiles(values: Iterable[float], qs: Sequence[float] = PERCENTILES) -> dict[str, float | None]:
+    """``{"p50": ..., ...}`` with linear interpolation; ``None`` values when there are none."""
+    arr = np.asarray(list(values), dtype=np.float64)
+    if arr.size == 0:
+        return {f"p{q:g}": None for q in qs}
+    return {f"p{q:g}": float(np.percentile(arr, q)) for q in qs}
+
+
+def summarize(results: Sequence[DrawingResult], classes: Iterable[str] | None = None) -> dict[str, Any]:
+    """The report's metrics (see module docstring); ``classes`` = the model's words, if known."""
+    rejected = [r for r in results if r.rejected]
+    messages = [f"{r.source or r.word}: {e}" for r in rejected for e in (r.errors or ["fewer answers than strokes"])]
+    lat = [ms for r in results for ms in r.latencies_ms]
+    out: dict[str, Any] = {
+        "drawings": len(results),
+        "strokes": sum(r.strokes for r in results),
+        "answered": len(results) - len(rejected),
+        "rejected": {"count": len(rejected), "first": messages[:MAX_ERRORS_SHOWN]},
+        "top1": top_k(results, 1).as_dict(),
+        "top3": top_k(results, 3).as_dict(),
+        "top5": top_k(results, 5).as_dict(),
+        "map3": map_at_3(results),
+        "after_stroke": {
+            str(k): {"top1": after_stroke(results, k, 1).as_dict(), "top3": after_stroke(results, k, 3).as_dict()}
+            for k in AFTER_STROKES
+        },
+        "after_stroke_or_final": {
+            str(k): {
+                "top1": after_stroke_or_final(results, k, 1).as_dict(),
+                "top3": after_stroke_or_final(results, k, 3).as_dict(),
+            }
+            for k in AFTER_STROKES
+        },
+        "latency_ms": {**percentiles(lat), "mean": float(np.mean(lat)) if lat else None, "n": len(lat)},
+        "live_guesses": sum(r.live for r in results),
+    }
+    if classes is None:
+        out["not_in_classes"] = None
+    else:
+        known = set(classes)
+        out["not_in_classes"] = dict(sorted(Counter(r.word for r in results if r.word not in known).items()))
+    return out

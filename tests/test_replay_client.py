@@ -1,0 +1,262 @@
+"""The replay CLI (replay_client/): metrics on hand-made cases, data reading, live runs against real servers."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from replay_client import metrics as M
+from replay_client.replay import (
+    SYNTH_PEN_UNITS_PER_MS,
+    SYNTH_PEN_UP_MS,
+    DataError,
+    data_files,
+    select,
+    synthesise_times,
+)
+from tests.conftest import RAW, ROOT, ServerProcess
+
+# ------------------------------------------------------------------ metrics
+
+
+def R(word: str, strokes: int, guesses: list[list[str]], errors: list[str] | None = None) -> M.DrawingResult:
+    return M.DrawingResult(word=word, strokes=strokes, guesses=guesses, errors=errors or [], source=word)
+
+
+CASES = [
+    # cat: 3 strokes, found at rank 2 after stroke 2 and rank 1 at the end
+    R("cat", 3, [["dog", "a", "b", "c", "d"], ["dog", "cat", "b", "c", "d"], ["cat", "dog", "b", "c", "d"]]),
+    # dog: 1 stroke, rank 3
+    R("dog", 1, [["a", "b", "dog", "c", "d"]]),
+    # sun: rejected on its second stroke (its first answer had it at rank 1: still a miss)
+    R("sun", 2, [["sun", "a", "b", "c", "d"]], ["pen-up 2: too_many_points: at most 2048"]),
+    # car: 4 strokes, rank 1 after stroke 1, rank 5 at the end
+    R(
+        "car",
+        4,
+        [
+            ["car", "a", "b", "c", "d"],
+            ["a", "b", "c", "d", "e"],
+            ["a", "b", "c", "d", "e"],
+            ["a", "b", "c", "d", "car"],
+        ],
+    ),
+]
+
+
+def test_top_k_and_map3_on_hand_made_results() -> None:
+    """top-1/3/5 and MAP@3 of four hand-made drawings (one rejected) have the exact expected values."""
+    assert M.top_k(CASES, 1) == M.Rate(1, 4)
+    assert M.top_k(CASES, 3) == M.Rate(2, 4)
+    assert M.top_k(CASES, 5) == M.Rate(3, 4)
+    assert M.map_at_3(CASES) == pytest.approx((1 + 1 / 3) / 4)
+    assert M.map_at_3([]) is None and M.top_k([], 1).value is None
+
+
+def test_after_stroke_k_both_variants() -> None:
+    """Accuracy after stroke k: over drawings with >= k strokes, and over all with the final answer for shorter ones."""
+    assert (M.after_stroke(CASES, 1, 1), M.after_stroke(CASES, 1, 3)) == (M.Rate(1, 4), M.Rate(2, 4))
+    assert (M.after_stroke(CASES, 2, 1), M.after_stroke(CASES, 2, 3)) == (M.Rate(0, 3), M.Rate(1, 3))
+    assert (M.after_stroke(CASES, 3, 1), M.after_stroke(CASES, 3, 3)) == (M.Rate(1, 2), M.Rate(1, 2))
+    assert M.after_stroke_or_final(CASES, 2, 1) == M.Rate(0, 4)
+    assert M.after_stroke_or_final(CASES, 2, 3) == M.Rate(2, 4)  # cat at rank 2, dog (1 stroke) final rank 3
+    assert M.after_stroke_or_final(CASES, 3, 1) == M.Rate(1, 4)
+    assert M.after_stroke_or_final(CASES, 3, 3) == M.Rate(2, 4)
+
+
+def test_rejected_drawings_are_misses_and_fewer_answers_than_strokes_is_a_rejection() -> None:
+    """A drawing with an error, or with fewer answers than strokes, has no final answer."""
+    assert CASES[2].rejected and CASES[2].final == [] and CASES[2].answer_after(1) == []
+    short = R("cat", 2, [["cat", "a", "b", "c", "d"]])
+    assert short.rejected and M.top_k([short], 5) == M.Rate(0, 1)
+    assert not CASES[0].rejected and CASES[0].answer_after(2)[1] == "cat"
+
+
+def test_percentiles_interpolate_linearly() -> None:
+    """p50/p95/p99 of [1, 2, 3, 4, 100] are 3, 80.8 and 96.16; none for no values."""
+    p = M.percentiles([4, 100, 1, 3, 2])
+    assert p == {"p50": pytest.approx(3.0), "p95": pytest.approx(80.8), "p99": pytest.approx(96.16)}
+    assert M.percentiles([]) == {"p50": None, "p95": None, "p99": None}
+
+
+def test_summary_counts_rejections_and_unknown_words() -> None:
+    """The summary counts every drawing, lists rejection messages and words the model does not know."""
+    rep = M.summarize(CASES, classes=["cat", "dog", "car"])
+    assert rep["drawings"] == 4 and rep["answered"] == 3 and rep["strokes"] == 10
+    assert rep["rejected"]["count"] == 1 and "too_many_points" in rep["rejected"]["first"][0]
+    assert rep["not_in_classes"] == {"sun": 1}
+    assert rep["top5"] == {"rate": 0.75, "hits": 3, "n": 4}
+    assert M.summarize(CASES)["not_in_classes"] is None
+
+
+# ------------------------------------------------------------------ data
+
+
+def write_lines(path: Path, objs: list[dict], *, gz: bool = False) -> Path:
+    text = "".join(json.dumps(o) + "\n" for o in objs)
+    if gz:
+        with gzip.open(path, "wt", encoding="utf-8") as fh:
+            fh.write(text)
+    else:
+        path.write_text(text)
+    return path
+
+
+def raw(word: str, n: int) -> dict:
+    return {"word": word, "drawing": [[[0, 10 * n, 20], [0, 5, 10], [0, 100, 200]]]}
+
+
+def test_reads_files_folders_gzip_and_interleaves_words(tmp_path: Path) -> None:
+    """A folder of plain and gzipped ndjson is read word by word in turn; per-word, limit and seed select."""
+    write_lines(tmp_path / "apple.ndjson", [raw("apple", i) for i in range(3)])
+    write_lines(tmp_path / "bee.ndjson.gz", [raw("bee", i) for i in range(2)], gz=True)
+    (tmp_path / "notes.txt").write_text("ignored")
+    assert [p.name for p in data_files(tmp_path)] == ["apple.ndjson", "bee.ndjson.gz"]
+    got = select(tmp_path)
+    assert [(d.word, d.source) for d in got] == [
+        ("apple", "apple.ndjson#1"),
+        ("bee", "bee.ndjson.gz#1"),
+        ("apple", "apple.ndjson#2"),
+        ("bee", "bee.ndjson.gz#2"),
+        ("apple", "apple.ndjson#3"),
+    ]
+    assert all(d.timed and d.strokes[0][2] == [0, 100, 200] for d in got)
+    assert [d.source for d in select(tmp_path, per_word=1)] == ["apple.ndjson#1", "bee.ndjson.gz#1"]
+    assert len(select(tmp_path, limit=3)) == 3
+    assert len(select(tmp_path / "bee.ndjson.gz")) == 2
+    a, b = select(tmp_path, seed=7), select(tmp_path, seed=7)
+    assert [d.source for d in a] == [d.source for d in b] and sorted(d.source for d in a) == sorted(
+        d.source for d in got
+    )
+
+
+def test_simplified_drawings_get_synthesised_times(tmp_path: Path) -> None:
+    """Without t, the pen moves at SYNTH_PEN_UNITS_PER_MS and rests SYNTH_PEN_UP_MS between strokes."""
+    path = write_lines(
+        tmp_path / "line.ndjson.gz",
+        [{"word": "line", "drawing": [[[0, 255], [0, 0]], [[0, 0, 0], [0, 100, 255]]]}],
+        gz=True,
+    )
+    (d,) = select(path)
+    assert not d.timed
+    one = round(255 / SYNTH_PEN_UNITS_PER_MS)
+    assert d.strokes[0][2] == [0, one]
+    assert d.strokes[1][2] == [
+        one + SYNTH_PEN_UP_MS,
+        round(one + SYNTH_PEN_UP_MS + 100 / SYNTH_PEN_UNITS_PER_MS),
+        2 * one + SYNTH_PEN_UP_MS,
+    ]
+    assert d.duration_ms == 2 * one + SYNTH_PEN_UP_MS
+    assert synthesise_times([([5.0], [5.0])])[0][2] == [0]
+
+
+def test_bad_lines_are_errors_naming_file_and_line(tmp_path: Path) -> None:
+    """A malformed line is a DataError naming file#line, never a silent skip."""
+    path = tmp_path / "bad.ndjson"
+    path.write_text(json.dumps(raw("a", 1)) + "\n" + '{"word": "a", "drawing": [[[1, 2], [3]]]}\n')
+    with pytest.raises(DataError, match=r"bad.ndjson#2"):
+        select(path)
+    with pytest.raises(DataError, match="does not exist"):
+        select(tmp_path / "missing")
+
+
+# ------------------------------------------------------------------ live runs
+
+
+def cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "replay_client", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def test_eval_report_over_real_drawings_adds_up(server: ServerProcess, tmp_path: Path) -> None:
+    """--eval --report over 60 real drawings at speed 0: every drawing answered, counts and latencies add up."""
+    report = tmp_path / "report.json"
+    args = ["--url", server.url, "--speed", "0", "--per-word", "1", "--limit", "60", "--concurrency", "4"]
+    res = cli(str(RAW), *args, "--eval", "--report", str(report))
+    assert res.returncode == 0, res.stderr
+    assert "top-1" in res.stdout and "p95" in res.stdout
+    rep = json.loads(report.read_text())
+    drawings = select(RAW, per_word=1, limit=60)
+    assert rep["drawings"] == 60 and rep["strokes"] == sum(len(d.strokes) for d in drawings)
+    assert rep["answered"] + rep["rejected"]["count"] == 60 and rep["rejected"]["count"] == 0
+    assert rep["not_in_classes"] == {}
+    assert rep["latency_ms"]["n"] == rep["strokes"]
+    assert 0 < rep["latency_ms"]["p50"] <= rep["latency_ms"]["p95"] <= rep["latency_ms"]["p99"]
+    hits = [rep[k]["hits"] for k in ("top1", "top3", "top5")]
+    assert hits == sorted(hits) and all(rep[k]["n"] == 60 for k in ("top1", "top3", "top5"))
+    assert rep["map3"] is not None and hits[0] / 60 <= rep["map3"] <= hits[1] / 60
+    for k in ("1", "2", "3"):
+        assert rep["after_stroke"][k]["top1"]["n"] == sum(len(d.strokes) >= int(k) for d in drawings)
+        assert rep["after_stroke_or_final"][k]["top3"]["n"] == 60
+    assert rep["options"]["concurrency"] == 4 and rep["synthesised_times"] == 0
+
+
+def test_rejected_drawings_and_unknown_words_are_counted_and_reported(tmp_path: Path) -> None:
+    """A drawing the server rejects is a reported miss; a word the model lacks is listed; the rest still runs."""
+    data = write_lines(
+        tmp_path / "mixed.ndjson",
+        [
+            {"word": "cat", "drawing": [[[0, 50, 100], [0, 80, 20], [0, 20, 40]]]},
+            {"word": "cat", "drawing": [[list(range(40)), [0] * 40, list(range(40))]]},  # too long for this server
+            {"word": "zebracorn", "drawing": [[[0, 50, 100], [0, 80, 20], [0, 20, 40]]]},
+        ],
+    )
+    srv = ServerProcess("--max-points-per-stroke", "30")
+    try:
+        res = cli(str(data), "--url", srv.url, "--speed", "0", "--report", str(tmp_path / "r.json"))
+    finally:
+        srv.stop()
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.strip().splitlines()
+    assert len(lines) == 3 and sum("REJECTED" in ln and "stroke_too_long" in ln for ln in lines) == 1
+    rep = json.loads((tmp_path / "r.json").read_text())
+    assert rep["drawings"] == 3 and rep["answered"] == 2 and rep["rejected"]["count"] == 1
+    assert "stroke_too_long" in rep["rejected"]["first"][0] and "mixed.ndjson#2" in rep["rejected"]["first"][0]
+    assert rep["not_in_classes"] == {"zebracorn": 1}
+    assert rep["top5"]["n"] == 3 and rep["latency_ms"]["n"] == 3  # the rejected drawing's pen-up was answered too
+
+
+def short_raw_drawing(lo_ms: int = 800, hi_ms: int = 1600) -> str:
+    """A real raw line whose recorded duration is between lo_ms and hi_ms."""
+    for path in sorted(RAW.glob("*.ndjson")):
+        for line in path.open():
+            d = json.loads(line)["drawing"]
+            if lo_ms <= d[-1][2][-1] - d[0][2][0] <= hi_ms:
+                return line
+    raise AssertionError("no short raw drawing found")
+
+
+def test_speed_1_respects_recorded_timing_and_speed_10_is_faster(server: ServerProcess, tmp_path: Path) -> None:
+    """--speed 1 takes at least the recorded duration of a real drawing; --speed 10 about a tenth of it."""
+    path = tmp_path / "short.ndjson"
+    path.write_text(short_raw_drawing())
+    (d,) = select(path)
+    timings = {}
+    for speed in ("1", "10"):
+        out = tmp_path / f"speed{speed}.json"
+        res = cli(str(path), "--url", server.url, "--speed", speed, "--report", str(out))
+        assert res.returncode == 0, res.stderr
+        rep = json.loads(out.read_text())
+        assert rep["recorded_s"] == pytest.approx(d.duration_ms / 1000) and rep["answered"] == 1
+        timings[speed] = rep["elapsed_s"]
+    recorded = d.duration_ms / 1000
+    assert recorded * 0.98 <= timings["1"] < recorded + 2.0
+    assert recorded / 10 * 0.98 <= timings["10"] < recorded * 0.6
+
+
+def test_unreachable_server_exits_non_zero_with_a_clear_message() -> None:
+    """No server on the port: exit status 2 and a message naming the URL."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"ws://127.0.0.1:{port}/ws"
+    res = cli(str(RAW / "cat.ndjson"), "--url", url, "--limit", "1", timeout=30)
+    assert res.returncode == 2
+    assert f"cannot reach the server at {url}" in res.stderr
