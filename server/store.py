@@ -199,8 +199,9 @@ class SQLiteStore:
         version = int(self.db.execute("PRAGMA user_version").fetchone()[0])
         if version > SCHEMA_VERSION:
             raise sqlite3.DatabaseError(f"{path} has schema {version}; this server knows up to {SCHEMA_VERSION}")
-        self.db.executescript(SCHEMA)
-        self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        if version < SCHEMA_VERSION:
+            self.db.executescript(SCHEMA)
+            self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def add(self, doodle: NewDoodle) -> int:
         guess = str(doodle.final[0]["word"]) if doodle.final else None
