@@ -119,6 +119,10 @@ def _sprite_params(query: Query) -> tuple[int | None, str | None, float | None]:
 # ---------------------------------------------------------------- HTML
 
 
+def _strokes(n: int) -> str:
+    return f"{n} stroke" if n == 1 else f"{n} strokes"
+
+
 def _when(ts: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(ts))
 
@@ -156,7 +160,7 @@ def _card(d: DoodleInfo) -> str:
         f'<img src="/doodles/{d.id}.png" width="{THUMB_PX}" height="{THUMB_PX}" loading="lazy" '
         f'alt="doodle {d.id}: {label}">'
         f'<span class="label">{label}</span>'
-        f'<span class="meta">{note} · guess: {guess} · {d.strokes} strokes</span>'
+        f'<span class="meta">{note} · guess: {guess} · {_strokes(d.strokes)}</span>'
         f'<span class="meta">#{d.id} · {_when(d.created_at)}</span></a>'
     )
 
@@ -210,7 +214,7 @@ def detail_html(d: Doodle) -> str:
         + '<dl class="facts">'
         + f"<dt>Player's word</dt><dd>{said}</dd>"
         + f"<dt>Final guess</dt><dd>{final}</dd>"
-        + f"<dt>Strokes</dt><dd>{d.strokes} in {duration:.1f} s</dd>"
+        + f"<dt>Strokes</dt><dd>{_strokes(d.strokes)} in {duration:.1f} s</dd>"
         + f"<dt>Client</dt><dd>{html.escape(d.client or 'unknown')}</dd>"
         + f"<dt>Kept on</dt><dd>{html.escape(d.reason)}, {_when(d.created_at)}</dd></dl>"
         + '<table id="guesses"><caption>Guesses after each stroke</caption>'

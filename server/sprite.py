@@ -4,8 +4,9 @@
 with anti-aliased OpenCV lines (``cv2.LINE_AA``) on an RGBA canvas: every pixel has the
 ink colour, and its alpha is the line's coverage, so the picture blends cleanly on any
 background and loads as is with Unity's ``Texture2D.LoadImage``.  The picture is
-cropped tightly to the ink: its longer side is ``size`` pixels (the shorter one is what
-the drawing's aspect ratio gives, at least 1 px).  A drawing with no extent (all
+cropped tightly to the ink: its longer side is exactly ``size`` pixels (where the
+anti-aliased fringe ends a pixel short, a transparent pixel pads it) and the shorter one
+is what the drawing's aspect ratio gives, at least 1 px.  A drawing with no extent (all
 points equal) becomes a dot in the middle.
 
 :func:`thumbnail_png` is the same drawing, centred on an opaque white square.
@@ -111,7 +112,17 @@ def _coverage(drawing: Sequence[Sequence[Sequence[float]]], size: int, width: fl
     ys, xs = np.nonzero(mask)
     if not len(xs):
         return np.zeros((1, 1), np.uint8)
-    return np.ascontiguousarray(mask[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1])
+    crop = mask[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+    if extent > 0:
+        # The anti-aliased fringe may end a pixel short of the padding: pad the longer side back to ``size``.
+        h, w = crop.shape
+        long_axis = 1 if w >= h else 0
+        missing = size - crop.shape[long_axis]
+        if missing > 0:
+            before = missing // 2
+            widths = ((0, 0), (before, missing - before)) if long_axis else ((before, missing - before), (0, 0))
+            crop = np.pad(crop, widths)
+    return np.ascontiguousarray(crop)
 
 
 def _png(image: np.ndarray) -> bytes:
