@@ -6,7 +6,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 # System packages: what the tests drive (browser, C# compiler) and what builds need.
-APT_PACKAGES=(python3-venv ca-certificates)
+APT_PACKAGES=(python3-venv ca-certificates chromium)
 missing=()
 for p in "${APT_PACKAGES[@]}" ${EXTRA_APT_PACKAGES:-}; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

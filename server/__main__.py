@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import logging
 import signal
+import sqlite3
 import sys
 from dataclasses import fields
 from pathlib import Path
@@ -61,7 +62,12 @@ async def main_async(args: argparse.Namespace) -> int:
         origins=args.origins,
     )
     server = DoodleServer(config)
-    history = await History.attach(server, args.db)
+    try:
+        history = await History.attach(server, args.db)
+    except (OSError, sqlite3.Error) as e:
+        print(f"cannot open the history database {args.db!r}: {e}", file=sys.stderr)
+        await server.close()
+        return 2
     await server.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

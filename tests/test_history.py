@@ -295,3 +295,27 @@ async def test_memory_history_works_and_keeps_nothing(tmp_path: Path) -> None:
     finally:
         s.stop()
     assert not list(ROOT.glob(":memory:*"))
+
+
+async def test_sigterm_keeps_a_drawing_left_on_the_canvas(tmp_path: Path) -> None:
+    """A server stopped with SIGTERM while a client has strokes on its canvas stores them before exiting."""
+    path = tmp_path / "term.sqlite3"
+    first = ServerProcess("--db", str(path))
+    d = raw_sample()[88]
+    async with DoodleClient(first.url) as c:
+        await draw(c, d["drawing"])
+        assert first.stop() == 0
+    second = ServerProcess("--db", str(path))
+    try:
+        rec = record(second, 1)
+        assert rec["reason"] == "disconnect" and rec["drawing"] == d["drawing"]
+    finally:
+        second.stop()
+
+
+def test_an_unusable_database_path_stops_the_server_with_a_message(tmp_path: Path) -> None:
+    """--db pointing into a file (not a folder) exits 2 with a message naming the database."""
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(RuntimeError, match="cannot open the history database"):
+        ServerProcess("--db", str(blocker / "doodles.sqlite3"))
