@@ -12,13 +12,16 @@ import argparse
 import asyncio
 import logging
 import signal
+import sqlite3
 import sys
 from dataclasses import fields
 from pathlib import Path
 
 from server.app import DoodleServer, ServerConfig
+from server.history import History
 from server.infer import DEFAULT_MODEL_DIR
 from server.limits import BATCH_WAIT_MS, MAX_BATCH, Limits
+from server.store import DEFAULT_DB
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -30,6 +33,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--batch-wait-ms", type=float, default=BATCH_WAIT_MS, help="micro-batch deadline, in ms")
     p.add_argument("--model-threads", type=int, default=1, help="threads of the model interpreter")
     p.add_argument("--origin", action="append", dest="origins", help="allowed browser Origin (repeatable)")
+    p.add_argument(
+        "--db",
+        default=DEFAULT_DB,
+        help=f"history database: a SQLite file, or :memory: to keep nothing after exit (default {DEFAULT_DB})",
+    )
     p.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
     for f in fields(Limits):
         p.add_argument(
@@ -54,6 +62,12 @@ async def main_async(args: argparse.Namespace) -> int:
         origins=args.origins,
     )
     server = DoodleServer(config)
+    try:
+        history = await History.attach(server, args.db)
+    except (OSError, sqlite3.Error) as e:
+        print(f"cannot open the history database {args.db!r}: {e}", file=sys.stderr)
+        await server.close()
+        return 2
     await server.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -64,6 +78,7 @@ async def main_async(args: argparse.Namespace) -> int:
     await stop.wait()
     logging.getLogger("doodlestream").info("stopping: closing %d sessions", len(server.sessions))
     await server.close()
+    await history.close()
     return 0
 
 

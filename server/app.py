@@ -24,6 +24,7 @@ Promises:
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import time
 from collections import Counter
@@ -38,7 +39,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from server import protocol as P
-from server.errors import DoodleError, LimitExceeded, ProtocolError
+from server.errors import DoodleError, LimitExceeded, NotFound, ProtocolError
 from server.http import error_response, json_response, static_file
 from server.infer import DEFAULT_MODEL_DIR, Batcher, Classifier, Model
 from server.limits import BATCH_WAIT_MS, MAX_BATCH, Limits
@@ -50,7 +51,10 @@ log = logging.getLogger("doodlestream")
 
 WEB_ROOT = Path(__file__).resolve().parent.parent / "web_client"
 
-Route = Callable[["DoodleServer", ServerConnection, Request, dict[str, list[str]]], Response | None]
+Route = Callable[
+    ["DoodleServer", ServerConnection, Request, dict[str, list[str]]],
+    Response | Awaitable[Response | None] | None,
+]
 DrawingHook = Callable[[Session, str], Awaitable[None]]
 
 
@@ -236,6 +240,8 @@ class DoodleServer:
         self.errors_sent: Counter[str] = Counter()
         self.started = time.time()
         self.routes: dict[str, Route] = {"/healthz": DoodleServer._healthz}
+        #: Routes for every path under a prefix ending in "/" (e.g. "/doodles/"); the longest match wins.
+        self.prefix_routes: dict[str, Route] = {}
         self.extra_handlers: dict[type, Callable[[Connection, Any, float], Awaitable[P.Payload | None]]] = {}
         self.drawing_hooks: list[DrawingHook] = []
         self._server: Server | None = None
@@ -298,7 +304,15 @@ class DoodleServer:
             }
         )
 
-    def _process_request(self, conn: ServerConnection, request: Request) -> Response | None:
+    def _route(self, path: str) -> Route | None:
+        route = self.routes.get(path)
+        if route is None:
+            prefixes = [p for p in self.prefix_routes if path.startswith(p)]
+            if prefixes:
+                route = self.prefix_routes[max(prefixes, key=len)]
+        return route
+
+    async def _process_request(self, conn: ServerConnection, request: Request) -> Response | None:
         url = urlsplit(request.path)
         path = url.path
         if path == "/ws":
@@ -309,13 +323,16 @@ class DoodleServer:
                 )
             return None
         query = parse_qs(url.query, keep_blank_values=True)
-        route = self.routes.get(path)
+        route = self._route(path)
         try:
             if route is not None:
-                return route(self, conn, request, query)
+                response = route(self, conn, request, query)
+                return await response if inspect.isawaitable(response) else response
             if path == "/":
                 return static_file(self.config.web_root, "index.html")
             return static_file(self.config.web_root, path.lstrip("/"))
+        except NotFound as e:
+            return error_response(404, e.message)
         except ProtocolError as e:
             return error_response(400, e.message)
         except Exception:

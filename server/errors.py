@@ -72,3 +72,21 @@ class InferenceFailed(ProtocolError):
 
 class ModelError(DoodleError):
     """The model file or its labels cannot be loaded."""
+
+
+class BadSprite(ProtocolError):
+    """A sprite's ``size``, ``color`` or ``width`` is out of its limits."""
+
+    code = "bad_sprite"
+
+
+class NothingToSave(ProtocolError):
+    """``submit`` (or a sprite of the current drawing) on an empty canvas."""
+
+    code = "nothing_to_save"
+
+
+class StoreFailed(ProtocolError):
+    """The history database could not write or read; the drawing was not stored."""
+
+    code = "store_failed"

@@ -79,4 +79,7 @@ class Limits:
         out["min_live_ms"] = MIN_LIVE_MS
         out["max_live_ms"] = MAX_LIVE_MS
         out["max_sprite_px"] = MAX_SPRITE_PX
+        out["min_sprite_px"] = MIN_SPRITE_PX
+        out["max_sprite_width_px"] = MAX_SPRITE_WIDTH_PX
+        out["max_word_chars"] = MAX_WORD_CHARS
         return out

@@ -91,7 +91,28 @@ class ImageMsg:
     data: bytes
 
 
-ClientMsg = Union[HelloMsg, PointsMsg, StrokeMsg, PenUpMsg, UndoMsg, ClearMsg, ImageMsg]
+@dataclass(frozen=True, slots=True)
+class SubmitMsg:
+    """Store the current drawing in the history; ``word`` is what the player meant to draw."""
+
+    seq: int | None
+    word: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SpriteMsg:
+    """A PNG sprite of the current drawing (no ``id``) or of stored drawing ``id``.
+
+    ``size``, ``color`` and ``width`` are checked by :mod:`server.sprite`."""
+
+    seq: int | None
+    id: int | None
+    size: Any
+    color: Any
+    width: Any
+
+
+ClientMsg = Union[HelloMsg, PointsMsg, StrokeMsg, PenUpMsg, UndoMsg, ClearMsg, ImageMsg, SubmitMsg, SpriteMsg]
 
 
 # ---------------------------------------------------------------- decoding helpers
@@ -190,6 +211,33 @@ def _image_msg(m: Payload, seq: int | None, limits: Limits, text: bool) -> Image
     return ImageMsg(seq, _bytes(m, "png", text=text, max_bytes=limits.max_image_bytes))
 
 
+def _word(v: Any) -> str | None:
+    """A player's word: a string of 1..MAX_WORD_CHARS characters, no control characters, trimmed."""
+    if v is None:
+        return None
+    if not isinstance(v, str):
+        raise InvalidField("'word' must be a string")
+    word: str = v.strip()
+    if not word or len(word) > MAX_WORD_CHARS:
+        raise InvalidField(f"'word' must hold 1 to {MAX_WORD_CHARS} characters")
+    if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in word):
+        raise InvalidField("'word' must not hold control characters")
+    return word
+
+
+def _submit_msg(m: Payload, seq: int | None, limits: Limits, text: bool) -> SubmitMsg:
+    return SubmitMsg(seq, _word(m.get("word")))
+
+
+def _sprite_msg(m: Payload, seq: int | None, limits: Limits, text: bool) -> SpriteMsg:
+    doodle_id = m.get("id")
+    if doodle_id is not None and (
+        isinstance(doodle_id, bool) or not isinstance(doodle_id, int) or not 1 <= doodle_id < 2**63
+    ):
+        raise InvalidField("'id' must be the positive integer id of a stored drawing")
+    return SpriteMsg(seq, doodle_id, m.get("size"), m.get("color"), m.get("width"))
+
+
 Parser = Callable[[Payload, "int | None", Limits, bool], ClientMsg]
 
 #: Client message types and their parsers; extend here to add a message.
@@ -201,6 +249,8 @@ PARSERS: dict[str, Parser] = {
     "undo": lambda m, seq, limits, text: UndoMsg(seq),
     "clear": lambda m, seq, limits, text: ClearMsg(seq),
     "image": _image_msg,
+    "submit": _submit_msg,
+    "sprite": _sprite_msg,
 }
 
 
@@ -310,6 +360,14 @@ def guesses(*, strokes: int, top: list[tuple[str, float]], ms: float, live: bool
 
 def cleared() -> Payload:
     return {"type": "cleared"}
+
+
+def saved(*, doodle_id: int) -> Payload:
+    return {"type": "saved", "id": doodle_id}
+
+
+def sprite(*, png: bytes) -> Payload:
+    return {"type": "sprite", "png": png}
 
 
 def error(*, code: str, message: str) -> Payload:

@@ -28,6 +28,8 @@ class ServerProcess:
             Path(os.environ.get("TMPDIR", "/tmp")) / f"doodle-server-{os.getpid()}-{time.monotonic_ns()}.log"
         )
         self.log = self.log_path.open("w+")
+        if "--db" not in args:  # tests keep their history in memory unless they name a file
+            args = (*args, "--db", ":memory:")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "server", "--port", "0", *args],
             cwd=ROOT,

@@ -1,0 +1,266 @@
+"""The history over HTTP (server/gallery.py): gallery pages, JSON API, pictures, bad parameters, a real browser."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+import pytest_asyncio
+
+from replay_client.client import DoodleClient
+from server.limits import MAX_PAGE, MAX_SPRITE_PX, MAX_WORD_CHARS
+from tests.conftest import ROOT, ServerProcess, raw_sample
+
+XSS = "<script>alert('x')</script>&\"cat"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    s = ServerProcess("--db", str(tmp_path_factory.mktemp("gallery") / "doodles.sqlite3"))
+    yield s
+    s.stop()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def seeded(srv: ServerProcess) -> list[dict[str, Any]]:
+    """Nine stored drawings, oldest first: words for most, one hostile word, one with none."""
+    sample = raw_sample()[200:209]
+    words: list[str | None] = [d["word"] for d in sample]
+    words[4] = XSS
+    words[6] = None
+    words[1] = words[7] = "cat"
+    out = []
+    for d, word in zip(sample, words, strict=True):
+        async with DoodleClient(srv.url) as c:
+            await c.request({"type": "hello", "client": "<b>bold</b>"})
+            for xs, ys, ts in d["drawing"]:
+                await c.request({"type": "stroke", "x": xs, "y": ys, "t": ts})
+            msg: dict[str, Any] = {"type": "submit"} if word is None else {"type": "submit", "word": word}
+            saved = await c.request(msg)
+            out.append({"id": saved["id"], "word": word, "drawing": d["drawing"]})
+    return out
+
+
+def get(srv: ServerProcess, path: str) -> tuple[int, bytes, Any]:
+    try:
+        with urllib.request.urlopen(srv.http + path, timeout=10) as r:
+            return r.status, r.read(), r.headers
+    except urllib.error.HTTPError as e:
+        return e.code, e.read(), e.headers
+
+
+def get_json(srv: ServerProcess, path: str) -> tuple[int, Any]:
+    status, body, headers = get(srv, path)
+    assert headers["Content-Type"].startswith("application/json"), (path, headers["Content-Type"])
+    return status, json.loads(body)
+
+
+def png(body: bytes) -> np.ndarray:
+    img = cv2.imdecode(np.frombuffer(body, np.uint8), cv2.IMREAD_UNCHANGED)
+    assert img is not None
+    return img
+
+
+def test_gallery_lists_thumbnails_newest_first_and_escapes_every_word(srv: ServerProcess, seeded: list) -> None:
+    """/gallery: HTML with a CSP, one card per drawing newest first, linked to its page; words escaped."""
+    status, body, headers = get(srv, "/gallery")
+    page = body.decode()
+    assert status == 200 and headers["Content-Type"].startswith("text/html")
+    assert "script-src 'self'" in headers["Content-Security-Policy"]
+    ids = [int(m) for m in re.findall(r'href="/doodles/(\d+)"', page)]
+    assert ids == [d["id"] for d in reversed(seeded)]
+    assert all(f'src="/doodles/{i}.png"' in page for i in ids)
+    assert "<script>alert" not in page and html.escape(XSS) in page
+    assert "<b>bold</b>" not in page
+
+
+def test_gallery_filters_by_word_and_pages_by_id(srv: ServerProcess, seeded: list) -> None:
+    """/gallery?word= shows only that label; limit/before page through with an Older link."""
+    _, body, _ = get(srv, "/gallery?word=cat")
+    assert [int(m) for m in re.findall(r'href="/doodles/(\d+)"', body.decode())] == [seeded[7]["id"], seeded[1]["id"]]
+    _, body, _ = get(srv, "/gallery?limit=4")
+    page = body.decode()
+    older = re.search(r'rel="next" href="([^"]+)"', page)
+    assert older is not None
+    _, body2, _ = get(srv, html.unescape(older.group(1)))
+    shown = [int(m) for m in re.findall(r'href="/doodles/(\d+)"', page + body2.decode())]
+    assert shown == [d["id"] for d in reversed(seeded)][:8]
+    _, body, _ = get(srv, "/gallery?word=" + urllib.request.quote(XSS))
+    assert "<script>alert" not in body.decode() and len(re.findall(r'href="/doodles/(\d+)"', body.decode())) == 1
+    _, body, _ = get(srv, "/gallery?word=nothing-like-this")
+    assert "No drawings of" in body.decode()
+
+
+def test_api_lists_pages_and_filters(srv: ServerProcess, seeded: list) -> None:
+    """/api/doodles: newest first, next_before pages through all, word filters by label."""
+    ids: list[int] = []
+    path = "/api/doodles?limit=2"
+    while True:
+        status, body = get_json(srv, path)
+        assert status == 200
+        ids += [d["id"] for d in body["doodles"]]
+        if body["next_before"] is None:
+            break
+        path = f"/api/doodles?limit=2&before={body['next_before']}"
+    assert ids == [d["id"] for d in reversed(seeded)]
+    _, body = get_json(srv, "/api/doodles?word=cat")
+    assert [d["id"] for d in body["doodles"]] == [seeded[7]["id"], seeded[1]["id"]]
+    cat = body["doodles"][0]
+    assert cat["png"] == f"/doodles/{cat['id']}.png" and cat["page"] == f"/doodles/{cat['id']}" and cat["word"] == "cat"
+
+
+def test_api_record_and_unknown_ids(srv: ServerProcess, seeded: list) -> None:
+    """/api/doodles/ID: the full record; unknown or malformed ids answer 404 JSON."""
+    status, rec = get_json(srv, f"/api/doodles/{seeded[4]['id']}")
+    assert status == 200 and rec["word"] == XSS and rec["drawing"] == seeded[4]["drawing"]
+    assert rec["client"] == "<b>bold</b>" and len(rec["final"]) == 5
+    _, none = get_json(srv, f"/api/doodles/{seeded[6]['id']}")
+    assert none["word"] is None and none["label"] == none["guess"] and none["recognized"] is False
+    for bad in ("999999", "0", "-1", "abc", "1.5", "12/x", "99999999999999999999999", ""):
+        status, body = get_json(srv, f"/api/doodles/{bad}")
+        assert status == 404 and body["error"], bad
+
+
+def test_detail_page_lists_the_guesses_after_each_stroke(srv: ServerProcess, seeded: list) -> None:
+    """/doodles/ID: HTML with the replay canvas and script, one row of guesses per stroke, words escaped."""
+    d = seeded[4]
+    status, body, headers = get(srv, f"/doodles/{d['id']}")
+    page = body.decode()
+    assert status == 200 and headers["Content-Type"].startswith("text/html") and headers["Content-Security-Policy"]
+    assert f'data-id="{d["id"]}"' in page and '<script src="/gallery/replay.js">' in page
+    assert len(re.findall(r"<tr data-strokes=", page)) == len(d["drawing"])
+    assert "<script>alert" not in page and html.escape(XSS) in page and "&lt;b&gt;bold&lt;/b&gt;" in page
+    for path in ("/doodles/999999", "/doodles/abc", "/doodles/1/other.png", "/doodles/1.jpg", "/doodles/"):
+        status, _, _ = get(srv, path)
+        assert status == 404, path
+
+
+def test_thumbnails_and_sprites_over_http(srv: ServerProcess, seeded: list) -> None:
+    """/doodles/ID.png is an opaque square thumbnail; /doodles/ID/sprite.png a transparent, cropped, coloured sprite."""
+    i = seeded[0]["id"]
+    status, body, headers = get(srv, f"/doodles/{i}.png")
+    assert status == 200 and headers["Content-Type"] == "image/png" and png(body).shape == (160, 160, 3)
+    _, body, _ = get(srv, f"/doodles/{i}.png?size=64")
+    assert png(body).shape == (64, 64, 3)
+    status, body, headers = get(srv, f"/doodles/{i}/sprite.png?size=300&color=%2300ff00&width=2.5")
+    img = png(body)
+    assert status == 200 and headers["Content-Type"] == "image/png"
+    assert img.shape[2] == 4 and max(img.shape[:2]) == 300 and (img[:, :, 1] == 255).all()
+    assert img[:, :, 3].min() == 0 and img[:, :, 3].max() == 255
+    _, plain, _ = get(srv, f"/doodles/{i}/sprite.png?color=00ff00")
+    assert max(png(plain).shape[:2]) == 256
+
+
+BAD_PARAMS = [
+    "/api/doodles?limit=0",
+    f"/api/doodles?limit={MAX_PAGE + 1}",
+    "/api/doodles?limit=ten",
+    "/api/doodles?limit=1&limit=2",
+    "/api/doodles?before=-3",
+    "/api/doodles?before=1e3",
+    f"/api/doodles?word={'w' * (MAX_WORD_CHARS + 1)}",
+    f"/api/doodles?word={'w' * 1000}",
+    "/gallery?limit=-1",
+    "/gallery?before=x",
+    "/doodles/{id}.png?size=8",
+    f"/doodles/{{id}}.png?size={MAX_SPRITE_PX + 1}",
+    "/doodles/{id}.png?size=big",
+    "/doodles/{id}/sprite.png?size=0",
+    "/doodles/{id}/sprite.png?size=99999999999999999999",
+    "/doodles/{id}/sprite.png?color=red",
+    "/doodles/{id}/sprite.png?color=%23ff00",
+    "/doodles/{id}/sprite.png?width=0",
+    "/doodles/{id}/sprite.png?width=65",
+    "/doodles/{id}/sprite.png?width=nan",
+    "/doodles/{id}/sprite.png?width=-2",
+]
+
+
+@pytest.mark.parametrize("path", BAD_PARAMS)
+def test_bad_parameters_answer_400_json_naming_the_parameter(srv: ServerProcess, seeded: list, path: str) -> None:
+    """Every out-of-range or malformed parameter answers 400 with a JSON error that names it."""
+    path = path.replace("{id}", str(seeded[0]["id"]))
+    status, body = get_json(srv, path)
+    name = re.search(r"[?&](\w+)=", path).group(1)  # type: ignore[union-attr]
+    assert status == 400 and name in body["error"] and body["status"] == 400, (path, body)
+
+
+def test_unknown_ids_for_pictures_answer_404(srv: ServerProcess, seeded: list) -> None:
+    """Pictures of an id that is not stored answer 404 JSON (parameters valid)."""
+    for path in ("/doodles/987654.png", "/doodles/987654/sprite.png?size=64"):
+        status, body = get_json(srv, path)
+        assert status == 404 and "987654" in body["error"]
+
+
+def test_gallery_assets_are_served(srv: ServerProcess) -> None:
+    """The replay script and the style sheet are served with their types."""
+    status, body, headers = get(srv, "/gallery/replay.js")
+    assert status == 200 and "javascript" in headers["Content-Type"] and b"requestAnimationFrame" in body
+    status, body, headers = get(srv, "/gallery/gallery.css")
+    assert status == 200 and headers["Content-Type"].startswith("text/css") and b".grid" in body
+
+
+@pytest.mark.browser
+async def test_chromium_shows_the_gallery_and_replays_a_drawing(srv: ServerProcess, seeded: list) -> None:
+    """Headless Chromium: thumbnails load, no script runs from a word, the replay canvas fills with ink; screenshots."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian chromium is not installed (scripts/setup.sh installs it)")
+    playwright_api = pytest.importorskip("playwright.async_api")
+    shots = ROOT / "artifacts"
+    shots.mkdir(exist_ok=True)
+    async with playwright_api.async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = await browser.new_page(viewport={"width": 1100, "height": 800})
+            dialogs: list[str] = []
+            errors: list[str] = []
+            page.on("dialog", lambda d: dialogs.append(d.message))
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            await page.goto(srv.http + "/gallery", wait_until="networkidle")
+            loaded = await page.eval_on_selector_all(".card img", "imgs => imgs.map(i => i.complete && i.naturalWidth)")
+            assert loaded == [160] * len(seeded)
+            assert XSS in await page.inner_text("main")
+            await page.screenshot(path=str(shots / "gallery.png"), full_page=True)
+
+            d = seeded[0]
+            await page.goto(srv.http + f"/doodles/{d['id']}", wait_until="networkidle")
+            await page.wait_for_function(
+                "() => document.querySelectorAll('#guesses tr.now').length === 1 && "
+                f"document.querySelector('#guesses tr.now').dataset.strokes === '{len(d['drawing'])}'",
+                timeout=30_000,
+            )
+            ink = await page.evaluate(
+                """() => {
+                    const c = document.getElementById('replay');
+                    const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+                    let n = 0;
+                    for (let i = 3; i < px.length; i += 4) n += px[i] > 0;
+                    return n;
+                }"""
+            )
+            assert ink > 500
+            await page.screenshot(path=str(shots / "gallery-detail.png"), full_page=True)
+            assert dialogs == [] and errors == []
+        finally:
+            await browser.close()
+    assert png((shots / "gallery.png").read_bytes()).shape[1] == 1100

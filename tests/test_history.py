@@ -1,0 +1,321 @@
+"""Drawings kept by the live server (server/history.py): submit, clear, disconnect, sprites, crashes, concurrency."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import signal
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+
+from replay_client.client import DoodleClient
+from server.limits import MAX_SPRITE_PX, MAX_WORD_CHARS
+from tests.conftest import ROOT, ServerProcess, raw_sample
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("history") / "doodles.sqlite3"
+
+
+@pytest.fixture(scope="module")
+def srv(db: Path) -> Iterator[ServerProcess]:
+    """A server keeping its history in a fresh file."""
+    s = ServerProcess("--db", str(db))
+    yield s
+    s.stop()
+
+
+def get_json(srv: ServerProcess, path: str) -> tuple[int, Any]:
+    try:
+        with urllib.request.urlopen(srv.http + path, timeout=10) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def record(srv: ServerProcess, doodle_id: int) -> dict[str, Any]:
+    status, body = get_json(srv, f"/api/doodles/{doodle_id}")
+    assert status == 200, body
+    return body  # type: ignore[no-any-return]
+
+
+def newest_id(srv: ServerProcess) -> int:
+    status, body = get_json(srv, "/api/doodles?limit=1")
+    assert status == 200
+    return int(body["doodles"][0]["id"]) if body["doodles"] else 0
+
+
+async def settle(srv: ServerProcess, after: int, count: int, timeout_s: float = 10) -> list[dict[str, Any]]:
+    """The records stored after id `after`, once there are `count` of them (disconnects store asynchronously)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while True:
+        _, body = get_json(srv, "/api/doodles?limit=200")
+        fresh = [d for d in body["doodles"] if d["id"] > after]
+        if len(fresh) >= count or loop.time() > deadline:
+            return [record(srv, d["id"]) for d in reversed(fresh)]
+        await asyncio.sleep(0.05)
+
+
+async def draw(c: DoodleClient, drawing: list) -> list[dict[str, Any]]:
+    """Send every stroke of a raw drawing; the guesses replies."""
+    return [await c.request({"type": "stroke", "x": xs, "y": ys, "t": ts}) for xs, ys, ts in drawing]
+
+
+async def test_submit_stores_strokes_guesses_word_client_and_session(srv: ServerProcess) -> None:
+    """submit -> saved; the record holds the exact timed strokes, every guess list sent, word, client, session."""
+    d = raw_sample()[21]
+    async with DoodleClient(srv.url) as c:
+        await c.request({"type": "hello", "client": "pytest-kind"})
+        replies = await draw(c, d["drawing"])
+        saved = await c.request({"type": "submit", "word": f"  {d['word']} ", "seq": 12})
+        assert saved == {"type": "saved", "id": saved["id"], "seq": 12} and saved["id"] >= 1
+        session = c.welcome["session"]
+    rec = record(srv, saved["id"])
+    assert rec["drawing"] == d["drawing"]
+    assert rec["word"] == d["word"] and rec["label"] == d["word"] and rec["client"] == "pytest-kind"
+    assert rec["session"] == session and rec["reason"] == "submit" and rec["strokes"] == len(d["drawing"])
+    assert [g["strokes"] for g in rec["guesses"]] == [r["strokes"] for r in replies]
+    for sent, kept in zip(replies, rec["guesses"], strict=True):
+        assert [g["word"] for g in kept["guesses"]] == [g["word"] for g in sent["guesses"]]
+        assert [g["score"] for g in kept["guesses"]] == pytest.approx([g["score"] for g in sent["guesses"]], abs=1e-5)
+    assert rec["final"] == rec["guesses"][-1]["guesses"] and rec["guess"] == rec["final"][0]["word"]
+    assert rec["recognized"] == (rec["guess"] == d["word"])
+    assert rec["started_at"] <= rec["created_at"]
+
+
+async def test_a_drawing_is_stored_once_whatever_follows_its_submit(srv: ServerProcess) -> None:
+    """submit, submit again, clear: one record; a second submit with a word relabels it instead of copying it."""
+    before = newest_id(srv)
+    d = raw_sample()[30]
+    async with DoodleClient(srv.url) as c:
+        await draw(c, d["drawing"])
+        first = await c.request({"type": "submit"})
+        assert (await c.request({"type": "submit"}))["id"] == first["id"]
+        assert (await c.request({"type": "submit", "word": "cat"}))["id"] == first["id"]
+        assert (await c.request({"type": "clear"}))["type"] == "cleared"
+    await asyncio.sleep(0.3)
+    assert newest_id(srv) == first["id"] == before + 1
+    assert record(srv, first["id"])["word"] == "cat"
+
+
+async def test_submit_then_disconnect_stores_nothing_more(srv: ServerProcess) -> None:
+    """A client that submits and then disconnects leaves exactly one record."""
+    before = newest_id(srv)
+    async with DoodleClient(srv.url) as c:
+        await draw(c, raw_sample()[31]["drawing"])
+        saved = await c.request({"type": "submit", "word": "bee"})
+    await asyncio.sleep(0.3)
+    assert newest_id(srv) == saved["id"] == before + 1
+
+
+async def test_strokes_after_a_submit_make_a_new_record_on_disconnect_keeping_the_word(srv: ServerProcess) -> None:
+    """submit, one more stroke, disconnect: a second record with all strokes, the player's word, reason disconnect."""
+    d = raw_sample()[32]
+    async with DoodleClient(srv.url) as c:
+        await draw(c, d["drawing"][:-1])
+        saved = await c.request({"type": "submit", "word": d["word"]})
+        await draw(c, d["drawing"][-1:])
+    [rec] = await settle(srv, saved["id"], 1)
+    assert rec["reason"] == "disconnect" and rec["word"] == d["word"] and rec["drawing"] == d["drawing"]
+    assert record(srv, saved["id"])["strokes"] == len(d["drawing"]) - 1
+
+
+async def test_undo_after_submit_makes_a_different_drawing(srv: ServerProcess) -> None:
+    """Undoing a stroke after submit and submitting again stores the shorter drawing as a new record."""
+    d = raw_sample()[33]
+    async with DoodleClient(srv.url) as c:
+        await draw(c, d["drawing"])
+        first = await c.request({"type": "submit"})
+        await c.request({"type": "undo"})
+        second = await c.request({"type": "submit"})
+    assert second["id"] == first["id"] + 1
+    assert record(srv, second["id"])["drawing"] == d["drawing"][:-1]
+
+
+async def test_clear_and_disconnect_keep_drawings_with_final_guesses_for_every_stroke(srv: ServerProcess) -> None:
+    """clear stores the drawing; a disconnect mid-stroke stores it with that stroke finished and guessed."""
+    before = newest_id(srv)
+    a, b = raw_sample()[40], raw_sample()[41]
+    async with DoodleClient(srv.url) as c:
+        await draw(c, a["drawing"])
+        await c.request({"type": "clear"})
+        *done, (xs, ys, ts) = b["drawing"]
+        await draw(c, done)
+        await c.points(xs, ys, ts)  # no pen_up: the stroke is still being drawn
+        await asyncio.sleep(0.1)
+    cleared, left = await settle(srv, before, 2)
+    assert cleared["reason"] == "clear" and cleared["drawing"] == a["drawing"] and cleared["word"] is None
+    assert left["reason"] == "disconnect" and left["drawing"] == b["drawing"]
+    assert left["guesses"][-1]["strokes"] == len(b["drawing"]) and len(left["final"]) == 5
+    assert left["label"] == left["guess"] == left["final"][0]["word"] and not left["recognized"]
+
+
+async def test_submit_finishes_a_stroke_in_progress(srv: ServerProcess) -> None:
+    """submit during a stroke ends it first; the final top-5 is for every stroke."""
+    d = raw_sample()[42]
+    async with DoodleClient(srv.url) as c:
+        await draw(c, d["drawing"][:-1])
+        xs, ys, ts = d["drawing"][-1]
+        await c.points(xs, ys, ts)
+        saved = await c.request({"type": "submit"})
+    rec = record(srv, saved["id"])
+    assert rec["drawing"] == d["drawing"] and rec["guesses"][-1]["strokes"] == len(d["drawing"])
+
+
+async def test_sprite_of_the_current_and_of_a_stored_drawing(srv: ServerProcess) -> None:
+    """sprite: a transparent PNG of the canvas or of a stored id; size, colour, width apply; JSON gets base64."""
+    d = raw_sample()[50]
+    async with DoodleClient(srv.url) as c, DoodleClient(srv.url, text=True) as j:
+        await draw(c, d["drawing"])
+        cur = await c.request({"type": "sprite", "size": 200, "color": "#10A0FF", "width": 3, "seq": 2})
+        assert cur["type"] == "sprite" and cur["seq"] == 2 and isinstance(cur["png"], bytes)
+        img = cv2.imdecode(np.frombuffer(cur["png"], np.uint8), cv2.IMREAD_UNCHANGED)
+        assert img.shape[2] == 4 and max(img.shape[:2]) == 200 and img[:, :, 3].any()
+        assert tuple(img[0, 0, :3]) == (0xFF, 0xA0, 0x10) and img[:, :, 3].min() == 0
+        saved = await c.request({"type": "submit"})
+        stored = await j.request({"type": "sprite", "id": saved["id"], "size": 200, "color": "#10a0ff", "width": 3})
+        assert stored["type"] == "sprite" and base64.b64decode(stored["png"]) == cur["png"]
+        plain = await c.request({"type": "sprite", "id": saved["id"]})
+        assert max(cv2.imdecode(np.frombuffer(plain["png"], np.uint8), cv2.IMREAD_UNCHANGED).shape[:2]) == 256
+
+
+SPRITE_AND_SUBMIT_ERRORS: list[tuple[str, dict[str, Any], str]] = [
+    ("submit on an empty canvas", {"type": "submit"}, "nothing_to_save"),
+    ("sprite of an empty canvas", {"type": "sprite"}, "nothing_to_save"),
+    ("word not a string", {"type": "submit", "word": 5}, "invalid_field"),
+    ("word too long", {"type": "submit", "word": "w" * (MAX_WORD_CHARS + 1)}, "invalid_field"),
+    ("word blank", {"type": "submit", "word": "   "}, "invalid_field"),
+    ("word with control characters", {"type": "submit", "word": "cat\x00"}, "invalid_field"),
+    ("unknown id", {"type": "sprite", "id": 10**12}, "not_found"),
+    ("id not an integer", {"type": "sprite", "id": "1"}, "invalid_field"),
+    ("id zero", {"type": "sprite", "id": 0}, "invalid_field"),
+    ("size too large", {"type": "sprite", "id": 1, "size": MAX_SPRITE_PX + 1}, "bad_sprite"),
+    ("size a float", {"type": "sprite", "id": 1, "size": 64.5}, "bad_sprite"),
+    ("colour a name", {"type": "sprite", "id": 1, "color": "red"}, "bad_sprite"),
+    ("width negative", {"type": "sprite", "id": 1, "width": -1}, "bad_sprite"),
+    ("width huge", {"type": "sprite", "id": 1, "width": 1e9}, "bad_sprite"),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "msg", "code"), SPRITE_AND_SUBMIT_ERRORS, ids=[c[0] for c in SPRITE_AND_SUBMIT_ERRORS]
+)
+async def test_bad_submit_and_sprite_messages_get_clear_errors(
+    srv: ServerProcess, name: str, msg: dict[str, Any], code: str
+) -> None:
+    """Each bad submit/sprite gets an error with its code and a message; the session goes on."""
+    async with DoodleClient(srv.url) as c:
+        if msg.get("id") == 1:
+            await draw(c, raw_sample()[1]["drawing"])
+            assert (await c.request({"type": "submit"}))["type"] == "saved"
+            await c.request({"type": "clear"})
+        err = await c.request({**msg, "seq": 5})
+        assert err["type"] == "error" and err["code"] == code and err["seq"] == 5, err
+        assert err["message"]
+        ok = await c.request({"type": "stroke", "x": [0, 10, 20], "y": [0, 10, 0]})
+        assert ok["type"] == "guesses" and ok["strokes"] == 1
+
+
+async def test_many_sessions_storing_at_once_lose_nothing(srv: ServerProcess) -> None:
+    """40 sessions submit and 20 more disconnect with strokes, all at once: 60 records, each with its own strokes."""
+    sample = raw_sample()[100:160]
+    before = newest_id(srv)
+
+    async def submitter(d: dict[str, Any]) -> tuple[int, list]:
+        async with DoodleClient(srv.url) as c:
+            await draw(c, d["drawing"])
+            saved = await c.request({"type": "submit", "word": d["word"]})
+            assert saved["type"] == "saved", saved
+            return saved["id"], d["drawing"]
+
+    async def leaver(d: dict[str, Any]) -> None:
+        async with DoodleClient(srv.url) as c:
+            await draw(c, d["drawing"])
+
+    submitted, _ = await asyncio.gather(
+        asyncio.gather(*(submitter(d) for d in sample[:40])), asyncio.gather(*(leaver(d) for d in sample[40:]))
+    )
+    assert len({doodle_id for doodle_id, _ in submitted}) == 40
+    for doodle_id, drawing in submitted:
+        assert record(srv, doodle_id)["drawing"] == drawing
+    stored = await settle(srv, before, 60)
+    assert len(stored) == 60
+    left = sorted(json.dumps(r["drawing"]) for r in stored if r["reason"] == "disconnect")
+    assert left == sorted(json.dumps(d["drawing"]) for d in sample[40:])
+
+
+async def test_a_drawing_acknowledged_as_saved_survives_sigkill(tmp_path: Path) -> None:
+    """SIGKILL right after `saved`: a new server on the same file serves the drawing, exactly."""
+    path = tmp_path / "crash.sqlite3"
+    first = ServerProcess("--db", str(path))
+    d = raw_sample()[77]
+    try:
+        async with DoodleClient(first.url) as c:
+            await draw(c, d["drawing"])
+            saved = await c.request({"type": "submit", "word": d["word"]})
+            first.proc.send_signal(signal.SIGKILL)
+        assert first.proc.wait(10) == -signal.SIGKILL
+    finally:
+        first.stop()
+    second = ServerProcess("--db", str(path))
+    try:
+        rec = record(second, saved["id"])
+        assert rec["drawing"] == d["drawing"] and rec["word"] == d["word"]
+        async with DoodleClient(second.url) as c:  # and the history goes on after the crash
+            await draw(c, d["drawing"][:1])
+            assert (await c.request({"type": "submit"}))["id"] == saved["id"] + 1
+    finally:
+        assert second.stop() == 0
+    third = ServerProcess("--db", str(path))  # a clean restart keeps both
+    try:
+        _, page = get_json(third, "/api/doodles")
+        assert [x["id"] for x in page["doodles"]] == [saved["id"] + 1, saved["id"]]
+    finally:
+        third.stop()
+
+
+async def test_memory_history_works_and_keeps_nothing(tmp_path: Path) -> None:
+    """--db :memory: stores and serves drawings while running and writes no file."""
+    s = ServerProcess("--db", ":memory:", env={"TMPDIR": str(tmp_path)})
+    try:
+        async with DoodleClient(s.url) as c:
+            await draw(c, raw_sample()[3]["drawing"])
+            saved = await c.request({"type": "submit"})
+        assert record(s, saved["id"])["strokes"] == len(raw_sample()[3]["drawing"])
+    finally:
+        s.stop()
+    assert not list(ROOT.glob(":memory:*"))
+
+
+async def test_sigterm_keeps_a_drawing_left_on_the_canvas(tmp_path: Path) -> None:
+    """A server stopped with SIGTERM while a client has strokes on its canvas stores them before exiting."""
+    path = tmp_path / "term.sqlite3"
+    first = ServerProcess("--db", str(path))
+    d = raw_sample()[88]
+    async with DoodleClient(first.url) as c:
+        await draw(c, d["drawing"])
+        assert first.stop() == 0
+    second = ServerProcess("--db", str(path))
+    try:
+        rec = record(second, 1)
+        assert rec["reason"] == "disconnect" and rec["drawing"] == d["drawing"]
+    finally:
+        second.stop()
+
+
+def test_an_unusable_database_path_stops_the_server_with_a_message(tmp_path: Path) -> None:
+    """--db pointing into a file (not a folder) exits 2 with a message naming the database."""
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(RuntimeError, match="cannot open the history database"):
+        ServerProcess("--db", str(blocker / "doodles.sqlite3"))

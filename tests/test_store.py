@@ -1,0 +1,135 @@
+"""The history store (server/store.py): SQLite behind the DoodleStore interface, and its writer thread."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from server.store import AsyncStore, DoodleStore, NewDoodle, SQLiteStore, open_store
+
+
+def doodle(i: int = 0, *, word: str | None = "cat", guess: str = "cat") -> NewDoodle:
+    return NewDoodle(
+        session=f"s{i}",
+        client="pytest",
+        word=word,
+        reason="submit",
+        started_at=1_700_000_000.25 + i,
+        drawing=[[[0, 10.5, 20 + i], [1, 2, 3.125], [0, 16, 40]], [[5], [5], [60]]],
+        guesses=[
+            {"strokes": 1, "guesses": [{"word": "dog", "score": 0.5}]},
+            {"strokes": 2, "guesses": [{"word": guess, "score": 0.123456789}, {"word": "dog", "score": 0.1}]},
+        ],
+        final=[{"word": guess, "score": 0.123456789}, {"word": "dog", "score": 0.1}],
+    )
+
+
+def test_a_drawing_comes_back_exactly_as_added(tmp_path: Path) -> None:
+    """add -> get returns every field unchanged (numbers, guess lists, word, times) plus id and storage time."""
+    store = SQLiteStore(tmp_path / "h.sqlite3")
+    before = time.time()
+    new = doodle(3, word="the Mona Lisa", guess="cat")
+    doodle_id = store.add(new)
+    d = store.get(doodle_id)
+    assert d is not None and d.id == doodle_id >= 1
+    assert (d.session, d.client, d.word, d.reason, d.started_at) == (
+        new.session,
+        "pytest",
+        "the Mona Lisa",
+        "submit",
+        new.started_at,
+    )
+    assert d.drawing == new.drawing and d.guesses == new.guesses and d.final == new.final
+    assert d.strokes == 2 and d.guess == "cat" and d.label == "the Mona Lisa" and not d.recognized
+    assert before <= d.created_at <= time.time()
+    assert store.get(doodle_id + 1) is None
+    store.close()
+
+
+def test_the_file_is_in_wal_mode_and_survives_reopening(tmp_path: Path) -> None:
+    """The SQLite file uses WAL; what was added is there after closing and reopening it."""
+    path = tmp_path / "sub" / "h.sqlite3"
+    store = SQLiteStore(path)
+    ids = [store.add(doodle(i)) for i in range(5)]
+    store.close()
+    assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    again = SQLiteStore(path)
+    assert again.count() == 5 and [again.get(i).id for i in ids] == ids  # type: ignore[union-attr]
+    assert again.add(doodle(9)) > max(ids)
+    again.close()
+
+
+def test_pages_are_newest_first_filtered_by_label_and_paged_by_id(tmp_path: Path) -> None:
+    """page(): newest first, `before` pages by id, `word` matches the player's word else the final guess."""
+    store: DoodleStore = open_store(":memory:")
+    ids = [
+        store.add(doodle(i, word=("cat" if i % 3 == 0 else None), guess=("cat" if i % 2 else "dog"))) for i in range(12)
+    ]
+    everything = store.page(word=None, limit=100, before=None)
+    assert [d.id for d in everything] == ids[::-1]
+    first = store.page(word=None, limit=5, before=None)
+    second = store.page(word=None, limit=5, before=first[-1].id)
+    assert [d.id for d in first + second] == ids[::-1][:10]
+    cats = store.page(word="cat", limit=100, before=None)
+    expected = [ids[i] for i in range(12) if i % 3 == 0 or i % 2 == 1][::-1]
+    assert [d.id for d in cats] == expected
+    assert all(d.label == "cat" for d in cats)
+    assert store.page(word="nothing", limit=10, before=None) == []
+
+
+def test_scan_filters_by_word_and_time_in_id_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """scan() yields every drawing oldest first across its internal batches, filtered by label and time."""
+    monkeypatch.setattr("server.store.SCAN_BATCH", 4)
+    store = SQLiteStore(tmp_path / "h.sqlite3")
+    ids = [store.add(doodle(i, word="cat" if i % 2 else "dog")) for i in range(10)]
+    cut = time.time()
+    time.sleep(0.01)
+    later = [store.add(doodle(i, word="cat")) for i in range(3)]
+    assert [d.id for d in store.scan()] == ids + later
+    assert [d.id for d in store.scan(word="cat")] == ids[1::2] + later
+    assert [d.id for d in store.scan(since=cut)] == later
+
+
+def test_relabel_sets_the_players_word(tmp_path: Path) -> None:
+    """relabel() replaces the word, and the label filter follows it."""
+    store = SQLiteStore(tmp_path / "h.sqlite3")
+    doodle_id = store.add(doodle(word=None, guess="dog"))
+    assert [d.id for d in store.page(word="dog", limit=5, before=None)] == [doodle_id]
+    store.relabel(doodle_id, "cat")
+    d = store.get(doodle_id)
+    assert d is not None and d.word == "cat" and d.guess == "dog"
+    assert store.page(word="dog", limit=5, before=None) == []
+
+
+async def test_async_store_runs_every_call_on_one_thread_and_loses_nothing(tmp_path: Path) -> None:
+    """200 concurrent adds through AsyncStore: distinct ids, all stored, all on the one doodle-store thread."""
+    threads: set[str] = set()
+
+    class Recording(SQLiteStore):
+        def add(self, d: NewDoodle) -> int:
+            threads.add(threading.current_thread().name)
+            return super().add(d)
+
+    store = AsyncStore(lambda: Recording(tmp_path / "h.sqlite3"))
+    await store.open()
+    ids = await asyncio.gather(*(store.add(doodle(i)) for i in range(200)))
+    assert len(set(ids)) == 200 and await store.count() == 200
+    assert len(threads) == 1 and next(iter(threads)).startswith("doodle-store")
+    assert threading.current_thread().name not in threads
+    await store.close()
+
+
+def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
+    """A database written by a newer schema version is not opened (nothing is guessed)."""
+    path = tmp_path / "h.sqlite3"
+    SQLiteStore(path).close()
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA user_version = 99")
+    db.close()
+    with pytest.raises(sqlite3.DatabaseError, match="schema 99"):
+        SQLiteStore(path)
