@@ -84,7 +84,6 @@ internal static class Harness
         int i = 0;
         foreach (string line in File.ReadAllLines(path))
         {
-            if (line.Length == 0) continue;
             var data = new byte[line.Length / 2];
             for (int k = 0; k < data.Length; k++) data[k] = byte.Parse(line.Substring(2 * k, 2), NumberStyles.HexNumber);
             var o = new Dictionary<string, object> { { "i", i++ } };
