@@ -7,6 +7,9 @@ cd "$ROOT"
 
 # System packages: what the tests drive (browser, C# compiler) and what builds need.
 APT_PACKAGES=(python3-venv ca-certificates)
+# The Unity client's C# is compiled and run with Mono (tests/test_unity_client.py): mcs, the
+# runtime, System.dll (System.Net.WebSockets.ClientWebSocket) and System.Core.dll (LINQ).
+APT_PACKAGES+=(mono-mcs mono-runtime libmono-system4.0-cil libmono-system-core4.0-cil)
 missing=()
 for p in "${APT_PACKAGES[@]}" ${EXTRA_APT_PACKAGES:-}; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

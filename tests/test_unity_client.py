@@ -305,3 +305,17 @@ def test_unity_scripts_compile_against_the_unityengine_stub(tmp_path: Path) -> N
     assert r.returncode == 0, r.stdout + r.stderr
     r = mcs("-target:library", f"-out:{tmp_path / 'Doodlestream.dll'}", f"-r:{stub}", *map(str, plain + engine))
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_package_manifest_and_assembly_definitions_cover_every_script() -> None:
+    """package.json is a UPM manifest; every .cs sits under an asmdef; the sample's asmdef references the runtime's."""
+    manifest = json.loads((UNITY / "package.json").read_text())
+    assert re.fullmatch(r"com\.[a-z0-9-]+\.[a-z0-9.-]+", manifest["name"])
+    assert re.fullmatch(r"\d+\.\d+\.\d+", manifest["version"]) and manifest["unity"] >= "2021.3"
+    asmdefs = {p.parent: json.loads(p.read_text()) for p in UNITY.rglob("*.asmdef")}
+    for cs in UNITY.rglob("*.cs"):
+        assert any(folder in cs.parents for folder in asmdefs), f"{cs} is in no assembly definition"
+    names = {a["name"] for a in asmdefs.values()}
+    for a in asmdefs.values():
+        assert set(a.get("references", [])) <= names, a
+    assert asmdefs[UNITY / "Samples"]["references"] == [asmdefs[UNITY / "Runtime"]["name"]]

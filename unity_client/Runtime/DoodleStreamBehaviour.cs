@@ -192,7 +192,13 @@ namespace Doodlestream.Unity
 
         private void OnEnable()
         {
+#if UNITY_WEBGL && !UNITY_EDITOR
+            // Browsers give WebGL builds neither threads nor ClientWebSocket; see unity_client/README.md.
+            Debug.LogError("doodlestream: ClientWebSocket does not work in WebGL builds; see the WebGL section of unity_client/README.md", this);
+            onError.Invoke("WebGL builds are not supported by DoodleClient");
+#else
             StartConnection();
+#endif
         }
 
         private void OnDisable()
