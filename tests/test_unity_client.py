@@ -1,7 +1,8 @@
 """The Unity client (unity_client/): its plain C# files run under Mono against the real server.
 
 tests/unity/Harness.cs is compiled with ``mcs`` together with every unity_client file that does
-not use UnityEngine, and the MonoBehaviour files are compiled against tests/unity/UnityEngineStub.cs.
+not use UnityEngine; the MonoBehaviour files are compiled against tests/unity/UnityEngineStub.cs, and
+tests/unity/BehaviourHarness.cs runs DoodleStreamBehaviour on that stub through a server restart.
 Build outputs go to a temporary directory.
 """
 
@@ -12,8 +13,10 @@ import json
 import math
 import re
 import shutil
+import socket
 import struct
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +32,7 @@ pytestmark = pytest.mark.mono
 
 UNITY = ROOT / "unity_client"
 HARNESS = ROOT / "tests" / "unity" / "Harness.cs"
+BEHAVIOUR_HARNESS = ROOT / "tests" / "unity" / "BehaviourHarness.cs"
 STUB = ROOT / "tests" / "unity" / "UnityEngineStub.cs"
 LIVE_MS = 50
 PACE_MS = 3  # pause between points, so that live guesses have time to fire
@@ -319,3 +323,61 @@ def test_package_manifest_and_assembly_definitions_cover_every_script() -> None:
     for a in asmdefs.values():
         assert set(a.get("references", [])) <= names, a
     assert asmdefs[UNITY / "Samples"]["references"] == [asmdefs[UNITY / "Runtime"]["name"]]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_behaviour_raises_every_event_on_the_main_thread_and_reconnects_with_backoff(tmp_path: Path) -> None:
+    """DoodleStreamBehaviour (on the stub, Update pumped like Unity) survives a server restart, backing off."""
+    plain, _ = sources()
+    stub = tmp_path / "UnityEngine.dll"
+    r = mcs("-target:library", f"-out:{stub}", str(STUB))
+    assert r.returncode == 0, r.stdout + r.stderr
+    exe = tmp_path / "BehaviourHarness.exe"
+    behaviour = UNITY / "Runtime" / "DoodleStreamBehaviour.cs"
+    r = mcs(f"-out:{exe}", f"-r:{stub}", *map(str, plain), str(behaviour), str(BEHAVIOUR_HARNESS))
+    assert r.returncode == 0, r.stdout + r.stderr
+
+    port = free_port()
+    srv = ServerProcess("--port", str(port))
+    proc = subprocess.Popen(
+        ["mono", str(exe), f"ws://127.0.0.1:{port}/ws"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None and proc.stdin is not None
+        assert json.loads(proc.stdout.readline() or "{}").get("event") == "connected", proc.stderr
+        srv.stop()
+        time.sleep(1.5)  # down long enough for several attempts to fail
+        srv = ServerProcess("--port", str(port))
+        proc.stdin.write("restarted\n")
+        proc.stdin.flush()
+        out, err = proc.communicate(timeout=90)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        srv.stop()
+    assert proc.returncode == 0, err[-4000:]
+    summary = json.loads(out.strip().splitlines()[-1])
+
+    assert summary["off_main_thread"] == 0
+    assert summary["not_connected_seq"] is None
+    assert len(summary["sessions"]) == 2 and len(set(summary["sessions"])) == 2
+    # Each connection is a new session: the stroke sent after the reconnect is its first.
+    assert summary["guesses_strokes"] == [1, 1]
+    assert summary["guesses_reply_seq"][1] == summary["seq2"] and summary["unity_events"] == 2
+    # Backing off (0.1, 0.2, then 0.4 s with 20 % jitter) while the server is down for about 2-4 s:
+    # a few failed attempts, not hundreds.
+    assert summary["disconnects"] >= 1 and 2 <= summary["failures_while_down"] <= 30, summary
+    waits = sorted(summary["retry_waits_s"])  # each disconnect/failure to the next attempt, seen on the main thread
+    assert len(waits) >= 3, summary
+    assert summary["retry_waits_s"][0] <= 0.2, waits  # back to the initial delay after a good connection
+    assert waits[len(waits) // 2] >= 0.25 and waits[-1] <= 0.6, waits  # mostly at the 0.4 s cap, never beyond
+    assert summary["final_state"] == "Disconnected"

@@ -1,7 +1,8 @@
 // A compile-time stand-in for the parts of Unity's API that unity_client's MonoBehaviours use.
-// Signatures follow Unity 2021 LTS (UnityEngine.CoreModule and friends); bodies do nothing useful.
+// Signatures follow Unity 2021 LTS (UnityEngine.CoreModule and friends); bodies do the least they can.
 // tests/test_unity_client.py compiles DoodleStreamBehaviour.cs and Samples/DrawWithMouse.cs against
-// it so that a typo or a wrong signature in them fails CI without a Unity installation.
+// it so that a typo or a wrong signature in them fails CI without a Unity installation, and
+// tests/unity/BehaviourHarness.cs runs DoodleStreamBehaviour on it (Debug.Log* print to stderr).
 // Add a member here only as Unity declares it.
 
 #pragma warning disable 1591, 0649, 0169
@@ -81,10 +82,10 @@ namespace UnityEngine
 
     public static class Debug
     {
-        public static void Log(object message, Object context) { }
-        public static void LogWarning(object message, Object context) { }
-        public static void LogError(object message, Object context) { }
-        public static void LogException(Exception exception, Object context) { }
+        public static void Log(object message, Object context) { Console.Error.WriteLine(message); }
+        public static void LogWarning(object message, Object context) { Console.Error.WriteLine(message); }
+        public static void LogError(object message, Object context) { Console.Error.WriteLine(message); }
+        public static void LogException(Exception exception, Object context) { Console.Error.WriteLine(exception); }
     }
 
     public static class Time
