@@ -300,14 +300,16 @@ async def test_streamed_raw_drawing_gets_guesses_live_guesses_undo_clear_and_err
 
 
 def test_unity_scripts_compile_against_the_unityengine_stub(tmp_path: Path) -> None:
-    """DoodleStreamBehaviour and the sample compile (warnings as errors) against a stub of the UnityEngine API."""
+    """Every unity_client file compiles against a UnityEngine stub, warnings and undocumented public API as errors."""
     plain, engine = sources()
     names = {f.name for f in engine}
     assert {"DoodleStreamBehaviour.cs", "DrawWithMouse.cs"} <= names, names
     stub = tmp_path / "UnityEngine.dll"
     r = mcs("-target:library", f"-out:{stub}", str(STUB))
     assert r.returncode == 0, r.stdout + r.stderr
-    r = mcs("-target:library", f"-out:{tmp_path / 'Doodlestream.dll'}", f"-r:{stub}", *map(str, plain + engine))
+    # -doc turns on CS1591 (public member without an XML doc comment), an error with -warnaserror.
+    out, doc = tmp_path / "Doodlestream.dll", tmp_path / "Doodlestream.xml"
+    r = mcs("-target:library", f"-out:{out}", f"-doc:{doc}", f"-r:{stub}", *map(str, plain + engine))
     assert r.returncode == 0, r.stdout + r.stderr
 
 

@@ -190,12 +190,13 @@ namespace Doodlestream
         {
             CheckPoints(x, y, t);
             int per = MaxPointsPerMessage;
-            long seq = -1;
-            for (int start = 0; start < x.Count || start == 0; start += per)
+            long seq;
+            int start = 0;
+            do
             {
                 seq = QueuePoints("points", x, y, t, start, Math.Min(per, x.Count - start));
-                if (x.Count == 0) break;
-            }
+                start += per;
+            } while (start < x.Count);
             return seq;
         }
 
