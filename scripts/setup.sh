@@ -9,6 +9,9 @@ cd "$ROOT"
 APT_PACKAGES=(python3-venv ca-certificates chromium)
 # node + npm for the web client's npm packages, unless a node toolchain is already installed.
 command -v npm >/dev/null || APT_PACKAGES+=(nodejs npm)
+# The Unity client's C# is compiled and run with Mono (tests/test_unity_client.py): mcs, the
+# runtime, System.dll (System.Net.WebSockets.ClientWebSocket) and System.Core.dll (LINQ).
+APT_PACKAGES+=(mono-mcs mono-runtime libmono-system4.0-cil libmono-system-core4.0-cil)
 missing=()
 for p in "${APT_PACKAGES[@]}" ${EXTRA_APT_PACKAGES:-}; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

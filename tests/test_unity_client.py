@@ -1,0 +1,385 @@
+"""The Unity client (unity_client/): its plain C# files run under Mono against the real server.
+
+tests/unity/Harness.cs is compiled with ``mcs`` together with every unity_client file that does
+not use UnityEngine; the MonoBehaviour files are compiled against tests/unity/UnityEngineStub.cs, and
+tests/unity/BehaviourHarness.cs runs DoodleStreamBehaviour on that stub through a server restart.
+Build outputs go to a temporary directory.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import re
+import shutil
+import socket
+import struct
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import cv2
+import msgpack
+import numpy as np
+import pytest
+
+from replay_client.client import DoodleClient
+from tests.conftest import RAW, ROOT, ServerProcess
+
+pytestmark = pytest.mark.mono
+
+UNITY = ROOT / "unity_client"
+HARNESS = ROOT / "tests" / "unity" / "Harness.cs"
+BEHAVIOUR_HARNESS = ROOT / "tests" / "unity" / "BehaviourHarness.cs"
+STUB = ROOT / "tests" / "unity" / "UnityEngineStub.cs"
+LIVE_MS = 50
+PACE_MS = 3  # pause between points, so that live guesses have time to fire
+
+
+def mcs(*args: str) -> subprocess.CompletedProcess[str]:
+    if shutil.which("mcs") is None or shutil.which("mono") is None:
+        pytest.fail("Mono's mcs/mono are missing: run scripts/setup.sh (apt packages mono-mcs, mono-runtime)")
+    return subprocess.run(
+        ["mcs", "-langversion:7.2", "-warnaserror", *args], capture_output=True, text=True, timeout=300
+    )
+
+
+def sources() -> tuple[list[Path], list[Path]]:
+    """unity_client's C# files split into (plain .NET, needs UnityEngine)."""
+    files = sorted(UNITY.rglob("*.cs"))
+    engine = [f for f in files if re.search(r"^\s*using\s+UnityEngine\b", f.read_text(encoding="utf-8"), re.M)]
+    return [f for f in files if f not in engine], engine
+
+
+@pytest.fixture(scope="module")
+def harness(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Harness.exe built from the plain client files; fails the tests when it does not compile."""
+    plain, _ = sources()
+    names = {f.name for f in plain}
+    assert {"DoodleClient.cs", "MsgPack.cs", "Messages.cs"} <= names, names
+    exe = tmp_path_factory.mktemp("unity") / "Harness.exe"
+    r = mcs(f"-out:{exe}", *map(str, plain), str(HARNESS))
+    assert r.returncode == 0, r.stdout + r.stderr
+    return exe
+
+
+def run(exe: Path, *args: str, timeout_s: float = 60) -> list[dict[str, Any]]:
+    r = subprocess.run(["mono", str(exe), *args], capture_output=True, text=True, timeout=timeout_s)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-4000:]
+    return [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
+
+
+def f32(v: float) -> float:
+    return float(struct.unpack(">f", struct.pack(">f", v))[0])
+
+
+def expected_sample() -> dict[str, Any]:
+    """The value Harness.cs ``Sample()`` builds, as Python sees it."""
+    ints = [0, 1, 127, 128, 255, 256, 65535, 65536, 2**32 - 1, 2**32, 2**63 - 1, 2**64 - 1]
+    ints += [-1, -32, -33, -128, -129, -32768, -32769, -(2**31), -(2**31) - 1, -(2**63)]
+    ints += [200, -100, -300, 60000, 3000000000]
+    return {
+        "ints": ints,
+        "f32": [1.5, -0.25, f32(3.4028235e38)],
+        "f64": [0.1, -1e300, 123456.789],
+        "bools": [True, False, None],
+        "strs": ["", "h\u00e9llo \u732b", "a" * 31, "b" * 32, "c" * 300, "d" * 70000],
+        "bins": [b"", *(bytes((i * 7) % 256 for i in range(n)) for n in (255, 256, 70000))],
+        "arr16": list(range(16)),
+        "map16": {f"k{i}": i for i in range(20)},
+        "nested": [[{"deep": [1, "x"]}]],
+    }
+
+
+def test_codec_encodes_every_format_as_the_reference_decodes_it(harness: Path, tmp_path: Path) -> None:
+    """MsgPackCodec.Serialize output decodes (Python msgpack) to the same value, in the smallest formats."""
+    out = tmp_path / "sample.msgpack"
+    run(harness, "encode", str(out))
+    ours = out.read_bytes()
+    assert msgpack.unpackb(ours, raw=False) == expected_sample()
+    # Smallest formats: as long as the reference packer's output, less 4 bytes per float32
+    # (Python always writes float64).
+    assert len(ours) == len(msgpack.packb(expected_sample(), use_bin_type=True)) - 3 * 4
+
+
+def handmade_frames() -> bytes:
+    """An array holding every msgpack format of the subset, many in wider-than-needed encodings."""
+    items = [
+        b"\x05",  # positive fixint
+        b"\xf0",  # negative fixint
+        b"\xcc\x05",  # uint8
+        b"\xcd\x00\x01",  # uint16
+        b"\xce\x00\x00\x00\x02",  # uint32
+        b"\xcf\x00\x00\x00\x00\x00\x00\x00\x03",  # uint64 (small)
+        b"\xcf\xff\xff\xff\xff\xff\xff\xff\xff",  # uint64 max
+        b"\xd0\xfb",  # int8
+        b"\xd1\x00\x07",  # int16 (positive)
+        b"\xd2\xff\xff\xff\xfe",  # int32
+        b"\xd3\x80\x00\x00\x00\x00\x00\x00\x00",  # int64 min
+        b"\xca" + struct.pack(">f", 2.5),  # float32
+        b"\xcb" + struct.pack(">d", -0.1),  # float64
+        b"\xc0\xc2\xc3",  # nil false true (three items)
+        b"\xd9\x02ab",  # str8
+        b"\xda\x00\x03abc",  # str16
+        b"\xdb\x00\x00\x00\x04\xe7\x8c\xabx",  # str32, UTF-8
+        b"\xc4\x01\x01",  # bin8
+        b"\xc5\x00\x02\x01\x02",  # bin16
+        b"\xc6\x00\x00\x00\x01\xff",  # bin32
+        b"\xdc\x00\x01\x01",  # array16
+        b"\xdd\x00\x00\x00\x01\x02",  # array32
+        b"\xde\x00\x01\xa1k\x01",  # map16
+        b"\xdf\x00\x00\x00\x01\xa1k\x02",  # map32
+        b"\x81\xa4type\xa6points",  # fixmap
+    ]
+    count = len(items) + 2  # the nil/false/true entry holds three values
+    return b"\xdc" + count.to_bytes(2, "big") + b"".join(items)
+
+
+def test_codec_decodes_every_format_and_round_trips(harness: Path, tmp_path: Path) -> None:
+    """Decoding (every width, non-minimal ones too) then re-encoding in C# keeps the value Python sees."""
+    rng = np.random.default_rng(3)
+    rich = {
+        "type": "guesses",
+        "seq": -(2**40),
+        "guesses": [{"word": f"w\u00f6rd {i}", "score": float(rng.random())} for i in range(5)],
+        "ints": [int(v) for v in rng.integers(-(2**62), 2**62, 50)],
+        "png": rng.integers(0, 256, 3000, dtype=np.uint8).tobytes(),
+        "empty": {},
+        "live": True,
+    }
+    for i, frame in enumerate([handmade_frames(), msgpack.packb(rich, use_bin_type=True)]):
+        src, dst = tmp_path / f"in{i}", tmp_path / f"out{i}"
+        src.write_bytes(frame)
+        run(harness, "roundtrip", str(src), str(dst))
+        assert msgpack.unpackb(dst.read_bytes(), raw=False, strict_map_key=False) == msgpack.unpackb(
+            frame, raw=False, strict_map_key=False
+        )
+
+
+def test_codec_rejects_truncated_and_malformed_input_without_hanging(harness: Path, tmp_path: Path) -> None:
+    """Every prefix of a frame, and malformed frames, raise MsgPackException (the whole file within 60 s)."""
+    frame = msgpack.packb(
+        {"type": "sprite", "seq": 2**40, "png": b"\x89PNG" * 40, "s": "\u732b" * 20, "x": [1.5, -3, 70000]},
+        use_bin_type=True,
+    )
+    bad = [frame[:n] for n in range(len(frame))]  # every truncation, the empty input included
+    bad += [
+        b"\xc1",  # never used
+        b"\xd4\x01\x00",  # fixext
+        b"\xc7\x01\x05\x00",  # ext8
+        b"\x81\x01\x02",  # map with an int key
+        b"\xdd\xff\xff\xff\xff",  # array of 4 billion items, 0 present
+        b"\xdb\xff\xff\xff\xffa",  # str of 4 GB, 1 byte present
+        b"\xdf\x7f\xff\xff\xff\xc0",  # map of 2 billion pairs
+        b"\xc6\x80\x00\x00\x00",  # bin longer than int.MaxValue
+        b"\xa2\xff\xfe",  # invalid UTF-8
+        b"\x91" * 1000 + b"\xc0",  # nested 1000 deep
+        b"\xc0\xc0",  # trailing bytes
+        frame + b"\x00",
+    ]
+    lines = [b.hex() for b in bad] + [frame.hex()]  # the last one is valid
+    src = tmp_path / "bad.txt"
+    src.write_text("\n".join(lines) + "\n")
+    results = run(harness, "reject", str(src), timeout_s=60)
+    assert len(results) == len(lines)
+    for r, hexed in zip(results[:-1], lines[:-1], strict=True):
+        assert r["rejected"] and r["exception"] == "MsgPackException", (hexed[:80], r)
+        assert r["message"].startswith("msgpack: ")
+    assert results[-1]["rejected"] is False, results[-1]
+    assert any("truncated" in r["message"] for r in results[: len(frame)])
+
+
+def test_backoff_doubles_up_to_the_cap_with_bounded_jitter(harness: Path) -> None:
+    """Backoff(0.5 s, 8 s, jitter 0.2): delay i in [0.8, 1] x min(0.5 x 2^i, 8); Reset starts again."""
+    (out,) = run(harness, "backoff")
+    for i, d in enumerate(out["delays"]):
+        base = min(0.5 * 2**i, 8.0)
+        assert 0.8 * base - 1e-3 <= d <= base + 1e-3, (i, d)
+    assert 0.4 - 1e-3 <= out["after_reset"] <= 0.5 + 1e-3
+
+
+def raw_drawing() -> list[list[list[int]]]:
+    """The first recognised cat in the raw data with 3..6 strokes and at most 300 points."""
+    with (RAW / "cat.ndjson").open() as fh:
+        for line in fh:
+            d = json.loads(line)
+            strokes = d["drawing"]
+            if d["recognized"] and 3 <= len(strokes) <= 6 and sum(len(s[0]) for s in strokes) <= 300:
+                return [[[round(v) for v in axis] for axis in s] for s in strokes]
+    raise AssertionError("no suitable cat drawing in the raw data")
+
+
+async def python_pen_up_guesses(url: str, strokes: list[list[list[int]]]) -> list[dict[str, float]]:
+    """The reference: the Python client streaming the same points; word -> score per pen-up."""
+    out = []
+    async with DoodleClient(url) as c:
+        for xs, ys, ts in strokes:
+            for x, y, t in zip(xs, ys, ts, strict=True):
+                await c.points([x], [y], [t])
+            reply = await c.pen_up()
+            out.append({g["word"]: g["score"] for g in reply["guesses"]})
+    return out
+
+
+async def test_streamed_raw_drawing_gets_guesses_live_guesses_undo_clear_and_errors(
+    harness: Path, server: ServerProcess, tmp_path: Path
+) -> None:
+    """C# client streams a raw drawing point by point: the same guesses as Python's, live ones, undo, clear, errors."""
+    strokes = raw_drawing()
+    path = tmp_path / "drawing.json"
+    path.write_text(json.dumps(strokes))
+    events = run(harness, "session", server.url, str(path), str(PACE_MS), timeout_s=180)
+    by: dict[str, list[dict[str, Any]]] = {}
+    for e in events:
+        by.setdefault(e["event"], []).append(e)
+    assert "fault" not in by, by["fault"]
+
+    (welcome,) = by["welcome"]
+    assert welcome["protocol"] == 1 and welcome["classes"] == 345 and welcome["welcomed_event"]
+    assert welcome["max_points_per_message"] > 0
+    (hello,) = by["hello"]
+    assert hello["live_ms"] == LIVE_MS and hello["reply_seq"] == hello["seq"]
+
+    pen_ups = by["pen_up"]
+    assert len(pen_ups) == len(strokes)
+    for k, p in enumerate(pen_ups):
+        assert p["strokes"] == k + 1 and p["reply_seq"] == p["seq"] and not p["live"]
+        assert len(p["words"]) == 5 and len(set(p["words"])) == 5
+        assert all(0 <= s <= 1 for s in p["scores"]) and p["scores"] == sorted(p["scores"], reverse=True)
+        assert p["ms"] >= 0
+
+    # Same points -> same canvas -> the same guesses as the reference Python client.
+    reference = await python_pen_up_guesses(server.url, strokes)
+    for ours, ref in zip(pen_ups, reference, strict=True):
+        assert ours["words"] == list(ref), (ours["words"], ref)
+        assert all(math.isclose(s, ref[w], abs_tol=1e-3) for w, s in zip(ours["words"], ours["scores"], strict=True))
+
+    live = by.get("live", [])
+    assert live, "no live guesses after hello live_ms"
+    assert all(e["live"] and len(e["words"]) == 5 and e["reply_seq"] is None for e in live)
+
+    (undo,) = by["undo"]
+    assert undo["strokes"] == len(strokes) - 1 and len(undo["words"]) == 5 and undo["reply_seq"] == undo["seq"]
+    (stroke,) = by["stroke"]
+    assert stroke["strokes"] == len(strokes) and len(stroke["words"]) == 5
+
+    errors = {name: by[name][0] for name in ("bad_points", "bad_type", "garbage")}
+    assert errors["bad_points"]["code"] == "invalid_field"
+    assert errors["bad_type"]["code"] == "unknown_type"
+    assert errors["garbage"]["code"] == "malformed"
+    for name in ("bad_points", "bad_type"):
+        assert errors[name]["reply_seq"] == errors[name]["seq"] and errors[name]["message"]
+
+    # submit / sprite: answered for real, or unknown_type by a server that predates them.
+    (submit,) = by["submit"]
+    assert submit["reply_seq"] == submit["seq"]
+    if submit["type"] == "saved":
+        assert isinstance(submit["id"], int)
+    else:
+        assert submit["type"] == "error" and submit["code"] == "unknown_type", submit
+    (sprite,) = by["sprite"]
+    assert sprite["reply_seq"] == sprite["seq"]
+    if sprite["type"] == "sprite":
+        png = base64.b64decode(sprite["png_base64"])
+        assert png.startswith(b"\x89PNG\r\n\x1a\n")
+        img = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_UNCHANGED)
+        assert img is not None and 0 < max(img.shape[:2]) <= 64
+    else:
+        assert sprite["type"] == "error" and sprite["code"] == "unknown_type", sprite
+
+    (cleared,) = by["cleared"]
+    assert cleared["reply_seq"] == cleared["seq"]
+    (after,) = by["after_clear"]
+    assert after["strokes"] == 0 and after["words"] == []
+
+    (closed,) = by["closed"]
+    assert closed["disconnected"] and closed["by_client"] and closed["state"] == "Disconnected"
+    assert closed["send_after_close_throws"] and closed["live_total"] == len(live)
+
+
+def test_unity_scripts_compile_against_the_unityengine_stub(tmp_path: Path) -> None:
+    """Every unity_client file compiles against a UnityEngine stub, warnings and undocumented public API as errors."""
+    plain, engine = sources()
+    names = {f.name for f in engine}
+    assert {"DoodleStreamBehaviour.cs", "DrawWithMouse.cs"} <= names, names
+    stub = tmp_path / "UnityEngine.dll"
+    r = mcs("-target:library", f"-out:{stub}", str(STUB))
+    assert r.returncode == 0, r.stdout + r.stderr
+    # -doc turns on CS1591 (public member without an XML doc comment), an error with -warnaserror.
+    out, doc = tmp_path / "Doodlestream.dll", tmp_path / "Doodlestream.xml"
+    r = mcs("-target:library", f"-out:{out}", f"-doc:{doc}", f"-r:{stub}", *map(str, plain + engine))
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_package_manifest_and_assembly_definitions_cover_every_script() -> None:
+    """package.json is a UPM manifest; every .cs sits under an asmdef; the sample's asmdef references the runtime's."""
+    manifest = json.loads((UNITY / "package.json").read_text())
+    assert re.fullmatch(r"com\.[a-z0-9-]+\.[a-z0-9.-]+", manifest["name"])
+    assert re.fullmatch(r"\d+\.\d+\.\d+", manifest["version"]) and manifest["unity"] >= "2021.3"
+    asmdefs = {p.parent: json.loads(p.read_text()) for p in UNITY.rglob("*.asmdef")}
+    for cs in UNITY.rglob("*.cs"):
+        assert any(folder in cs.parents for folder in asmdefs), f"{cs} is in no assembly definition"
+    names = {a["name"] for a in asmdefs.values()}
+    for a in asmdefs.values():
+        assert set(a.get("references", [])) <= names, a
+    assert asmdefs[UNITY / "Samples"]["references"] == [asmdefs[UNITY / "Runtime"]["name"]]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_behaviour_raises_every_event_on_the_main_thread_and_reconnects_with_backoff(tmp_path: Path) -> None:
+    """DoodleStreamBehaviour (on the stub, Update pumped like Unity) survives a server restart, backing off."""
+    plain, _ = sources()
+    stub = tmp_path / "UnityEngine.dll"
+    r = mcs("-target:library", f"-out:{stub}", str(STUB))
+    assert r.returncode == 0, r.stdout + r.stderr
+    exe = tmp_path / "BehaviourHarness.exe"
+    behaviour = UNITY / "Runtime" / "DoodleStreamBehaviour.cs"
+    r = mcs(f"-out:{exe}", f"-r:{stub}", *map(str, plain), str(behaviour), str(BEHAVIOUR_HARNESS))
+    assert r.returncode == 0, r.stdout + r.stderr
+
+    port = free_port()
+    srv = ServerProcess("--port", str(port))
+    proc = subprocess.Popen(
+        ["mono", str(exe), f"ws://127.0.0.1:{port}/ws"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None and proc.stdin is not None
+        assert json.loads(proc.stdout.readline() or "{}").get("event") == "connected", proc.stderr
+        srv.stop()
+        time.sleep(1.5)  # down long enough for several attempts to fail
+        srv = ServerProcess("--port", str(port))
+        proc.stdin.write("restarted\n")
+        proc.stdin.flush()
+        out, err = proc.communicate(timeout=90)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        srv.stop()
+    assert proc.returncode == 0, err[-4000:]
+    summary = json.loads(out.strip().splitlines()[-1])
+
+    assert summary["off_main_thread"] == 0
+    assert summary["not_connected_seq"] is None
+    assert len(summary["sessions"]) == 2 and len(set(summary["sessions"])) == 2
+    # Each connection is a new session: the stroke sent after the reconnect is its first.
+    assert summary["guesses_strokes"] == [1, 1]
+    assert summary["guesses_reply_seq"][1] == summary["seq2"] and summary["unity_events"] == 2
+    # Backing off (0.1, 0.2, then 0.4 s with 20 % jitter) while the server is down for about 2-4 s:
+    # a few failed attempts, not hundreds.
+    assert summary["disconnects"] >= 1 and 2 <= summary["failures_while_down"] <= 30, summary
+    waits = sorted(summary["retry_waits_s"])  # each disconnect/failure to the next attempt, seen on the main thread
+    assert len(waits) >= 3, summary
+    assert summary["retry_waits_s"][0] <= 0.2, waits  # back to the initial delay after a good connection
+    assert waits[len(waits) // 2] >= 0.25 and waits[-1] <= 0.6, waits  # mostly at the 0.4 s cap, never beyond
+    assert summary["final_state"] == "Disconnected"

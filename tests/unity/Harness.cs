@@ -1,0 +1,328 @@
+// Console harness for the Unity client's plain C# files (compiled with Mono's mcs by
+// tests/test_unity_client.py, together with every unity_client file that does not need UnityEngine).
+// It prints one JSON object per line; the Python test makes the assertions.
+//
+//   Harness.exe encode OUT                  the fixed sample value, encoded by MsgPackCodec -> OUT
+//   Harness.exe roundtrip IN OUT            decode IN with MsgPackCodec, encode it again -> OUT
+//   Harness.exe reject IN                   IN holds one hex input per line; reports how each decodes
+//   Harness.exe backoff                     delays of a seeded Backoff(0.5 s, 8 s, jitter 0.2)
+//   Harness.exe session URL DRAWING PACE_MS stream DRAWING (JSON: [[xs, ys, ts], ...]) point by point
+
+using System;
+using System.Collections;
+using System.Collections.Concurrent;
+using System.Collections.Generic;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using System.Text;
+using System.Threading;
+using Doodlestream;
+using Doodlestream.MsgPack;
+
+internal static class Harness
+{
+    private static int Main(string[] args)
+    {
+        try
+        {
+            switch (args.Length > 0 ? args[0] : "")
+            {
+                case "encode": File.WriteAllBytes(args[1], MsgPackCodec.Serialize(Sample())); return 0;
+                case "roundtrip": File.WriteAllBytes(args[2], MsgPackCodec.Serialize(MsgPackCodec.Deserialize(File.ReadAllBytes(args[1])))); return 0;
+                case "reject": Reject(args[1]); return 0;
+                case "backoff": BackoffDelays(); return 0;
+                case "session": return Session(args[1], args[2], int.Parse(args[3], CultureInfo.InvariantCulture));
+                default:
+                    Console.Error.WriteLine("usage: Harness.exe encode|roundtrip|reject|backoff|session ...");
+                    return 2;
+            }
+        }
+        catch (Exception e)
+        {
+            Console.Error.WriteLine("harness failed: " + e);
+            return 1;
+        }
+    }
+
+    // ------------------------------------------------------------------ codec
+
+    /// <summary>A value using every format the codec writes (the Python test builds the same value).</summary>
+    private static object Sample()
+    {
+        var ints = new List<object>
+        {
+            0, 1, 127, 128, 255, 256, 65535, 65536, 4294967295L, 4294967296L, long.MaxValue, ulong.MaxValue,
+            -1, -32, -33, -128, -129, -32768, -32769, (long)int.MinValue, (long)int.MinValue - 1, long.MinValue,
+            (byte)200, (sbyte)-100, (short)-300, (ushort)60000, 3000000000u,
+        };
+        var bigMap = new Dictionary<string, object>();
+        for (int i = 0; i < 20; i++) bigMap["k" + i] = i;
+        return new Dictionary<string, object>
+        {
+            { "ints", ints },
+            { "f32", new[] { 1.5f, -0.25f, 3.4028235e38f } },
+            { "f64", new[] { 0.1, -1e300, 123456.789 } },
+            { "bools", new object[] { true, false, null } },
+            { "strs", new[] { "", "h\u00e9llo \u732b", new string('a', 31), new string('b', 32), new string('c', 300), new string('d', 70000) } },
+            { "bins", new object[] { new byte[0], Bytes(255), Bytes(256), Bytes(70000) } },
+            { "arr16", Enumerable.Range(0, 16).Cast<object>().ToList() },
+            { "map16", bigMap },
+            { "nested", new object[] { new object[] { new Dictionary<string, object> { { "deep", new object[] { 1, "x" } } } } } },
+        };
+    }
+
+    private static byte[] Bytes(int n)
+    {
+        var b = new byte[n];
+        for (int i = 0; i < n; i++) b[i] = (byte)(i * 7);
+        return b;
+    }
+
+    private static void Reject(string path)
+    {
+        int i = 0;
+        foreach (string line in File.ReadAllLines(path))
+        {
+            var data = new byte[line.Length / 2];
+            for (int k = 0; k < data.Length; k++) data[k] = byte.Parse(line.Substring(2 * k, 2), NumberStyles.HexNumber);
+            var o = new Dictionary<string, object> { { "i", i++ } };
+            try
+            {
+                MsgPackCodec.Deserialize(data);
+                o["rejected"] = false;
+            }
+            catch (Exception e)
+            {
+                o["rejected"] = true;
+                o["exception"] = e.GetType().Name;
+                o["message"] = e.Message;
+            }
+            Emit(o);
+        }
+    }
+
+    private static void BackoffDelays()
+    {
+        var b = new Backoff(TimeSpan.FromSeconds(0.5), TimeSpan.FromSeconds(8), 0.2, 7);
+        var delays = new List<object>();
+        for (int i = 0; i < 8; i++) delays.Add(b.Next().TotalSeconds);
+        b.Reset();
+        Emit(new Dictionary<string, object> { { "delays", delays }, { "after_reset", b.Next().TotalSeconds } });
+    }
+
+    // ------------------------------------------------------------------ live session
+
+    private static readonly BlockingCollection<ServerMessage> Inbox = new BlockingCollection<ServerMessage>();
+    private static int _liveGuesses;
+
+    private static int Session(string url, string drawingPath, int paceMs)
+    {
+        var strokes = ParseDrawing(File.ReadAllText(drawingPath));
+        var client = new DoodleClient(url);
+        var events = new ConcurrentQueue<string>();
+        client.Welcomed += m => events.Enqueue("welcome");
+        client.GuessesReceived += m => { if (m.Live) { Interlocked.Increment(ref _liveGuesses); Emit(GuessesJson("live", m)); } };
+        client.MessageReceived += m => { if (!(m is WelcomeMessage) && !(m is GuessesMessage && ((GuessesMessage)m).Live)) Inbox.Add(m); };
+        client.Faulted += e => Emit(new Dictionary<string, object> { { "event", "fault" }, { "message", e.ToString() } });
+        var disconnected = new ManualResetEventSlim();
+        DisconnectInfo bye = null;
+        client.Disconnected += d => { bye = d; disconnected.Set(); };
+
+        var welcome = client.ConnectAsync().GetAwaiter().GetResult();
+        Emit(new Dictionary<string, object>
+        {
+            { "event", "welcome" }, { "protocol", welcome.Protocol }, { "classes", welcome.Classes },
+            { "session", welcome.Session }, { "max_points_per_message", welcome.Limit("max_points_per_message", -1) },
+            { "welcomed_event", events.Contains("welcome") },
+        });
+
+        long seq = client.Hello(50, "unity-harness");
+        var hello = Expect<HelloMessage>(seq);
+        Emit(new Dictionary<string, object> { { "event", "hello" }, { "live_ms", hello.LiveMs }, { "seq", seq }, { "reply_seq", hello.Seq } });
+
+        foreach (var s in strokes)
+        {
+            for (int i = 0; i < s.X.Length; i++)
+            {
+                client.SendPoint(s.X[i], s.Y[i], s.T[i]);
+                if (paceMs > 0) Thread.Sleep(paceMs);
+            }
+            seq = client.PenUp();
+            Emit(GuessesJson("pen_up", Expect<GuessesMessage>(seq), seq));
+        }
+
+        seq = client.Undo();
+        Emit(GuessesJson("undo", Expect<GuessesMessage>(seq), seq));
+        var last = strokes[strokes.Count - 1];
+        seq = client.SendStroke(last.X, last.Y, last.T);
+        Emit(GuessesJson("stroke", Expect<GuessesMessage>(seq), seq));
+
+        // Bad messages: each gets an error reply and the session goes on.
+        seq = client.Send(new Dictionary<string, object> { { "type", "points" }, { "x", new[] { 1, 2 } }, { "y", new[] { 1 } } });
+        Emit(ErrorJson("bad_points", Expect<ErrorMessage>(seq), seq));
+        seq = client.Send(new Dictionary<string, object> { { "type", "no_such_type" } });
+        Emit(ErrorJson("bad_type", Expect<ErrorMessage>(seq), seq));
+        client.SendRaw(new byte[] { 0xc1, 0x00 });
+        Emit(ErrorJson("garbage", Expect<ErrorMessage>(null), null));
+
+        // submit / sprite: the server may not know them yet (then it answers unknown_type).
+        seq = client.Submit("unity test");
+        var saved = Expect<ServerMessage>(seq);
+        long? id = saved is SavedMessage ? ((SavedMessage)saved).Id : (long?)null;
+        Emit(ReplyJson("submit", saved, seq));
+        seq = client.RequestSprite(id, 64);
+        Emit(ReplyJson("sprite", Expect<ServerMessage>(seq), seq));
+
+        seq = client.Clear();
+        var cleared = Expect<ClearedMessage>(seq);
+        Emit(new Dictionary<string, object> { { "event", "cleared" }, { "seq", seq }, { "reply_seq", cleared.Seq } });
+        seq = client.PenUp();
+        Emit(GuessesJson("after_clear", Expect<GuessesMessage>(seq), seq));
+
+        client.CloseAsync().GetAwaiter().GetResult();
+        bool ended = disconnected.Wait(TimeSpan.FromSeconds(10));
+        bool threw = false;
+        try
+        {
+            client.PenUp();
+        }
+        catch (InvalidOperationException)
+        {
+            threw = true;
+        }
+        Emit(new Dictionary<string, object>
+        {
+            { "event", "closed" }, { "disconnected", ended }, { "by_client", bye != null && bye.ByClient },
+            { "state", client.State.ToString() }, { "send_after_close_throws", threw }, { "live_total", _liveGuesses },
+        });
+        return 0;
+    }
+
+    /// <summary>The next message that is not a live guess; it must be a T and answer <paramref name="seq"/>.</summary>
+    private static T Expect<T>(long? seq) where T : ServerMessage
+    {
+        ServerMessage m;
+        if (!Inbox.TryTake(out m, TimeSpan.FromSeconds(20)))
+            throw new TimeoutException("no reply to seq " + seq + " within 20 s");
+        var t = m as T;
+        if (t == null) throw new InvalidOperationException("expected " + typeof(T).Name + " for seq " + seq + ", got " + m);
+        return t;
+    }
+
+    private static Dictionary<string, object> GuessesJson(string ev, GuessesMessage m, long? seq = null)
+    {
+        return new Dictionary<string, object>
+        {
+            { "event", ev }, { "seq", seq }, { "reply_seq", m.Seq }, { "strokes", m.Strokes }, { "live", m.Live }, { "ms", m.Ms },
+            { "words", m.Guesses.Select(g => (object)g.Word).ToList() }, { "scores", m.Guesses.Select(g => (object)g.Score).ToList() },
+        };
+    }
+
+    private static Dictionary<string, object> ErrorJson(string ev, ErrorMessage m, long? seq)
+    {
+        return new Dictionary<string, object> { { "event", ev }, { "seq", seq }, { "reply_seq", m.Seq }, { "code", m.Code }, { "message", m.Message } };
+    }
+
+    private static Dictionary<string, object> ReplyJson(string ev, ServerMessage m, long seq)
+    {
+        var o = new Dictionary<string, object> { { "event", ev }, { "seq", seq }, { "reply_seq", m.Seq }, { "type", m.Type } };
+        if (m is ErrorMessage) o["code"] = ((ErrorMessage)m).Code;
+        if (m is SavedMessage) o["id"] = ((SavedMessage)m).Id;
+        if (m is SpriteMessage) o["png_base64"] = Convert.ToBase64String(((SpriteMessage)m).Png);
+        return o;
+    }
+
+    // ------------------------------------------------------------------ drawing input
+
+    private sealed class Stroke
+    {
+        public float[] X;
+        public float[] Y;
+        public long[] T;
+    }
+
+    /// <summary>Parses [[xs, ys, ts], ...] of integers (the raw Quick, Draw! format), by hand: Mono's profile has no JSON parser.</summary>
+    private static List<Stroke> ParseDrawing(string json)
+    {
+        var numbers = new List<List<List<long>>>();
+        List<List<long>> stroke = null;
+        List<long> list = null;
+        int depth = 0;
+        var num = new StringBuilder();
+        foreach (char c in json)
+        {
+            if (c == '-' || char.IsDigit(c) || c == '.') { num.Append(c); continue; }
+            if (num.Length > 0) { list.Add((long)Math.Round(double.Parse(num.ToString(), CultureInfo.InvariantCulture))); num.Clear(); }
+            if (c == '[')
+            {
+                depth++;
+                if (depth == 2) { stroke = new List<List<long>>(); numbers.Add(stroke); }
+                if (depth == 3) { list = new List<long>(); stroke.Add(list); }
+            }
+            else if (c == ']') depth--;
+        }
+        return numbers.Select(s => new Stroke
+        {
+            X = s[0].Select(v => (float)v).ToArray(),
+            Y = s[1].Select(v => (float)v).ToArray(),
+            T = s[2].ToArray(),
+        }).ToList();
+    }
+
+    // ------------------------------------------------------------------ JSON output
+
+    private static readonly object EmitLock = new object();
+
+    private static void Emit(Dictionary<string, object> o)
+    {
+        var sb = new StringBuilder();
+        Json(sb, o);
+        lock (EmitLock) Console.WriteLine(sb.ToString());
+    }
+
+    private static void Json(StringBuilder sb, object v)
+    {
+        if (v == null) sb.Append("null");
+        else if (v is bool) sb.Append((bool)v ? "true" : "false");
+        else if (v is string)
+        {
+            sb.Append('"');
+            foreach (char c in (string)v)
+            {
+                if (c == '"' || c == '\\') sb.Append('\\').Append(c);
+                else if (c < 0x20) sb.Append("\\u").Append(((int)c).ToString("x4"));
+                else sb.Append(c);
+            }
+            sb.Append('"');
+        }
+        else if (v is double || v is float) sb.Append(Convert.ToDouble(v).ToString("R", CultureInfo.InvariantCulture));
+        else if (v is IDictionary)
+        {
+            sb.Append('{');
+            bool first = true;
+            foreach (DictionaryEntry e in (IDictionary)v)
+            {
+                if (!first) sb.Append(',');
+                first = false;
+                Json(sb, (string)e.Key);
+                sb.Append(':');
+                Json(sb, e.Value);
+            }
+            sb.Append('}');
+        }
+        else if (v is IEnumerable)
+        {
+            sb.Append('[');
+            bool first = true;
+            foreach (object item in (IEnumerable)v)
+            {
+                if (!first) sb.Append(',');
+                first = false;
+                Json(sb, item);
+            }
+            sb.Append(']');
+        }
+        else sb.Append(Convert.ToString(v, CultureInfo.InvariantCulture));
+    }
+}

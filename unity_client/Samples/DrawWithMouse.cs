@@ -1,0 +1,284 @@
+// Sample: draw with the mouse, see the server's guesses, turn the drawing into a sprite.
+// Uses only built-in Unity modules (legacy Input, LineRenderer, IMGUI): no package dependencies.
+
+using System.Collections.Generic;
+using System.Text;
+using Doodlestream.Unity;
+using UnityEngine;
+
+namespace Doodlestream.Samples
+{
+    /// <summary>
+    /// Draws with the left mouse button into one <see cref="LineRenderer"/> per stroke, streams the
+    /// points to a <see cref="DoodleStreamBehaviour"/>, sends pen_up on release, and shows the guesses
+    /// with <c>OnGUI</c>. Keys: undo, clear, submit (store the drawing as the top guess, then spawn
+    /// its sprite) and sprite (spawn a sprite of the current drawing).
+    /// </summary>
+    /// <remarks>Needs the legacy Input Manager ("Active Input Handling" set to "Input Manager (Old)" or "Both").</remarks>
+    [AddComponentMenu("Doodlestream/Samples/Draw With Mouse")]
+    public sealed class DrawWithMouse : MonoBehaviour
+    {
+        [Tooltip("The connection; found on this GameObject or in the scene when empty.")]
+        [SerializeField] private DoodleStreamBehaviour stream = null;
+        [Tooltip("The camera the lines are drawn in front of; Camera.main when empty.")]
+        [SerializeField] private Camera drawCamera = null;
+        [Tooltip("Distance of the lines from the camera, in world units.")]
+        [SerializeField] private float drawDistance = 10f;
+        [SerializeField] private float lineWidth = 0.06f;
+        [SerializeField] private Color lineColor = Color.black;
+        [Tooltip("Mouse movement below this many pixels adds no point.")]
+        [SerializeField] private float minPixelsBetweenPoints = 2f;
+        [Tooltip("Side of the sprites asked for, in pixels.")]
+        [SerializeField] private int spriteSize = 256;
+        [SerializeField] private KeyCode undoKey = KeyCode.Z;
+        [SerializeField] private KeyCode clearKey = KeyCode.C;
+        [SerializeField] private KeyCode submitKey = KeyCode.Return;
+        [SerializeField] private KeyCode spriteKey = KeyCode.S;
+
+        /// <summary>A finished stroke in server coordinates (pixels, y down), kept to resend after a reconnect.</summary>
+        private sealed class Stroke
+        {
+            public readonly List<float> X = new List<float>();
+            public readonly List<float> Y = new List<float>();
+            public readonly List<long> T = new List<long>();
+            public LineRenderer Line;
+        }
+
+        private readonly List<Stroke> _strokes = new List<Stroke>();
+        private Stroke _current;
+        private float _drawingStart = -1f;
+        private Vector3 _lastMouse;
+        private Material _material;
+        private GuessesMessage _guesses;
+        private string _status = "connecting...";
+        private string _lastError = "";
+        private long? _submitSeq;
+        private bool _spriteClears;
+        private int _spawned;
+
+        private void Awake()
+        {
+            if (stream == null) stream = GetComponent<DoodleStreamBehaviour>();
+            if (stream == null) stream = FindObjectOfType<DoodleStreamBehaviour>();
+            if (drawCamera == null) drawCamera = Camera.main;
+            _material = new Material(Shader.Find("Sprites/Default"));
+            if (stream == null) Debug.LogError("DrawWithMouse needs a DoodleStreamBehaviour in the scene", this);
+        }
+
+        private void OnEnable()
+        {
+            if (stream == null) return;
+            stream.GuessesReceived += OnGuesses;
+            stream.ErrorReceived += OnServerError;
+            stream.Connected += OnConnected;
+            stream.ConnectionStateChanged += OnState;
+            stream.Saved += OnSaved;
+            stream.SpriteReceived += OnSprite;
+        }
+
+        private void OnDisable()
+        {
+            if (stream == null) return;
+            stream.GuessesReceived -= OnGuesses;
+            stream.ErrorReceived -= OnServerError;
+            stream.Connected -= OnConnected;
+            stream.ConnectionStateChanged -= OnState;
+            stream.Saved -= OnSaved;
+            stream.SpriteReceived -= OnSprite;
+        }
+
+        private void Update()
+        {
+            if (stream == null || drawCamera == null) return;
+            if (Input.GetMouseButtonDown(0)) BeginStroke();
+            else if (Input.GetMouseButton(0) && _current != null) AddPoint(false);
+            if (Input.GetMouseButtonUp(0) && _current != null) EndStroke();
+
+            if (Input.GetKeyDown(undoKey)) Undo();
+            if (Input.GetKeyDown(clearKey)) ClearDrawing(true);
+            if (Input.GetKeyDown(submitKey)) SubmitDrawing();
+            if (Input.GetKeyDown(spriteKey)) RequestSpriteOfDrawing(false);
+        }
+
+        // ------------------------------------------------------------------ drawing
+
+        private void BeginStroke()
+        {
+            if (_drawingStart < 0) _drawingStart = Time.realtimeSinceStartup;
+            var go = new GameObject("Stroke " + (_strokes.Count + 1));
+            go.transform.SetParent(transform, false);
+            var line = go.AddComponent<LineRenderer>();
+            line.useWorldSpace = true;
+            line.material = _material;
+            line.startColor = lineColor;
+            line.endColor = lineColor;
+            line.startWidth = lineWidth;
+            line.endWidth = lineWidth;
+            line.numCapVertices = 4;
+            line.numCornerVertices = 4;
+            line.positionCount = 0;
+            _current = new Stroke { Line = line };
+            AddPoint(true);
+        }
+
+        private void AddPoint(bool first)
+        {
+            Vector3 mouse = Input.mousePosition;
+            if (!first && Vector3.Distance(mouse, _lastMouse) < minPixelsBetweenPoints) return;
+            _lastMouse = mouse;
+            var line = _current.Line;
+            line.positionCount += 1;
+            line.SetPosition(line.positionCount - 1, drawCamera.ScreenToWorldPoint(new Vector3(mouse.x, mouse.y, drawDistance)));
+
+            // Server coordinates: screen pixels with y growing downwards, as in Quick, Draw!.
+            float x = Mathf.Round(mouse.x), y = Mathf.Round(Screen.height - mouse.y);
+            long t = (long)((Time.realtimeSinceStartup - _drawingStart) * 1000f);
+            _current.X.Add(x);
+            _current.Y.Add(y);
+            _current.T.Add(t);
+            stream.SendPoint(x, y, t);
+        }
+
+        private void EndStroke()
+        {
+            _strokes.Add(_current);
+            _current = null;
+            stream.PenUp();
+        }
+
+        private void Undo()
+        {
+            if (_current != null)
+            {
+                Destroy(_current.Line.gameObject);
+                _current = null;
+            }
+            else if (_strokes.Count > 0)
+            {
+                Destroy(_strokes[_strokes.Count - 1].Line.gameObject);
+                _strokes.RemoveAt(_strokes.Count - 1);
+            }
+            stream.Undo();
+        }
+
+        private void ClearDrawing(bool tellServer)
+        {
+            if (_current != null) Destroy(_current.Line.gameObject);
+            foreach (var s in _strokes) Destroy(s.Line.gameObject);
+            _strokes.Clear();
+            _current = null;
+            _drawingStart = -1f;
+            _guesses = null;
+            if (tellServer) stream.Clear();
+        }
+
+        // ------------------------------------------------------------------ sprites
+
+        private void SubmitDrawing()
+        {
+            string word = _guesses != null ? _guesses.TopWord : null;
+            if (word == null || _strokes.Count == 0)
+            {
+                _lastError = "draw something first";
+                return;
+            }
+            _submitSeq = stream.Submit(word);
+        }
+
+        private void RequestSpriteOfDrawing(bool clearAfter)
+        {
+            if (_strokes.Count == 0)
+            {
+                _lastError = "draw something first";
+                return;
+            }
+            _spriteClears = clearAfter;
+            stream.RequestSprite(null, spriteSize);
+        }
+
+        private void OnSaved(SavedMessage saved)
+        {
+            _status = "saved as #" + saved.Id;
+            _spriteClears = true;
+            stream.RequestSprite(saved.Id, spriteSize);
+        }
+
+        private void OnSprite(SpriteMessage sprite)
+        {
+            var texture = new Texture2D(2, 2, TextureFormat.RGBA32, false);
+            if (!texture.LoadImage(sprite.Png)) // resizes the texture to the PNG's size
+            {
+                Destroy(texture);
+                _lastError = "the server's sprite is not a PNG";
+                return;
+            }
+            texture.filterMode = FilterMode.Bilinear;
+            var item = Sprite.Create(texture, new Rect(0, 0, texture.width, texture.height), new Vector2(0.5f, 0.5f), texture.width);
+            var go = new GameObject("Doodle sprite " + (++_spawned));
+            var spriteRenderer = go.AddComponent<SpriteRenderer>();
+            spriteRenderer.sprite = item;
+            spriteRenderer.sortingOrder = _spawned;
+            // A row along the bottom of the view, one world unit per sprite.
+            float across = 0.1f + 0.12f * ((_spawned - 1) % 8);
+            go.transform.position = drawCamera.ScreenToWorldPoint(new Vector3(Screen.width * across, Screen.height * 0.12f, drawDistance));
+            if (_spriteClears) ClearDrawing(true);
+            _spriteClears = false;
+        }
+
+        // ------------------------------------------------------------------ server events
+
+        private void OnGuesses(GuessesMessage guesses)
+        {
+            _guesses = guesses;
+        }
+
+        private void OnServerError(ErrorMessage error)
+        {
+            // A server without the submit message answers unknown_type: spawn a sprite of the drawing instead.
+            if (error.Code == "unknown_type" && _submitSeq.HasValue && error.Seq == _submitSeq)
+            {
+                _submitSeq = null;
+                RequestSpriteOfDrawing(true);
+                return;
+            }
+            _lastError = error.Code + ": " + error.Message;
+        }
+
+        private void OnConnected(WelcomeMessage welcome)
+        {
+            // A new connection is a new, empty server session: resend the finished strokes.
+            if (_current != null)
+            {
+                Destroy(_current.Line.gameObject);
+                _current = null;
+            }
+            foreach (var s in _strokes) stream.SendStroke(s.X, s.Y, s.T);
+        }
+
+        private void OnState(ConnectionState state)
+        {
+            _status = state == ConnectionState.Connected ? "connected" : state.ToString().ToLowerInvariant() + "...";
+        }
+
+        private void OnGUI()
+        {
+            var text = new StringBuilder();
+            text.Append("doodlestream: ").Append(_status).Append('\n');
+            if (_guesses != null)
+            {
+                text.Append(_guesses.Live ? "guessing (live):\n" : "guesses:\n");
+                foreach (var g in _guesses.Guesses)
+                    text.Append("  ").Append(g.Word).Append("  ").Append((g.Score * 100).ToString("0")).Append("%\n");
+            }
+            if (_lastError.Length > 0) text.Append("last error: ").Append(_lastError).Append('\n');
+            text.Append('\n').Append("drag to draw | ").Append(undoKey).Append(" undo | ").Append(clearKey).Append(" clear | ")
+                .Append(submitKey).Append(" submit as sprite | ").Append(spriteKey).Append(" sprite");
+            GUI.Label(new Rect(10, 10, 520, 260), text.ToString());
+        }
+
+        private void OnDestroy()
+        {
+            if (_material != null) Destroy(_material);
+        }
+    }
+}
