@@ -72,3 +72,7 @@ class InferenceFailed(ProtocolError):
 
 class ModelError(DoodleError):
     """The model file or its labels cannot be loaded."""
+
+
+class ClientTooSlow(DoodleError):
+    """A reply waited longer than ``send_timeout_s`` for a client that does not read; it is dropped."""
