@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import cv2
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
@@ -56,6 +57,10 @@ from server.render import render_image
 from server.session import Session
 
 log = logging.getLogger("doodlestream")
+
+# Hostile images would otherwise make OpenCV write warnings to stderr for every frame (a
+# log flood anyone could cause); a bad image is answered with ``bad_image`` instead.
+cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
 
 WEB_ROOT = Path(__file__).resolve().parent.parent / "web_client"
 
