@@ -137,6 +137,20 @@ class Connection:
             self.ws.transport.abort()
             raise ClientTooSlow(f"the client did not read for {timeout:g} s") from None
 
+    async def close(self, code: int, reason: str) -> None:
+        """Close with ``code``, discarding what the client sent before it saw our close frame.
+
+        (Waiting for the client's close frame without reading would stall once
+        ``recv_queue_frames`` unread messages fill the queue, until websockets' close timeout.)
+        """
+        closing = asyncio.create_task(self.ws.close(code, reason))
+        try:
+            while True:
+                await self.ws.recv()
+        except ConnectionClosed:
+            pass
+        await closing
+
     def stop_reading(self) -> None:
         """Shutdown: read no further message (the one being handled still gets its reply)."""
         if self.reading is not None:
@@ -263,7 +277,7 @@ class Connection:
         await self.send(P.with_seq(P.error(code=code, message=message), seq), text=isinstance(frame, str))
         if self.errors_in_a_row >= limits.max_errors_in_a_row:
             reason = f"too many bad messages in a row ({self.errors_in_a_row}; last: {code})"
-            await self.ws.close(1008, reason[:120])
+            await self.close(1008, reason[:120])
 
 
 class DoodleServer:
@@ -478,7 +492,7 @@ class DoodleServer:
                         frame = await ws.recv()
                 except TimeoutError:
                     if not self.stopping:
-                        await ws.close(1001, f"idle for {idle:g} s")
+                        await conn.close(1001, f"idle for {idle:g} s")
                     break
                 finally:
                     conn.reading = None
@@ -496,7 +510,7 @@ class DoodleServer:
             if session.strokes:
                 await self.drawing_ended(session, "shutdown" if self.stopping else "disconnect")
             if self.stopping:
-                await ws.close(1001, "server shutting down")
+                await conn.close(1001, "server shutting down")
 
 
 async def run_server(config: ServerConfig, *, ready: Callable[[DoodleServer], None] | None = None) -> None:

@@ -152,6 +152,7 @@ async def test_sigterm_stops_a_real_server_with_1001_and_exit_0() -> None:
         # Many strokes in flight when the signal lands: each one read gets its reply, then 1001.
         for i in range(30):
             await a.send({"type": "stroke", "x": [i, i + 50], "y": [0, 40], "seq": i})
+        t = time.monotonic()
         srv.proc.send_signal(signal.SIGTERM)
         replies = []
         with pytest.raises(ConnectionClosed) as exc:
@@ -163,6 +164,7 @@ async def test_sigterm_stops_a_real_server_with_1001_and_exit_0() -> None:
             await b.recv()
         assert exc.value.rcvd is not None and exc.value.rcvd.code == 1001
         assert srv.proc.wait(20) == 0
+        assert time.monotonic() - t < 5  # no socket waited out a close timeout
         assert "stopped: 2 open drawings handed" in srv.stderr()
     finally:
         srv.stop()
