@@ -2,8 +2,9 @@
 
 Prints one line ``doodlestream listening on http://HOST:PORT`` once it accepts
 connections (``--port 0`` picks a free port; scripts and tests read the line).
-SIGTERM and SIGINT stop it: it stops accepting, closes every socket with 1001 after
-in-flight replies, and exits 0.
+SIGTERM and SIGINT stop it: it stops accepting, lets in-flight replies go out, hands
+every open drawing to the drawing hooks, closes every socket with 1001, and exits 0.
+It needs no privileges and writes nothing but its logs (stderr); as root it warns.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sqlite3
 import sys
@@ -32,7 +34,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--max-batch", type=int, default=MAX_BATCH, help="micro-batch size cap, in requests")
     p.add_argument("--batch-wait-ms", type=float, default=BATCH_WAIT_MS, help="micro-batch deadline, in ms")
     p.add_argument("--model-threads", type=int, default=1, help="threads of the model interpreter")
-    p.add_argument("--origin", action="append", dest="origins", help="allowed browser Origin (repeatable)")
+    p.add_argument(
+        "--origin",
+        action="append",
+        dest="origins",
+        help="browser Origin allowed on /ws besides the server's own host (repeatable; '*' allows any)",
+    )
+    p.add_argument(
+        "--token",
+        default=os.environ.get("DOODLESTREAM_TOKEN") or None,
+        help="shared token /ws requires (?token= or Authorization: Bearer); default $DOODLESTREAM_TOKEN, else none",
+    )
+    p.add_argument(
+        "--trusted-proxy",
+        action="append",
+        dest="trusted_proxies",
+        help="address of a reverse proxy whose X-Forwarded-For names the client (repeatable)",
+    )
     p.add_argument(
         "--db",
         default=DEFAULT_DB,
@@ -60,7 +78,12 @@ async def main_async(args: argparse.Namespace) -> int:
         batch_wait_ms=args.batch_wait_ms,
         model_threads=args.model_threads,
         origins=args.origins,
+        token=args.token,
+        trusted_proxies=args.trusted_proxies,
     )
+    log = logging.getLogger("doodlestream")
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        log.warning("running as root: it needs no privileges; run it as an unprivileged user (docs/OPERATIONS.md)")
     server = DoodleServer(config)
     try:
         history = await History.attach(server, args.db)
@@ -76,7 +99,7 @@ async def main_async(args: argparse.Namespace) -> int:
     host = config.host if ":" not in config.host else f"[{config.host}]"
     print(f"doodlestream listening on http://{host}:{server.port} (model {server.model.name})", flush=True)
     await stop.wait()
-    logging.getLogger("doodlestream").info("stopping: closing %d sessions", len(server.sessions))
+    log.info("stopping: %d sessions open", len(server.sessions))
     await server.close()
     await history.close()
     return 0

@@ -90,3 +90,7 @@ class StoreFailed(ProtocolError):
     """The history database could not write or read; the drawing was not stored."""
 
     code = "store_failed"
+
+
+class ClientTooSlow(DoodleError):
+    """A reply waited longer than ``send_timeout_s`` for a client that does not read; it is dropped."""

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-#: Largest WebSocket frame (message) accepted, in bytes. Code: ``frame_too_large``
-#: (the connection is closed with 1009 by the websockets library).
+#: Largest WebSocket frame (message) accepted, in bytes.  A bigger frame is never read
+#: into memory: the websockets library closes the connection with code 1009 ("message
+#: too big") while the frame header arrives, so no ``error`` can be sent; the server goes
+#: on.  (:func:`server.protocol.load` also refuses one with code ``frame_too_large``.)
 MAX_FRAME_BYTES = 1_048_576
 #: Points in one ``points``/``stroke`` message, in points. Code: ``too_many_points``.
 MAX_POINTS_PER_MESSAGE = 2_048
@@ -34,6 +36,7 @@ MAX_SESSIONS_PER_ADDRESS = 256
 #: Encoded bytes of one ``image`` message's picture, in bytes. Code: ``image_too_large``.
 MAX_IMAGE_BYTES = 786_432
 #: Decoded pixels of one ``image`` picture (width x height), in pixels.
+#: Code: ``image_too_many_pixels``.
 MAX_IMAGE_PIXELS = 4_194_304
 #: Side of a sprite PNG, in pixels (smallest and largest). Code: ``bad_sprite``.
 MIN_SPRITE_PX = 16
@@ -51,10 +54,24 @@ MAX_WORD_CHARS = 64
 MAX_BATCH = 32
 #: Longest a request waits for its batch to fill, in milliseconds (micro-batch deadline).
 BATCH_WAIT_MS = 0.0
-#: Outgoing bytes buffered for a slow client before it is dropped, in bytes.
+#: Outgoing bytes buffered for a slow client (websockets' ``write_limit`` high-water
+#: mark), in bytes.  Past it a send waits for the client to read, at most
+#: ``SEND_TIMEOUT_S``; then the client is dropped (TCP reset, logged).
 MAX_SEND_BUFFER_BYTES = 262_144
+#: Longest one reply may wait for a client that does not read, in seconds.
+SEND_TIMEOUT_S = 10.0
+#: Incoming frames buffered per connection while its previous message is handled, in
+#: frames (websockets' ``max_queue``); past it the server stops reading that socket.
+RECV_QUEUE_FRAMES = 4
+#: Longest a shutdown (SIGTERM) waits for in-flight replies and drawing hooks before it
+#: drops the connections left, in seconds.
+SHUTDOWN_GRACE_S = 10.0
 #: Largest ``limit`` of the gallery's JSON listing, in drawings.
 MAX_PAGE = 200
+
+
+#: Fields of :class:`Limits` that only tune the server and are not sent in ``welcome``.
+SERVER_SIDE = frozenset({"max_send_buffer_bytes", "recv_queue_frames", "shutdown_grace_s"})
 
 
 @dataclass(frozen=True)
@@ -72,10 +89,14 @@ class Limits:
     max_image_bytes: int = MAX_IMAGE_BYTES
     max_image_pixels: int = MAX_IMAGE_PIXELS
     idle_timeout_s: float = IDLE_TIMEOUT_S
+    max_send_buffer_bytes: int = MAX_SEND_BUFFER_BYTES
+    send_timeout_s: float = SEND_TIMEOUT_S
+    recv_queue_frames: int = RECV_QUEUE_FRAMES
+    shutdown_grace_s: float = SHUTDOWN_GRACE_S
 
     def public(self) -> dict[str, float | int]:
-        """The limits as sent to clients in ``welcome``."""
-        out: dict[str, float | int] = asdict(self)
+        """The limits as sent to clients in ``welcome`` (those that concern a client)."""
+        out: dict[str, float | int] = {k: v for k, v in asdict(self).items() if k not in SERVER_SIDE}
         out["min_live_ms"] = MIN_LIVE_MS
         out["max_live_ms"] = MAX_LIVE_MS
         out["max_sprite_px"] = MAX_SPRITE_PX

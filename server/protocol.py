@@ -267,7 +267,7 @@ def load(frame: bytes | str, *, limits: Limits) -> Payload:
                 raw=False,
                 strict_map_key=False,
                 max_str_len=limits.max_image_bytes * 2,
-                max_bin_len=limits.max_image_bytes * 2,
+                max_bin_len=limits.max_frame_bytes,  # an over-large image gets image_too_large below
                 max_array_len=limits.max_points_per_message * 4,
                 max_map_len=256,
                 max_ext_len=0,

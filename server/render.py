@@ -33,7 +33,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from server.errors import BadImage
+from server.errors import BadImage, LimitExceeded
 from server.limits import MAX_IMAGE_PIXELS
 
 #: Side of the model input, in pixels.
@@ -256,21 +256,26 @@ class Canvas:
         return render([*self.strokes, pending], size)
 
 
-def render_image(data: bytes, size: int = INPUT_PX) -> Image:
+def render_image(data: bytes, size: int = INPUT_PX, *, max_pixels: int = MAX_IMAGE_PIXELS) -> Image:
     """A PNG/JPEG picture of a canvas -> ``size`` x ``size`` model input.
+
+    A picture of more than ``max_pixels`` pixels raises :class:`LimitExceeded` (code
+    ``image_too_many_pixels``), judged on a 1/8-scale decode before the full one.
 
     Grey-scale, Otsu threshold, invert when the background (the border) is light,
     crop to the ink, pad to a square with the same margin as :func:`render` and reduce.
     """
     buf = np.frombuffer(data, dtype=np.uint8)
     header = cv2.imdecode(buf, cv2.IMREAD_REDUCED_GRAYSCALE_8) if len(buf) else None
-    if header is not None and header.size * 64 > MAX_IMAGE_PIXELS:
-        raise BadImage(f"image has more than {MAX_IMAGE_PIXELS} pixels")
+    too_big = LimitExceeded(f"image has more than {max_pixels} pixels", code="image_too_many_pixels")
+    # The 1/8-scale decode is ceil(w/8) x ceil(h/8): (side - 1) * 8 is a lower bound of each side.
+    if header is not None and (header.shape[0] - 1) * (header.shape[1] - 1) * 64 > max_pixels:
+        raise too_big
     img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED) if len(buf) else None
     if img is None or img.size == 0:
         raise BadImage("image could not be decoded as PNG or JPEG")
-    if img.shape[0] * img.shape[1] > MAX_IMAGE_PIXELS:
-        raise BadImage(f"image has more than {MAX_IMAGE_PIXELS} pixels")
+    if img.shape[0] * img.shape[1] > max_pixels:
+        raise too_big
     if img.dtype != np.uint8:
         img = cv2.convertScaleAbs(img, alpha=255.0 / max(float(img.max()), 1.0))
     if img.ndim == 3 and img.shape[2] == 4:

@@ -21,9 +21,9 @@ MODEL_DIR = ROOT / "models"
 
 
 class ServerProcess:
-    """``python -m server --port 0 ...`` running until :meth:`stop`."""
+    """``python -m server --port 0 ...`` running until :meth:`stop` (``prefix``: a wrapper command, e.g. setpriv)."""
 
-    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
+    def __init__(self, *args: str, env: dict[str, str] | None = None, prefix: tuple[str, ...] = ()) -> None:
         self.log_path = (
             Path(os.environ.get("TMPDIR", "/tmp")) / f"doodle-server-{os.getpid()}-{time.monotonic_ns()}.log"
         )
@@ -31,7 +31,7 @@ class ServerProcess:
         if "--db" not in args:  # tests keep their history in memory unless they name a file
             args = (*args, "--db", ":memory:")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "server", "--port", "0", *args],
+            [*prefix, sys.executable, "-m", "server", "--port", "0", *args],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=self.log,

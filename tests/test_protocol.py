@@ -171,3 +171,54 @@ def test_bytes_are_base64_in_json_replies() -> None:
     msg = {"type": "sprite", "png": b"\x89PNG\x00"}
     assert json.loads(P.encode(msg, text=True))["png"] == base64.b64encode(b"\x89PNG\x00").decode()
     assert msgpack.unpackb(P.encode(msg, text=False))["png"] == b"\x89PNG\x00"
+
+
+valid_msgs = st.one_of(
+    st.builds(
+        lambda kind, xs, seq: {"type": kind, "x": xs, "y": xs[::-1], **({"seq": seq} if seq is not None else {})},
+        st.sampled_from(["points", "stroke"]),
+        st.lists(st.floats(-1e6, 1e6), min_size=1, max_size=30),
+        st.one_of(st.none(), st.integers(-(2**63), 2**63 - 1)),
+    ),
+    st.builds(lambda kind: {"type": kind}, st.sampled_from(["pen_up", "undo", "clear"])),
+    st.builds(lambda ms: {"type": "hello", "live_ms": ms}, st.integers(50, 5000)),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(valid_msgs, st.data())
+def test_fuzz_every_truncation_of_a_valid_frame_is_malformed(m: dict, data: st.DataObject) -> None:
+    """Any strict prefix of a valid msgpack (binary) or JSON (text) frame is refused as malformed; so are
+    trailing bytes after a complete msgpack map."""
+    for frame in (pack(m), json.dumps(m)):
+        assert type(P.decode(frame, limits=L)).__name__.lower().startswith(m["type"].replace("_", ""))
+        cut = data.draw(st.integers(0, len(frame) - 1))
+        with pytest.raises(MalformedMessage):
+            P.decode(frame[:cut], limits=L)
+    with pytest.raises(MalformedMessage):
+        P.decode(pack(m) + data.draw(st.binary(min_size=1, max_size=8)), limits=L)
+
+
+@settings(max_examples=300, deadline=None)
+@given(valid_msgs)
+def test_fuzz_text_and_binary_frames_are_not_interchangeable(m: dict) -> None:
+    """A text frame is JSON and a binary frame msgpack: the same map decodes identically from each, JSON in a
+    binary frame and msgpack in a text frame are malformed (never another message)."""
+    a, b = P.decode(pack(m), limits=L), P.decode(json.dumps(m), limits=L)
+    assert type(a) is type(b) and a.seq == b.seq
+    if isinstance(a, P.PointsMsg | P.StrokeMsg):
+        assert isinstance(b, P.PointsMsg | P.StrokeMsg) and a.x.tolist() == b.x.tolist()
+    with pytest.raises(MalformedMessage):
+        P.decode(json.dumps(m).encode(), limits=L)
+    with pytest.raises(MalformedMessage):
+        P.decode(pack(m).decode("latin-1"), limits=L)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=200))
+def test_fuzz_any_text_frame_decodes_or_raises_a_protocol_error(text: str) -> None:
+    """Arbitrary text frames never raise anything but a ProtocolError."""
+    try:
+        P.decode(text, limits=L)
+    except ProtocolError:
+        pass

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from server.errors import BadImage
+from server.errors import BadImage, LimitExceeded, ProtocolError
 from server.render import (
     CANVAS_PX,
     INPUT_PX,
@@ -187,8 +187,45 @@ def test_image_path_rejects_a_blank_picture_and_huge_dimensions() -> None:
     """A flat picture has no drawing; a picture over the pixel limit is refused."""
     with pytest.raises(BadImage, match="no drawing"):
         render_image(cv2.imencode(".png", np.full((50, 50), 255, np.uint8))[1].tobytes())
-    with pytest.raises(BadImage, match="pixels"):
+    with pytest.raises(LimitExceeded, match="pixels") as info:
         render_image(cv2.imencode(".png", np.zeros((2100, 2100), np.uint8))[1].tobytes())
+    assert info.value.code == "image_too_many_pixels"
+
+
+def test_image_pixel_limit_is_exact() -> None:
+    """max_pixels admits a picture of exactly that many pixels and refuses one pixel row more."""
+    img = np.full((100, 100), 255, np.uint8)
+    cv2.line(img, (5, 5), (90, 90), 0, 3)
+    assert render_image(cv2.imencode(".png", img)[1].tobytes(), max_pixels=10_000).shape == (INPUT_PX, INPUT_PX)
+    taller = cv2.imencode(".png", np.vstack([img, img[:1]]))[1].tobytes()
+    with pytest.raises(LimitExceeded):
+        render_image(taller, max_pixels=10_000)
+
+
+SAMPLES = [
+    picture(255, 0),
+    cv2.imencode(".jpg", cv2.imdecode(np.frombuffer(picture(0, 255), np.uint8), 1))[1].tobytes(),
+]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.sampled_from(SAMPLES),
+    st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), max_size=8),
+    st.one_of(st.none(), st.integers(0, 10**6)),
+)
+def test_fuzz_corrupted_pictures_render_or_raise_a_protocol_error(base: bytes, flips, cut) -> None:
+    """Valid PNG/JPEG bytes with random bytes overwritten and/or truncated: a 64x64 image or a ProtocolError."""
+    data = bytearray(base)
+    for pos, val in flips:
+        data[pos % len(data)] = val
+    if cut is not None:
+        data = data[: cut % (len(data) + 1)]
+    try:
+        img = render_image(bytes(data))
+    except ProtocolError:
+        return
+    assert img.shape == (INPUT_PX, INPUT_PX) and img.dtype == np.uint8
 
 
 def test_canvas_constants_are_consistent() -> None:

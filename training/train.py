@@ -135,17 +135,20 @@ def main(argv: list[str] | None = None) -> int:
     steps_per_chunk = args.chunk // args.batch
     total_steps = chunks * steps_per_chunk
 
+    # The schedule is a pure function of the recipe, so a resumed run may change --epochs:
+    # the cosine then decays over the new total from where the run is.
+    warmup = max(1, total_steps // 50)
+    schedule = keras.optimizers.schedules.CosineDecay(
+        args.lr / 10, total_steps - warmup, alpha=0.02, warmup_target=args.lr, warmup_steps=warmup
+    )
     state = {"chunk": 0, "seconds": 0.0}
     if ckpt.exists() and not args.fresh:
         model = keras.models.load_model(ckpt)
+        model.optimizer.learning_rate = schedule
         state = json.loads(state_path.read_text())
         print(f"resuming at chunk {state['chunk']}/{chunks}", flush=True)
     else:
         model = build(args.arch, len(labels), width=args.width)
-        warmup = max(1, total_steps // 50)
-        schedule = keras.optimizers.schedules.CosineDecay(
-            args.lr / 10, total_steps - warmup, alpha=0.02, warmup_target=args.lr, warmup_steps=warmup
-        )
         model.compile(
             optimizer=keras.optimizers.Adam(schedule),
             loss=keras.losses.CategoricalCrossentropy(label_smoothing=0.1),
