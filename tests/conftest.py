@@ -8,6 +8,8 @@ import re
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +20,27 @@ SHARED = Path(os.environ.get("DOODLE_SHARED", ROOT.parent / "shared")) / "quickd
 RAW = SHARED / "raw"
 SIMPLIFIED = SHARED / "simplified"
 MODEL_DIR = ROOT / "models"
+#: Debian's browser, driven by Playwright (never `playwright install`: no downloads here).
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def http_get(url: str) -> tuple[int, bytes, str]:
+    """GET ``url``: status, body and Content-Type, for error statuses too."""
+    try:
+        with urllib.request.urlopen(url, timeout=10) as r:
+            return r.status, r.read(), r.headers.get("Content-Type", "")
+    except urllib.error.HTTPError as e:
+        return e.code, e.read(), e.headers.get("Content-Type", "")
 
 
 class ServerProcess:

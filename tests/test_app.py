@@ -6,8 +6,6 @@ import asyncio
 import base64
 import json
 import math
-import urllib.error
-import urllib.request
 
 import cv2
 import msgpack
@@ -16,15 +14,9 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 
 from replay_client.client import DoodleClient
-from tests.conftest import ServerProcess, raw_sample
+from tests.conftest import ServerProcess, http_get, raw_sample
 
-
-def get(url: str) -> tuple[int, bytes, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=10) as r:
-            return r.status, r.read(), r.headers.get("Content-Type", "")
-    except urllib.error.HTTPError as e:
-        return e.code, e.read(), e.headers.get("Content-Type", "")
+get = http_get
 
 
 def square(n: int = 20, size: float = 100.0) -> tuple[list[float], list[float]]:

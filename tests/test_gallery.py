@@ -18,20 +18,9 @@ import pytest_asyncio
 
 from replay_client.client import DoodleClient
 from server.limits import MAX_PAGE, MAX_SPRITE_PX, MAX_WORD_CHARS
-from tests.conftest import ROOT, ServerProcess, raw_sample
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS, ROOT, ServerProcess, raw_sample
 
 XSS = "<script>alert('x')</script>&\"cat"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 @pytest.fixture(scope="module")

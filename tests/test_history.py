@@ -308,7 +308,7 @@ async def test_sigterm_keeps_a_drawing_left_on_the_canvas(tmp_path: Path) -> Non
     second = ServerProcess("--db", str(path))
     try:
         rec = record(second, 1)
-        assert rec["reason"] == "disconnect" and rec["drawing"] == d["drawing"]
+        assert rec["reason"] == "shutdown" and rec["drawing"] == d["drawing"]
     finally:
         second.stop()
 

@@ -208,7 +208,13 @@ def unsafe_uses(source: str, where: str) -> list[str]:
             found += [f"{at} imports {n}" for n in names if n and n.split(".")[0] in FORBIDDEN_MODULES]
         elif isinstance(node, ast.Call):
             f = node.func
-            name = f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else ""
+            # Bare builtins (eval(...)) and builtins.eval(...); re.compile and friends are fine.
+            if isinstance(f, ast.Name):
+                name = f.id
+            elif isinstance(f, ast.Attribute) and ast.unparse(f.value) in {"builtins", "__builtins__"}:
+                name = f.attr
+            else:
+                name = f.attr if isinstance(f, ast.Attribute) and f.attr == "load" else ""
             if name in FORBIDDEN_CALLS or (name == "load" and "yaml" in ast.unparse(f)):
                 found.append(f"{at} calls {name}")
             for kw in node.keywords:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -14,21 +12,12 @@ from typing import Any
 import pytest
 
 from replay_client.client import DoodleClient
-from tests.conftest import RAW, ROOT, ServerProcess
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS, RAW, ROOT, ServerProcess, http_get
+
+get = http_get
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ARTIFACTS = ROOT / "artifacts"
 
 MSGPACK_JS = ROOT / "web_client/node_modules/@msgpack/msgpack/dist.umd/msgpack.min.js"
@@ -57,14 +46,6 @@ def page(browser: Browser) -> Iterator[Page]:
     yield pg
     pg.close()
     assert not errors, f"JavaScript errors on the page: {errors}"
-
-
-def get(url: str) -> tuple[int, bytes, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=10) as r:
-            return r.status, r.read(), r.headers.get("Content-Type", "")
-    except urllib.error.HTTPError as e:
-        return e.code, e.read(), e.headers.get("Content-Type", "")
 
 
 def real_drawing(word: str = "cat") -> list[list[list[float]]]:
