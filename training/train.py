@@ -55,7 +55,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--arch", default="mobile", help="architecture (training/model.py)")
     p.add_argument("--width", type=float, default=0.75, help="width multiplier of the architecture")
     p.add_argument("--per-class", type=int, default=None, help="at most this many drawings per word")
-    p.add_argument("--epochs", type=float, default=3.0, help="passes over the data (fractions allowed)")
+    p.add_argument("--epochs", type=float, default=2.2, help="passes over the data (fractions allowed)")
     p.add_argument("--batch", type=int, default=256, help="batch size, in drawings")
     p.add_argument("--lr", type=float, default=3e-3, help="peak learning rate")
     p.add_argument("--chunk", type=int, default=51_200, help="samples between checkpoints")
