@@ -3,7 +3,8 @@
 Prints one line ``doodlestream listening on http://HOST:PORT`` once it accepts
 connections (``--port 0`` picks a free port; scripts and tests read the line).
 SIGTERM and SIGINT stop it: it stops accepting, closes every socket with 1001 after
-in-flight replies, and exits 0.
+in-flight replies, and exits 0.  ``--workers N`` runs N such processes on one port
+(:mod:`server.workers`).
 """
 
 from __future__ import annotations
@@ -29,6 +30,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--max-batch", type=int, default=MAX_BATCH, help="micro-batch size cap, in requests")
     p.add_argument("--batch-wait-ms", type=float, default=BATCH_WAIT_MS, help="micro-batch deadline, in ms")
     p.add_argument("--model-threads", type=int, default=1, help="threads of the model interpreter")
+    p.add_argument("--workers", type=int, default=1, help="server processes sharing the port (SO_REUSEPORT)")
+    p.add_argument("--reuse-port", action="store_true", help="bind with SO_REUSEPORT (set for each worker)")
+    p.add_argument("--worker-index", type=int, default=0, help=argparse.SUPPRESS)
+    p.add_argument(
+        "--compression", action="store_true", help="offer permessage-deflate (off: costs memory, saves little)"
+    )
     p.add_argument("--origin", action="append", dest="origins", help="allowed browser Origin (repeatable)")
     p.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
     for f in fields(Limits):
@@ -52,6 +59,9 @@ async def main_async(args: argparse.Namespace) -> int:
         batch_wait_ms=args.batch_wait_ms,
         model_threads=args.model_threads,
         origins=args.origins,
+        reuse_port=args.reuse_port,
+        compression=args.compression,
+        worker=args.worker_index,
     )
     server = DoodleServer(config)
     await server.start()
@@ -70,6 +80,13 @@ async def main_async(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.workers < 1:
+        print("python -m server: --workers must be at least 1", file=sys.stderr)
+        return 2
+    if args.workers > 1:
+        from server.workers import supervise
+
+        return supervise(sys.argv[1:] if argv is None else argv, workers=args.workers, host=args.host, port=args.port)
     try:
         return asyncio.run(main_async(args))
     except KeyboardInterrupt:

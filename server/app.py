@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -67,6 +68,11 @@ class ServerConfig:
     web_root: Path = WEB_ROOT
     origins: list[str] | None = None
     reuse_port: bool = False
+    #: permessage-deflate; off by default: it costs memory per session and saves little on small frames
+    #: (``python -m bench`` measures both).
+    compression: bool = False
+    #: Index of this server among ``--workers`` processes (0 when alone).
+    worker: int = 0
 
 
 class TokenBucket:
@@ -255,7 +261,7 @@ class DoodleServer:
             process_request=self._process_request,
             max_size=self.config.limits.max_frame_bytes,
             max_queue=4,
-            compression=None,
+            compression="deflate" if self.config.compression else None,
             origins=self.config.origins,  # type: ignore[arg-type]
             reuse_port=self.config.reuse_port,
             server_header="doodlestream",
@@ -287,6 +293,8 @@ class DoodleServer:
         return json_response(
             {
                 "status": "ok",
+                "pid": os.getpid(),
+                "worker": self.config.worker,
                 "model": self.model.name,
                 "classes": len(self.model.labels),
                 "sessions": len(self.sessions),
