@@ -203,7 +203,8 @@ class Canvas:
     def __init__(self) -> None:
         self.strokes: list[Points] = []
         self._frame: Frame | None = None
-        self._canvas = blank_canvas()
+        # Allocated with the first stroke: an idle session holds no 272x272 canvas.
+        self._canvas: Image | None = None
         self.full_renders = 0
         """How many times the whole drawing was re-rendered (for tests and stats)."""
 
@@ -213,9 +214,10 @@ class Canvas:
     def _rerender(self) -> None:
         self.full_renders += 1
         self._frame = Frame.of(self.strokes)
-        self._canvas = blank_canvas()
         if self._frame is None:
+            self._canvas = None
             return
+        self._canvas = blank_canvas()
         for i, s in enumerate(self.strokes):
             draw_stroke(self._canvas, normalize_stroke(s, self._frame), i)
 
@@ -224,7 +226,7 @@ class Canvas:
         if not len(pts):
             return
         self.strokes.append(pts)
-        if self._frame is not None and self._frame.contains(pts):
+        if self._canvas is not None and self._frame is not None and self._frame.contains(pts):
             draw_stroke(self._canvas, normalize_stroke(pts, self._frame), len(self.strokes) - 1)
         else:
             self._rerender()
@@ -245,8 +247,8 @@ class Canvas:
     def image(self, size: int = INPUT_PX, pending: Points | None = None) -> Image:
         """Model input for the drawing, plus an unfinished ``pending`` stroke if given."""
         if pending is None or not len(pending):
-            return reduce(self._canvas, size)
-        if self._frame is not None and self._frame.contains(pending):
+            return reduce(self._canvas, size) if self._canvas is not None else np.zeros((size, size), np.uint8)
+        if self._canvas is not None and self._frame is not None and self._frame.contains(pending):
             canvas = self._canvas.copy()
             draw_stroke(canvas, normalize_stroke(pending, self._frame), len(self.strokes))
             return reduce(canvas, size)
