@@ -51,12 +51,21 @@ def window(samples: Iterable[tuple[float, float]], start: float, end: float) -> 
     return [lat for t, lat in samples if start <= t < end]
 
 
+def starved(samples: Sequence[tuple[float, float]], start: float, end: float) -> bool:
+    """Whether a session waited for guesses during ``[start, end)`` yet got none in it.
+
+    A session drawing a long stroke or thinking between drawings asks for nothing, so it
+    is not starved; one whose pen-up went unanswered through the window is."""
+    if any(start <= t < end for t, _ in samples):
+        return False
+    return any(t - lat / 1000.0 < end and t >= start for t, lat in samples)
+
+
 def load_summary(sessions: Sequence[Sequence[tuple[float, float]]], start: float, end: float) -> dict[str, Any]:
     """Throughput and latency over a window, across all sessions and for the worst one.
 
     ``sessions`` holds, per session, ``(completed_at_s, latency_ms)`` of each guess.
-    The worst session is the one with the highest p99; a session with no guess in the
-    window counts as starved."""
+    The worst session is the one with the highest p99; see :func:`starved`."""
     per = [window(s, start, end) for s in sessions]
     every = [lat for p in per for lat in p]
     span = end - start
@@ -65,8 +74,8 @@ def load_summary(sessions: Sequence[Sequence[tuple[float, float]]], start: float
     out["seconds"] = span
     out["guesses_per_s"] = len(every) / span if span > 0 else math.nan
     out["sessions"] = len(per)
-    out["starved_sessions"] = sum(1 for p in per if not p)
-    out["min_guesses_per_session"] = min((len(p) for p in per), default=0)
+    out["starved_sessions"] = sum(1 for s in sessions if starved(s, start, end))
+    out["sessions_without_guess"] = sum(1 for p in per if not p)
     out["worst_session_p99"] = max(p99s) if p99s else math.nan
     return out
 

@@ -39,14 +39,15 @@ def test_percentile_interpolates_and_handles_edges() -> None:
 
 
 def test_load_summary_counts_the_window_and_finds_the_worst_and_starved_sessions() -> None:
-    """Only guesses completed inside the window count; worst session p99 and starved sessions are reported."""
+    """Only guesses completed inside the window count; the worst session p99 and starved sessions are found."""
     fast = [(t, 1.0) for t in np.arange(0.0, 10.0, 0.1)]
     slow = [(t, 40.0) for t in np.arange(0.0, 10.0, 1.0)]
-    early = [(0.5, 3.0)]  # completes before the window: starved inside it
-    out = load_summary([fast, slow, early], 2.0, 7.0)
+    thinking = [(0.5, 3.0), (9.0, 3.0)]  # asked for nothing during the window: not starved
+    stuck = [(0.5, 3.0), (8.0, 6500.0)]  # its pen-up at 1.5 s went unanswered through the window: starved
+    out = load_summary([fast, slow, thinking, stuck], 2.0, 7.0)
     assert out["n"] == 50 + 5 and out["guesses_per_s"] == pytest.approx(55 / 5.0)
-    assert out["worst_session_p99"] == 40.0 and out["starved_sessions"] == 1 and out["sessions"] == 3
-    assert out["min_guesses_per_session"] == 0
+    assert out["worst_session_p99"] == 40.0 and out["sessions"] == 4
+    assert out["starved_sessions"] == 1 and out["sessions_without_guess"] == 2
 
 
 def test_ratio() -> None:
