@@ -1,7 +1,7 @@
 """Renders benchmark results: the markdown tables and the latency figure.
 
 :func:`markdown` turns ``results.json`` into ``results.md`` (the same tables go into
-the README's "Performance" section: ``python -m bench.report`` prints them);
+the README's "Performance" section: ``python -m bench.report [--targets]`` prints them);
 :func:`plot` draws ``latency.png`` from a run's latency samples.
 """
 
@@ -131,6 +131,17 @@ def markdown(results: dict[str, Any]) -> str:
         *memory_table(results),
         "",
     ]
+    split = results.get("client_split")
+    if split:
+        one, two = split["one_process"], split["two_processes"]
+        out += [
+            f"Load generator: {split['players']} full-speed players from one client process made "
+            f"{_f(one['guesses_per_s'], 0)} guesses/s (client CPU {_f(one['client_cpu_s'])} s, server "
+            f"{_f(one['server_cpu_s'])} s); from two, {_f(two['guesses_per_s'], 0)} guesses/s (client "
+            f"{_f(two['client_cpu_s'])} s, server {_f(two['server_cpu_s'])} s). Every other run uses "
+            f"{results['profile']['client_processes']} client processes.",
+            "",
+        ]
     return "\n".join(out)
 
 
@@ -170,8 +181,10 @@ def plot(results: dict[str, Any], latencies: dict[str, list[float]], path: Path)
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.report", description="Print results.json as markdown tables.")
     p.add_argument("results", nargs="?", type=Path, default=HERE / "results.json")
+    p.add_argument("--targets", action="store_true", help="only the targets table (for the README)")
     args = p.parse_args(argv)
-    print(markdown(json.loads(args.results.read_text())))
+    results = json.loads(args.results.read_text())
+    print("\n".join(targets_table(results)) if args.targets else markdown(results))
     return 0
 
 
