@@ -61,6 +61,7 @@ class Profile:
     baseline_players: int
     baseline_s: float
     client_processes: int
+    settle_s: float  # pause before reading RSS
 
 
 FULL = Profile(
@@ -79,6 +80,7 @@ FULL = Profile(
     baseline_players=200,
     baseline_s=20.0,
     client_processes=2,
+    settle_s=1.0,
 )
 
 QUICK = Profile(
@@ -95,8 +97,9 @@ QUICK = Profile(
     sweep_s=1.5,
     idle_sessions=100,
     baseline_players=4,
-    baseline_s=3.0,
+    baseline_s=2.0,
     client_processes=2,
+    settle_s=0.3,
 )
 
 
@@ -170,11 +173,11 @@ class Bench:
         warm = load.IdleSessions(server.ws, 20, compression=compression)
         warm.wait_open()
         warm.close()
-        time.sleep(1.0)
+        time.sleep(self.p.settle_s)
         before = rss_kib(server.pid)
         idle = load.IdleSessions(server.ws, self.p.idle_sessions, compression=compression)
         opened = idle.wait_open()
-        time.sleep(2.0)
+        time.sleep(2 * self.p.settle_s)
         sessions = server.healthz()["sessions"]
         after = rss_kib(server.pid)
         idle.close()
