@@ -5,6 +5,7 @@ connections (``--port 0`` picks a free port; scripts and tests read the line).
 SIGTERM and SIGINT stop it: it stops accepting, lets in-flight replies go out, hands
 every open drawing to the drawing hooks, closes every socket with 1001, and exits 0.
 It needs no privileges and writes nothing but its logs (stderr); as root it warns.
+``--workers N`` runs N such processes on one port (:mod:`server.workers`).
 """
 
 from __future__ import annotations
@@ -56,6 +57,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=DEFAULT_DB,
         help=f"history database: a SQLite file, or :memory: to keep nothing after exit (default {DEFAULT_DB})",
     )
+    p.add_argument("--workers", type=int, default=1, help="server processes sharing the port (SO_REUSEPORT)")
+    p.add_argument("--reuse-port", action="store_true", help="bind with SO_REUSEPORT (set for each worker)")
+    p.add_argument("--worker-index", type=int, default=0, help=argparse.SUPPRESS)
+    p.add_argument(
+        "--compression", action="store_true", help="offer permessage-deflate (off: costs memory, saves little)"
+    )
     p.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
     for f in fields(Limits):
         p.add_argument(
@@ -80,6 +87,9 @@ async def main_async(args: argparse.Namespace) -> int:
         origins=args.origins,
         token=args.token,
         trusted_proxies=args.trusted_proxies,
+        reuse_port=args.reuse_port,
+        compression=args.compression,
+        worker=args.worker_index,
     )
     log = logging.getLogger("doodlestream")
     if hasattr(os, "geteuid") and os.geteuid() == 0:
@@ -108,6 +118,13 @@ async def main_async(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.workers < 1:
+        print("python -m server: --workers must be at least 1", file=sys.stderr)
+        return 2
+    if args.workers > 1:
+        from server.workers import supervise
+
+        return supervise(sys.argv[1:] if argv is None else argv, workers=args.workers, host=args.host, port=args.port)
     try:
         return asyncio.run(main_async(args))
     except KeyboardInterrupt:

@@ -35,6 +35,7 @@ import asyncio
 import hmac
 import inspect
 import logging
+import os
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -93,6 +94,11 @@ class ServerConfig:
     token: str | None = None
     trusted_proxies: list[str] | None = None
     reuse_port: bool = False
+    #: permessage-deflate; off by default: it costs memory per session and saves little on small frames
+    #: (``python -m bench`` measures both).
+    compression: bool = False
+    #: Index of this server among ``--workers`` processes (0 when alone).
+    worker: int = 0
 
 
 class TokenBucket:
@@ -330,7 +336,7 @@ class DoodleServer:
             max_size=self.config.limits.max_frame_bytes,
             max_queue=self.config.limits.recv_queue_frames,
             write_limit=self.config.limits.max_send_buffer_bytes,
-            compression=None,
+            compression="deflate" if self.config.compression else None,
             reuse_port=self.config.reuse_port,
             server_header="doodlestream",
         )
@@ -381,6 +387,8 @@ class DoodleServer:
         return json_response(
             {
                 "status": "ok",
+                "pid": os.getpid(),
+                "worker": self.config.worker,
                 "model": self.model.name,
                 "classes": len(self.model.labels),
                 "sessions": len(self.sessions),

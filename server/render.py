@@ -248,8 +248,8 @@ class Canvas:
         if self._canvas is None:
             return render([] if pending is None else [pending], size)
         if pending is None or not len(pending):
-            return reduce(self._canvas, size)
-        if self._frame is not None and self._frame.contains(pending):
+            return reduce(self._canvas, size) if self._canvas is not None else np.zeros((size, size), np.uint8)
+        if self._canvas is not None and self._frame is not None and self._frame.contains(pending):
             canvas = self._canvas.copy()
             draw_stroke(canvas, normalize_stroke(pending, self._frame), len(self.strokes))
             return reduce(canvas, size)

@@ -11,6 +11,7 @@ import cv2
 import msgpack
 import numpy as np
 import pytest
+from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from replay_client.client import DoodleClient
@@ -305,3 +306,19 @@ async def test_many_sessions_in_parallel_each_get_their_own_answers(server: Serv
         alone = await one(sample[i])
         assert [g["word"] for g in together[i]] == [g["word"] for g in alone]
         assert [g["score"] for g in together[i]] == pytest.approx([g["score"] for g in alone], abs=1e-4)
+
+
+async def test_compression_is_off_unless_asked_for(server: ServerProcess) -> None:
+    """A client offering permessage-deflate gets it only from a server started with --compression."""
+    async with connect(server.url, compression="deflate") as ws:
+        assert ws.protocol.extensions == []
+    srv = ServerProcess("--compression")
+    try:
+        async with connect(srv.url, compression="deflate") as ws:
+            assert [e.name for e in ws.protocol.extensions] == ["permessage-deflate"]
+            await ws.recv()
+            await ws.send(msgpack.packb({"type": "stroke", "x": [0, 50, 100], "y": [0, 80, 0]}))
+            reply = msgpack.unpackb(await ws.recv())
+            assert reply["type"] == "guesses" and len(reply["guesses"]) == 5
+    finally:
+        assert srv.stop() == 0

@@ -222,3 +222,15 @@ def test_fuzz_any_text_frame_decodes_or_raises_a_protocol_error(text: str) -> No
         P.decode(text, limits=L)
     except ProtocolError:
         pass
+
+
+@pytest.mark.parametrize("n", [1, P.SMALL_LIST, P.SMALL_LIST + 1, 200])
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf, 2e9, -(10**12)])
+def test_short_and_long_point_lists_are_validated_alike(n: int, bad: float) -> None:
+    """The plain-Python path for short lists and the numpy path for long ones reject the same values."""
+    xs: list[float] = [float(i) for i in range(n)]
+    ok = P.decode(pack({"type": "points", "x": xs, "y": xs}), limits=L)
+    assert isinstance(ok, P.PointsMsg) and ok.x.dtype == np.float64 and ok.x.tolist() == xs
+    xs[-1] = bad
+    with pytest.raises(InvalidField):
+        P.decode(pack({"type": "points", "x": xs, "y": [0.0] * n}), limits=L)

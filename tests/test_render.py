@@ -121,6 +121,19 @@ def test_pending_stroke_is_drawn_as_the_next_stroke() -> None:
     assert np.array_equal(c.image(pending=as_points([0, 500], [0, 0])), render([a, as_points([0, 500], [0, 0])]))
 
 
+def test_empty_canvas_holds_no_pixels_until_its_first_stroke() -> None:
+    """An idle session's canvas allocates nothing; empty, it renders like render([]), and clear frees it again."""
+    c = Canvas()
+    assert c._canvas is None
+    assert np.array_equal(c.image(), render([])) and np.array_equal(c.image(size=32), render([], 32))
+    a = as_points([0, 100, 100], [0, 0, 100])
+    assert np.array_equal(c.image(pending=a), render([a]))
+    c.push(a)
+    assert c._canvas is not None and np.array_equal(c.image(), render([a]))
+    c.clear()
+    assert c._canvas is None and np.array_equal(c.image(), render([]))
+
+
 def test_simplified_data_stays_in_place_through_normalize() -> None:
     """Google's simplified drawings pass through normalize() nearly unchanged: it is the same space."""
     with gzip.open(SIMPLIFIED / "cat.ndjson.gz", "rt") as fh:

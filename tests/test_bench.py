@@ -1,0 +1,123 @@
+"""bench/: the metric helpers, drawing chunking and the baseline client's request (fast, no servers)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import os
+import socket
+
+import msgpack
+import numpy as np
+import pytest
+
+from bench import drawings as D
+from bench.__main__ import recommend
+from bench.load import blank_browser_canvas, draw_browser_stroke, http_request, render_canvas
+from bench.metrics import (
+    cpu_seconds,
+    load_summary,
+    percentile,
+    ratio,
+    rss_kib,
+    summarize,
+    tcp_bytes_acked,
+    ws_client_frame_bytes,
+)
+from server.render import render_image
+
+
+def test_percentile_interpolates_and_handles_edges() -> None:
+    """percentile matches numpy's linear interpolation; empty is NaN, one value is itself."""
+    xs = [5.0, 1.0, 9.0, 3.0, 7.0, 2.0]
+    for q in (0, 10, 50, 90, 99, 100):
+        assert percentile(xs, q) == pytest.approx(float(np.percentile(xs, q)))
+    assert math.isnan(percentile([], 50)) and percentile([4.0], 99) == 4.0
+    s = summarize([1.0, 2.0, 3.0])
+    assert s["n"] == 3 and s["mean"] == 2.0 and s["p50"] == 2.0 and s["max"] == 3.0
+
+
+def test_load_summary_counts_the_window_and_finds_the_worst_and_starved_sessions() -> None:
+    """Only guesses completed inside the window count; the worst session p99 and starved sessions are found."""
+    fast = [(t, 1.0) for t in np.arange(0.0, 10.0, 0.1)]
+    slow = [(t, 40.0) for t in np.arange(0.0, 10.0, 1.0)]
+    thinking = [(0.5, 3.0), (9.0, 3.0)]  # asked for nothing during the window: not starved
+    stuck = [(0.5, 3.0), (8.0, 6500.0)]  # its pen-up at 1.5 s went unanswered through the window: starved
+    out = load_summary([fast, slow, thinking, stuck], 2.0, 7.0)
+    assert out["n"] == 50 + 5 and out["guesses_per_s"] == pytest.approx(55 / 5.0)
+    assert out["worst_session_p99"] == 40.0 and out["sessions"] == 4
+    assert out["starved_sessions"] == 1 and out["sessions_without_guess"] == 2
+
+
+def test_ratio() -> None:
+    """ratio says how many times smaller ours is, infinite for zero."""
+    assert ratio(100.0, 4.0) == 25.0 and math.isinf(ratio(1.0, 0.0))
+
+
+def test_frame_bytes_match_what_the_kernel_counts_on_a_real_socket() -> None:
+    """tcp_bytes_acked counts exactly the bytes sent, and ws_client_frame_bytes the masked frame size."""
+    assert ws_client_frame_bytes(10) == 16 and ws_client_frame_bytes(200) == 208
+    assert ws_client_frame_bytes(70_000) == 70_014
+    srv = socket.create_server(("127.0.0.1", 0))
+    cli = socket.create_connection(srv.getsockname())
+    peer, _ = srv.accept()
+    try:
+        before = tcp_bytes_acked(cli)
+        payload = msgpack.packb({"type": "points", "x": [1, 2], "y": [3, 4], "t": [0, 16]})
+        cli.sendall(payload)
+        got = b""
+        while len(got) < len(payload):
+            got += peer.recv(4096)
+        peer.sendall(b"ok")  # the reply carries the acknowledgement
+        assert cli.recv(2) == b"ok"
+        assert tcp_bytes_acked(cli) - before == len(payload)
+    finally:
+        for s in (cli, peer, srv):
+            s.close()
+
+
+def test_proc_readers_see_this_process() -> None:
+    """rss_kib and cpu_seconds read plausible values for the test process itself."""
+    assert 10_000 < rss_kib(os.getpid()) < 50_000_000
+    assert cpu_seconds(os.getpid()) > 0
+
+
+def test_chunk_stroke_groups_points_by_animation_frame() -> None:
+    """Points drawn within one 16 ms frame travel together, in order, stamped with the last one's time."""
+    chunks = D.chunk_stroke([1, 2, 3, 4, 5], [5, 4, 3, 2, 1], [0, 5, 16, 40, 47])
+    assert [c.x for c in chunks] == [[1, 2], [3], [4, 5]]
+    assert [c.at_ms for c in chunks] == [5, 16, 47]
+    assert sum(len(c.t) for c in chunks) == 5
+
+
+def test_load_is_deterministic_and_interleaves_words() -> None:
+    """The same sample comes back every time, one word after another."""
+    a, b = D.load(1, words=4), D.load(1, words=4)
+    assert [d.strokes for d in a] == [d.strokes for d in b]
+    assert len({d.word for d in a}) == 4
+
+
+def test_baseline_request_carries_a_png_the_original_preprocessing_reads() -> None:
+    """The baseline client's POST is valid HTTP with a base64 PNG that render_image turns into model input."""
+    d = D.load(1, words=1)[0]
+    canvas = blank_browser_canvas(d)
+    for s in d.strokes:
+        draw_browser_stroke(canvas, s)
+    req = http_request("127.0.0.1", 5000, render_canvas(canvas))
+    head, body = req.split(b"\r\n\r\n", 1)
+    assert head.startswith(b"POST /predict HTTP/1.1") and f"Content-Length: {len(body)}".encode() in head
+    png = base64.b64decode(json.loads(body)["image"].split(",", 1)[1])
+    img = render_image(png)
+    assert img.shape == (64, 64) and img.max() > 100
+
+
+def test_recommend_prefers_throughput_among_low_latency_settings() -> None:
+    """The pick is the fastest under load among settings whose one-session p50 is near the best."""
+    sweep = [
+        {"single_p50": 1.0, "guesses_per_s": 800.0},
+        {"single_p50": 1.1, "guesses_per_s": 900.0},
+        {"single_p50": 5.0, "guesses_per_s": 2000.0},
+    ]
+    assert recommend(sweep) is sweep[1]
+    assert recommend([]) is None
