@@ -7,5 +7,5 @@ bash "$ROOT/scripts/setup.sh"
 cd "$ROOT"
 export PYTHONUNBUFFERED=1 TF_CPP_MIN_LOG_LEVEL=2
 echo "== ruff"; .venv/bin/ruff check . && .venv/bin/ruff format --check .
-echo "== mypy"; .venv/bin/mypy server training replay_client
+echo "== mypy"; .venv/bin/mypy server training replay_client bench
 echo "== pytest"; .venv/bin/python -m pytest -p no:cacheprovider "$@"
