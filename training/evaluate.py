@@ -140,8 +140,8 @@ def card_figures(ev: dict[str, Any]) -> str:
         f"| top-1 / top-3 after 3 strokes | {p['3']['top1']:.3f} / {p['3']['top3']:.3f} |",
         f"| model time, batch 1 (LiteRT, 1 thread), median / p99 | {ev['model_ms']['median']:.3f} / "
         f"{ev['model_ms']['p99']:.3f} ms |",
-        f"| pen-up to guesses over loopback during the replay (client-measured), p50 / p99 | "
-        f"{ev['latency_ms']['p50']:.2f} / {ev['latency_ms']['p99']:.2f} ms |",
+        f"| pen-up to guesses over loopback, {ev['concurrency']} sessions replaying at full speed "
+        f"(client-measured), p50 / p99 | {ev['latency_ms']['p50']:.2f} / {ev['latency_ms']['p99']:.2f} ms |",
         f"| drawings rejected by the server | {ev['rejected']} |",
         "",
         "Worst classes (top-1): " + ", ".join(f"{w} {v:.2f}" for w, v in ev["worst_classes"]),
@@ -219,6 +219,7 @@ async def evaluate(model_dir: Path, raw: Path, *, limit: int | None, concurrency
             "guesses": len(lat),
         },
         "rejected": sum(bool(r["errors"]) for r in runs),
+        "concurrency": concurrency,
         "replay_seconds": round(took, 1),
     }
 
