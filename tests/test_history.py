@@ -15,6 +15,7 @@ from typing import Any
 import cv2
 import numpy as np
 import pytest
+from websockets.exceptions import ConnectionClosed
 
 from replay_client.client import DoodleClient
 from server.limits import MAX_SPRITE_PX, MAX_WORD_CHARS
@@ -319,3 +320,44 @@ def test_an_unusable_database_path_stops_the_server_with_a_message(tmp_path: Pat
     blocker.write_text("x")
     with pytest.raises(RuntimeError, match="cannot open the history database"):
         ServerProcess("--db", str(blocker / "doodles.sqlite3"))
+
+
+async def test_sigkill_under_load_loses_no_acknowledged_drawing(tmp_path: Path) -> None:
+    """20 sessions submit drawings as fast as they can; SIGKILL mid-stream; every drawing acknowledged
+    with `saved` is found, exactly, after a restart."""
+    path = tmp_path / "load.sqlite3"
+    first = ServerProcess("--db", str(path))
+    sample = [d for d in raw_sample()[:40] if len(d["drawing"]) <= 8]
+    acked: dict[int, dict] = {}
+
+    async def player(k: int) -> None:
+        try:
+            async with DoodleClient(first.url) as c:
+                for i in range(1000):
+                    d = sample[(k + i) % len(sample)]
+                    await c.request({"type": "stroke", "x": d["drawing"][0][0], "y": d["drawing"][0][1]})
+                    saved = await c.request({"type": "submit", "word": d["word"]})
+                    acked[saved["id"]] = {"word": d["word"], "x": d["drawing"][0][0]}
+                    await c.request({"type": "clear"})
+        except (ConnectionClosed, OSError):
+            pass  # the server was killed under this player
+
+    players = [asyncio.create_task(player(k)) for k in range(20)]
+    async with asyncio.timeout(120):
+        while len(acked) < 150:
+            await asyncio.sleep(0.01)
+    first.proc.send_signal(signal.SIGKILL)
+    await asyncio.gather(*players)
+    assert first.proc.wait(10) == -signal.SIGKILL
+    first.stop()
+    second = ServerProcess("--db", str(path))
+    try:
+        found = 0
+        for doodle_id, want in acked.items():
+            rec = record(second, doodle_id)
+            assert rec["word"] == want["word"] and rec["drawing"][0][0] == want["x"]
+            found += 1
+        print(f"SIGKILL under load: {len(acked)} drawings acknowledged, {found} found after restart")
+        assert found == len(acked) >= 150
+    finally:
+        second.stop()
