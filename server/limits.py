@@ -21,6 +21,10 @@ MAX_POINTS_PER_MESSAGE = 2_048
 #: Points in one stroke (all its ``points`` messages together), in points.
 #: Code: ``stroke_too_long``.
 MAX_POINTS_PER_STROKE = 8_192
+#: Largest coordinate magnitude a client may send, in client pixels. Code: ``invalid_field``.
+MAX_COORDINATE = 1e9
+#: Largest point time a client may send, in milliseconds since the drawing began. Code: ``invalid_field``.
+MAX_TIME_MS = 2**40
 #: Strokes in one drawing, in strokes. Code: ``too_many_strokes``.
 MAX_STROKES = 256
 #: Messages one session may send per second (token bucket rate), in messages/s.

@@ -30,7 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from server.errors import InvalidField, LimitExceeded, MalformedMessage, UnknownType
-from server.limits import MAX_LIVE_MS, MAX_WORD_CHARS, MIN_LIVE_MS, Limits
+from server.limits import MAX_COORDINATE, MAX_LIVE_MS, MAX_TIME_MS, MAX_WORD_CHARS, MIN_LIVE_MS, Limits
 
 PROTOCOL_VERSION = 1
 
@@ -147,8 +147,8 @@ def _numbers(m: Payload, key: str, limits: Limits) -> Floats:
         for item in v:
             if item != item or item in (math.inf, -math.inf):
                 raise InvalidField(f"'{key}' holds NaN or an infinite value")
-            if abs(item) > 1e9:
-                raise InvalidField(f"'{key}' holds a coordinate beyond +-1e9")
+            if abs(item) > MAX_COORDINATE:
+                raise InvalidField(f"'{key}' holds a coordinate beyond +-{MAX_COORDINATE:g}")
         return np.array(v, dtype=np.float64)
     try:
         arr = np.asarray(v, dtype=np.float64)
@@ -156,8 +156,8 @@ def _numbers(m: Payload, key: str, limits: Limits) -> Floats:
         raise InvalidField(f"'{key}' holds a number too large for a coordinate") from None
     if not np.isfinite(arr).all():
         raise InvalidField(f"'{key}' holds NaN or an infinite value")
-    if len(arr) and float(np.abs(arr).max()) > 1e9:
-        raise InvalidField(f"'{key}' holds a coordinate beyond +-1e9")
+    if len(arr) and float(np.abs(arr).max()) > MAX_COORDINATE:
+        raise InvalidField(f"'{key}' holds a coordinate beyond +-{MAX_COORDINATE:g}")
     return arr
 
 
@@ -171,8 +171,8 @@ def _points(m: Payload, limits: Limits) -> tuple[Floats, Floats, Ints | None]:
         t = _numbers(m, "t", limits)
         if len(t) != len(x):
             raise InvalidField(f"'t' has {len(t)} values but 'x' has {len(x)}")
-        if len(t) and (t.min() < 0 or t.max() > 2**40):
-            raise InvalidField("'t' must be milliseconds between 0 and 2**40")
+        if len(t) and (t.min() < 0 or t.max() > MAX_TIME_MS):
+            raise InvalidField(f"'t' must be milliseconds between 0 and {MAX_TIME_MS}")
         t_arr = np.rint(t).astype(np.int64)
     return x, y, t_arr
 
