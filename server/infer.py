@@ -31,7 +31,7 @@ import numpy.typing as npt
 
 from server.errors import InferenceFailed, ModelError
 from server.limits import BATCH_WAIT_MS, MAX_BATCH
-from server.render import INPUT_PX
+from server.render import INPUT_PX, render_params
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,22 @@ class Model(Protocol):
     name: str
 
     def predict(self, images: Images) -> Probs: ...
+
+
+def check_render_params(meta: dict[str, object], model_dir: Path) -> None:
+    """Refuse a model trained on other pictures than :mod:`server.render` draws: its
+    ``model.json`` must record ``render`` parameters equal to :func:`render_params`."""
+    recorded = meta.get("render")
+    if not isinstance(recorded, dict):
+        raise ModelError(
+            f"{model_dir / 'model.json'} does not record the renderer's parameters ('render'); "
+            "retrain with training/train.py, which records them"
+        )
+    ours = render_params()
+    differ = sorted(k for k in ours.keys() | recorded.keys() if recorded.get(k) != ours.get(k))
+    if differ:
+        detail = ", ".join(f"{k}: model {recorded.get(k)!r} vs server {ours.get(k)!r}" for k in differ)
+        raise ModelError(f"{model_dir} was trained with other rendering parameters than server/render.py ({detail})")
 
 
 def _buckets(max_batch: int) -> list[int]:
@@ -75,6 +91,7 @@ class Classifier:
         meta_path = model_dir / "model.json"
         self.meta: dict[str, object] = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
         self.name = str(self.meta.get("name", model_dir.name))
+        check_render_params(self.meta, model_dir)
         self._content = tflite.read_bytes()
         self._threads = threads
         self.buckets = _buckets(max_batch)

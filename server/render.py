@@ -11,9 +11,16 @@ Contract
   1 px spacing, simplified with Ramer-Douglas-Peucker (epsilon 2.0, OpenCV's
   ``approxPolyDP``) and rounded to integers.  Empty strokes and non-finite points are
   dropped.  It never raises on numeric content.
+* Its cost is bounded by the number of points, never by the length of the path: a stroke
+  whose path is longer than ``MAX_RESAMPLED_POINTS`` units is not resampled but
+  simplified directly, in runs of at most ``RDP_RUN_POINTS`` points (runs bound the
+  simplifier's quadratic worst case).  Every stroke of the raw validation set but a few
+  dozen (of 45,000) takes the resampling path, so ordinary drawings render exactly as
+  Google's simplified data was made (``tests/test_render.py`` checks the raw set).
 * :func:`render` draws normalized strokes with OpenCV on a ``CANVAS_PX`` square
-  (``LINE_PX`` wide lines, stroke *i* drawn at intensity :func:`stroke_intensity`,
-  later strokes fainter) and reduces it to ``INPUT_PX`` x ``INPUT_PX`` uint8, bright
+  (``LINE_PX`` wide lines, stroke *i* drawn at intensity :func:`stroke_intensity`:
+  ``FIRST_STROKE_INTENSITY`` less ``FADE_PER_STROKE`` per earlier stroke, never below
+  ``MIN_STROKE_INTENSITY``) and reduces it to ``INPUT_PX`` x ``INPUT_PX`` uint8, bright
   strokes on black.  ``render(strokes)`` is what the model is trained on and served.
 * :class:`Canvas` holds one drawing and renders it incrementally: a stroke inside the
   current bounding box is drawn onto the kept canvas; one that grows the box, and
@@ -50,6 +57,17 @@ LINE_PX = 6
 RESAMPLE_STEP = 1.0
 #: Ramer-Douglas-Peucker tolerance of :func:`normalize`, in normalized units.
 RDP_EPSILON = 2.0
+#: Longest stroke path that is resampled before simplifying, in normalized units (= points
+#: made by resampling). Longer strokes are simplified from their own points.
+MAX_RESAMPLED_POINTS = 8_192
+#: Points simplified in one run when a stroke is not resampled, in points.
+RDP_RUN_POINTS = 512
+#: Grey level (0..255) of the first stroke.
+FIRST_STROKE_INTENSITY = 255
+#: How much darker each later stroke is drawn than the one before, in grey levels.
+FADE_PER_STROKE = 12
+#: The faintest a stroke is drawn, in grey levels.
+MIN_STROKE_INTENSITY = 80
 #: Largest coordinate magnitude :func:`as_points` keeps, in client pixels.
 MAX_COORD = 1e12
 #: A drawing whose extent is below this share of its coordinates' magnitude is a dot.
@@ -64,7 +82,26 @@ Image = npt.NDArray[np.uint8]
 
 def stroke_intensity(index: int) -> int:
     """Grey level (0..255) that stroke number ``index`` (0-based) is drawn with."""
-    return max(255 - 12 * index, 80)
+    return max(FIRST_STROKE_INTENSITY - FADE_PER_STROKE * index, MIN_STROKE_INTENSITY)
+
+
+def render_params() -> dict[str, float | int]:
+    """The parameters that decide what the model sees; a model records them (``model.json``
+    ``render``) and :mod:`server.infer` refuses a model trained with others."""
+    return {
+        "input_px": INPUT_PX,
+        "space": SPACE,
+        "canvas_px": CANVAS_PX,
+        "margin_px": MARGIN_PX,
+        "line_px": LINE_PX,
+        "resample_step": RESAMPLE_STEP,
+        "rdp_epsilon": RDP_EPSILON,
+        "max_resampled_points": MAX_RESAMPLED_POINTS,
+        "rdp_run_points": RDP_RUN_POINTS,
+        "first_stroke_intensity": FIRST_STROKE_INTENSITY,
+        "fade_per_stroke": FADE_PER_STROKE,
+        "min_stroke_intensity": MIN_STROKE_INTENSITY,
+    }
 
 
 def as_points(xs: Sequence[float] | npt.ArrayLike, ys: Sequence[float] | npt.ArrayLike) -> Points:
@@ -84,8 +121,8 @@ def as_points(xs: Sequence[float] | npt.ArrayLike, ys: Sequence[float] | npt.Arr
     return pts
 
 
-class Frame:
-    """The affine map from client pixels to normalized space for one drawing."""
+class Placement:
+    """Where one drawing lies: the affine map from its client pixels to normalized space."""
 
     __slots__ = ("extent", "max_x", "max_y", "min_x", "min_y")
 
@@ -96,8 +133,8 @@ class Frame:
         self.extent = extent if extent > DEGENERATE_EXTENT * magnitude else 0.0
 
     @classmethod
-    def of(cls, strokes: Iterable[Points]) -> Frame | None:
-        """The frame of the non-empty strokes, or ``None`` when there are none."""
+    def of(cls, strokes: Iterable[Points]) -> Placement | None:
+        """The placement of the non-empty strokes, or ``None`` when there are none."""
         lo = np.array([np.inf, np.inf])
         hi = np.array([-np.inf, -np.inf])
         for s in strokes:
@@ -109,7 +146,7 @@ class Frame:
         return cls(float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1]))
 
     def contains(self, pts: Points) -> bool:
-        """Whether adding ``pts`` would leave this frame unchanged."""
+        """Whether adding ``pts`` would leave this placement unchanged."""
         if not len(pts):
             return True
         lo = pts.min(axis=0)
@@ -140,27 +177,45 @@ def _resample(pts: Points, step: float = RESAMPLE_STEP) -> Points:
     return np.stack([np.interp(at, dist, pts[:, 0]), np.interp(at, dist, pts[:, 1])], axis=1)
 
 
+def _rdp(pts: Points) -> Points:
+    """Ramer-Douglas-Peucker with ``RDP_EPSILON`` (OpenCV), open curve."""
+    curve = cv2.approxPolyDP(pts.astype(np.float32).reshape(-1, 1, 2), RDP_EPSILON, False)
+    return np.asarray(curve.reshape(-1, 2), dtype=np.float64)
+
+
+def _rdp_in_runs(pts: Points) -> Points:
+    """RDP over runs of at most ``RDP_RUN_POINTS`` points (run ends are kept): linear in
+    the point count, where one run over everything can be quadratic."""
+    if len(pts) <= RDP_RUN_POINTS:
+        return _rdp(pts)
+    step = RDP_RUN_POINTS - 1
+    parts = [_rdp(pts[start : start + RDP_RUN_POINTS]) for start in range(0, len(pts) - 1, step)]
+    return np.concatenate([parts[0], *(p[1:] for p in parts[1:])])
+
+
 def _simplify(pts: Points) -> IntStroke:
-    """Resample, RDP-simplify and round one stroke already in normalized space."""
+    """Resample, RDP-simplify and round one stroke already in normalized space.
+
+    Work is bounded by the point count: a path longer than ``MAX_RESAMPLED_POINTS`` units
+    is simplified from its own points (in runs) instead of from a resampling."""
     if len(pts) >= 3:
-        dense = _resample(pts)
-        curve = cv2.approxPolyDP(dense.astype(np.float32).reshape(-1, 1, 2), RDP_EPSILON, False)
-        pts = curve.reshape(-1, 2).astype(np.float64)
+        length = float(np.hypot(*np.diff(pts, axis=0).T).sum())
+        pts = _rdp(_resample(pts)) if length <= MAX_RESAMPLED_POINTS * RESAMPLE_STEP else _rdp_in_runs(pts)
     return np.rint(pts).astype(np.int32)
 
 
-def normalize_stroke(pts: Points, frame: Frame) -> IntStroke:
+def normalize_stroke(pts: Points, placement: Placement) -> IntStroke:
     """One stroke in client pixels -> normalized, simplified integer points."""
-    return _simplify(frame.apply(pts))
+    return _simplify(placement.apply(pts))
 
 
 def normalize(strokes: Iterable[Points]) -> list[IntStroke]:
     """Strokes in client pixels -> Google's simplified space (see module docstring)."""
     kept = [s for s in strokes if len(s)]
-    frame = Frame.of(kept)
-    if frame is None:
+    placement = Placement.of(kept)
+    if placement is None:
         return []
-    return [normalize_stroke(s, frame) for s in kept]
+    return [normalize_stroke(s, placement) for s in kept]
 
 
 def draw_stroke(canvas: Image, stroke: IntStroke, index: int) -> None:
@@ -202,7 +257,7 @@ class Canvas:
 
     def __init__(self) -> None:
         self.strokes: list[Points] = []
-        self._frame: Frame | None = None
+        self._placement: Placement | None = None
         self._canvas: Image | None = None  # allocated with the first stroke: idle sessions stay small
         self.full_renders = 0
         """How many times the whole drawing was re-rendered (for tests and stats)."""
@@ -212,21 +267,21 @@ class Canvas:
 
     def _rerender(self) -> None:
         self.full_renders += 1
-        self._frame = Frame.of(self.strokes)
-        if self._frame is None:
+        self._placement = Placement.of(self.strokes)
+        if self._placement is None:
             self._canvas = None
             return
         self._canvas = blank_canvas()
         for i, s in enumerate(self.strokes):
-            draw_stroke(self._canvas, normalize_stroke(s, self._frame), i)
+            draw_stroke(self._canvas, normalize_stroke(s, self._placement), i)
 
     def push(self, pts: Points) -> None:
         """Append a finished stroke (empty strokes are ignored)."""
         if not len(pts):
             return
         self.strokes.append(pts)
-        if self._canvas is not None and self._frame is not None and self._frame.contains(pts):
-            draw_stroke(self._canvas, normalize_stroke(pts, self._frame), len(self.strokes) - 1)
+        if self._canvas is not None and self._placement is not None and self._placement.contains(pts):
+            draw_stroke(self._canvas, normalize_stroke(pts, self._placement), len(self.strokes) - 1)
         else:
             self._rerender()
 
@@ -249,9 +304,9 @@ class Canvas:
             return render([] if pending is None else [pending], size)
         if pending is None or not len(pending):
             return reduce(self._canvas, size) if self._canvas is not None else np.zeros((size, size), np.uint8)
-        if self._canvas is not None and self._frame is not None and self._frame.contains(pending):
+        if self._canvas is not None and self._placement is not None and self._placement.contains(pending):
             canvas = self._canvas.copy()
-            draw_stroke(canvas, normalize_stroke(pending, self._frame), len(self.strokes))
+            draw_stroke(canvas, normalize_stroke(pending, self._placement), len(self.strokes))
             return reduce(canvas, size)
         return render([*self.strokes, pending], size)
 

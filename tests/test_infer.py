@@ -50,6 +50,7 @@ def test_missing_or_mismatched_model_is_a_clear_error(tmp_path) -> None:
     with pytest.raises(ModelError, match=r"doodle\.tflite"):
         Classifier(tmp_path)
     (tmp_path / "doodle.tflite").write_bytes((DEFAULT_MODEL_DIR / "doodle.tflite").read_bytes())
+    (tmp_path / "model.json").write_bytes((DEFAULT_MODEL_DIR / "model.json").read_bytes())
     (tmp_path / "labels.txt").write_text("cat\ndog\n")
     with pytest.raises(ModelError, match="labels"):
         Classifier(tmp_path)
@@ -110,3 +111,20 @@ def test_model_card_figures_come_from_the_shipped_model() -> None:
     """model.json names the recipe and validation figures of the model it describes."""
     meta = json.loads((DEFAULT_MODEL_DIR / "model.json").read_text())
     assert meta["recipe"]["arch"] and 0 < meta["val_raw_rendered"]["top1"] <= 1
+
+
+def test_a_model_rendered_with_other_parameters_is_refused(tmp_path) -> None:
+    """Loading a model whose model.json records other (or no) renderer parameters fails, naming them."""
+    import shutil
+
+    for name in ("doodle.tflite", "labels.txt"):
+        shutil.copy(DEFAULT_MODEL_DIR / name, tmp_path / name)
+    meta = json.loads((DEFAULT_MODEL_DIR / "model.json").read_text())
+    meta["render"]["line_px"] += 1
+    (tmp_path / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelError, match="line_px: model 7 vs server 6"):
+        Classifier(tmp_path)
+    del meta["render"]
+    (tmp_path / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelError, match="does not record the renderer's parameters"):
+        Classifier(tmp_path)

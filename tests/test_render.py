@@ -11,6 +11,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from server import render as render_module
 from server.errors import BadImage, LimitExceeded, ProtocolError
 from server.render import (
     CANVAS_PX,
@@ -22,7 +23,7 @@ from server.render import (
     render,
     render_image,
 )
-from tests.conftest import SIMPLIFIED, raw_sample
+from tests.conftest import RAW, SIMPLIFIED, raw_sample
 
 coord = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allow_infinity=False)
 any_float = st.floats(allow_nan=True, allow_infinity=True, width=64)
@@ -244,3 +245,89 @@ def test_fuzz_corrupted_pictures_render_or_raise_a_protocol_error(base: bytes, f
 def test_canvas_constants_are_consistent() -> None:
     """The drawing canvas holds the 0..255 space plus margins."""
     assert CANVAS_PX > SPACE and INPUT_PX == 64
+
+
+def _render_unbounded(strokes: list[np.ndarray]) -> np.ndarray:
+    """The normalisation before its cost was bounded: every stroke resampled at 1 unit."""
+    kept = [s for s in strokes if len(s)]
+    placement = render_module.Placement.of(kept)
+    if placement is None:
+        return np.zeros((INPUT_PX, INPUT_PX), np.uint8)
+    out = []
+    for s in kept:
+        pts = placement.apply(s)
+        if len(pts) >= 3:
+            pts = render_module._rdp(render_module._resample(pts))
+        out.append(np.rint(pts).astype(np.int32))
+    return render_module.draw_normalized(out)
+
+
+@pytest.mark.slow
+def test_bounded_normalisation_renders_the_raw_set_as_before() -> None:
+    """Every raw validation drawing renders as the unbounded normalisation did: identical
+    when no stroke is longer than MAX_RESAMPLED_POINTS units, else within 3 grey levels on average."""
+    differing = 0
+    for path in sorted(RAW.glob("*.ndjson")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            strokes = [as_points(s[0], s[1]) for s in json.loads(line)["drawing"]]
+            new, old = render(strokes).astype(np.int16), _render_unbounded(strokes).astype(np.int16)
+            if np.array_equal(new, old):
+                continue
+            differing += 1
+            placement = render_module.Placement.of([s for s in strokes if len(s)])
+            assert placement is not None
+            lengths = [np.hypot(*np.diff(placement.apply(s), axis=0).T).sum() for s in strokes if len(s) > 1]
+            assert max(lengths) > render_module.MAX_RESAMPLED_POINTS, f"{path.name}: an ordinary drawing changed"
+            assert np.abs(new - old).mean() <= 3.0
+    assert differing <= 20  # 9 of 9,118 when this was written
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.integers(3, 3000),
+    st.floats(1.0, 1e6),
+    st.sampled_from(["zigzag", "random", "spiral"]),
+    st.integers(0, 2**32 - 1),
+)
+def test_normalisation_work_is_bounded_by_points_not_path_length(n, size, shape, seed) -> None:
+    """However long the path, resampling makes at most MAX_RESAMPLED_POINTS + 1 points and
+    no simplifier call sees more points than that (or than RDP_RUN_POINTS for long paths)."""
+    rng = np.random.default_rng(seed)
+    i = np.arange(n, dtype=np.float64)
+    if shape == "zigzag":
+        pts = np.stack([(i % 2) * size, i / n * size], axis=1)
+    elif shape == "random":
+        pts = rng.uniform(0, size, (n, 2))
+    else:
+        pts = np.stack([i * np.cos(i), i * np.sin(i)], axis=1) * size / n
+    seen: list[tuple[str, int]] = []
+    real_resample, real_rdp = render_module._resample, render_module._rdp
+
+    def resample(p: np.ndarray, step: float = render_module.RESAMPLE_STEP) -> np.ndarray:
+        out = real_resample(p, step)
+        seen.append(("resample", len(out)))
+        return out
+
+    def rdp(p: np.ndarray) -> np.ndarray:
+        seen.append(("rdp", len(p)))
+        return real_rdp(p)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(render_module, "_resample", resample)
+        mp.setattr(render_module, "_rdp", rdp)
+        image = render([pts, pts[::-1]])
+    assert image.shape == (INPUT_PX, INPUT_PX) and image.any()
+    cap = render_module.MAX_RESAMPLED_POINTS + 1
+    assert seen and all(k <= cap for _, k in seen)
+    if any(kind == "resample" for kind, _ in seen):
+        return
+    assert all(k <= render_module.RDP_RUN_POINTS for _, k in seen)
+
+
+def test_render_parameters_are_recorded_by_name() -> None:
+    """render_params() names every constant that changes what the model sees."""
+    params = render_module.render_params()
+    assert params["input_px"] == INPUT_PX and params["canvas_px"] == CANVAS_PX
+    assert render_module.stroke_intensity(0) == params["first_stroke_intensity"]
+    assert render_module.stroke_intensity(1) == params["first_stroke_intensity"] - params["fade_per_stroke"]
+    assert render_module.stroke_intensity(10_000) == params["min_stroke_intensity"]

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from server.render import SPACE, as_points, render
+from server.render import SPACE, as_points, render, render_params
 from tests.conftest import RAW, ROOT, SIMPLIFIED
 from training import data as D
 
@@ -103,7 +103,8 @@ def test_epoch_order_oversamples_thin_classes_to_the_floor() -> None:
 
 
 def run_train(tmp: Path, *extra: str) -> str:
-    cmd = [sys.executable, "-m", "training.train", "--per-class", "3", "--floor", "3", "--epochs", "1",
+    cmd = [sys.executable, "-m", "training.train", "--data", str(SIMPLIFIED), "--val", str(RAW),
+           "--per-class", "3", "--floor", "3", "--epochs", "1",
            "--batch", "64", "--chunk", "512", "--val-limit", "200", "--work", str(tmp / "work"),
            "--out", str(tmp / "model"), *extra]  # fmt: skip
     out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
@@ -120,7 +121,30 @@ def test_train_stops_resumes_and_exports_a_servable_model(tmp_path: Path) -> Non
     assert "resuming at chunk 1/3" in second and "exported to" in second
     meta = json.loads((tmp_path / "model" / "model.json").read_text())
     assert meta["classes"] == 345 and meta["trained_chunks"] == 3
+    assert meta["render"] == render_params()
     from server.infer import Classifier
 
     clf = Classifier(tmp_path / "model")
     assert clf.predict(np.zeros((2, 64, 64), np.uint8)).shape == (2, 345)
+
+
+def test_prefix_keeps_the_first_strokes_at_the_configured_rate() -> None:
+    """prefix() cuts a drawing of n strokes to its first k (1 <= k < n) with probability p, else keeps it whole."""
+    rng = np.random.default_rng(3)
+    strokes = [np.full((2, 2), float(i)) for i in range(5)]
+    cut = 0
+    for _ in range(2000):
+        out = D.prefix(strokes, rng, p=0.4)
+        assert 1 <= len(out) <= 5 and all(a is b for a, b in zip(out, strokes, strict=False))
+        cut += len(out) < 5
+    assert 0.35 < cut / 2000 < 0.45
+    assert D.prefix(strokes[:1], rng, p=1.0) == strokes[:1]
+
+
+def test_several_folders_load_word_by_word(labels: list[str], tmp_path: Path) -> None:
+    """load_simplified over two folders keeps class order and adds each folder's drawings of a word."""
+    extra = SIMPLIFIED.parent / "simplified-extra"
+    both = D.load_simplified([SIMPLIFIED, extra], labels=labels[:4], per_class=2, cache=tmp_path)
+    one = D.load_simplified(SIMPLIFIED, labels=labels[:4], per_class=2, cache=tmp_path)
+    assert np.bincount(both.labels).tolist() == [4, 4, 4, 4] and np.bincount(one.labels).tolist() == [2, 2, 2, 2]
+    assert [s.tolist() for s in both.strokes(0)] == [s.tolist() for s in one.strokes(0)]

@@ -35,15 +35,17 @@ from server.render import INPUT_PX, Points, as_points, render
 
 #: Most degrees a drawing is rotated by augmentation, in degrees.
 AUG_MAX_ROTATION_DEG = 12.0
-#: Range of the uniform scale factor and of the aspect-ratio factor, unitless.
-AUG_SCALE = (0.85, 1.15)
+#: Range of the aspect-ratio factor (x stretched, y squeezed by it), unitless.  There is no
+#: scale augmentation: :func:`server.render.normalize` rescales every drawing to the same
+#: size, so a uniform scale would be undone.
 AUG_ASPECT = (0.85, 1.15)
 #: Most shear, unitless (x += shear * y).
 AUG_MAX_SHEAR = 0.15
 #: Standard deviation of per-point jitter, in simplified units (0..255 space).
 AUG_JITTER = 1.2
-#: Probability that trailing strokes are dropped (a mid-drawing guess).
-AUG_DROP_TRAILING_P = 0.15
+#: Probability that a drawing of several strokes is cut to its first k strokes (k uniform
+#: in 1..n-1), re-normalised as the live canvas is: the model learns to guess early.
+AUG_PREFIX_P = 0.4
 
 
 def labels_of(folder: Path) -> list[str]:
@@ -111,21 +113,37 @@ def _parse_file(args: tuple[str, int, int | None]) -> tuple[int, list[list[npt.N
 
 
 def load_simplified(
-    folder: Path, *, labels: Sequence[str], per_class: int | None = None, cache: Path | None = None, workers: int = 2
+    folders: Path | Sequence[Path],
+    *,
+    labels: Sequence[str],
+    per_class: int | None = None,
+    cache: Path | None = None,
+    workers: int = 2,
 ) -> DrawingSet:
-    """Load ``simplified/`` (at most ``per_class`` drawings of each word), cached."""
-    key = hashlib.sha1(f"{folder.resolve()}|{per_class}|{','.join(labels)}".encode()).hexdigest()[:12]
+    """Load simplified folders (``simplified/``, ``simplified-extra/``...), cached.
+
+    Drawings come word by word in ``labels`` order, each word's folders in the order
+    given; a word missing from a folder is skipped there.  ``per_class`` caps each word's
+    drawings in each folder."""
+    folders = [folders] if isinstance(folders, Path) else list(folders)
+    names = ";".join(str(f.resolve()) for f in folders)
+    key = hashlib.sha1(f"{names}|{per_class}|{','.join(labels)}".encode()).hexdigest()[:12]
     cached = cache / f"simplified-{key}.npz" if cache else None
     if cached and cached.exists():
         with np.load(cached) as z:
             return DrawingSet(z["points"], z["stroke_len"], z["drawing_strokes"], z["labels"])
-    jobs = [(str(folder / f"{w}.ndjson.gz"), i, per_class) for i, w in enumerate(labels)]
+    jobs = [
+        (str(folder / f"{w}.ndjson.gz"), i, per_class)
+        for i, w in enumerate(labels)
+        for folder in folders
+        if (folder / f"{w}.ndjson.gz").is_file()
+    ]
     pts: list[npt.NDArray[np.uint8]] = []
     slen: list[int] = []
     dstrokes: list[int] = []
     labs: list[int] = []
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        for label, drawings in pool.map(_parse_file, jobs, chunksize=4):
+        for label, drawings in pool.map(_parse_file, jobs, chunksize=2):
             for strokes in drawings:
                 pts.extend(strokes)
                 slen.extend(len(s) for s in strokes)
@@ -164,16 +182,23 @@ def load_raw(
     return strokes, np.asarray(labs, np.int16), records
 
 
+def prefix(strokes: list[Points], rng: np.random.Generator, *, p: float = AUG_PREFIX_P) -> list[Points]:
+    """With probability ``p``, the first k strokes (1 <= k < n) of a drawing of n > 1 strokes:
+    what the server sees after the player's k-th pen-up."""
+    if len(strokes) > 1 and rng.random() < p:
+        return strokes[: int(rng.integers(1, len(strokes)))]
+    return strokes
+
+
 def augment(strokes: list[Points], rng: np.random.Generator) -> list[Points]:
-    """A live-drawing-like variant: affine warp, jitter, maybe fewer trailing strokes."""
-    if len(strokes) > 1 and rng.random() < AUG_DROP_TRAILING_P:
-        strokes = strokes[: int(rng.integers(1, len(strokes)))]
+    """A live-drawing-like variant: maybe a prefix of the strokes (:func:`prefix`), then an
+    affine warp (rotation, aspect, shear) and per-point jitter."""
+    strokes = prefix(strokes, rng)
     angle = math.radians(rng.uniform(-AUG_MAX_ROTATION_DEG, AUG_MAX_ROTATION_DEG))
-    scale = rng.uniform(*AUG_SCALE)
     aspect = rng.uniform(*AUG_ASPECT)
     shear = rng.uniform(-AUG_MAX_SHEAR, AUG_MAX_SHEAR)
     cos, sin = math.cos(angle), math.sin(angle)
-    m = np.array([[cos, -sin], [sin, cos]]) @ np.array([[scale * aspect, shear], [0.0, scale / aspect]])
+    m = np.array([[cos, -sin], [sin, cos]]) @ np.array([[aspect, shear], [0.0, 1.0 / aspect]])
     out = []
     for s in strokes:
         p = s @ m.T

@@ -1,16 +1,24 @@
-"""Train the doodle classifier: ``python -m training.train --data ../shared/quickdraw/simplified``.
+"""Train the doodle classifier: ``python -m training.train``.
 
 Reproducible (seeded), resumable (a checkpoint after every chunk of samples; run the
 same command again and it continues), and it shows progress (one line per chunk with
 loss, accuracy, samples/s and time left, plus validation figures on the raw set).
-At the end, or with ``--export-only`` at any checkpoint, it writes under ``--out``:
+
+The steps of :func:`main`: load the data (:func:`load_data`), build or resume the model
+(:func:`build_or_resume`), train chunk by chunk (:func:`train_chunks`), and at the end, or
+with ``--export-only`` at any checkpoint, :func:`finish`: swap in the weights' moving
+average (EMA) and write under ``--out``:
 
 * ``doodle.tflite``: the serving model (float32 input 64x64x1 in 0..255),
 * ``doodle.weights.npz``: the same weights for Keras (:func:`training.model.load_keras`),
 * ``labels.txt``: one category word per line, in class order,
-* ``model.json``: name, architecture, input size, recipe and validation figures.
+* ``model.json``: name, architecture, the renderer's parameters
+  (:func:`server.render.render_params`, checked by the server when it loads the model),
+  recipe and validation figures.
 
-``../shared/quickdraw/raw`` is used only to validate, never to train.
+By default it trains on ``simplified/`` and ``simplified-extra/`` of the shared data
+(``$DOODLE_SHARED/quickdraw``, default ``../shared/quickdraw``).  ``raw/`` is used only to
+validate, never to train.
 """
 
 from __future__ import annotations
@@ -22,17 +30,26 @@ import os
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 import numpy.typing as npt
 
-from server.render import render
+from server.render import render, render_params
 from training import data as D
 
 _DS: D.DrawingSet | None = None
+
+#: Momentum of the exponential moving average of the weights that is exported, unitless.
+EMA_MOMENTUM = 0.999
+
+
+def _shared_quickdraw() -> Path:
+    return Path(os.environ.get("DOODLE_SHARED", Path(__file__).resolve().parent.parent.parent / "shared")) / "quickdraw"
 
 
 def _init_worker(ds: D.DrawingSet) -> None:
@@ -47,20 +64,28 @@ def _batch_job(args: tuple[npt.NDArray[np.int64], int]) -> tuple[npt.NDArray[np.
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    shared = _shared_quickdraw()
     p = argparse.ArgumentParser(prog="python -m training.train", description=__doc__.split("\n\n")[0])
-    p.add_argument("--data", type=Path, default=Path("../shared/quickdraw/simplified"), help="simplified/ folder")
-    p.add_argument("--val", type=Path, default=Path("../shared/quickdraw/raw"), help="raw/ folder (validation only)")
+    p.add_argument(
+        "--data",
+        type=Path,
+        nargs="+",
+        default=[shared / "simplified", shared / "simplified-extra"],
+        help="simplified folders to train on",
+    )
+    p.add_argument("--val", type=Path, default=shared / "raw", help="raw/ folder (validation only)")
     p.add_argument("--out", type=Path, default=Path("models"), help="where the model is written")
     p.add_argument("--work", type=Path, default=Path("build/train"), help="checkpoints, logs and data cache")
     p.add_argument("--arch", default="mobile", help="architecture (training/model.py)")
     p.add_argument("--width", type=float, default=0.75, help="width multiplier of the architecture")
-    p.add_argument("--per-class", type=int, default=None, help="at most this many drawings per word")
-    p.add_argument("--epochs", type=float, default=2.2, help="passes over the data (fractions allowed)")
+    p.add_argument("--per-class", type=int, default=None, help="at most this many drawings per word and folder")
+    p.add_argument("--epochs", type=float, default=8.0, help="passes over the data (fractions allowed)")
     p.add_argument("--batch", type=int, default=256, help="batch size, in drawings")
     p.add_argument("--lr", type=float, default=3e-3, help="peak learning rate")
     p.add_argument("--chunk", type=int, default=51_200, help="samples between checkpoints")
     p.add_argument("--floor", type=int, default=600, help="thin words are oversampled to this many per epoch")
     p.add_argument("--seed", type=int, default=1234)
+    p.add_argument("--ema", type=float, default=EMA_MOMENTUM, help="EMA momentum of the exported weights (0: off)")
     p.add_argument("--render-workers", type=int, default=1, help="processes rendering batches")
     p.add_argument("--max-chunks", type=int, default=None, help="stop (resumably) after this many chunks in this run")
     p.add_argument("--val-limit", type=int, default=None, help="validate on at most this many raw drawings")
@@ -105,22 +130,35 @@ def export(model: object, labels: list[str], out: Path, meta: dict[str, object])
     (out / "model.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    import keras
+@dataclass
+class Data:
+    """What a run trains and validates on."""
 
-    from training.model import build
+    labels: list[str]
+    train: D.DrawingSet
+    val_x: npt.NDArray[np.uint8]
+    val_y: npt.NDArray[np.int16]
 
-    keras.utils.set_random_seed(args.seed)
-    work: Path = args.work
-    work.mkdir(parents=True, exist_ok=True)
-    ckpt = work / "checkpoint.keras"
-    state_path = work / "state.json"
-    log_path = work / "log.jsonl"
 
-    labels = D.labels_of(args.data)
+@dataclass
+class Plan:
+    """The schedule: a pure function of the recipe and the data, so a resumed run may
+    change ``--epochs`` and the cosine then decays over the new total from where it is."""
+
+    epoch_len: int
+    chunks: int
+    steps_per_chunk: int
+
+    @property
+    def total_steps(self) -> int:
+        return self.chunks * self.steps_per_chunk
+
+
+def load_data(args: argparse.Namespace) -> Data:
+    """Training drawings (cached compact form) and the rendered raw validation set."""
+    labels = D.labels_of(args.data[0])
     t0 = time.time()
-    ds = D.load_simplified(args.data, labels=labels, per_class=args.per_class, cache=work / "cache")
+    ds = D.load_simplified(args.data, labels=labels, per_class=args.per_class, cache=args.work / "cache")
     print(f"loaded {len(ds):,} drawings of {len(labels)} words in {time.time() - t0:.0f}s", flush=True)
     val_strokes, val_y, _ = D.load_raw(args.val, labels=labels)
     if args.val_limit is not None:
@@ -128,113 +166,150 @@ def main(argv: list[str] | None = None) -> int:
         val_strokes, val_y = [val_strokes[i] for i in keep], val_y[keep]
     val_x = np.stack([render(s) for s in val_strokes])[..., None]
     print(f"validation: {len(val_y):,} raw drawings", flush=True)
+    return Data(labels, ds, val_x, val_y)
 
-    epoch_len = len(D.epoch_order(ds.labels, rng=np.random.default_rng(0), floor=args.floor))
+
+def plan(args: argparse.Namespace, data: Data) -> Plan:
+    epoch_len = len(D.epoch_order(data.train.labels, rng=np.random.default_rng(0), floor=args.floor))
     total = int(args.epochs * epoch_len)
-    chunks = max(1, -(-total // args.chunk))
-    steps_per_chunk = args.chunk // args.batch
-    total_steps = chunks * steps_per_chunk
+    return Plan(epoch_len, max(1, -(-total // args.chunk)), args.chunk // args.batch)
 
-    # The schedule is a pure function of the recipe, so a resumed run may change --epochs:
-    # the cosine then decays over the new total from where the run is.
-    warmup = max(1, total_steps // 50)
+
+def build_or_resume(args: argparse.Namespace, data: Data, schedule_plan: Plan) -> tuple[Any, dict[str, Any]]:
+    """The checkpointed model and its state, or a new compiled model at chunk 0."""
+    import keras
+
+    from training.model import build
+
+    warmup = max(1, schedule_plan.total_steps // 50)
     schedule = keras.optimizers.schedules.CosineDecay(
-        args.lr / 10, total_steps - warmup, alpha=0.02, warmup_target=args.lr, warmup_steps=warmup
+        args.lr / 10, schedule_plan.total_steps - warmup, alpha=0.02, warmup_target=args.lr, warmup_steps=warmup
     )
-    state = {"chunk": 0, "seconds": 0.0}
+    ckpt = args.work / "checkpoint.keras"
     if ckpt.exists() and not args.fresh:
         model = keras.models.load_model(ckpt)
         model.optimizer.learning_rate = schedule
-        state = json.loads(state_path.read_text())
-        print(f"resuming at chunk {state['chunk']}/{chunks}", flush=True)
-    else:
-        model = build(args.arch, len(labels), width=args.width)
-        model.compile(
-            optimizer=keras.optimizers.Adam(schedule),
-            loss=keras.losses.CategoricalCrossentropy(label_smoothing=0.1),
-            metrics=["accuracy"],
-        )
-    meta: dict[str, object] = {
-        "name": f"doodle-{args.arch}{args.width:g}-{len(labels)}",
-        "architecture": args.arch,
-        "width": args.width,
-        "input_px": int(model.input_shape[1]),
-        "classes": len(labels),
-        "recipe": {
-            k: (str(v) if isinstance(v, Path) else v)
-            for k, v in vars(args).items()
-            if k not in {"fresh", "export_only", "max_chunks"}
-        },
-        "train_drawings": len(ds),
-        "params": int(model.count_params()),
-    }
+        state = json.loads((args.work / "state.json").read_text())
+        print(f"resuming at chunk {state['chunk']}/{schedule_plan.chunks}", flush=True)
+        return model, state
+    model = build(args.arch, len(data.labels), width=args.width)
+    optimizer = keras.optimizers.Adam(schedule, use_ema=args.ema > 0, ema_momentum=args.ema or 0.99)
+    model.compile(
+        optimizer=optimizer,
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=0.1),
+        metrics=["accuracy"],
+    )
+    return model, {"chunk": 0, "seconds": 0.0}
 
-    def finish() -> int:
-        metrics = evaluate(model, val_x, val_y)
-        meta.update(
-            {
-                "trained_chunks": state["chunk"],
-                "trained_samples": int(state["chunk"]) * steps_per_chunk * args.batch,
-                "training_seconds": round(float(state["seconds"])),
-                "val_raw_rendered": metrics,
-            }
-        )
-        export(model, labels, args.out, meta)
-        print(f"exported to {args.out}: {json.dumps(metrics)}", flush=True)
-        return 0
 
-    if args.export_only:
-        return finish()
+def batches(
+    args: argparse.Namespace, data: Data, schedule_plan: Plan, pool: Any, chunk: int
+) -> Iterator[tuple[npt.NDArray[np.uint8], npt.NDArray[np.float32]]]:
+    """The augmented batches of one chunk, rendered by ``pool``; a pure function of the
+    recipe and the chunk number (epochs reshuffle with ``seed + epoch``)."""
+    size = schedule_plan.steps_per_chunk * args.batch
+    start = chunk * size
+    epoch = start // schedule_plan.epoch_len
+    orders = [
+        D.epoch_order(data.train.labels, rng=np.random.default_rng(args.seed + epoch + k), floor=args.floor)
+        for k in range(2 + size // schedule_plan.epoch_len)
+    ]
+    order = np.concatenate(orders)
+    off = start - epoch * schedule_plan.epoch_len
+    jobs = [
+        (order[off + k * args.batch : off + (k + 1) * args.batch], args.seed * 1_000_003 + chunk * 10_007 + k)
+        for k in range(schedule_plan.steps_per_chunk)
+    ]
+    eye = np.eye(len(data.labels), dtype=np.float32)
+    for x, y in pool.imap(_batch_job, jobs, chunksize=1):
+        yield x, eye[y]
 
-    ctx = mp.get_context("fork")
-    pool = ctx.Pool(args.render_workers, initializer=_init_worker, initargs=(ds,))
 
-    def batches(chunk: int) -> Iterator[tuple[npt.NDArray[np.uint8], npt.NDArray[np.float32]]]:
-        start = chunk * steps_per_chunk * args.batch
-        epoch = start // epoch_len
-        order = D.epoch_order(ds.labels, rng=np.random.default_rng(args.seed + epoch), floor=args.floor)
-        nxt = D.epoch_order(ds.labels, rng=np.random.default_rng(args.seed + epoch + 1), floor=args.floor)
-        order = np.concatenate([order, nxt])
-        off = start - epoch * epoch_len
-        jobs = [
-            (order[off + k * args.batch : off + (k + 1) * args.batch], args.seed * 1_000_003 + chunk * 10_007 + k)
-            for k in range(steps_per_chunk)
-        ]
-        eye = np.eye(len(labels), dtype=np.float32)
-        for x, y in pool.imap(_batch_job, jobs, chunksize=1):
-            yield x, eye[y]
-
-    stop_at = chunks if args.max_chunks is None else min(chunks, int(state["chunk"]) + args.max_chunks)
+def train_chunks(
+    args: argparse.Namespace, data: Data, schedule_plan: Plan, model: Any, state: dict[str, Any]
+) -> dict[str, Any]:
+    """Train until the plan's end or ``--max-chunks``, checkpointing after every chunk."""
+    ckpt = args.work / "checkpoint.keras"
+    stop_at = schedule_plan.chunks
+    if args.max_chunks is not None:
+        stop_at = min(stop_at, int(state["chunk"]) + args.max_chunks)
+    pool = mp.get_context("fork").Pool(args.render_workers, initializer=_init_worker, initargs=(data.train,))
     try:
         while state["chunk"] < stop_at:
             c = int(state["chunk"])
             t = time.time()
-            hist = model.fit(batches(c), steps_per_epoch=steps_per_chunk, epochs=1, verbose=0)
+            steps = schedule_plan.steps_per_chunk
+            hist = model.fit(batches(args, data, schedule_plan, pool, c), steps_per_epoch=steps, epochs=1, verbose=0)
             took = time.time() - t
             state = {"chunk": c + 1, "seconds": float(state["seconds"]) + took}
             rec: dict[str, object] = {
                 "chunk": c + 1,
-                "of": chunks,
-                "epoch": round((c + 1) * steps_per_chunk * args.batch / epoch_len, 3),
+                "of": schedule_plan.chunks,
+                "samples": (c + 1) * steps * args.batch,
+                "epoch": round((c + 1) * steps * args.batch / schedule_plan.epoch_len, 3),
                 "loss": round(float(hist.history["loss"][-1]), 4),
                 "acc": round(float(hist.history["accuracy"][-1]), 4),
-                "samples_per_s": round(steps_per_chunk * args.batch / took),
-                "eta_min": round((chunks - c - 1) * took / 60, 1),
+                "samples_per_s": round(steps * args.batch / took),
+                "eta_min": round((schedule_plan.chunks - c - 1) * took / 60, 1),
             }
-            if (c + 1) % 5 == 0 or c + 1 == chunks:
-                rec["val"] = evaluate(model, val_x, val_y)
-            model.save(work / "checkpoint.tmp.keras")
-            os.replace(work / "checkpoint.tmp.keras", ckpt)
-            state_path.write_text(json.dumps(state))
-            with log_path.open("a") as fh:
+            if (c + 1) % 5 == 0 or c + 1 == schedule_plan.chunks:
+                rec["val"] = evaluate(model, data.val_x, data.val_y)
+            model.save(args.work / "checkpoint.tmp.keras")
+            os.replace(args.work / "checkpoint.tmp.keras", ckpt)
+            (args.work / "state.json").write_text(json.dumps(state))
+            with (args.work / "log.jsonl").open("a") as fh:
                 fh.write(json.dumps(rec) + "\n")
             print(json.dumps(rec), flush=True)
     finally:
         pool.terminate()
-    if state["chunk"] < chunks:
-        print(f"stopped at chunk {state['chunk']}/{chunks}; run the same command to resume", flush=True)
-        return 0
-    return finish()
+    return state
+
+
+def finish(args: argparse.Namespace, data: Data, schedule_plan: Plan, model: Any, state: dict[str, Any]) -> None:
+    """Swap in the EMA weights (when the run kept them), validate and export."""
+    if getattr(model.optimizer, "use_ema", False):
+        model.optimizer.finalize_variable_values(model.trainable_variables)
+    metrics = evaluate(model, data.val_x, data.val_y)
+    meta: dict[str, object] = {
+        "name": f"doodle-{args.arch}{args.width:g}-{len(data.labels)}",
+        "architecture": args.arch,
+        "width": args.width,
+        "input_px": int(model.input_shape[1]),
+        "classes": len(data.labels),
+        "render": render_params(),
+        "recipe": {
+            k: ([str(p) for p in v] if isinstance(v, list) else str(v) if isinstance(v, Path) else v)
+            for k, v in vars(args).items()
+            if k not in {"fresh", "export_only", "max_chunks"}
+        },
+        "train_drawings": len(data.train),
+        "params": int(model.count_params()),
+        "trained_chunks": state["chunk"],
+        "trained_samples": int(state["chunk"]) * schedule_plan.steps_per_chunk * args.batch,
+        "training_seconds": round(float(state["seconds"])),
+        "val_raw_rendered": metrics,
+    }
+    export(model, data.labels, args.out, meta)
+    print(f"exported to {args.out}: {json.dumps(metrics)}", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    import keras
+
+    keras.utils.set_random_seed(args.seed)
+    args.work.mkdir(parents=True, exist_ok=True)
+    data = load_data(args)
+    schedule_plan = plan(args, data)
+    model, state = build_or_resume(args, data, schedule_plan)
+    if not args.export_only:
+        state = train_chunks(args, data, schedule_plan, model, state)
+        if state["chunk"] < schedule_plan.chunks:
+            where = f"{state['chunk']}/{schedule_plan.chunks}"
+            print(f"stopped at chunk {where}; run the same command to resume", flush=True)
+            return 0
+    finish(args, data, schedule_plan, model, state)
+    return 0
 
 
 if __name__ == "__main__":
