@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -51,6 +52,25 @@ class Model(Protocol):
     name: str
 
     def predict(self, images: Images) -> Probs: ...
+
+
+def apply_temperature(probs: npt.NDArray[np.floating], temperature: float) -> Probs:
+    """Calibrated scores ``softmax(log p / T)`` of probabilities ``p`` (one row each): the
+    ranking is unchanged, only the confidence moves (:mod:`training.calibrate`)."""
+    logp = np.log(np.clip(probs.astype(np.float64), 1e-12, 1.0)) / temperature
+    logp -= logp.max(axis=1, keepdims=True)
+    e = np.exp(logp)
+    scores: Probs = (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+    return scores
+
+
+def calibration_temperature(meta: dict[str, object], model_dir: Path) -> float:
+    """``model.json``'s ``calibration.temperature`` (1.0 when the model has none)."""
+    calibration = meta.get("calibration", {})
+    value = calibration.get("temperature", 1.0) if isinstance(calibration, dict) else None
+    if not isinstance(value, int | float) or not math.isfinite(value) or not 0.01 <= value <= 100:
+        raise ModelError(f"{model_dir / 'model.json'}: calibration.temperature must be a number in 0.01..100")
+    return float(value)
 
 
 def check_render_params(meta: dict[str, object], model_dir: Path) -> None:
@@ -92,6 +112,8 @@ class Classifier:
         self.meta: dict[str, object] = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
         self.name = str(self.meta.get("name", model_dir.name))
         check_render_params(self.meta, model_dir)
+        #: Temperature applied to every score (:func:`apply_temperature`); 1.0 = the network's own.
+        self.temperature = calibration_temperature(self.meta, model_dir)
         self._content = tflite.read_bytes()
         self._threads = threads
         self.buckets = _buckets(max_batch)
@@ -122,7 +144,7 @@ class Classifier:
             self.predict(np.zeros((b, INPUT_PX, INPUT_PX), np.uint8))
 
     def predict(self, images: Images) -> Probs:
-        """``(B, 64, 64)`` or ``(B, 64, 64, 1)`` uint8 -> ``(B, classes)`` probabilities."""
+        """``(B, 64, 64)`` or ``(B, 64, 64, 1)`` uint8 -> ``(B, classes)`` calibrated scores."""
         n = len(images)
         bucket = next((b for b in self.buckets if b >= n), None)
         if bucket is None:
@@ -135,6 +157,8 @@ class Classifier:
         it.set_tensor(it.get_input_details()[0]["index"], x)  # type: ignore[attr-defined]
         it.invoke()  # type: ignore[attr-defined]
         out: Probs = it.get_tensor(it.get_output_details()[0]["index"])  # type: ignore[attr-defined]
+        if self.temperature != 1.0:
+            return apply_temperature(out[:n], self.temperature)
         return out[:n].copy()
 
 
