@@ -25,7 +25,7 @@ from websockets.exceptions import ConnectionClosed
 
 from replay_client.client import DoodleClient
 from server import protocol as P
-from server.errors import ProtocolError
+from server.errors import ClientFault
 from server.limits import Limits
 from server.render import render_image
 from tests.conftest import ServerProcess, raw_sample
@@ -145,12 +145,12 @@ def expected(frame: bytes | str) -> tuple[str, int | None] | None:
     """The error code (and echoed seq) the server must answer; ``None`` when the frame is not hostile."""
     try:
         msg = P.decode(frame, limits=L)
-    except ProtocolError as e:
+    except ClientFault as e:
         return e.code, (None if e.code == "malformed" else P.seq_of(frame, limits=L))
     if isinstance(msg, P.ImageMsg):
         try:
             render_image(msg.data, max_pixels=L.max_image_pixels)
-        except ProtocolError as e:
+        except ClientFault as e:
             return e.code, msg.seq
     return None
 

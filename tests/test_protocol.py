@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from server import protocol as P
-from server.errors import InvalidField, LimitExceeded, MalformedMessage, ProtocolError, UnknownType
+from server.errors import ClientFault, InvalidField, LimitExceeded, MalformedMessage, UnknownType
 from server.limits import Limits
 
 L = Limits()
@@ -71,8 +71,8 @@ def test_every_message_type_decodes_from_msgpack_and_json() -> None:
         (pack({"type": "image", "png": b"x" * (L.max_image_bytes + 1)}), LimitExceeded),
     ],
 )
-def test_bad_frames_raise_protocol_errors_with_codes(frame: bytes | str, exc: type[ProtocolError]) -> None:
-    """Each malformed or invalid frame raises its ProtocolError subclass (with a code)."""
+def test_bad_frames_raise_protocol_errors_with_codes(frame: bytes | str, exc: type[ClientFault]) -> None:
+    """Each malformed or invalid frame raises its ClientFault subclass (with a code)."""
     with pytest.raises(exc) as info:
         P.decode(frame, limits=L)
     assert info.value.code and info.value.message
@@ -106,10 +106,10 @@ msgpack_values = st.recursive(
 @settings(max_examples=1500, deadline=None)
 @given(st.binary(max_size=200))
 def test_fuzz_any_bytes_decode_or_raise_a_protocol_error(data: bytes) -> None:
-    """Arbitrary bytes never raise anything but a ProtocolError."""
+    """Arbitrary bytes never raise anything but a ClientFault."""
     try:
         P.decode(data, limits=L)
-    except ProtocolError:
+    except ClientFault:
         pass
 
 
@@ -122,7 +122,7 @@ def test_fuzz_any_bytes_decode_or_raise_a_protocol_error(data: bytes) -> None:
     st.booleans(),
 )
 def test_fuzz_any_map_decodes_or_raises_a_protocol_error(m: dict, kind: str, as_text: bool) -> None:
-    """Any map of any values, as msgpack or JSON, decodes validly or raises a ProtocolError."""
+    """Any map of any values, as msgpack or JSON, decodes validly or raises a ClientFault."""
     m.setdefault("type", kind)
     try:
         frame: bytes | str = json.dumps(m, default=lambda b: base64.b64encode(b).decode()) if as_text else pack(m)
@@ -130,7 +130,7 @@ def test_fuzz_any_map_decodes_or_raises_a_protocol_error(m: dict, kind: str, as_
         return
     try:
         msg = P.decode(frame, limits=L)
-    except ProtocolError:
+    except ClientFault:
         return
     if isinstance(msg, P.PointsMsg | P.StrokeMsg):
         assert len(msg.x) == len(msg.y) and np.isfinite(msg.x).all() and np.isfinite(msg.y).all()
@@ -217,10 +217,10 @@ def test_fuzz_text_and_binary_frames_are_not_interchangeable(m: dict) -> None:
 @settings(max_examples=300, deadline=None)
 @given(st.text(max_size=200))
 def test_fuzz_any_text_frame_decodes_or_raises_a_protocol_error(text: str) -> None:
-    """Arbitrary text frames never raise anything but a ProtocolError."""
+    """Arbitrary text frames never raise anything but a ClientFault."""
     try:
         P.decode(text, limits=L)
-    except ProtocolError:
+    except ClientFault:
         pass
 
 

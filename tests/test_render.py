@@ -11,7 +11,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from server.errors import BadImage, LimitExceeded, ProtocolError
+from server.errors import BadImage, ClientFault, LimitExceeded
 from server.render import (
     CANVAS_PX,
     INPUT_PX,
@@ -228,7 +228,7 @@ SAMPLES = [
     st.one_of(st.none(), st.integers(0, 10**6)),
 )
 def test_fuzz_corrupted_pictures_render_or_raise_a_protocol_error(base: bytes, flips, cut) -> None:
-    """Valid PNG/JPEG bytes with random bytes overwritten and/or truncated: a 64x64 image or a ProtocolError."""
+    """Valid PNG/JPEG bytes with random bytes overwritten and/or truncated: a 64x64 image or a ClientFault."""
     data = bytearray(base)
     for pos, val in flips:
         data[pos % len(data)] = val
@@ -236,7 +236,7 @@ def test_fuzz_corrupted_pictures_render_or_raise_a_protocol_error(base: bytes, f
         data = data[: cut % (len(data) + 1)]
     try:
         img = render_image(bytes(data))
-    except ProtocolError:
+    except ClientFault:
         return
     assert img.shape == (INPUT_PX, INPUT_PX) and img.dtype == np.uint8
 
