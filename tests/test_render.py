@@ -241,6 +241,10 @@ def test_fuzz_corrupted_pictures_render_or_raise_a_protocol_error(base: bytes, f
     assert img.shape == (INPUT_PX, INPUT_PX) and img.dtype == np.uint8
 
 
-def test_canvas_constants_are_consistent() -> None:
-    """The drawing canvas holds the 0..255 space plus margins."""
-    assert CANVAS_PX > SPACE and INPUT_PX == 64
+def test_a_drawing_spanning_the_whole_space_is_drawn_whole_inside_the_margins() -> None:
+    """A box over the full 0..255 space renders to a 64 px image with ink one pixel from every edge and the
+    outermost rows and columns blank: the canvas's margins hold the line width, nothing is clipped."""
+    img = render([as_points([0, 100, 100, 0, 0], [0, 0, 100, 100, 0])])
+    assert img.shape == (INPUT_PX, INPUT_PX) and CANVAS_PX > SPACE
+    rows, cols = np.flatnonzero(img.max(axis=1)), np.flatnonzero(img.max(axis=0))
+    assert (rows.min(), rows.max(), cols.min(), cols.max()) == (1, INPUT_PX - 2, 1, INPUT_PX - 2)
