@@ -15,16 +15,16 @@ import asyncio
 import logging
 import os
 import signal
-import sqlite3
 import sys
 from dataclasses import fields
 from pathlib import Path
 
-from server.app import DoodleServer, ServerConfig
-from server.history import History
+from server.app import ServerConfig
+from server.assembly import create_server
+from server.errors import StartupFailed
+from server.history.store import DEFAULT_DB
 from server.infer import DEFAULT_MODEL_DIR
 from server.limits import BATCH_WAIT_MS, MAX_BATCH, Limits
-from server.store import DEFAULT_DB
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -91,17 +91,16 @@ async def main_async(args: argparse.Namespace) -> int:
         compression=args.compression,
         worker=args.worker_index,
     )
-    log = logging.getLogger("doodlestream")
+    log = logging.getLogger("doodlestream.server")
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         log.warning("running as root: it needs no privileges; run it as an unprivileged user (docs/OPERATIONS.md)")
-    server = DoodleServer(config)
+    server = create_server(config, db=args.db)
     try:
-        history = await History.attach(server, args.db)
-    except (OSError, sqlite3.Error) as e:
-        print(f"cannot open the history database {args.db!r}: {e}", file=sys.stderr)
+        await server.start()
+    except StartupFailed as e:
+        print(e, file=sys.stderr)
         await server.close()
         return 2
-    await server.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -111,7 +110,6 @@ async def main_async(args: argparse.Namespace) -> int:
     await stop.wait()
     log.info("stopping: %d sessions open", len(server.sessions))
     await server.close()
-    await history.close()
     return 0
 
 

@@ -1,95 +1,148 @@
-"""Every exception doodlestream raises on purpose, in one place.
+"""Every exception doodlestream raises on purpose, and every protocol error code, in one place.
 
-Each :class:`ProtocolError` carries the ``code`` that goes into the protocol's
-``error`` message, so the connection handler can answer any of them without knowing
-which module raised it.  Anything that is not a :class:`DoodleError` reaching the
-handler is a bug: it is logged and answered with code ``internal``.
+:class:`ErrorCode` lists each ``code`` an ``error`` message can carry (the README's list
+is checked against it).  A :class:`Fault` is an error the server answers: over the
+socket with an ``error`` message carrying its ``code``, over HTTP with its
+``http_status``.  Its two bases say whose fault it is:
+
+* :class:`ClientFault` (HTTP 4xx): the request cannot be accepted; the client can fix it.
+* :class:`ServerFault` (HTTP 5xx): the server could not do it (model, database); the
+  request was fine.
+
+Anything that is not a :class:`Fault` reaching a handler is a bug: it is logged and
+answered with code ``internal`` (HTTP 500).
 """
 
 from __future__ import annotations
+
+from enum import StrEnum
+from http import HTTPStatus
+
+
+class ErrorCode(StrEnum):
+    """Every ``code`` of the protocol's ``error`` message."""
+
+    MALFORMED = "malformed"
+    UNKNOWN_TYPE = "unknown_type"
+    INVALID_FIELD = "invalid_field"
+    FRAME_TOO_LARGE = "frame_too_large"
+    TOO_MANY_POINTS = "too_many_points"
+    STROKE_TOO_LONG = "stroke_too_long"
+    TOO_MANY_STROKES = "too_many_strokes"
+    RATE_LIMITED = "rate_limited"
+    IMAGE_TOO_LARGE = "image_too_large"
+    IMAGE_TOO_MANY_PIXELS = "image_too_many_pixels"
+    BAD_IMAGE = "bad_image"
+    NOTHING_TO_SAVE = "nothing_to_save"
+    BAD_SPRITE = "bad_sprite"
+    NOT_FOUND = "not_found"
+    STORE_FAILED = "store_failed"
+    INFERENCE_FAILED = "inference_failed"
+    INTERNAL = "internal"
 
 
 class DoodleError(Exception):
     """Base class of doodlestream's own errors."""
 
 
-class ProtocolError(DoodleError):
-    """A client message that cannot be accepted; answered with an ``error`` message."""
+class Fault(DoodleError):
+    """An error answered to the client: ``code`` in an ``error`` message, or ``http_status``."""
 
-    code = "bad_message"
-
-    def __init__(self, message: str, *, code: str | None = None) -> None:
-        super().__init__(message)
-        if code is not None:
-            self.code = code
+    code: ErrorCode
+    http_status: HTTPStatus
 
     @property
     def message(self) -> str:
         return str(self.args[0])
 
 
-class MalformedMessage(ProtocolError):
+class ClientFault(Fault):
+    """A request the client got wrong; answered, and the session goes on."""
+
+    http_status = HTTPStatus.BAD_REQUEST
+
+
+class ServerFault(Fault):
+    """A request the server could not carry out (model or database failed)."""
+
+    http_status = HTTPStatus.INTERNAL_SERVER_ERROR
+
+
+class MalformedMessage(ClientFault):
     """The frame is not a msgpack/JSON map, or is truncated."""
 
-    code = "malformed"
+    code = ErrorCode.MALFORMED
 
 
-class UnknownType(ProtocolError):
+class UnknownType(ClientFault):
     """The map's ``type`` is missing or not one protocol v1 knows."""
 
-    code = "unknown_type"
+    code = ErrorCode.UNKNOWN_TYPE
 
 
-class InvalidField(ProtocolError):
+class InvalidField(ClientFault):
     """A field is missing, of the wrong type, non-finite, or lengths disagree."""
 
-    code = "invalid_field"
+    code = ErrorCode.INVALID_FIELD
 
 
-class LimitExceeded(ProtocolError):
+class LimitExceeded(ClientFault):
     """A named limit (see :mod:`server.limits`) was exceeded; ``code`` names which."""
 
-    code = "limit"
+    def __init__(self, message: str, *, code: ErrorCode) -> None:
+        super().__init__(message)
+        self.code = ErrorCode(code)  # per instance: which limit
 
 
-class BadImage(ProtocolError):
+class BadImage(ClientFault):
     """An ``image`` payload could not be decoded or holds no drawing."""
 
-    code = "bad_image"
+    code = ErrorCode.BAD_IMAGE
 
 
-class NotFound(ProtocolError):
+class NotFound(ClientFault):
     """A stored drawing that was asked for does not exist."""
 
-    code = "not_found"
+    code = ErrorCode.NOT_FOUND
+    http_status = HTTPStatus.NOT_FOUND
 
 
-class InferenceFailed(ProtocolError):
+class BadSprite(ClientFault):
+    """A sprite's ``size``, ``color`` or ``width`` is out of its limits."""
+
+    code = ErrorCode.BAD_SPRITE
+
+
+class NothingToSave(ClientFault):
+    """``submit`` (or a sprite of the current drawing) on an empty canvas."""
+
+    code = ErrorCode.NOTHING_TO_SAVE
+
+
+class InferenceFailed(ServerFault):
     """The model call for this request failed; other requests are unaffected."""
 
-    code = "inference_failed"
+    code = ErrorCode.INFERENCE_FAILED
+
+
+class StoreFailed(ServerFault):
+    """The doodle database could not write or read; nothing was stored or found."""
+
+    code = ErrorCode.STORE_FAILED
+
+
+class Unhandled(ServerFault):
+    """A decoded message type that no handler was installed for (a wiring bug)."""
+
+    code = ErrorCode.INTERNAL
+
+
+class StartupFailed(DoodleError):
+    """A feature could not start (e.g. its database cannot be opened); the server does not listen."""
 
 
 class ModelError(DoodleError):
     """The model file or its labels cannot be loaded."""
-
-
-class BadSprite(ProtocolError):
-    """A sprite's ``size``, ``color`` or ``width`` is out of its limits."""
-
-    code = "bad_sprite"
-
-
-class NothingToSave(ProtocolError):
-    """``submit`` (or a sprite of the current drawing) on an empty canvas."""
-
-    code = "nothing_to_save"
-
-
-class StoreFailed(ProtocolError):
-    """The history database could not write or read; the drawing was not stored."""
-
-    code = "store_failed"
 
 
 class ClientTooSlow(DoodleError):

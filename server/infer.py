@@ -34,7 +34,7 @@ from server.errors import InferenceFailed, ModelError
 from server.limits import BATCH_WAIT_MS, MAX_BATCH
 from server.render import INPUT_PX, render_params
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("doodlestream.infer")
 
 #: The model shipped in the repository.
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models"

@@ -34,8 +34,8 @@ MAX_MESSAGES_PER_SECOND = 1_000
 MESSAGE_BURST = 2_000
 #: Errors a session may provoke in a row before it is closed with 1008, in errors.
 MAX_ERRORS_IN_A_ROW = 64
-#: Open sessions per client IP address, in sessions. Code: ``too_many_sessions``
-#: (the handshake is refused with HTTP 429).
+#: Open sessions per client IP address, in sessions (beyond it the handshake is refused
+#: with HTTP 429).
 MAX_SESSIONS_PER_ADDRESS = 256
 #: Encoded bytes of one ``image`` message's picture, in bytes. Code: ``image_too_large``.
 MAX_IMAGE_BYTES = 786_432
@@ -54,6 +54,8 @@ MIN_LIVE_MS = 50
 MAX_LIVE_MS = 5_000
 #: Characters in a ``word`` a client submits, in characters.
 MAX_WORD_CHARS = 64
+#: Query parameters one HTTP request may carry, in fields (more: 400).
+MAX_QUERY_FIELDS = 16
 #: Classifications run in one model call, in requests (micro-batch size cap).
 MAX_BATCH = 32
 #: Longest a request waits for its batch to fill, in milliseconds (micro-batch deadline).

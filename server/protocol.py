@@ -8,7 +8,7 @@ to it echoes.  The README's "Protocol" section documents each message.
 Contract:
 
 * :func:`decode` turns a frame into one of the typed ``*Msg`` dataclasses below, or
-  raises a :class:`server.errors.ProtocolError` subclass whose ``code`` and message go
+  raises a :class:`server.errors.ClientFault` subclass whose ``code`` and message go
   into the ``error`` reply.  It never raises anything else, whatever the bytes.
 * Point lists come back as float64 numpy arrays that are 1-D, equally long, finite and
   within :class:`server.limits.Limits`; times as int64 milliseconds.
@@ -29,7 +29,7 @@ import msgpack
 import numpy as np
 import numpy.typing as npt
 
-from server.errors import InvalidField, LimitExceeded, MalformedMessage, UnknownType
+from server.errors import ErrorCode, InvalidField, LimitExceeded, MalformedMessage, UnknownType
 from server.limits import MAX_COORDINATE, MAX_LIVE_MS, MAX_TIME_MS, MAX_WORD_CHARS, MIN_LIVE_MS, Limits
 
 PROTOCOL_VERSION = 1
@@ -105,7 +105,7 @@ class SubmitMsg:
 class SpriteMsg:
     """A PNG sprite of the current drawing (no ``id``) or of stored drawing ``id``.
 
-    ``size``, ``color`` and ``width`` are checked by :mod:`server.sprite`."""
+    ``size``, ``color`` and ``width`` are checked by :mod:`server.history.sprite`."""
 
     seq: int | None
     id: int | None
@@ -138,7 +138,7 @@ def _numbers(m: Payload, key: str, limits: Limits) -> Floats:
     if len(v) > limits.max_points_per_message:
         raise LimitExceeded(
             f"'{key}' has {len(v)} points; at most {limits.max_points_per_message} per message",
-            code="too_many_points",
+            code=ErrorCode.TOO_MANY_POINTS,
         )
     for item in v:
         if type(item) is not int and type(item) is not float:
@@ -183,7 +183,7 @@ def _bytes(m: Payload, key: str, *, text: bool, max_bytes: int) -> bytes:
         if not isinstance(v, str):
             raise InvalidField(f"'{key}' must be a base64 string in JSON")
         if len(v) > (max_bytes * 4) // 3 + 8:
-            raise LimitExceeded(f"'{key}' is larger than {max_bytes} bytes", code="image_too_large")
+            raise LimitExceeded(f"'{key}' is larger than {max_bytes} bytes", code=ErrorCode.IMAGE_TOO_LARGE)
         try:
             v = base64.b64decode(v, validate=True)
         except (binascii.Error, ValueError):
@@ -191,7 +191,7 @@ def _bytes(m: Payload, key: str, *, text: bool, max_bytes: int) -> bytes:
     if not isinstance(v, (bytes, bytearray)):
         raise InvalidField(f"'{key}' must be binary (msgpack bin)")
     if len(v) > max_bytes:
-        raise LimitExceeded(f"'{key}' is {len(v)} bytes; at most {max_bytes}", code="image_too_large")
+        raise LimitExceeded(f"'{key}' is {len(v)} bytes; at most {max_bytes}", code=ErrorCode.IMAGE_TOO_LARGE)
     return bytes(v)
 
 
@@ -266,7 +266,7 @@ PARSERS: dict[str, Parser] = {
 def load(frame: bytes | str, *, limits: Limits) -> Payload:
     """Frame -> map, or :class:`MalformedMessage`.  Bounds every container size."""
     if len(frame) > limits.max_frame_bytes:
-        raise LimitExceeded(f"frame is larger than {limits.max_frame_bytes} bytes", code="frame_too_large")
+        raise LimitExceeded(f"frame is larger than {limits.max_frame_bytes} bytes", code=ErrorCode.FRAME_TOO_LARGE)
     try:
         if isinstance(frame, str):
             obj = json.loads(frame)
@@ -379,5 +379,5 @@ def sprite(*, png: bytes) -> Payload:
     return {"type": "sprite", "png": png}
 
 
-def error(*, code: str, message: str) -> Payload:
-    return {"type": "error", "code": code, "message": message}
+def error(*, code: ErrorCode, message: str) -> Payload:
+    return {"type": "error", "code": code.value, "message": message}

@@ -35,12 +35,13 @@ Contract
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 
-from server.errors import BadImage, LimitExceeded
+from server.errors import BadImage, ErrorCode, LimitExceeded
 from server.image_header import picture_size
 from server.limits import MAX_IMAGE_PIXELS
 
@@ -324,12 +325,21 @@ def render_image(data: bytes, size: int = INPUT_PX, *, max_pixels: int = MAX_IMA
     """
     _, width, height = picture_size(data)
     if width * height > max_pixels:
-        raise LimitExceeded(f"image is {width} x {height} pixels, more than {max_pixels}", code="image_too_many_pixels")
+        too_many = ErrorCode.IMAGE_TOO_MANY_PIXELS
+        raise LimitExceeded(f"image is {width} x {height} pixels, more than {max_pixels}", code=too_many)
     img = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
     if img is None or img.size == 0:
         raise BadImage("image could not be decoded as PNG or JPEG")
+    try:
+        return _picture_to_input(img, size, max_pixels=max_pixels)
+    except cv2.error as e:  # a decodable but degenerate picture (found by fuzzing a corrupted JPEG)
+        raise BadImage(f"image could not be processed: {str(e).strip().splitlines()[-1][:120]}") from None
+
+
+def _picture_to_input(img: npt.NDArray[Any], size: int, *, max_pixels: int) -> Image:
+    """The decoded picture of :func:`render_image` -> model input."""
     if img.shape[0] * img.shape[1] > max_pixels:  # a header that lied
-        raise LimitExceeded(f"image has more than {max_pixels} pixels", code="image_too_many_pixels")
+        raise LimitExceeded(f"image has more than {max_pixels} pixels", code=ErrorCode.IMAGE_TOO_MANY_PIXELS)
     if img.dtype != np.uint8:
         img = cv2.convertScaleAbs(img, alpha=255.0 / max(float(img.max()), 1.0))
     if img.ndim == 3 and img.shape[2] == 4:

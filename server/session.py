@@ -3,7 +3,7 @@
 A :class:`Session` owns the drawing (strokes with timing, in the client's pixels), the
 stroke being drawn, the incrementally rendered :class:`server.render.Canvas`, and the
 guesses the client received.  It does no I/O and never awaits: the connection handler
-(:mod:`server.app`) feeds it decoded messages and asks it for model input.
+(:mod:`server.connection`) feeds it decoded messages and asks it for model input.
 
 Promises:
 
@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from server.errors import LimitExceeded
+from server.errors import ErrorCode, LimitExceeded
 from server.limits import Limits
 from server.protocol import Floats, Ints
 from server.render import Canvas, Image, Points
@@ -51,7 +51,7 @@ class Session:
     started_at: float = field(default_factory=time.time)
     canvas: Canvas = field(default_factory=Canvas)
     raw: list[tuple[Floats, Floats, Ints]] = field(default_factory=list)
-    history: list[GuessRecord] = field(default_factory=list)
+    guesses_sent: list[GuessRecord] = field(default_factory=list)
     drawing_started_at: float | None = None
     _cur_x: list[Floats] = field(default_factory=list)
     _cur_y: list[Floats] = field(default_factory=list)
@@ -87,10 +87,12 @@ class Session:
         if n == 0:
             return
         if self._cur_n == 0 and len(self.raw) >= self.limits.max_strokes:
-            raise LimitExceeded(f"a drawing holds at most {self.limits.max_strokes} strokes", code="too_many_strokes")
+            raise LimitExceeded(
+                f"a drawing holds at most {self.limits.max_strokes} strokes", code=ErrorCode.TOO_MANY_STROKES
+            )
         if self._cur_n + n > self.limits.max_points_per_stroke:
             raise LimitExceeded(
-                f"a stroke holds at most {self.limits.max_points_per_stroke} points", code="stroke_too_long"
+                f"a stroke holds at most {self.limits.max_points_per_stroke} points", code=ErrorCode.STROKE_TOO_LONG
             )
         if self.drawing_started_at is None:
             self.drawing_started_at = time.time()
@@ -133,15 +135,15 @@ class Session:
             return False
         self.raw.pop()
         self.canvas.pop()
-        while self.history and self.history[-1].strokes > len(self.raw):
-            self.history.pop()
+        while self.guesses_sent and self.guesses_sent[-1].strokes > len(self.raw):
+            self.guesses_sent.pop()
         return True
 
     def clear(self) -> None:
         """Start a new drawing."""
         self._reset_current()
         self.raw.clear()
-        self.history.clear()
+        self.guesses_sent.clear()
         self.canvas.clear()
         self.drawing_started_at = None
         self._t0 = None
@@ -150,23 +152,24 @@ class Session:
         """The 64x64 model input for the finished strokes (and the pending one)."""
         return self.canvas.image(pending=self._pending() if pending else None)
 
-    def record(self, top: list[tuple[str, float]]) -> None:
+    def record_guesses(self, top: list[tuple[str, float]]) -> None:
         """Remember the guesses sent for the current stroke count."""
-        self.history.append(GuessRecord(self.strokes, top))
+        self.guesses_sent.append(GuessRecord(self.strokes, top))
 
     def drawing(self) -> list[RawStroke]:
         """The finished strokes in Quick Draw raw format."""
         return [[x.tolist(), y.tolist(), t.tolist()] for x, y, t in self.raw]
 
     def summary(self) -> dict[str, Any]:
-        """Everything history needs to store this drawing."""
+        """Everything the doodle history needs to store this drawing."""
         return {
             "session": self.id,
             "client": self.client,
             "drawing": self.drawing(),
             "guesses": [
-                {"strokes": g.strokes, "guesses": [{"word": w, "score": s} for w, s in g.guesses]} for g in self.history
+                {"strokes": g.strokes, "guesses": [{"word": w, "score": s} for w, s in g.guesses]}
+                for g in self.guesses_sent
             ],
-            "final": [{"word": w, "score": s} for w, s in (self.history[-1].guesses if self.history else [])],
+            "final": [{"word": w, "score": s} for w, s in (self.guesses_sent[-1].guesses if self.guesses_sent else [])],
             "started_at": self.drawing_started_at or self.started_at,
         }

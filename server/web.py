@@ -1,28 +1,29 @@
-"""HTTP routes the clients need beside the static sketchpad: vendor files and the class list.
+"""The browser sketchpad's routes: its own files, the vendored msgpack library and ``/classes``.
 
-``web_client/index.html`` and its own files are served from the web root by
-:func:`server.http.static_file`.  The one third-party file it needs, the msgpack
-library, comes from the npm package installed by ``scripts/setup.sh`` (``npm ci`` in
-``web_client/``; ``node_modules`` is never committed).  Promises:
+Promises:
 
-* Each vendor URL maps to one fixed file inside ``web_client/node_modules`` (no part of
-  the request path is used to find the file).
-* A missing package is a clear 503 naming the set-up step, never a 500.
-* ``GET /classes`` lists the served model's words (the sketchpad's word suggestions; the
-  replay CLI's check that a data set's words are ones the model knows).
+* ``/`` is ``web_client/index.html``; other paths serve only the sketchpad's own files:
+  regular files inside the web root whose suffix is in :data:`WEB_SUFFIXES`, never under
+  ``node_modules`` (so ``package.json``, the lock file and npm packages are not served),
+  through :func:`server.http.static_file` (no way out of the folder).
+* The one third-party file the page needs, the msgpack library, comes from the npm
+  package installed by ``scripts/setup.sh`` (``npm ci`` in ``web_client/``): each vendor
+  URL maps to one fixed file (no part of the request path is used to find it).  A missing
+  package is a clear 503 naming the set-up step, never a 500.
+* ``GET /classes`` lists the served model's words in output order (the sketchpad's word
+  suggestions; the replay CLI's check that a data set's words are ones the model knows).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from http import HTTPStatus
+from pathlib import Path
 
-from websockets.asyncio.server import ServerConnection
-from websockets.http11 import Request, Response
+from websockets.http11 import Response
 
+from server.errors import NotFound
 from server.http import error_response, json_response, resolve_inside, static_file
-
-if TYPE_CHECKING:
-    from server.app import DoodleServer
+from server.plugin import HttpRequest, Registry
 
 #: URL path -> file under the web root's ``node_modules`` (fixed mapping).
 VENDOR_FILES: dict[str, str] = {
@@ -31,28 +32,47 @@ VENDOR_FILES: dict[str, str] = {
 #: How long browsers may cache a vendor file, in seconds (its name does not change with
 #: its version, so keep it short).
 VENDOR_CACHE_S = 3_600
+#: Kinds of file the sketchpad is made of (anything else in its folder is not served).
+WEB_SUFFIXES = frozenset({".html", ".js", ".css", ".svg", ".png", ".ico", ".webmanifest"})
+#: Folder of npm packages: only reached through :data:`VENDOR_FILES`.
+NODE_MODULES = "node_modules"
 
 
-def vendor_route(
-    server: DoodleServer, conn: ServerConnection, request: Request, query: dict[str, list[str]]
-) -> Response:
-    """Serve the vendor file mapped to ``request.path`` (see :data:`VENDOR_FILES`)."""
-    rel = VENDOR_FILES[request.path.split("?", 1)[0]]
-    root = server.config.web_root
-    if resolve_inside(root, rel) is None:
-        return error_response(503, f"web client dependency missing: {rel} (run scripts/setup.sh, i.e. npm ci)")
-    return static_file(root, rel, cache_s=VENDOR_CACHE_S)
+class WebClient:
+    """The feature serving ``web_client/`` (see module docstring)."""
 
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._labels: list[str] = []
+        self._model_name = ""
 
-def classes_route(
-    server: DoodleServer, conn: ServerConnection, request: Request, query: dict[str, list[str]]
-) -> Response:
-    """``{"model": name, "classes": [word, ...]}`` in the model's output order."""
-    return json_response({"model": server.model.name, "classes": list(server.model.labels)})
+    def install(self, registry: Registry) -> None:
+        model = registry.services.model
+        self._labels, self._model_name = list(model.labels), model.name
+        registry.route("/", self.index)
+        registry.route("/<path:rel>", self.own_file)
+        registry.route("/classes", self.classes)
+        for path in VENDOR_FILES:
+            registry.route(path, self.vendor)
 
+    async def index(self, request: HttpRequest) -> Response:
+        return static_file(self.root, "index.html")
 
-def install(server: DoodleServer) -> None:
-    """Register the vendor routes and ``/classes`` on ``server``."""
-    for path in VENDOR_FILES:
-        server.routes[path] = vendor_route
-    server.routes["/classes"] = classes_route
+    async def own_file(self, request: HttpRequest) -> Response:
+        rel = str(request.params["rel"])
+        parts = rel.split("/")
+        if NODE_MODULES in parts or Path(parts[-1]).suffix.lower() not in WEB_SUFFIXES:
+            raise NotFound("not found")
+        return static_file(self.root, rel)
+
+    async def vendor(self, request: HttpRequest) -> Response:
+        """Serve the vendor file mapped to the request's path (see :data:`VENDOR_FILES`)."""
+        rel = VENDOR_FILES[request.path]
+        if resolve_inside(self.root, rel) is None:
+            message = f"web client dependency missing: {rel} (run scripts/setup.sh, i.e. npm ci)"
+            return error_response(HTTPStatus.SERVICE_UNAVAILABLE, message, html=True)
+        return static_file(self.root, rel, cache_s=VENDOR_CACHE_S)
+
+    async def classes(self, request: HttpRequest) -> Response:
+        """``{"model": name, "classes": [word, ...]}`` in the model's output order."""
+        return json_response({"model": self._model_name, "classes": self._labels})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import http.client
 import json
 import math
 
@@ -16,6 +17,7 @@ from websockets.exceptions import ConnectionClosed
 
 from replay_client.client import DoodleClient
 from tests.conftest import ServerProcess, http_get, raw_sample
+from tests.support import wait_for
 
 get = http_get
 
@@ -36,12 +38,45 @@ async def test_welcome_names_protocol_model_and_limits(server: ServerProcess) ->
     assert w["limits"]["max_points_per_message"] > 0
 
 
-def test_healthz_reports_model_classes_and_sessions(server: ServerProcess) -> None:
-    """GET /healthz answers 200 JSON with model name, classes and sessions open."""
+async def test_healthz_reports_model_classes_and_sessions(server: ServerProcess) -> None:
+    """GET /healthz answers 200 JSON with model name, classes, pending drawings, and counts a session open."""
     status, body, ctype = get(server.http + "/healthz")
     assert status == 200 and ctype.startswith("application/json")
     info = json.loads(body)
-    assert info["status"] == "ok" and info["classes"] == 345 and info["sessions"] >= 0 and info["model"]
+    assert info["status"] == "ok" and info["classes"] == 345 and info["model"] == "doodle-mobile0.75-345"
+    assert isinstance(info["pending_drawings"], int) and info["pending_drawings"] >= 0
+    before = info["sessions"]
+    async with DoodleClient(server.url):
+        assert json.loads(get(server.http + "/healthz")[1])["sessions"] == before + 1
+    await wait_for(lambda: json.loads(get(server.http + "/healthz")[1])["sessions"] == before, what="session closed")
+
+
+def test_http_methods_head_and_error_formats(server: ServerProcess) -> None:
+    """HEAD answers GET's headers without a body; POST is 405 naming GET, HEAD; errors are HTML pages on
+    browser routes and JSON under /api/; reason phrases are HTTP's own."""
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    try:
+        conn.request("GET", "/healthz")
+        got = conn.getresponse()
+        length = got.getheader("Content-Length")
+        got.read()
+        conn.close()
+        conn.request("HEAD", "/healthz")
+        head = conn.getresponse()
+        assert head.status == 200 and head.reason == "OK" and head.getheader("Content-Length") == length
+        assert head.read() == b""
+        conn.close()
+        conn.putrequest("POST", "/healthz")  # no body: websockets reads no request bodies
+        conn.endheaders()
+        post = conn.getresponse()
+        assert post.status == 405 and post.reason == "Method Not Allowed" and post.getheader("Allow") == "GET, HEAD"
+        post.read()
+    finally:
+        conn.close()
+    status, body, ctype = get(server.http + "/no/such/page")
+    assert status == 404 and ctype.startswith("text/html") and b"<h1>404 Not Found</h1>" in body
+    status, body, ctype = get(server.http + "/api/doodles/999999999")
+    assert status == 404 and ctype == "application/json" and json.loads(body)["status"] == 404
 
 
 def test_unknown_http_path_is_404_and_traversal_is_refused(server: ServerProcess) -> None:

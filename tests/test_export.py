@@ -1,4 +1,4 @@
-"""The export command (server/export.py): history -> Quick Draw raw ndjson -> training loader and replay."""
+"""The export command (server/history/export.py): history -> Quick Draw raw ndjson -> training loader and replay."""
 
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ async def stored(srv: ServerProcess) -> list[dict[str, Any]]:
 
 def export(db: Path, out: Path, *args: str) -> tuple[int, str]:
     p = subprocess.run(
-        [sys.executable, "-m", "server.export", "--db", str(db), "--out", str(out), *args],
+        [sys.executable, "-m", "server.history.export", "--db", str(db), "--out", str(out), *args],
         cwd=ROOT,
         capture_output=True,
         text=True,

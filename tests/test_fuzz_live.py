@@ -24,8 +24,8 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from replay_client.client import DoodleClient
-from server import protocol as P
-from server.errors import ProtocolError
+from server import protocol
+from server.errors import ClientFault
 from server.limits import Limits
 from server.render import render_image
 from tests.conftest import ServerProcess, raw_sample
@@ -34,7 +34,7 @@ L = Limits()
 N_MESSAGES = 20_000
 N_CONNECTIONS = 4
 WINDOW = 16  # frames in flight per hostile connection
-TYPES = sorted(P.PARSERS)
+TYPES = sorted(protocol.PARSERS)
 
 
 def pack(m: object) -> bytes:
@@ -144,13 +144,13 @@ def hostile(rng: random.Random) -> bytes | str:
 def expected(frame: bytes | str) -> tuple[str, int | None] | None:
     """The error code (and echoed seq) the server must answer; ``None`` when the frame is not hostile."""
     try:
-        msg = P.decode(frame, limits=L)
-    except ProtocolError as e:
-        return e.code, (None if e.code == "malformed" else P.seq_of(frame, limits=L))
-    if isinstance(msg, P.ImageMsg):
+        msg = protocol.decode(frame, limits=L)
+    except ClientFault as e:
+        return e.code, (None if e.code == "malformed" else protocol.seq_of(frame, limits=L))
+    if isinstance(msg, protocol.ImageMsg):
         try:
             render_image(msg.data, max_pixels=L.max_image_pixels)
-        except ProtocolError as e:
+        except ClientFault as e:
             return e.code, msg.seq
     return None
 

@@ -1,10 +1,11 @@
-"""The history over HTTP (server/gallery.py): gallery pages, JSON API, pictures, bad parameters, a real browser."""
+"""The history over HTTP (server/history/gallery.py): pages, JSON API, pictures, bad parameters, a browser."""
 
 from __future__ import annotations
 
 import html
 import json
 import re
+import sqlite3
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -78,8 +79,9 @@ def test_gallery_lists_thumbnails_newest_first_and_escapes_every_word(srv: Serve
     assert "script-src 'self'" in headers["Content-Security-Policy"]
     ids = [int(m) for m in re.findall(r'href="/doodles/(\d+)"', page)]
     assert ids == [d["id"] for d in reversed(seeded)]
-    assert all(f'src="/doodles/{i}.png"' in page for i in ids)
-    assert "<script>alert" not in page and html.escape(XSS) in page
+    assert all(f'<canvas class="thumb" data-id="{i}"' in page for i in ids)
+    assert '<script src="/gallery/gallery.js">' in page and "<img" not in page
+    assert "<script>alert" not in page and XSS in html.unescape(page)
     assert "<b>bold</b>" not in page
 
 
@@ -138,7 +140,7 @@ def test_detail_page_lists_the_guesses_after_each_stroke(srv: ServerProcess, see
     assert status == 200 and headers["Content-Type"].startswith("text/html") and headers["Content-Security-Policy"]
     assert f'data-id="{d["id"]}"' in page and '<script src="/gallery/replay.js">' in page
     assert len(re.findall(r"<tr data-strokes=", page)) == len(d["drawing"])
-    assert "<script>alert" not in page and html.escape(XSS) in page and "&lt;b&gt;bold&lt;/b&gt;" in page
+    assert "<script>alert" not in page and XSS in html.unescape(page) and "&lt;b&gt;bold&lt;/b&gt;" in page
     for path in ("/doodles/999999", "/doodles/abc", "/doodles/1/other.png", "/doodles/1.jpg", "/doodles/"):
         status, _, _ = get(srv, path)
         assert status == 404, path
@@ -185,20 +187,63 @@ BAD_PARAMS = [
 ]
 
 
+def error_of(srv: ServerProcess, path: str) -> tuple[int, str]:
+    """Status and message of an error answer: JSON under /api/, a small HTML page elsewhere."""
+    status, body, headers = get(srv, path)
+    if path.startswith("/api/"):
+        assert headers["Content-Type"] == "application/json", path
+        answer = json.loads(body)
+        assert answer["status"] == status
+        return status, str(answer["error"])
+    assert headers["Content-Type"].startswith("text/html"), path
+    page = body.decode()
+    assert f"<h1>{status} " in page and "<script" not in page
+    return status, html.unescape(page)
+
+
 @pytest.mark.parametrize("path", BAD_PARAMS)
-def test_bad_parameters_answer_400_json_naming_the_parameter(srv: ServerProcess, seeded: list, path: str) -> None:
-    """Every out-of-range or malformed parameter answers 400 with a JSON error that names it."""
+def test_bad_parameters_answer_400_naming_the_parameter(srv: ServerProcess, seeded: list, path: str) -> None:
+    """Every out-of-range or malformed parameter answers 400 naming it (JSON under /api/, else HTML)."""
     path = path.replace("{id}", str(seeded[0]["id"]))
-    status, body = get_json(srv, path)
+    status, message = error_of(srv, path)
     name = re.search(r"[?&](\w+)=", path).group(1)  # type: ignore[union-attr]
-    assert status == 400 and name in body["error"] and body["status"] == 400, (path, body)
+    assert status == 400 and f"'{name}'" in message, (path, message)
 
 
 def test_unknown_ids_for_pictures_answer_404(srv: ServerProcess, seeded: list) -> None:
-    """Pictures of an id that is not stored answer 404 JSON (parameters valid)."""
+    """Pictures of an id that is not stored answer a 404 page naming it (parameters valid)."""
     for path in ("/doodles/987654.png", "/doodles/987654/sprite.png?size=64"):
-        status, body = get_json(srv, path)
-        assert status == 404 and "987654" in body["error"]
+        status, message = error_of(srv, path)
+        assert status == 404 and "987654" in message
+
+
+async def test_a_failing_database_is_a_server_fault_on_every_route(tmp_path: Path) -> None:
+    """With the doodles table gone under the server, every history route answers 500 (HTML or JSON) and
+    submit answers store_failed; the server goes on."""
+    db = tmp_path / "broken.sqlite3"
+    s = ServerProcess("--db", str(db))
+    try:
+        async with DoodleClient(s.url) as c:
+            await c.request({"type": "stroke", "x": [0, 50], "y": [0, 40]})
+            doodle_id = (await c.request({"type": "submit"}))["id"]
+            with sqlite3.connect(db) as other:
+                other.execute("DROP TABLE doodles")
+            for path in (
+                "/gallery",
+                "/api/doodles",
+                f"/api/doodles/{doodle_id}",
+                f"/doodles/{doodle_id}",
+                f"/doodles/{doodle_id}.png",
+                f"/doodles/{doodle_id}/sprite.png",
+            ):
+                status, message = error_of(s, path)
+                assert status == 500 and "could not be read" in message, (path, message)
+            await c.request({"type": "stroke", "x": [0, 9], "y": [5, 5]})
+            failed = await c.request({"type": "submit"})
+            assert failed["type"] == "error" and failed["code"] == "store_failed", failed
+            assert (await c.request({"type": "undo"}))["type"] == "guesses"
+    finally:
+        s.stop()
 
 
 def test_gallery_assets_are_served(srv: ServerProcess) -> None:
@@ -211,7 +256,8 @@ def test_gallery_assets_are_served(srv: ServerProcess) -> None:
 
 @pytest.mark.browser
 async def test_chromium_shows_the_gallery_and_replays_a_drawing(srv: ServerProcess, seeded: list) -> None:
-    """Headless Chromium: thumbnails load, no script runs from a word, the replay canvas fills with ink; screenshots."""
+    """Headless Chromium: the page draws every thumbnail from one API call (2 requests beyond its static
+    files), no script runs from a word, the replay canvas fills with ink; screenshots."""
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian chromium is not installed (scripts/setup.sh installs it)")
     playwright_api = pytest.importorskip("playwright.async_api")
@@ -225,9 +271,24 @@ async def test_chromium_shows_the_gallery_and_replays_a_drawing(srv: ServerProce
             errors: list[str] = []
             page.on("dialog", lambda d: dialogs.append(d.message))
             page.on("pageerror", lambda e: errors.append(str(e)))
+            requests: list[str] = []
+            page.on("request", lambda r: requests.append(r.url.removeprefix(srv.http)))
             await page.goto(srv.http + "/gallery", wait_until="networkidle")
-            loaded = await page.eval_on_selector_all(".card img", "imgs => imgs.map(i => i.complete && i.naturalWidth)")
-            assert loaded == [160] * len(seeded)
+            await page.wait_for_function(
+                f"() => document.querySelectorAll('canvas.thumb[data-drawn]').length === {len(seeded)}"
+            )
+            inked = await page.eval_on_selector_all(
+                "canvas.thumb",
+                """cs => cs.map(c => {
+                    const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+                    let n = 0;
+                    for (let i = 0; i < px.length; i += 4) n += px[i] < 128;
+                    return n;
+                })""",
+            )
+            assert len(inked) == len(seeded) and min(inked) > 20, inked
+            beyond_static = [u for u in requests if u not in ("/gallery/gallery.css", "/gallery/gallery.js")]
+            assert beyond_static == ["/gallery", "/api/doodles"], requests
             assert XSS in await page.inner_text("main")
             await page.screenshot(path=str(shots / "gallery.png"), full_page=True)
 

@@ -1,4 +1,4 @@
-"""Drawings kept by the live server (server/history.py): submit, clear, disconnect, sprites, crashes, concurrency."""
+"""Drawings kept by the live server (server/history/): submit, clear, disconnect, sprites, crashes, concurrency."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import asyncio
 import base64
 import json
 import signal
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from websockets.exceptions import ConnectionClosed
 from replay_client.client import DoodleClient
 from server.limits import MAX_SPRITE_PX, MAX_WORD_CHARS
 from tests.conftest import ROOT, ServerProcess, raw_sample
+from tests.support import wait_idle
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +106,7 @@ async def test_a_drawing_is_stored_once_whatever_follows_its_submit(srv: ServerP
         assert (await c.request({"type": "submit"}))["id"] == first["id"]
         assert (await c.request({"type": "submit", "word": "cat"}))["id"] == first["id"]
         assert (await c.request({"type": "clear"}))["type"] == "cleared"
-    await asyncio.sleep(0.3)
+    await wait_idle(srv.http)  # the session is gone and no drawing waits to be stored
     assert newest_id(srv) == first["id"] == before + 1
     assert record(srv, first["id"])["word"] == "cat"
 
@@ -115,7 +117,7 @@ async def test_submit_then_disconnect_stores_nothing_more(srv: ServerProcess) ->
     async with DoodleClient(srv.url) as c:
         await draw(c, raw_sample()[31]["drawing"])
         saved = await c.request({"type": "submit", "word": "bee"})
-    await asyncio.sleep(0.3)
+    await wait_idle(srv.http)  # the session is gone and no drawing waits to be stored
     assert newest_id(srv) == saved["id"] == before + 1
 
 
@@ -305,7 +307,13 @@ async def test_sigterm_keeps_a_drawing_left_on_the_canvas(tmp_path: Path) -> Non
     d = raw_sample()[88]
     async with DoodleClient(first.url) as c:
         await draw(c, d["drawing"])
-        assert first.stop() == 0
+        t = time.monotonic()
+        first.proc.send_signal(signal.SIGTERM)
+        with pytest.raises(ConnectionClosed) as closed:
+            await c.recv()  # the event loop stays free to answer the server's close frame
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
+        assert await asyncio.to_thread(first.stop) == 0
+        assert time.monotonic() - t < 5  # no close timeout waited out
     second = ServerProcess("--db", str(path))
     try:
         rec = record(second, 1)

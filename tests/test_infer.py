@@ -11,7 +11,7 @@ import pytest
 from server.errors import InferenceFailed, ModelError
 from server.infer import DEFAULT_MODEL_DIR, Batcher, Classifier, top_k
 from server.render import INPUT_PX, as_points, render
-from tests.conftest import raw_sample
+from tests.conftest import ROOT, raw_sample
 
 
 @pytest.fixture(scope="module")
@@ -107,10 +107,19 @@ async def test_wrong_image_shape_is_refused() -> None:
     await b.close()
 
 
-def test_model_card_figures_come_from_the_shipped_model() -> None:
-    """model.json names the recipe and validation figures of the model it describes."""
+def test_model_card_figures_come_from_the_shipped_model(model: Classifier) -> None:
+    """model.json describes the model that loads (name, classes, input size, architecture) and the README
+    quotes its validation figures to three places."""
     meta = json.loads((DEFAULT_MODEL_DIR / "model.json").read_text())
-    assert meta["recipe"]["arch"] and 0 < meta["val_raw_rendered"]["top1"] <= 1
+    assert meta["name"] == model.name and meta["classes"] == len(model.labels) and meta["input_px"] == INPUT_PX
+    assert meta["recipe"]["arch"] == meta["architecture"] and meta["recipe"]["width"] == meta["width"]
+    figures = meta["val_raw_rendered"]
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    quoted = (
+        f"top-1 {figures['top1']:.3f}, top-3 {figures['top3']:.3f}, top-5 {figures['top5']:.3f},"
+        f" MAP@3 {figures['map3']:.3f}"
+    )
+    assert quoted in " ".join(readme.split()), quoted
 
 
 def test_a_model_rendered_with_other_parameters_is_refused(tmp_path) -> None:

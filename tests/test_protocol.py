@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from server import protocol as P
-from server.errors import InvalidField, LimitExceeded, MalformedMessage, ProtocolError, UnknownType
+from server import protocol
+from server.errors import ClientFault, InvalidField, LimitExceeded, MalformedMessage, UnknownType
 from server.limits import Limits
 
 L = Limits()
@@ -25,8 +25,8 @@ def pack(m: object) -> bytes:
 
 def test_points_decode_to_equal_length_float_arrays() -> None:
     """points: x, y become float64 arrays, t int64, seq echoed."""
-    m = P.decode(pack({"type": "points", "x": [1, 2.5], "y": [3, 4], "t": [0, 16], "seq": 9}), limits=L)
-    assert isinstance(m, P.PointsMsg) and m.seq == 9
+    m = protocol.decode(pack({"type": "points", "x": [1, 2.5], "y": [3, 4], "t": [0, 16], "seq": 9}), limits=L)
+    assert isinstance(m, protocol.PointsMsg) and m.seq == 9
     assert m.x.dtype == np.float64 and m.x.tolist() == [1.0, 2.5] and m.y.tolist() == [3.0, 4.0]
     assert m.t is not None and m.t.dtype == np.int64 and m.t.tolist() == [0, 16]
 
@@ -42,11 +42,11 @@ def test_every_message_type_decodes_from_msgpack_and_json() -> None:
         {"type": "clear"},
     ]
     for m in msgs:
-        a, b = P.decode(pack(m), limits=L), P.decode(json.dumps(m), limits=L)
+        a, b = protocol.decode(pack(m), limits=L), protocol.decode(json.dumps(m), limits=L)
         assert type(a) is type(b) and type(a).__name__.lower().startswith(m["type"].replace("_", ""))
-    img = P.decode(pack({"type": "image", "png": b"\x89PNG"}), limits=L)
-    img_json = P.decode(json.dumps({"type": "image", "png": base64.b64encode(b"\x89PNG").decode()}), limits=L)
-    assert isinstance(img, P.ImageMsg) and isinstance(img_json, P.ImageMsg) and img.data == img_json.data
+    img = protocol.decode(pack({"type": "image", "png": b"\x89PNG"}), limits=L)
+    img_json = protocol.decode(json.dumps({"type": "image", "png": base64.b64encode(b"\x89PNG").decode()}), limits=L)
+    assert isinstance(img, protocol.ImageMsg) and isinstance(img_json, protocol.ImageMsg) and img.data == img_json.data
 
 
 @pytest.mark.parametrize(
@@ -71,10 +71,10 @@ def test_every_message_type_decodes_from_msgpack_and_json() -> None:
         (pack({"type": "image", "png": b"x" * (L.max_image_bytes + 1)}), LimitExceeded),
     ],
 )
-def test_bad_frames_raise_protocol_errors_with_codes(frame: bytes | str, exc: type[ProtocolError]) -> None:
-    """Each malformed or invalid frame raises its ProtocolError subclass (with a code)."""
+def test_bad_frames_raise_protocol_errors_with_codes(frame: bytes | str, exc: type[ClientFault]) -> None:
+    """Each malformed or invalid frame raises its ClientFault subclass (with a code)."""
     with pytest.raises(exc) as info:
-        P.decode(frame, limits=L)
+        protocol.decode(frame, limits=L)
     assert info.value.code and info.value.message
 
 
@@ -82,7 +82,7 @@ def test_frames_over_the_size_limit_are_refused_before_parsing() -> None:
     """A frame larger than max_frame_bytes is a limit error."""
     small = Limits(max_frame_bytes=100)
     with pytest.raises(LimitExceeded) as info:
-        P.decode(pack({"type": "points", "x": [1.0] * 50, "y": [1.0] * 50}), limits=small)
+        protocol.decode(pack({"type": "points", "x": [1.0] * 50, "y": [1.0] * 50}), limits=small)
     assert info.value.code == "frame_too_large"
 
 
@@ -90,10 +90,10 @@ def test_deeply_nested_frames_are_malformed_not_crashes() -> None:
     """Deep nesting in msgpack or JSON is refused as malformed."""
     deep_json = "[" * 100_000 + "]" * 100_000
     with pytest.raises(MalformedMessage):
-        P.decode(deep_json, limits=L)
+        protocol.decode(deep_json, limits=L)
     deep_pack = b"\x91" * 100_000 + b"\xc0"
     with pytest.raises(MalformedMessage):
-        P.decode(deep_pack, limits=L)
+        protocol.decode(deep_pack, limits=L)
 
 
 msgpack_values = st.recursive(
@@ -106,10 +106,10 @@ msgpack_values = st.recursive(
 @settings(max_examples=1500, deadline=None)
 @given(st.binary(max_size=200))
 def test_fuzz_any_bytes_decode_or_raise_a_protocol_error(data: bytes) -> None:
-    """Arbitrary bytes never raise anything but a ProtocolError."""
+    """Arbitrary bytes never raise anything but a ClientFault."""
     try:
-        P.decode(data, limits=L)
-    except ProtocolError:
+        protocol.decode(data, limits=L)
+    except ClientFault:
         pass
 
 
@@ -122,17 +122,17 @@ def test_fuzz_any_bytes_decode_or_raise_a_protocol_error(data: bytes) -> None:
     st.booleans(),
 )
 def test_fuzz_any_map_decodes_or_raises_a_protocol_error(m: dict, kind: str, as_text: bool) -> None:
-    """Any map of any values, as msgpack or JSON, decodes validly or raises a ProtocolError."""
+    """Any map of any values, as msgpack or JSON, decodes validly or raises a ClientFault."""
     m.setdefault("type", kind)
     try:
         frame: bytes | str = json.dumps(m, default=lambda b: base64.b64encode(b).decode()) if as_text else pack(m)
     except (ValueError, OverflowError):
         return
     try:
-        msg = P.decode(frame, limits=L)
-    except ProtocolError:
+        msg = protocol.decode(frame, limits=L)
+    except ClientFault:
         return
-    if isinstance(msg, P.PointsMsg | P.StrokeMsg):
+    if isinstance(msg, protocol.PointsMsg | protocol.StrokeMsg):
         assert len(msg.x) == len(msg.y) and np.isfinite(msg.x).all() and np.isfinite(msg.y).all()
         assert msg.t is None or len(msg.t) == len(msg.x)
 
@@ -151,16 +151,16 @@ def test_points_round_trip_exactly(xy: tuple[list[float], list[float]], seq: int
     if seq is not None:
         m["seq"] = seq
     for frame in (pack(m), json.dumps(m)):
-        d = P.decode(frame, limits=L)
-        assert isinstance(d, P.PointsMsg) and d.x.tolist() == xs and d.y.tolist() == ys and d.seq == seq
+        d = protocol.decode(frame, limits=L)
+        assert isinstance(d, protocol.PointsMsg) and d.x.tolist() == xs and d.y.tolist() == ys and d.seq == seq
 
 
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.tuples(st.text(max_size=30), st.floats(0, 1)), max_size=5), st.floats(0, 1e4), st.booleans())
 def test_encode_guesses_round_trips(top: list[tuple[str, float]], ms: float, text: bool) -> None:
     """guesses messages encode to msgpack or JSON and decode back to the same content."""
-    msg = P.with_seq(P.guesses(strokes=3, top=top, ms=ms), 12)
-    frame = P.encode(msg, text=text)
+    msg = protocol.with_seq(protocol.guesses(strokes=3, top=top, ms=ms), 12)
+    frame = protocol.encode(msg, text=text)
     back = json.loads(frame) if text else msgpack.unpackb(frame, raw=False)
     assert back["type"] == "guesses" and back["seq"] == 12 and back["strokes"] == 3
     assert [g["word"] for g in back["guesses"]] == [w for w, _ in top]
@@ -169,8 +169,8 @@ def test_encode_guesses_round_trips(top: list[tuple[str, float]], ms: float, tex
 def test_bytes_are_base64_in_json_replies() -> None:
     """A reply with bytes (a sprite) carries base64 in JSON and bin in msgpack."""
     msg = {"type": "sprite", "png": b"\x89PNG\x00"}
-    assert json.loads(P.encode(msg, text=True))["png"] == base64.b64encode(b"\x89PNG\x00").decode()
-    assert msgpack.unpackb(P.encode(msg, text=False))["png"] == b"\x89PNG\x00"
+    assert json.loads(protocol.encode(msg, text=True))["png"] == base64.b64encode(b"\x89PNG\x00").decode()
+    assert msgpack.unpackb(protocol.encode(msg, text=False))["png"] == b"\x89PNG\x00"
 
 
 valid_msgs = st.one_of(
@@ -191,12 +191,12 @@ def test_fuzz_every_truncation_of_a_valid_frame_is_malformed(m: dict, data: st.D
     """Any strict prefix of a valid msgpack (binary) or JSON (text) frame is refused as malformed; so are
     trailing bytes after a complete msgpack map."""
     for frame in (pack(m), json.dumps(m)):
-        assert type(P.decode(frame, limits=L)).__name__.lower().startswith(m["type"].replace("_", ""))
+        assert type(protocol.decode(frame, limits=L)).__name__.lower().startswith(m["type"].replace("_", ""))
         cut = data.draw(st.integers(0, len(frame) - 1))
         with pytest.raises(MalformedMessage):
-            P.decode(frame[:cut], limits=L)
+            protocol.decode(frame[:cut], limits=L)
     with pytest.raises(MalformedMessage):
-        P.decode(pack(m) + data.draw(st.binary(min_size=1, max_size=8)), limits=L)
+        protocol.decode(pack(m) + data.draw(st.binary(min_size=1, max_size=8)), limits=L)
 
 
 @settings(max_examples=300, deadline=None)
@@ -204,33 +204,33 @@ def test_fuzz_every_truncation_of_a_valid_frame_is_malformed(m: dict, data: st.D
 def test_fuzz_text_and_binary_frames_are_not_interchangeable(m: dict) -> None:
     """A text frame is JSON and a binary frame msgpack: the same map decodes identically from each, JSON in a
     binary frame and msgpack in a text frame are malformed (never another message)."""
-    a, b = P.decode(pack(m), limits=L), P.decode(json.dumps(m), limits=L)
+    a, b = protocol.decode(pack(m), limits=L), protocol.decode(json.dumps(m), limits=L)
     assert type(a) is type(b) and a.seq == b.seq
-    if isinstance(a, P.PointsMsg | P.StrokeMsg):
-        assert isinstance(b, P.PointsMsg | P.StrokeMsg) and a.x.tolist() == b.x.tolist()
+    if isinstance(a, protocol.PointsMsg | protocol.StrokeMsg):
+        assert isinstance(b, protocol.PointsMsg | protocol.StrokeMsg) and a.x.tolist() == b.x.tolist()
     with pytest.raises(MalformedMessage):
-        P.decode(json.dumps(m).encode(), limits=L)
+        protocol.decode(json.dumps(m).encode(), limits=L)
     with pytest.raises(MalformedMessage):
-        P.decode(pack(m).decode("latin-1"), limits=L)
+        protocol.decode(pack(m).decode("latin-1"), limits=L)
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.text(max_size=200))
 def test_fuzz_any_text_frame_decodes_or_raises_a_protocol_error(text: str) -> None:
-    """Arbitrary text frames never raise anything but a ProtocolError."""
+    """Arbitrary text frames never raise anything but a ClientFault."""
     try:
-        P.decode(text, limits=L)
-    except ProtocolError:
+        protocol.decode(text, limits=L)
+    except ClientFault:
         pass
 
 
-@pytest.mark.parametrize("n", [1, P.SMALL_LIST, P.SMALL_LIST + 1, 200])
+@pytest.mark.parametrize("n", [1, protocol.SMALL_LIST, protocol.SMALL_LIST + 1, 200])
 @pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf, 2e9, -(10**12)])
 def test_short_and_long_point_lists_are_validated_alike(n: int, bad: float) -> None:
     """The plain-Python path for short lists and the numpy path for long ones reject the same values."""
     xs: list[float] = [float(i) for i in range(n)]
-    ok = P.decode(pack({"type": "points", "x": xs, "y": xs}), limits=L)
-    assert isinstance(ok, P.PointsMsg) and ok.x.dtype == np.float64 and ok.x.tolist() == xs
+    ok = protocol.decode(pack({"type": "points", "x": xs, "y": xs}), limits=L)
+    assert isinstance(ok, protocol.PointsMsg) and ok.x.dtype == np.float64 and ok.x.tolist() == xs
     xs[-1] = bad
     with pytest.raises(InvalidField):
-        P.decode(pack({"type": "points", "x": xs, "y": [0.0] * n}), limits=L)
+        protocol.decode(pack({"type": "points", "x": xs, "y": [0.0] * n}), limits=L)

@@ -12,7 +12,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from server import render as render_module
-from server.errors import BadImage, LimitExceeded, ProtocolError
+from server.errors import BadImage, ClientFault, LimitExceeded
 from server.render import (
     CANVAS_PX,
     INPUT_PX,
@@ -229,7 +229,7 @@ SAMPLES = [
     st.one_of(st.none(), st.integers(0, 10**6)),
 )
 def test_fuzz_corrupted_pictures_render_or_raise_a_protocol_error(base: bytes, flips, cut) -> None:
-    """Valid PNG/JPEG bytes with random bytes overwritten and/or truncated: a 64x64 image or a ProtocolError."""
+    """Valid PNG/JPEG bytes with random bytes overwritten and/or truncated: a 64x64 image or a ClientFault."""
     data = bytearray(base)
     for pos, val in flips:
         data[pos % len(data)] = val
@@ -237,14 +237,18 @@ def test_fuzz_corrupted_pictures_render_or_raise_a_protocol_error(base: bytes, f
         data = data[: cut % (len(data) + 1)]
     try:
         img = render_image(bytes(data))
-    except ProtocolError:
+    except ClientFault:
         return
     assert img.shape == (INPUT_PX, INPUT_PX) and img.dtype == np.uint8
 
 
-def test_canvas_constants_are_consistent() -> None:
-    """The drawing canvas holds the 0..255 space plus margins."""
-    assert CANVAS_PX > SPACE and INPUT_PX == 64
+def test_a_drawing_spanning_the_whole_space_is_drawn_whole_inside_the_margins() -> None:
+    """A box over the full 0..255 space renders to a 64 px image with ink one pixel from every edge and the
+    outermost rows and columns blank: the canvas's margins hold the line width, nothing is clipped."""
+    img = render([as_points([0, 100, 100, 0, 0], [0, 0, 100, 100, 0])])
+    assert img.shape == (INPUT_PX, INPUT_PX) and CANVAS_PX > SPACE
+    rows, cols = np.flatnonzero(img.max(axis=1)), np.flatnonzero(img.max(axis=0))
+    assert (rows.min(), rows.max(), cols.min(), cols.max()) == (1, INPUT_PX - 2, 1, INPUT_PX - 2)
 
 
 def _render_unbounded(strokes: list[np.ndarray]) -> np.ndarray:

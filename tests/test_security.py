@@ -16,8 +16,9 @@ from websockets.exceptions import InvalidStatus
 
 from replay_client.client import DoodleClient
 from server.app import DoodleServer, ServerConfig
+from server.web import WebClient
 from tests.conftest import ROOT, ServerProcess
-from tests.test_faults import FakeModel
+from tests.support import FakeModel
 
 TOKEN = "s3cret-tök3n"  # non-ASCII on purpose: compared as UTF-8 bytes
 
@@ -35,6 +36,15 @@ def raw_get(port: int, path: str, headers: dict[str, str] | None = None) -> tupl
         return r.status, r.read()
     finally:
         conn.close()
+
+
+#: The headers of a complete WebSocket handshake (RFC 6455's example key).
+HANDSHAKE = {
+    "Upgrade": "websocket",
+    "Connection": "Upgrade",
+    "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+    "Sec-WebSocket-Version": "13",
+}
 
 
 async def status_of(url: str, **kw: object) -> int:
@@ -102,10 +112,10 @@ async def test_browser_origins_are_checked_against_the_host_and_the_allow_list(
     assert await status_of(server.url, origin="https://evil.example") == 403
     assert await status_of(server.url, origin=f"http://127.0.0.1:{p + 1}") == 403
     assert await status_of(server.url, origin="null") == 403
-    h = {"Host": f"doodle.example:{p}", "Origin": f"https://doodle.example:{p}", "Upgrade": "websocket"}
-    assert raw_get(p, "/ws", h)[0] != 403
+    h = {"Host": f"doodle.example:{p}", "Origin": f"https://doodle.example:{p}", **HANDSHAKE}
+    assert raw_get(p, "/ws", h)[0] == 101
     assert raw_get(p, "/ws", {**h, "Origin": "https://doodle.example"})[0] == 403
-    assert raw_get(p, "/ws", {**h, "Host": "doodle.example", "Origin": "https://doodle.example:443"})[0] != 403
+    assert raw_get(p, "/ws", {**h, "Host": "doodle.example", "Origin": "https://doodle.example:443"})[0] == 101
     from urllib.parse import quote
 
     tok = "?token=" + quote(TOKEN)
@@ -150,10 +160,15 @@ TRAVERSALS = [
     "/%00/etc/passwd",
     "/index.html%00.png",
     "/.git/config",
-    "/%2e/secret.txt",
+    "/%2e/secret.css",
+    "/.secret.css",
     "/out",
     "/out/passwd",
-    "/outfile",
+    "/outfile.css",
+    "/package.json",
+    "/package-lock.json",
+    "/node_modules/@msgpack/msgpack/package.json",
+    "/node_modules/@msgpack/msgpack/dist.umd/msgpack.min.js",
     "/sub/../../README.md",
 ]
 
@@ -164,12 +179,12 @@ async def static_server(tmp_path: Path) -> AsyncIterator[DoodleServer]:
     root = tmp_path / "web"
     (root / "sub").mkdir(parents=True)
     (root / "index.html").write_text("<p>hello</p>")
-    (root / "sub" / "ok.txt").write_text("fine")
-    (root / ".secret.txt").write_text("hidden")
-    (tmp_path / "outside.txt").write_text("OUTSIDE")
+    (root / "sub" / "ok.css").write_text("fine")
+    (root / ".secret.css").write_text("hidden")
+    (tmp_path / "outside.css").write_text("OUTSIDE")
     (root / "out").symlink_to("/etc")
-    (root / "outfile").symlink_to(tmp_path / "outside.txt")
-    srv = DoodleServer(ServerConfig(host="127.0.0.1", port=0, web_root=root), model=FakeModel())
+    (root / "outfile.css").symlink_to(tmp_path / "outside.css")
+    srv = DoodleServer(ServerConfig(host="127.0.0.1", port=0), model=FakeModel(), features=[WebClient(root)])
     await srv.start()
     yield srv
     await srv.close()
@@ -178,7 +193,7 @@ async def static_server(tmp_path: Path) -> AsyncIterator[DoodleServer]:
 async def test_static_files_cannot_be_read_outside_their_folder(static_server: DoodleServer) -> None:
     """Encoded, double-encoded, absolute, backslash, NUL, hidden and symlinked-out paths all get 404."""
     port = static_server.port
-    assert await asyncio.to_thread(raw_get, port, "/sub/ok.txt") == (200, b"fine")
+    assert await asyncio.to_thread(raw_get, port, "/sub/ok.css") == (200, b"fine")
     assert (await asyncio.to_thread(raw_get, port, "/"))[0] == 200
     for path in TRAVERSALS:
         status, body = await asyncio.to_thread(raw_get, port, path)

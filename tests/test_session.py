@@ -73,10 +73,10 @@ def test_undo_drops_the_pending_stroke_first_then_finished_ones() -> None:
     s = Session(Limits())
     s.add_points(arr(0, 1), arr(0, 1), None)
     s.pen_up()
-    s.record([("cat", 0.5)])
+    s.record_guesses([("cat", 0.5)])
     s.add_points(arr(0, 9), arr(0, 9), None)
     assert s.undo() and s.strokes == 1 and not s.drawing_in_progress
-    assert s.undo() and s.strokes == 0 and s.history == []
+    assert s.undo() and s.strokes == 0 and s.guesses_sent == []
     assert not s.undo()
 
 
@@ -85,9 +85,9 @@ def test_clear_forgets_everything_and_summary_holds_the_history() -> None:
     s = Session(Limits(), client="test")
     s.add_points(arr(0, 1), arr(0, 1), np.asarray([0, 5]))
     s.pen_up()
-    s.record([("cat", 0.6), ("dog", 0.2)])
+    s.record_guesses([("cat", 0.6), ("dog", 0.2)])
     summ = s.summary()
     assert summ["client"] == "test" and summ["session"] == s.id and len(summ["drawing"]) == 1
     assert summ["final"][0] == {"word": "cat", "score": 0.6} and summ["guesses"][0]["strokes"] == 1
     s.clear()
-    assert not s.has_drawing and s.history == [] and s.drawing() == []
+    assert not s.has_drawing and s.guesses_sent == [] and s.drawing() == []

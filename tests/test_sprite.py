@@ -1,4 +1,4 @@
-"""Sprites and thumbnails (server/sprite.py): tight crop, transparent background, anti-aliased ink, limits."""
+"""Sprites and thumbnails (server/history/sprite.py): tight crop, transparent background, anti-aliased ink, limits."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from server.errors import BadSprite
+from server.history.sprite import SpriteOptions, parse_sprite_options, sprite_png, sprite_rgba, thumbnail_png
 from server.limits import MAX_SPRITE_PX, MAX_SPRITE_WIDTH_PX, MIN_SPRITE_PX
-from server.sprite import SpriteOptions, parse_sprite_options, sprite_png, sprite_rgba, thumbnail_png
 
 # A wide "house": 300 x 150 client pixels, two strokes.
 HOUSE = [

@@ -1,4 +1,4 @@
-"""The history store (server/store.py): SQLite behind the DoodleStore interface, and its writer thread."""
+"""The doodle database (server/history/store.py): SQLite behind the DoodleStore interface, and its writer thread."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from server.store import AsyncStore, DoodleStore, NewDoodle, SQLiteStore, open_store
+from server.history.store import AsyncStore, DoodleStore, NewDoodle, SQLiteStore, open_store
 
 
 def doodle(i: int = 0, *, word: str | None = "cat", guess: str = "cat") -> NewDoodle:
@@ -84,7 +84,7 @@ def test_pages_are_newest_first_filtered_by_label_and_paged_by_id(tmp_path: Path
 
 def test_scan_filters_by_word_and_time_in_id_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """scan() yields every drawing oldest first across its internal batches, filtered by label and time."""
-    monkeypatch.setattr("server.store.SCAN_BATCH", 4)
+    monkeypatch.setattr("server.history.store.SCAN_BATCH", 4)
     store = SQLiteStore(tmp_path / "h.sqlite3")
     ids = [store.add(doodle(i, word="cat" if i % 2 else "dog")) for i in range(10)]
     cut = time.time()

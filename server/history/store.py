@@ -1,4 +1,4 @@
-"""Doodle history storage: every kept drawing, behind a narrow interface.
+"""The doodle database: every kept drawing, behind a narrow interface.
 
 :class:`DoodleStore` is the interface (a :class:`typing.Protocol`): add a drawing, get
 one by id, list a page of them newest first, scan them oldest first.  It is
@@ -6,6 +6,11 @@ synchronous and used from one thread only; :class:`AsyncStore` runs every call o
 store on a dedicated thread so the event loop never waits on the database.  Another
 database is added by writing another class with these methods and naming it in
 :func:`open_store`.
+
+:class:`DoodleReader` is the read-only view the gallery gets (:class:`StoreReader` over
+an :class:`AsyncStore`): a database that fails to read raises
+:class:`server.errors.StoreFailed` (a server fault), a missing id
+:class:`server.errors.NotFound`.
 
 :class:`SQLiteStore` is the default: one SQLite file in WAL mode with
 ``synchronous=FULL``, so :meth:`DoodleStore.add` returns only once the drawing is
@@ -34,6 +39,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+from server.errors import NotFound, StoreFailed
+
 RawStroke = list[list[float]]
 """One stroke in Quick Draw raw format: ``[[x...], [y...], [t...]]``."""
 Guess = dict[str, Any]
@@ -41,8 +48,10 @@ Guess = dict[str, Any]
 GuessList = dict[str, Any]
 """``{"strokes": int, "guesses": [Guess...]}``: what a client was sent after a stroke."""
 
-#: Default history file, relative to the working directory.
+#: Default doodle database, relative to the working directory.
 DEFAULT_DB = "data/doodles.sqlite3"
+#: The database name that keeps everything in memory only (lost at exit).
+MEMORY_DB = ":memory:"
 #: Rows fetched per query when scanning the whole history, in rows.
 SCAN_BATCH = 256
 #: How long a writer waits for another process holding the database lock, in milliseconds.
@@ -97,6 +106,8 @@ class DoodleInfo:
     """The final top guess (``None`` when the drawing got none)."""
     reason: str
     strokes: int
+    drawing: list[RawStroke]
+    """The strokes in Quick Draw raw format (``[[x...], [y...], [t ms...]]`` each)."""
 
     @property
     def label(self) -> str | None:
@@ -119,6 +130,7 @@ class DoodleInfo:
             "recognized": self.recognized,
             "reason": self.reason,
             "strokes": self.strokes,
+            "drawing": self.drawing,
         }
 
 
@@ -128,7 +140,6 @@ class Doodle(DoodleInfo):
 
     session: str
     started_at: float
-    drawing: list[RawStroke]
     guesses: list[GuessList]
     final: list[Guess]
 
@@ -137,14 +148,13 @@ class Doodle(DoodleInfo):
             **DoodleInfo.public(self),
             "session": self.session,
             "started_at": self.started_at,
-            "drawing": self.drawing,
             "guesses": self.guesses,
             "final": self.final,
         }
 
 
 class DoodleStore(Protocol):
-    """What history needs of a database (see module docstring).  One thread at a time."""
+    """What the history service needs of a database (see module docstring).  One thread at a time."""
 
     def add(self, doodle: NewDoodle) -> int:
         """Store ``doodle``; returns its id once it is durably committed."""
@@ -173,8 +183,8 @@ class DoodleStore(Protocol):
     def close(self) -> None: ...
 
 
-_INFO_COLUMNS = "id, created_at, client, word, guess, reason, strokes"
-_ALL_COLUMNS = _INFO_COLUMNS + ", session, started_at, drawing, guesses, final"
+_INFO_COLUMNS = "id, created_at, client, word, guess, reason, strokes, drawing"
+_ALL_COLUMNS = _INFO_COLUMNS + ", session, started_at, guesses, final"
 
 
 def _dumps(v: Any) -> str:
@@ -186,12 +196,12 @@ class SQLiteStore:
 
     def __init__(self, path: str | Path) -> None:
         path = str(path)
-        if path != ":memory:":
+        if path != MEMORY_DB:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
         self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        if path != ":memory:":
+        if path != MEMORY_DB:
             mode = self.db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if str(mode).lower() != "wal":
                 raise sqlite3.OperationalError(f"{path}: could not switch to WAL mode (got {mode})")
@@ -234,7 +244,7 @@ class SQLiteStore:
 
     @staticmethod
     def _info(row: tuple[Any, ...]) -> DoodleInfo:
-        return DoodleInfo(row[0], row[1], row[2], row[3], row[4], row[5], row[6])
+        return DoodleInfo(row[0], row[1], row[2], row[3], row[4], row[5], row[6], json.loads(row[7]))
 
     @staticmethod
     def _doodle(row: tuple[Any, ...]) -> Doodle:
@@ -246,9 +256,9 @@ class SQLiteStore:
             row[4],
             row[5],
             row[6],
-            session=row[7],
-            started_at=row[8],
-            drawing=json.loads(row[9]),
+            json.loads(row[7]),
+            session=row[8],
+            started_at=row[9],
             guesses=json.loads(row[10]),
             final=json.loads(row[11]),
         )
@@ -348,3 +358,37 @@ class AsyncStore:
             await self._run(lambda s: s.close())
             self._store = None
         self._pool.shutdown(wait=True)
+
+
+class DoodleReader(Protocol):
+    """Read-only access to the stored drawings (what the gallery needs)."""
+
+    async def get(self, doodle_id: int) -> Doodle:
+        """The drawing ``doodle_id``; :class:`NotFound` when there is none, :class:`StoreFailed` on a read error."""
+        ...
+
+    async def page(self, *, word: str | None, limit: int, before: int | None) -> list[DoodleInfo]:
+        """As :meth:`DoodleStore.page`; :class:`StoreFailed` on a read error."""
+        ...
+
+
+class StoreReader:
+    """:class:`DoodleReader` over an :class:`AsyncStore`."""
+
+    def __init__(self, store: AsyncStore) -> None:
+        self._store = store
+
+    async def get(self, doodle_id: int) -> Doodle:
+        try:
+            doodle = await self._store.get(doodle_id)
+        except sqlite3.Error as e:
+            raise StoreFailed(f"the doodle database could not be read ({type(e).__name__})") from None
+        if doodle is None:
+            raise NotFound(f"no stored drawing has id {doodle_id}")
+        return doodle
+
+    async def page(self, *, word: str | None, limit: int, before: int | None) -> list[DoodleInfo]:
+        try:
+            return await self._store.page(word=word, limit=limit, before=before)
+        except sqlite3.Error as e:
+            raise StoreFailed(f"the doodle database could not be read ({type(e).__name__})") from None

@@ -1,12 +1,11 @@
-"""Every doodle kept: when drawings are stored, the ``submit`` and ``sprite`` messages.
+"""When drawings are kept, and the ``submit`` and ``sprite`` messages.
 
-:class:`History` attaches a :class:`server.store.AsyncStore` to a running
-:class:`server.app.DoodleServer`:
+:class:`HistoryService` writes finished drawings to an :class:`AsyncStore`:
 
 * it stores a drawing when its client ``submit``\\ s it, clears it, or disconnects with
-  strokes on the canvas (``DoodleServer.drawing_hooks``): the strokes with timing, every
-  guess list the client was sent (with its stroke count), the final top-5, the word the
-  player meant (from ``submit``), the client kind, the session id and the times;
+  strokes on the canvas (a drawing hook): the strokes with timing, every guess list the
+  client was sent (with its stroke count), the final top-5, the word the player meant
+  (from ``submit``), the client kind, the session id and the times;
 * a drawing is stored once: after ``submit``, a ``clear``, a disconnect or another
   ``submit`` of the very same strokes stores nothing new (``submit`` answers the same
   id, and a ``word`` it carries replaces the stored one); once strokes are added or
@@ -14,11 +13,10 @@
 * the final top-5 is for the whole stored drawing: a stroke still being drawn is
   finished first, and a drawing whose last guesses are for fewer strokes is classified
   once more before it is stored;
-* ``saved`` is sent only after the drawing is committed (see :mod:`server.store`);
+* ``saved`` is sent only after the drawing is committed (see :mod:`server.history.store`);
+  a database that fails answers ``store_failed`` (a server fault);
 * ``sprite`` answers a PNG of the current drawing or of a stored one
-  (:mod:`server.sprite`), rendered off the event loop.
-
-HTTP routes (gallery, JSON API, pictures) live in :mod:`server.gallery`.
+  (:mod:`server.history.sprite`), rendered off the event loop.
 """
 
 from __future__ import annotations
@@ -28,18 +26,16 @@ import logging
 import sqlite3
 import weakref
 from collections.abc import Awaitable
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
-from server import protocol as P
-from server.errors import NotFound, NothingToSave, StoreFailed
+from server import protocol
+from server.errors import NothingToSave, StoreFailed
+from server.history.sprite import parse_sprite_options, sprite_png
+from server.history.store import AsyncStore, DoodleReader, NewDoodle
+from server.plugin import Conversation, Services
 from server.session import RawStroke, Session
-from server.sprite import parse_sprite_options, sprite_png
-from server.store import AsyncStore, Doodle, NewDoodle, open_store
 
-if TYPE_CHECKING:
-    from server.app import Connection, DoodleServer
-
-log = logging.getLogger(__name__)
+log = logging.getLogger("doodlestream.history")
 T = TypeVar("T")
 
 
@@ -63,40 +59,23 @@ class _Saved:
         return len(raw) == len(self.strokes) and all(a is b for a, b in zip(raw, self.strokes, strict=True))
 
 
-class History:
-    """The history service of one server (see module docstring)."""
+class HistoryService:
+    """Decides what is kept, and when (see module docstring)."""
 
-    def __init__(self, server: DoodleServer, store: AsyncStore) -> None:
-        self.server = server
+    def __init__(self, store: AsyncStore, reader: DoodleReader, services: Services) -> None:
         self.store = store
+        self.reader = reader
+        self.services = services
         self._saved: dict[str, _Saved] = {}
         self._watched: set[str] = set()  # sessions with a finalizer that forgets them
-        self.stored = 0
-        """Drawings stored since start (for stats)."""
-
-    @classmethod
-    async def attach(cls, server: DoodleServer, db: str) -> History:
-        """Open the store ``db`` and register hooks, message handlers and HTTP routes."""
-        from server import gallery  # the routes need History; imported here to keep the modules acyclic
-
-        store = AsyncStore(lambda: open_store(db))
-        await store.open()
-        history = cls(server, store)
-        server.drawing_hooks.append(history.on_drawing_end)
-        server.extra_handlers[P.SubmitMsg] = history.on_submit
-        server.extra_handlers[P.SpriteMsg] = history.on_sprite
-        gallery.register(server, history)
-        return history
-
-    async def close(self) -> None:
-        await self.store.close()
 
     # ------------------------------------------------------------ storing
 
     async def _final_guesses(self, session: Session) -> None:
         """Make the session's last guess list be for all of its strokes."""
-        if session.strokes and (not session.history or session.history[-1].strokes != session.strokes):
-            session.record(await self.server.batcher.classify(session.model_input()))
+        sent = session.guesses_sent
+        if session.strokes and (not sent or sent[-1].strokes != session.strokes):
+            session.record_guesses(await self.services.classify(session.model_input()))
 
     async def keep(self, session: Session, reason: str, word: str | None) -> int:
         """Store the session's drawing (unless stored already); its id."""
@@ -125,7 +104,6 @@ class History:
             self._watched.add(session.id)
             weakref.finalize(session, self._forget, session.id)
         self._saved[session.id] = _Saved(doodle_id, word, list(session.raw))
-        self.stored += 1
         return doodle_id
 
     @staticmethod
@@ -141,39 +119,27 @@ class History:
         self._watched.discard(session_id)
 
     async def on_drawing_end(self, session: Session, reason: str) -> None:
-        """``drawing_hooks`` entry: keep a cleared drawing or one left on disconnect."""
+        """Drawing hook: keep a cleared drawing or one left on disconnect."""
         if session.strokes:
             await self.keep(session, reason, None)
         self._saved.pop(session.id, None)  # the next drawing of this session is a new one
 
-    async def on_submit(self, conn: Connection, msg: P.SubmitMsg, received: float) -> P.Payload:
+    async def on_submit(self, conn: Conversation, msg: protocol.SubmitMsg, received: float) -> protocol.Payload:
         session = conn.session
         conn.cancel_live()
         session.pen_up()
         if not session.strokes:
             raise NothingToSave("there is no stroke to save; draw something first")
         doodle_id = await self.keep(session, "submit", msg.word)
-        return P.with_seq(P.saved(doodle_id=doodle_id), msg.seq)
+        return protocol.with_seq(protocol.saved(doodle_id=doodle_id), msg.seq)
 
-    # ------------------------------------------------------------ reading
-
-    async def get(self, doodle_id: int) -> Doodle:
-        """The stored drawing ``doodle_id``; :class:`NotFound` when there is none."""
-        try:
-            doodle = await self.store.get(doodle_id)
-        except sqlite3.Error as e:
-            raise StoreFailed(f"the history could not be read ({type(e).__name__})") from None
-        if doodle is None:
-            raise NotFound(f"no stored drawing has id {doodle_id}")
-        return doodle
-
-    async def on_sprite(self, conn: Connection, msg: P.SpriteMsg, received: float) -> P.Payload:
+    async def on_sprite(self, conn: Conversation, msg: protocol.SpriteMsg, received: float) -> protocol.Payload:
         options = parse_sprite_options(msg.size, msg.color, msg.width)
         if msg.id is not None:
-            drawing = (await self.get(msg.id)).drawing
+            drawing = (await self.reader.get(msg.id)).drawing
         else:
             drawing = conn.session.drawing()
             if not drawing:
                 raise NothingToSave("the canvas is empty; there is nothing to make a sprite of")
         png = await asyncio.get_running_loop().run_in_executor(None, sprite_png, drawing, options)
-        return P.with_seq(P.sprite(png=png), msg.seq)
+        return protocol.with_seq(protocol.sprite(png=png), msg.seq)

@@ -1,4 +1,4 @@
-"""``python -m server.export``: the doodle history as Quick, Draw! raw ndjson.
+"""``python -m server.history.export``: the doodle history as Quick, Draw! raw ndjson.
 
 One JSON object per line, oldest drawing first, in Google's raw format, so player
 drawings feed straight back into training (``training.data``) and into replay
@@ -36,7 +36,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from server.store import Doodle, SQLiteStore
+from server.history.store import Doodle, SQLiteStore
 
 #: ``countrycode`` written for every drawing (ISO 3166 user-assigned "unknown").
 UNKNOWN_COUNTRY = "ZZ"
@@ -121,7 +121,7 @@ def export(db: Path, out: Path, *, word: str | None, since: float | None, labell
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
-        prog="python -m server.export", description="Write the doodle history as Quick, Draw! raw ndjson."
+        prog="python -m server.history.export", description="Write the doodle history as Quick, Draw! raw ndjson."
     )
     p.add_argument("--db", type=Path, required=True, help="history database (the server's --db)")
     p.add_argument("--out", type=Path, required=True, help="output file: .ndjson, or .ndjson.gz to compress")

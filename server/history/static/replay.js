@@ -1,4 +1,4 @@
-// Replays a stored doodle on the detail page (server/gallery.py): fetches /api/doodles/ID
+// Replays a stored doodle on the detail page (server/history/gallery.py): fetches /api/doodles/ID
 // and draws each point when its stored time comes (pauses longer than MAX_PAUSE_MS are
 // shortened), highlighting the guesses the player saw after each finished stroke.
 "use strict";

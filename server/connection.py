@@ -1,0 +1,271 @@
+"""One WebSocket session's loop: rate limit, decode, dispatch, reply.
+
+A :class:`Connection` wraps one ``websockets`` connection and its
+:class:`server.session.Session`.  Promises:
+
+* Every client message gets its reply in order; a message that cannot be accepted gets
+  an ``error`` (code + message) and the session goes on.  A client that provokes
+  ``max_errors_in_a_row`` errors in a row (a rate-limited flood included) is closed with
+  1008 and the reason.  A session that sends nothing for ``idle_timeout_s`` is closed
+  with 1001 (:meth:`Connection.run`).
+* A reply that waits more than ``send_timeout_s`` for a client that does not read drops
+  that client (:class:`server.errors.ClientTooSlow`).
+* Classification never blocks the event loop (the batcher's worker thread; image
+  decoding in the default executor).
+* Live guesses (``hello`` with ``live_ms``) are sent at most every ``live_ms`` while a
+  stroke is in progress and new points arrived, with at most one pending live
+  classification per session; pen-up, undo and clear cancel a pending one.
+* Message types beyond the core drawing ones are answered by the handler a feature
+  registered (:class:`server.plugin.Registry`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from functools import partial
+
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+
+from server import protocol
+from server.errors import ClientTooSlow, ErrorCode, Fault, LimitExceeded, Unhandled
+from server.infer import Batcher
+from server.limits import Limits
+from server.plugin import Registry
+from server.render import render_image
+from server.session import Session
+
+log = logging.getLogger("doodlestream.connection")
+
+#: Errors after which the frame's ``seq`` is not looked for (the frame is unreadable or was not read).
+NO_SEQ_CODES = frozenset({ErrorCode.MALFORMED, ErrorCode.RATE_LIMITED})
+
+
+class TokenBucket:
+    """Message rate limit: ``rate`` per second with a ``burst`` allowance."""
+
+    __slots__ = ("burst", "rate", "stamp", "tokens")
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate, self.burst = rate, float(burst)
+        self.tokens = float(burst)
+        self.stamp = time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False
+
+
+class Connection:
+    """One session's loop and state around its :class:`Session` (see module docstring)."""
+
+    def __init__(
+        self,
+        ws: ServerConnection,
+        session: Session,
+        *,
+        text: bool,
+        limits: Limits,
+        batcher: Batcher,
+        registry: Registry,
+        drawing_ended: Callable[[Session, str], Awaitable[None]],
+    ) -> None:
+        self.ws = ws
+        self._session = session
+        self.text = text
+        self.limits = limits
+        self.batcher = batcher
+        self.registry = registry
+        self.drawing_ended = drawing_ended
+        self.live_task: asyncio.Task[None] | None = None
+        #: The idle timeout around the ``recv`` the loop is waiting in, if it is.
+        self.reading: asyncio.Timeout | None = None
+        self.last_live = 0.0
+        self.errors_in_a_row = 0
+        self.stopping = False
+        self.bucket = TokenBucket(limits.max_messages_per_second, limits.message_burst)
+
+    @property
+    def session(self) -> Session:
+        return self._session
+
+    async def run(self) -> None:
+        """Read and answer messages until the client leaves, idles out, or :meth:`stop_reading`."""
+        idle = self.limits.idle_timeout_s
+        while not self.stopping:
+            try:
+                async with asyncio.timeout(idle) as self.reading:
+                    frame = await self.ws.recv()
+            except TimeoutError:
+                if not self.stopping:
+                    await self.close(1001, f"idle for {idle:g} s")
+                return
+            finally:
+                self.reading = None
+            await self.handle_frame(frame)
+
+    async def send(self, msg: protocol.Payload, *, text: bool | None = None) -> None:
+        """Send one message; drop the client (:class:`ClientTooSlow`) if it does not read."""
+        frame = protocol.encode(msg, text=self.text if text is None else text)
+        timeout = self.limits.send_timeout_s
+        try:
+            async with asyncio.timeout(timeout):
+                await self.ws.send(frame)
+        except TimeoutError:
+            log.warning("session %s: dropped, a reply waited %g s for it to read", self.session.id, timeout)
+            self.ws.transport.abort()
+            raise ClientTooSlow(f"the client did not read for {timeout:g} s") from None
+
+    async def close(self, code: int, reason: str) -> None:
+        """Close with ``code``, discarding what the client sent before it saw our close frame.
+
+        (Waiting for the client's close frame without reading would stall once
+        ``recv_queue_frames`` unread messages fill the queue, until websockets' close timeout.)
+        """
+        closing = asyncio.create_task(self.ws.close(code, reason))
+        try:
+            while True:
+                await self.ws.recv()
+        except ConnectionClosed:
+            pass
+        await closing
+
+    def stop_reading(self) -> None:
+        """Shutdown: read no further message (the one being handled still gets its reply)."""
+        self.stopping = True
+        if self.reading is not None:
+            self.reading.reschedule(asyncio.get_running_loop().time())
+
+    # ------------------------------------------------------------ live guesses
+
+    def cancel_live(self) -> None:
+        if self.live_task is not None and not self.live_task.done():
+            self.live_task.cancel()
+        self.live_task = None
+
+    def maybe_live(self) -> None:
+        s = self.session
+        if not s.live_ms or (self.live_task is not None and not self.live_task.done()):
+            return
+        self.live_task = asyncio.create_task(self._live(s.live_ms / 1000.0))
+
+    async def _live(self, interval_s: float) -> None:
+        try:
+            await self._live_guess(interval_s)
+        except (ConnectionClosed, ClientTooSlow):
+            pass
+        except Fault as e:  # a failed model call: no live guess this time
+            log.warning("session %s: live guess failed: %s", self.session.id, e.message)
+
+    async def _live_guess(self, interval_s: float) -> None:
+        wait = self.last_live + interval_s - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        s = self.session
+        if not s.drawing_in_progress or not s.points_since_live:
+            return
+        start = time.perf_counter()
+        s.points_since_live = 0
+        top = await self.batcher.classify(s.model_input(pending=True))
+        self.last_live = time.monotonic()
+        await self.send(
+            protocol.guesses(strokes=s.strokes, top=top, ms=(time.perf_counter() - start) * 1000, live=True)
+        )
+
+    # ------------------------------------------------------------ messages
+
+    async def classify_drawing(self, seq: int | None, received: float) -> protocol.Payload:
+        s = self.session
+        top = await self.batcher.classify(s.model_input()) if s.strokes else []
+        if s.strokes:
+            s.record_guesses(top)
+        ms = (time.perf_counter() - received) * 1000
+        return protocol.with_seq(protocol.guesses(strokes=s.strokes, top=top, ms=ms), seq)
+
+    async def dispatch(self, msg: protocol.ClientMsg, received: float) -> protocol.Payload | None:
+        s = self.session
+        if isinstance(msg, protocol.PointsMsg):
+            s.add_points(msg.x, msg.y, msg.t)
+            self.maybe_live()
+            return None
+        if isinstance(msg, protocol.PenUpMsg):
+            self.cancel_live()
+            s.pen_up()
+            return await self.classify_drawing(msg.seq, received)
+        if isinstance(msg, protocol.StrokeMsg):
+            self.cancel_live()
+            if s.drawing_in_progress:
+                s.pen_up()
+            s.add_points(msg.x, msg.y, msg.t)
+            s.pen_up()
+            return await self.classify_drawing(msg.seq, received)
+        if isinstance(msg, protocol.UndoMsg):
+            self.cancel_live()
+            s.undo()
+            return await self.classify_drawing(msg.seq, received)
+        if isinstance(msg, protocol.ClearMsg):
+            self.cancel_live()
+            if s.pen_up() or s.strokes:
+                await self.drawing_ended(s, "clear")
+            s.clear()
+            return protocol.with_seq(protocol.cleared(), msg.seq)
+        if isinstance(msg, protocol.ImageMsg):
+            loop = asyncio.get_running_loop()
+            image = await loop.run_in_executor(
+                None, partial(render_image, msg.data, max_pixels=self.limits.max_image_pixels)
+            )
+            top = await self.batcher.classify(image)
+            ms = (time.perf_counter() - received) * 1000
+            return protocol.with_seq(protocol.guesses(strokes=0, top=top, ms=ms), msg.seq)
+        if isinstance(msg, protocol.HelloMsg):
+            s.live_ms = msg.live_ms
+            s.client = msg.client or s.client
+            reply = {"type": "hello", "protocol": protocol.PROTOCOL_VERSION, "live_ms": s.live_ms or 0}
+            return protocol.with_seq(reply, msg.seq)
+        handler = self.registry.handler(type(msg))
+        if handler is None:  # a parser without a handler is a programming error
+            raise Unhandled(f"message type {type(msg).__name__} is not handled")
+        return await handler(self, msg, received)
+
+    async def handle_frame(self, frame: bytes | str) -> None:
+        received = time.perf_counter()
+        limits = self.limits
+        is_text = isinstance(frame, str)
+        seq: int | None = None
+        try:
+            if not self.bucket.take():
+                raise LimitExceeded(
+                    f"more than {limits.max_messages_per_second:g} messages per second", code=ErrorCode.RATE_LIMITED
+                )
+            msg = protocol.decode(frame, limits=limits)
+            seq = msg.seq
+            reply = await self.dispatch(msg, received)
+            self.errors_in_a_row = 0
+            if reply is not None:
+                await self.send(reply, text=is_text)
+        except (ConnectionClosed, ClientTooSlow):
+            raise
+        except Fault as e:
+            await self.reject(frame, e.code, e.message, seq)
+        except Exception:
+            log.exception("session %s: unexpected error", self.session.id)
+            await self.reject(frame, ErrorCode.INTERNAL, "the server failed on this message; it was logged", seq)
+
+    async def reject(self, frame: bytes | str, code: ErrorCode, message: str, seq: int | None) -> None:
+        self.errors_in_a_row += 1
+        limits = self.limits
+        if seq is None and code not in NO_SEQ_CODES:
+            seq = protocol.seq_of(frame, limits=limits)
+        reply = protocol.with_seq(protocol.error(code=code, message=message), seq)
+        await self.send(reply, text=isinstance(frame, str))
+        if self.errors_in_a_row >= limits.max_errors_in_a_row:
+            reason = f"too many bad messages in a row ({self.errors_in_a_row}; last: {code.value})"
+            await self.close(1008, reason[:120])

@@ -1,0 +1,78 @@
+"""Helpers shared by test modules (no test module imports another): a fake model, a hook recorder, waits."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import urllib.request
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from server.plugin import Registry
+from server.session import Session
+
+WORDS = [f"word{i}" for i in range(10)]
+
+
+class FakeModel:
+    """Deterministic model: scores from the image's ink; fails on dense ink or while ``fail`` is set."""
+
+    name = "fake"
+
+    def __init__(self, *, delay_s: float = 0.0) -> None:
+        self.labels = WORDS
+        self.fail = False
+        self.delay_s = delay_s
+
+    def predict(self, images: np.ndarray) -> np.ndarray:
+        if self.delay_s:
+            time.sleep(self.delay_s)
+        ink = images.reshape(len(images), -1).astype(np.float64).mean(axis=1)
+        if self.fail or (ink > 40).any():
+            raise RuntimeError("model exploded")
+        probs = np.zeros((len(images), len(self.labels)), np.float32)
+        probs[np.arange(len(images)), (ink * 7).astype(int) % len(self.labels)] = 1.0
+        return probs
+
+
+class DrawingRecorder:
+    """A feature that records every drawing handed to the drawing hooks: (session id, reason, strokes)."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str, int]] = []
+
+    def install(self, registry: Registry) -> None:
+        registry.drawing_hook(self.hook)
+
+    async def hook(self, session: Session, reason: str) -> None:
+        self.seen.append((session.id, reason, session.strokes))
+
+
+def get_json(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=10) as r:
+        return json.loads(r.read())
+
+
+async def wait_for(condition: Callable[[], bool], timeout_s: float = 15, what: str = "condition") -> None:
+    """Poll ``condition`` every 50 ms until it holds; fail the test after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s:g} s waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+async def wait_idle(http: str, timeout_s: float = 30) -> dict[str, Any]:
+    """``/healthz`` once no session is open and no drawing is waiting to be stored."""
+    health: dict[str, Any] = {}
+
+    def idle() -> bool:
+        nonlocal health
+        health = get_json(http + "/healthz")
+        return health["sessions"] == 0 and health["pending_drawings"] == 0
+
+    await wait_for(idle, timeout_s, "no sessions and no pending drawings")
+    return health
