@@ -42,6 +42,7 @@ TOP_K = 5
 
 Images = npt.NDArray[np.uint8]
 Probs = npt.NDArray[np.float32]
+Embeddings = npt.NDArray[np.float32]
 Top = list[tuple[str, float]]
 
 
@@ -119,12 +120,22 @@ class Classifier:
         self.buckets = _buckets(max_batch)
         self._interpreters: dict[int, object] = {}
         first = self._interpreter(1)
-        out = first.get_output_details()[0]["shape"]  # type: ignore[attr-defined]
         inp = first.get_input_details()[0]["shape"]  # type: ignore[attr-defined]
-        if int(out[-1]) != len(self.labels):
-            raise ModelError(f"model has {out[-1]} outputs but labels.txt has {len(self.labels)} words")
         if tuple(int(v) for v in inp[1:]) != (INPUT_PX, INPUT_PX, 1):
             raise ModelError(f"model input {tuple(inp)} is not (batch, {INPUT_PX}, {INPUT_PX}, 1)")
+        outputs = first.get_output_details()  # type: ignore[attr-defined]
+        widths = [int(o["shape"][-1]) for o in outputs]
+        scores = [i for i, w in enumerate(widths) if w == len(self.labels)]
+        if len(scores) != 1 or len(outputs) > 2:
+            raise ModelError(
+                f"model outputs have widths {widths}; expected one of {len(self.labels)} (labels.txt) "
+                "and at most one embedding"
+            )
+        self._scores_index = int(outputs[scores[0]]["index"])
+        others = [o for i, o in enumerate(outputs) if i != scores[0]]
+        self._embedding_index: int | None = int(others[0]["index"]) if others else None
+        #: Width of the embedding output (0: the model has none).
+        self.embedding_dim = widths[1 - scores[0]] if others else 0
 
     def _interpreter(self, bucket: int) -> object:
         it = self._interpreters.get(bucket)
@@ -145,21 +156,29 @@ class Classifier:
 
     def predict(self, images: Images) -> Probs:
         """``(B, 64, 64)`` or ``(B, 64, 64, 1)`` uint8 -> ``(B, classes)`` calibrated scores."""
+        return self.predict_with_embedding(images)[0]
+
+    def predict_with_embedding(self, images: Images) -> tuple[Probs, Embeddings]:
+        """Calibrated scores ``(B, classes)`` and embeddings ``(B, embedding_dim)`` (unit
+        length; ``(B, 0)`` for a model without an embedding output) in one model call."""
         n = len(images)
         bucket = next((b for b in self.buckets if b >= n), None)
         if bucket is None:
-            return np.concatenate(
-                [self.predict(images[i : i + self.buckets[-1]]) for i in range(0, n, self.buckets[-1])]
-            )
+            parts = [
+                self.predict_with_embedding(images[i : i + self.buckets[-1]]) for i in range(0, n, self.buckets[-1])
+            ]
+            return np.concatenate([p for p, _ in parts]), np.concatenate([e for _, e in parts])
         x = np.zeros((bucket, INPUT_PX, INPUT_PX, 1), np.float32)
         x[:n] = images.reshape(n, INPUT_PX, INPUT_PX, 1)
         it = self._interpreter(bucket)
         it.set_tensor(it.get_input_details()[0]["index"], x)  # type: ignore[attr-defined]
         it.invoke()  # type: ignore[attr-defined]
-        out: Probs = it.get_tensor(it.get_output_details()[0]["index"])  # type: ignore[attr-defined]
-        if self.temperature != 1.0:
-            return apply_temperature(out[:n], self.temperature)
-        return out[:n].copy()
+        out: Probs = it.get_tensor(self._scores_index)  # type: ignore[attr-defined]
+        scores = apply_temperature(out[:n], self.temperature) if self.temperature != 1.0 else out[:n].copy()
+        if self._embedding_index is None:
+            return scores, np.zeros((n, 0), np.float32)
+        emb: Embeddings = it.get_tensor(self._embedding_index)  # type: ignore[attr-defined]
+        return scores, emb[:n].copy()
 
 
 def top_k(labels: list[str], probs: Probs, k: int = TOP_K) -> Top:

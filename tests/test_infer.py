@@ -137,3 +137,14 @@ def test_a_model_rendered_with_other_parameters_is_refused(tmp_path) -> None:
     (tmp_path / "model.json").write_text(json.dumps(meta))
     with pytest.raises(ModelError, match="does not record the renderer's parameters"):
         Classifier(tmp_path)
+
+
+def test_the_shipped_model_gives_unit_embeddings_with_the_same_scores(model: Classifier) -> None:
+    """One model call gives the calibrated scores (as predict) and a unit-length embedding per image."""
+    x = images(6)
+    scores, emb = model.predict_with_embedding(x)
+    assert model.embedding_dim > 0 and emb.shape == (6, model.embedding_dim)
+    assert np.allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-4)
+    assert np.array_equal(scores, model.predict(x))
+    same, _ = model.predict_with_embedding(np.concatenate([x, x]))
+    assert np.allclose(same[:6], same[6:], atol=1e-6)

@@ -125,7 +125,8 @@ def test_train_stops_resumes_and_exports_a_servable_model(tmp_path: Path) -> Non
     from server.infer import Classifier
 
     clf = Classifier(tmp_path / "model")
-    assert clf.predict(np.zeros((2, 64, 64), np.uint8)).shape == (2, 345)
+    scores, embedding = clf.predict_with_embedding(np.zeros((2, 64, 64), np.uint8))
+    assert scores.shape == (2, 345) and embedding.shape == (2, clf.embedding_dim) and clf.embedding_dim > 0
 
 
 def test_prefix_keeps_the_first_strokes_at_the_configured_rate() -> None:

@@ -85,6 +85,23 @@ def build(name: str, classes: int, *, width: float = 1.0, dropout: float = 0.2) 
     return factory(classes, width=width, dropout=dropout)
 
 
+def serving_model(model: keras.Model) -> keras.Model:
+    """The classifier with a second output for serving: ``embedding``, the L2-normalised
+    pooled features under the classifier's last layer (what custom words are matched on).
+    Outputs, in order: scores ``(B, classes)``, embedding ``(B, D)``."""
+    pooled = next(layer for layer in model.layers if isinstance(layer, layers.GlobalAveragePooling2D))
+    embedding = layers.UnitNormalization(name="embedding")(pooled.output)
+    return keras.Model(model.inputs, [model.outputs[0], embedding], name=f"{model.name}_serving")
+
+
+def to_tflite(model: keras.Model) -> bytes:
+    """The serving model (:func:`serving_model`) as LiteRT flatbuffer bytes."""
+    import tensorflow as tf
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(serving_model(model))
+    return bytes(converter.convert())
+
+
 def save_weights(model: keras.Model, path: Path) -> None:
     """Write the weights alone, compressed (the Keras twin of the shipped LiteRT model)."""
     import numpy as np

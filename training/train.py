@@ -9,7 +9,8 @@ The steps of :func:`main`: load the data (:func:`load_data`), build or resume th
 with ``--export-only`` at any checkpoint, :func:`finish`: swap in the weights' moving
 average (EMA) and write under ``--out``:
 
-* ``doodle.tflite``: the serving model (float32 input 64x64x1 in 0..255),
+* ``doodle.tflite``: the serving model (float32 input 64x64x1 in 0..255; outputs the
+  scores and an L2-normalised embedding, :func:`training.model.serving_model`),
 * ``doodle.weights.npz``: the same weights for Keras (:func:`training.model.load_keras`),
 * ``labels.txt``: one category word per line, in class order,
 * ``model.json``: name, architecture, the renderer's parameters
@@ -115,12 +116,10 @@ def topk_metrics(probs: npt.NDArray[np.floating], y: npt.NDArray[np.integer]) ->
 
 def export(model: object, labels: list[str], out: Path, meta: dict[str, object]) -> None:
     """Write the TFLite model, the Keras model, labels and metadata atomically."""
-    import tensorflow as tf
+    from training.model import to_tflite
 
     out.mkdir(parents=True, exist_ok=True)
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    tflite = converter.convert()
-    (out / "doodle.tflite.tmp").write_bytes(tflite)
+    (out / "doodle.tflite.tmp").write_bytes(to_tflite(model))  # type: ignore[arg-type]
     os.replace(out / "doodle.tflite.tmp", out / "doodle.tflite")
     from training.model import save_weights
 
