@@ -17,7 +17,7 @@ from websockets.exceptions import InvalidStatus
 from replay_client.client import DoodleClient
 from server.app import DoodleServer, ServerConfig
 from tests.conftest import ROOT, ServerProcess
-from tests.test_faults import FakeModel
+from tests.fakes import FakeModel
 
 TOKEN = "s3cret-tök3n"  # non-ASCII on purpose: compared as UTF-8 bytes
 
