@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import gzip
-import json
-
 import cv2
 import numpy as np
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from server import quickdraw
 from server.errors import BadImage, LimitExceeded, ProtocolError
 from server.render import (
     CANVAS_PX,
@@ -136,11 +134,9 @@ def test_empty_canvas_holds_no_pixels_until_its_first_stroke() -> None:
 
 def test_simplified_data_stays_in_place_through_normalize() -> None:
     """Google's simplified drawings pass through normalize() nearly unchanged: it is the same space."""
-    with gzip.open(SIMPLIFIED / "cat.ndjson.gz", "rt") as fh:
-        drawings = [json.loads(line)["drawing"] for _, line in zip(range(100), fh, strict=False)]
     worst = []
-    for d in drawings:
-        strokes = [as_points(s[0], s[1]) for s in d]
+    for d in quickdraw.read_file(SIMPLIFIED / "cat.ndjson.gz", limit=100):
+        strokes = [as_points(s.x, s.y) for s in d.strokes]
         got, orig = np.concatenate(normalize(strokes)), np.concatenate(strokes)
         worst.append(np.sqrt(((got[:, None, :] - orig[None, :, :]) ** 2).sum(-1)).min(1).max())
     assert np.median(worst) <= 2.0 and np.percentile(worst, 90) <= 4.0
