@@ -40,6 +40,7 @@ from bench import load, procs, report
 from bench.metrics import cpu_seconds, ratio, rss_kib, tree
 from server.infer import DEFAULT_MODEL_DIR
 from server.limits import BATCH_WAIT_MS, MAX_BATCH
+from server.spawn import ServerProcess
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,7 @@ class Bench:
         return load.LoadSpec(url, per_word=self.p.per_word, **kw)
 
     def measure(
-        self, name: str | None, server: procs.Proc, spec: load.LoadSpec, processes: int | None = None
+        self, name: str | None, server: ServerProcess, spec: load.LoadSpec, processes: int | None = None
     ) -> dict[str, Any]:
         """Run a load against ``server``, adding its CPU use; stored under ``name`` when given."""
         pids = tree(server.pid)
@@ -148,9 +149,9 @@ class Bench:
             r.pop("latencies_ms")
         return r
 
-    def single(self, server: procs.Proc, *, kind: str = "ours", compression: bool = False) -> load.LoadSpec:
+    def single(self, server: ServerProcess, *, kind: str = "ours", compression: bool = False) -> load.LoadSpec:
         return self.spec(
-            server.ws if kind == "ours" else server.http,
+            server.url if kind == "ours" else server.http,
             kind=kind,
             players=1,
             duration_s=600,
@@ -166,16 +167,16 @@ class Bench:
 
     # ------------------------------------------------------------ phases
 
-    def memory(self, compression: bool) -> procs.Proc:
+    def memory(self, compression: bool) -> ServerProcess:
         """Idle-session memory on a fresh server; returns the server, still running."""
         extra = ["--compression"] if compression else []
         server = procs.ours(*extra, model=self.model)
-        warm = load.IdleSessions(server.ws, 20, compression=compression)
+        warm = load.IdleSessions(server.url, 20, compression=compression)
         warm.wait_open()
         warm.close()
         time.sleep(self.p.settle_s)
         before = rss_kib(server.pid)
-        idle = load.IdleSessions(server.ws, self.p.idle_sessions, compression=compression)
+        idle = load.IdleSessions(server.url, self.p.idle_sessions, compression=compression)
         opened = idle.wait_open()
         time.sleep(2 * self.p.settle_s)
         sessions = server.healthz()["sessions"]
@@ -202,17 +203,17 @@ class Bench:
         self.results["memory"].append(entry)
         return server
 
-    def lobby(self, server: procs.Proc, label: str) -> None:
+    def lobby(self, server: ServerProcess, label: str) -> None:
         p = self.p
-        self.measure(f"{label}: {p.players} human", server, self.human(server.ws, p.players, p.human_s))
+        self.measure(f"{label}: {p.players} human", server, self.human(server.url, p.players, p.human_s))
         for n in p.full_players:
-            self.measure(f"{label}: {n} full speed", server, self.full(server.ws, n, p.full_s))
+            self.measure(f"{label}: {n} full speed", server, self.full(server.url, n, p.full_s))
 
-    def client_split(self, server: procs.Proc) -> None:
+    def client_split(self, server: ServerProcess) -> None:
         """The same full-speed load from one and from two client processes."""
         n = max(self.p.full_players)
-        one = self.measure(None, server, self.full(server.ws, n, self.p.full_s), processes=1)
-        two = self.measure(None, server, self.full(server.ws, n, self.p.full_s), processes=2)
+        one = self.measure(None, server, self.full(server.url, n, self.p.full_s), processes=1)
+        two = self.measure(None, server, self.full(server.url, n, self.p.full_s), processes=2)
         self.results["client_split"] = {
             "players": n,
             "one_process": {k: one[k] for k in ("guesses_per_s", "p50", "p99", "client_cpu_s", "server_cpu_s")},
@@ -230,7 +231,7 @@ class Bench:
             with procs.ours(*args, model=self.model) as server:
                 s = self.measure(None, server, self.single(server), processes=1)
                 h0 = server.healthz()
-                r = self.measure(None, server, self.full(server.ws, self.p.sweep_players, self.p.sweep_s))
+                r = self.measure(None, server, self.full(server.url, self.p.sweep_players, self.p.sweep_s))
                 h1 = server.healthz()
             batches = h1["batches"] - h0["batches"]
             entry = {
@@ -271,7 +272,7 @@ class Bench:
         )
         log(f"{p.name} mode; phase 1/5: memory and one session")
         server = self.memory(compression=True)
-        server.stop()
+        server.stop(check=True)
         server = self.memory(compression=False)
         self.results["model"] = server.healthz()["model"]
         try:
@@ -279,7 +280,7 @@ class Bench:
             self.lobby(server, "1 worker")
             self.client_split(server)
         finally:
-            server.stop()
+            server.stop(check=True)
         log("phase 3/5: micro-batching sweep")
         self.sweep()
         log("phase 4/5: two workers")

@@ -1,20 +1,21 @@
 """Real Quick, Draw! drawings with their timing, cut into the messages a client sends.
 
-:func:`load` reads a fixed sample of ``../shared/quickdraw/raw`` (the first
-``per_word`` drawings of every word, words sorted), so every run replays the same
-drawings.  Each stroke is cut into :class:`Chunk` s, one per ``FRAME_MS`` of drawing
-time, as a browser sends the pointer moves of one animation frame.
+:func:`load` reads a fixed sample of the raw set (:func:`server.quickdraw.raw_dir`: the
+first ``per_word`` drawings of the first ``words`` words, words interleaved), so every
+run replays the same drawings.  Each stroke is cut into :class:`Chunk` s, one per
+``FRAME_MS`` of drawing time, as a browser sends the pointer moves of one animation
+frame; coordinates are rounded to whole client pixels, as a browser reports them.
 """
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from server import quickdraw
+from server.quickdraw import Drawing
+
 ROOT = Path(__file__).resolve().parent.parent
-RAW = Path(os.environ.get("DOODLE_SHARED", ROOT.parent / "shared")) / "quickdraw" / "raw"
 #: Drawing time one points message covers (one animation frame at 60 Hz), in ms.
 FRAME_MS = 16
 
@@ -30,12 +31,15 @@ class Chunk:
 
 
 @dataclass(frozen=True, slots=True)
-class Drawing:
-    """One raw drawing: its word, strokes (``[x, y, t]`` lists) and their chunks."""
+class Script:
+    """One raw drawing and, per stroke, the chunks a client sends for it."""
 
-    word: str
-    strokes: list[list[list[int]]]
+    drawing: Drawing
     chunks: list[list[Chunk]]
+
+    @property
+    def word(self) -> str:
+        return self.drawing.word
 
     @property
     def duration_ms(self) -> int:
@@ -61,32 +65,19 @@ def chunk_stroke(xs: list[int], ys: list[int], ts: list[int], frame_ms: int = FR
     return out
 
 
-def parse(line: str) -> Drawing | None:
-    """One ndjson line -> :class:`Drawing` (``None`` for one without usable strokes)."""
-    d = json.loads(line)
-    strokes = [[[round(v) for v in s[0]], [round(v) for v in s[1]], [int(v) for v in s[2]]] for s in d["drawing"]]
-    strokes = [s for s in strokes if s[0] and len(s[0]) == len(s[1]) == len(s[2])]
-    if not strokes:
-        return None
-    return Drawing(d["word"], strokes, [chunk_stroke(s[0], s[1], s[2]) for s in strokes])
+def script(d: Drawing) -> Script:
+    """A timed drawing cut into chunks (``ValueError`` for one without times)."""
+    if not d.timed:
+        raise ValueError(f"{d.source or d.word}: the benchmark replays raw drawings, with times")
+    chunks = [chunk_stroke([round(v) for v in s.x], [round(v) for v in s.y], list(s.t or ())) for s in d.strokes]
+    return Script(d, chunks)
 
 
-def load(per_word: int = 1, raw: Path = RAW, words: int | None = None) -> list[Drawing]:
+def load(per_word: int = 1, raw: Path | None = None, words: int | None = None) -> list[Script]:
     """The first ``per_word`` drawings of each word (of the first ``words`` words), in a fixed order.
 
     The order interleaves words (all words' first drawing, then their second, ...)."""
-    paths = sorted(raw.glob("*.ndjson"))[:words]
-    if not paths:
-        raise FileNotFoundError(f"no raw drawings in {raw} (set DOODLE_SHARED)")
-    by_word: list[list[Drawing]] = []
-    for path in paths:
-        got: list[Drawing] = []
-        with path.open() as fh:
-            for line in fh:
-                d = parse(line)
-                if d is not None:
-                    got.append(d)
-                if len(got) >= per_word:
-                    break
-        by_word.append(got)
-    return [w[i] for i in range(per_word) for w in by_word if i < len(w)]
+    drawings = quickdraw.sample(raw or quickdraw.raw_dir(), per_word=per_word, max_words=words)
+    if not drawings:
+        raise FileNotFoundError(f"no raw drawings in {raw or quickdraw.raw_dir()} (set DOODLE_SHARED)")
+    return [script(d) for d in drawings]

@@ -43,6 +43,7 @@ from websockets.asyncio.client import connect
 
 from bench import drawings as D
 from bench.metrics import load_summary, summarize, tcp_bytes_acked
+from server.quickdraw import Drawing, Stroke
 
 #: Spacing of player start offsets into the drawing list (a prime, so players draw different drawings).
 DRAWING_STRIDE = 7_919
@@ -96,21 +97,21 @@ class PlayerResult:
 # ---------------------------------------------------------------- the baseline client's canvas
 
 
-def canvas_size(d: D.Drawing) -> tuple[int, int]:
-    """Width and height of the canvas a drawing was made on (its extent plus a margin)."""
-    w = max(max(s[0]) for s in d.strokes) + BROWSER_MARGIN_PX
-    h = max(max(s[1]) for s in d.strokes) + BROWSER_MARGIN_PX
+def canvas_size(d: Drawing) -> tuple[int, int]:
+    """Width and height of the canvas a drawing was made on (its extent plus a margin), in client pixels."""
+    w = round(max(max(s.x) for s in d.strokes)) + BROWSER_MARGIN_PX
+    h = round(max(max(s.y) for s in d.strokes)) + BROWSER_MARGIN_PX
     return max(BROWSER_MIN_PX, w), max(BROWSER_MIN_PX, h)
 
 
-def blank_browser_canvas(d: D.Drawing) -> np.ndarray:
+def blank_browser_canvas(d: Drawing) -> np.ndarray:
     w, h = canvas_size(d)
     return np.full((h, w, 4), 255, np.uint8)
 
 
-def draw_browser_stroke(canvas: np.ndarray, stroke: list[list[int]]) -> None:
+def draw_browser_stroke(canvas: np.ndarray, stroke: Stroke) -> None:
     """Draw one client-pixel stroke in black, antialiased, as a canvas 2D context would."""
-    pts = np.stack([np.asarray(stroke[0]), np.asarray(stroke[1])], axis=1).astype(np.int32)
+    pts = np.rint(np.stack([np.asarray(stroke.x), np.asarray(stroke.y)], axis=1)).astype(np.int32)
     if len(pts) == 1:
         pts = np.concatenate([pts, pts])
     cv2.polylines(canvas, [pts.reshape(-1, 1, 2)], False, (0, 0, 0, 255), BROWSER_LINE_PX, cv2.LINE_AA)
@@ -160,7 +161,7 @@ async def _sleep_until(t: float) -> None:
 
 
 class _Player:
-    def __init__(self, spec: LoadSpec, idx: int, drawings: list[D.Drawing], start_at: float, end_at: float) -> None:
+    def __init__(self, spec: LoadSpec, idx: int, drawings: list[D.Script], start_at: float, end_at: float) -> None:
         self.spec, self.idx, self.drawings = spec, idx, drawings
         self.start_at, self.end_at = start_at, end_at
         self.res = PlayerResult()
@@ -227,8 +228,8 @@ class _Player:
         host, port = u.hostname or "127.0.0.1", int(u.port or 80)
         for d in self.order():
             t0 = time.monotonic()
-            canvas = blank_browser_canvas(d)
-            for stroke, chunks in zip(d.strokes, d.chunks, strict=True):
+            canvas = blank_browser_canvas(d.drawing)
+            for stroke, chunks in zip(d.drawing.strokes, d.chunks, strict=True):
                 if self.done():
                     return
                 if self.human:
@@ -258,7 +259,7 @@ class _Player:
                 await asyncio.sleep(self.spec.between_drawings_s)
 
 
-async def _players(spec: LoadSpec, ids: list[int], t0: float, drawings: list[D.Drawing]) -> list[PlayerResult]:
+async def _players(spec: LoadSpec, ids: list[int], t0: float, drawings: list[D.Script]) -> list[PlayerResult]:
     end_at = t0 + spec.ramp_s + spec.duration_s
     step = spec.ramp_s / spec.players if spec.players else 0.0
     players = [_Player(spec, i, drawings, t0 + i * step, end_at) for i in ids]

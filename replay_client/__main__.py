@@ -1,7 +1,8 @@
 """``python -m replay_client``: replay Quick, Draw! drawings through a server; print or evaluate.
 
 Without ``--eval`` it prints each drawing's answers as they come; with ``--eval`` a
-progress bar, then the metrics of :mod:`replay_client.metrics`; ``--report FILE`` writes
+progress bar (on a terminal; written to a log or a pipe, one plain line per tenth of the
+run instead, so logs are not flooded), then the metrics of :mod:`replay_client.metrics`; ``--report FILE`` writes
 them as JSON.  Exit status: 0 when the run completed (rejected drawings are counted and
 reported, not fatal), 1 for bad data or options, 2 when the server cannot be reached.
 """
@@ -23,10 +24,12 @@ from tqdm import tqdm
 from websockets.exceptions import InvalidHandshake, InvalidURI
 
 from replay_client import metrics as M
-from replay_client.replay import DataError, Drawing, RunOptions, open_player, replay_all, select
+from replay_client.replay import RunOptions, open_player, replay_all, synthesise_times
+from server.quickdraw import DataError, Drawing, hit, raw_dir, sample
 
 DEFAULT_URL = "ws://127.0.0.1:8765/ws"
-DEFAULT_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "quickdraw" / "raw"
+#: Progress lines written over a whole run when stderr is not a terminal.
+PROGRESS_LINES = 10
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -35,7 +38,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description="Stream Quick, Draw! drawings point by point through a doodlestream server.",
     )
     p.add_argument(
-        "data", nargs="?", type=Path, default=DEFAULT_DATA, help=f"ndjson(.gz) file or folder ({DEFAULT_DATA})"
+        "data",
+        nargs="*",
+        type=Path,
+        default=[raw_dir()],
+        help=f"ndjson(.gz) files or folders (default {raw_dir()}, from $DOODLE_SHARED)",
     )
     p.add_argument("--url", default=DEFAULT_URL, help=f"server WebSocket URL (default {DEFAULT_URL})")
     p.add_argument("--speed", type=float, default=1.0, help="1 = recorded speed, 10 = ten times faster, 0 = no waiting")
@@ -71,15 +78,36 @@ def fetch_classes(ws_url: str) -> list[str] | None:
     return [str(w) for w in classes] if isinstance(classes, list) else None
 
 
+class Progress:
+    """Drawings done, on ``out``: a tqdm bar on a terminal, else a line at each tenth of ``total``."""
+
+    def __init__(self, total: int, out: TextIO) -> None:
+        self.total = total
+        self.out = out
+        self.done = 0
+        self.bar = tqdm(total=total, unit="drawing", file=out) if out.isatty() else None
+
+    def update(self) -> None:
+        self.done += 1
+        if self.bar is not None:
+            self.bar.update(1)
+        elif self.done * PROGRESS_LINES // self.total > (self.done - 1) * PROGRESS_LINES // self.total:
+            print(f"replay_client: {self.done}/{self.total} drawings", file=self.out, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
 def pct(rate: dict[str, Any]) -> str:
     return "n/a" if rate["rate"] is None else f"{100 * rate['rate']:.1f}% ({rate['hits']}/{rate['n']})"
 
 
 def print_result(i: int, total: int, r: M.DrawingResult, out: TextIO) -> None:
-    if r.rejected:
+    if r.final is None:
         mark, detail = "!", f"REJECTED: {'; '.join(r.errors) or 'fewer answers than strokes'}"
     else:
-        mark = "✓" if M.hit(r.word, r.final, 1) else ("~" if M.hit(r.word, r.final, 5) else "✗")
+        mark = "✓" if hit(r.word, r.final, 1) else ("~" if hit(r.word, r.final, 5) else "✗")
         final = ", ".join(f"{w} {s:.2f}" for w, s in zip(r.final, r.scores, strict=False))
         steps = " > ".join(g[0] if g else "-" for g in r.guesses)
         lat = f"{max(r.latencies_ms):.1f}" if r.latencies_ms else "-"
@@ -99,6 +127,8 @@ def print_summary(rep: dict[str, Any], out: TextIO) -> None:
         print(f"  words not in the model's classes: {rep['not_in_classes']}", file=out)
     map3 = "n/a" if rep["map3"] is None else f"{rep['map3']:.3f}"
     print(f"top-1 {pct(rep['top1'])}  top-3 {pct(rep['top3'])}  top-5 {pct(rep['top5'])}  MAP@3 {map3}", file=out)
+    bal = " ".join(f"{k} {'n/a' if v is None else f'{v:.3f}'}" for k, v in rep["balanced"].items())
+    print(f"balanced (mean over words): {bal}", file=out)
     for key, title in (
         ("after_stroke", "after stroke k (drawings with >= k strokes)"),
         ("after_stroke_or_final", "after stroke k (shorter drawings: final answer)"),
@@ -128,26 +158,27 @@ async def run(args: argparse.Namespace, drawings: list[Drawing]) -> int:
     await probe.close()
     classes = await asyncio.get_running_loop().run_in_executor(None, fetch_classes, args.url)
 
-    bar = tqdm(total=len(drawings), unit="drawing", file=sys.stderr, disable=not args.eval)
+    progress = Progress(len(drawings), sys.stderr) if args.eval else None
     done = 0
 
     def on_result(i: int, r: M.DrawingResult) -> None:
         nonlocal done
         done += 1
-        if args.eval:
-            bar.update(1)
+        if progress is not None:
+            progress.update()
         else:
             print_result(done - 1, len(drawings), r, sys.stdout)
 
     started = time.perf_counter()
     results = await replay_all(args.url, drawings, opts, on_result)
     elapsed = time.perf_counter() - started
-    bar.close()
+    if progress is not None:
+        progress.close()
 
     rep: dict[str, Any] = {
         "url": args.url,
         "model": model,
-        "data": str(args.data),
+        "data": ", ".join(map(str, args.data)),
         "options": {
             "speed": args.speed,
             "concurrency": args.concurrency,
@@ -160,7 +191,7 @@ async def run(args: argparse.Namespace, drawings: list[Drawing]) -> int:
         "synthesised_times": sum(not d.timed for d in drawings),
         **M.summarize(results, classes),
         "elapsed_s": elapsed,
-        "recorded_s": sum(d.duration_ms for d in drawings) / 1000.0,
+        "recorded_s": sum(synthesise_times(d).duration_ms for d in drawings) / 1000.0,
     }
     if args.eval:
         print_summary(rep, sys.stdout)
@@ -173,12 +204,12 @@ async def run(args: argparse.Namespace, drawings: list[Drawing]) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        drawings = select(args.data, per_word=args.per_word, limit=args.limit, seed=args.seed)
-    except (DataError, OSError, EOFError, UnicodeDecodeError) as e:
+        drawings = sample(args.data, per_word=args.per_word, limit=args.limit, seed=args.seed)
+    except (DataError, OSError) as e:
         print(f"replay_client: bad data: {e}", file=sys.stderr)
         return 1
     if not drawings:
-        print(f"replay_client: no drawings in {args.data}", file=sys.stderr)
+        print(f"replay_client: no drawings in {', '.join(map(str, args.data))}", file=sys.stderr)
         return 1
     try:
         return asyncio.run(run(args, drawings))

@@ -5,9 +5,8 @@ Definitions (every drawing replayed counts; none is skipped):
 * A drawing's *final answer* is the top-5 list that answered its last pen-up.  A drawing
   the server *rejected* (any ``error`` reply, a lost connection, a missing reply) has no
   answer: it is a miss in every metric and is listed in the report.
-* ``top-k``: share of drawings whose word is among the first k words of the final answer.
-* ``MAP@3``: mean over drawings of ``1/rank`` of the word in the final answer's first three
-  (0 when absent) -- Kaggle's Quick, Draw! metric with one true word per drawing.
+* ``top-k``, ``MAP@3`` and their balanced (mean of per-word figures) variants are
+  :mod:`server.quickdraw`'s, computed over the final answers.
 * ``after stroke k`` (``after_stroke``): top-1/top-3 of the answer to the k-th pen-up, over
   the drawings with at least k strokes (how early the model gets it).
 * ``after stroke k, final if fewer`` (``after_stroke_or_final``): over all drawings; one
@@ -23,6 +22,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from server import quickdraw
+from server.quickdraw import Answer, Rate, balanced_map_at_3, balanced_top_k, hit
 
 #: Stroke counts reported by the "after stroke k" metrics.
 AFTER_STROKES = (1, 2, 3)
@@ -55,59 +57,34 @@ class DrawingResult:
         return bool(self.errors) or len(self.guesses) < self.strokes
 
     @property
-    def final(self) -> list[str]:
-        """The final answer; empty for a rejected drawing."""
-        return [] if self.rejected or not self.guesses else self.guesses[-1]
+    def final(self) -> Answer:
+        """The final answer; ``None`` for a rejected drawing."""
+        return None if self.rejected or not self.guesses else self.guesses[-1]
 
-    def answer_after(self, k: int) -> list[str]:
-        """The answer to the k-th pen-up (empty when rejected or missing)."""
+    def answer_after(self, k: int) -> Answer:
+        """The answer to the k-th pen-up (``None`` when rejected or missing)."""
         if self.rejected or len(self.guesses) < k:
-            return []
+            return None
         return self.guesses[k - 1]
-
-
-@dataclass(frozen=True)
-class Rate:
-    """``hits`` out of ``n``; ``value`` is ``None`` when ``n`` is 0."""
-
-    hits: int
-    n: int
-
-    @property
-    def value(self) -> float | None:
-        return self.hits / self.n if self.n else None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"rate": self.value, "hits": self.hits, "n": self.n}
-
-
-def rank(word: str, answer: Sequence[str]) -> int | None:
-    """1-based position of ``word`` in ``answer``, or ``None``."""
-    for i, w in enumerate(answer):
-        if w == word:
-            return i + 1
-    return None
-
-
-def hit(word: str, answer: Sequence[str], k: int) -> bool:
-    r = rank(word, answer)
-    return r is not None and r <= k
 
 
 def top_k(results: Sequence[DrawingResult], k: int) -> Rate:
     """Final answers with the word in their first ``k``."""
-    return Rate(sum(hit(r.word, r.final, k) for r in results), len(results))
+    return quickdraw.top_k([r.word for r in results], [r.final for r in results], k)
 
 
 def map_at_3(results: Sequence[DrawingResult]) -> float | None:
-    """Mean of ``1/rank`` within the first three (0 outside); ``None`` with no drawings."""
-    if not results:
-        return None
-    total = 0.0
-    for r in results:
-        pos = rank(r.word, r.final[:3])
-        total += 1.0 / pos if pos is not None else 0.0
-    return total / len(results)
+    """MAP@3 of the final answers; ``None`` with no drawings."""
+    return quickdraw.map_at_3([r.word for r in results], [r.final for r in results])
+
+
+def balanced(results: Sequence[DrawingResult]) -> dict[str, float | None]:
+    """Top-1/3/5 and MAP@3 of the final answers, averaged over words (each word weighs the same)."""
+    truth, answers = [r.word for r in results], [r.final for r in results]
+    return {
+        **{f"top{k}": balanced_top_k(truth, answers, k) for k in (1, 3, 5)},
+        "map3": balanced_map_at_3(truth, answers),
+    }
 
 
 def after_stroke(results: Sequence[DrawingResult], k: int, top: int) -> Rate:
@@ -147,6 +124,7 @@ def summarize(results: Sequence[DrawingResult], classes: Iterable[str] | None = 
         "top3": top_k(results, 3).as_dict(),
         "top5": top_k(results, 5).as_dict(),
         "map3": map_at_3(results),
+        "balanced": balanced(results),
         "after_stroke": {
             str(k): {"top1": after_stroke(results, k, 1).as_dict(), "top3": after_stroke(results, k, 3).as_dict()}
             for k in AFTER_STROKES

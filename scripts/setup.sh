@@ -1,17 +1,33 @@
 #!/usr/bin/env bash
-# Idempotent set-up of a fresh Debian machine: system packages, the Python venv, npm packages.
-# Sourced by scripts/serve.sh and scripts/test.sh; safe to run again (it skips what is done).
+# Idempotent set-up of a fresh Debian machine; fast (a second or two) when already done.
+#   bash scripts/setup.sh --serve   what serving needs: the venv with the runtime dependencies only
+#                                   (no TensorFlow), and the sketchpad's npm package (node/npm, npm ci)
+#   bash scripts/setup.sh --all     everything: + chromium and mono (apt), every extra and dependency
+#                                   group (training, replay, bench, test, lint)
+# Python packages come from uv.lock (exact versions, hashes) into .venv, installed with uv, which is
+# itself pinned below and bootstrapped from PyPI into .cache/uv-tool.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+UV_VERSION=0.13.9
 
-# System packages: what the tests drive (browser, C# compiler) and what builds need.
-APT_PACKAGES=(python3-venv ca-certificates chromium)
-# node + npm for the web client's npm packages, unless a node toolchain is already installed.
+case "${1:-}" in
+  --serve) ALL=0 ;;
+  --all) ALL=1 ;;
+  *) echo "usage: bash scripts/setup.sh --serve|--all" >&2; exit 2 ;;
+esac
+
+# System packages. Serving: a Python venv, CA certificates (PyPI, npm), node + npm for the
+# sketchpad's npm package (unless a node toolchain is already installed).
+APT_PACKAGES=(python3-venv ca-certificates)
 command -v npm >/dev/null || APT_PACKAGES+=(nodejs npm)
-# The Unity client's C# is compiled and run with Mono (tests/test_unity_client.py): mcs, the
-# runtime, System.dll (System.Net.WebSockets.ClientWebSocket) and System.Core.dll (LINQ).
-APT_PACKAGES+=(mono-mcs mono-runtime libmono-system4.0-cil libmono-system-core4.0-cil)
+if ((ALL)); then
+  # Browser tests drive Debian's chromium (never `playwright install`).
+  APT_PACKAGES+=(chromium)
+  # The Unity client's C# is compiled and run with Mono (tests/test_unity_client.py): mcs, the
+  # runtime, System.dll (System.Net.WebSockets.ClientWebSocket) and System.Core.dll (LINQ).
+  APT_PACKAGES+=(mono-mcs mono-runtime libmono-system4.0-cil libmono-system-core4.0-cil)
+fi
 missing=()
 for p in "${APT_PACKAGES[@]}" ${EXTRA_APT_PACKAGES:-}; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -23,16 +39,23 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# Python: one venv, reinstalled only when requirements.txt changes.
+# uv, pinned, in its own small venv (kept apart from .venv, which uv manages exactly).
 PY="${PYTHON:-python3}"
-[ -x .venv/bin/python ] || "$PY" -m venv .venv
-stamp=".venv/.requirements.sha1"
-want="$(sha1sum requirements.txt | cut -d' ' -f1)"
-if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  echo "setup: installing Python packages" >&2
-  .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -r requirements.txt
-  echo "$want" > "$stamp"
+UV=.cache/uv-tool/bin/uv
+if [ "$("$UV" --version 2>/dev/null | cut -d" " -f2)" != "$UV_VERSION" ]; then
+  echo "setup: installing uv $UV_VERSION" >&2
+  rm -rf .cache/uv-tool
+  "$PY" -m venv .cache/uv-tool
+  .cache/uv-tool/bin/python -m pip install -q --disable-pip-version-check "uv==$UV_VERSION"
+fi
+
+# Python packages into .venv, exactly as locked. The lock must match pyproject.toml (--locked fails
+# otherwise: run `uv lock` after editing dependencies). --serve never removes what --all installed.
+export UV_PYTHON_DOWNLOADS=never UV_LINK_MODE=copy UV_NO_PROGRESS=1
+if ((ALL)); then
+  "$UV" sync --quiet --locked --python "$PY" --all-extras --all-groups
+else
+  "$UV" sync --quiet --locked --python "$PY" --no-default-groups --inexact
 fi
 
 # npm packages of the web client (msgpack for the browser), when it has a lock file.

@@ -36,8 +36,12 @@ from server.render import INPUT_PX, render_params
 
 log = logging.getLogger("doodlestream.infer")
 
-#: The model shipped in the repository.
-DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models"
+_PACKAGE = Path(__file__).resolve().parent
+#: The shipped model: inside the package when installed (``pip install .`` copies it to
+#: ``server/models/``), else the checkout's ``models/``.
+DEFAULT_MODEL_DIR = (
+    _PACKAGE / "models" if (_PACKAGE / "models" / "doodle.tflite").is_file() else _PACKAGE.parent / "models"
+)
 TOP_K = 5
 
 Images = npt.NDArray[np.uint8]

@@ -94,13 +94,13 @@ def test_chunk_stroke_groups_points_by_animation_frame() -> None:
 def test_load_is_deterministic_and_interleaves_words() -> None:
     """The same sample comes back every time, one word after another."""
     a, b = D.load(1, words=4), D.load(1, words=4)
-    assert [d.strokes for d in a] == [d.strokes for d in b]
-    assert len({d.word for d in a}) == 4
+    assert [d.drawing for d in a] == [d.drawing for d in b] and [d.chunks for d in a] == [d.chunks for d in b]
+    assert len({d.word for d in a}) == 4 and all(d.duration_ms > 0 for d in a)
 
 
 def test_baseline_request_carries_a_png_the_original_preprocessing_reads() -> None:
     """The baseline client's POST is valid HTTP with a base64 PNG that render_image turns into model input."""
-    d = D.load(1, words=1)[0]
+    d = D.load(1, words=1)[0].drawing
     canvas = blank_browser_canvas(d)
     for s in d.strokes:
         draw_browser_stroke(canvas, s)

@@ -18,10 +18,10 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from bench.metrics import rss_kib
 from replay_client.client import DoodleClient
 from server import limits as L
 from tests.conftest import ServerProcess
-from tests.test_faults import rss_kib
 
 TIGHT = {
     "--max-frame-bytes": 20_000,

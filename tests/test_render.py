@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import gzip
-import json
-
 import cv2
 import numpy as np
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from server import quickdraw
 from server import render as render_module
 from server.errors import BadImage, ClientFault, LimitExceeded
 from server.render import (
@@ -137,11 +135,9 @@ def test_empty_canvas_holds_no_pixels_until_its_first_stroke() -> None:
 
 def test_simplified_data_stays_in_place_through_normalize() -> None:
     """Google's simplified drawings pass through normalize() nearly unchanged: it is the same space."""
-    with gzip.open(SIMPLIFIED / "cat.ndjson.gz", "rt") as fh:
-        drawings = [json.loads(line)["drawing"] for _, line in zip(range(100), fh, strict=False)]
     worst = []
-    for d in drawings:
-        strokes = [as_points(s[0], s[1]) for s in d]
+    for d in quickdraw.read_file(SIMPLIFIED / "cat.ndjson.gz", limit=100):
+        strokes = [as_points(s.x, s.y) for s in d.strokes]
         got, orig = np.concatenate(normalize(strokes)), np.concatenate(strokes)
         worst.append(np.sqrt(((got[:, None, :] - orig[None, :, :]) ** 2).sum(-1)).min(1).max())
     assert np.median(worst) <= 2.0 and np.percentile(worst, 90) <= 4.0
@@ -271,18 +267,17 @@ def test_bounded_normalisation_renders_the_raw_set_as_before() -> None:
     """Every raw validation drawing renders as the unbounded normalisation did: identical
     when no stroke is longer than MAX_RESAMPLED_POINTS units, else within 3 grey levels on average."""
     differing = 0
-    for path in sorted(RAW.glob("*.ndjson")):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            strokes = [as_points(s[0], s[1]) for s in json.loads(line)["drawing"]]
-            new, old = render(strokes).astype(np.int16), _render_unbounded(strokes).astype(np.int16)
-            if np.array_equal(new, old):
-                continue
-            differing += 1
-            placement = render_module.Placement.of([s for s in strokes if len(s)])
-            assert placement is not None
-            lengths = [np.hypot(*np.diff(placement.apply(s), axis=0).T).sum() for s in strokes if len(s) > 1]
-            assert max(lengths) > render_module.MAX_RESAMPLED_POINTS, f"{path.name}: an ordinary drawing changed"
-            assert np.abs(new - old).mean() <= 3.0
+    for drawing in quickdraw.read(RAW):
+        strokes = [as_points(s.x, s.y) for s in drawing.strokes]
+        new, old = render(strokes).astype(np.int16), _render_unbounded(strokes).astype(np.int16)
+        if np.array_equal(new, old):
+            continue
+        differing += 1
+        placement = render_module.Placement.of([s for s in strokes if len(s)])
+        assert placement is not None
+        lengths = [np.hypot(*np.diff(placement.apply(s), axis=0).T).sum() for s in strokes if len(s) > 1]
+        assert max(lengths) > render_module.MAX_RESAMPLED_POINTS, f"{drawing.source}: an ordinary drawing changed"
+        assert np.abs(new - old).mean() <= 3.0
     assert differing <= 20  # 9 of 9,118 when this was written
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import gzip
+import io
 import json
 import socket
 import subprocess
@@ -12,14 +12,9 @@ from pathlib import Path
 import pytest
 
 from replay_client import metrics as M
-from replay_client.replay import (
-    SYNTH_PEN_UNITS_PER_MS,
-    SYNTH_PEN_UP_MS,
-    DataError,
-    data_files,
-    select,
-    synthesise_times,
-)
+from replay_client.__main__ import PROGRESS_LINES, Progress
+from replay_client.replay import SYNTH_PEN_UNITS_PER_MS, SYNTH_PEN_UP_MS, synthesise_times
+from server.quickdraw import Rate, parse_line, read, sample
 from tests.conftest import RAW, ROOT, ServerProcess
 
 # ------------------------------------------------------------------ metrics
@@ -52,29 +47,29 @@ CASES = [
 
 def test_top_k_and_map3_on_hand_made_results() -> None:
     """top-1/3/5 and MAP@3 of four hand-made drawings (one rejected) have the exact expected values."""
-    assert M.top_k(CASES, 1) == M.Rate(1, 4)
-    assert M.top_k(CASES, 3) == M.Rate(2, 4)
-    assert M.top_k(CASES, 5) == M.Rate(3, 4)
+    assert M.top_k(CASES, 1) == Rate(1, 4)
+    assert M.top_k(CASES, 3) == Rate(2, 4)
+    assert M.top_k(CASES, 5) == Rate(3, 4)
     assert M.map_at_3(CASES) == pytest.approx((1 + 1 / 3) / 4)
     assert M.map_at_3([]) is None and M.top_k([], 1).value is None
 
 
 def test_after_stroke_k_both_variants() -> None:
     """Accuracy after stroke k: over drawings with >= k strokes, and over all with the final answer for shorter ones."""
-    assert (M.after_stroke(CASES, 1, 1), M.after_stroke(CASES, 1, 3)) == (M.Rate(1, 4), M.Rate(2, 4))
-    assert (M.after_stroke(CASES, 2, 1), M.after_stroke(CASES, 2, 3)) == (M.Rate(0, 3), M.Rate(1, 3))
-    assert (M.after_stroke(CASES, 3, 1), M.after_stroke(CASES, 3, 3)) == (M.Rate(1, 2), M.Rate(1, 2))
-    assert M.after_stroke_or_final(CASES, 2, 1) == M.Rate(0, 4)
-    assert M.after_stroke_or_final(CASES, 2, 3) == M.Rate(2, 4)  # cat at rank 2, dog (1 stroke) final rank 3
-    assert M.after_stroke_or_final(CASES, 3, 1) == M.Rate(1, 4)
-    assert M.after_stroke_or_final(CASES, 3, 3) == M.Rate(2, 4)
+    assert (M.after_stroke(CASES, 1, 1), M.after_stroke(CASES, 1, 3)) == (Rate(1, 4), Rate(2, 4))
+    assert (M.after_stroke(CASES, 2, 1), M.after_stroke(CASES, 2, 3)) == (Rate(0, 3), Rate(1, 3))
+    assert (M.after_stroke(CASES, 3, 1), M.after_stroke(CASES, 3, 3)) == (Rate(1, 2), Rate(1, 2))
+    assert M.after_stroke_or_final(CASES, 2, 1) == Rate(0, 4)
+    assert M.after_stroke_or_final(CASES, 2, 3) == Rate(2, 4)  # cat at rank 2, dog (1 stroke) final rank 3
+    assert M.after_stroke_or_final(CASES, 3, 1) == Rate(1, 4)
+    assert M.after_stroke_or_final(CASES, 3, 3) == Rate(2, 4)
 
 
 def test_rejected_drawings_are_misses_and_fewer_answers_than_strokes_is_a_rejection() -> None:
     """A drawing with an error, or with fewer answers than strokes, has no final answer."""
-    assert CASES[2].rejected and CASES[2].final == [] and CASES[2].answer_after(1) == []
+    assert CASES[2].rejected and CASES[2].final is None and CASES[2].answer_after(1) is None
     short = R("cat", 2, [["cat", "a", "b", "c", "d"]])
-    assert short.rejected and M.top_k([short], 5) == M.Rate(0, 1)
+    assert short.rejected and M.top_k([short], 5) == Rate(0, 1)
     assert not CASES[0].rejected and CASES[0].answer_after(2)[1] == "cat"
 
 
@@ -92,78 +87,50 @@ def test_summary_counts_rejections_and_unknown_words() -> None:
     assert rep["rejected"]["count"] == 1 and "too_many_points" in rep["rejected"]["first"][0]
     assert rep["not_in_classes"] == {"sun": 1}
     assert rep["top5"] == {"rate": 0.75, "hits": 3, "n": 4}
+    # balanced: cat 1, dog 1, sun 0 (rejected), car 1 -> top-5 averaged over 4 words
+    assert rep["balanced"]["top5"] == pytest.approx(0.75) and rep["balanced"]["top1"] == pytest.approx(0.25)
     assert M.summarize(CASES)["not_in_classes"] is None
 
 
-# ------------------------------------------------------------------ data
+# ------------------------------------------------------------------ timing and progress
 
 
-def write_lines(path: Path, objs: list[dict], *, gz: bool = False) -> Path:
-    text = "".join(json.dumps(o) + "\n" for o in objs)
-    if gz:
-        with gzip.open(path, "wt", encoding="utf-8") as fh:
-            fh.write(text)
-    else:
-        path.write_text(text)
-    return path
-
-
-def raw(word: str, n: int) -> dict:
-    return {"word": word, "drawing": [[[0, 10 * n, 20], [0, 5, 10], [0, 100, 200]]]}
-
-
-def test_reads_files_folders_gzip_and_interleaves_words(tmp_path: Path) -> None:
-    """A folder of plain and gzipped ndjson is read word by word in turn; per-word, limit and seed select."""
-    write_lines(tmp_path / "apple.ndjson", [raw("apple", i) for i in range(3)])
-    write_lines(tmp_path / "bee.ndjson.gz", [raw("bee", i) for i in range(2)], gz=True)
-    (tmp_path / "notes.txt").write_text("ignored")
-    assert [p.name for p in data_files(tmp_path)] == ["apple.ndjson", "bee.ndjson.gz"]
-    got = select(tmp_path)
-    assert [(d.word, d.source) for d in got] == [
-        ("apple", "apple.ndjson#1"),
-        ("bee", "bee.ndjson.gz#1"),
-        ("apple", "apple.ndjson#2"),
-        ("bee", "bee.ndjson.gz#2"),
-        ("apple", "apple.ndjson#3"),
-    ]
-    assert all(d.timed and d.strokes[0][2] == [0, 100, 200] for d in got)
-    assert [d.source for d in select(tmp_path, per_word=1)] == ["apple.ndjson#1", "bee.ndjson.gz#1"]
-    assert len(select(tmp_path, limit=3)) == 3
-    assert len(select(tmp_path / "bee.ndjson.gz")) == 2
-    a, b = select(tmp_path, seed=7), select(tmp_path, seed=7)
-    assert [d.source for d in a] == [d.source for d in b] and sorted(d.source for d in a) == sorted(
-        d.source for d in got
-    )
-
-
-def test_simplified_drawings_get_synthesised_times(tmp_path: Path) -> None:
+def test_simplified_drawings_get_synthesised_times() -> None:
     """Without t, the pen moves at SYNTH_PEN_UNITS_PER_MS and rests SYNTH_PEN_UP_MS between strokes."""
-    path = write_lines(
-        tmp_path / "line.ndjson.gz",
-        [{"word": "line", "drawing": [[[0, 255], [0, 0]], [[0, 0, 0], [0, 100, 255]]]}],
-        gz=True,
-    )
-    (d,) = select(path)
-    assert not d.timed
+    d = synthesise_times(parse_line('{"word": "line", "drawing": [[[0, 255], [0, 0]], [[0, 0, 0], [0, 100, 255]]]}'))
     one = round(255 / SYNTH_PEN_UNITS_PER_MS)
-    assert d.strokes[0][2] == [0, one]
-    assert d.strokes[1][2] == [
+    assert d.timed and d.strokes[0].t == (0, one)
+    assert d.strokes[1].t == (
         one + SYNTH_PEN_UP_MS,
         round(one + SYNTH_PEN_UP_MS + 100 / SYNTH_PEN_UNITS_PER_MS),
         2 * one + SYNTH_PEN_UP_MS,
-    ]
+    )
     assert d.duration_ms == 2 * one + SYNTH_PEN_UP_MS
-    assert synthesise_times([([5.0], [5.0])])[0][2] == [0]
+    assert synthesise_times(parse_line('{"word": "dot", "drawing": [[[5], [5]]]}')).strokes[0].t == (0,)
+    timed = parse_line('{"word": "a", "drawing": [[[0, 9], [0, 9], [3, 70]]]}')
+    assert synthesise_times(timed) is timed
 
 
-def test_bad_lines_are_errors_naming_file_and_line(tmp_path: Path) -> None:
-    """A malformed line is a DataError naming file#line, never a silent skip."""
-    path = tmp_path / "bad.ndjson"
-    path.write_text(json.dumps(raw("a", 1)) + "\n" + '{"word": "a", "drawing": [[[1, 2], [3]]]}\n')
-    with pytest.raises(DataError, match=r"bad.ndjson#2"):
-        select(path)
-    with pytest.raises(DataError, match="does not exist"):
-        select(tmp_path / "missing")
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_is_a_bar_on_a_terminal_and_ten_lines_in_a_log() -> None:
+    """Not a terminal: one plain line per tenth of the run, no carriage returns; a terminal gets tqdm's bar."""
+    log = io.StringIO()
+    p = Progress(1234, log)
+    for _ in range(1234):
+        p.update()
+    p.close()
+    lines = log.getvalue().splitlines()
+    assert len(lines) == PROGRESS_LINES and "\r" not in log.getvalue() and lines[-1].endswith("1234/1234 drawings")
+    tty = Terminal()
+    p = Progress(3, tty)
+    for _ in range(3):
+        p.update()
+    p.close()
+    assert "\r" in tty.getvalue() and "3/3" in tty.getvalue()
 
 
 # ------------------------------------------------------------------ live runs
@@ -182,8 +149,9 @@ def test_eval_report_over_real_drawings_adds_up(server: ServerProcess, tmp_path:
     res = cli(str(RAW), *args, "--eval", "--report", str(report))
     assert res.returncode == 0, res.stderr
     assert "top-1" in res.stdout and "p95" in res.stdout
+    assert "\r" not in res.stderr and res.stderr.count("drawings") == PROGRESS_LINES  # piped: no bar flooding the log
     rep = json.loads(report.read_text())
-    drawings = select(RAW, per_word=1, limit=60)
+    drawings = sample(RAW, per_word=1, limit=60)
     assert rep["drawings"] == 60 and rep["strokes"] == sum(len(d.strokes) for d in drawings)
     assert rep["answered"] + rep["rejected"]["count"] == 60 and rep["rejected"]["count"] == 0
     assert rep["not_in_classes"] == {}
@@ -200,14 +168,13 @@ def test_eval_report_over_real_drawings_adds_up(server: ServerProcess, tmp_path:
 
 def test_rejected_drawings_and_unknown_words_are_counted_and_reported(tmp_path: Path) -> None:
     """A drawing the server rejects is a reported miss; a word the model lacks is listed; the rest still runs."""
-    data = write_lines(
-        tmp_path / "mixed.ndjson",
-        [
-            {"word": "cat", "drawing": [[[0, 50, 100], [0, 80, 20], [0, 20, 40]]]},
-            {"word": "cat", "drawing": [[list(range(40)), [0] * 40, list(range(40))]]},  # too long for this server
-            {"word": "zebracorn", "drawing": [[[0, 50, 100], [0, 80, 20], [0, 20, 40]]]},
-        ],
-    )
+    data = tmp_path / "mixed.ndjson"
+    rows = [
+        {"word": "cat", "drawing": [[[0, 50, 100], [0, 80, 20], [0, 20, 40]]]},
+        {"word": "cat", "drawing": [[list(range(40)), [0] * 40, list(range(40))]]},  # too long for this server
+        {"word": "zebracorn", "drawing": [[[0, 50, 100], [0, 80, 20], [0, 20, 40]]]},
+    ]
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
     srv = ServerProcess("--max-points-per-stroke", "30")
     try:
         res = cli(str(data), "--url", srv.url, "--speed", "0", "--report", str(tmp_path / "r.json"))
@@ -225,11 +192,9 @@ def test_rejected_drawings_and_unknown_words_are_counted_and_reported(tmp_path: 
 
 def short_raw_drawing(lo_ms: int = 800, hi_ms: int = 1600) -> str:
     """A real raw line whose recorded duration is between lo_ms and hi_ms."""
-    for path in sorted(RAW.glob("*.ndjson")):
-        for line in path.open():
-            d = json.loads(line)["drawing"]
-            if lo_ms <= d[-1][2][-1] - d[0][2][0] <= hi_ms:
-                return line
+    for d in read(RAW):
+        if lo_ms <= d.duration_ms <= hi_ms:
+            return json.dumps(d.to_json())
     raise AssertionError("no short raw drawing found")
 
 
@@ -237,7 +202,7 @@ def test_speed_1_respects_recorded_timing_and_speed_10_is_faster(server: ServerP
     """--speed 1 takes at least the recorded duration of a real drawing; --speed 10 about a tenth of it."""
     path = tmp_path / "short.ndjson"
     path.write_text(short_raw_drawing())
-    (d,) = select(path)
+    (d,) = read(path)
     timings = {}
     for speed in ("1", "10"):
         out = tmp_path / f"speed{speed}.json"

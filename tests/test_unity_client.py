@@ -26,6 +26,7 @@ import numpy as np
 import pytest
 
 from replay_client.client import DoodleClient
+from server import quickdraw
 from tests.conftest import RAW, ROOT, ServerProcess
 
 pytestmark = pytest.mark.mono
@@ -202,12 +203,9 @@ def test_backoff_doubles_up_to_the_cap_with_bounded_jitter(harness: Path) -> Non
 
 def raw_drawing() -> list[list[list[int]]]:
     """The first recognised cat in the raw data with 3..6 strokes and at most 300 points."""
-    with (RAW / "cat.ndjson").open() as fh:
-        for line in fh:
-            d = json.loads(line)
-            strokes = d["drawing"]
-            if d["recognized"] and 3 <= len(strokes) <= 6 and sum(len(s[0]) for s in strokes) <= 300:
-                return [[[round(v) for v in axis] for axis in s] for s in strokes]
+    for d in quickdraw.read_file(RAW / "cat.ndjson"):
+        if d.recognized and 3 <= len(d.strokes) <= 6 and d.points <= 300:
+            return [[[round(v) for v in axis] for axis in (s.x, s.y, s.t or ())] for s in d.strokes]
     raise AssertionError("no suitable cat drawing in the raw data")
 
 

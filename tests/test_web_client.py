@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from replay_client.client import DoodleClient
+from server import quickdraw
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS, RAW, ROOT, ServerProcess, http_get
 
 get = http_get
@@ -50,8 +51,8 @@ def page(browser: Browser) -> Iterator[Page]:
 
 def real_drawing(word: str = "cat") -> list[list[list[float]]]:
     """The first raw Quick, Draw! drawing of ``word`` (strokes of [x, y, t])."""
-    with (RAW / f"{word}.ndjson").open() as fh:
-        return json.loads(fh.readline())["drawing"]  # type: ignore[no-any-return]
+    first = next(quickdraw.read_file(RAW / f"{word}.ndjson"))
+    return first.to_json()["drawing"]  # type: ignore[no-any-return]
 
 
 def stats(page: Page) -> dict[str, int]:

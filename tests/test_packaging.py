@@ -1,0 +1,105 @@
+"""Packaging (pyproject.toml): the wheel carries the server and its model, and serves from anywhere."""
+
+from __future__ import annotations
+
+import ast
+import email
+import subprocess
+import sys
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hatchling.builders.wheel import WheelBuilder
+
+from server.spawn import ServerProcess
+from tests.conftest import MODEL_DIR, ROOT
+
+#: Top-level module a server import names -> the distribution that provides it.
+DISTRIBUTION_OF = {
+    "cv2": "opencv-python-headless",
+    "ai_edge_litert": "ai-edge-litert",
+    "numpy": "numpy",
+    "websockets": "websockets",
+    "msgpack": "msgpack",
+    "werkzeug": "werkzeug",
+    "jinja2": "jinja2",
+}
+#: What serving must not pull in.
+TRAINING_ONLY = {"tensorflow", "tensorflow-cpu", "keras", "matplotlib", "flask"}
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[zipfile.ZipFile]:
+    out = tmp_path_factory.mktemp("wheel")
+    (path,) = WheelBuilder(str(ROOT)).build(directory=str(out), versions=["standard"])
+    with zipfile.ZipFile(path) as z:
+        yield z
+
+
+def tracked(pattern: str) -> set[str]:
+    res = subprocess.run(["git", "ls-files", pattern], cwd=ROOT, capture_output=True, text=True, check=True)
+    return set(res.stdout.split())
+
+
+def requirements(wheel: zipfile.ZipFile) -> tuple[set[str], set[str]]:
+    """Names of the wheel's unconditional requirements, and of those behind an extra."""
+    meta = email.message_from_bytes(wheel.read("doodlestream-0.1.0.dist-info/METADATA"))
+    plain, extra = set(), set()
+    for req in meta.get_all("Requires-Dist") or []:
+        name = req.split(";")[0].split("[")[0].split("<")[0].split(">")[0].split("=")[0].strip().lower()
+        (extra if "extra ==" in req else plain).add(name)
+    return plain, extra
+
+
+def test_the_wheel_holds_every_server_file_and_the_shipped_model(wheel: zipfile.ZipFile) -> None:
+    """Every tracked file of server/ and replay_client/ is in the wheel; the model files are byte-identical."""
+    names = set(wheel.namelist())
+    missing = {f for f in tracked("server") | tracked("replay_client") if f not in names}
+    assert not missing, f"not in the wheel: {sorted(missing)}"
+    for f in ("doodle.tflite", "labels.txt", "model.json"):
+        assert wheel.read(f"server/models/{f}") == (MODEL_DIR / f).read_bytes()
+    assert not {n for n in names if n.startswith(("tests/", "training/", "bench/", "models/"))}
+
+
+def test_serving_needs_no_tensorflow_and_every_server_import_is_a_dependency(wheel: zipfile.ZipFile) -> None:
+    """The wheel's plain requirements cover each third-party module server/ imports, and include no training stack."""
+    plain, extra = requirements(wheel)
+    assert not plain & TRAINING_ONLY and {"tensorflow-cpu", "keras", "tqdm", "flask"} <= extra
+    imported: set[str] = set()
+    for path in (ROOT / "server").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                imported |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                imported.add(node.module.split(".")[0])
+    third_party = {m for m in imported if m not in sys.stdlib_module_names and m not in {"server", "__future__"}}
+    assert third_party <= set(DISTRIBUTION_OF), f"add to [project] dependencies: {third_party - set(DISTRIBUTION_OF)}"
+    assert {DISTRIBUTION_OF[m] for m in third_party} <= plain
+
+
+def test_the_unpacked_wheel_serves_its_own_model_from_another_folder(wheel: zipfile.ZipFile, tmp_path: Path) -> None:
+    """Unpacked outside the checkout (as pip installs it), the server runs on the wheel's model and answers /healthz."""
+    site = tmp_path / "site"
+    wheel.extractall(site)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {"PYTHONPATH": str(site), "PYTHONSAFEPATH": "1"}
+    srv = ServerProcess("--db", ":memory:", env=env, cwd=elsewhere)
+    try:
+        health = srv.healthz()
+        assert health["status"] == "ok" and health["classes"] == 345
+    finally:
+        assert srv.stop() == 0, srv.stderr()
+    assert (
+        str(site)
+        in subprocess.run(  # the server imported was the wheel's, not the checkout's
+            [sys.executable, "-c", "import server; print(server.__file__)"],
+            env=env,
+            cwd=elsewhere,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
