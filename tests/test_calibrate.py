@@ -56,6 +56,7 @@ def test_score_at_finds_the_lowest_score_with_the_precision() -> None:
     assert score_at(conf, correct, precision=1.0) == 0.7
     assert score_at(conf, correct, precision=0.75) == 0.6
     assert score_at([0.4], [False], precision=0.5) is None
+    assert score_at([0.9] * 100 + [0.3] * 100, [True] * 100 + [False] * 100, precision=0.95) == 0.9  # ties judged whole
 
 
 def test_the_split_is_stable_and_about_half() -> None:

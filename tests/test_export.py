@@ -127,7 +127,7 @@ def test_exported_file_loads_with_the_training_reader(db: Path, stored: list, tm
     named = [s for s in stored if s["word"]]
     assert len(strokes) == len(named) and [labels[i] for i in labs] == [s["word"] for s in named]
     assert [len(s) for s in strokes] == [len(s["raw"]["drawing"]) for s in named]
-    assert [r["drawing"] for r in records] == [s["raw"]["drawing"] for s in named]  # timing kept
+    assert [r.to_json()["drawing"] for r in records] == [s["raw"]["drawing"] for s in named]  # timing kept
 
 
 async def test_replaying_the_export_gives_the_stored_guesses(

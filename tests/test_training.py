@@ -65,8 +65,8 @@ def test_raw_validation_drawings_render_like_served_ones(labels: list[str]) -> N
     strokes, y, records = D.load_raw(RAW, labels=labels)
     assert len(y) == len(records) == 9118
     for k in (0, 500, 9000):
-        assert labels[y[k]] == records[k]["word"]
-        served = render([as_points(s[0], s[1]) for s in records[k]["drawing"]])
+        assert labels[y[k]] == records[k].word
+        served = render([as_points(s.x, s.y) for s in records[k].strokes])
         assert np.array_equal(render(strokes[k]), served)
 
 

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from server import quickdraw
 from server.infer import apply_temperature
 from server.render import as_points, render
 
@@ -96,36 +97,34 @@ def score_at(confidence: Iterable[float], correct: Iterable[bool], *, precision:
     hits = 0
     for n, (c, ok) in enumerate(pairs, 1):
         hits += bool(ok)
-        if hits / n >= precision:
+        tie_follows = n < len(pairs) and pairs[n][0] == c  # judge a score with all guesses that share it
+        if not tie_follows and hits / n >= precision:
             best = c
     return best
 
 
-def prefix_images(records: Iterable[dict[str, object]], labels: list[str]) -> tuple[npt.NDArray[np.uint8], npt.NDArray]:
+def prefix_images(
+    drawings: Iterable[quickdraw.Drawing], labels: list[str]
+) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]]:
     """Images of every drawing after each of its pen-ups, with the true class of each."""
     index = {w: i for i, w in enumerate(labels)}
     xs, ys = [], []
-    for rec in records:
-        strokes = [as_points(s[0], s[1]) for s in rec["drawing"]]  # type: ignore[attr-defined]
+    for drawing in drawings:
+        strokes = [as_points(s.x, s.y) for s in drawing.strokes]
         for k in range(1, len(strokes) + 1):
             xs.append(render(strokes[:k]))
-            ys.append(index[str(rec["word"])])
+            ys.append(index[drawing.word])
     return np.asarray(xs, np.uint8), np.asarray(ys, np.int64)
 
 
 def main(argv: list[str] | None = None) -> int:
     from server.infer import Classifier
-    from training.data import open_ndjson
 
     p = argparse.ArgumentParser(prog="python -m training.calibrate", description=__doc__.split("\n\n")[0])
     p.add_argument("--model", type=Path, default=Path("models"), help="model folder (model.json is updated)")
-    p.add_argument("--raw", type=Path, default=None, help="raw/ folder (default: $DOODLE_SHARED/quickdraw/raw)")
+    p.add_argument("--raw", type=Path, default=quickdraw.raw_dir(), help="raw/ folder (validation drawings)")
     args = p.parse_args(argv)
-    from training.train import _shared_quickdraw
-
-    raw: Path = args.raw or _shared_quickdraw() / "raw"
-    records = [r for path in sorted(raw.glob("*.ndjson*")) for r in open_ndjson(path)]
-    calib = [r for r in records if is_calibration(r.get("key_id"))]
+    calib = [d for d in quickdraw.read(args.raw) if is_calibration(d.key_id)]
     model = Classifier(args.model, max_batch=64)
     x, y = prefix_images(calib, model.labels)
     probs = model.predict(x)

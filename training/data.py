@@ -4,11 +4,7 @@ Owns the compact in-memory form of the simplified drawings and the one path from
 drawing to a training image, which always ends in :func:`server.render.render` (the
 function the server uses), so training and serving cannot drift apart.
 
-Formats read (documented in ``../shared/quickdraw/README.md``):
-
-* ``simplified/WORD.ndjson.gz``: ``{"word", "drawing": [[[x...], [y...]], ...]}``,
-  integers 0..255.
-* ``raw/WORD.ndjson``: Google's raw format with a third per-stroke list of times (ms).
+Files are read through :mod:`server.quickdraw` (which documents both formats).
 
 Memory: points are kept as uint8 pairs (the simplified space is 0..255), about 80 MB
 for the whole set; images are produced per batch as uint8, never as a float copy of
@@ -18,12 +14,10 @@ skip the JSON parsing.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
-import json
 import math
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from server import quickdraw
 from server.render import INPUT_PX, Points, as_points, render
 
 #: Most degrees a drawing is rotated by augmentation, in degrees.
@@ -48,28 +43,17 @@ AUG_JITTER = 1.2
 AUG_PREFIX_P = 0.4
 
 
-def labels_of(folder: Path) -> list[str]:
-    """The category words of a data folder, sorted: the model's class order."""
-    words = {p.name.split(".ndjson")[0] for p in folder.iterdir() if ".ndjson" in p.name}
+def labels_of(folders: Path | Sequence[Path]) -> list[str]:
+    """The category words of data folders, sorted: the model's class order."""
+    words = quickdraw.words(folders)
     if not words:
-        raise FileNotFoundError(f"no .ndjson or .ndjson.gz files in {folder}")
-    return sorted(words)
+        raise FileNotFoundError(f"no .ndjson or .ndjson.gz files in {folders}")
+    return words
 
 
-def open_ndjson(path: Path) -> Iterator[dict[str, object]]:
-    """Yield one JSON object per line of a plain or gzipped ndjson file."""
-    opener = gzip.open if path.name.endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8") as fh:  # type: ignore[operator]
-        for line in fh:
-            if line.strip():
-                yield json.loads(line)
-
-
-def strokes_of(drawing: object) -> list[Points]:
-    """A Quick Draw ``drawing`` list -> strokes as ``(N, 2)`` float arrays."""
-    if not isinstance(drawing, list):
-        raise ValueError("drawing is not a list of strokes")
-    return [as_points(s[0], s[1]) for s in drawing]
+def strokes_of(drawing: quickdraw.Drawing) -> list[Points]:
+    """A drawing's strokes as ``(N, 2)`` float arrays (x, y; times dropped)."""
+    return [as_points(s.x, s.y) for s in drawing.strokes]
 
 
 @dataclass
@@ -99,16 +83,9 @@ class DrawingSet:
 def _parse_file(args: tuple[str, int, int | None]) -> tuple[int, list[list[npt.NDArray[np.uint8]]]]:
     path, label, limit = args
     drawings = []
-    for obj in open_ndjson(Path(path)):
-        strokes = []
-        for s in obj["drawing"]:  # type: ignore[attr-defined]
-            arr = np.asarray(s[:2], dtype=np.int32).T
-            if len(arr):
-                strokes.append(np.clip(arr, 0, 255).astype(np.uint8))
-        if strokes:
-            drawings.append(strokes)
-        if limit is not None and len(drawings) >= limit:
-            break
+    for drawing in quickdraw.read_file(Path(path), limit=limit):
+        strokes = [np.clip(np.asarray([s.x, s.y], dtype=np.int32).T, 0, 255).astype(np.uint8) for s in drawing.strokes]
+        drawings.append(strokes)
     return label, drawings
 
 
@@ -165,21 +142,14 @@ def load_simplified(
 
 def load_raw(
     folder: Path, *, labels: Sequence[str]
-) -> tuple[list[list[Points]], npt.NDArray[np.int16], list[dict[str, object]]]:
-    """Load ``raw/``: strokes (x, y only), labels and the full records (with timing)."""
+) -> tuple[list[list[Points]], npt.NDArray[np.int16], list[quickdraw.Drawing]]:
+    """Load ``raw/``: strokes (x, y only), labels and the drawings themselves (with timing)."""
     index = {w: i for i, w in enumerate(labels)}
-    strokes: list[list[Points]] = []
-    labs: list[int] = []
-    records: list[dict[str, object]] = []
-    for path in sorted(folder.glob("*.ndjson*")):
-        for obj in open_ndjson(path):
-            word = str(obj["word"])
-            if word not in index:
-                raise ValueError(f"{path}: word {word!r} is not one of the model's labels")
-            strokes.append(strokes_of(obj["drawing"]))
-            labs.append(index[word])
-            records.append(obj)
-    return strokes, np.asarray(labs, np.int16), records
+    drawings = list(quickdraw.read(folder))
+    unknown = sorted({d.word for d in drawings} - index.keys())
+    if unknown:
+        raise ValueError(f"{folder}: words {unknown[:5]} are not among the model's labels")
+    return [strokes_of(d) for d in drawings], np.asarray([index[d.word] for d in drawings], np.int16), drawings
 
 
 def prefix(strokes: list[Points], rng: np.random.Generator, *, p: float = AUG_PREFIX_P) -> list[Points]:

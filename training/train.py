@@ -13,12 +13,14 @@ average (EMA) and write under ``--out``:
   scores and an L2-normalised embedding, :func:`training.model.serving_model`),
 * ``doodle.weights.npz``: the same weights for Keras (:func:`training.model.load_keras`),
 * ``labels.txt``: one category word per line, in class order,
+* ``training_log.jsonl``: the run's progress lines (the learning curve),
 * ``model.json``: name, architecture, the renderer's parameters
   (:func:`server.render.render_params`, checked by the server when it loads the model),
   recipe and validation figures.
 
 By default it trains on ``simplified/`` and ``simplified-extra/`` of the shared data
-(``$DOODLE_SHARED/quickdraw``, default ``../shared/quickdraw``).  ``raw/`` is used only to
+(:func:`server.quickdraw.quickdraw_dir`: ``$DOODLE_SHARED/quickdraw``, default
+``../shared/quickdraw``).  ``raw/`` is used only to
 validate, never to train.
 """
 
@@ -28,6 +30,7 @@ import argparse
 import json
 import multiprocessing as mp
 import os
+import shutil
 import sys
 import time
 from collections.abc import Iterator
@@ -40,6 +43,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np
 import numpy.typing as npt
 
+from server import quickdraw
 from server.render import render, render_params
 from training import data as D
 
@@ -47,10 +51,6 @@ _DS: D.DrawingSet | None = None
 
 #: Momentum of the exponential moving average of the weights that is exported, unitless.
 EMA_MOMENTUM = 0.999
-
-
-def _shared_quickdraw() -> Path:
-    return Path(os.environ.get("DOODLE_SHARED", Path(__file__).resolve().parent.parent.parent / "shared")) / "quickdraw"
 
 
 def _init_worker(ds: D.DrawingSet) -> None:
@@ -65,16 +65,15 @@ def _batch_job(args: tuple[npt.NDArray[np.int64], int]) -> tuple[npt.NDArray[np.
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    shared = _shared_quickdraw()
     p = argparse.ArgumentParser(prog="python -m training.train", description=__doc__.split("\n\n")[0])
     p.add_argument(
         "--data",
         type=Path,
         nargs="+",
-        default=[shared / "simplified", shared / "simplified-extra"],
+        default=[quickdraw.simplified_dir(), quickdraw.simplified_extra_dir()],
         help="simplified folders to train on",
     )
-    p.add_argument("--val", type=Path, default=shared / "raw", help="raw/ folder (validation only)")
+    p.add_argument("--val", type=Path, default=quickdraw.raw_dir(), help="raw/ folder (validation only)")
     p.add_argument("--out", type=Path, default=Path("models"), help="where the model is written")
     p.add_argument("--work", type=Path, default=Path("build/train"), help="checkpoints, logs and data cache")
     p.add_argument("--arch", default="mobile", help="architecture (training/model.py)")
@@ -95,23 +94,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def evaluate(model: object, x: npt.NDArray[np.uint8], y: npt.NDArray[np.int16]) -> dict[str, float]:
-    """Top-1/3/5 and MAP@3 of a Keras model on rendered images."""
+def evaluate(model: object, x: npt.NDArray[np.uint8], y: npt.NDArray[np.int16], labels: list[str]) -> dict[str, Any]:
+    """:func:`server.quickdraw.accuracy` (all drawings and balanced) of a Keras model on rendered images."""
     probs = model.predict(x, batch_size=512, verbose=0)  # type: ignore[attr-defined]
-    return topk_metrics(probs, y)
-
-
-def topk_metrics(probs: npt.NDArray[np.floating], y: npt.NDArray[np.integer]) -> dict[str, float]:
-    """Top-1/3/5 accuracy and MAP@3 from class probabilities."""
-    top = np.argsort(-probs, axis=1)[:, :5]
-    hit = top == np.asarray(y)[:, None]
-    map3 = (hit[:, 0] * 1.0 + hit[:, 1] / 2.0 + hit[:, 2] / 3.0).mean()
-    return {
-        "top1": float(hit[:, :1].any(1).mean()),
-        "top3": float(hit[:, :3].any(1).mean()),
-        "top5": float(hit[:, :5].any(1).mean()),
-        "map3": float(map3),
-    }
+    return quickdraw.accuracy([labels[i] for i in y], quickdraw.ranked_answers(probs, labels))
 
 
 def export(model: object, labels: list[str], out: Path, meta: dict[str, object]) -> None:
@@ -252,7 +238,7 @@ def train_chunks(
                 "eta_min": round((schedule_plan.chunks - c - 1) * took / 60, 1),
             }
             if (c + 1) % 5 == 0 or c + 1 == schedule_plan.chunks:
-                rec["val"] = evaluate(model, data.val_x, data.val_y)
+                rec["val"] = evaluate(model, data.val_x, data.val_y, data.labels)
             model.save(args.work / "checkpoint.tmp.keras")
             os.replace(args.work / "checkpoint.tmp.keras", ckpt)
             (args.work / "state.json").write_text(json.dumps(state))
@@ -268,7 +254,7 @@ def finish(args: argparse.Namespace, data: Data, schedule_plan: Plan, model: Any
     """Swap in the EMA weights (when the run kept them), validate and export."""
     if getattr(model.optimizer, "use_ema", False):
         model.optimizer.finalize_variable_values(model.trainable_variables)
-    metrics = evaluate(model, data.val_x, data.val_y)
+    metrics = evaluate(model, data.val_x, data.val_y, data.labels)
     meta: dict[str, object] = {
         "name": f"doodle-{args.arch}{args.width:g}-{len(data.labels)}",
         "architecture": args.arch,
@@ -289,6 +275,9 @@ def finish(args: argparse.Namespace, data: Data, schedule_plan: Plan, model: Any
         "val_raw_rendered": metrics,
     }
     export(model, data.labels, args.out, meta)
+    log = args.work / "log.jsonl"
+    if log.is_file():  # the learning curve, for training.evaluate and the model card
+        shutil.copyfile(log, args.out / "training_log.jsonl")
     print(f"exported to {args.out}: {json.dumps(metrics)}", flush=True)
 
 
