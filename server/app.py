@@ -61,7 +61,11 @@ log = logging.getLogger("doodlestream.server")
 # log flood anyone could cause); a bad image is answered with ``bad_image`` instead.
 cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
 
-WEB_ROOT = Path(__file__).resolve().parent.parent / "web_client"
+_PACKAGE = Path(__file__).resolve().parent
+#: The browser sketchpad: inside the package when installed (``pip install .`` copies it to
+#: ``server/web_client/``), else the checkout's ``web_client/``.
+_INSTALLED_WEB = _PACKAGE / "web_client"
+WEB_ROOT = _INSTALLED_WEB if (_INSTALLED_WEB / "index.html").is_file() else _PACKAGE.parent / "web_client"
 WS_PATH = "/ws"
 #: Query parameters ``/ws`` accepts (anything else is refused with 400) and their allowed values.
 WS_QUERY_PARAMS: dict[str, frozenset[str] | None] = {"encoding": frozenset({"msgpack", "json"}), "token": None}

@@ -14,7 +14,7 @@ import pytest
 from hatchling.builders.wheel import WheelBuilder
 
 from server.spawn import ServerProcess
-from tests.conftest import MODEL_DIR, ROOT
+from tests.conftest import MODEL_DIR, ROOT, http_get
 
 #: Top-level module a server import names -> the distribution that provides it.
 DISTRIBUTION_OF = {
@@ -79,8 +79,9 @@ def test_serving_needs_no_tensorflow_and_every_server_import_is_a_dependency(whe
     assert {DISTRIBUTION_OF[m] for m in third_party} <= plain
 
 
-def test_the_unpacked_wheel_serves_its_own_model_from_another_folder(wheel: zipfile.ZipFile, tmp_path: Path) -> None:
-    """Unpacked outside the checkout (as pip installs it), the server runs on the wheel's model and answers /healthz."""
+def test_the_unpacked_wheel_serves_its_model_and_sketchpad_elsewhere(wheel: zipfile.ZipFile, tmp_path: Path) -> None:
+    """Unpacked outside the checkout (as pip installs it), the server runs on the wheel's model, answers /healthz and
+    serves the sketchpad with its msgpack file."""
     site = tmp_path / "site"
     wheel.extractall(site)
     elsewhere = tmp_path / "elsewhere"
@@ -90,6 +91,9 @@ def test_the_unpacked_wheel_serves_its_own_model_from_another_folder(wheel: zipf
     try:
         health = srv.healthz()
         assert health["status"] == "ok" and health["classes"] == 345
+        for path, marker in (("/", b"<canvas"), ("/vendor/msgpack.min.js", b"msgpack")):
+            status, body, _ = http_get(srv.http + path)
+            assert status == 200 and marker in body, path  # the sketchpad ships in the wheel too
     finally:
         assert srv.stop() == 0, srv.stderr()
     assert (
