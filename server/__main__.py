@@ -5,6 +5,9 @@ connections (``--port 0`` picks a free port; scripts and tests read the line).
 SIGTERM and SIGINT stop it: it stops accepting, lets in-flight replies go out, hands
 every open drawing to the drawing hooks, closes every socket with 1001, and exits 0.
 It needs no privileges and writes nothing but its logs (stderr); as root it warns.
+At start it raises its soft open-file limit to the hard one (``RLIMIT_NOFILE``); a
+failed ``accept`` (out of descriptors all the same) is logged as one line, at most
+once per :data:`server.admission.REFUSAL_LOG_S`, never as a traceback per attempt.
 ``--workers N`` runs N such processes on one port (:mod:`server.workers`).
 """
 
@@ -16,9 +19,13 @@ import logging
 import os
 import signal
 import sys
+import time
+from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
+from typing import Any
 
+from server.admission import REFUSAL_LOG_S, raise_open_file_limit
 from server.app import ServerConfig
 from server.assembly import create_server
 from server.errors import StartupFailed
@@ -45,6 +52,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--token",
         default=os.environ.get("DOODLESTREAM_TOKEN") or None,
         help="shared token /ws requires (?token= or Authorization: Bearer); default $DOODLESTREAM_TOKEN, else none",
+    )
+    p.add_argument(
+        "--public-gallery",
+        action="store_true",
+        help="with a token: the gallery, /api/doodles and the drawings' pictures answer without it too",
     )
     p.add_argument(
         "--trusted-proxy",
@@ -86,6 +98,7 @@ async def main_async(args: argparse.Namespace) -> int:
         model_threads=args.model_threads,
         origins=args.origins,
         token=args.token,
+        public_gallery=args.public_gallery,
         trusted_proxies=args.trusted_proxies,
         reuse_port=args.reuse_port,
         compression=args.compression,
@@ -94,6 +107,9 @@ async def main_async(args: argparse.Namespace) -> int:
     log = logging.getLogger("doodlestream.server")
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         log.warning("running as root: it needs no privileges; run it as an unprivileged user (docs/OPERATIONS.md)")
+    soft, hard = raise_open_file_limit()
+    log.info("open-file limit %d (hard %d)", soft, hard)
+    asyncio.get_running_loop().set_exception_handler(_quiet_accept_failures())
     server = create_server(config, db=args.db)
     try:
         await server.start()
@@ -111,6 +127,28 @@ async def main_async(args: argparse.Namespace) -> int:
     log.info("stopping: %d sessions open", len(server.sessions))
     await server.close()
     return 0
+
+
+def _quiet_accept_failures() -> Callable[[asyncio.AbstractEventLoop, dict[str, Any]], None]:
+    """An event-loop exception handler: ``accept`` failures (EMFILE, ...) as one rate-limited line."""
+    log = logging.getLogger("doodlestream.server")
+    last = -REFUSAL_LOG_S
+    skipped = 0
+
+    def handle(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        nonlocal last, skipped
+        exc = context.get("exception")
+        if not (isinstance(exc, OSError) and "accept" in str(context.get("message", ""))):
+            loop.default_exception_handler(context)
+            return
+        now = time.monotonic()
+        if now - last < REFUSAL_LOG_S:
+            skipped += 1
+            return
+        log.error("accepting a connection failed: %s (%d more since the last report)", exc, skipped)
+        last, skipped = now, 0
+
+    return handle
 
 
 def main(argv: list[str] | None = None) -> int:
