@@ -22,6 +22,8 @@ BENCH_SERVER_ARGS = [
     "1000000",
     "--max-sessions-per-address",
     "100000",
+    "--max-handshakes-per-address",
+    "100000",
     "--log-level",
     "WARNING",
 ]

@@ -5,6 +5,9 @@ connections (``--port 0`` picks a free port; scripts and tests read the line).
 SIGTERM and SIGINT stop it: it stops accepting, lets in-flight replies go out, hands
 every open drawing to the drawing hooks, closes every socket with 1001, and exits 0.
 It needs no privileges and writes nothing but its logs (stderr); as root it warns.
+At start it raises its soft open-file limit to the hard one (``RLIMIT_NOFILE``); a
+failed ``accept`` (out of descriptors all the same) is logged as one line, at most
+once per :data:`server.admission.REFUSAL_LOG_S`, never as a traceback per attempt.
 ``--workers N`` runs N such processes on one port (:mod:`server.workers`).
 """
 
@@ -16,15 +19,28 @@ import logging
 import os
 import signal
 import sys
+import time
+from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
+from typing import Any
 
+from server.admission import REFUSAL_LOG_S, raise_open_file_limit
 from server.app import ServerConfig
 from server.assembly import create_server
 from server.errors import StartupFailed
 from server.history.store import DEFAULT_DB
 from server.infer import DEFAULT_MODEL_DIR
-from server.limits import BATCH_WAIT_MS, MAX_BATCH, Limits
+from server.limits import (
+    BATCH_WAIT_MS,
+    MAX_BATCH,
+    WORKER_HEARTBEAT_S,
+    WORKER_HUNG_S,
+    WORKER_RESTART_MAX_S,
+    WORKER_RESTART_MIN_S,
+    WORKER_STABLE_S,
+    Limits,
+)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -47,6 +63,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="shared token /ws requires (?token= or Authorization: Bearer); default $DOODLESTREAM_TOKEN, else none",
     )
     p.add_argument(
+        "--public-gallery",
+        action="store_true",
+        help="with a token: the gallery, /api/doodles and the drawings' pictures answer without it too",
+    )
+    p.add_argument(
         "--trusted-proxy",
         action="append",
         dest="trusted_proxies",
@@ -60,6 +81,31 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--workers", type=int, default=1, help="server processes sharing the port (SO_REUSEPORT)")
     p.add_argument("--reuse-port", action="store_true", help="bind with SO_REUSEPORT (set for each worker)")
     p.add_argument("--worker-index", type=int, default=0, help=argparse.SUPPRESS)
+    p.add_argument("--heartbeat-fd", type=int, default=None, help=argparse.SUPPRESS)
+    p.add_argument(
+        "--worker-hung-s",
+        type=float,
+        default=WORKER_HUNG_S,
+        help=f"--workers: a worker without a heartbeat this long is killed and replaced (default {WORKER_HUNG_S})",
+    )
+    p.add_argument(
+        "--worker-restart-min-s",
+        type=float,
+        default=WORKER_RESTART_MIN_S,
+        help=f"--workers: first wait before replacing a failed worker, doubling (default {WORKER_RESTART_MIN_S})",
+    )
+    p.add_argument(
+        "--worker-restart-max-s",
+        type=float,
+        default=WORKER_RESTART_MAX_S,
+        help=f"--workers: longest wait before replacing a failed worker (default {WORKER_RESTART_MAX_S})",
+    )
+    p.add_argument(
+        "--worker-stable-s",
+        type=float,
+        default=WORKER_STABLE_S,
+        help=f"--workers: a worker up this long resets the back-off (default {WORKER_STABLE_S})",
+    )
     p.add_argument(
         "--compression", action="store_true", help="offer permessage-deflate (off: costs memory, saves little)"
     )
@@ -86,6 +132,7 @@ async def main_async(args: argparse.Namespace) -> int:
         model_threads=args.model_threads,
         origins=args.origins,
         token=args.token,
+        public_gallery=args.public_gallery,
         trusted_proxies=args.trusted_proxies,
         reuse_port=args.reuse_port,
         compression=args.compression,
@@ -94,6 +141,9 @@ async def main_async(args: argparse.Namespace) -> int:
     log = logging.getLogger("doodlestream.server")
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         log.warning("running as root: it needs no privileges; run it as an unprivileged user (docs/OPERATIONS.md)")
+    soft, hard = raise_open_file_limit()
+    log.info("open-file limit %d (hard %d)", soft, hard)
+    asyncio.get_running_loop().set_exception_handler(_quiet_accept_failures())
     server = create_server(config, db=args.db)
     try:
         await server.start()
@@ -107,10 +157,48 @@ async def main_async(args: argparse.Namespace) -> int:
         loop.add_signal_handler(sig, stop.set)
     host = config.host if ":" not in config.host else f"[{config.host}]"
     print(f"doodlestream listening on http://{host}:{server.port} (model {server.model.name})", flush=True)
+    beating = asyncio.create_task(_heartbeat(args.heartbeat_fd)) if args.heartbeat_fd is not None else None
     await stop.wait()
+    if beating is not None:
+        beating.cancel()
     log.info("stopping: %d sessions open", len(server.sessions))
     await server.close()
     return 0
+
+
+async def _heartbeat(fd: int) -> None:
+    """Tell the ``--workers`` supervisor this event loop runs: one byte every ``WORKER_HEARTBEAT_S``."""
+    os.set_blocking(fd, False)
+    while True:
+        try:
+            os.write(fd, b".")
+        except BlockingIOError:  # the supervisor is behind; it has heard from us recently enough
+            pass
+        except OSError:  # the supervisor is gone
+            return
+        await asyncio.sleep(WORKER_HEARTBEAT_S)
+
+
+def _quiet_accept_failures() -> Callable[[asyncio.AbstractEventLoop, dict[str, Any]], None]:
+    """An event-loop exception handler: ``accept`` failures (EMFILE, ...) as one rate-limited line."""
+    log = logging.getLogger("doodlestream.server")
+    last = -REFUSAL_LOG_S
+    skipped = 0
+
+    def handle(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        nonlocal last, skipped
+        exc = context.get("exception")
+        if not (isinstance(exc, OSError) and "accept" in str(context.get("message", ""))):
+            loop.default_exception_handler(context)
+            return
+        now = time.monotonic()
+        if now - last < REFUSAL_LOG_S:
+            skipped += 1
+            return
+        log.error("accepting a connection failed: %s (%d more since the last report)", exc, skipped)
+        last, skipped = now, 0
+
+    return handle
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -120,9 +208,11 @@ def main(argv: list[str] | None = None) -> int:
         print("python -m server: --workers must be at least 1", file=sys.stderr)
         return 2
     if args.workers > 1:
-        from server.workers import supervise
+        from server.workers import Health, supervise
 
-        return supervise(sys.argv[1:] if argv is None else argv, workers=args.workers, host=args.host, port=args.port)
+        health = Health(args.worker_hung_s, args.worker_restart_min_s, args.worker_restart_max_s, args.worker_stable_s)
+        argv = sys.argv[1:] if argv is None else argv
+        return supervise(argv, workers=args.workers, host=args.host, port=args.port, health=health)
     try:
         return asyncio.run(main_async(args))
     except KeyboardInterrupt:

@@ -9,24 +9,32 @@ Promises:
 
 * The socket accepts browsers only from allowed origins (the host it was reached at,
   or ``--origin``), only with the shared token when one is set (``--token`` or
-  ``DOODLESTREAM_TOKEN``; ``?token=`` or ``Authorization: Bearer``, compared in constant
-  time), only with known query parameters, and at most ``max_sessions_per_address``
-  sockets per client address (the last ``X-Forwarded-For`` hop behind a trusted proxy).
+  ``DOODLESTREAM_TOKEN``; see :class:`server.access.TokenGate`), only with known query
+  parameters, and at most ``max_sessions_per_address`` sockets per client address (the
+  last ``X-Forwarded-For`` hop behind a trusted proxy; an IPv6 /64 counts as one address,
+  :func:`server.addresses.address_key`).
+* Before any of that, :mod:`server.admission` caps handshakes in progress per address
+  and open connections near the open-file limit, and answers pipelined requests cleanly.
 * HTTP requests are routed by a werkzeug map: ``GET`` and ``HEAD`` (no body) only;
   errors are HTML pages, except under ``/api/`` (JSON).  A :class:`server.errors.Fault`
   raised by an endpoint answers its own HTTP status; anything else is logged and 500.
+  Every answer closes the connection (``Connection: close``).
+* Each route's :class:`server.plugin.Access` is enforced here, before its endpoint runs:
+  with a token, a route the request may not read answers 401; one that needs the token
+  is never cached by shared caches (``Cache-Control: private``); a browser page opened
+  with a valid ``?token=`` sets the token cookie.  The endpoint never sees ``token``.
 * :meth:`DoodleServer.close` (SIGTERM) stops accepting, lets every message being
   handled get its reply, hands every open drawing with strokes to the drawing hooks
   with reason ``"shutdown"``, closes every socket with 1001, runs the features' close
   hooks, and returns.
 * ``/healthz`` counts open sessions and ``pending_drawings``: drawings handed to the
-  drawing hooks (the history stores them) whose hooks have not finished.
+  drawing hooks (the history stores them) whose hooks have not finished.  With a token,
+  a request without it learns only ``{"status": "ok"}``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 import os
 import time
@@ -46,12 +54,15 @@ from werkzeug.exceptions import NotFound as NoRoute
 from werkzeug.routing import MapAdapter, RequestRedirect
 
 from server import protocol
+from server.access import Grant, TokenGate
+from server.addresses import address_key
+from server.admission import Admission, connection_class
 from server.connection import Connection
 from server.errors import ClientTooSlow, Fault
 from server.http import error_response, json_response, without_body
 from server.infer import DEFAULT_MODEL_DIR, Batcher, Classifier, Model
-from server.limits import BATCH_WAIT_MS, MAX_BATCH, MAX_QUERY_FIELDS, Limits
-from server.plugin import Feature, HttpRequest, Registry
+from server.limits import BATCH_WAIT_MS, LISTEN_BACKLOG, MAX_BATCH, MAX_QUERY_FIELDS, Limits
+from server.plugin import Access, Endpoint, Feature, HttpRequest, Registry
 from server.render import Image
 from server.session import Session
 
@@ -88,6 +99,8 @@ class ServerConfig:
     web_root: Path = WEB_ROOT
     origins: list[str] | None = None
     token: str | None = None
+    #: With a token: the gallery, its API and pictures answer without it too.
+    public_gallery: bool = False
     trusted_proxies: list[str] | None = None
     reuse_port: bool = False
     #: permessage-deflate; off by default: it costs memory per session and saves little on small frames
@@ -121,8 +134,10 @@ class DoodleServer:
         self.stopping = False
         self._server: Server | None = None
         self._trusted = set(self.config.trusted_proxies or ())
+        self.gate = TokenGate(self.config.token, public_gallery=self.config.public_gallery)
+        self.admission = Admission(self.config.limits, self._trusted)
         self.registry = Registry(self)
-        self.registry.route("/healthz", self._healthz)
+        self.registry.route("/healthz", self._healthz, access=Access.PUBLIC)
         for feature in features:
             feature.install(self.registry)
         self._routes: MapAdapter = self.registry.url_map().bind("doodlestream")
@@ -159,7 +174,10 @@ class DoodleServer:
             compression="deflate" if self.config.compression else None,
             reuse_port=self.config.reuse_port,
             server_header="doodlestream",
+            create_connection=connection_class(self.admission),
+            backlog=LISTEN_BACKLOG,
         )
+        self.admission.measure()
 
     async def close(self) -> None:
         """Graceful stop (SIGTERM): see the module docstring; idempotent."""
@@ -168,6 +186,7 @@ class DoodleServer:
         self.stopping = True
         if self._server is not None:
             self._server.close(close_connections=False)  # stop accepting
+            self.admission.abort_handshakes()
             for conn in list(self.connections):
                 conn.stop_reading()
             grace = self.config.limits.shutdown_grace_s
@@ -204,6 +223,8 @@ class DoodleServer:
     # ------------------------------------------------------------ HTTP
 
     async def _healthz(self, request: HttpRequest) -> Response:
+        if not request.authorized:
+            return json_response({"status": "ok"})
         st = self.batcher.stats
         return json_response(
             {
@@ -228,6 +249,10 @@ class DoodleServer:
             if hops and hops[-1]:
                 return hops[-1]
         return peer
+
+    def address_key(self, conn: ServerConnection, request: Request | None) -> str:
+        """What the per-address limits count the client under (its IP; an IPv6 /64 as one)."""
+        return address_key(self.client_address(conn, request), ipv6_prefix_bits=self.config.limits.ipv6_prefix_bits)
 
     def origin_allowed(self, origin: str, host: str | None) -> bool:
         """Whether a browser at ``origin`` may open the socket (see module docstring)."""
@@ -256,22 +281,14 @@ class DoodleServer:
                 return error_response(
                     HTTPStatus.BAD_REQUEST, f"bad query parameter {key[:32]!r}; /ws takes {known}, each once"
                 )
-        token = self.config.token
-        if token:
-            supplied = query.get("token", [""])[0]
-            auth = request.headers.get("Authorization", "")
-            if auth[:7].lower() == "bearer ":
-                supplied = auth[7:].strip()
-            if not hmac.compare_digest(supplied.encode("utf-8"), token.encode("utf-8")):
-                response = error_response(
-                    HTTPStatus.UNAUTHORIZED, "a valid token is required (?token= or Authorization: Bearer)"
-                )
-                response.headers["WWW-Authenticate"] = 'Bearer realm="doodlestream"'
-                return response
+        if getattr(conn.protocol, "early_data", False):
+            return error_response(HTTPStatus.BAD_REQUEST, "data sent before the handshake was answered")
+        if not self.gate.authorized(self.gate.grant(request.headers, query)):
+            return self._unauthorized(html=False)
         origin = request.headers.get("Origin")
         if origin is not None and not self.origin_allowed(origin, request.headers.get("Host")):
             return error_response(HTTPStatus.FORBIDDEN, "this origin may not open the socket (see --origin)")
-        addr = self.client_address(conn, request)
+        addr = self.address_key(conn, request)
         limit = self.config.limits.max_sessions_per_address
         if self.per_address[addr] >= limit:
             return error_response(HTTPStatus.TOO_MANY_REQUESTS, f"at most {limit} sessions per address")
@@ -289,15 +306,36 @@ class DoodleServer:
             return error_response(HTTPStatus.BAD_REQUEST, "malformed query string", html=html)
         if path == WS_PATH:
             try:
-                return self._check_socket_request(conn, request, query)
+                refused = self._check_socket_request(conn, request, query)
             except Exception:  # a duplicated header (MultipleValuesError), ...
-                return error_response(HTTPStatus.BAD_REQUEST, "malformed handshake headers")
-        response = await self._route(request, path, query, html=html)
+                refused = error_response(HTTPStatus.BAD_REQUEST, "malformed handshake headers")
+            if refused is not None:
+                refused.headers["Connection"] = "close"
+            return refused
+        response = await self._route(conn, request, path, query, html=html)
+        response.headers["Connection"] = "close"  # one request per connection (websockets closes after it)
         return without_body(response) if request.method == "HEAD" else response
 
-    async def _route(self, request: Request, path: str, query: dict[str, list[str]], *, html: bool) -> Response:
+    def _unauthorized(self, *, html: bool) -> Response:
+        if html:
+            message = "this page needs the server's token: open it from a link with ?token=..."
+        else:
+            message = "a valid token is required (Authorization: Bearer, ?token=, or the token cookie)"
+        response = error_response(HTTPStatus.UNAUTHORIZED, message, html=html)
+        response.headers["WWW-Authenticate"] = 'Bearer realm="doodlestream"'
+        return response
+
+    def _came_over_https(self, conn: ServerConnection, request: Request) -> bool:
+        """Whether a trusted proxy says the browser used HTTPS (so the cookie may be ``Secure``)."""
+        peer = str(conn.remote_address[0]) if conn.remote_address else "?"
+        proto = request.headers.get_all("X-Forwarded-Proto")
+        return peer in self._trusted and bool(proto) and proto[-1].strip().lower() == "https"
+
+    async def _route(
+        self, conn: ServerConnection, request: Request, path: str, query: dict[str, list[str]], *, html: bool
+    ) -> Response:
         try:
-            endpoint, params = self._routes.match(path, method=request.method)
+            (endpoint, access), params = self._routes.match(path, method=request.method)
         except MethodNotAllowed:
             response = error_response(HTTPStatus.METHOD_NOT_ALLOWED, "only GET and HEAD are served", html=html)
             response.headers["Allow"] = "GET, HEAD"
@@ -305,7 +343,25 @@ class DoodleServer:
         except (NoRoute, RequestRedirect):
             return error_response(HTTPStatus.NOT_FOUND, "not found", html=html)
         try:
-            return await endpoint(HttpRequest(request.method, path, query, params, request.headers))  # type: ignore[no-any-return]
+            grant = self.gate.grant(request.headers, query)
+        except Exception:  # a duplicated Authorization header (MultipleValuesError), ...
+            return error_response(HTTPStatus.BAD_REQUEST, "malformed headers", html=html)
+        if not self.gate.allows(access, grant):
+            return self._unauthorized(html=html)
+        args = {k: v for k, v in query.items() if k != "token"}
+        http_request = HttpRequest(request.method, path, args, params, request.headers, self.gate.authorized(grant))
+        response = await self._call(endpoint, http_request, path, html=html)
+        if self.gate.needs_token(access):
+            cache = response.headers.get("Cache-Control", "no-store").replace("public", "private")
+            del response.headers["Cache-Control"]
+            response.headers["Cache-Control"] = cache
+            if grant is Grant.QUERY and html and response.status_code < HTTPStatus.BAD_REQUEST:
+                response.headers["Set-Cookie"] = self.gate.set_cookie(secure=self._came_over_https(conn, request))
+        return response
+
+    async def _call(self, endpoint: Endpoint, request: HttpRequest, path: str, *, html: bool) -> Response:
+        try:
+            return await endpoint(request)
         except Fault as e:
             if e.http_status >= HTTPStatus.INTERNAL_SERVER_ERROR:
                 log.error("HTTP %s failed: %s", path, e.message)
@@ -317,7 +373,7 @@ class DoodleServer:
     # ------------------------------------------------------------ WebSocket
 
     async def _handler(self, ws: ServerConnection) -> None:
-        addr = self.client_address(ws, ws.request)
+        addr = self.address_key(ws, ws.request)
         query = parse_qs(urlsplit(ws.request.path).query) if ws.request else {}
         text = query.get("encoding", ["msgpack"])[0] == "json"
         if self.stopping:

@@ -37,6 +37,19 @@ MAX_ERRORS_IN_A_ROW = 64
 #: Open sessions per client IP address, in sessions (beyond it the handshake is refused
 #: with HTTP 429).
 MAX_SESSIONS_PER_ADDRESS = 256
+#: Connections per client address between the TCP accept and a complete HTTP request, in
+#: connections (beyond it the connection is answered HTTP 429 at once and closed).
+MAX_HANDSHAKES_PER_ADDRESS = 64
+#: IPv6 addresses count per network of this prefix for the per-address limits, in bits
+#: (a /64: one host can use any address of its LAN).  IPv4 addresses count alone.
+IPV6_PREFIX_BITS = 64
+#: File descriptors kept free beyond those open at start (database, logs, model threads),
+#: in descriptors: once ``RLIMIT_NOFILE - open at start - FD_MARGIN - LISTEN_BACKLOG``
+#: connections are open, new ones are answered HTTP 503 at once and closed.
+FD_MARGIN = 64
+#: Connections the kernel queues for ``accept``, in connections; asyncio accepts up to this
+#: many in one go before the server sees any of them, so that many descriptors are kept free too.
+LISTEN_BACKLOG = 100
 #: Encoded bytes of one ``image`` message's picture, in bytes. Code: ``image_too_large``.
 MAX_IMAGE_BYTES = 786_432
 #: Decoded pixels of one ``image`` picture (width x height), in pixels.
@@ -75,9 +88,32 @@ SHUTDOWN_GRACE_S = 10.0
 #: Largest ``limit`` of the gallery's JSON listing, in drawings.
 MAX_PAGE = 200
 
+# ---------------------------------------------------------------- --workers N (the supervisor)
+
+#: How often each worker tells the supervisor its event loop runs, in seconds.
+WORKER_HEARTBEAT_S = 0.5
+#: A worker silent for this long (hung, stopped, its loop blocked) is killed and replaced, in seconds.
+WORKER_HUNG_S = 5.0
+#: First wait before replacing a worker that died or hung, in seconds; doubles for each
+#: failure in a row, up to ``WORKER_RESTART_MAX_S``.
+WORKER_RESTART_MIN_S = 0.5
+WORKER_RESTART_MAX_S = 30.0
+#: A worker that has served this long counts as healthy: its next failure waits
+#: ``WORKER_RESTART_MIN_S`` again, in seconds.
+WORKER_STABLE_S = 60.0
+
 
 #: Fields of :class:`Limits` that only tune the server and are not sent in ``welcome``.
-SERVER_SIDE = frozenset({"max_send_buffer_bytes", "recv_queue_frames", "shutdown_grace_s"})
+SERVER_SIDE = frozenset(
+    {
+        "max_send_buffer_bytes",
+        "recv_queue_frames",
+        "shutdown_grace_s",
+        "max_handshakes_per_address",
+        "ipv6_prefix_bits",
+        "fd_margin",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -99,6 +135,9 @@ class Limits:
     send_timeout_s: float = SEND_TIMEOUT_S
     recv_queue_frames: int = RECV_QUEUE_FRAMES
     shutdown_grace_s: float = SHUTDOWN_GRACE_S
+    max_handshakes_per_address: int = MAX_HANDSHAKES_PER_ADDRESS
+    ipv6_prefix_bits: int = IPV6_PREFIX_BITS
+    fd_margin: int = FD_MARGIN
 
     def public(self) -> dict[str, float | int]:
         """The limits as sent to clients in ``welcome`` (those that concern a client)."""

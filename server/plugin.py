@@ -8,6 +8,8 @@ never touches the server's own state; the server reads what was registered.
 * :meth:`Registry.route` adds a GET (and HEAD) route, a werkzeug rule such as
   ``/doodles/<int:doodle_id>.png``; the endpoint gets an :class:`HttpRequest` and returns
   a response or raises a :class:`server.errors.Fault` (answered with its HTTP status).
+  Each route declares who may read it (:class:`Access`; private unless it says
+  otherwise); the server enforces it before the endpoint runs, in one place.
 * :meth:`Registry.handle` answers one decoded message type (:mod:`server.protocol`).
 * :meth:`Registry.drawing_hook` is called with every drawing that ends (clear,
   disconnect, shutdown) and the reason.
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any, Protocol, TypeVar
 
 from websockets.datastructures import Headers
@@ -36,6 +39,17 @@ from server.session import Session
 M = TypeVar("M")
 
 
+class Access(Enum):
+    """Who may read a route when the server has a token (``--token``); without one, everyone may."""
+
+    #: Anyone: the sketchpad's files, the model's words, that the server is up.
+    PUBLIC = "public"
+    #: The players' drawings (gallery, API, pictures): the token, unless ``--public-gallery``.
+    GALLERY = "gallery"
+    #: The token, always.
+    PRIVATE = "private"
+
+
 @dataclass(frozen=True, slots=True)
 class HttpRequest:
     """One HTTP request routed to an endpoint."""
@@ -47,6 +61,8 @@ class HttpRequest:
     #: Values taken from the URL by the route's rule (e.g. ``doodle_id``).
     params: Mapping[str, Any]
     headers: Headers
+    #: Whether the request carries the server's token (always true when the server has none).
+    authorized: bool = True
 
 
 Endpoint = Callable[[HttpRequest], Awaitable[Response]]
@@ -92,6 +108,7 @@ class Registry:
     def __init__(self, services: Services) -> None:
         self.services = services
         self._rules: list[Rule] = []
+        self._access: dict[str, Access] = {}
         self._handlers: dict[type, MessageHandler[Any]] = {}
         self._hooks: list[DrawingHook] = []
         self._on_start: list[LifecycleHook] = []
@@ -99,9 +116,12 @@ class Registry:
 
     # ------------------------------------------------------------ for features
 
-    def route(self, rule: str, endpoint: Endpoint) -> None:
-        """Answer ``GET`` (and ``HEAD``) requests whose path matches the werkzeug ``rule``."""
-        self._rules.append(Rule(rule, endpoint=endpoint, methods=["GET"]))
+    def route(self, rule: str, endpoint: Endpoint, *, access: Access = Access.PRIVATE) -> None:
+        """Answer ``GET`` (and ``HEAD``) requests whose path matches the werkzeug ``rule``, for ``access``."""
+        if rule in self._access:
+            raise ValueError(f"route {rule} is already registered")
+        self._rules.append(Rule(rule, endpoint=(endpoint, access), methods=["GET"]))
+        self._access[rule] = access
 
     def handle(self, msg_type: type[M], handler: MessageHandler[M]) -> None:
         """Answer decoded messages of ``msg_type`` with ``handler`` (one handler per type)."""
@@ -122,13 +142,17 @@ class Registry:
     # ------------------------------------------------------------ for the server
 
     def url_map(self) -> Map:
-        """Every route, as one werkzeug map (no redirects: a path matches or it does not)."""
+        """Every route, as one werkzeug map whose endpoints are ``(endpoint, access)`` (no redirects)."""
         return Map(
             [rule.empty() for rule in self._rules],
             strict_slashes=True,
             merge_slashes=False,
             redirect_defaults=False,
         )
+
+    def access(self) -> dict[str, Access]:
+        """Each rule with who may read it."""
+        return dict(self._access)
 
     def handler(self, msg_type: type) -> MessageHandler[Any] | None:
         return self._handlers.get(msg_type)

@@ -10,6 +10,7 @@ Promises:
   package installed by ``scripts/setup.sh`` (``npm ci`` in ``web_client/``): each vendor
   URL maps to one fixed file (no part of the request path is used to find it).  A missing
   package is a clear 503 naming the set-up step, never a 500.
+* Every route is public (:attr:`server.plugin.Access.PUBLIC`), token or not.
 * ``GET /classes`` lists the served model's words in output order (the sketchpad's word
   suggestions; the replay CLI's check that a data set's words are ones the model knows).
 """
@@ -23,7 +24,7 @@ from websockets.http11 import Response
 
 from server.errors import NotFound
 from server.http import error_response, json_response, resolve_inside, static_file
-from server.plugin import HttpRequest, Registry
+from server.plugin import Access, HttpRequest, Registry
 
 #: URL path -> file under the web root's ``node_modules`` (fixed mapping).
 VENDOR_FILES: dict[str, str] = {
@@ -49,11 +50,12 @@ class WebClient:
     def install(self, registry: Registry) -> None:
         model = registry.services.model
         self._labels, self._model_name = list(model.labels), model.name
-        registry.route("/", self.index)
-        registry.route("/<path:rel>", self.own_file)
-        registry.route("/classes", self.classes)
+        public = Access.PUBLIC  # the page must load before anyone can give it a token
+        registry.route("/", self.index, access=public)
+        registry.route("/<path:rel>", self.own_file, access=public)
+        registry.route("/classes", self.classes, access=public)
         for path in VENDOR_FILES:
-            registry.route(path, self.vendor)
+            registry.route(path, self.vendor, access=public)
 
     async def index(self, request: HttpRequest) -> Response:
         return static_file(self.root, "index.html")

@@ -1,29 +1,40 @@
-"""``python -m server --workers N``: N server processes sharing one port.
+"""``python -m server --workers N``: N server processes sharing one port, watched and replaced.
 
 The process the operator starts becomes a supervisor that loads no model.  It reserves
 the port with an ``SO_REUSEPORT`` socket (so ``--port 0`` picks one free port for all
 workers) and starts N children, ``python -m server <same options> --port P
---reuse-port --worker-index i``, each with its own model, batcher and event loop.  The
-kernel spreads new connections across the children's listening sockets; a session
-stays with the worker that accepted it.
+--reuse-port --worker-index i --heartbeat-fd F``, each with its own model, batcher and
+event loop.  The kernel spreads new connections across the children's listening
+sockets; a session stays with the worker that accepted it.
 
 Promises:
 
 * The usual ``doodlestream listening on http://HOST:PORT ...`` line is printed once
   every worker listens (scripts and tests read it); ``/healthz`` names the ``pid`` and
-  ``worker`` index that answered.
-* SIGTERM and SIGINT are forwarded to every worker; the supervisor exits 0 when they
-  all exit 0 (each closes its sessions with 1001 first), else with the first failing
-  code.  A worker that is still running ``STOP_TIMEOUT_S`` after the signal is killed.
-* A worker that exits on its own (a crash) stops the others and the supervisor exits
-  non-zero, so a process manager restarts the whole set.  Workers get SIGTERM if the
-  supervisor itself dies (Linux ``PR_SET_PDEATHSIG``).
+  ``worker`` index that answered.  A worker that fails to start the first time stops
+  the set (exit 1): a bad model or option would fail again.
+* Health: every worker's event loop writes a heartbeat to a pipe every
+  :data:`server.limits.WORKER_HEARTBEAT_S`.  A worker silent for ``hung_s`` (stopped,
+  hung, its loop blocked) is killed (SIGKILL); a worker that exits on its own (a crash)
+  is noted.  Either is replaced, at the same index, after a back-off that starts at
+  ``restart_min_s`` and doubles with each failure in a row up to ``restart_max_s``; a
+  worker that served ``stable_s`` resets the back-off.  A replacement that does not
+  listen within :data:`START_TIMEOUT_S` counts as a failure too.  The other workers
+  serve meanwhile, so the port keeps answering.
+* SIGTERM or SIGINT: forwarded to every worker as SIGTERM; the supervisor exits 0 when
+  they all exit 0 (each closes its sessions with 1001 first), else with the first
+  failing code (128 + signal for a worker killed by a signal).  A worker still running
+  :data:`STOP_TIMEOUT_S` after it is killed.  A second SIGTERM or SIGINT while stopping
+  kills every worker at once and the supervisor exits 128 + that signal.  Workers get
+  SIGTERM if the supervisor itself dies (Linux ``PR_SET_PDEATHSIG``).
 """
 
 from __future__ import annotations
 
 import ctypes
 import logging
+import os
+import select
 import signal
 import socket
 import subprocess
@@ -31,8 +42,11 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from types import FrameType
 from typing import IO
+
+from server.limits import WORKER_HUNG_S, WORKER_RESTART_MAX_S, WORKER_RESTART_MIN_S, WORKER_STABLE_S
 
 log = logging.getLogger("doodlestream.workers")
 
@@ -44,6 +58,33 @@ START_TIMEOUT_S = 120.0
 POLL_S = 0.1
 
 LISTENING = "doodlestream listening on "
+
+
+@dataclass(frozen=True)
+class Health:
+    """When the supervisor declares a worker dead and how it waits before replacing it (seconds)."""
+
+    hung_s: float = WORKER_HUNG_S
+    restart_min_s: float = WORKER_RESTART_MIN_S
+    restart_max_s: float = WORKER_RESTART_MAX_S
+    stable_s: float = WORKER_STABLE_S
+
+    def backoff(self, failures: int) -> float:
+        """The wait before the replacement after ``failures`` failures in a row (1 or more)."""
+        return float(min(self.restart_max_s, self.restart_min_s * 2 ** max(0, failures - 1)))
+
+
+@dataclass
+class Worker:
+    """One child process and what the supervisor knows of it."""
+
+    index: int
+    proc: subprocess.Popen[str]
+    beat_fd: int
+    started: float = field(default_factory=time.monotonic)
+    last_beat: float = field(default_factory=time.monotonic)
+    listening: threading.Event = field(default_factory=threading.Event)
+    detail: str = ""
 
 
 def reserve_port(host: str, port: int) -> socket.socket:
@@ -64,115 +105,195 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child before e
         pass
 
 
-def _forward(stream: IO[str]) -> None:
+def _read_output(worker: Worker, stream: IO[str]) -> None:
+    """Forward a worker's stdout; note its listening line (kept for the supervisor's own)."""
     for line in stream:
+        if not worker.listening.is_set() and line.startswith(LISTENING):
+            worker.detail = line[len(LISTENING) :].strip()
+            worker.listening.set()
+            continue
         sys.stdout.write(line)
         sys.stdout.flush()
 
 
-class Supervisor:
-    """Starts, watches and stops the worker processes (see module docstring)."""
+def exit_code(returncode: int) -> int:
+    """A child's exit status as a shell reports it: 128 + signal for one killed by a signal."""
+    return 128 - returncode if returncode < 0 else returncode
 
-    def __init__(self, argv: Sequence[str], *, workers: int, host: str, port: int) -> None:
+
+class Supervisor:
+    """Starts, watches, replaces and stops the worker processes (see module docstring)."""
+
+    def __init__(
+        self, argv: Sequence[str], *, workers: int, host: str, port: int, health: Health | None = None
+    ) -> None:
         if workers < 2:
             raise ValueError("a supervisor needs at least 2 workers")
         self.argv = list(argv)
-        self.workers = workers
-        self.host = host
+        self.count = workers
+        self.health = health or Health()
         self.sock = reserve_port(host, port)
         self.port = int(self.sock.getsockname()[1])
-        self.children: list[subprocess.Popen[str]] = []
+        self.workers: dict[int, Worker] = {}
+        self.failures: dict[int, int] = {}
+        self.restart_at: dict[int, float] = {}
         self.stopping = False
         self.stop_signalled_at: float | None = None
+        self.forced: int | None = None
+
+    # ------------------------------------------------------------ signals
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
-        if not self.stopping:
-            log.info("supervisor: %s, stopping %d workers", signal.Signals(signum).name, len(self.children))
-        self.stopping = True
-        self.stop_signalled_at = self.stop_signalled_at or time.monotonic()
-        self._signal_children(signal.SIGTERM)
+        if self.stopping:
+            log.error("supervisor: second %s, killing every worker", signal.Signals(signum).name)
+            self.forced = signum
+            self._signal_all(signal.SIGKILL)
+            return
+        log.info("supervisor: %s, stopping %d workers", signal.Signals(signum).name, len(self.workers))
+        self._stop()
 
-    def _signal_children(self, sig: int) -> None:
-        for child in self.children:
-            if child.poll() is None:
+    def _stop(self) -> None:
+        self.stopping = True
+        self.stop_signalled_at = time.monotonic()
+        self._signal_all(signal.SIGTERM)
+
+    def _signal_all(self, sig: int) -> None:
+        for worker in list(self.workers.values()):
+            if worker.proc.poll() is None:
                 try:
-                    child.send_signal(sig)
+                    worker.proc.send_signal(sig)
                 except ProcessLookupError:
                     pass
 
-    def _spawn(self, index: int) -> subprocess.Popen[str]:
+    # ------------------------------------------------------------ workers
+
+    def _spawn(self, index: int) -> Worker:
+        beat_r, beat_w = os.pipe()
+        os.set_blocking(beat_r, False)
         extra = ["--workers", "1", "--port", str(self.port), "--reuse-port", "--worker-index", str(index)]
-        return subprocess.Popen(
-            [sys.executable, "-m", "server", *self.argv, *extra],
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "server", *self.argv, *extra, "--heartbeat-fd", str(beat_w)],
             stdout=subprocess.PIPE,
             text=True,
+            pass_fds=(beat_w,),
             preexec_fn=_die_with_parent,
         )
+        os.close(beat_w)
+        worker = Worker(index, proc, beat_r)
+        assert proc.stdout is not None
+        threading.Thread(target=_read_output, args=(worker, proc.stdout), daemon=True).start()
+        self.workers[index] = worker
+        return worker
 
-    def _wait_listening(self) -> str | None:
-        """Read each worker's listening line; ``None`` if one failed or a stop came first."""
-        detail = ""
+    def _wait_listening(self) -> bool:
+        """Whether every worker listens (``False`` if one exited, took too long, or a stop came first)."""
         deadline = time.monotonic() + START_TIMEOUT_S
-        for i, child in enumerate(self.children):
-            assert child.stdout is not None
-            while True:
-                line = child.stdout.readline()
-                if not line:  # the worker exited before listening
-                    if not self.stopping:
-                        log.error("worker %d (pid %d) exited before listening", i, child.pid)
-                    return None
-                if line.startswith(LISTENING):
-                    detail = line[len(LISTENING) :].strip()
-                    break
-                sys.stdout.write(line)
+        for worker in self.workers.values():
+            while not worker.listening.wait(POLL_S):
+                if self.stopping:
+                    return False
+                if worker.proc.poll() is not None:
+                    log.error("worker %d (pid %d) exited before listening", worker.index, worker.proc.pid)
+                    return False
                 if time.monotonic() > deadline:
-                    log.error("worker %d did not listen within %g s", i, START_TIMEOUT_S)
-                    return None
-            threading.Thread(target=_forward, args=(child.stdout,), daemon=True).start()
-        return detail
+                    log.error("worker %d did not listen within %g s", worker.index, START_TIMEOUT_S)
+                    return False
+            worker.last_beat = time.monotonic()
+        return True
+
+    def _read_beats(self, timeout_s: float) -> None:
+        fds = {w.beat_fd: w for w in self.workers.values()}
+        try:
+            ready, _, _ = select.select(list(fds), [], [], timeout_s)
+        except InterruptedError:  # a signal arrived
+            return
+        for fd in ready:
+            try:
+                if os.read(fd, 4096):
+                    fds[fd].last_beat = time.monotonic()
+            except (BlockingIOError, InterruptedError):
+                pass
+
+    def _retire(self, worker: Worker, why: str) -> None:
+        """Note a failed worker (already dead or killed here) and schedule its replacement."""
+        if worker.proc.poll() is None:
+            worker.proc.kill()
+        worker.proc.wait()
+        os.close(worker.beat_fd)
+        del self.workers[worker.index]
+        now = time.monotonic()
+        stable = worker.listening.is_set() and now - worker.started >= self.health.stable_s
+        failures = 1 if stable else self.failures.get(worker.index, 0) + 1
+        self.failures[worker.index] = failures
+        wait = self.health.backoff(failures)
+        self.restart_at[worker.index] = now + wait
+        log.error("worker %d (pid %d) %s; replacing it in %g s", worker.index, worker.proc.pid, why, wait)
+
+    def _watch(self) -> None:
+        """One round of health checks: retire dead or silent workers, start the replacements that are due."""
+        now = time.monotonic()
+        for worker in list(self.workers.values()):
+            code = worker.proc.poll()
+            if code is not None:
+                self._retire(worker, f"exited with {exit_code(code)}")
+            elif worker.listening.is_set():
+                if now - worker.last_beat > self.health.hung_s:
+                    self._retire(worker, f"sent no heartbeat for {now - worker.last_beat:.1f} s (hung); killed")
+            elif now - worker.started > START_TIMEOUT_S:
+                self._retire(worker, f"did not listen within {START_TIMEOUT_S:g} s; killed")
+        for index, due in list(self.restart_at.items()):
+            if now >= due:
+                del self.restart_at[index]
+                worker = self._spawn(index)
+                log.info("worker %d replaced by pid %d", index, worker.proc.pid)
+
+    # ------------------------------------------------------------ main loop
 
     def run(self) -> int:
-        """Serve until a signal (exit 0 when every worker stops cleanly) or a worker's crash."""
+        """Serve until a signal; the exit code (see module docstring)."""
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, self._on_signal)
-        self.children = [self._spawn(i) for i in range(self.workers)]
-        detail = self._wait_listening()
-        if detail is not None and not self.stopping:
-            url_and_model = detail.replace("(model ", f"({self.workers} workers, model ", 1)
-            print(LISTENING + url_and_model, flush=True)
-            log.info("workers: %s", ", ".join(str(c.pid) for c in self.children))
-        elif not self.stopping:
-            self.stopping = True
-            self.stop_signalled_at = time.monotonic()
-            self._signal_children(signal.SIGTERM)
-            self._reap()
-            return 1
-        crashed: int | None = None
-        while any(c.poll() is None for c in self.children):
+        for i in range(self.count):
+            self._spawn(i)
+        if not self._wait_listening():
             if not self.stopping:
-                dead = [c for c in self.children if c.poll() is not None]
-                if dead:
-                    crashed = dead[0].returncode or 1
-                    log.error("worker pid %d exited with %s; stopping the others", dead[0].pid, dead[0].returncode)
-                    self.stopping = True
-                    self.stop_signalled_at = time.monotonic()
-                    self._signal_children(signal.SIGTERM)
-            if self.stop_signalled_at is not None and time.monotonic() - self.stop_signalled_at > STOP_TIMEOUT_S:
-                log.error("workers still running %g s after SIGTERM; killing them", STOP_TIMEOUT_S)
-                self._signal_children(signal.SIGKILL)
-                self.stop_signalled_at = time.monotonic()
-            time.sleep(POLL_S)
+                self._stop()
+            self._reap()
+            return self.forced + 128 if self.forced else 1
+        detail = self.workers[0].detail
+        print(LISTENING + detail.replace("(model ", f"({self.count} workers, model ", 1), flush=True)
+        log.info("workers: %s", ", ".join(str(w.proc.pid) for w in self.workers.values()))
+        while not self.stopping:
+            self._read_beats(POLL_S)
+            if not self.stopping:
+                self._watch()
         codes = self._reap()
-        if crashed is not None:
-            return crashed
+        if self.forced is not None:
+            return 128 + self.forced
         return next((c for c in codes if c != 0), 0)
 
     def _reap(self) -> list[int]:
-        codes = [c.wait() for c in self.children]
+        """Wait for every worker to exit (killing them after ``STOP_TIMEOUT_S``); their exit codes."""
+        codes: list[int] = []
+        for worker in list(self.workers.values()):
+            while True:
+                try:
+                    code = worker.proc.wait(POLL_S)
+                    break
+                except subprocess.TimeoutExpired:
+                    since = time.monotonic() - (self.stop_signalled_at or time.monotonic())
+                    if since > STOP_TIMEOUT_S:
+                        log.error(
+                            "worker %d still running %g s after SIGTERM; killing it", worker.index, STOP_TIMEOUT_S
+                        )
+                        worker.proc.kill()
+            codes.append(exit_code(code))
+            os.close(worker.beat_fd)
+        self.workers.clear()
         self.sock.close()
-        return [128 - c if c < 0 else c for c in codes]  # killed by signal s: 128 + s
+        return codes
 
 
-def supervise(argv: Sequence[str], *, workers: int, host: str, port: int) -> int:
+def supervise(argv: Sequence[str], *, workers: int, host: str, port: int, health: Health | None = None) -> int:
     """Run ``workers`` server processes on one port until stopped; the exit code."""
-    return Supervisor(argv, workers=workers, host=host, port=port).run()
+    return Supervisor(argv, workers=workers, host=host, port=port, health=health).run()

@@ -76,7 +76,7 @@ def guarded() -> Iterator[ServerProcess]:
 
 async def test_token_is_required_in_query_or_bearer_header(guarded: ServerProcess) -> None:
     """With a token set: none or a wrong one gets 401; ?token= or Authorization: Bearer opens the socket;
-    HTTP routes such as /healthz need none."""
+    /healthz still answers (its status alone: tests/test_access.py)."""
     from urllib.parse import quote
 
     url = guarded.url

@@ -16,6 +16,9 @@ Routes (all GET/HEAD; every parameter is checked: a bad one answers 400, an unkn
 * ``/doodles/ID.png?size=``: opaque thumbnail; ``/doodles/ID/sprite.png?size=&color=&width=``:
   the transparent sprite (:mod:`server.history.sprite`).
 
+Every route is :attr:`server.plugin.Access.GALLERY`: with a server token they need it
+(Bearer header, the cookie a token link sets, or ``?token=``) unless ``--public-gallery``.
+
 It reads through a :class:`server.history.store.DoodleReader` only.  HTML comes from the
 Jinja2 templates in ``templates/`` (autoescaped); pages carry a Content-Security-Policy
 that allows only this server's own script and style files.  Pictures are rendered off
@@ -39,7 +42,7 @@ from server.history.sprite import parse_sprite_options, sprite_png, thumbnail_pn
 from server.history.store import DoodleReader
 from server.http import html_response, json_response, respond, static_file, templates
 from server.limits import MAX_PAGE, MAX_SPRITE_PX, MAX_WORD_CHARS, MIN_SPRITE_PX
-from server.plugin import Endpoint, HttpRequest, Registry
+from server.plugin import Access, Endpoint, HttpRequest, Registry
 
 Query = Mapping[str, list[str]]
 T = TypeVar("T")
@@ -158,15 +161,18 @@ class Gallery:
 
     def install(self, registry: Registry) -> None:
         doodle = f"<int(min=1, max={MAX_ID}):doodle_id>"
-        registry.route("/gallery", self.gallery)
-        registry.route("/gallery/", self.gallery)
-        for name in ASSETS:
-            registry.route(f"/gallery/{name}", self._asset(name))
-        registry.route("/api/doodles", self.api_list)
-        registry.route(f"/api/doodles/{doodle}", self.api_one)
-        registry.route(f"/doodles/{doodle}", self.detail)
-        registry.route(f"/doodles/{doodle}.png", self.thumbnail)
-        registry.route(f"/doodles/{doodle}/sprite.png", self.sprite)
+        routes: list[tuple[str, Endpoint]] = [
+            ("/gallery", self.gallery),
+            ("/gallery/", self.gallery),
+            *((f"/gallery/{name}", self._asset(name)) for name in ASSETS),
+            ("/api/doodles", self.api_list),
+            (f"/api/doodles/{doodle}", self.api_one),
+            (f"/doodles/{doodle}", self.detail),
+            (f"/doodles/{doodle}.png", self.thumbnail),
+            (f"/doodles/{doodle}/sprite.png", self.sprite),
+        ]
+        for rule, endpoint in routes:  # the players' drawings: the token's, unless --public-gallery
+            registry.route(rule, endpoint, access=Access.GALLERY)
 
     @staticmethod
     def _asset(name: str) -> Endpoint:

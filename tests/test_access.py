@@ -1,0 +1,138 @@
+"""Privacy with --token: history routes and /healthz details need the token; --public-gallery opens the gallery."""
+
+from __future__ import annotations
+
+import http.client
+import json
+from collections.abc import Iterator
+from urllib.parse import quote
+
+import pytest
+from websockets.datastructures import Headers
+
+from replay_client.client import DoodleClient
+from server.access import COOKIE, Grant, TokenGate
+from server.plugin import Access
+from tests.conftest import ServerProcess
+
+TOKEN = "g4llery-s3cret"
+#: Routes that show players' drawings (one stored drawing has id 1).
+HISTORY_ROUTES = [
+    "/gallery",
+    "/gallery/",
+    "/gallery/gallery.js",
+    "/api/doodles",
+    "/api/doodles/1",
+    "/doodles/1",
+    "/doodles/1.png",
+    "/doodles/1/sprite.png",
+]
+#: Routes anyone may read, token or not.
+PUBLIC_ROUTES = ["/", "/classes", "/app.js", "/healthz"]
+
+
+def get(port: int, path: str, headers: dict[str, str] | None = None) -> tuple[int, http.client.HTTPMessage, bytes]:
+    """GET ``path``: status, headers, body."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", path, headers=headers or {})
+        r = conn.getresponse()
+        return r.status, r.headers, r.read()
+    finally:
+        conn.close()
+
+
+async def store_one(srv: ServerProcess, token: str | None) -> None:
+    url = srv.url + (f"?token={quote(token)}" if token else "")
+    async with DoodleClient(url) as c:
+        await c.request({"type": "stroke", "x": [0, 50, 100], "y": [0, 80, 0]})
+        saved = await c.request({"type": "submit", "word": "secret word"})
+    assert saved["type"] == "saved" and saved["id"] == 1, saved
+
+
+@pytest.fixture(scope="module")
+def tokened() -> Iterator[ServerProcess]:
+    srv = ServerProcess(env={"DOODLESTREAM_TOKEN": TOKEN})
+    yield srv
+    srv.stop()
+
+
+async def test_history_routes_need_the_token_and_public_ones_do_not(tokened: ServerProcess) -> None:
+    """With a token, every history route answers 401 without it (HTML or JSON) and 200 with a Bearer header."""
+    await store_one(tokened, TOKEN)
+    bearer = {"Authorization": f"Bearer {TOKEN}"}
+    for path in HISTORY_ROUTES:
+        status, headers, body = get(tokened.port, path)
+        assert status == 401, (path, status)
+        assert b"secret word" not in body
+        assert headers["WWW-Authenticate"].startswith("Bearer")
+        if path.startswith("/api/"):
+            assert json.loads(body)["status"] == 401
+        assert get(tokened.port, path, {"Authorization": "Bearer wrong"})[0] == 401, path
+        status, headers, body = get(tokened.port, path, bearer)
+        assert status == 200, (path, status, body[:200])
+        assert "public" not in headers.get("Cache-Control", ""), (path, headers["Cache-Control"])
+    assert b"secret word" in get(tokened.port, "/api/doodles/1", bearer)[2]
+    for path in PUBLIC_ROUTES:
+        assert get(tokened.port, path)[0] == 200, path
+
+
+async def test_healthz_tells_the_public_only_that_the_server_is_up(tokened: ServerProcess) -> None:
+    """Without the token /healthz is exactly {"status": "ok"}; with it, the details (pid, sessions, counts)."""
+    status, _, body = get(tokened.port, "/healthz")
+    assert status == 200 and json.loads(body) == {"status": "ok"}
+    status, _, body = get(tokened.port, "/healthz", {"Authorization": f"Bearer {TOKEN}"})
+    details = json.loads(body)
+    assert status == 200 and {"pid", "sessions", "pending_drawings", "classifications"} <= set(details)
+
+
+async def test_a_token_link_sets_a_strict_httponly_cookie_that_opens_the_gallery(tokened: ServerProcess) -> None:
+    """/gallery?token= answers the page and a cookie (HttpOnly, SameSite=Strict, Path=/, not the token itself)
+    that then opens the API and pictures; a forged cookie does not."""
+    status, headers, body = get(tokened.port, "/gallery?token=" + quote(TOKEN))
+    assert status == 200 and TOKEN.encode() not in body
+    cookie = headers["Set-Cookie"]
+    flags = [f.strip() for f in cookie.split(";")]
+    assert {"HttpOnly", "SameSite=Strict", "Path=/"} <= set(flags), cookie
+    name, _, value = flags[0].partition("=")
+    assert name == COOKIE and value and TOKEN not in value
+    sent = {"Cookie": f"other=1; {COOKIE}={value}"}
+    for path in ["/api/doodles", "/doodles/1", "/doodles/1.png", "/healthz"]:
+        status, _, body = get(tokened.port, path, sent)
+        assert status == 200, path
+    assert "pid" in json.loads(get(tokened.port, "/healthz", sent)[2])
+    assert get(tokened.port, "/api/doodles", {"Cookie": f"{COOKIE}={value[:-1]}0"})[0] == 401
+    assert get(tokened.port, "/gallery?token=wrong")[0] == 401
+    # A bearer request or a JSON route gets no cookie: only a browser page opened from a token link.
+    assert "Set-Cookie" not in get(tokened.port, "/api/doodles?token=" + quote(TOKEN))[1]
+
+
+async def test_public_gallery_opens_the_drawings_but_not_the_health_details() -> None:
+    """With --public-gallery the history routes answer without the token; /ws and /healthz's details still need it."""
+    srv = ServerProcess("--public-gallery", env={"DOODLESTREAM_TOKEN": TOKEN})
+    try:
+        await store_one(srv, TOKEN)
+        for path in HISTORY_ROUTES:
+            assert get(srv.port, path)[0] == 200, path
+        assert json.loads(get(srv.port, "/healthz")[2]) == {"status": "ok"}
+        assert get(srv.port, "/ws")[0] == 401
+    finally:
+        assert srv.stop() == 0
+
+
+async def test_without_a_token_everything_is_open(server: ServerProcess) -> None:
+    """No token: the gallery, its API and /healthz's details answer anyone (the documented default)."""
+    assert get(server.port, "/api/doodles")[0] == 200
+    assert "pid" in json.loads(get(server.port, "/healthz")[2])
+
+
+def test_the_gate_judges_each_kind_of_route() -> None:
+    """TokenGate: public always; gallery with the token or --public-gallery; private only with the token."""
+    gate = TokenGate("t0k")
+    none, good = Headers(), Headers([("Authorization", "Bearer t0k")])
+    assert gate.grant(none, {}) is Grant.NONE and gate.grant(good, {}) is Grant.HEADER
+    assert gate.grant(none, {"token": ["t0k"]}) is Grant.QUERY
+    assert gate.grant(none, {"token": ["t0k", "t0k"]}) is Grant.NONE
+    assert [gate.allows(a, Grant.NONE) for a in Access] == [True, False, False]
+    assert [TokenGate("t0k", public_gallery=True).allows(a, Grant.NONE) for a in Access] == [True, True, False]
+    assert all(TokenGate(None).allows(a, Grant.NONE) for a in Access)
