@@ -22,6 +22,7 @@ from pathlib import Path
 from server.app import ServerConfig
 from server.assembly import create_server
 from server.errors import StartupFailed
+from server.history.service import KEEP_CHOICES
 from server.history.store import DEFAULT_DB
 from server.infer import DEFAULT_MODEL_DIR
 from server.limits import BATCH_WAIT_MS, MAX_BATCH, Limits
@@ -57,6 +58,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=DEFAULT_DB,
         help=f"history database: a SQLite file, or :memory: to keep nothing after exit (default {DEFAULT_DB})",
     )
+    p.add_argument(
+        "--keep",
+        choices=KEEP_CHOICES,
+        default="all",
+        help="which drawings the history keeps: all (submitted, cleared, left at disconnect or shutdown; default)"
+        " or submitted (only those the player submits)",
+    )
     p.add_argument("--workers", type=int, default=1, help="server processes sharing the port (SO_REUSEPORT)")
     p.add_argument("--reuse-port", action="store_true", help="bind with SO_REUSEPORT (set for each worker)")
     p.add_argument("--worker-index", type=int, default=0, help=argparse.SUPPRESS)
@@ -76,6 +84,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 async def main_async(args: argparse.Namespace) -> int:
     limits = Limits(**{f.name: getattr(args, f.name) for f in fields(Limits)})
+    if limits.history_max_bytes < limits.max_record_bytes:
+        print(
+            f"python -m server: --history-max-bytes ({limits.history_max_bytes}) must be at least"
+            f" --max-record-bytes ({limits.max_record_bytes})",
+            file=sys.stderr,
+        )
+        return 2
     config = ServerConfig(
         host=args.host,
         port=args.port,
@@ -94,7 +109,7 @@ async def main_async(args: argparse.Namespace) -> int:
     log = logging.getLogger("doodlestream.server")
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         log.warning("running as root: it needs no privileges; run it as an unprivileged user (docs/OPERATIONS.md)")
-    server = create_server(config, db=args.db)
+    server = create_server(config, db=args.db, keep=args.keep)
     try:
         await server.start()
     except StartupFailed as e:
