@@ -54,21 +54,15 @@ class DoodleHistory:
             usage = await self.store.usage()
             if self.service is not None:
                 self.service.usage = usage
-        except sqlite3.DatabaseError as e:
+        except (sqlite3.DatabaseError, OSError, StoreTimeout) as e:
             await self.store.close()
-            hint = _hint(e)
-            raise StartupFailed(f"cannot open the history database {self.db!r}: {e}{hint}") from e
-        except (OSError, StoreTimeout) as e:
-            await self.store.close()
-            raise StartupFailed(
-                f"cannot open the history database {self.db!r}: {e} (is its folder writable by this user?)"
-            ) from e
+            raise StartupFailed(f"cannot open the history database {self.db!r}: {e}{_hint(e)}") from e
 
 
-def _hint(e: sqlite3.DatabaseError) -> str:
+def _hint(e: Exception) -> str:
     """What an operator can do about a database that does not open."""
     text = str(e).lower()
-    if "readonly" in text or "read-only" in text or "unable to open" in text:
+    if any(w in text for w in ("readonly", "read-only", "unable to open", "permission denied")):
         return (
             " (the file or its folder is read-only: give this user write access, or pass --db on a writable"
             f" filesystem, or --db {MEMORY_DB} to keep nothing)"
