@@ -29,6 +29,7 @@ from server.admission import REFUSAL_LOG_S, raise_open_file_limit
 from server.app import ServerConfig
 from server.assembly import create_server
 from server.errors import StartupFailed
+from server.history.service import KEEP_CHOICES
 from server.history.store import DEFAULT_DB
 from server.infer import DEFAULT_MODEL_DIR
 from server.limits import (
@@ -78,6 +79,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=DEFAULT_DB,
         help=f"history database: a SQLite file, or :memory: to keep nothing after exit (default {DEFAULT_DB})",
     )
+    p.add_argument(
+        "--keep",
+        choices=KEEP_CHOICES,
+        default="all",
+        help="which drawings the history keeps: all (submitted, cleared, left at disconnect or shutdown; default)"
+        " or submitted (only those the player submits)",
+    )
     p.add_argument("--workers", type=int, default=1, help="server processes sharing the port (SO_REUSEPORT)")
     p.add_argument("--reuse-port", action="store_true", help="bind with SO_REUSEPORT (set for each worker)")
     p.add_argument("--worker-index", type=int, default=0, help=argparse.SUPPRESS)
@@ -122,6 +130,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 async def main_async(args: argparse.Namespace) -> int:
     limits = Limits(**{f.name: getattr(args, f.name) for f in fields(Limits)})
+    if limits.history_max_bytes < limits.max_record_bytes:
+        print(
+            f"python -m server: --history-max-bytes ({limits.history_max_bytes}) must be at least"
+            f" --max-record-bytes ({limits.max_record_bytes})",
+            file=sys.stderr,
+        )
+        return 2
     config = ServerConfig(
         host=args.host,
         port=args.port,
@@ -144,7 +159,7 @@ async def main_async(args: argparse.Namespace) -> int:
     soft, hard = raise_open_file_limit()
     log.info("open-file limit %d (hard %d)", soft, hard)
     asyncio.get_running_loop().set_exception_handler(_quiet_accept_failures())
-    server = create_server(config, db=args.db)
+    server = create_server(config, db=args.db, keep=args.keep)
     try:
         await server.start()
     except StartupFailed as e:

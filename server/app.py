@@ -207,18 +207,25 @@ class DoodleServer:
             len(self.registry.drawing_hooks),
         )
 
-    async def drawing_ended(self, session: Session, reason: str) -> None:
-        """Hand a finished drawing to every drawing hook (a failing hook is logged; the others still run)."""
+    async def drawing_ended(self, session: Session, reason: str) -> Fault | None:
+        """Hand a finished drawing to every drawing hook; the first :class:`Fault` a hook raised, if any.
+
+        A hook raising a Fault is its way of saying it could not keep the drawing (it logs
+        that itself); anything else is a bug, logged here.  The other hooks still run."""
         self.drawings_ended[reason] += 1
         self.pending_drawings += 1
+        failure: Fault | None = None
         try:
             for hook in self.registry.drawing_hooks:
                 try:
                     await hook(session, reason)
+                except Fault as e:
+                    failure = failure or e
                 except Exception:
                     log.exception("drawing hook failed for session %s", session.id)
         finally:
             self.pending_drawings -= 1
+        return failure
 
     # ------------------------------------------------------------ HTTP
 
@@ -238,6 +245,7 @@ class DoodleServer:
                 "uptime_s": round(time.time() - self.started, 1),
                 "classifications": st.requests,
                 "batches": st.batches,
+                **{name: report() for name, report in self.registry.health_reports.items()},
             }
         )
 

@@ -76,7 +76,7 @@ class Connection:
         limits: Limits,
         batcher: Batcher,
         registry: Registry,
-        drawing_ended: Callable[[Session, str], Awaitable[None]],
+        drawing_ended: Callable[[Session, str], Awaitable[Fault | None]],
     ) -> None:
         self.ws = ws
         self._session = session
@@ -213,10 +213,14 @@ class Connection:
             return await self.classify_drawing(msg.seq, received)
         if isinstance(msg, protocol.ClearMsg):
             self.cancel_live()
+            failure = None
             if s.pen_up() or s.strokes:
-                await self.drawing_ended(s, "clear")
+                failure = await self.drawing_ended(s, "clear")
             s.clear()
-            return protocol.with_seq(protocol.cleared(), msg.seq)
+            reply = protocol.cleared()
+            if failure is not None:  # the drawing was to be kept but could not be (README: clear)
+                reply.update(stored=False, error={"code": failure.code.value, "message": failure.message})
+            return protocol.with_seq(reply, msg.seq)
         if isinstance(msg, protocol.ImageMsg):
             loop = asyncio.get_running_loop()
             image = await loop.run_in_executor(

@@ -36,6 +36,7 @@ class ErrorCode(StrEnum):
     NOTHING_TO_SAVE = "nothing_to_save"
     BAD_SPRITE = "bad_sprite"
     NOT_FOUND = "not_found"
+    RECORD_TOO_LARGE = "record_too_large"
     STORE_FAILED = "store_failed"
     INFERENCE_FAILED = "inference_failed"
     INTERNAL = "internal"

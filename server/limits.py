@@ -102,6 +102,28 @@ WORKER_RESTART_MAX_S = 30.0
 #: ``WORKER_RESTART_MIN_S`` again, in seconds.
 WORKER_STABLE_S = 60.0
 
+# ---- History storage (server/history/); budgets with their arithmetic: docs/OPERATIONS.md.
+#: Largest stored record (a drawing's strokes, guess lists and final top-5 as JSON, plus its
+#: text fields), in bytes.  ``submit`` of a bigger drawing is answered with
+#: ``record_too_large``; a bigger drawing that is cleared or left is not kept (counted).
+MAX_RECORD_BYTES = 262_144
+#: Drawings the history keeps, in drawings.  Past it the oldest automatically kept drawing
+#: (clear, disconnect, shutdown) is deleted first, the oldest submitted one only when no
+#: automatically kept one is left.  0: no drawing quota.
+HISTORY_MAX_DRAWINGS = 100_000
+#: Bytes of records the history keeps (the sum of their ``MAX_RECORD_BYTES`` measure),
+#: in bytes; evicts as ``HISTORY_MAX_DRAWINGS`` does.  Must be at least ``MAX_RECORD_BYTES``.
+HISTORY_MAX_BYTES = 1_073_741_824
+#: Drawings accepted for storing and not yet committed (waiting, encoding or being
+#: written), in drawings.  When it is full ``submit`` is answered with ``store_failed``,
+#: a cleared or left drawing is dropped (counted in ``/healthz``), and a drawing left at
+#: shutdown waits for a place at most ``STORE_TIMEOUT_S``.
+STORE_QUEUE_DRAWINGS = 64
+#: Longest a drawing may take from being accepted for storing to being committed, and a
+#: history read to be answered, in seconds.  Past it: ``store_failed`` (HTTP 500); a
+#: database locked by another process is given up on at that moment.
+STORE_TIMEOUT_S = 5.0
+
 
 #: Fields of :class:`Limits` that only tune the server and are not sent in ``welcome``.
 SERVER_SIDE = frozenset(
@@ -112,6 +134,10 @@ SERVER_SIDE = frozenset(
         "max_handshakes_per_address",
         "ipv6_prefix_bits",
         "fd_margin",
+        "history_max_drawings",
+        "history_max_bytes",
+        "store_queue_drawings",
+        "store_timeout_s",
     }
 )
 
@@ -138,6 +164,11 @@ class Limits:
     max_handshakes_per_address: int = MAX_HANDSHAKES_PER_ADDRESS
     ipv6_prefix_bits: int = IPV6_PREFIX_BITS
     fd_margin: int = FD_MARGIN
+    max_record_bytes: int = MAX_RECORD_BYTES
+    history_max_drawings: int = HISTORY_MAX_DRAWINGS
+    history_max_bytes: int = HISTORY_MAX_BYTES
+    store_queue_drawings: int = STORE_QUEUE_DRAWINGS
+    store_timeout_s: float = STORE_TIMEOUT_S
 
     def public(self) -> dict[str, float | int]:
         """The limits as sent to clients in ``welcome`` (those that concern a client)."""

@@ -13,8 +13,12 @@ never touches the server's own state; the server reads what was registered.
 * :meth:`Registry.handle` answers one decoded message type (:mod:`server.protocol`).
 * :meth:`Registry.drawing_hook` is called with every drawing that ends (clear,
   disconnect, shutdown) and the reason.
+  A hook that could not do its part for the drawing raises a
+  :class:`server.errors.Fault`; ``clear`` reports the first one to its client.
 * :meth:`Registry.on_start` / :meth:`Registry.on_close` run when the server starts
   (before it accepts connections) and after it has closed every connection.
+* :meth:`Registry.health` adds a named part to ``/healthz`` (a function returning a JSON
+  map; it runs on the event loop and must be quick).
 
 :attr:`Registry.services` is what a feature may use of the running server: the model
 and the micro-batched classifier.
@@ -68,6 +72,7 @@ class HttpRequest:
 Endpoint = Callable[[HttpRequest], Awaitable[Response]]
 DrawingHook = Callable[[Session, str], Awaitable[None]]
 LifecycleHook = Callable[[], Awaitable[None]]
+HealthReport = Callable[[], Mapping[str, Any]]
 
 
 class Conversation(Protocol):
@@ -113,6 +118,7 @@ class Registry:
         self._hooks: list[DrawingHook] = []
         self._on_start: list[LifecycleHook] = []
         self._on_close: list[LifecycleHook] = []
+        self._health: dict[str, HealthReport] = {}
 
     # ------------------------------------------------------------ for features
 
@@ -138,6 +144,12 @@ class Registry:
 
     def on_close(self, hook: LifecycleHook) -> None:
         self._on_close.append(hook)
+
+    def health(self, name: str, report: HealthReport) -> None:
+        """Show ``report()`` as ``/healthz``'s ``name`` field (one report per name)."""
+        if name in self._health:
+            raise ValueError(f"/healthz already has a {name!r} report")
+        self._health[name] = report
 
     # ------------------------------------------------------------ for the server
 
@@ -168,3 +180,7 @@ class Registry:
     @property
     def close_hooks(self) -> tuple[LifecycleHook, ...]:
         return tuple(self._on_close)
+
+    @property
+    def health_reports(self) -> Mapping[str, HealthReport]:
+        return dict(self._health)

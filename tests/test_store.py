@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import sqlite3
 import threading
 import time
@@ -10,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from server.history.store import AsyncStore, DoodleStore, NewDoodle, SQLiteStore, open_store
+from server.errors import LimitExceeded
+from server.history.store import AsyncStore, DoodleStore, NewDoodle, Quota, SQLiteStore, open_store
 
 
 def doodle(i: int = 0, *, word: str | None = "cat", guess: str = "cat") -> NewDoodle:
@@ -117,7 +119,7 @@ async def test_async_store_runs_every_call_on_one_thread_and_loses_nothing(tmp_p
 
     store = AsyncStore(lambda: Recording(tmp_path / "h.sqlite3"))
     await store.open()
-    ids = await asyncio.gather(*(store.add(doodle(i)) for i in range(200)))
+    ids = [doodle_id for doodle_id, _ in await asyncio.gather(*(store.add(doodle(i)) for i in range(200)))]
     assert len(set(ids)) == 200 and await store.count() == 200
     assert len(threads) == 1 and next(iter(threads)).startswith("doodle-store")
     assert threading.current_thread().name not in threads
@@ -133,3 +135,57 @@ def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
     db.close()
     with pytest.raises(sqlite3.DatabaseError, match="schema 99"):
         SQLiteStore(path)
+
+
+def test_the_byte_quota_evicts_automatic_drawings_first_and_usage_survives_reopening(tmp_path: Path) -> None:
+    """A byte quota of three records: automatic drawings go first, then the oldest submitted; usage is exact."""
+    path = tmp_path / "h.sqlite3"
+    one = SQLiteStore(path).add(doodle(0))
+    size = SQLiteStore(path).usage().bytes
+    store = SQLiteStore(path, Quota(max_record_bytes=size + 8, max_drawings=0, max_bytes=3 * size + 8))
+    auto = store.add(dataclasses.replace(doodle(0), reason="disconnect"))
+    two = store.add(doodle(0))
+    three = store.add(doodle(0))  # over the quota: the disconnect goes, not the older submitted one
+    assert [d.id for d in store.page(word=None, limit=9, before=None)] == [three, two, one]
+    four = store.add(doodle(0))  # nothing automatic left: the oldest submitted goes
+    assert [d.id for d in store.page(word=None, limit=9, before=None)] == [four, three, two]
+    assert store.usage().evicted == 2 and auto not in (d.id for d in store.page(word=None, limit=9, before=None))
+    store.close()
+    again = SQLiteStore(path)
+    assert (again.usage().drawings, again.usage().bytes) == (3, 3 * size)
+
+
+def test_a_record_over_the_cap_is_refused_without_encoding_it_all(tmp_path: Path) -> None:
+    """A drawing of a million points against a 4 KB cap: record_too_large, nothing stored, quickly."""
+    store = SQLiteStore(tmp_path / "h.sqlite3", Quota(max_record_bytes=4_096))
+    xs = [float(i) + 0.5 for i in range(1_000_000)]
+    huge = dataclasses.replace(doodle(0), drawing=[[xs, xs, list(range(len(xs)))]])
+    t = time.perf_counter()
+    with pytest.raises(LimitExceeded, match="4096 bytes") as refused:
+        store.add(huge)
+    assert refused.value.code == "record_too_large" and time.perf_counter() - t < 0.5
+    assert store.usage().drawings == 0
+
+
+def test_a_schema_1_database_is_migrated_with_sizes_and_usage(tmp_path: Path) -> None:
+    """A database written by schema 1 opens: every record gets its size and kind, usage counts them."""
+    path = tmp_path / "h.sqlite3"
+    db = sqlite3.connect(path)
+    old_schema = (
+        "CREATE TABLE doodles (id INTEGER PRIMARY KEY AUTOINCREMENT, created_at REAL NOT NULL,"
+        " started_at REAL NOT NULL, session TEXT NOT NULL, client TEXT, word TEXT, guess TEXT,"
+        " label TEXT GENERATED ALWAYS AS (coalesce(word, guess)) VIRTUAL, reason TEXT NOT NULL,"
+        " strokes INTEGER NOT NULL, drawing TEXT NOT NULL, guesses TEXT NOT NULL, final TEXT NOT NULL)"
+    )
+    db.execute(old_schema)
+    db.execute(
+        "INSERT INTO doodles (created_at, started_at, session, client, word, guess, reason, strokes, drawing,"
+        " guesses, final) VALUES (1, 1, 's', 'c', 'cat', 'cat', 'clear', 1, '[[[1],[2],[3]]]', '[]', '[]')"
+    )
+    db.execute("PRAGMA user_version = 1")
+    db.commit()
+    db.close()
+    store = SQLiteStore(path)
+    expected = len("[[[1],[2],[3]]]") + 2 + 2 + len("s") + len("c") + len("cat") + len("clear")
+    assert (store.usage().drawings, store.usage().bytes) == (1, expected)
+    assert store.get(1) is not None and store.get(1).drawing == [[[1], [2], [3]]]  # type: ignore[union-attr]

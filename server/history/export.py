@@ -99,7 +99,7 @@ def export(db: Path, out: Path, *, word: str | None, since: float | None, labell
     if not db.is_file():
         raise FileNotFoundError(f"{db}: no such history database")
     stats = ExportStats()
-    store = SQLiteStore(db)
+    store = SQLiteStore(db, readonly=True)
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)

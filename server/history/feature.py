@@ -1,9 +1,11 @@
 """``DoodleHistory``: the history feature, installed into a server through its registry.
 
-It opens the database when the server starts (one that cannot be opened stops the
-start with :class:`server.errors.StartupFailed` naming it), stores drawings through
+It opens the database when the server starts (one that cannot be opened, is damaged,
+or cannot be written, e.g. on a read-only filesystem, stops the start with
+:class:`server.errors.StartupFailed` naming the file and what to do), stores drawings through
 :class:`server.history.service.HistoryService`, answers ``submit`` and ``sprite``, adds
-the gallery's routes, and closes the database after the server has closed every socket.
+the gallery's routes, reports ``history`` in ``/healthz``, and closes the database after
+the server has closed every socket.
 """
 
 from __future__ import annotations
@@ -12,23 +14,34 @@ import sqlite3
 
 from server.errors import StartupFailed
 from server.history import gallery
-from server.history.service import HistoryService
-from server.history.store import AsyncStore, StoreReader, open_store
+from server.history.service import HistoryService, Keep
+from server.history.store import MEMORY_DB, AsyncStore, Quota, StoreReader, StoreTimeout, open_store
+from server.limits import Limits
 from server.plugin import Registry
 from server.protocol import SpriteMsg, SubmitMsg
 
 
 class DoodleHistory:
-    """The history feature on database ``db`` (a SQLite path, or ``:memory:``)."""
+    """The history feature on database ``db`` (a SQLite path, or ``:memory:``), keeping ``keep`` drawings."""
 
-    def __init__(self, db: str) -> None:
+    def __init__(self, db: str, *, limits: Limits | None = None, keep: Keep = "all") -> None:
         self.db = db
-        self.store = AsyncStore(lambda: open_store(db))
+        self.limits = limits or Limits()
+        self.keep = keep
+        quota = Quota(
+            max_record_bytes=self.limits.max_record_bytes,
+            max_drawings=self.limits.history_max_drawings,
+            max_bytes=self.limits.history_max_bytes,
+        )
+        self.store = AsyncStore(lambda: open_store(db, quota), timeout_s=self.limits.store_timeout_s)
+        self.service: HistoryService | None = None
 
     def install(self, registry: Registry) -> None:
         reader = StoreReader(self.store)
-        service = HistoryService(self.store, reader, registry.services)
+        service = HistoryService(self.store, reader, registry.services, limits=self.limits, keep=self.keep)
+        self.service = service
         registry.on_start(self.open)
+        registry.health("history", service.health)
         registry.on_close(self.store.close)
         registry.drawing_hook(service.on_drawing_end)
         registry.handle(SubmitMsg, service.on_submit)
@@ -38,5 +51,25 @@ class DoodleHistory:
     async def open(self) -> None:
         try:
             await self.store.open()
-        except (OSError, sqlite3.Error) as e:
-            raise StartupFailed(f"cannot open the history database {self.db!r}: {e}") from e
+            usage = await self.store.usage()
+            if self.service is not None:
+                self.service.usage = usage
+        except (sqlite3.DatabaseError, OSError, StoreTimeout) as e:
+            await self.store.close()
+            raise StartupFailed(f"cannot open the history database {self.db!r}: {e}{_hint(e)}") from e
+
+
+def _hint(e: Exception) -> str:
+    """What an operator can do about a database that does not open."""
+    text = str(e).lower()
+    if any(w in text for w in ("readonly", "read-only", "unable to open", "permission denied")):
+        return (
+            " (the file or its folder is read-only: give this user write access, or pass --db on a writable"
+            f" filesystem, or --db {MEMORY_DB} to keep nothing)"
+        )
+    if "not a database" in text or "malformed" in text or "corrupt" in text:
+        return (
+            " (the file is damaged or is not a doodle database: move it aside and restart to begin a new"
+            " history, or restore a backup; `sqlite3 FILE .recover` may save its drawings)"
+        )
+    return ""

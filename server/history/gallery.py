@@ -21,8 +21,9 @@ Every route is :attr:`server.plugin.Access.GALLERY`: with a server token they ne
 
 It reads through a :class:`server.history.store.DoodleReader` only.  HTML comes from the
 Jinja2 templates in ``templates/`` (autoescaped); pages carry a Content-Security-Policy
-that allows only this server's own script and style files.  Pictures are rendered off
-the event loop.
+that allows only this server's own script and style files.  Pictures, JSON bodies and
+pages that carry strokes are made off the event loop (a worker thread); records are
+at most ``max_record_bytes``, so each costs a bounded time there.
 """
 
 from __future__ import annotations
@@ -186,6 +187,11 @@ class Gallery:
         png = await asyncio.get_running_loop().run_in_executor(None, render, drawing, options)
         return respond(200, png, "image/png", cache_s=PICTURE_CACHE_S)
 
+    @staticmethod
+    async def _off_loop(make: Callable[[], Response]) -> Response:
+        """``make()`` on a worker thread (a JSON body or page that holds strokes)."""
+        return await asyncio.get_running_loop().run_in_executor(None, make)
+
     async def gallery(self, request: HttpRequest) -> Response:
         word, limit, before = _page_params(request.args)
         items = await self.reader.page(word=word, limit=limit, before=before)
@@ -203,28 +209,36 @@ class Gallery:
     async def api_list(self, request: HttpRequest) -> Response:
         word, limit, before = _page_params(request.args)
         items = await self.reader.page(word=word, limit=limit, before=before)
-        return json_response(
-            {
-                "doodles": [{**d.public(), "png": f"/doodles/{d.id}.png", "page": f"/doodles/{d.id}"} for d in items],
-                "next_before": items[-1].id if len(items) == limit else None,
-            }
+        return await self._off_loop(
+            lambda: json_response(
+                {
+                    "doodles": [
+                        {**d.public(), "png": f"/doodles/{d.id}.png", "page": f"/doodles/{d.id}"} for d in items
+                    ],
+                    "next_before": items[-1].id if len(items) == limit else None,
+                }
+            )
         )
 
     async def api_one(self, request: HttpRequest) -> Response:
-        return json_response((await self.reader.get(_id(request))).public())
+        d = await self.reader.get(_id(request))
+        return await self._off_loop(lambda: json_response(d.public()))
 
     async def detail(self, request: HttpRequest) -> Response:
         d = await self.reader.get(_id(request))
         duration_s = max((s[2][-1] for s in d.drawing if len(s) > 2 and s[2]), default=0) / 1000
-        page = _pages.get_template("detail.html").render(
-            title=f"Doodle #{d.id}: {d.label or '?'}",
-            word=None,
-            d=d,
-            duration_s=duration_s,
-            replay_px=REPLAY_PX,
-            max_word_chars=MAX_WORD_CHARS,
+        return await self._off_loop(
+            lambda: html_response(
+                _pages.get_template("detail.html").render(
+                    title=f"Doodle #{d.id}: {d.label or '?'}",
+                    word=None,
+                    d=d,
+                    duration_s=duration_s,
+                    replay_px=REPLAY_PX,
+                    max_word_chars=MAX_WORD_CHARS,
+                )
+            )
         )
-        return html_response(page)
 
     async def thumbnail(self, request: HttpRequest) -> Response:
         size = _int_param(request.args, "size", MIN_SPRITE_PX, MAX_SPRITE_PX, THUMB_PX)

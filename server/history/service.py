@@ -2,10 +2,12 @@
 
 :class:`HistoryService` writes finished drawings to an :class:`AsyncStore`:
 
-* it stores a drawing when its client ``submit``\\ s it, clears it, or disconnects with
-  strokes on the canvas (a drawing hook): the strokes with timing, every guess list the
-  client was sent (with its stroke count), the final top-5, the word the player meant
-  (from ``submit``), the client kind, the session id and the times;
+* it stores a drawing when its client ``submit``\\ s it and, with ``keep="all"`` (the
+  default), when it is cleared or left on the canvas at disconnect or shutdown (a
+  drawing hook); ``keep="submitted"`` keeps submitted drawings only.  A record holds
+  the strokes with timing, every guess list the client was sent (with its stroke
+  count), the final top-5, the word the player meant (from ``submit``), the client
+  kind, the session id and the times;
 * a drawing is stored once: after ``submit``, a ``clear``, a disconnect or another
   ``submit`` of the very same strokes stores nothing new (``submit`` answers the same
   id, and a ``word`` it carries replaces the stored one); once strokes are added or
@@ -13,8 +15,19 @@
 * the final top-5 is for the whole stored drawing: a stroke still being drawn is
   finished first, and a drawing whose last guesses are for fewer strokes is classified
   once more before it is stored;
-* ``saved`` is sent only after the drawing is committed (see :mod:`server.history.store`);
-  a database that fails answers ``store_failed`` (a server fault);
+* the event loop only takes a snapshot of the drawing (one step per stroke: the
+  session's point arrays are never changed after their pen-up); encoding, the size
+  check, the quota and the write run on the store's thread
+  (:mod:`server.history.record`, :mod:`server.history.store`);
+* at most ``store_queue_drawings`` drawings are accepted and not yet committed.  When
+  that many are: ``submit`` answers ``store_failed`` at once, a cleared or left drawing
+  is dropped (counted as ``dropped``), one left at shutdown waits for a place up to
+  ``store_timeout_s``.  A drawing not committed within ``store_timeout_s`` of being
+  accepted answers ``store_failed`` (it may still be written if the disk recovers);
+* ``saved`` is sent only after the drawing is committed; a drawing that could not be
+  kept raises a :class:`server.errors.Fault` (``record_too_large``, ``store_failed``),
+  which ``submit`` answers and the drawing hook passes on (``clear`` reports it);
+* :meth:`HistoryService.health` is the ``history`` part of ``/healthz``;
 * ``sprite`` answers a PNG of the current drawing or of a stored one
   (:mod:`server.history.sprite`), rendered off the event loop.
 """
@@ -24,24 +37,29 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import time
 import weakref
-from collections.abc import Awaitable
-from typing import TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Any, Literal, TypeVar
 
 from server import protocol
-from server.errors import NothingToSave, StoreFailed
+from server.errors import ErrorCode, Fault, LimitExceeded, NothingToSave, StoreFailed
+from server.history.record import NewDoodle, lower_bound
 from server.history.sprite import parse_sprite_options, sprite_png
-from server.history.store import AsyncStore, DoodleReader, NewDoodle
+from server.history.store import AsyncStore, DoodleReader, StoreTimeout, Usage
+from server.limits import Limits
 from server.plugin import Conversation, Services
-from server.session import RawStroke, Session
+from server.session import Session
 
 log = logging.getLogger("doodlestream.history")
 T = TypeVar("T")
-
-
-def compact(drawing: list[RawStroke]) -> list[RawStroke]:
-    """The same numbers, integral floats written as ints (smaller JSON, same values)."""
-    return [[[int(v) if isinstance(v, float) and v.is_integer() else v for v in axis] for axis in s] for s in drawing]
+Keep = Literal["all", "submitted"]
+#: What ``--keep`` may say: every drawing, or submitted ones only.
+KEEP_CHOICES: tuple[Keep, ...] = ("all", "submitted")
+#: Least time between two log lines about dropped drawings, in seconds.
+DROP_LOG_EVERY_S = 10.0
+#: How often a drawing left at shutdown looks again for a place in a full queue, in seconds.
+SLOT_POLL_S = 0.02
 
 
 class _Saved:
@@ -59,15 +77,83 @@ class _Saved:
         return len(raw) == len(self.strokes) and all(a is b for a, b in zip(raw, self.strokes, strict=True))
 
 
+def snapshot(session: Session, reason: str, word: str | None) -> NewDoodle:
+    """The session's drawing as a record to store, in one step per stroke and per guess list.
+
+    The stroke arrays are shared, not copied: a session never changes a finished stroke."""
+    guesses: list[dict[str, Any]] = [
+        {"strokes": g.strokes, "guesses": [{"word": w, "score": sc} for w, sc in g.guesses]}
+        for g in session.guesses_sent
+    ]
+    return NewDoodle(
+        session=session.id,
+        client=session.client,
+        word=word,
+        reason=reason,
+        started_at=float(session.drawing_started_at or session.started_at),
+        drawing=list(session.raw),
+        guesses=guesses,
+        final=list(guesses[-1]["guesses"]) if guesses else [],
+    )
+
+
 class HistoryService:
     """Decides what is kept, and when (see module docstring)."""
 
-    def __init__(self, store: AsyncStore, reader: DoodleReader, services: Services) -> None:
+    def __init__(
+        self,
+        store: AsyncStore,
+        reader: DoodleReader,
+        services: Services,
+        *,
+        limits: Limits | None = None,
+        keep: Keep = "all",
+    ) -> None:
+        if keep not in KEEP_CHOICES:
+            raise ValueError(f"keep must be one of {KEEP_CHOICES}, not {keep!r}")
         self.store = store
         self.reader = reader
         self.services = services
+        self.limits = limits or Limits()
+        self.keep_policy: Keep = keep
         self._saved: dict[str, _Saved] = {}
         self._watched: set[str] = set()  # sessions with a finalizer that forgets them
+        #: Drawings not kept because the queue was full, by reason.
+        self.dropped: dict[str, int] = {}
+        #: Drawings not kept for being over ``max_record_bytes``.
+        self.too_large = 0
+        #: Writes that failed (database error) or timed out.
+        self.failures = 0
+        self.timeouts = 0
+        self.last_error: str | None = None
+        self.usage: Usage | None = None
+        self._last_drop_log = 0.0
+
+    # ------------------------------------------------------------ health
+
+    def health(self) -> dict[str, Any]:
+        """The ``history`` part of ``/healthz``: policy, queue, what was lost and why, usage, state.
+
+        ``state``: ``ok``; ``stalled`` while a database call has run longer than
+        ``store_timeout_s`` (a frozen disk or a lock held elsewhere); ``failing`` while the
+        last write failed."""
+        busy = self.store.busy_since
+        stalled = busy is not None and time.monotonic() - busy > self.limits.store_timeout_s
+        state = "stalled" if stalled else "failing" if self.last_error else "ok"
+        out: dict[str, Any] = {
+            "state": state,
+            "keep": self.keep_policy,
+            "queue": self.store.writes_pending,
+            "queue_max": self.limits.store_queue_drawings,
+            "dropped": sum(self.dropped.values()),
+            "too_large": self.too_large,
+            "failures": self.failures,
+            "timeouts": self.timeouts,
+            "last_error": self.last_error,
+        }
+        if self.usage is not None:
+            out.update(drawings=self.usage.drawings, bytes=self.usage.bytes, evicted=self.usage.evicted)
+        return out
 
     # ------------------------------------------------------------ storing
 
@@ -77,52 +163,100 @@ class HistoryService:
         if session.strokes and (not sent or sent[-1].strokes != session.strokes):
             session.record_guesses(await self.services.classify(session.model_input()))
 
+    async def _admit(self, reason: str) -> None:
+        """Wait for (shutdown) or insist on (``submit``) a place in the store queue; raise when there is none."""
+        cap = self.limits.store_queue_drawings
+        if reason == "shutdown":
+            deadline = time.monotonic() + self.limits.store_timeout_s
+            while self.store.writes_pending >= cap and time.monotonic() < deadline:
+                await asyncio.sleep(SLOT_POLL_S)
+        if self.store.writes_pending < cap:
+            return
+        if reason != "submit":
+            self.dropped[reason] = self.dropped.get(reason, 0) + 1
+            now = time.monotonic()
+            if now - self._last_drop_log >= DROP_LOG_EVERY_S:
+                self._last_drop_log = now
+                log.warning(
+                    "history queue full (%d drawings waiting to be stored): dropped %s so far",
+                    cap,
+                    ", ".join(f"{n} {r}" for r, n in sorted(self.dropped.items())),
+                )
+        raise StoreFailed(
+            f"the history is busy: {cap} drawings are waiting to be stored (store_queue_drawings); "
+            "the drawing was not kept, try again shortly"
+        )
+
     async def keep(self, session: Session, reason: str, word: str | None) -> int:
         """Store the session's drawing (unless stored already); its id."""
         saved = self._saved.get(session.id)
         if saved is not None and saved.same(session):
             if word is not None and word != saved.word:
-                await self._write(session, self.store.relabel(saved.doodle_id, word))
+                stored_id, new_word = saved.doodle_id, word
+                await self._write(session, lambda: self.store.relabel(stored_id, new_word))
                 saved.word = word
             return saved.doodle_id
         if word is None and saved is not None:
             word = saved.word  # the player named this drawing earlier; strokes changed since
         await self._final_guesses(session)
-        summary = session.summary()
-        doodle = NewDoodle(
-            session=session.id,
-            client=summary["client"],
-            word=word,
-            reason=reason,
-            started_at=float(summary["started_at"]),
-            drawing=compact(summary["drawing"]),
-            guesses=summary["guesses"],
-            final=summary["final"],
-        )
-        doodle_id = await self._write(session, self.store.add(doodle))
+        doodle = snapshot(session, reason, word)
+        if lower_bound(doodle) > self.limits.max_record_bytes:
+            self.too_large += 1
+            raise self._too_large()
+        await self._admit(reason)
+        try:
+            doodle_id, self.usage = await self._write(session, lambda: self.store.add(doodle))
+        except Fault as e:
+            if e.code == ErrorCode.RECORD_TOO_LARGE:
+                self.too_large += 1
+            raise
         if session.id not in self._watched:
             self._watched.add(session.id)
             weakref.finalize(session, self._forget, session.id)
         self._saved[session.id] = _Saved(doodle_id, word, list(session.raw))
         return doodle_id
 
-    @staticmethod
-    async def _write(session: Session, op: Awaitable[T]) -> T:
+    def _too_large(self) -> Fault:
+        return LimitExceeded(
+            f"the drawing is too large to keep: its record passes {self.limits.max_record_bytes} bytes"
+            " (max_record_bytes)",
+            code=ErrorCode.RECORD_TOO_LARGE,
+        )
+
+    async def _write(self, session: Session, op: Callable[[], Awaitable[T]]) -> T:
         try:
-            return await op
-        except sqlite3.Error as e:
+            result = await op()
+        except StoreTimeout as e:
+            self.timeouts += 1
+            self.last_error = str(e)
+            log.error("session %s: storing a drawing timed out: %s", session.id, e)
+            raise StoreFailed(
+                f"the drawing could not be stored: the history did not confirm it within"
+                f" {self.store.timeout_s:g} s (store_timeout_s)"
+            ) from None
+        except Fault:
+            raise
+        except (sqlite3.Error, OSError, ValueError) as e:  # ValueError: e.g. text SQLite cannot encode
+            self.failures += 1
+            self.last_error = f"{type(e).__name__}: {e}"
             log.error("session %s: storing a drawing failed: %s", session.id, e)
             raise StoreFailed(f"the drawing could not be stored ({type(e).__name__})") from None
+        self.last_error = None
+        return result
 
     def _forget(self, session_id: str) -> None:
         self._saved.pop(session_id, None)
         self._watched.discard(session_id)
 
     async def on_drawing_end(self, session: Session, reason: str) -> None:
-        """Drawing hook: keep a cleared drawing or one left on disconnect."""
-        if session.strokes:
-            await self.keep(session, reason, None)
-        self._saved.pop(session.id, None)  # the next drawing of this session is a new one
+        """Drawing hook: keep a cleared drawing or one left on disconnect (with ``keep="all"``).
+
+        A drawing that could not be kept raises its :class:`Fault` (``clear`` reports it)."""
+        try:
+            if session.strokes and self.keep_policy == "all":
+                await self.keep(session, reason, None)
+        finally:
+            self._saved.pop(session.id, None)  # the next drawing of this session is a new one
 
     async def on_submit(self, conn: Conversation, msg: protocol.SubmitMsg, received: float) -> protocol.Payload:
         session = conn.session

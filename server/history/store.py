@@ -30,23 +30,26 @@ Promises:
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
+import logging
+import queue
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from server.errors import NotFound, StoreFailed
+from server.history.record import EncodedRecord, Guess, GuessList, NewDoodle, encode_record
+from server.limits import HISTORY_MAX_BYTES, HISTORY_MAX_DRAWINGS, MAX_RECORD_BYTES, STORE_TIMEOUT_S
+
+log = logging.getLogger("doodlestream.history")
 
 RawStroke = list[list[float]]
 """One stroke in Quick Draw raw format: ``[[x...], [y...], [t...]]``."""
-Guess = dict[str, Any]
-"""``{"word": str, "score": float}``."""
-GuessList = dict[str, Any]
-"""``{"strokes": int, "guesses": [Guess...]}``: what a client was sent after a stroke."""
 
 #: Default doodle database, relative to the working directory.
 DEFAULT_DB = "data/doodles.sqlite3"
@@ -54,10 +57,15 @@ DEFAULT_DB = "data/doodles.sqlite3"
 MEMORY_DB = ":memory:"
 #: Rows fetched per query when scanning the whole history, in rows.
 SCAN_BATCH = 256
-#: How long a writer waits for another process holding the database lock, in milliseconds.
+#: Rows looked at per query when choosing drawings to evict, in rows.
+EVICT_BATCH = 64
+#: How long a writer waits for another process holding the database lock when no
+#: deadline is given (tools such as the export), in milliseconds.
 BUSY_TIMEOUT_MS = 10_000
+#: Largest WAL file kept after a checkpoint, in bytes (``PRAGMA journal_size_limit``).
+WAL_LIMIT_BYTES = 67_108_864
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS doodles (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -70,6 +78,8 @@ CREATE TABLE IF NOT EXISTS doodles (
     label TEXT GENERATED ALWAYS AS (coalesce(word, guess)) VIRTUAL,
     reason TEXT NOT NULL,
     strokes INTEGER NOT NULL,
+    submitted INTEGER NOT NULL DEFAULT 0,
+    size INTEGER NOT NULL DEFAULT 0,
     drawing TEXT NOT NULL,
     guesses TEXT NOT NULL,
     final TEXT NOT NULL
@@ -77,21 +87,55 @@ CREATE TABLE IF NOT EXISTS doodles (
 CREATE INDEX IF NOT EXISTS doodles_label ON doodles (label, id);
 CREATE INDEX IF NOT EXISTS doodles_created ON doodles (created_at);
 """
+#: Schema 1 -> 2: each record's size and whether it was submitted, the quota's index and
+#: the usage counters (kept by triggers, so every process sharing the file sees the same).
+MIGRATE_1_TO_2 = """
+ALTER TABLE doodles ADD COLUMN submitted INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE doodles ADD COLUMN size INTEGER NOT NULL DEFAULT 0;
+UPDATE doodles SET submitted = (reason = 'submit'),
+    size = length(CAST(drawing AS BLOB)) + length(CAST(guesses AS BLOB)) + length(CAST(final AS BLOB))
+        + length(CAST(session AS BLOB)) + coalesce(length(CAST(client AS BLOB)), 0)
+        + coalesce(length(CAST(word AS BLOB)), 0) + length(CAST(reason AS BLOB));
+"""
+QUOTA_SCHEMA = """
+CREATE INDEX IF NOT EXISTS doodles_quota ON doodles (submitted, id, size);
+CREATE TABLE IF NOT EXISTS usage (
+    one INTEGER PRIMARY KEY CHECK (one = 1),
+    drawings INTEGER NOT NULL,
+    bytes INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO usage SELECT 1, count(*), total(size) FROM doodles;
+CREATE TRIGGER IF NOT EXISTS doodles_added AFTER INSERT ON doodles BEGIN
+    UPDATE usage SET drawings = drawings + 1, bytes = bytes + new.size WHERE one = 1;
+END;
+CREATE TRIGGER IF NOT EXISTS doodles_removed AFTER DELETE ON doodles BEGIN
+    UPDATE usage SET drawings = drawings - 1, bytes = bytes - old.size WHERE one = 1;
+END;
+"""
 
 
 @dataclass(frozen=True, slots=True)
-class NewDoodle:
-    """A finished drawing to store (everything but its id and storage time)."""
+class Quota:
+    """How much the history keeps (see :mod:`server.limits`); 0 drawings means no drawing quota."""
 
-    session: str
-    client: str | None
-    word: str | None
-    reason: str
-    """``submit``, ``clear`` or ``disconnect``."""
-    started_at: float
-    drawing: list[RawStroke]
-    guesses: list[GuessList]
-    final: list[Guess]
+    max_record_bytes: int = MAX_RECORD_BYTES
+    max_drawings: int = HISTORY_MAX_DRAWINGS
+    max_bytes: int = HISTORY_MAX_BYTES
+
+    def __post_init__(self) -> None:
+        if self.max_record_bytes > self.max_bytes:
+            raise ValueError(
+                f"history_max_bytes ({self.max_bytes}) must be at least max_record_bytes ({self.max_record_bytes})"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """What the history holds, and how many drawings the quota has evicted from it since it was opened."""
+
+    drawings: int
+    bytes: int
+    evicted: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +201,9 @@ class DoodleStore(Protocol):
     """What the history service needs of a database (see module docstring).  One thread at a time."""
 
     def add(self, doodle: NewDoodle) -> int:
-        """Store ``doodle``; returns its id once it is durably committed."""
+        """Store ``doodle`` (evicting what the quota says); its id once durably committed.
+
+        ``record_too_large`` (:class:`server.errors.LimitExceeded`) when its record is over the cap."""
         ...
 
     def relabel(self, doodle_id: int, word: str) -> None:
@@ -180,46 +226,86 @@ class DoodleStore(Protocol):
         """How many drawings are stored."""
         ...
 
+    def usage(self) -> Usage:
+        """What the history holds (see :class:`Usage`)."""
+        ...
+
+    def set_lock_timeout(self, seconds: float) -> None:
+        """Longest the next calls wait for a lock held by another process before failing."""
+        ...
+
     def close(self) -> None: ...
+
+
+def _statements(script: str) -> Iterator[str]:
+    """The SQL statements of ``script``, one by one (run inside the caller's transaction, unlike ``executescript``)."""
+    current = ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            yield current.strip()
+            current = ""
 
 
 _INFO_COLUMNS = "id, created_at, client, word, guess, reason, strokes, drawing"
 _ALL_COLUMNS = _INFO_COLUMNS + ", session, started_at, guesses, final"
 
 
-def _dumps(v: Any) -> str:
-    return json.dumps(v, separators=(",", ":"), allow_nan=False)
-
-
 class SQLiteStore:
-    """:class:`DoodleStore` on one SQLite file (or ``:memory:``)."""
+    """:class:`DoodleStore` on one SQLite file (or ``:memory:``), keeping to ``quota``.
 
-    def __init__(self, path: str | Path) -> None:
+    Opening fails with :class:`sqlite3.DatabaseError` on a file that is not a doodle
+    database (or is damaged where opening reads it), and with :class:`sqlite3.OperationalError`
+    or :class:`OSError` where it cannot be written (read-only file or filesystem)."""
+
+    def __init__(self, path: str | Path, quota: Quota | None = None, *, readonly: bool = False) -> None:
         path = str(path)
-        if path != MEMORY_DB:
+        self.quota = quota or Quota()
+        self.evicted = 0
+        if path != MEMORY_DB and not readonly:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
         self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        try:
+            self._prepare(readonly=readonly)
+        except BaseException:
+            self.db.close()
+            raise
+
+    def _prepare(self, *, readonly: bool) -> None:
+        path = self.path
+        version = int(self.db.execute("PRAGMA user_version").fetchone()[0])  # reads the header: "not a database"
+        if version > SCHEMA_VERSION:
+            raise sqlite3.DatabaseError(f"{path} has schema {version}; this server knows up to {SCHEMA_VERSION}")
+        if readonly:
+            return
         if path != MEMORY_DB:
             mode = self.db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if str(mode).lower() != "wal":
                 raise sqlite3.OperationalError(f"{path}: could not switch to WAL mode (got {mode})")
+            self.db.execute(f"PRAGMA journal_size_limit = {WAL_LIMIT_BYTES}")
         self.db.execute("PRAGMA synchronous = FULL")
-        version = int(self.db.execute("PRAGMA user_version").fetchone()[0])
-        if version > SCHEMA_VERSION:
-            raise sqlite3.DatabaseError(f"{path} has schema {version}; this server knows up to {SCHEMA_VERSION}")
-        if version < SCHEMA_VERSION:
-            self.db.executescript(SCHEMA)
-            self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        with self.db:
+            self.db.execute("BEGIN IMMEDIATE")  # fails now, not at the first drawing, on a read-only file
+            version = int(self.db.execute("PRAGMA user_version").fetchone()[0])
+            if version < SCHEMA_VERSION:
+                for statement in _statements((MIGRATE_1_TO_2 if version == 1 else SCHEMA) + QUOTA_SCHEMA):
+                    self.db.execute(statement)
+                self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def set_lock_timeout(self, seconds: float) -> None:
+        self.db.execute(f"PRAGMA busy_timeout = {max(1, int(seconds * 1000))}")
 
     def add(self, doodle: NewDoodle) -> int:
+        rec = encode_record(doodle, self.quota.max_record_bytes)
         guess = str(doodle.final[0]["word"]) if doodle.final else None
         with self.db:  # BEGIN ... COMMIT (or ROLLBACK on error)
             self.db.execute("BEGIN IMMEDIATE")
+            self._make_room(rec)
             cur = self.db.execute(
                 "INSERT INTO doodles (created_at, started_at, session, client, word, guess, reason, strokes,"
-                " drawing, guesses, final) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " submitted, size, drawing, guesses, final) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     time.time(),
                     doodle.started_at,
@@ -229,13 +315,38 @@ class SQLiteStore:
                     guess,
                     doodle.reason,
                     len(doodle.drawing),
-                    _dumps(doodle.drawing),
-                    _dumps(doodle.guesses),
-                    _dumps(doodle.final),
+                    int(doodle.submitted),
+                    rec.size,
+                    rec.drawing,
+                    rec.guesses,
+                    rec.final,
                 ),
             )
         assert cur.lastrowid is not None
         return int(cur.lastrowid)
+
+    def _make_room(self, rec: EncodedRecord) -> None:
+        """Delete the oldest automatically kept drawings, then the oldest submitted ones, until ``rec`` fits."""
+        drawings, used = self.db.execute("SELECT drawings, bytes FROM usage").fetchone()
+        q = self.quota
+        excess_drawings = drawings + 1 - q.max_drawings if q.max_drawings > 0 else 0
+        excess_bytes = used + rec.size - q.max_bytes
+        for submitted in (0, 1):
+            while excess_drawings > 0 or excess_bytes > 0:
+                rows = self.db.execute(
+                    "SELECT id, size FROM doodles WHERE submitted = ? ORDER BY id LIMIT ?", (submitted, EVICT_BATCH)
+                ).fetchall()
+                if not rows:
+                    break
+                doomed: list[int] = []
+                for doodle_id, size in rows:
+                    if excess_drawings <= 0 and excess_bytes <= 0:
+                        break
+                    doomed.append(doodle_id)
+                    excess_drawings -= 1
+                    excess_bytes -= size
+                self.db.executemany("DELETE FROM doodles WHERE id = ?", [(i,) for i in doomed])
+                self.evicted += len(doomed)
 
     def relabel(self, doodle_id: int, word: str) -> None:
         with self.db:
@@ -302,47 +413,116 @@ class SQLiteStore:
     def count(self) -> int:
         return int(self.db.execute("SELECT count(*) FROM doodles").fetchone()[0])
 
+    def usage(self) -> Usage:
+        drawings, used = self.db.execute("SELECT drawings, bytes FROM usage").fetchone()
+        return Usage(int(drawings), int(used), self.evicted)
+
     def close(self) -> None:
         self.db.close()
 
 
-def open_store(spec: str | Path) -> DoodleStore:
+def open_store(spec: str | Path, quota: Quota | None = None) -> DoodleStore:
     """The store named by ``spec``: a SQLite file path, or ``:memory:``."""
-    return SQLiteStore(spec)
+    return SQLiteStore(spec, quota)
 
 
 T = TypeVar("T")
 
 
+class StoreTimeout(Exception):
+    """A call to the store was not done within its timeout (it may still finish later)."""
+
+
+@dataclass(slots=True)
+class _Job:
+    fn: Callable[[DoodleStore], Any]
+    future: concurrent.futures.Future[Any]
+    deadline: float
+    write: bool
+
+
 class AsyncStore:
-    """Runs every call of one :class:`DoodleStore` on its own single thread.
+    """Runs every call of one :class:`DoodleStore` on its own thread, each within a timeout.
 
     The store is opened on that thread too, so a SQLite connection never changes
-    threads, and calls run one at a time in the order they were made."""
+    threads, and calls run one at a time in the order they were made.  The thread is a
+    daemon: a call stuck in the kernel (a frozen disk) can delay an answer by at most
+    ``timeout_s`` and never the process's exit.  A call whose timeout passes while it
+    waits is never run; one already running is left to finish; either way the caller
+    gets :class:`StoreTimeout`.  A database lock held by another process is waited for
+    only until the call's deadline.  :attr:`writes_pending` counts writes accepted and
+    not yet finished, the one running included."""
 
-    def __init__(self, opener: Callable[[], DoodleStore]) -> None:
+    def __init__(self, opener: Callable[[], DoodleStore], *, timeout_s: float = STORE_TIMEOUT_S) -> None:
         self._opener = opener
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="doodle-store")
+        self.timeout_s = timeout_s
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._work, name="doodle-store", daemon=True)
         self._store: DoodleStore | None = None
+        self._lock = threading.Lock()
+        self._writes_pending = 0
+        #: When the call now running began (``time.monotonic()``), or ``None``.
+        self.busy_since: float | None = None
 
-    async def _run(self, fn: Callable[[DoodleStore], T]) -> T:
-        def call() -> T:
-            assert self._store is not None, "store not open"
-            return fn(self._store)
+    @property
+    def writes_pending(self) -> int:
+        return self._writes_pending
 
-        return await asyncio.get_running_loop().run_in_executor(self._pool, call)
+    def _work(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            try:
+                if not job.future.set_running_or_notify_cancel():
+                    continue  # its caller gave up while it waited
+                self.busy_since = time.monotonic()
+                try:
+                    if self._store is not None:
+                        self._store.set_lock_timeout(max(job.deadline - time.monotonic(), 0.001))
+                    result = job.fn(self._store)  # type: ignore[arg-type]
+                except BaseException as e:
+                    job.future.set_exception(e)
+                else:
+                    job.future.set_result(result)
+                finally:
+                    self.busy_since = None
+            finally:
+                if job.write:
+                    with self._lock:
+                        self._writes_pending -= 1
+
+    async def _run(self, fn: Callable[[DoodleStore], T], *, write: bool = False, timeout_s: float | None = None) -> T:
+        timeout = self.timeout_s if timeout_s is None else timeout_s
+        if not self._thread.is_alive():
+            raise StoreFailed("the doodle database is not open")
+        fut: concurrent.futures.Future[T] = concurrent.futures.Future()
+        if write:
+            with self._lock:
+                self._writes_pending += 1
+        self._jobs.put(_Job(fn, fut, time.monotonic() + timeout, write))
+        try:
+            return await asyncio.wait_for(asyncio.wrap_future(fut), timeout)
+        except TimeoutError:
+            raise StoreTimeout(f"the doodle database did not answer within {timeout:g} s") from None
 
     async def open(self) -> None:
-        def opened() -> None:
+        def opened(_: DoodleStore) -> None:
             self._store = self._opener()
+            if self._store is not None:
+                self._store.set_lock_timeout(BUSY_TIMEOUT_MS / 1000)
 
-        await asyncio.get_running_loop().run_in_executor(self._pool, opened)
+        self._thread.start()
+        await self._run(opened, timeout_s=max(self.timeout_s, BUSY_TIMEOUT_MS / 1000) * 6)
 
-    async def add(self, doodle: NewDoodle) -> int:
-        return await self._run(lambda s: s.add(doodle))
+    async def add(self, doodle: NewDoodle) -> tuple[int, Usage]:
+        """Store ``doodle``; its id and the history's usage after it."""
+
+        def add(s: DoodleStore) -> tuple[int, Usage]:
+            doodle_id = s.add(doodle)
+            return doodle_id, s.usage()
+
+        return await self._run(add, write=True)
 
     async def relabel(self, doodle_id: int, word: str) -> None:
-        await self._run(lambda s: s.relabel(doodle_id, word))
+        await self._run(lambda s: s.relabel(doodle_id, word), write=True)
 
     async def get(self, doodle_id: int) -> Doodle | None:
         return await self._run(lambda s: s.get(doodle_id))
@@ -353,11 +533,29 @@ class AsyncStore:
     async def count(self) -> int:
         return await self._run(lambda s: s.count())
 
+    async def usage(self) -> Usage:
+        return await self._run(lambda s: s.usage())
+
     async def close(self) -> None:
-        if self._store is not None:
-            await self._run(lambda s: s.close())
+        """Close the store once the calls before finish, waiting at most ``timeout_s`` (then the thread is left)."""
+        if not self._thread.is_alive():
+            return
+
+        def closed(s: DoodleStore) -> None:
+            if s is not None:
+                s.close()
             self._store = None
-        self._pool.shutdown(wait=True)
+
+        try:
+            await self._run(closed)
+        except StoreTimeout:
+            log.error(
+                "the doodle database is stuck (a write has run for %.1f s); leaving %d writes unfinished",
+                time.monotonic() - (self.busy_since or time.monotonic()),
+                self._writes_pending,
+            )
+        finally:
+            self._jobs.put(None)
 
 
 class DoodleReader(Protocol):
@@ -381,8 +579,8 @@ class StoreReader:
     async def get(self, doodle_id: int) -> Doodle:
         try:
             doodle = await self._store.get(doodle_id)
-        except sqlite3.Error as e:
-            raise StoreFailed(f"the doodle database could not be read ({type(e).__name__})") from None
+        except (sqlite3.Error, StoreTimeout) as e:
+            raise StoreFailed(f"the doodle database could not be read ({e})") from None
         if doodle is None:
             raise NotFound(f"no stored drawing has id {doodle_id}")
         return doodle
@@ -390,5 +588,5 @@ class StoreReader:
     async def page(self, *, word: str | None, limit: int, before: int | None) -> list[DoodleInfo]:
         try:
             return await self._store.page(word=word, limit=limit, before=before)
-        except sqlite3.Error as e:
-            raise StoreFailed(f"the doodle database could not be read ({type(e).__name__})") from None
+        except (sqlite3.Error, StoreTimeout) as e:
+            raise StoreFailed(f"the doodle database could not be read ({e})") from None
