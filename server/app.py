@@ -50,9 +50,10 @@ from server.connection import Connection
 from server.errors import ClientTooSlow, Fault
 from server.http import error_response, json_response, without_body
 from server.infer import DEFAULT_MODEL_DIR, Batcher, Classifier, Model
-from server.limits import BATCH_WAIT_MS, MAX_BATCH, MAX_QUERY_FIELDS, Limits
+from server.limits import BATCH_WAIT_MS, MAX_BATCH, MAX_QUERY_FIELDS, RENDER_NICE, RENDER_THREADS, Limits
 from server.plugin import Feature, HttpRequest, Registry
 from server.render import Image
+from server.render_pool import RenderPool
 from server.session import Session
 
 log = logging.getLogger("doodlestream.server")
@@ -81,6 +82,8 @@ class ServerConfig:
     max_batch: int = MAX_BATCH
     batch_wait_ms: float = BATCH_WAIT_MS
     model_threads: int = 1
+    #: Threads rendering strokes and pictures off the event loop (:mod:`server.render_pool`).
+    render_threads: int = RENDER_THREADS
     web_root: Path = WEB_ROOT
     origins: list[str] | None = None
     token: str | None = None
@@ -106,6 +109,7 @@ class DoodleServer:
         if isinstance(self._model, Classifier):
             self._model.warm_up()
         self.batcher = Batcher(self._model, max_batch=self.config.max_batch, batch_wait_ms=self.config.batch_wait_ms)
+        self.renders = RenderPool(self.config.render_threads, nice=RENDER_NICE)
         self.sessions: dict[str, Session] = {}
         self.per_address: Counter[str] = Counter()
         #: Drawings handed to the hooks, by reason (clear, disconnect, shutdown).
@@ -131,6 +135,10 @@ class DoodleServer:
 
     async def classify(self, image: Image) -> list[tuple[str, float]]:
         return await self.batcher.classify(image)
+
+    async def model_input(self, session: Session) -> Image:
+        """``session``'s model input (finished strokes), rendered off the loop in its lane."""
+        return await self.renders.run(session.lane, session.render_snapshot, session.snapshot())
 
     # ------------------------------------------------------------ lifecycle
 
@@ -176,6 +184,7 @@ class DoodleServer:
                     conn.ws.transport.abort()
                 await self._server.wait_closed()
         await self.batcher.close()
+        self.renders.close()
         for hook in self.registry.close_hooks:
             await hook()
         log.info(
@@ -332,6 +341,7 @@ class DoodleServer:
             text=text,
             limits=self.config.limits,
             batcher=self.batcher,
+            renders=self.renders,
             registry=self.registry,
             drawing_ended=self.drawing_ended,
         )

@@ -75,7 +75,7 @@ class HistoryService:
         """Make the session's last guess list be for all of its strokes."""
         sent = session.guesses_sent
         if session.strokes and (not sent or sent[-1].strokes != session.strokes):
-            session.record_guesses(await self.services.classify(session.model_input()))
+            session.record_guesses(await self.services.classify(await self.services.model_input(session)))
 
     async def keep(self, session: Session, reason: str, word: str | None) -> int:
         """Store the session's drawing (unless stored already); its id."""

@@ -1,0 +1,87 @@
+"""Rendering off the event loop: a bounded thread pool with one ordered lane per session.
+
+Normalizing and drawing strokes, and decoding pictures, cost up to tens of milliseconds
+for the costliest legal messages; none of it may run on the event loop.  Promises:
+
+* :class:`RenderPool` runs blocking render work on at most ``threads`` threads (OpenCV
+  and numpy release the GIL while they work, so the event loop keeps running).
+  The threads run ``nice`` levels below the event loop (Linux), so under CPU contention
+  the loop, which answers every session, goes first.
+* A :class:`Lane` belongs to one session.  Its jobs run one at a time, in the order they
+  were submitted: a session's :class:`server.render.Canvas` is never touched by two
+  threads at once, and one session occupies at most one pool thread, so the other
+  threads stay free for other sessions.
+* A job whose caller is cancelled (a live guess overtaken by a pen-up) still runs to its
+  end before the lane's next job starts; its result is dropped.  :attr:`Lane.pending`
+  counts the jobs submitted and not yet finished; the connection starts a live guess
+  only when it is 0, so a session never has more than one message job and one live
+  job outstanding.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+class Lane:
+    """One session's queue of render jobs (see module docstring)."""
+
+    __slots__ = ("_tail", "pending")
+
+    def __init__(self) -> None:
+        self._tail: asyncio.Task[Any] | None = None
+        #: Jobs submitted to this lane and not finished yet.
+        self.pending = 0
+
+
+def _finished(lane: Lane, task: asyncio.Task[Any]) -> None:
+    lane.pending -= 1
+    if lane._tail is task:
+        lane._tail = None
+    if not task.cancelled():
+        task.exception()  # retrieved: a job whose caller left must not log "never retrieved"
+
+
+def _lower_priority(nice: int) -> None:
+    """Runs first in each render thread: make it ``nice`` levels nicer than the process (Linux: per thread)."""
+    if nice and hasattr(os, "setpriority"):
+        tid = threading.get_native_id()
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + nice))
+
+
+class RenderPool:
+    """A bounded pool of render threads shared by every session (see module docstring)."""
+
+    def __init__(self, threads: int, *, nice: int = 0) -> None:
+        if threads < 1:
+            raise ValueError("a render pool needs at least one thread")
+        self.threads = threads
+        self._executor = ThreadPoolExecutor(
+            max_workers=threads, thread_name_prefix="render", initializer=_lower_priority, initargs=(nice,)
+        )
+
+    async def run(self, lane: Lane, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)`` on a pool thread, after every job ``lane`` was given before."""
+        job: asyncio.Task[T] = asyncio.get_running_loop().create_task(self._after(lane._tail, fn, args))
+        lane._tail = job
+        lane.pending += 1
+        job.add_done_callback(lambda t: _finished(lane, t))
+        return await asyncio.shield(job)
+
+    async def _after(self, previous: asyncio.Task[Any] | None, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+        if previous is not None and not previous.done():
+            await asyncio.wait([previous])
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    def close(self) -> None:
+        """Wait for running jobs, then stop the threads."""
+        self._executor.shutdown(wait=True)
