@@ -14,7 +14,8 @@ A :class:`Connection` wraps one ``websockets`` connection and its
   pictures decoded on the :class:`server.render_pool.RenderPool`, in the session's own
   lane (one job at a time per session), and classified by the batcher's worker thread;
   only a render of at most ``INLINE_RENDER_POINTS`` points runs on the loop (it costs
-  less than the hand-off).
+  less than the hand-off).  At most ``IMAGE_DECODES`` pictures are decoded at once,
+  server-wide (memory), in the order they came.
   What is left on the loop (decoding, validating, bookkeeping) is bounded by the message
   size, whatever the geometry.
 * Live guesses (``hello`` with ``live_ms``) are sent at most every ``live_ms`` while a
@@ -84,6 +85,7 @@ class Connection:
         limits: Limits,
         batcher: Batcher,
         renders: RenderPool,
+        image_slots: asyncio.Semaphore,
         registry: Registry,
         drawing_ended: Callable[[Session, str], Awaitable[None]],
     ) -> None:
@@ -93,6 +95,7 @@ class Connection:
         self.limits = limits
         self.batcher = batcher
         self.renders = renders
+        self.image_slots = image_slots
         self.registry = registry
         self.drawing_ended = drawing_ended
         self.live_task: asyncio.Task[None] | None = None
@@ -242,7 +245,8 @@ class Connection:
             await self.model_input()  # the canvas lets go of the old strokes now, not at the next render
             return protocol.with_seq(protocol.cleared(), msg.seq)
         if isinstance(msg, protocol.ImageMsg):
-            image = await self.render(partial(render_image, msg.data, max_pixels=self.limits.max_image_pixels))
+            async with self.image_slots:  # a picture's decoding peaks at tens of MiB: IMAGE_DECODES at once
+                image = await self.render(partial(render_image, msg.data, max_pixels=self.limits.max_image_pixels))
             top = await self.batcher.classify(image)
             ms = (time.perf_counter() - received) * 1000
             return protocol.with_seq(protocol.guesses(strokes=0, top=top, ms=ms), msg.seq)

@@ -39,9 +39,10 @@ MESSAGE_BURST = 2_000
 #: Errors a session may provoke in a row before it is closed with 1008, in errors.
 MAX_ERRORS_IN_A_ROW = 64
 #: Open sessions per client IP address, in sessions (beyond it the handshake is refused
-#: with HTTP 429).  With the other defaults one session holds at most about 7 MB (the
-#: arithmetic is in docs/OPERATIONS.md), so one address at most about 450 MB.
-MAX_SESSIONS_PER_ADDRESS = 64
+#: with HTTP 429).  With the other defaults one session holds at most about 6.8 MiB, so
+#: one address at most about 420 MiB with the one picture being decoded (the arithmetic
+#: is in docs/OPERATIONS.md).
+MAX_SESSIONS_PER_ADDRESS = 48
 #: Encoded bytes of one ``image`` message's picture, in bytes. Code: ``image_too_large``.
 MAX_IMAGE_BYTES = 786_432
 #: Decoded pixels of one ``image`` picture (width x height), in pixels.
@@ -68,6 +69,9 @@ BATCH_WAIT_MS = 0.0
 #: Threads that render strokes and decode pictures off the event loop, in threads (one
 #: session uses at most one at a time: :mod:`server.render_pool`).
 RENDER_THREADS = 4
+#: ``image`` pictures decoded at once, server-wide, in pictures (decoding one of
+#: ``MAX_IMAGE_PIXELS`` pixels peaks near 90 MiB); the others wait their turn in order.
+IMAGE_DECODES = 1
 #: How much nicer (lower CPU priority) the render threads run than the event loop, in
 #: nice levels: under CPU contention the loop, which answers every session, goes first.
 RENDER_NICE = 5
