@@ -50,7 +50,16 @@ from server.connection import Connection
 from server.errors import ClientTooSlow, Fault
 from server.http import error_response, json_response, without_body
 from server.infer import DEFAULT_MODEL_DIR, Batcher, Classifier, Model
-from server.limits import BATCH_WAIT_MS, IMAGE_DECODES, MAX_BATCH, MAX_QUERY_FIELDS, RENDER_NICE, RENDER_THREADS, Limits
+from server.limits import (
+    BATCH_WAIT_MS,
+    IMAGE_DECODES,
+    MAX_BATCH,
+    MAX_QUERY_FIELDS,
+    RENDER_NICE,
+    RENDER_SHARE,
+    RENDER_THREADS,
+    Limits,
+)
 from server.plugin import Feature, HttpRequest, Registry
 from server.render import Image
 from server.render_pool import RenderPool
@@ -109,7 +118,7 @@ class DoodleServer:
         if isinstance(self._model, Classifier):
             self._model.warm_up()
         self.batcher = Batcher(self._model, max_batch=self.config.max_batch, batch_wait_ms=self.config.batch_wait_ms)
-        self.renders = RenderPool(self.config.render_threads, nice=RENDER_NICE)
+        self.renders = RenderPool(self.config.render_threads, nice=RENDER_NICE, share=RENDER_SHARE)
         self.image_slots = asyncio.Semaphore(IMAGE_DECODES)
         self.sessions: dict[str, Session] = {}
         self.per_address: Counter[str] = Counter()

@@ -69,6 +69,10 @@ BATCH_WAIT_MS = 0.0
 #: Threads that render strokes and decode pictures off the event loop, in threads (one
 #: session uses at most one at a time: :mod:`server.render_pool`).
 RENDER_THREADS = 4
+#: Share of one render thread's CPU one session may use, as a fraction: after a render of
+#: ``c`` CPU seconds its next one waits ``c * (1 / share - 1)`` (ordinary renders take well
+#: under a millisecond; only a client sending the costliest messages is slowed, to itself).
+RENDER_SHARE = 0.5
 #: ``image`` pictures decoded at once, server-wide, in pictures (decoding one of
 #: ``MAX_IMAGE_PIXELS`` pixels peaks near 90 MiB); the others wait their turn in order.
 IMAGE_DECODES = 1

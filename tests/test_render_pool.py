@@ -78,3 +78,24 @@ async def test_a_failing_job_raises_in_its_caller_and_the_lane_goes_on() -> None
         assert await pool.run(lane, lambda: 7) == 7
     finally:
         pool.close()
+
+
+async def test_a_lane_uses_at_most_its_share_of_a_threads_cpu() -> None:
+    """After a job of c CPU seconds, a lane with share 1/2 waits about c before its next; other lanes do not wait."""
+    pool = RenderPool(2, share=0.5)
+    lane, other = Lane(), Lane()
+
+    def burn(seconds: float) -> float:
+        end = time.thread_time() + seconds
+        while time.thread_time() < end:
+            pass
+        return time.monotonic()
+
+    try:
+        done = await pool.run(lane, burn, 0.05)
+        other_start = await pool.run(other, time.monotonic)
+        next_start = await pool.run(lane, time.monotonic)
+        assert other_start - done < 0.04  # another session is not held back
+        assert next_start - done >= 0.045  # this one rested about as long as it worked
+    finally:
+        pool.close()
