@@ -13,7 +13,9 @@ Phases (each prints a progress line and its figures):
    setting is the fastest under load among those within 20% (+0.2 ms) of the best
    one-session p50.
 4. **workers**: the same lobby on ``--workers 2``.
-5. **baseline** (:mod:`bench.baseline`): one session on the same drawings, then the
+5. **adversarial** (:mod:`bench.adversary`): a neighbour's pen-up latency (p50, p99,
+   max) while another client sends the costliest legal messages.
+6. **baseline** (:mod:`bench.baseline`): one session on the same drawings, then the
    same human-pace lobby, for the ratios.
 
 Writes ``bench/results.json``, ``bench/results.md`` and ``bench/latency.png``
@@ -35,8 +37,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench import adversary, load, procs, report
 from bench import drawings as D
-from bench import load, procs, report
 from bench.metrics import cpu_seconds, ratio, rss_kib, tree
 from server.infer import DEFAULT_MODEL_DIR
 from server.limits import BATCH_WAIT_MS, MAX_BATCH
@@ -63,6 +65,7 @@ class Profile:
     baseline_s: float
     client_processes: int
     settle_s: float  # pause before reading RSS
+    attack_s: float  # the adversarial phase's window
 
 
 FULL = Profile(
@@ -82,6 +85,7 @@ FULL = Profile(
     baseline_s=20.0,
     client_processes=2,
     settle_s=1.0,
+    attack_s=20.0,
 )
 
 QUICK = Profile(
@@ -101,6 +105,7 @@ QUICK = Profile(
     baseline_s=2.0,
     client_processes=2,
     settle_s=0.3,
+    attack_s=3.0,
 )
 
 
@@ -259,6 +264,19 @@ class Bench:
             self.results["recommended"] = {k: pick[k] for k in ("max_batch", "batch_wait_ms", "model_threads")}
             log(f"recommended defaults: {self.results['recommended']}")
 
+    def adversarial(self) -> dict[str, Any]:
+        """A neighbour's pen-up latency while another client sends the costliest legal messages."""
+        with procs.ours(model=self.model) as server:
+            r = adversary.run(server.url, self.p.attack_s)
+        self.latencies["adversarial: neighbour"] = r.pop("latencies_ms")
+        self.results["adversarial"] = r
+        n = r["neighbour"]
+        log(
+            f"adversarial: neighbour pen-up p50 {n['p50']:.1f} ms, p99 {n['p99']:.1f} ms, max {n['max']:.1f} ms "
+            f"over {n['n']}; attacker sent {r['attacker']['messages']} messages"
+        )
+        return r
+
     def run(self) -> dict[str, Any]:
         p, t_start = self.p, time.monotonic()
         raise_fd_limit(4 * p.idle_sessions + 4 * p.players + 256)
@@ -270,23 +288,25 @@ class Bench:
             defaults={"max_batch": MAX_BATCH, "batch_wait_ms": BATCH_WAIT_MS, "model_threads": 1},
             drawings=len(D.load(p.per_word)),
         )
-        log(f"{p.name} mode; phase 1/5: memory and one session")
+        log(f"{p.name} mode; phase 1/6: memory and one session")
         server = self.memory(compression=True)
         server.stop(check=True)
         server = self.memory(compression=False)
         self.results["model"] = server.healthz()["model"]
         try:
-            log("phase 2/5: lobby on one worker")
+            log("phase 2/6: lobby on one worker")
             self.lobby(server, "1 worker")
             self.client_split(server)
         finally:
             server.stop(check=True)
-        log("phase 3/5: micro-batching sweep")
+        log("phase 3/6: micro-batching sweep")
         self.sweep()
-        log("phase 4/5: two workers")
+        log("phase 4/6: two workers")
         with procs.ours("--workers", "2", model=self.model) as server:
             self.lobby(server, "2 workers")
-        log("phase 5/5: baseline (Flask + Keras model.predict per request)")
+        log("phase 5/6: adversarial (a neighbour while another client sends the costliest messages)")
+        self.adversarial()
+        log("phase 6/6: baseline (Flask + Keras model.predict per request)")
         with procs.baseline(model=self.model) as server:
             self.measure("baseline: 1 session", server, self.single(server, kind="baseline"), processes=1)
             spec = self.human(server.http, p.baseline_players, p.baseline_s, kind="baseline")
@@ -323,6 +343,7 @@ def targets(res: dict[str, Any]) -> list[dict[str, Any]]:
     def t(name: str, goal: str, value: float, unit: str, met: bool, digits: int = 1) -> dict[str, Any]:
         return {"name": name, "target": goal, "value": value, "unit": unit, "met": bool(met), "digits": digits}
 
+    attacked = res.get("adversarial", {}).get("neighbour", {}).get("max", math.nan)
     return [
         t("one session p50", "<= 2 ms", single["p50"], "ms", single["p50"] <= 2, 2),
         t("one session p99", "<= 5 ms", single["p99"], "ms", single["p99"] <= 5, 2),
@@ -340,6 +361,7 @@ def targets(res: dict[str, Any]) -> list[dict[str, Any]]:
         t("memory per idle session", "<= 150 KB", mem["kb_per_session"], "KB", mem["kb_per_session"] <= 150, 1),
         t("p50 latency vs baseline", ">= 20x lower", lat_ratio, "x", lat_ratio >= 20, 1),
         t("bytes sent per guess vs baseline", ">= 20x fewer", bytes_ratio, "x", bytes_ratio >= 20, 1),
+        t("neighbour pen-up max under attack", "<= 100 ms", attacked, "ms", attacked <= 100, 1),
     ]
 
 

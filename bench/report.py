@@ -110,6 +110,25 @@ def memory_table(results: dict[str, Any]) -> list[str]:
     return _table(head, rows)
 
 
+def adversarial_table(results: dict[str, Any]) -> list[str]:
+    """The neighbour's pen-up latency while another client sends the costliest legal messages."""
+    adv = results.get("adversarial")
+    if not adv:
+        return []
+    n, a = adv["neighbour"], adv["attacker"]
+    errors = ", ".join(f"{k} {v}" for k, v in sorted(a.get("errors", {}).items())) or "none"
+    row = [_f(adv["seconds"]), _f(n["n"]), _f(n["p50"], 2), _f(n["p99"], 2), _f(n["max"], 2)]
+    row += [_f(a["messages"]), _f(a["guesses"]), errors]
+    head = ["seconds", "neighbour pen-ups", "p50 ms", "p99 ms", "max ms", "attacker messages", "attacker guesses"]
+    return [
+        "Adversarial: a neighbour's pen-up latency while one client sends the costliest legal messages "
+        "(`bench/adversary.py`: 8,192-point zigzags, live guesses, undo after each, 4 MP images):",
+        "",
+        *_table([*head, "attacker refused"], [row]),
+        "",
+    ]
+
+
 def markdown(results: dict[str, Any]) -> str:
     """All tables of a run as markdown (``results.md`` and the README's figures)."""
     m = results["machine"]
@@ -130,6 +149,7 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         *memory_table(results),
         "",
+        *adversarial_table(results),
     ]
     split = results.get("client_split")
     if split:

@@ -25,6 +25,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
+from server import logfilter
 from server.admission import REFUSAL_LOG_S, raise_open_file_limit
 from server.app import ServerConfig
 from server.assembly import create_server
@@ -35,6 +36,7 @@ from server.infer import DEFAULT_MODEL_DIR
 from server.limits import (
     BATCH_WAIT_MS,
     MAX_BATCH,
+    RENDER_THREADS,
     WORKER_HEARTBEAT_S,
     WORKER_HUNG_S,
     WORKER_RESTART_MAX_S,
@@ -52,6 +54,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--max-batch", type=int, default=MAX_BATCH, help="micro-batch size cap, in requests")
     p.add_argument("--batch-wait-ms", type=float, default=BATCH_WAIT_MS, help="micro-batch deadline, in ms")
     p.add_argument("--model-threads", type=int, default=1, help="threads of the model interpreter")
+    p.add_argument(
+        "--render-threads",
+        type=int,
+        default=RENDER_THREADS,
+        help=f"threads rendering strokes and pictures off the event loop (default {RENDER_THREADS})",
+    )
     p.add_argument(
         "--origin",
         action="append",
@@ -145,6 +153,7 @@ async def main_async(args: argparse.Namespace) -> int:
         max_batch=args.max_batch,
         batch_wait_ms=args.batch_wait_ms,
         model_threads=args.model_threads,
+        render_threads=args.render_threads,
         origins=args.origins,
         token=args.token,
         public_gallery=args.public_gallery,
@@ -219,6 +228,7 @@ def _quiet_accept_failures() -> Callable[[asyncio.AbstractEventLoop, dict[str, A
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logfilter.install()  # repeated identical lines are rate-limited: no client can flood the log
     if args.workers < 1:
         print("python -m server: --workers must be at least 1", file=sys.stderr)
         return 2

@@ -61,9 +61,20 @@ from server.connection import Connection
 from server.errors import ClientTooSlow, Fault
 from server.http import error_response, json_response, without_body
 from server.infer import DEFAULT_MODEL_DIR, Batcher, Classifier, Model
-from server.limits import BATCH_WAIT_MS, LISTEN_BACKLOG, MAX_BATCH, MAX_QUERY_FIELDS, Limits
+from server.limits import (
+    BATCH_WAIT_MS,
+    IMAGE_DECODES,
+    LISTEN_BACKLOG,
+    MAX_BATCH,
+    MAX_QUERY_FIELDS,
+    RENDER_NICE,
+    RENDER_SHARE,
+    RENDER_THREADS,
+    Limits,
+)
 from server.plugin import Access, Endpoint, Feature, HttpRequest, Registry
 from server.render import Image
+from server.render_pool import RenderPool
 from server.session import Session
 
 log = logging.getLogger("doodlestream.server")
@@ -96,6 +107,8 @@ class ServerConfig:
     max_batch: int = MAX_BATCH
     batch_wait_ms: float = BATCH_WAIT_MS
     model_threads: int = 1
+    #: Threads rendering strokes and pictures off the event loop (:mod:`server.render_pool`).
+    render_threads: int = RENDER_THREADS
     web_root: Path = WEB_ROOT
     origins: list[str] | None = None
     token: str | None = None
@@ -123,6 +136,8 @@ class DoodleServer:
         if isinstance(self._model, Classifier):
             self._model.warm_up()
         self.batcher = Batcher(self._model, max_batch=self.config.max_batch, batch_wait_ms=self.config.batch_wait_ms)
+        self.renders = RenderPool(self.config.render_threads, nice=RENDER_NICE, share=RENDER_SHARE)
+        self.image_slots = asyncio.Semaphore(IMAGE_DECODES)
         self.sessions: dict[str, Session] = {}
         self.per_address: Counter[str] = Counter()
         #: Drawings handed to the hooks, by reason (clear, disconnect, shutdown).
@@ -150,6 +165,10 @@ class DoodleServer:
 
     async def classify(self, image: Image) -> list[tuple[str, float]]:
         return await self.batcher.classify(image)
+
+    async def model_input(self, session: Session) -> Image:
+        """``session``'s model input (finished strokes), rendered off the loop in its lane."""
+        return await self.renders.run(session.lane, session.render_snapshot, session.snapshot())
 
     # ------------------------------------------------------------ lifecycle
 
@@ -199,6 +218,7 @@ class DoodleServer:
                     conn.ws.transport.abort()
                 await self._server.wait_closed()
         await self.batcher.close()
+        self.renders.close()
         for hook in self.registry.close_hooks:
             await hook()
         log.info(
@@ -400,6 +420,8 @@ class DoodleServer:
             text=text,
             limits=self.config.limits,
             batcher=self.batcher,
+            renders=self.renders,
+            image_slots=self.image_slots,
             registry=self.registry,
             drawing_ended=self.drawing_ended,
         )

@@ -10,11 +10,18 @@ A :class:`Connection` wraps one ``websockets`` connection and its
   with 1001 (:meth:`Connection.run`).
 * A reply that waits more than ``send_timeout_s`` for a client that does not read drops
   that client (:class:`server.errors.ClientTooSlow`).
-* Classification never blocks the event loop (the batcher's worker thread; image
-  decoding in the default executor).
+* Rendering and classification never block the event loop: strokes are rendered and
+  pictures decoded on the :class:`server.render_pool.RenderPool`, in the session's own
+  lane (one job at a time per session), and classified by the batcher's worker thread;
+  only a render of at most ``INLINE_RENDER_POINTS`` points runs on the loop (it costs
+  less than the hand-off).  At most ``IMAGE_DECODES`` pictures are decoded at once,
+  server-wide (memory), in the order they came.
+  What is left on the loop (decoding, validating, bookkeeping) is bounded by the message
+  size, whatever the geometry.
 * Live guesses (``hello`` with ``live_ms``) are sent at most every ``live_ms`` while a
   stroke is in progress and new points arrived, with at most one pending live
-  classification per session; pen-up, undo and clear cancel a pending one.
+  classification per session (a new one starts only once the session's lane is idle);
+  pen-up, undo and clear cancel a pending one.
 * Message types beyond the core drawing ones are answered by the handler a feature
   registered (:class:`server.plugin.Registry`).
 """
@@ -26,6 +33,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from functools import partial
+from typing import Any
 
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
@@ -33,9 +41,10 @@ from websockets.exceptions import ConnectionClosed
 from server import protocol
 from server.errors import ClientTooSlow, ErrorCode, Fault, LimitExceeded, Unhandled
 from server.infer import Batcher
-from server.limits import Limits
+from server.limits import INLINE_RENDER_POINTS, Limits
 from server.plugin import Registry
-from server.render import render_image
+from server.render import Image, render_image
+from server.render_pool import RenderPool
 from server.session import Session
 
 log = logging.getLogger("doodlestream.connection")
@@ -75,6 +84,8 @@ class Connection:
         text: bool,
         limits: Limits,
         batcher: Batcher,
+        renders: RenderPool,
+        image_slots: asyncio.Semaphore,
         registry: Registry,
         drawing_ended: Callable[[Session, str], Awaitable[Fault | None]],
     ) -> None:
@@ -83,6 +94,8 @@ class Connection:
         self.text = text
         self.limits = limits
         self.batcher = batcher
+        self.renders = renders
+        self.image_slots = image_slots
         self.registry = registry
         self.drawing_ended = drawing_ended
         self.live_task: asyncio.Task[None] | None = None
@@ -153,7 +166,7 @@ class Connection:
 
     def maybe_live(self) -> None:
         s = self.session
-        if not s.live_ms or (self.live_task is not None and not self.live_task.done()):
+        if not s.live_ms or (self.live_task is not None and not self.live_task.done()) or s.lane.pending:
             return
         self.live_task = asyncio.create_task(self._live(s.live_ms / 1000.0))
 
@@ -174,7 +187,7 @@ class Connection:
             return
         start = time.perf_counter()
         s.points_since_live = 0
-        top = await self.batcher.classify(s.model_input(pending=True))
+        top = await self.batcher.classify(await self.model_input(pending=True))
         self.last_live = time.monotonic()
         await self.send(
             protocol.guesses(strokes=s.strokes, top=top, ms=(time.perf_counter() - start) * 1000, live=True)
@@ -182,9 +195,22 @@ class Connection:
 
     # ------------------------------------------------------------ messages
 
+    async def render(self, fn: Any, *args: Any) -> Image:
+        """``fn(*args)`` on the render pool, in this session's lane."""
+        return await self.renders.run(self.session.lane, fn, *args)
+
+    async def model_input(self, *, pending: bool = False) -> Image:
+        """The session's model input: rendered here when it is small (at most
+        ``INLINE_RENDER_POINTS`` points to draw and no render job outstanding), else off the loop."""
+        s = self.session
+        snapshot = s.snapshot(pending=pending)
+        if not s.lane.pending and s.render_work(snapshot) <= INLINE_RENDER_POINTS:
+            return s.render_snapshot(snapshot)
+        return await self.render(s.render_snapshot, snapshot)
+
     async def classify_drawing(self, seq: int | None, received: float) -> protocol.Payload:
         s = self.session
-        top = await self.batcher.classify(s.model_input()) if s.strokes else []
+        top = await self.batcher.classify(await self.model_input()) if s.strokes else []
         if s.strokes:
             s.record_guesses(top)
         ms = (time.perf_counter() - received) * 1000
@@ -217,15 +243,14 @@ class Connection:
             if s.pen_up() or s.strokes:
                 failure = await self.drawing_ended(s, "clear")
             s.clear()
+            await self.model_input()  # the canvas lets go of the old strokes now, not at the next render
             reply = protocol.cleared()
             if failure is not None:  # the drawing was to be kept but could not be (README: clear)
                 reply.update(stored=False, error={"code": failure.code.value, "message": failure.message})
             return protocol.with_seq(reply, msg.seq)
         if isinstance(msg, protocol.ImageMsg):
-            loop = asyncio.get_running_loop()
-            image = await loop.run_in_executor(
-                None, partial(render_image, msg.data, max_pixels=self.limits.max_image_pixels)
-            )
+            async with self.image_slots:  # a picture's decoding peaks at tens of MiB: IMAGE_DECODES at once
+                image = await self.render(partial(render_image, msg.data, max_pixels=self.limits.max_image_pixels))
             top = await self.batcher.classify(image)
             ms = (time.perf_counter() - received) * 1000
             return protocol.with_seq(protocol.guesses(strokes=0, top=top, ms=ms), msg.seq)

@@ -29,6 +29,7 @@ class ErrorCode(StrEnum):
     TOO_MANY_POINTS = "too_many_points"
     STROKE_TOO_LONG = "stroke_too_long"
     TOO_MANY_STROKES = "too_many_strokes"
+    DRAWING_TOO_LARGE = "drawing_too_large"
     RATE_LIMITED = "rate_limited"
     IMAGE_TOO_LARGE = "image_too_large"
     IMAGE_TOO_MANY_PIXELS = "image_too_many_pixels"

@@ -21,6 +21,10 @@ MAX_POINTS_PER_MESSAGE = 2_048
 #: Points in one stroke (all its ``points`` messages together), in points.
 #: Code: ``stroke_too_long``.
 MAX_POINTS_PER_STROKE = 8_192
+#: Points in one drawing (every stroke, the one in progress included), in points.
+#: Code: ``drawing_too_large`` (undo or clear to go on).  With 24 bytes a point stored
+#: (see :mod:`server.session`), a full drawing holds 768 KiB of points.
+MAX_POINTS_PER_DRAWING = 32_768
 #: Largest coordinate magnitude a client may send, in client pixels. Code: ``invalid_field``.
 MAX_COORDINATE = 1e9
 #: Largest point time a client may send, in milliseconds since the drawing began. Code: ``invalid_field``.
@@ -35,8 +39,10 @@ MESSAGE_BURST = 2_000
 #: Errors a session may provoke in a row before it is closed with 1008, in errors.
 MAX_ERRORS_IN_A_ROW = 64
 #: Open sessions per client IP address, in sessions (beyond it the handshake is refused
-#: with HTTP 429).
-MAX_SESSIONS_PER_ADDRESS = 256
+#: with HTTP 429).  With the other defaults one session holds at most about 6.8 MiB, so
+#: one address at most about 420 MiB with the one picture being decoded (the arithmetic
+#: is in docs/OPERATIONS.md).
+MAX_SESSIONS_PER_ADDRESS = 48
 #: Connections per client address between the TCP accept and a complete HTTP request, in
 #: connections (beyond it the connection is answered HTTP 429 at once and closed).
 MAX_HANDSHAKES_PER_ADDRESS = 64
@@ -73,6 +79,23 @@ MAX_QUERY_FIELDS = 16
 MAX_BATCH = 32
 #: Longest a request waits for its batch to fill, in milliseconds (micro-batch deadline).
 BATCH_WAIT_MS = 0.0
+#: Threads that render strokes and decode pictures off the event loop, in threads (one
+#: session uses at most one at a time: :mod:`server.render_pool`).
+RENDER_THREADS = 4
+#: Share of one render thread's CPU one session may use, as a fraction: after a render of
+#: ``c`` CPU seconds its next one waits ``c * (1 / share - 1)`` (ordinary renders take well
+#: under a millisecond; only a client sending the costliest messages is slowed, to itself).
+RENDER_SHARE = 0.5
+#: ``image`` pictures decoded at once, server-wide, in pictures (decoding one of
+#: ``MAX_IMAGE_PIXELS`` pixels peaks near 90 MiB); the others wait their turn in order.
+IMAGE_DECODES = 1
+#: How much nicer (lower CPU priority) the render threads run than the event loop, in
+#: nice levels: under CPU contention the loop, which answers every session, goes first.
+RENDER_NICE = 5
+#: Points a render may normalize and draw on the event loop itself, in points (when the
+#: session has no render job outstanding; under a millisecond).  Bigger renders go to the
+#: render threads: the thread hand-offs cost more than a small render.
+INLINE_RENDER_POINTS = 256
 #: Outgoing bytes buffered for a slow client (websockets' ``write_limit`` high-water
 #: mark), in bytes.  Past it a send waits for the client to read, at most
 #: ``SEND_TIMEOUT_S``; then the client is dropped (TCP reset, logged).
@@ -85,6 +108,14 @@ RECV_QUEUE_FRAMES = 4
 #: Longest a shutdown (SIGTERM) waits for in-flight replies and drawing hooks before it
 #: drops the connections left, in seconds.
 SHUTDOWN_GRACE_S = 10.0
+#: Identical log lines (same logger, level and text) let through per window, in lines;
+#: the rest of the window's repeats are counted and reported with the next one let through
+#: (:mod:`server.logfilter`).
+LOG_REPEAT_BURST = 3
+#: The window of ``LOG_REPEAT_BURST``, in seconds.
+LOG_REPEAT_WINDOW_S = 10.0
+#: Distinct log lines the repeat filter remembers, in lines (past it, it forgets the oldest).
+LOG_REPEAT_KEYS = 1_024
 #: Largest ``limit`` of the gallery's JSON listing, in drawings.
 MAX_PAGE = 200
 
@@ -149,6 +180,7 @@ class Limits:
     max_frame_bytes: int = MAX_FRAME_BYTES
     max_points_per_message: int = MAX_POINTS_PER_MESSAGE
     max_points_per_stroke: int = MAX_POINTS_PER_STROKE
+    max_points_per_drawing: int = MAX_POINTS_PER_DRAWING
     max_strokes: int = MAX_STROKES
     max_messages_per_second: float = MAX_MESSAGES_PER_SECOND
     message_burst: int = MESSAGE_BURST

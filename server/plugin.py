@@ -20,8 +20,8 @@ never touches the server's own state; the server reads what was registered.
 * :meth:`Registry.health` adds a named part to ``/healthz`` (a function returning a JSON
   map; it runs on the event loop and must be quick).
 
-:attr:`Registry.services` is what a feature may use of the running server: the model
-and the micro-batched classifier.
+:attr:`Registry.services` is what a feature may use of the running server: the model,
+the micro-batched classifier, and a session's model input rendered off the event loop.
 """
 
 from __future__ import annotations
@@ -98,6 +98,10 @@ class Services(Protocol):
 
     async def classify(self, image: Image) -> list[tuple[str, float]]:
         """The top guesses for one model input (micro-batched with other sessions')."""
+        ...
+
+    async def model_input(self, session: Session) -> Image:
+        """The model input of ``session``'s finished strokes, rendered off the event loop."""
         ...
 
 

@@ -11,7 +11,10 @@ Contract:
   raises a :class:`server.errors.ClientFault` subclass whose ``code`` and message go
   into the ``error`` reply.  It never raises anything else, whatever the bytes.
 * Point lists come back as float64 numpy arrays that are 1-D, equally long, finite and
-  within :class:`server.limits.Limits`; times as int64 milliseconds.
+  within :class:`server.limits.Limits` (coordinates within ``MAX_COORDINATE``); times
+  as int64 milliseconds in ``0..MAX_TIME_MS``.
+* Strings the server keeps (``word``, ``client``) are valid Unicode: a JSON frame's lone
+  UTF-16 surrogate (``"\\ud800"``) is ``invalid_field``.
 * :func:`encode` serialises a server message (a plain dict built by the helpers here).
 """
 
@@ -131,7 +134,9 @@ def _seq(m: Payload) -> int | None:
     return seq
 
 
-def _numbers(m: Payload, key: str, limits: Limits) -> Floats:
+def _numbers(m: Payload, key: str, limits: Limits, *, bound: float, beyond: str) -> Floats:
+    """``m[key]`` as a float64 array of at most ``max_points_per_message`` finite numbers
+    within ``+-bound`` (``beyond`` is the error message for one outside it)."""
     v = m.get(key)
     if not isinstance(v, list):
         raise InvalidField(f"'{key}' must be a list of numbers")
@@ -147,34 +152,44 @@ def _numbers(m: Payload, key: str, limits: Limits) -> Floats:
         for item in v:
             if item != item or item in (math.inf, -math.inf):
                 raise InvalidField(f"'{key}' holds NaN or an infinite value")
-            if abs(item) > MAX_COORDINATE:
-                raise InvalidField(f"'{key}' holds a coordinate beyond +-{MAX_COORDINATE:g}")
+            if abs(item) > bound:
+                raise InvalidField(beyond)
         return np.array(v, dtype=np.float64)
     try:
         arr = np.asarray(v, dtype=np.float64)
     except (OverflowError, ValueError):
-        raise InvalidField(f"'{key}' holds a number too large for a coordinate") from None
+        raise InvalidField(beyond) from None
     if not np.isfinite(arr).all():
         raise InvalidField(f"'{key}' holds NaN or an infinite value")
-    if len(arr) and float(np.abs(arr).max()) > MAX_COORDINATE:
-        raise InvalidField(f"'{key}' holds a coordinate beyond +-{MAX_COORDINATE:g}")
+    if len(arr) and float(np.abs(arr).max()) > bound:
+        raise InvalidField(beyond)
     return arr
 
 
 def _points(m: Payload, limits: Limits) -> tuple[Floats, Floats, Ints | None]:
-    x = _numbers(m, "x", limits)
-    y = _numbers(m, "y", limits)
+    x = _numbers(m, "x", limits, bound=MAX_COORDINATE, beyond=f"'x' holds a coordinate beyond +-{MAX_COORDINATE:g}")
+    y = _numbers(m, "y", limits, bound=MAX_COORDINATE, beyond=f"'y' holds a coordinate beyond +-{MAX_COORDINATE:g}")
     if len(x) != len(y):
         raise InvalidField(f"'x' has {len(x)} values but 'y' has {len(y)}")
     t_arr: Ints | None = None
     if m.get("t") is not None:
-        t = _numbers(m, "t", limits)
+        times = f"'t' must be milliseconds between 0 and {MAX_TIME_MS}"
+        t = _numbers(m, "t", limits, bound=MAX_TIME_MS, beyond=times)
         if len(t) != len(x):
             raise InvalidField(f"'t' has {len(t)} values but 'x' has {len(x)}")
-        if len(t) and (t.min() < 0 or t.max() > MAX_TIME_MS):
-            raise InvalidField(f"'t' must be milliseconds between 0 and {MAX_TIME_MS}")
+        if len(t) and t.min() < 0:
+            raise InvalidField(times)
         t_arr = np.rint(t).astype(np.int64)
     return x, y, t_arr
+
+
+def _is_unicode(text: str) -> bool:
+    """Whether ``text`` is valid Unicode (JSON's ``\\ud800`` escapes make lone surrogates, which are not)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _bytes(m: Payload, key: str, *, text: bool, max_bytes: int) -> bytes:
@@ -205,6 +220,8 @@ def _hello(m: Payload, seq: int | None, limits: Limits, text: bool) -> HelloMsg:
     client = m.get("client")
     if client is not None and (not isinstance(client, str) or len(client) > MAX_WORD_CHARS):
         raise InvalidField(f"'client' must be a string of at most {MAX_WORD_CHARS} characters")
+    if client is not None and not _is_unicode(client):
+        raise InvalidField("'client' must be valid Unicode (no lone surrogates)")
     return HelloMsg(seq, live or None, client)
 
 
@@ -226,6 +243,8 @@ def _word(v: Any) -> str | None:
         return None
     if not isinstance(v, str):
         raise InvalidField("'word' must be a string")
+    if not _is_unicode(v):
+        raise InvalidField("'word' must be valid Unicode (no lone surrogates)")
     word: str = v.strip()
     if not word or len(word) > MAX_WORD_CHARS:
         raise InvalidField(f"'word' must hold 1 to {MAX_WORD_CHARS} characters")

@@ -23,9 +23,10 @@ Contract
   ``MIN_STROKE_INTENSITY``) and reduces it to ``INPUT_PX`` x ``INPUT_PX`` uint8, bright
   strokes on black.  ``render(strokes)`` is what the model is trained on and served.
 * :class:`Canvas` holds one drawing and renders it incrementally: a stroke inside the
-  current bounding box is drawn onto the kept canvas; one that grows the box, and
-  :meth:`Canvas.pop`, re-render everything.  Its output always equals :func:`render`
-  of the same strokes (tested property).
+  current bounding box is drawn onto the kept canvas; one that grows the box
+  re-renders everything; dropping strokes (:meth:`Canvas.pop`, :meth:`Canvas.sync`)
+  redraws from the normalized strokes it keeps when the box stays, else re-renders.
+  Its output always equals :func:`render` of the same strokes (tested property).
 * :func:`render_image` is the seed's image path: a PNG/JPEG of a canvas (any background,
   any colours) is grey-scaled, thresholded, inverted when the background is light,
   cropped to its content and reduced to the same input format.  It raises
@@ -147,6 +148,10 @@ class Placement:
             return None
         return cls(float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1]))
 
+    def same(self, other: Placement) -> bool:
+        """Whether ``other`` maps client pixels exactly as this one does."""
+        return (self.min_x, self.min_y, self.max_x, self.max_y) == (other.min_x, other.min_y, other.max_x, other.max_y)
+
     def contains(self, pts: Points) -> bool:
         """Whether adding ``pts`` would leave this placement unchanged."""
         if not len(pts):
@@ -255,14 +260,25 @@ def render(strokes: Iterable[Points], size: int = INPUT_PX) -> Image:
 
 
 class Canvas:
-    """One drawing's strokes and its incrementally kept drawing canvas."""
+    """One drawing's strokes and its incrementally kept drawing canvas.
+
+    Besides the canvas it keeps each stroke normalized under the current placement (as
+    ``uint8``, 2 bytes a point), so dropping strokes that leave the placement unchanged
+    (undo of a stroke inside the box) redraws from that cache instead of normalizing
+    again.  The strokes are held by reference, never copied.  Not thread-safe: one
+    caller at a time (the server runs one session's renders in order, off the event
+    loop: :mod:`server.render_pool`).
+    """
 
     def __init__(self) -> None:
         self.strokes: list[Points] = []
+        self._normalized: list[npt.NDArray[np.uint8]] = []
         self._placement: Placement | None = None
         self._canvas: Image | None = None  # allocated with the first stroke: idle sessions stay small
         self.full_renders = 0
-        """How many times the whole drawing was re-rendered (for tests and stats)."""
+        """How many times the whole drawing was normalized again (for tests and stats)."""
+        self.redraws = 0
+        """How many times the canvas was redrawn from the normalized strokes it keeps."""
 
     def __len__(self) -> int:
         return len(self.strokes)
@@ -270,12 +286,21 @@ class Canvas:
     def _rerender(self) -> None:
         self.full_renders += 1
         self._placement = Placement.of(self.strokes)
+        self._normalized = []
         if self._placement is None:
             self._canvas = None
             return
         self._canvas = blank_canvas()
         for i, s in enumerate(self.strokes):
-            draw_stroke(self._canvas, normalize_stroke(s, self._placement), i)
+            norm = normalize_stroke(s, self._placement)
+            self._normalized.append(norm.astype(np.uint8))
+            draw_stroke(self._canvas, norm, i)
+
+    def _redraw(self) -> None:
+        self.redraws += 1
+        self._canvas = blank_canvas()
+        for i, norm in enumerate(self._normalized):
+            draw_stroke(self._canvas, norm.astype(np.int32), i)
 
     def push(self, pts: Points) -> None:
         """Append a finished stroke (empty strokes are ignored)."""
@@ -283,17 +308,59 @@ class Canvas:
             return
         self.strokes.append(pts)
         if self._canvas is not None and self._placement is not None and self._placement.contains(pts):
-            draw_stroke(self._canvas, normalize_stroke(pts, self._placement), len(self.strokes) - 1)
+            norm = normalize_stroke(pts, self._placement)
+            self._normalized.append(norm.astype(np.uint8))
+            draw_stroke(self._canvas, norm, len(self.strokes) - 1)
+        else:
+            self._rerender()
+
+    def truncate(self, n: int) -> None:
+        """Keep the first ``n`` strokes: redrawn from the cache when the placement stays, else re-rendered."""
+        if n >= len(self.strokes):
+            return
+        del self.strokes[n:]
+        del self._normalized[n:]
+        placement = Placement.of(self.strokes)
+        if placement is not None and self._placement is not None and placement.same(self._placement):
+            self._redraw()
         else:
             self._rerender()
 
     def pop(self) -> Points | None:
-        """Drop the last stroke and re-render; ``None`` when the drawing is empty."""
+        """Drop the last stroke; ``None`` when the drawing is empty."""
         if not self.strokes:
             return None
-        last = self.strokes.pop()
-        self._rerender()
+        last = self.strokes[-1]
+        self.truncate(len(self.strokes) - 1)
         return last
+
+    def _common(self, strokes: Sequence[Points]) -> int:
+        common = 0
+        for mine, theirs in zip(self.strokes, strokes, strict=False):
+            if mine is not theirs:
+                break
+            common += 1
+        return common
+
+    def work(self, strokes: Sequence[Points], pending: Points | None = None) -> int:
+        """An upper bound of the points :meth:`sync` to ``strokes`` and :meth:`image` with
+        ``pending`` would normalize or draw: the new strokes and the pending one when they
+        fall inside the placement, else every point."""
+        every = sum(len(s) for s in strokes) + (len(pending) if pending is not None else 0)
+        common = self._common(strokes)
+        if common < len(self.strokes) or self._placement is None:
+            return every
+        fresh = [*strokes[common:], *([pending] if pending is not None else [])]
+        if not all(self._placement.contains(s) for s in fresh):
+            return every
+        return sum(len(s) for s in fresh)
+
+    def sync(self, strokes: Sequence[Points]) -> None:
+        """Hold exactly ``strokes`` (matched by identity): drop what differs, then push the rest."""
+        common = self._common(strokes)
+        self.truncate(common)
+        for s in strokes[common:]:
+            self.push(s)
 
     def clear(self) -> None:
         """Forget every stroke."""

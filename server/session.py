@@ -7,10 +7,20 @@ guesses the client received.  It does no I/O and never awaits: the connection ha
 
 Promises:
 
-* Limits from :class:`server.limits.Limits` (points per stroke, strokes per drawing) are
-  checked *before* anything changes, so a rejected message leaves the drawing intact.
-* :meth:`Session.model_input` equals ``render(strokes)`` of the finished strokes (plus
-  the pending stroke when asked), whatever order of points/undo/clear led there.
+* Limits from :class:`server.limits.Limits` (points per stroke, strokes and points per
+  drawing) are checked *before* anything changes, so a rejected message leaves the
+  drawing intact.
+* Points are stored once, compactly: each finished stroke is one :class:`Stroke` (an
+  ``(N, 2)`` float64 array of x, y that the canvas shares, and an int64 array of times:
+  24 bytes a point); ``guesses_sent`` holds at most one record per stroke count.
+* Changing the drawing is cheap (no rendering).  Rendering is split in two so it can run
+  off the event loop: :meth:`Session.snapshot` (on the loop: references to the strokes,
+  a copy of the pending one) and :meth:`Session.render_snapshot` (anywhere, one call at
+  a time per session: it brings the canvas up to the snapshot and renders it; the server
+  runs it in the session's :attr:`Session.lane` of :class:`server.render_pool.RenderPool`).
+* :meth:`Session.model_input` (both steps at once) equals ``render(strokes)`` of the
+  finished strokes (plus the pending stroke when asked), whatever order of
+  points/undo/clear led there.
 * :meth:`Session.drawing` is the drawing in Quick Draw raw format
   (``[[x...], [y...], [t...]]`` per stroke, ``t`` in ms since the drawing's first point).
 """
@@ -28,8 +38,24 @@ from server.errors import ErrorCode, LimitExceeded
 from server.limits import Limits
 from server.protocol import Floats, Ints
 from server.render import Canvas, Image, Points
+from server.render_pool import Lane
 
 RawStroke = list[list[float]]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Stroke:
+    """One finished stroke: ``xy`` an ``(N, 2)`` float64 array (client pixels), ``t`` int64 ms."""
+
+    xy: Points
+    t: Ints
+
+    def __len__(self) -> int:
+        return len(self.t)
+
+
+Snapshot = tuple[tuple[Points, ...], Points | None]
+"""What :meth:`Session.render_snapshot` draws: the finished strokes and the pending one (or ``None``)."""
 
 
 @dataclass
@@ -50,7 +76,10 @@ class Session:
     live_ms: int | None = None
     started_at: float = field(default_factory=time.time)
     canvas: Canvas = field(default_factory=Canvas)
-    raw: list[tuple[Floats, Floats, Ints]] = field(default_factory=list)
+    lane: Lane = field(default_factory=Lane)
+    raw: list[Stroke] = field(default_factory=list)
+    #: Points in the finished strokes.
+    points: int = 0
     guesses_sent: list[GuessRecord] = field(default_factory=list)
     drawing_started_at: float | None = None
     _cur_x: list[Floats] = field(default_factory=list)
@@ -94,6 +123,11 @@ class Session:
             raise LimitExceeded(
                 f"a stroke holds at most {self.limits.max_points_per_stroke} points", code=ErrorCode.STROKE_TOO_LONG
             )
+        if self.points + self._cur_n + n > self.limits.max_points_per_drawing:
+            raise LimitExceeded(
+                f"a drawing holds at most {self.limits.max_points_per_drawing} points (undo or clear to go on)",
+                code=ErrorCode.DRAWING_TOO_LARGE,
+            )
         if self.drawing_started_at is None:
             self.drawing_started_at = time.time()
         if t is None:
@@ -115,10 +149,12 @@ class Session:
         """Finish the current stroke; ``False`` when there was none."""
         if not self._cur_n:
             return False
-        x, y, t = np.concatenate(self._cur_x), np.concatenate(self._cur_y), np.concatenate(self._cur_t)
+        pending = self._pending()
+        assert pending is not None
+        t = np.concatenate(self._cur_t)
         self._reset_current()
-        self.raw.append((x, y, t))
-        self.canvas.push(np.stack([x, y], axis=1))
+        self.raw.append(Stroke(pending, t))
+        self.points += len(t)
         return True
 
     def _reset_current(self) -> None:
@@ -133,8 +169,7 @@ class Session:
             return True
         if not self.raw:
             return False
-        self.raw.pop()
-        self.canvas.pop()
+        self.points -= len(self.raw.pop())
         while self.guesses_sent and self.guesses_sent[-1].strokes > len(self.raw):
             self.guesses_sent.pop()
         return True
@@ -143,22 +178,39 @@ class Session:
         """Start a new drawing."""
         self._reset_current()
         self.raw.clear()
+        self.points = 0
         self.guesses_sent.clear()
-        self.canvas.clear()
         self.drawing_started_at = None
         self._t0 = None
 
+    def snapshot(self, *, pending: bool = False) -> Snapshot:
+        """The drawing as :meth:`render_snapshot` takes it (cheap: strokes by reference)."""
+        return tuple(s.xy for s in self.raw), self._pending() if pending else None
+
+    def render_work(self, snapshot: Snapshot) -> int:
+        """An upper bound of the points :meth:`render_snapshot` would normalize or draw."""
+        return self.canvas.work(*snapshot)
+
+    def render_snapshot(self, snapshot: Snapshot) -> Image:
+        """The 64x64 model input of ``snapshot``; updates the canvas (one caller at a time)."""
+        strokes, pending = snapshot
+        self.canvas.sync(strokes)
+        return self.canvas.image(pending=pending)
+
     def model_input(self, *, pending: bool = False) -> Image:
-        """The 64x64 model input for the finished strokes (and the pending one)."""
-        return self.canvas.image(pending=self._pending() if pending else None)
+        """The 64x64 model input for the finished strokes (and the pending one), here and now."""
+        return self.render_snapshot(self.snapshot(pending=pending))
 
     def record_guesses(self, top: list[tuple[str, float]]) -> None:
-        """Remember the guesses sent for the current stroke count."""
+        """Remember the guesses sent for the current stroke count (replacing older ones for
+        the same or a higher count, so the list stays at most ``max_strokes`` long)."""
+        while self.guesses_sent and self.guesses_sent[-1].strokes >= self.strokes:
+            self.guesses_sent.pop()
         self.guesses_sent.append(GuessRecord(self.strokes, top))
 
     def drawing(self) -> list[RawStroke]:
         """The finished strokes in Quick Draw raw format."""
-        return [[x.tolist(), y.tolist(), t.tolist()] for x, y, t in self.raw]
+        return [[s.xy[:, 0].tolist(), s.xy[:, 1].tolist(), s.t.tolist()] for s in self.raw]
 
     def summary(self) -> dict[str, Any]:
         """Everything the doodle history needs to store this drawing."""

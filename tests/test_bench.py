@@ -121,3 +121,18 @@ def test_recommend_prefers_throughput_among_low_latency_settings() -> None:
     ]
     assert recommend(sweep) is sweep[1]
     assert recommend([]) is None
+
+
+def test_adversarial_phase_measures_the_neighbour_and_reports_it() -> None:
+    """The bench's adversarial phase, short, against a real server: neighbour figures, attacker counts, a table."""
+    from bench import __main__ as bench_main
+    from bench import report
+
+    profile = bench_main.Profile(**{**bench_main.QUICK.__dict__, "attack_s": 1.5})
+    b = bench_main.Bench(profile, D.ROOT / "models")
+    r = b.adversarial()
+    assert r["neighbour"]["n"] >= 5 and r["neighbour"]["max"] >= r["neighbour"]["p50"] > 0
+    assert r["attacker"]["messages"] >= 5 and b.latencies["adversarial: neighbour"]
+    table = "\n".join(report.adversarial_table(b.results))
+    assert "neighbour pen-ups" in table and f"{r['neighbour']['n']}" in table
+    assert report.adversarial_table({}) == []  # results of runs before the phase existed still render

@@ -31,8 +31,8 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def srv(db: Path) -> Iterator[ServerProcess]:
-    """A server keeping its history in a fresh file."""
-    s = ServerProcess("--db", str(db))
+    """A server keeping its history in a fresh file (60 sessions at once from this address: over the default 48)."""
+    s = ServerProcess("--db", str(db), "--max-sessions-per-address", "100")
     yield s
     s.stop()
 

@@ -234,3 +234,33 @@ def test_short_and_long_point_lists_are_validated_alike(n: int, bad: float) -> N
     xs[-1] = bad
     with pytest.raises(InvalidField):
         protocol.decode(pack({"type": "points", "x": xs, "y": [0.0] * n}), limits=L)
+
+
+surrogate = st.integers(0xD800, 0xDFFF).map(chr)
+valid_text = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=20).filter(str.strip)
+
+
+@settings(max_examples=200, deadline=None)
+@given(valid_text, surrogate, st.integers(0, 20), st.sampled_from(["word", "client"]))
+def test_lone_surrogates_in_kept_strings_are_invalid_field(text: str, bad: str, at: int, field: str) -> None:
+    """A lone UTF-16 surrogate anywhere in a JSON word or client is invalid_field; without it, it decodes."""
+    kind = "submit" if field == "word" else "hello"
+    spoiled = text[:at] + bad + text[at:]
+    with pytest.raises(InvalidField) as e:
+        protocol.decode(json.dumps({"type": kind, field: spoiled}), limits=L)
+    assert e.value.code == "invalid_field" and "surrogate" in e.value.message
+    ok = protocol.decode(json.dumps({"type": kind, field: text}), limits=L)
+    assert getattr(ok, field) in (text, text.strip())
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.floats(min_value=0, max_value=2.0**40), st.integers(1, 40))
+def test_times_up_to_max_time_ms_are_accepted_beyond_it_refused_as_times(t: float, n: int) -> None:
+    """t in 0..2^40 ms decodes (short and long lists alike); beyond it the error speaks of ms, not coordinates."""
+    xs = [0.0] * n
+    ok = protocol.decode(pack({"type": "points", "x": xs, "y": xs, "t": [t] * n}), limits=L)
+    assert isinstance(ok, protocol.PointsMsg) and ok.t is not None and int(ok.t[0]) == round(t)
+    for bad in (2.0**40 + 1, 1e15, -1.0):
+        with pytest.raises(InvalidField) as e:
+            protocol.decode(pack({"type": "points", "x": xs, "y": xs, "t": [bad] * n}), limits=L)
+        assert "milliseconds" in e.value.message and "coordinate" not in e.value.message

@@ -76,9 +76,9 @@ def test_render_ignores_where_and_how_big_the_drawing_is(strokes, scale, dx, dy)
 
 
 @settings(max_examples=150, deadline=None)
-@given(strokes_st(), st.lists(st.sampled_from(["push", "pop", "clear"]), max_size=12))
-def test_incremental_canvas_equals_full_render(strokes, ops) -> None:
-    """Canvas after any push/pop/clear sequence equals render() of the strokes it holds."""
+@given(strokes_st(), st.lists(st.sampled_from(["push", "pop", "clear", "sync"]), max_size=12), st.data())
+def test_incremental_canvas_equals_full_render(strokes, ops, data) -> None:
+    """Canvas after any push/pop/clear/sync sequence equals render() of the strokes it holds."""
     canvas = Canvas()
     held: list[np.ndarray] = []
     feed = iter(strokes * 2)
@@ -94,6 +94,11 @@ def test_incremental_canvas_equals_full_render(strokes, ops) -> None:
             canvas.pop()
             if held:
                 held.pop()
+        elif op == "sync":  # keep a prefix, then add strokes, as a session's snapshot does
+            keep = data.draw(st.integers(0, len(held)))
+            extra = [s for s in data.draw(st.lists(st.sampled_from(strokes or [as_points([], [])]), max_size=3))]
+            held = [*held[:keep], *(s.copy() for s in extra if len(s))]
+            canvas.sync(held)
         else:
             canvas.clear()
             held.clear()
@@ -109,6 +114,31 @@ def test_incremental_canvas_skips_full_renders_inside_the_frame() -> None:
     assert c.full_renders == before
     c.push(as_points([0, 200], [0, 0]))
     assert c.full_renders == before + 1
+
+
+def test_undo_inside_the_box_redraws_from_the_cache_without_normalizing_again() -> None:
+    """Dropping a stroke that leaves the box as it was redraws the kept normalized strokes; one that
+    shrinks the box normalizes again; both equal render()."""
+    c = Canvas()
+    frame, inside, outside = as_points([0, 100], [0, 100]), as_points([10, 90], [50, 60]), as_points([0, 300], [0, 0])
+    for s in (frame, inside):
+        c.push(s)
+    renders = c.full_renders
+    c.pop()
+    assert c.full_renders == renders and c.redraws == 1 and np.array_equal(c.image(), render([frame]))
+    c.push(outside)
+    c.pop()
+    assert c.full_renders == renders + 2 and np.array_equal(c.image(), render([frame]))
+
+
+def test_work_bounds_what_a_render_would_touch() -> None:
+    """Canvas.work counts only new points inside the box; anything that re-renders counts every point."""
+    c = Canvas()
+    a, b = as_points([0, 100, 100], [0, 0, 100]), as_points([20, 80], [50, 60])
+    assert c.work([a]) == 3
+    c.sync([a])
+    assert c.work([a]) == 0 and c.work([a, b]) == 2 and c.work([a], b) == 2
+    assert c.work([a], as_points([0, 500], [0, 0])) == 5 and c.work([]) == 0 and c.work([b]) == 2
 
 
 def test_pending_stroke_is_drawn_as_the_next_stroke() -> None:

@@ -91,3 +91,64 @@ def test_clear_forgets_everything_and_summary_holds_the_history() -> None:
     assert summ["final"][0] == {"word": "cat", "score": 0.6} and summ["guesses"][0]["strokes"] == 1
     s.clear()
     assert not s.has_drawing and s.guesses_sent == [] and s.drawing() == []
+
+
+def test_points_per_drawing_limit_counts_every_stroke_and_leaves_the_drawing_intact() -> None:
+    """More than max_points_per_drawing points in all is drawing_too_large; undo makes room again."""
+    s = Session(Limits(max_points_per_drawing=5))
+    s.add_points(arr(0, 1, 2), arr(0, 1, 2), None)
+    s.pen_up()
+    s.add_points(arr(5), arr(5), None)
+    before = (s.drawing(), s._cur_n)
+    with pytest.raises(LimitExceeded) as e:
+        s.add_points(arr(6, 7), arr(6, 7), None)
+    assert e.value.code == "drawing_too_large" and (s.drawing(), s._cur_n) == before
+    s.add_points(arr(6), arr(6), None)
+    s.pen_up()
+    assert s.points == 5 and s.undo() and s.points == 3
+    s.add_points(arr(8, 9), arr(8, 9), None)
+    s.clear()
+    assert s.points == 0 and not s.has_drawing
+
+
+def test_strokes_are_stored_once_compactly_and_shared_with_the_canvas() -> None:
+    """A finished stroke is one (N, 2) float64 array and an int64 time array; the canvas holds the same array."""
+    s = Session(Limits())
+    s.add_points(arr(0, 1, 2), arr(3, 4, 5), np.asarray([0, 1, 2]))
+    s.pen_up()
+    s.model_input()
+    stroke = s.raw[0]
+    assert stroke.xy.shape == (3, 2) and stroke.xy.dtype == np.float64 and stroke.t.dtype == np.int64
+    assert s.canvas.strokes[0] is stroke.xy
+
+
+def test_guess_records_stay_one_per_stroke_count() -> None:
+    """Repeated pen-ups and undo/redo cycles replace guess records instead of piling them up."""
+    s = Session(Limits())
+    for _ in range(3):
+        s.add_points(arr(0, 1), arr(0, 1), None)
+        s.pen_up()
+        s.record_guesses([("cat", 0.5)])
+    for _ in range(50):
+        s.record_guesses([("dog", 0.5)])  # pen_up with nothing in progress
+        s.add_points(arr(0, 1), arr(0, 1), None)
+        s.pen_up()
+        s.record_guesses([("cow", 0.5)])
+        s.undo()
+        s.record_guesses([("owl", 0.5)])
+    assert [g.strokes for g in s.guesses_sent] == [1, 2, 3] and s.guesses_sent[-1].guesses == [("owl", 0.5)]
+
+
+def test_snapshot_then_render_elsewhere_equals_render_of_the_strokes() -> None:
+    """A snapshot taken before later changes renders the drawing as it was then."""
+    s = Session(Limits())
+    a = (arr(0, 50, 100), arr(0, 80, 0))
+    s.add_points(*a, None)
+    s.pen_up()
+    s.add_points(arr(10, 90), arr(50, 50), None)
+    snap = s.snapshot(pending=True)
+    s.undo()
+    s.undo()
+    full = [as_points(*a), as_points(arr(10, 90), arr(50, 50))]
+    assert np.array_equal(s.render_snapshot(snap), render(full))
+    assert np.array_equal(s.model_input(), render([]))

@@ -91,7 +91,7 @@ def snapshot(session: Session, reason: str, word: str | None) -> NewDoodle:
         word=word,
         reason=reason,
         started_at=float(session.drawing_started_at or session.started_at),
-        drawing=list(session.raw),
+        drawing=[(s.xy[:, 0], s.xy[:, 1], s.t) for s in session.raw],  # column views, no copies
         guesses=guesses,
         final=list(guesses[-1]["guesses"]) if guesses else [],
     )
@@ -161,7 +161,7 @@ class HistoryService:
         """Make the session's last guess list be for all of its strokes."""
         sent = session.guesses_sent
         if session.strokes and (not sent or sent[-1].strokes != session.strokes):
-            session.record_guesses(await self.services.classify(session.model_input()))
+            session.record_guesses(await self.services.classify(await self.services.model_input(session)))
 
     async def _admit(self, reason: str) -> None:
         """Wait for (shutdown) or insist on (``submit``) a place in the store queue; raise when there is none."""

@@ -1,0 +1,159 @@
+"""Issue 11's budgets, against live servers: bounded work per message (a neighbour's pen-up while another
+client sends the costliest legal messages), the points-per-drawing limit, memory per session, lone surrogates."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import msgpack
+import pytest
+
+from bench import adversary
+from bench.metrics import rss_kib, summarize
+from replay_client.client import DoodleClient
+from server import limits as L
+from tests.conftest import ServerProcess
+from tests.support import get_json
+
+#: The issue's bound on a neighbour's pen-up latency while another client attacks, in ms (p100).
+NEIGHBOUR_BOUND_MS = 100.0
+#: Seconds of attack per attempt, and attempts (see the test's docstring).
+ATTACK_S = 4.0
+CONTROL_S = 2.0
+ATTEMPTS = 5
+#: One session's drawing filled to the limits, worst case, in KiB (docs/OPERATIONS.md: 24 B a point
+#: stored, 2 B a point normalized, the 74 KiB canvas, a 128 KiB copy of a pending stroke; plus allocator slack).
+DRAWING_BUDGET_KIB = 1_536
+
+
+@pytest.fixture(scope="module")
+def small() -> Iterator[ServerProcess]:
+    """A live server whose drawings hold at most 120 points."""
+    srv = ServerProcess("--max-points-per-drawing", "120", "--max-points-per-message", "50")
+    yield srv
+    srv.stop()
+
+
+async def test_welcome_announces_the_points_per_drawing_limit(small: ServerProcess) -> None:
+    """welcome carries max_points_per_drawing as configured (and the default is the named constant)."""
+    async with DoodleClient(small.url) as c:
+        assert c.welcome["limits"]["max_points_per_drawing"] == 120
+    assert L.Limits().max_points_per_drawing == L.MAX_POINTS_PER_DRAWING
+
+
+async def test_a_drawing_over_its_points_limit_is_refused_and_left_intact(small: ServerProcess) -> None:
+    """Points past max_points_per_drawing get drawing_too_large and change nothing; undo makes room again."""
+    line = {"x": list(range(50)), "y": list(range(50))}
+    async with DoodleClient(small.url) as c:
+        for n in (1, 2):
+            assert (await c.call({"type": "stroke", **line}))["strokes"] == n
+        await c.send({"type": "points", **line})
+        refused = await c.recv()
+        assert refused["code"] == "drawing_too_large" and "120" in refused["message"]
+        assert (await c.call({"type": "pen_up"}))["strokes"] == 2  # nothing of the refused points was kept
+        r = await c.call({"type": "stroke", "x": list(range(20)), "y": list(range(20))})
+        assert r["type"] == "guesses" and r["strokes"] == 3  # exactly up to the limit
+        assert (await c.call({"type": "stroke", "x": [1], "y": [1]}))["code"] == "drawing_too_large"
+        assert (await c.call({"type": "undo"}))["strokes"] == 2
+        assert (await c.call({"type": "stroke", **{k: v[:20] for k, v in line.items()}}))["strokes"] == 3
+
+
+async def test_lone_surrogates_are_invalid_field_not_internal_and_log_nothing(small: ServerProcess) -> None:
+    """JSON "\\ud800" in hello.client or submit.word answers invalid_field; the session then stores its drawing."""
+    async with DoodleClient(small.url, text=True) as c:
+        for _ in range(20):
+            await c.send_raw('{"type": "hello", "client": "tablet\\ud800", "seq": 1}')
+            r = await c.recv()
+            assert r["code"] == "invalid_field" and r["seq"] == 1
+            await c.send_raw('{"type": "submit", "word": "\\udfffcat", "seq": 2}')
+            r = await c.recv()
+            assert r["code"] == "invalid_field" and r["seq"] == 2
+        assert (await c.call({"type": "stroke", "x": [0, 10], "y": [0, 10]}))["type"] == "guesses"
+        assert (await c.call({"type": "submit", "word": "cat"}))["type"] == "saved"
+    assert "Traceback" not in small.stderr() and "internal" not in small.stderr()
+
+
+async def test_one_sessions_full_drawing_stays_within_its_memory_budget() -> None:
+    """RSS growth of a server with N sessions, each with a drawing of max_points_per_drawing zigzag points
+    (nothing simplified away) rendered, stays under DRAWING_BUDGET_KIB per session."""
+    srv = ServerProcess()
+    try:
+        async with DoodleClient(srv.url) as probe:
+            lim = probe.welcome["limits"]
+        per_stroke, per_msg = lim["max_points_per_stroke"], lim["max_points_per_message"]
+        strokes = lim["max_points_per_drawing"] // per_stroke
+        frames = [
+            adversary.chunks(*adversary.zigzag(per_stroke, 1000.0, phase=k / strokes), per_msg) for k in range(strokes)
+        ]
+
+        async def fill(c: DoodleClient) -> None:
+            for k in range(strokes):
+                for f in frames[k]:
+                    await c.send_raw(f)
+                assert (await c.call({"type": "pen_up"}))["strokes"] == k + 1
+            assert (await c.call({"type": "stroke", "x": [0], "y": [0]}))["code"] == "drawing_too_large"
+
+        async with DoodleClient(srv.url) as warm:  # allocator pools and the pool threads exist before measuring
+            await fill(warm)
+            await warm.call({"type": "clear"})
+        await asyncio.sleep(0.5)
+        before = rss_kib(srv.proc.pid)
+        n = 6
+        clients = [DoodleClient(srv.url) for _ in range(n)]
+        for c in clients:
+            await c.connect()
+            await fill(c)
+        await asyncio.sleep(0.5)
+        per_session = (rss_kib(srv.proc.pid) - before) / n
+        for c in clients:
+            await c.close()
+        print(f"one full drawing: {per_session:.0f} KiB of RSS per session (budget {DRAWING_BUDGET_KIB} KiB)")
+        assert per_session <= DRAWING_BUDGET_KIB
+    finally:
+        srv.stop()
+
+
+def test_a_neighbours_pen_up_answers_within_100_ms_while_another_client_sends_the_costliest_messages() -> None:
+    """A neighbour's pen-up latency stays under 100 ms (p100) while one client sends the costliest legal messages
+    (bench.adversary: 8,192-point zigzags, live guesses every 50 ms, undo after each, 4 MP images).
+
+    Each of up to ATTEMPTS windows first measures the neighbour alone (a control): the attacker's effect is
+    systematic (with rendering on the event loop every window exceeds the bound by far: each undo blocks it for
+    hundreds of ms), while a loaded machine stalls any process now and then (the neighbour alone reached 112 ms
+    at load 7 on 2 cores). A window whose control already exceeds half the bound cannot resolve it and is not
+    judged; one judged window within the bound passes; if no window could be judged the test is skipped, saying
+    so with the figures (never passed). Every window's figures are printed."""
+    srv = ServerProcess("--max-messages-per-second", "100000", "--message-burst", "100000")
+    judged: list[float] = []
+    noisy: list[float] = []
+    try:
+        for _ in range(ATTEMPTS):
+            control = summarize(asyncio.run(adversary.neighbour(srv.url, CONTROL_S)))
+            print(f"control: neighbour alone p50 {control['p50']:.1f} max {control['max']:.1f} ms")
+            if control["max"] > NEIGHBOUR_BOUND_MS / 2:
+                noisy.append(control["max"])
+                continue
+            r = adversary.run(srv.url, ATTACK_S)
+            n, a = r["neighbour"], r["attacker"]
+            print(f"attack: neighbour p50 {n['p50']:.1f} p99 {n['p99']:.1f} max {n['max']:.1f} ms; attacker {a}")
+            assert n["n"] >= 20 and a["guesses"] >= 4 and a["errors"].get("drawing_too_large", 0) >= 1
+            judged.append(n["max"])
+            if n["max"] <= NEIGHBOUR_BOUND_MS:
+                break
+        assert get_json(srv.http + "/healthz")["status"] == "ok" and "Traceback" not in srv.stderr()
+    finally:
+        srv.stop()
+    if not judged:
+        pytest.skip(f"the machine alone stalls the neighbour {noisy} ms: too loaded to judge a 100 ms bound")
+    assert min(judged) <= NEIGHBOUR_BOUND_MS, f"worst neighbour latency per judged window: {judged} ms"
+
+
+def test_the_attackers_frames_are_legal_and_as_large_as_allowed() -> None:
+    """bench.adversary's points frames carry max_points_per_message points and fit max_frame_bytes."""
+    frames = adversary.chunks(*adversary.zigzag(L.MAX_POINTS_PER_STROKE, 1000.0), L.MAX_POINTS_PER_MESSAGE)
+    assert len(frames) == L.MAX_POINTS_PER_STROKE // L.MAX_POINTS_PER_MESSAGE
+    assert all(len(f) <= L.MAX_FRAME_BYTES for f in frames)
+    assert all(len(msgpack.unpackb(f)["x"]) == L.MAX_POINTS_PER_MESSAGE for f in frames)
+    png = adversary.costly_png(L.MAX_IMAGE_PIXELS, L.MAX_IMAGE_BYTES)
+    assert png is not None and len(png) <= L.MAX_IMAGE_BYTES
