@@ -39,6 +39,15 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# npm packages of the web client (msgpack for the browser), when it has a lock file. First: the
+# project's own build (uv sync installs it) packs the sketchpad with its msgpack file.
+if [ -f web_client/package-lock.json ]; then
+  if [ ! -d web_client/node_modules ] || [ web_client/package-lock.json -nt web_client/node_modules/.package-lock.json ]; then
+    command -v npm >/dev/null || { echo "setup: npm is required (apt-get install nodejs npm)" >&2; exit 1; }
+    (cd web_client && npm ci --silent --no-audit --no-fund)
+  fi
+fi
+
 # uv, pinned, in its own small venv (kept apart from .venv, which uv manages exactly).
 PY="${PYTHON:-python3}"
 UV=.cache/uv-tool/bin/uv
@@ -56,12 +65,4 @@ if ((ALL)); then
   "$UV" sync --quiet --locked --python "$PY" --all-extras --all-groups
 else
   "$UV" sync --quiet --locked --python "$PY" --no-default-groups --inexact
-fi
-
-# npm packages of the web client (msgpack for the browser), when it has a lock file.
-if [ -f web_client/package-lock.json ]; then
-  if [ ! -d web_client/node_modules ] || [ web_client/package-lock.json -nt web_client/node_modules/.package-lock.json ]; then
-    command -v npm >/dev/null || { echo "setup: npm is required (apt-get install nodejs npm)" >&2; exit 1; }
-    (cd web_client && npm ci --silent --no-audit --no-fund)
-  fi
 fi
