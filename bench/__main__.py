@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import adversary, load, procs, report
-from bench import drawings as D
+from bench import drawings as bench_drawings
 from bench.metrics import cpu_seconds, ratio, rss_kib, tree
 from server.infer import DEFAULT_MODEL_DIR
 from server.limits import BATCH_WAIT_MS, MAX_BATCH
@@ -286,7 +286,7 @@ class Bench:
             profile=p.__dict__,
             machine=machine(),
             defaults={"max_batch": MAX_BATCH, "batch_wait_ms": BATCH_WAIT_MS, "model_threads": 1},
-            drawings=len(D.load(p.per_word)),
+            drawings=len(bench_drawings.load(p.per_word)),
         )
         log(f"{p.name} mode; phase 1/6: memory and one session")
         server = self.memory(compression=True)
@@ -406,7 +406,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, help="where results go (default bench/, or build/bench-quick/ with --quick)")
     ap.add_argument("--model", type=Path, default=DEFAULT_MODEL_DIR, help="model directory (default: shipped)")
     args = ap.parse_args(argv)
-    out = args.out or (D.ROOT / "build" / "bench-quick" if args.quick else Path(__file__).resolve().parent)
+    out = args.out or (bench_drawings.ROOT / "build" / "bench-quick" if args.quick else Path(__file__).resolve().parent)
     bench = Bench(QUICK if args.quick else FULL, args.model)
     results = bench.run()
     write(results, bench.latencies, out)

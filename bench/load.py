@@ -41,7 +41,7 @@ import msgpack
 import numpy as np
 from websockets.asyncio.client import connect
 
-from bench import drawings as D
+from bench import drawings as bench_drawings
 from bench.metrics import load_summary, summarize, tcp_bytes_acked
 from server.quickdraw import Drawing, Stroke
 
@@ -161,7 +161,9 @@ async def _sleep_until(t: float) -> None:
 
 
 class _Player:
-    def __init__(self, spec: LoadSpec, idx: int, drawings: list[D.Script], start_at: float, end_at: float) -> None:
+    def __init__(
+        self, spec: LoadSpec, idx: int, drawings: list[bench_drawings.Script], start_at: float, end_at: float
+    ) -> None:
         self.spec, self.idx, self.drawings = spec, idx, drawings
         self.start_at, self.end_at = start_at, end_at
         self.res = PlayerResult()
@@ -259,7 +261,9 @@ class _Player:
                 await asyncio.sleep(self.spec.between_drawings_s)
 
 
-async def _players(spec: LoadSpec, ids: list[int], t0: float, drawings: list[D.Script]) -> list[PlayerResult]:
+async def _players(
+    spec: LoadSpec, ids: list[int], t0: float, drawings: list[bench_drawings.Script]
+) -> list[PlayerResult]:
     end_at = t0 + spec.ramp_s + spec.duration_s
     step = spec.ramp_s / spec.players if spec.players else 0.0
     players = [_Player(spec, i, drawings, t0 + i * step, end_at) for i in ids]
@@ -268,7 +272,7 @@ async def _players(spec: LoadSpec, ids: list[int], t0: float, drawings: list[D.S
 
 def _client_process(spec: LoadSpec, ids: list[int], q: Any, go: Any, t0: Any) -> None:
     """Entry of one client process: load the drawings, say ready, wait for the start, play."""
-    drawings = D.load(spec.per_word, words=spec.words)
+    drawings = bench_drawings.load(spec.per_word, words=spec.words)
     q.put(("ready", None))
     go.wait()
     cpu0 = os.times()

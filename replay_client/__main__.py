@@ -23,7 +23,7 @@ from urllib.parse import urlsplit, urlunsplit
 from tqdm import tqdm
 from websockets.exceptions import InvalidHandshake, InvalidURI
 
-from replay_client import metrics as M
+from replay_client import metrics as replay_metrics
 from replay_client.replay import RunOptions, open_player, replay_all, synthesise_times
 from server.quickdraw import DataError, Drawing, hit, raw_dir, sample
 
@@ -103,7 +103,7 @@ def pct(rate: dict[str, Any]) -> str:
     return "n/a" if rate["rate"] is None else f"{100 * rate['rate']:.1f}% ({rate['hits']}/{rate['n']})"
 
 
-def print_result(i: int, total: int, r: M.DrawingResult, out: TextIO) -> None:
+def print_result(i: int, total: int, r: replay_metrics.DrawingResult, out: TextIO) -> None:
     if r.final is None:
         mark, detail = "!", f"REJECTED: {'; '.join(r.errors) or 'fewer answers than strokes'}"
     else:
@@ -161,7 +161,7 @@ async def run(args: argparse.Namespace, drawings: list[Drawing]) -> int:
     progress = Progress(len(drawings), sys.stderr) if args.eval else None
     done = 0
 
-    def on_result(i: int, r: M.DrawingResult) -> None:
+    def on_result(i: int, r: replay_metrics.DrawingResult) -> None:
         nonlocal done
         done += 1
         if progress is not None:
@@ -189,7 +189,7 @@ async def run(args: argparse.Namespace, drawings: list[Drawing]) -> int:
             "live_ms": args.live_ms,
         },
         "synthesised_times": sum(not d.timed for d in drawings),
-        **M.summarize(results, classes),
+        **replay_metrics.summarize(results, classes),
         "elapsed_s": elapsed,
         "recorded_s": sum(synthesise_times(d).duration_ms for d in drawings) / 1000.0,
     }

@@ -12,7 +12,7 @@ import msgpack
 import numpy as np
 import pytest
 
-from bench import drawings as D
+from bench import drawings
 from bench.__main__ import recommend
 from bench.load import blank_browser_canvas, draw_browser_stroke, http_request, render_canvas
 from bench.metrics import (
@@ -85,7 +85,7 @@ def test_proc_readers_see_this_process() -> None:
 
 def test_chunk_stroke_groups_points_by_animation_frame() -> None:
     """Points drawn within one 16 ms frame travel together, in order, stamped with the last one's time."""
-    chunks = D.chunk_stroke([1, 2, 3, 4, 5], [5, 4, 3, 2, 1], [0, 5, 16, 40, 47])
+    chunks = drawings.chunk_stroke([1, 2, 3, 4, 5], [5, 4, 3, 2, 1], [0, 5, 16, 40, 47])
     assert [c.x for c in chunks] == [[1, 2], [3], [4, 5]]
     assert [c.at_ms for c in chunks] == [5, 16, 47]
     assert sum(len(c.t) for c in chunks) == 5
@@ -93,14 +93,14 @@ def test_chunk_stroke_groups_points_by_animation_frame() -> None:
 
 def test_load_is_deterministic_and_interleaves_words() -> None:
     """The same sample comes back every time, one word after another."""
-    a, b = D.load(1, words=4), D.load(1, words=4)
+    a, b = drawings.load(1, words=4), drawings.load(1, words=4)
     assert [d.drawing for d in a] == [d.drawing for d in b] and [d.chunks for d in a] == [d.chunks for d in b]
     assert len({d.word for d in a}) == 4 and all(d.duration_ms > 0 for d in a)
 
 
 def test_baseline_request_carries_a_png_the_original_preprocessing_reads() -> None:
     """The baseline client's POST is valid HTTP with a base64 PNG that render_image turns into model input."""
-    d = D.load(1, words=1)[0].drawing
+    d = drawings.load(1, words=1)[0].drawing
     canvas = blank_browser_canvas(d)
     for s in d.strokes:
         draw_browser_stroke(canvas, s)
@@ -129,7 +129,7 @@ def test_adversarial_phase_measures_the_neighbour_and_reports_it() -> None:
     from bench import report
 
     profile = bench_main.Profile(**{**bench_main.QUICK.__dict__, "attack_s": 1.5})
-    b = bench_main.Bench(profile, D.ROOT / "models")
+    b = bench_main.Bench(profile, drawings.ROOT / "models")
     r = b.adversarial()
     assert r["neighbour"]["n"] >= 5 and r["neighbour"]["max"] >= r["neighbour"]["p50"] > 0
     assert r["attacker"]["messages"] >= 5 and b.latencies["adversarial: neighbour"]

@@ -12,7 +12,7 @@ import pytest
 from bench import adversary
 from bench.metrics import rss_kib, summarize
 from replay_client.client import DoodleClient
-from server import limits as L
+from server import limits as limit_values
 from tests.conftest import ServerProcess
 from tests.support import get_json
 
@@ -39,7 +39,7 @@ async def test_welcome_announces_the_points_per_drawing_limit(small: ServerProce
     """welcome carries max_points_per_drawing as configured (and the default is the named constant)."""
     async with DoodleClient(small.url) as c:
         assert c.welcome["limits"]["max_points_per_drawing"] == 120
-    assert L.Limits().max_points_per_drawing == L.MAX_POINTS_PER_DRAWING
+    assert limit_values.Limits().max_points_per_drawing == limit_values.MAX_POINTS_PER_DRAWING
 
 
 async def test_a_drawing_over_its_points_limit_is_refused_and_left_intact(small: ServerProcess) -> None:
@@ -151,9 +151,11 @@ def test_a_neighbours_pen_up_answers_within_100_ms_while_another_client_sends_th
 
 def test_the_attackers_frames_are_legal_and_as_large_as_allowed() -> None:
     """bench.adversary's points frames carry max_points_per_message points and fit max_frame_bytes."""
-    frames = adversary.chunks(*adversary.zigzag(L.MAX_POINTS_PER_STROKE, 1000.0), L.MAX_POINTS_PER_MESSAGE)
-    assert len(frames) == L.MAX_POINTS_PER_STROKE // L.MAX_POINTS_PER_MESSAGE
-    assert all(len(f) <= L.MAX_FRAME_BYTES for f in frames)
-    assert all(len(msgpack.unpackb(f)["x"]) == L.MAX_POINTS_PER_MESSAGE for f in frames)
-    png = adversary.costly_png(L.MAX_IMAGE_PIXELS, L.MAX_IMAGE_BYTES)
-    assert png is not None and len(png) <= L.MAX_IMAGE_BYTES
+    frames = adversary.chunks(
+        *adversary.zigzag(limit_values.MAX_POINTS_PER_STROKE, 1000.0), limit_values.MAX_POINTS_PER_MESSAGE
+    )
+    assert len(frames) == limit_values.MAX_POINTS_PER_STROKE // limit_values.MAX_POINTS_PER_MESSAGE
+    assert all(len(f) <= limit_values.MAX_FRAME_BYTES for f in frames)
+    assert all(len(msgpack.unpackb(f)["x"]) == limit_values.MAX_POINTS_PER_MESSAGE for f in frames)
+    png = adversary.costly_png(limit_values.MAX_IMAGE_PIXELS, limit_values.MAX_IMAGE_BYTES)
+    assert png is not None and len(png) <= limit_values.MAX_IMAGE_BYTES

@@ -20,7 +20,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from bench.metrics import rss_kib
 from replay_client.client import DoodleClient
-from server import limits as L
+from server import limits as limit_values
 from tests.conftest import ServerProcess
 
 TIGHT = {
@@ -48,11 +48,11 @@ def test_every_limit_is_a_named_constant_with_a_flag_and_a_unit() -> None:
     """Each Limits field defaults to an upper-case constant of server/limits.py documented with its unit."""
     from dataclasses import fields
 
-    with open(L.__file__) as fh:
+    with open(limit_values.__file__) as fh:
         source = fh.read()
-    for f in fields(L.Limits):
+    for f in fields(limit_values.Limits):
         const = f.name.upper()
-        assert getattr(L, const) == f.default, f.name
+        assert getattr(limit_values, const) == f.default, f.name
         doc = source.split(f"\n{const} =")[0].rsplit("\n\n", 1)[-1]
         assert "#:" in doc and (" in " in doc or "Code:" in doc), f"{const} lacks a documented unit"
 
@@ -62,7 +62,7 @@ async def test_welcome_carries_the_limits_a_client_needs(tight: ServerProcess) -
     async with DoodleClient(tight.url) as c:
         lim = c.welcome["limits"]
     assert lim["max_points_per_message"] == 50 and lim["max_frame_bytes"] == 20_000 and lim["idle_timeout_s"] == 1.0
-    assert not L.SERVER_SIDE & set(lim)
+    assert not limit_values.SERVER_SIDE & set(lim)
 
 
 async def test_a_frame_over_max_frame_bytes_closes_with_1009_and_the_server_goes_on(tight: ServerProcess) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from replay_client import metrics as M
+from replay_client import metrics as replay_metrics
 from replay_client.__main__ import PROGRESS_LINES, Progress
 from replay_client.replay import SYNTH_PEN_UNITS_PER_MS, SYNTH_PEN_UP_MS, synthesise_times
 from server.quickdraw import Rate, parse_line, read, sample
@@ -20,8 +20,10 @@ from tests.conftest import RAW, ROOT, ServerProcess
 # ------------------------------------------------------------------ metrics
 
 
-def R(word: str, strokes: int, guesses: list[list[str]], errors: list[str] | None = None) -> M.DrawingResult:
-    return M.DrawingResult(word=word, strokes=strokes, guesses=guesses, errors=errors or [], source=word)
+def R(
+    word: str, strokes: int, guesses: list[list[str]], errors: list[str] | None = None
+) -> replay_metrics.DrawingResult:
+    return replay_metrics.DrawingResult(word=word, strokes=strokes, guesses=guesses, errors=errors or [], source=word)
 
 
 CASES = [
@@ -47,49 +49,58 @@ CASES = [
 
 def test_top_k_and_map3_on_hand_made_results() -> None:
     """top-1/3/5 and MAP@3 of four hand-made drawings (one rejected) have the exact expected values."""
-    assert M.top_k(CASES, 1) == Rate(1, 4)
-    assert M.top_k(CASES, 3) == Rate(2, 4)
-    assert M.top_k(CASES, 5) == Rate(3, 4)
-    assert M.map_at_3(CASES) == pytest.approx((1 + 1 / 3) / 4)
-    assert M.map_at_3([]) is None and M.top_k([], 1).value is None
+    assert replay_metrics.top_k(CASES, 1) == Rate(1, 4)
+    assert replay_metrics.top_k(CASES, 3) == Rate(2, 4)
+    assert replay_metrics.top_k(CASES, 5) == Rate(3, 4)
+    assert replay_metrics.map_at_3(CASES) == pytest.approx((1 + 1 / 3) / 4)
+    assert replay_metrics.map_at_3([]) is None and replay_metrics.top_k([], 1).value is None
 
 
 def test_after_stroke_k_both_variants() -> None:
     """Accuracy after stroke k: over drawings with >= k strokes, and over all with the final answer for shorter ones."""
-    assert (M.after_stroke(CASES, 1, 1), M.after_stroke(CASES, 1, 3)) == (Rate(1, 4), Rate(2, 4))
-    assert (M.after_stroke(CASES, 2, 1), M.after_stroke(CASES, 2, 3)) == (Rate(0, 3), Rate(1, 3))
-    assert (M.after_stroke(CASES, 3, 1), M.after_stroke(CASES, 3, 3)) == (Rate(1, 2), Rate(1, 2))
-    assert M.after_stroke_or_final(CASES, 2, 1) == Rate(0, 4)
-    assert M.after_stroke_or_final(CASES, 2, 3) == Rate(2, 4)  # cat at rank 2, dog (1 stroke) final rank 3
-    assert M.after_stroke_or_final(CASES, 3, 1) == Rate(1, 4)
-    assert M.after_stroke_or_final(CASES, 3, 3) == Rate(2, 4)
+    assert (replay_metrics.after_stroke(CASES, 1, 1), replay_metrics.after_stroke(CASES, 1, 3)) == (
+        Rate(1, 4),
+        Rate(2, 4),
+    )
+    assert (replay_metrics.after_stroke(CASES, 2, 1), replay_metrics.after_stroke(CASES, 2, 3)) == (
+        Rate(0, 3),
+        Rate(1, 3),
+    )
+    assert (replay_metrics.after_stroke(CASES, 3, 1), replay_metrics.after_stroke(CASES, 3, 3)) == (
+        Rate(1, 2),
+        Rate(1, 2),
+    )
+    assert replay_metrics.after_stroke_or_final(CASES, 2, 1) == Rate(0, 4)
+    assert replay_metrics.after_stroke_or_final(CASES, 2, 3) == Rate(2, 4)  # cat at rank 2, dog (1 stroke) final rank 3
+    assert replay_metrics.after_stroke_or_final(CASES, 3, 1) == Rate(1, 4)
+    assert replay_metrics.after_stroke_or_final(CASES, 3, 3) == Rate(2, 4)
 
 
 def test_rejected_drawings_are_misses_and_fewer_answers_than_strokes_is_a_rejection() -> None:
     """A drawing with an error, or with fewer answers than strokes, has no final answer."""
     assert CASES[2].rejected and CASES[2].final is None and CASES[2].answer_after(1) is None
     short = R("cat", 2, [["cat", "a", "b", "c", "d"]])
-    assert short.rejected and M.top_k([short], 5) == Rate(0, 1)
+    assert short.rejected and replay_metrics.top_k([short], 5) == Rate(0, 1)
     assert not CASES[0].rejected and CASES[0].answer_after(2)[1] == "cat"
 
 
 def test_percentiles_interpolate_linearly() -> None:
     """p50/p95/p99 of [1, 2, 3, 4, 100] are 3, 80.8 and 96.16; none for no values."""
-    p = M.percentiles([4, 100, 1, 3, 2])
+    p = replay_metrics.percentiles([4, 100, 1, 3, 2])
     assert p == {"p50": pytest.approx(3.0), "p95": pytest.approx(80.8), "p99": pytest.approx(96.16)}
-    assert M.percentiles([]) == {"p50": None, "p95": None, "p99": None}
+    assert replay_metrics.percentiles([]) == {"p50": None, "p95": None, "p99": None}
 
 
 def test_summary_counts_rejections_and_unknown_words() -> None:
     """The summary counts every drawing, lists rejection messages and words the model does not know."""
-    rep = M.summarize(CASES, classes=["cat", "dog", "car"])
+    rep = replay_metrics.summarize(CASES, classes=["cat", "dog", "car"])
     assert rep["drawings"] == 4 and rep["answered"] == 3 and rep["strokes"] == 10
     assert rep["rejected"]["count"] == 1 and "too_many_points" in rep["rejected"]["first"][0]
     assert rep["not_in_classes"] == {"sun": 1}
     assert rep["top5"] == {"rate": 0.75, "hits": 3, "n": 4}
     # balanced: cat 1, dog 1, sun 0 (rejected), car 1 -> top-5 averaged over 4 words
     assert rep["balanced"]["top5"] == pytest.approx(0.75) and rep["balanced"]["top1"] == pytest.approx(0.25)
-    assert M.summarize(CASES)["not_in_classes"] is None
+    assert replay_metrics.summarize(CASES)["not_in_classes"] is None
 
 
 # ------------------------------------------------------------------ timing and progress

@@ -12,26 +12,26 @@ import pytest
 
 from server.render import SPACE, as_points, render, render_params
 from tests.conftest import RAW, ROOT, SIMPLIFIED
-from training import data as D
+from training import data as train_data
 
 
 @pytest.fixture(scope="module")
 def labels() -> list[str]:
-    return D.labels_of(SIMPLIFIED)
+    return train_data.labels_of(SIMPLIFIED)
 
 
 @pytest.fixture(scope="module")
-def small(labels: list[str], tmp_path_factory: pytest.TempPathFactory) -> D.DrawingSet:
-    return D.load_simplified(SIMPLIFIED, labels=labels, per_class=4, cache=tmp_path_factory.mktemp("cache"))
+def small(labels: list[str], tmp_path_factory: pytest.TempPathFactory) -> train_data.DrawingSet:
+    return train_data.load_simplified(SIMPLIFIED, labels=labels, per_class=4, cache=tmp_path_factory.mktemp("cache"))
 
 
 def test_labels_are_the_345_words_sorted_and_match_raw(labels: list[str]) -> None:
     """Class order is the sorted file names; raw/ has exactly the same words."""
     assert len(labels) == 345 and labels == sorted(labels)
-    assert D.labels_of(RAW) == labels
+    assert train_data.labels_of(RAW) == labels
 
 
-def test_label_mapping_is_right_for_every_drawing(labels: list[str], small: D.DrawingSet) -> None:
+def test_label_mapping_is_right_for_every_drawing(labels: list[str], small: train_data.DrawingSet) -> None:
     """Each loaded drawing's label indexes the word of the file it came from."""
     assert len(small) == 345 * 4
     assert np.array_equal(np.bincount(small.labels, minlength=345), np.full(345, 4))
@@ -45,16 +45,16 @@ def test_label_mapping_is_right_for_every_drawing(labels: list[str], small: D.Dr
 
 def test_cache_gives_the_same_data_back(labels: list[str], tmp_path: Path) -> None:
     """The .npz cache round-trips the compact drawing set exactly."""
-    a = D.load_simplified(SIMPLIFIED, labels=labels[:3], per_class=5, cache=tmp_path)
+    a = train_data.load_simplified(SIMPLIFIED, labels=labels[:3], per_class=5, cache=tmp_path)
     assert list(tmp_path.glob("*.npz"))
-    b = D.load_simplified(SIMPLIFIED, labels=labels[:3], per_class=5, cache=tmp_path)
+    b = train_data.load_simplified(SIMPLIFIED, labels=labels[:3], per_class=5, cache=tmp_path)
     assert np.array_equal(a.points, b.points) and np.array_equal(a.labels, b.labels)
 
 
-def test_training_images_are_exactly_what_the_server_renders(small: D.DrawingSet) -> None:
+def test_training_images_are_exactly_what_the_server_renders(small: train_data.DrawingSet) -> None:
     """Un-augmented training batches equal server.render.render of the same strokes (parity)."""
     idx = np.arange(0, len(small), 97)
-    x, y = D.render_batch(small, idx, seed=None)
+    x, y = train_data.render_batch(small, idx, seed=None)
     for k, i in enumerate(idx):
         assert np.array_equal(x[k, :, :, 0], render(small.strokes(int(i))))
     assert np.array_equal(y, small.labels[idx])
@@ -62,7 +62,7 @@ def test_training_images_are_exactly_what_the_server_renders(small: D.DrawingSet
 
 def test_raw_validation_drawings_render_like_served_ones(labels: list[str]) -> None:
     """load_raw gives strokes that render() turns into the server's input; labels match words."""
-    strokes, y, records = D.load_raw(RAW, labels=labels)
+    strokes, y, records = train_data.load_raw(RAW, labels=labels)
     assert len(y) == len(records) == 9118
     for k in (0, 500, 9000):
         assert labels[y[k]] == records[k].word
@@ -70,12 +70,12 @@ def test_raw_validation_drawings_render_like_served_ones(labels: list[str]) -> N
         assert np.array_equal(render(strokes[k]), served)
 
 
-def test_augmentation_stays_within_its_bounds(small: D.DrawingSet) -> None:
+def test_augmentation_stays_within_its_bounds(small: train_data.DrawingSet) -> None:
     """Augmented drawings keep their stroke order, lose only trailing strokes, and stay near the original shape."""
     rng = np.random.default_rng(0)
     for i in range(0, len(small), 50):
         orig = small.strokes(i)
-        aug = D.augment(orig, rng)
+        aug = train_data.augment(orig, rng)
         assert 1 <= len(aug) <= len(orig)
         for a, o in zip(aug, orig, strict=False):
             assert a.shape == o.shape
@@ -85,19 +85,19 @@ def test_augmentation_stays_within_its_bounds(small: D.DrawingSet) -> None:
             assert np.abs(a - o).max() < limit
 
 
-def test_augmentation_is_reproducible_and_varied(small: D.DrawingSet) -> None:
+def test_augmentation_is_reproducible_and_varied(small: train_data.DrawingSet) -> None:
     """The same seed gives the same batch; different seeds give different batches."""
     idx = np.arange(32)
-    a, _ = D.render_batch(small, idx, seed=5)
-    b, _ = D.render_batch(small, idx, seed=5)
-    c, _ = D.render_batch(small, idx, seed=6)
+    a, _ = train_data.render_batch(small, idx, seed=5)
+    b, _ = train_data.render_batch(small, idx, seed=5)
+    c, _ = train_data.render_batch(small, idx, seed=6)
     assert np.array_equal(a, b) and not np.array_equal(a, c)
 
 
 def test_epoch_order_oversamples_thin_classes_to_the_floor() -> None:
     """Every drawing appears; classes below the floor are topped up to it."""
     labels = np.asarray([0] * 100 + [1] * 5 + [2] * 40, np.int16)
-    order = D.epoch_order(labels, rng=np.random.default_rng(1), floor=50)
+    order = train_data.epoch_order(labels, rng=np.random.default_rng(1), floor=50)
     counts = np.bincount(labels[order])
     assert counts.tolist() == [100, 50, 50] and set(range(len(labels))) <= set(order.tolist())
 
@@ -135,17 +135,17 @@ def test_prefix_keeps_the_first_strokes_at_the_configured_rate() -> None:
     strokes = [np.full((2, 2), float(i)) for i in range(5)]
     cut = 0
     for _ in range(2000):
-        out = D.prefix(strokes, rng, p=0.4)
+        out = train_data.prefix(strokes, rng, p=0.4)
         assert 1 <= len(out) <= 5 and all(a is b for a, b in zip(out, strokes, strict=False))
         cut += len(out) < 5
     assert 0.35 < cut / 2000 < 0.45
-    assert D.prefix(strokes[:1], rng, p=1.0) == strokes[:1]
+    assert train_data.prefix(strokes[:1], rng, p=1.0) == strokes[:1]
 
 
 def test_several_folders_load_word_by_word(labels: list[str], tmp_path: Path) -> None:
     """load_simplified over two folders keeps class order and adds each folder's drawings of a word."""
     extra = SIMPLIFIED.parent / "simplified-extra"
-    both = D.load_simplified([SIMPLIFIED, extra], labels=labels[:4], per_class=2, cache=tmp_path)
-    one = D.load_simplified(SIMPLIFIED, labels=labels[:4], per_class=2, cache=tmp_path)
+    both = train_data.load_simplified([SIMPLIFIED, extra], labels=labels[:4], per_class=2, cache=tmp_path)
+    one = train_data.load_simplified(SIMPLIFIED, labels=labels[:4], per_class=2, cache=tmp_path)
     assert np.bincount(both.labels).tolist() == [4, 4, 4, 4] and np.bincount(one.labels).tolist() == [2, 2, 2, 2]
     assert [s.tolist() for s in both.strokes(0)] == [s.tolist() for s in one.strokes(0)]

@@ -45,15 +45,15 @@ import numpy.typing as npt
 
 from server import quickdraw
 from server.render import render, render_params
-from training import data as D
+from training import data as train_data
 
-_DS: D.DrawingSet | None = None
+_DS: train_data.DrawingSet | None = None
 
 #: Momentum of the exponential moving average of the weights that is exported, unitless.
 EMA_MOMENTUM = 0.999
 
 
-def _init_worker(ds: D.DrawingSet) -> None:
+def _init_worker(ds: train_data.DrawingSet) -> None:
     global _DS
     _DS = ds
 
@@ -61,7 +61,7 @@ def _init_worker(ds: D.DrawingSet) -> None:
 def _batch_job(args: tuple[npt.NDArray[np.int64], int]) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int16]]:
     assert _DS is not None
     idx, seed = args
-    return D.render_batch(_DS, idx, seed=seed)
+    return train_data.render_batch(_DS, idx, seed=seed)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -120,7 +120,7 @@ class Data:
     """What a run trains and validates on."""
 
     labels: list[str]
-    train: D.DrawingSet
+    train: train_data.DrawingSet
     val_x: npt.NDArray[np.uint8]
     val_y: npt.NDArray[np.int16]
 
@@ -141,11 +141,11 @@ class Plan:
 
 def load_data(args: argparse.Namespace) -> Data:
     """Training drawings (cached compact form) and the rendered raw validation set."""
-    labels = D.labels_of(args.data[0])
+    labels = train_data.labels_of(args.data[0])
     t0 = time.time()
-    ds = D.load_simplified(args.data, labels=labels, per_class=args.per_class, cache=args.work / "cache")
+    ds = train_data.load_simplified(args.data, labels=labels, per_class=args.per_class, cache=args.work / "cache")
     print(f"loaded {len(ds):,} drawings of {len(labels)} words in {time.time() - t0:.0f}s", flush=True)
-    val_strokes, val_y, _ = D.load_raw(args.val, labels=labels)
+    val_strokes, val_y, _ = train_data.load_raw(args.val, labels=labels)
     if args.val_limit is not None:
         keep = np.random.default_rng(0).permutation(len(val_y))[: args.val_limit]
         val_strokes, val_y = [val_strokes[i] for i in keep], val_y[keep]
@@ -155,7 +155,7 @@ def load_data(args: argparse.Namespace) -> Data:
 
 
 def plan(args: argparse.Namespace, data: Data) -> Plan:
-    epoch_len = len(D.epoch_order(data.train.labels, rng=np.random.default_rng(0), floor=args.floor))
+    epoch_len = len(train_data.epoch_order(data.train.labels, rng=np.random.default_rng(0), floor=args.floor))
     total = int(args.epochs * epoch_len)
     return Plan(epoch_len, max(1, -(-total // args.chunk)), args.chunk // args.batch)
 
@@ -196,7 +196,7 @@ def batches(
     start = chunk * size
     epoch = start // schedule_plan.epoch_len
     orders = [
-        D.epoch_order(data.train.labels, rng=np.random.default_rng(args.seed + epoch + k), floor=args.floor)
+        train_data.epoch_order(data.train.labels, rng=np.random.default_rng(args.seed + epoch + k), floor=args.floor)
         for k in range(2 + size // schedule_plan.epoch_len)
     ]
     order = np.concatenate(orders)
