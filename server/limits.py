@@ -74,6 +74,11 @@ RECV_QUEUE_FRAMES = 4
 SHUTDOWN_GRACE_S = 10.0
 #: Largest ``limit`` of the gallery's JSON listing, in drawings.
 MAX_PAGE = 200
+#: Custom words one vocabulary holds (a session's, or the server's), in words
+#: (:class:`server.custom_words.CustomVocabulary`; the ``teach`` message is refused past it).
+MAX_CUSTOM_WORDS = 32
+#: Example drawings one custom word holds, all ``teach`` messages together, in drawings.
+MAX_CUSTOM_EXAMPLES_PER_WORD = 20
 
 
 #: Fields of :class:`Limits` that only tune the server and are not sent in ``welcome``.
