@@ -45,7 +45,7 @@ from server import custom_words as cw
 from server import quickdraw
 from server.infer import Classifier
 from server.render import Points, render
-from training.data import strokes_of
+from training.data import read_words_file, strokes_of
 
 #: Words left out of the evaluation model, in words.
 LEFT_OUT = 20
@@ -185,7 +185,10 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     model = Classifier(args.model, max_batch=64)
     recorded = model.meta.get("excluded_words")
     excluded = [str(w) for w in recorded] if isinstance(recorded, list) else []
-    hidden = [w for w in args.hide if w in model.labels]
+    unknown = [w for w in args.hide if w not in model.labels]
+    if unknown:
+        raise SystemExit(f"--hide: {unknown} are not words of {args.model}")
+    hidden = list(dict.fromkeys(args.hide))
     left_out = (excluded + hidden)[: args.words] if args.words else excluded + hidden
     if not left_out:
         raise SystemExit(f"{args.model} left no words out (model.json excluded_words) and --hide names none")
@@ -331,6 +334,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--simplified", type=Path, default=quickdraw.simplified_dir(), help="teaching + fitting drawings")
     p.add_argument("--simplified-extra", type=Path, default=quickdraw.simplified_extra_dir(), help="known-word fit")
     p.add_argument("--hide", nargs="*", default=[], help="model words treated as left out (columns dropped)")
+    p.add_argument("--hide-file", type=Path, default=None, help="more words to --hide, one a line")
     p.add_argument("--words", type=int, default=None, help="use only the first N left-out words")
     p.add_argument("--shots", type=int, nargs="+", default=list(SHOTS), help="examples per word to report")
     p.add_argument("--fit-shots", type=int, default=FIT_SHOTS, help="examples per word when fitting a, b")
@@ -349,6 +353,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.write_left_out:
         args.write_left_out.write_text("\n".join(choose_left_out(quickdraw.words(args.simplified))) + "\n")
         return 0
+    if args.hide_file:
+        args.hide = [*args.hide, *read_words_file(args.hide_file)]
     res = evaluate(args)
     block = card_block(res)
     if args.out:
