@@ -5,22 +5,28 @@ numpy only (no TensorFlow); the model is reached through an ``embed`` callable
 
 Contract
 --------
+* **Features.** What is compared is :func:`features`: the model's unit embedding less
+  the ``center`` recorded with the parameters (the mean unit embedding of ordinary
+  drawings), renormalised.  The embedding is pooled ReLU activations, so raw cosines
+  crowd near 1; centring spreads them (without ``center`` the embedding is used as is).
 * **Examples.** :func:`example_images` renders each example drawing (strokes in client
   pixels, as :func:`server.render.render` takes them) plus ``EXAMPLE_COPIES`` augmented
   copies (:func:`server.augment.warp` in the simplified space, seeded by
   ``AUGMENT_SEED`` and the copy's number: the same drawing always gives the same images).
-  :func:`example_embeddings` turns each example into one vector: the mean of the unit
-  embeddings of its ``1 + EXAMPLE_COPIES`` images.
+  :func:`example_embeddings` turns each example into one vector: the mean of the
+  features of its ``1 + EXAMPLE_COPIES`` images.
 * **Prototype.** A :class:`CustomWord` keeps its examples' vectors; its prototype is their
   mean, renormalised to unit length (:func:`prototype`).  Every example weighs the same.
 * **Score.** Each custom word is one more logit ``a * cos + b`` beside the model's
   ``log p`` (``p`` the calibrated scores, which sum to 1), where ``cos`` is the cosine of
-  the drawing's embedding and the prototype; one softmax over all of them gives the
+  the drawing's features and the prototype; one softmax over all of them gives the
   combined scores (:func:`combined_logits`, :func:`rank`).  So the model's words keep
   their order and ratios, scaled by ``1 / (1 + sum_j exp(a cos_j + b))``; ``b`` acts as a
   custom word's log-prior against the whole model.  ``a`` and ``b`` are fitted offline by
   maximum likelihood (``python -m training.custom_words_eval``); :func:`params_of` reads
-  them from ``model.json`` (``custom_words.a``/``.b``), else :data:`DEFAULT_PARAMS`.
+  them from ``model.json`` (``custom_words``: ``a``, ``b``, ``center``), else
+  :data:`DEFAULT_PARAMS` (no centring).  Vectors taught with one ``Params`` must be scored
+  with the same: they belong to one model.
 * **Restriction.** ``rank(..., restrict_to=words)`` ranks only those words (model or
   custom), renormalised among them (a softmax over their logits); a word that is neither
   raises :class:`UnknownWords` naming every such word.
@@ -36,6 +42,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
@@ -89,10 +96,16 @@ class TooManyExamples(CustomWordError):
 
 @dataclass(frozen=True)
 class Params:
-    """The custom-word logit ``a * cos + b``: ``a`` per unit cosine, ``b`` in logit units."""
+    """The custom-word logit ``a * cos + b`` (``a`` per unit cosine, ``b`` in logit units) and
+    the ``center`` subtracted from embeddings before comparing (empty: none)."""
 
     a: float = DEFAULT_SLOPE
     b: float = DEFAULT_OFFSET
+    center: tuple[float, ...] = ()
+
+    @cached_property
+    def center_vector(self) -> Vector | None:
+        return np.asarray(self.center, np.float32) if self.center else None
 
 
 DEFAULT_PARAMS = Params()
@@ -103,10 +116,12 @@ def params_of(meta: Mapping[str, object]) -> Params:
     entry = meta.get("custom_words")
     if not isinstance(entry, Mapping):
         return DEFAULT_PARAMS
-    a, b = entry.get("a"), entry.get("b")
+    a, b, center = entry.get("a"), entry.get("b"), entry.get("center", [])
     if not all(isinstance(v, int | float) and math.isfinite(v) for v in (a, b)) or not float(a) > 0:  # type: ignore[arg-type]
         raise CustomWordError("model.json custom_words needs finite numbers a > 0 and b")
-    return Params(float(a), float(b))  # type: ignore[arg-type]
+    if not isinstance(center, list) or not all(isinstance(v, int | float) and math.isfinite(v) for v in center):
+        raise CustomWordError("model.json custom_words.center must be a list of finite numbers")
+    return Params(float(a), float(b), tuple(float(v) for v in center))  # type: ignore[arg-type]
 
 
 def unit(v: npt.NDArray[np.floating]) -> Matrix:
@@ -115,6 +130,17 @@ def unit(v: npt.NDArray[np.floating]) -> Matrix:
     norm = np.linalg.norm(v, axis=-1, keepdims=True)
     out: Matrix = (v / np.maximum(norm, MIN_NORM)).astype(np.float32)
     return out
+
+
+def features(embeddings: npt.NDArray[np.floating], params: Params = DEFAULT_PARAMS) -> Matrix:
+    """What custom words compare: ``unit(unit(e) - center)`` per row (see module docstring)."""
+    e = unit(embeddings)
+    c = params.center_vector
+    if c is None:
+        return e
+    if c.shape[-1] != e.shape[-1]:
+        raise CustomWordError(f"custom-word center has {c.shape[-1]} values for embeddings of {e.shape[-1]}")
+    return unit(e - c)
 
 
 # ------------------------------------------------------------------ examples
@@ -133,11 +159,11 @@ def example_images(drawings: Sequence[Sequence[Points]]) -> Images:
     return np.asarray(out, np.uint8).reshape(-1, *out[0].shape) if out else np.zeros((0, 64, 64), np.uint8)
 
 
-def example_embeddings(embed: Embed, drawings: Sequence[Sequence[Points]]) -> Matrix:
-    """One vector per drawing: the mean of its images' unit embeddings ``(n, D)``."""
+def example_embeddings(embed: Embed, drawings: Sequence[Sequence[Points]], params: Params = DEFAULT_PARAMS) -> Matrix:
+    """One vector per drawing: the mean of its images' :func:`features` ``(n, D)``."""
     if not drawings:
         raise CustomWordError("a custom word needs at least one example drawing")
-    emb = unit(embed(example_images(drawings)))
+    emb = features(embed(example_images(drawings)), params)
     means: Matrix = emb.reshape(len(drawings), 1 + EXAMPLE_COPIES, -1).mean(axis=1).astype(np.float32)
     return means
 
@@ -232,11 +258,12 @@ def combined_logits(
     params: Params = DEFAULT_PARAMS,
 ) -> npt.NDArray[np.float64]:
     """Logits ``(B, C + K)``: the model's ``log p`` for its ``C`` words, then ``a cos + b`` for
-    each of ``K`` prototypes (rows of ``scores`` ``(B, C)`` and ``embeddings`` ``(B, D)``)."""
+    each of ``K`` prototypes, ``cos`` taken on the :func:`features` (rows of ``scores``
+    ``(B, C)`` and ``embeddings`` ``(B, D)``)."""
     logp = np.log(np.clip(np.asarray(scores, np.float64), 1e-30, 1.0))
     if len(prototypes) == 0:
         return logp
-    cos = unit(embeddings).astype(np.float64) @ np.asarray(prototypes, np.float64).T
+    cos = features(embeddings, params).astype(np.float64) @ np.asarray(prototypes, np.float64).T
     return np.concatenate([logp, params.a * cos + params.b], axis=1)
 
 

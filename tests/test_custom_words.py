@@ -179,12 +179,31 @@ def test_vocabulary_limits_refuse_before_changing_anything() -> None:
 
 
 def test_params_come_from_model_json_or_the_defaults() -> None:
-    """model.json custom_words {a, b} wins; absent: the defaults; malformed: refused."""
+    """model.json custom_words {a, b, center} wins; absent: the defaults; malformed: refused."""
     assert cw.params_of({}) == cw.DEFAULT_PARAMS
     assert cw.params_of({"custom_words": {"a": 12.5, "b": -3}}) == cw.Params(12.5, -3.0)
-    for bad in ({"a": -1, "b": 0}, {"a": 1}, {"a": float("nan"), "b": 0}, {"a": "1", "b": 0}):
+    assert cw.params_of({"custom_words": {"a": 1, "b": 0, "center": [0.5, 0]}}).center == (0.5, 0.0)
+    bads = ({"a": -1, "b": 0}, {"a": 1}, {"a": float("nan"), "b": 0}, {"a": "1", "b": 0}, {"a": 1, "b": 0, "center": 3})
+    for bad in bads:
         with pytest.raises(cw.CustomWordError):
             cw.params_of({"custom_words": bad})
+
+
+@settings(deadline=None)  # timing is not under test; a loaded CI machine must not fail it
+@given(arrays(np.float32, (3, 4), elements=st.floats(0.125, 1.0, width=32)))
+def test_features_are_the_centred_embedding_renormalised(emb: npt.NDArray[np.float32]) -> None:
+    """With a center, features are unit(unit(e) - center); without, the unit embedding; a
+    center of the wrong width is refused."""
+    center = (0.25, 0.25, 0.25, 0.25)
+    e = emb / np.linalg.norm(emb, axis=1, keepdims=True)
+    want = e - np.asarray(center)
+    got = cw.features(emb, cw.Params(center=center))
+    for g, w in zip(got, want, strict=True):
+        if np.linalg.norm(w) > 1e-3:
+            assert np.allclose(g, w / np.linalg.norm(w), atol=1e-4)
+    assert np.allclose(cw.features(emb), e, atol=1e-6)
+    with pytest.raises(cw.CustomWordError):
+        cw.features(emb, cw.Params(center=(0.1, 0.2)))
 
 
 def test_shipped_model_records_fitted_params() -> None:

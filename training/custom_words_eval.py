@@ -11,13 +11,16 @@ Contract
 * **Teaching.** Each left-out word is taught from its first ``n`` drawings of
   ``simplified/`` for each ``n`` of ``--shots`` (default 1, 5, 10), through
   :mod:`server.custom_words` exactly as the server does it.
-* **Fitting** ``a``, ``b`` (:func:`fit_params`: maximum likelihood, Newton's method on the
-  convex negative log-likelihood) uses ``--fit-shots`` examples and a split that is never
-  reported: the next ``--fit-per-word`` simplified drawings of each left-out word (after
-  every teaching drawing) and as many ``simplified-extra/`` drawings of each known word:
-  every word equally likely, as in the raw set.  Then ``b`` is lowered until the known
-  words' top-1 on that split falls by at most ``FIT_MAX_KNOWN_DROP``
-  (:func:`constrain_offset`): the issue's bound, with a margin, decides the trade-off.
+* **Fitting** uses a split that is never reported: the next ``--fit-per-word`` simplified
+  drawings of each left-out word (after every teaching drawing) and as many
+  ``simplified-extra/`` drawings of each known word (every word equally likely, as in the
+  raw set).  The embedding ``center`` (:func:`server.custom_words.features`) is the mean
+  unit embedding of the known words' fitting drawings (``--no-center``: none).  ``a``, ``b``
+  are fitted with ``--fit-shots`` examples per word by maximum likelihood
+  (:func:`fit_params`: Newton's method on the convex negative log-likelihood); then ``b``
+  is lowered until the known words' top-1 on that split falls by at most
+  ``FIT_MAX_KNOWN_DROP`` (:func:`constrain_offset`): the issue's bound, with a margin,
+  decides the trade-off.
 * **Reported**, on ``raw/`` (validation only; never taught or fitted on), for each ``n``:
   ``taught_top3`` (and top-1): the share of the left-out words' raw drawings whose word is
   in the top 3 among all the model's words plus every taught word; ``known_top1``: top-1
@@ -198,11 +201,13 @@ class Scorer:
         return np.log(np.clip(p, 1e-30, 1.0)), emb
 
 
-def teach_all(scorer: Scorer, teach: dict[str, list[list[Points]]], shots: int) -> cw.CustomVocabulary:
+def teach_all(
+    scorer: Scorer, teach: dict[str, list[list[Points]]], shots: int, params: cw.Params
+) -> cw.CustomVocabulary:
     """A vocabulary of every left-out word taught from its first ``shots`` drawings."""
     vocab = cw.CustomVocabulary(reserved=scorer.labels, max_words=len(teach), max_examples=shots)
     for word, drawings in teach.items():
-        vocab.teach(word, cw.example_embeddings(scorer.embed, drawings[:shots]))
+        vocab.teach(word, cw.example_embeddings(scorer.embed, drawings[:shots], params))
     return vocab
 
 
@@ -246,11 +251,14 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
         fit_s += got
         fit_y += [i] * len(got)
     fit_logp, fit_emb = scorer(fit_s)
-    fit_vocab = teach_all(scorer, teach, args.fit_shots)
-    fit_cos = cw.unit(fit_emb).astype(np.float64) @ fit_vocab.prototypes().T.astype(np.float64)
     fit_yy = np.asarray(fit_y, np.int64)
+    center = cw.unit(fit_emb[fit_yy < len(known)]).mean(axis=0) if args.center else np.zeros(0)
+    centring = cw.Params(center=tuple(round(float(v), 6) for v in center))
+    fit_vocab = teach_all(scorer, teach, args.fit_shots, centring)
+    fit_cos = cw.features(fit_emb, centring).astype(np.float64) @ fit_vocab.prototypes().T.astype(np.float64)
     likeliest = fit_params(fit_logp, fit_cos, fit_yy)
-    params = constrain_offset(likeliest, fit_logp, fit_cos, fit_yy, args.fit_max_drop)
+    ab = constrain_offset(likeliest, fit_logp, fit_cos, fit_yy, args.fit_max_drop)
+    params = cw.Params(ab.a, ab.b, centring.center)
 
     # reported split: raw
     new_s, new_w = raw_of(args.raw, left_out, args.raw_per_word)
@@ -263,7 +271,7 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     own_top3 = share((np.argsort(-old_logp, axis=1)[:, :3] == old_y[:, None]).any(axis=1))
     by_shots: dict[str, Any] = {}
     for n in shots:
-        vocab = teach_all(scorer, teach, n)
+        vocab = teach_all(scorer, teach, n, params)
         protos = vocab.prototypes()
         z_new = cw.combined_logits(np.exp(new_logp), new_emb, protos, params)
         z_old = cw.combined_logits(np.exp(old_logp), old_emb, protos, params)
@@ -290,10 +298,11 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
         "hidden_model_words": hidden,
         "known_words": len(known),
         "own_accuracy_known_raw": {"top1": own_top1, "top3": own_top3, "n": len(old_y)},
-        "params": {"a": params.a, "b": params.b},
+        "params": {"a": params.a, "b": params.b, "center": list(params.center)},
         "fit": {
             "shots": args.fit_shots,
             "maximum_likelihood": {"a": likeliest.a, "b": likeliest.b},
+            "centered": bool(args.center),
             "max_known_drop": args.fit_max_drop,
             "known_top1_drop_on_fit": known_top1_drop(params, fit_logp, fit_cos, fit_yy),
             "drawings": len(fit_y),
@@ -382,6 +391,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--fit-per-word", type=int, default=FIT_PER_WORD, help="fitting drawings per word")
     p.add_argument(
         "--fit-max-drop", type=float, default=FIT_MAX_KNOWN_DROP, help="most known top-1 may fall on the fit split"
+    )
+    p.add_argument(
+        "--center",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="subtract the mean embedding of the known words' fitting drawings before comparing",
     )
     p.add_argument("--known-fit-words", type=int, default=None, help="fit on about this many known words")
     p.add_argument("--raw-per-word", type=int, default=None, help="at most this many raw drawings per word")
