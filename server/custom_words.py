@@ -24,9 +24,9 @@ Contract
   their order and ratios, scaled by ``1 / (1 + sum_j exp(a cos_j + b))``; ``b`` acts as a
   custom word's log-prior against the whole model.  ``a`` and ``b`` are fitted offline by
   maximum likelihood (``python -m training.custom_words_eval``); :func:`params_of` reads
-  them from ``model.json`` (``custom_words``: ``a``, ``b``, ``center``), else
-  :data:`DEFAULT_PARAMS` (no centring).  Vectors taught with one ``Params`` must be scored
-  with the same: they belong to one model.
+  them from ``model.json`` (``custom_words``: ``a``, ``b``, ``center``); a model without
+  them has no custom words (``None``: there is no sensible default, the values belong to
+  one model's embedding).  Vectors taught with one ``Params`` must be scored with the same.
 * **Restriction.** ``rank(..., restrict_to=words)`` ranks only those words (model or
   custom), renormalised among them (a softmax over their logits); a word that is neither
   raises :class:`UnknownWords` naming every such word.
@@ -55,11 +55,6 @@ from server.render import Points, draw_normalized, normalize, render
 EXAMPLE_COPIES = 4
 #: Seed of the augmented copies (copy ``k`` uses ``default_rng((AUGMENT_SEED, k))``), unitless.
 AUGMENT_SEED = 13
-#: Slope ``a`` of a custom word's logit ``a * cos + b`` when ``model.json`` has none, in logit
-#: units per unit of cosine (fitted by ``python -m training.custom_words_eval``).
-DEFAULT_SLOPE = 30.0
-#: Offset ``b`` of a custom word's logit when ``model.json`` has none, in logit units.
-DEFAULT_OFFSET = -25.0
 #: Smallest norm a mean vector may have and still be normalised, unitless.
 MIN_NORM = 1e-12
 
@@ -99,8 +94,8 @@ class Params:
     """The custom-word logit ``a * cos + b`` (``a`` per unit cosine, ``b`` in logit units) and
     the ``center`` subtracted from embeddings before comparing (empty: none)."""
 
-    a: float = DEFAULT_SLOPE
-    b: float = DEFAULT_OFFSET
+    a: float
+    b: float
     center: tuple[float, ...] = ()
 
     @cached_property
@@ -108,14 +103,14 @@ class Params:
         return np.asarray(self.center, np.float32) if self.center else None
 
 
-DEFAULT_PARAMS = Params()
-
-
-def params_of(meta: Mapping[str, object]) -> Params:
-    """``model.json``'s ``custom_words`` ``{"a", "b"}``, else :data:`DEFAULT_PARAMS`."""
+def params_of(meta: Mapping[str, object]) -> Params | None:
+    """``model.json``'s ``custom_words`` ``{"a", "b", "center"?}``; ``None`` when it has none
+    (that model cannot score custom words)."""
     entry = meta.get("custom_words")
+    if entry is None:
+        return None
     if not isinstance(entry, Mapping):
-        return DEFAULT_PARAMS
+        raise CustomWordError("model.json custom_words must be an object")
     a, b, center = entry.get("a"), entry.get("b"), entry.get("center", [])
     if not all(isinstance(v, int | float) and math.isfinite(v) for v in (a, b)) or not float(a) > 0:  # type: ignore[arg-type]
         raise CustomWordError("model.json custom_words needs finite numbers a > 0 and b")
@@ -132,10 +127,11 @@ def unit(v: npt.NDArray[np.floating]) -> Matrix:
     return out
 
 
-def features(embeddings: npt.NDArray[np.floating], params: Params = DEFAULT_PARAMS) -> Matrix:
-    """What custom words compare: ``unit(unit(e) - center)`` per row (see module docstring)."""
+def features(embeddings: npt.NDArray[np.floating], params: Params | None = None) -> Matrix:
+    """What custom words compare: ``unit(unit(e) - center)`` per row (see module docstring);
+    the unit embeddings when ``params`` is ``None`` or has no center."""
     e = unit(embeddings)
-    c = params.center_vector
+    c = None if params is None else params.center_vector
     if c is None:
         return e
     if c.shape[-1] != e.shape[-1]:
@@ -159,7 +155,7 @@ def example_images(drawings: Sequence[Sequence[Points]]) -> Images:
     return np.asarray(out, np.uint8).reshape(-1, *out[0].shape) if out else np.zeros((0, 64, 64), np.uint8)
 
 
-def example_embeddings(embed: Embed, drawings: Sequence[Sequence[Points]], params: Params = DEFAULT_PARAMS) -> Matrix:
+def example_embeddings(embed: Embed, drawings: Sequence[Sequence[Points]], params: Params) -> Matrix:
     """One vector per drawing: the mean of its images' :func:`features` ``(n, D)``."""
     if not drawings:
         raise CustomWordError("a custom word needs at least one example drawing")
@@ -255,7 +251,7 @@ def combined_logits(
     scores: npt.NDArray[np.floating],
     embeddings: npt.NDArray[np.floating],
     prototypes: npt.NDArray[np.floating],
-    params: Params = DEFAULT_PARAMS,
+    params: Params,
 ) -> npt.NDArray[np.float64]:
     """Logits ``(B, C + K)``: the model's ``log p`` for its ``C`` words, then ``a cos + b`` for
     each of ``K`` prototypes, ``cos`` taken on the :func:`features` (rows of ``scores``
@@ -282,8 +278,8 @@ def rank(
     embedding: npt.NDArray[np.floating],
     vocabulary: CustomVocabulary,
     *,
+    params: Params,
     restrict_to: Collection[str] | None = None,
-    params: Params = DEFAULT_PARAMS,
 ) -> Ranking:
     """Every candidate word with its combined score, best first (ties: model words first,
     in label order, then custom words in teaching order); scores sum to 1.

@@ -26,6 +26,8 @@ from training import train as T
 
 finite = st.floats(-10, 10, allow_nan=False, width=32)
 LABELS = [f"w{i}" for i in range(6)]
+#: Parameters of the tests without a model (a, b as fitted for the shipped model's size; a center).
+PARAMS = cw.Params(20.0, -15.0, (0.1, 0.2, 0.1, 0.2))
 
 
 def fake_embed(images: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
@@ -75,7 +77,7 @@ def test_example_embeddings_average_the_drawing_and_its_augmented_copies() -> No
     assert np.array_equal(images[0], render(drawings[0]))
     assert not np.array_equal(images[0], images[1])  # copies are warped
     assert np.array_equal(images, cw.example_images(drawings))  # deterministic
-    got = cw.example_embeddings(fake_embed, drawings)
+    got = cw.example_embeddings(fake_embed, drawings, cw.Params(1.0, 0.0))
     per = fake_embed(images).reshape(2, 1 + cw.EXAMPLE_COPIES, -1).mean(axis=1)
     assert np.allclose(got, per, atol=1e-6)
 
@@ -107,7 +109,7 @@ def test_ranking_is_one_renormalised_softmax_keeping_the_model_words_ratios(
     raw, emb, protos = c
     scores = raw / raw.sum()
     vocab = vocabulary_of(protos)
-    ranking = cw.rank(LABELS, scores, emb, vocab)
+    ranking = cw.rank(LABELS, scores, emb, vocab, params=PARAMS)
     words = [w for w, _ in ranking]
     assert sorted(words) == sorted(LABELS + vocab.words())
     values = np.array([s for _, s in ranking])
@@ -117,8 +119,8 @@ def test_ranking_is_one_renormalised_softmax_keeping_the_model_words_ratios(
     for w, s in zip(LABELS, scores, strict=True):
         assert math.isclose(got[w], s * model_mass, rel_tol=1e-6, abs_tol=1e-300)
     for w in vocab.words():
-        cos = float(cw.unit(emb) @ vocab[w].prototype)
-        expected = math.exp(cw.DEFAULT_PARAMS.a * cos + cw.DEFAULT_PARAMS.b) * model_mass
+        cos = float(cw.features(emb[None], PARAMS)[0] @ vocab[w].prototype)
+        expected = math.exp(PARAMS.a * cos + PARAMS.b) * model_mass
         assert math.isclose(got[w], expected, rel_tol=1e-5, abs_tol=1e-300)
 
 
@@ -131,9 +133,9 @@ def test_a_restricted_ranking_is_the_full_one_renormalised_among_the_words(
     ranking's and summing to 1."""
     raw, emb, protos = c
     vocab = vocabulary_of(protos)
-    full = dict(cw.rank(LABELS, raw / raw.sum(), emb, vocab))
+    full = dict(cw.rank(LABELS, raw / raw.sum(), emb, vocab, params=PARAMS))
     subset = data.draw(st.lists(st.sampled_from(sorted(full)), min_size=1, unique=True))
-    restricted = cw.rank(LABELS, raw / raw.sum(), emb, vocab, restrict_to=subset)
+    restricted = cw.rank(LABELS, raw / raw.sum(), emb, vocab, params=PARAMS, restrict_to=subset)
     assert sorted(w for w, _ in restricted) == sorted(subset)
     total = sum(full[w] for w in subset)
     assert math.isclose(sum(s for _, s in restricted), 1.0, rel_tol=1e-9)
@@ -146,14 +148,21 @@ def test_restricting_to_unknown_words_names_them_all() -> None:
     """Words that are neither model nor custom words raise UnknownWords listing each once."""
     vocab = vocabulary_of(np.ones((1, 4), np.float32))
     with pytest.raises(cw.UnknownWords) as e:
-        cw.rank(LABELS, np.full(6, 1 / 6), np.ones(4), vocab, restrict_to=["w1", "zebra", "c0", "yak", "zebra"])
+        cw.rank(
+            LABELS,
+            np.full(6, 1 / 6),
+            np.ones(4),
+            vocab,
+            params=PARAMS,
+            restrict_to=["w1", "zebra", "c0", "yak", "zebra"],
+        )
     assert e.value.words == ["yak", "zebra"]
 
 
 def test_without_custom_words_the_ranking_is_the_models() -> None:
     """An empty vocabulary changes nothing: the model's scores in the model's order."""
     scores = np.array([0.1, 0.4, 0.05, 0.3, 0.1, 0.05])
-    ranking = cw.rank(LABELS, scores, np.ones(4), cw.CustomVocabulary())
+    ranking = cw.rank(LABELS, scores, np.ones(4), cw.CustomVocabulary(), params=PARAMS)
     assert [w for w, _ in ranking] == ["w1", "w3", "w0", "w4", "w2", "w5"]
     assert np.allclose([s for _, s in ranking], sorted(scores, reverse=True))
 
@@ -179,11 +188,18 @@ def test_vocabulary_limits_refuse_before_changing_anything() -> None:
 
 
 def test_params_come_from_model_json_or_the_defaults() -> None:
-    """model.json custom_words {a, b, center} wins; absent: the defaults; malformed: refused."""
-    assert cw.params_of({}) == cw.DEFAULT_PARAMS
+    """model.json custom_words {a, b, center?}; absent: None (no custom words); malformed: refused."""
+    assert cw.params_of({}) is None
     assert cw.params_of({"custom_words": {"a": 12.5, "b": -3}}) == cw.Params(12.5, -3.0)
-    assert cw.params_of({"custom_words": {"a": 1, "b": 0, "center": [0.5, 0]}}).center == (0.5, 0.0)
-    bads = ({"a": -1, "b": 0}, {"a": 1}, {"a": float("nan"), "b": 0}, {"a": "1", "b": 0}, {"a": 1, "b": 0, "center": 3})
+    assert cw.params_of({"custom_words": {"a": 1, "b": 0, "center": [0.5, 0]}}) == cw.Params(1.0, 0.0, (0.5, 0.0))
+    bads = (
+        {"a": -1, "b": 0},
+        {"a": 1},
+        {"a": float("nan"), "b": 0},
+        {"a": "1", "b": 0},
+        {"a": 1, "b": 0, "center": 3},
+        [1, 2],
+    )
     for bad in bads:
         with pytest.raises(cw.CustomWordError):
             cw.params_of({"custom_words": bad})
@@ -197,20 +213,22 @@ def test_features_are_the_centred_embedding_renormalised(emb: npt.NDArray[np.flo
     center = (0.25, 0.25, 0.25, 0.25)
     e = emb / np.linalg.norm(emb, axis=1, keepdims=True)
     want = e - np.asarray(center)
-    got = cw.features(emb, cw.Params(center=center))
+    got = cw.features(emb, cw.Params(1.0, 0.0, center))
     for g, w in zip(got, want, strict=True):
         if np.linalg.norm(w) > 1e-3:
             assert np.allclose(g, w / np.linalg.norm(w), atol=1e-4)
     assert np.allclose(cw.features(emb), e, atol=1e-6)
     with pytest.raises(cw.CustomWordError):
-        cw.features(emb, cw.Params(center=(0.1, 0.2)))
+        cw.features(emb, cw.Params(1.0, 0.0, (0.1, 0.2)))
 
 
 def test_shipped_model_records_fitted_params() -> None:
-    """The shipped model.json carries the a, b fitted by training.custom_words_eval, and they are the defaults."""
+    """The shipped model.json carries a, b and a center of the embedding's width, fitted by
+    training.custom_words_eval."""
     meta = json.loads((MODEL_DIR / "model.json").read_text())
-    assert cw.params_of(meta) == cw.DEFAULT_PARAMS
-    assert "fitted_on" in meta["custom_words"]
+    params = cw.params_of(meta)
+    assert params is not None and params.a > 0 and "fitted_on" in meta["custom_words"]
+    assert len(params.center) == Classifier(MODEL_DIR).embedding_dim
 
 
 # ------------------------------------------------------------------ with the shipped model
@@ -225,9 +243,10 @@ def test_a_word_taught_from_spirals_wins_on_new_spirals_and_leaves_cats_alone(mo
     """Taught from 5 synthetic spirals, "twirl" ranks first on 5 other spirals with the shipped
     model; raw cats the model gets right still rank "cat" first."""
     params = cw.params_of(model.meta)
+    assert params is not None
     vocab = cw.CustomVocabulary(reserved=model.labels)
     embed = lambda x: model.predict_with_embedding(x)[1]  # noqa: E731
-    vocab.teach("twirl", cw.example_embeddings(embed, [spiral(2 + 0.5 * k, 0.7 * k) for k in range(5)]))
+    vocab.teach("twirl", cw.example_embeddings(embed, [spiral(2 + 0.5 * k, 0.7 * k) for k in range(5)], params))
     tests = [spiral(2.25 + 0.5 * k, 0.3 + 0.9 * k) for k in range(5)]
     scores, emb = model.predict_with_embedding(np.stack([render(s) for s in tests]))
     for s, e in zip(scores, emb, strict=True):

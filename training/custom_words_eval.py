@@ -68,6 +68,8 @@ TARGET_TAUGHT_TOP3 = 0.70
 TARGET_KNOWN_DROP = 0.01
 #: Newton iterations of :func:`fit_params`, in iterations.
 FIT_ITERATIONS = 50
+#: Where :func:`fit_params` starts: ``a`` per unit cosine, ``b`` in logit units.
+FIT_START = cw.Params(10.0, -10.0)
 #: Ridge added to the Hessian of :func:`fit_params`, unitless.
 FIT_RIDGE = 1e-6
 #: Most the known words' top-1 may fall on the *fitting* split, as a share (0.005 = half a
@@ -113,7 +115,7 @@ def nll_and_derivatives(theta: Float, logp: Float, cos: Float, y: npt.NDArray[np
     return nll, grad, hess
 
 
-def fit_params(logp: Float, cos: Float, y: npt.NDArray[np.int64], start: cw.Params = cw.DEFAULT_PARAMS) -> cw.Params:
+def fit_params(logp: Float, cos: Float, y: npt.NDArray[np.int64], start: cw.Params = FIT_START) -> cw.Params:
     """``a``, ``b`` minimising :func:`nll_and_derivatives` (damped Newton; the objective is
     convex: logits linear in the parameters)."""
     theta = np.array([start.a, start.b], np.float64)
@@ -253,7 +255,7 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     fit_logp, fit_emb = scorer(fit_s)
     fit_yy = np.asarray(fit_y, np.int64)
     center = cw.unit(fit_emb[fit_yy < len(known)]).mean(axis=0) if args.center else np.zeros(0)
-    centring = cw.Params(center=tuple(round(float(v), 6) for v in center))
+    centring = cw.Params(FIT_START.a, FIT_START.b, tuple(round(float(v), 6) for v in center))
     fit_vocab = teach_all(scorer, teach, args.fit_shots, centring)
     fit_cos = cw.features(fit_emb, centring).astype(np.float64) @ fit_vocab.prototypes().T.astype(np.float64)
     likeliest = fit_params(fit_logp, fit_cos, fit_yy)
@@ -377,6 +379,22 @@ def update_card(card: Path, block: str) -> None:
     card.write_text(text[:start] + block + text[end + len(CARD_END) :], encoding="utf-8")
 
 
+def write_params(model_dir: Path, res: dict[str, Any]) -> None:
+    """Record a run's ``a``, ``b``, ``center`` in ``model_dir/model.json`` (``custom_words``)."""
+    meta_path = model_dir / "model.json"
+    meta = json.loads(meta_path.read_text())
+    fit, hidden = res["fit"], res["hidden_model_words"]
+    how = f"{len(hidden)} model words hidden" if hidden else f"{len(res['left_out'])} words left out of training"
+    meta["custom_words"] = {
+        "a": round(res["params"]["a"], 5),
+        "b": round(res["params"]["b"], 5),
+        "fitted_on": f"{fit['drawings']} simplified drawings, {fit['shots']} examples per word, {how}"
+        f" ({res['date']}, python -m training.custom_words_eval)",
+        "center": res["params"]["center"],
+    }
+    meta_path.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m training.custom_words_eval", description=__doc__.split("\n\n")[0])
     p.add_argument("--model", type=Path, default=Path("models"), help="model folder trained with --exclude-words")
@@ -422,10 +440,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.card:
         update_card(args.card, block)
     if args.write_params:
-        meta_path = args.model / "model.json"
-        meta = json.loads(meta_path.read_text())
-        meta["custom_words"] = {**res["params"], "fitted_on": f"{res['fit']['drawings']} simplified drawings"}
-        meta_path.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+        write_params(args.model, res)
     print(block)
     return 0
 
