@@ -122,6 +122,7 @@ def test_train_stops_resumes_and_exports_a_servable_model(tmp_path: Path) -> Non
     meta = json.loads((tmp_path / "model" / "model.json").read_text())
     assert meta["classes"] == 345 and meta["trained_chunks"] == 3
     assert meta["render"] == render_params()
+    assert meta["weights"] in {"ema", "raw"} and "calibration half top-1: raw weights" in second
     from server.infer import Classifier
 
     clf = Classifier(tmp_path / "model")

@@ -49,6 +49,7 @@ import numpy.typing as npt
 from server import quickdraw
 from server.render import render, render_params
 from training import data as train_data
+from training.calibrate import is_calibration
 
 _DS: train_data.DrawingSet | None = None
 
@@ -133,6 +134,9 @@ class Data:
     val_x: npt.NDArray[np.uint8]
     val_y: npt.NDArray[np.int16]
     excluded: list[str]
+    #: Which validation drawings are in the calibration half (:func:`training.calibrate.is_calibration`):
+    #: the only ones used to choose between the EMA and the raw weights.
+    val_calibration: npt.NDArray[np.bool_]
 
 
 @dataclass
@@ -158,13 +162,15 @@ def load_data(args: argparse.Namespace) -> Data:
     print(f"loaded {len(ds):,} drawings of {len(labels)} words in {time.time() - t0:.0f}s", flush=True)
     if excluded:
         print(f"left out {len(excluded)} words: {', '.join(excluded)}", flush=True)
-    val_strokes, val_y, _ = train_data.load_raw(args.val, labels=labels, exclude=excluded)
+    val_strokes, val_y, val_drawings = train_data.load_raw(args.val, labels=labels, exclude=excluded)
     if args.val_limit is not None:
         keep = np.random.default_rng(0).permutation(len(val_y))[: args.val_limit]
         val_strokes, val_y = [val_strokes[i] for i in keep], val_y[keep]
+        val_drawings = [val_drawings[i] for i in keep]
     val_x = np.stack([render(s) for s in val_strokes])[..., None]
+    calibration = np.array([is_calibration(d.key_id) for d in val_drawings], dtype=bool)
     print(f"validation: {len(val_y):,} raw drawings", flush=True)
-    return Data(labels, ds, val_x, val_y, excluded)
+    return Data(labels, ds, val_x, val_y, excluded, calibration)
 
 
 def plan(args: argparse.Namespace, data: Data) -> Plan:
@@ -264,9 +270,22 @@ def train_chunks(
 
 
 def finish(args: argparse.Namespace, data: Data, schedule_plan: Plan, model: Any, state: dict[str, Any]) -> None:
-    """Swap in the EMA weights (when the run kept them), validate and export."""
+    """Swap in the EMA weights (when the run kept them and they score at least as well on the
+    calibration half of the validation set: a short run's average still remembers its first
+    steps), validate and export."""
+    weights = "raw"
     if getattr(model.optimizer, "use_ema", False):
+        half = data.val_calibration
+        raw = [v.numpy() for v in model.trainable_variables]
+        raw_top1 = evaluate(model, data.val_x[half], data.val_y[half], data.labels)["top1"] or 0.0
         model.optimizer.finalize_variable_values(model.trainable_variables)
+        ema_top1 = evaluate(model, data.val_x[half], data.val_y[half], data.labels)["top1"] or 0.0
+        print(f"calibration half top-1: raw weights {raw_top1:.4f}, EMA {ema_top1:.4f}", flush=True)
+        if ema_top1 >= raw_top1:
+            weights = "ema"
+        else:
+            for v, value in zip(model.trainable_variables, raw, strict=True):
+                v.assign(value)
     metrics = evaluate(model, data.val_x, data.val_y, data.labels)
     meta: dict[str, object] = {
         "name": f"doodle-{args.arch}{args.width:g}-{len(data.labels)}",
@@ -287,6 +306,7 @@ def finish(args: argparse.Namespace, data: Data, schedule_plan: Plan, model: Any
         "trained_samples": int(state["chunk"]) * schedule_plan.steps_per_chunk * args.batch,
         "training_seconds": round(float(state["seconds"])),
         "val_raw_rendered": metrics,
+        "weights": weights,
     }
     export(model, data.labels, args.out, meta)
     log = args.work / "log.jsonl"
