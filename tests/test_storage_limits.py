@@ -224,7 +224,7 @@ async def test_a_write_that_hangs_answers_store_failed_clear_says_so_and_the_que
             t = time.monotonic()
             reply = await c.request({"type": "submit"})
             assert reply["code"] == "store_failed" and "store_timeout_s" in reply["message"], reply
-            assert 2.9 < time.monotonic() - t < 6
+            assert 2.9 < time.monotonic() - t < 8
             cleared = await c.request({"type": "clear"})
             assert cleared["type"] == "cleared" and cleared["stored"] is False
             assert cleared["error"]["code"] == "store_failed"
@@ -232,11 +232,21 @@ async def test_a_write_that_hangs_answers_store_failed_clear_says_so_and_the_que
         for c in clients:
             await c.connect()
             await small_drawing(c)
-        first_two = [asyncio.create_task(c.request({"type": "submit"})) for c in clients[:2]]
-        await wait_for(lambda: get_json(srv.http + "/healthz")["history"]["queue"] == 2, what="a full queue")
+
+        def queue() -> int:
+            return int(get_json(srv.http + "/healthz")["history"]["queue"])
+
+        # One observable step at a time: the writes that timed out above leave first, then each
+        # submit is seen waiting before the next is sent (a race-free way to fill the queue).
+        await wait_for(lambda: queue() == 0, what="the timed-out writes to leave the queue")
+        first_two = []
+        for n, c in enumerate(clients[:2], 1):
+            first_two.append(asyncio.create_task(c.request({"type": "submit"})))
+            await wait_for(lambda n=n: queue() == n, what=f"{n} drawing(s) waiting")
         t = time.monotonic()
         busy = await clients[2].request({"type": "submit"})
-        assert busy["code"] == "store_failed" and "busy" in busy["message"] and time.monotonic() - t < 0.5
+        # Refused at once: well inside the 3 s store timeout it would otherwise wait out.
+        assert busy["code"] == "store_failed" and "busy" in busy["message"] and time.monotonic() - t < 2.5
         assert all(r["code"] == "store_failed" for r in await asyncio.gather(*first_two))
         health = get_json(srv.http + "/healthz")["history"]
         assert health["timeouts"] >= 3 and health["queue_max"] == 2
