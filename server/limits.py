@@ -118,6 +118,11 @@ LOG_REPEAT_WINDOW_S = 10.0
 LOG_REPEAT_KEYS = 1_024
 #: Largest ``limit`` of the gallery's JSON listing, in drawings.
 MAX_PAGE = 200
+#: Custom words one vocabulary holds (a session's, or the server's), in words
+#: (:class:`server.custom_words.CustomVocabulary`; the ``teach`` message is refused past it).
+MAX_CUSTOM_WORDS = 32
+#: Example drawings one custom word holds, all ``teach`` messages together, in drawings.
+MAX_CUSTOM_EXAMPLES_PER_WORD = 20
 
 # ---------------------------------------------------------------- --workers N (the supervisor)
 

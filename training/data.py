@@ -15,9 +15,8 @@ skip the JSON parsing.
 from __future__ import annotations
 
 import hashlib
-import math
 import os
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,18 +25,9 @@ import numpy as np
 import numpy.typing as npt
 
 from server import quickdraw
+from server.augment import warp
 from server.render import INPUT_PX, Points, as_points, render
 
-#: Most degrees a drawing is rotated by augmentation, in degrees.
-AUG_MAX_ROTATION_DEG = 12.0
-#: Range of the aspect-ratio factor (x stretched, y squeezed by it), unitless.  There is no
-#: scale augmentation: :func:`server.render.normalize` rescales every drawing to the same
-#: size, so a uniform scale would be undone.
-AUG_ASPECT = (0.85, 1.15)
-#: Most shear, unitless (x += shear * y).
-AUG_MAX_SHEAR = 0.15
-#: Standard deviation of per-point jitter, in simplified units (0..255 space).
-AUG_JITTER = 1.2
 #: Probability that a drawing of several strokes is cut to its first k strokes (k uniform
 #: in 1..n-1), re-normalised as the live canvas is: the model learns to guess early.
 AUG_PREFIX_P = 0.4
@@ -140,12 +130,30 @@ def load_simplified(
     return ds
 
 
+def read_words_file(path: Path) -> list[str]:
+    """Words, one a line (blank lines and ``#`` comments skipped): e.g. ``--exclude-words``."""
+    lines = (line.strip() for line in path.read_text(encoding="utf-8").splitlines())
+    return [w for w in lines if w and not w.startswith("#")]
+
+
+def without(labels: Sequence[str], excluded: Collection[str]) -> list[str]:
+    """``labels`` less ``excluded``, order kept; every excluded word must be a label
+    (a typo would otherwise silently leave nothing out)."""
+    unknown = sorted(set(excluded) - set(labels))
+    if unknown:
+        raise ValueError(f"words to exclude are not in the data: {unknown[:5]}")
+    drop = set(excluded)
+    return [w for w in labels if w not in drop]
+
+
 def load_raw(
-    folder: Path, *, labels: Sequence[str]
+    folder: Path, *, labels: Sequence[str], exclude: Collection[str] = ()
 ) -> tuple[list[list[Points]], npt.NDArray[np.int16], list[quickdraw.Drawing]]:
-    """Load ``raw/``: strokes (x, y only), labels and the drawings themselves (with timing)."""
+    """Load ``raw/``: strokes (x, y only), labels and the drawings themselves (with timing).
+
+    Drawings of the words in ``exclude`` are skipped (a model trained without them)."""
     index = {w: i for i, w in enumerate(labels)}
-    drawings = list(quickdraw.read(folder))
+    drawings = [d for d in quickdraw.read(folder) if d.word not in exclude]
     unknown = sorted({d.word for d in drawings} - index.keys())
     if unknown:
         raise ValueError(f"{folder}: words {unknown[:5]} are not among the model's labels")
@@ -161,20 +169,9 @@ def prefix(strokes: list[Points], rng: np.random.Generator, *, p: float = AUG_PR
 
 
 def augment(strokes: list[Points], rng: np.random.Generator) -> list[Points]:
-    """A live-drawing-like variant: maybe a prefix of the strokes (:func:`prefix`), then an
-    affine warp (rotation, aspect, shear) and per-point jitter."""
-    strokes = prefix(strokes, rng)
-    angle = math.radians(rng.uniform(-AUG_MAX_ROTATION_DEG, AUG_MAX_ROTATION_DEG))
-    aspect = rng.uniform(*AUG_ASPECT)
-    shear = rng.uniform(-AUG_MAX_SHEAR, AUG_MAX_SHEAR)
-    cos, sin = math.cos(angle), math.sin(angle)
-    m = np.array([[cos, -sin], [sin, cos]]) @ np.array([[aspect, shear], [0.0, 1.0 / aspect]])
-    out = []
-    for s in strokes:
-        p = s @ m.T
-        p = p + rng.normal(0.0, AUG_JITTER, p.shape)
-        out.append(p)
-    return out
+    """A live-drawing-like variant: maybe a prefix of the strokes (:func:`prefix`), then
+    :func:`server.augment.warp` (rotation, aspect, shear, per-point jitter)."""
+    return warp(prefix(strokes, rng), rng)
 
 
 def render_batch(

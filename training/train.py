@@ -78,6 +78,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--work", type=Path, default=Path("build/train"), help="checkpoints, logs and data cache")
     p.add_argument("--arch", default="mobile", help="architecture (training/model.py)")
     p.add_argument("--width", type=float, default=0.75, help="width multiplier of the architecture")
+    p.add_argument(
+        "--exclude-words",
+        type=Path,
+        default=None,
+        help="file of words (one a line) left out entirely: not trained, not validated, not a class",
+    )
     p.add_argument("--per-class", type=int, default=None, help="at most this many drawings per word and folder")
     p.add_argument("--epochs", type=float, default=8.0, help="passes over the data (fractions allowed)")
     p.add_argument("--batch", type=int, default=256, help="batch size, in drawings")
@@ -123,6 +129,7 @@ class Data:
     train: D.DrawingSet
     val_x: npt.NDArray[np.uint8]
     val_y: npt.NDArray[np.int16]
+    excluded: list[str]
 
 
 @dataclass
@@ -141,17 +148,20 @@ class Plan:
 
 def load_data(args: argparse.Namespace) -> Data:
     """Training drawings (cached compact form) and the rendered raw validation set."""
-    labels = D.labels_of(args.data[0])
+    excluded = D.read_words_file(args.exclude_words) if args.exclude_words else []
+    labels = D.without(D.labels_of(args.data[0]), excluded)
     t0 = time.time()
     ds = D.load_simplified(args.data, labels=labels, per_class=args.per_class, cache=args.work / "cache")
     print(f"loaded {len(ds):,} drawings of {len(labels)} words in {time.time() - t0:.0f}s", flush=True)
-    val_strokes, val_y, _ = D.load_raw(args.val, labels=labels)
+    if excluded:
+        print(f"left out {len(excluded)} words: {', '.join(excluded)}", flush=True)
+    val_strokes, val_y, _ = D.load_raw(args.val, labels=labels, exclude=excluded)
     if args.val_limit is not None:
         keep = np.random.default_rng(0).permutation(len(val_y))[: args.val_limit]
         val_strokes, val_y = [val_strokes[i] for i in keep], val_y[keep]
     val_x = np.stack([render(s) for s in val_strokes])[..., None]
     print(f"validation: {len(val_y):,} raw drawings", flush=True)
-    return Data(labels, ds, val_x, val_y)
+    return Data(labels, ds, val_x, val_y, excluded)
 
 
 def plan(args: argparse.Namespace, data: Data) -> Plan:
@@ -267,6 +277,7 @@ def finish(args: argparse.Namespace, data: Data, schedule_plan: Plan, model: Any
             for k, v in vars(args).items()
             if k not in {"fresh", "export_only", "max_chunks"}
         },
+        "excluded_words": data.excluded,
         "train_drawings": len(data.train),
         "params": int(model.count_params()),
         "trained_chunks": state["chunk"],
