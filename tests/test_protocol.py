@@ -271,7 +271,7 @@ def test_times_up_to_max_time_ms_are_accepted_beyond_it_refused_as_times(t: floa
     words=st.none() | st.lists(st.text(min_size=1, max_size=70), min_size=0, max_size=400),
     k=st.none() | st.integers(-5, 30) | st.booleans() | st.floats(allow_nan=True),
     threshold=st.none() | st.floats(allow_nan=True, allow_infinity=True) | st.integers(-2, 3),
-    resume=st.none() | st.text(max_size=80) | st.integers(),
+    resume=st.none() | st.text(max_size=80) | st.integers(-(2**63), 2**63 - 1),
 )
 def test_hello_v11_fields_decode_or_fail_with_a_code(
     words: object, k: object, threshold: object, resume: object

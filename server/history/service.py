@@ -13,7 +13,8 @@
   resumed in another session updates its record): after ``submit``, a ``clear``, a disconnect or another
   ``submit`` of the very same strokes stores nothing new (``submit`` answers the same
   id, and a ``word`` it carries replaces the stored one); once strokes are added or
-  undone, it is a new drawing, which keeps the word the player gave before;
+  undone it is stored again when it ends or is submitted, into the same record (same
+  key, same id), keeping the word the player gave before;
 * the final top-5 is for the whole stored drawing: a stroke still being drawn is
   finished first, and a drawing whose last guesses are for fewer strokes is classified
   once more before it is stored;
