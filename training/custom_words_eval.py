@@ -332,13 +332,13 @@ def card_block(res: dict[str, Any]) -> str:
     how = (
         f"with {len(hidden)} of its words hidden (score columns dropped; its embedding did see them)"
         if hidden
-        else "a model trained without them (`training.train --exclude-words`)"
+        else "trained without them (`training.train --exclude-words`)"
     )
     lines = [
         CARD_START,
         f"Measured by `python -m training.custom_words_eval` on {res['date']} with `{res['model']['name']}`,",
-        f"{how}; {len(res['left_out'])} left-out words (chosen with seed {LEFT_OUT_SEED}:",
-        f"{', '.join(res['left_out'])}). Its own accuracy on the raw drawings of its",
+        f"{how}. The {len(res['left_out'])} left-out words (chosen with seed {LEFT_OUT_SEED}):",
+        f"{', '.join(res['left_out'])}. The model's own accuracy on the raw drawings of its",
         f"{res['known_words']} words: top-1 {_f(own['top1'])}, top-3 {_f(own['top3'])} ({own['n']:,} drawings;"
         f" training's figure {_f(m.get('top1'))}).",
         f"Each left-out word is taught from its first n drawings of `simplified/` (+{res['augmented_copies']}"

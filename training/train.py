@@ -21,7 +21,10 @@ average (EMA) and write under ``--out``:
 By default it trains on ``simplified/`` and ``simplified-extra/`` of the shared data
 (:func:`server.quickdraw.quickdraw_dir`: ``$DOODLE_SHARED/quickdraw``, default
 ``../shared/quickdraw``).  ``raw/`` is used only to
-validate, never to train.
+validate, never to train.  ``--exclude-words FILE`` leaves the words it lists out entirely
+(no class, no training drawing, no validation drawing; ``model.json`` records them as
+``excluded_words``): a model for evaluating custom words honestly
+(:mod:`training.custom_words_eval`).
 """
 
 from __future__ import annotations
