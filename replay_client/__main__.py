@@ -24,7 +24,7 @@ from tqdm import tqdm
 from websockets.exceptions import InvalidHandshake, InvalidURI
 
 from replay_client import metrics as replay_metrics
-from replay_client.replay import RunOptions, open_player, replay_all, synthesise_times
+from replay_client.replay import AUTO_TARGET, RunOptions, open_player, replay_all, synthesise_times
 from server.quickdraw import DataError, Drawing, hit, raw_dir, sample
 
 DEFAULT_URL = "ws://127.0.0.1:8765/ws"
@@ -52,6 +52,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, help="shuffle the selected drawings with this seed")
     p.add_argument("--batch-ms", type=float, default=0.0, help="group points within N ms of recorded time per message")
     p.add_argument("--live-ms", type=int, default=0, help="ask for live guesses every N ms while drawing (0: off)")
+    p.add_argument(
+        "--words",
+        type=lambda v: [w.strip() for w in v.split(",") if w.strip()],
+        help="protocol v1.1: rank only these comma-separated words (hello.words)",
+    )
+    p.add_argument(
+        "--target",
+        help=f"protocol v1.1: the target word of every drawing, or '{AUTO_TARGET}' for each drawing's own word;"
+        " --eval then reports how often and how soon the server recognized it",
+    )
     p.add_argument("--eval", action="store_true", help="progress bar, then accuracy and latency")
     p.add_argument("--report", type=Path, help="write the metrics as JSON to this file")
     args = p.parse_args(argv)
@@ -136,6 +146,14 @@ def print_summary(rep: dict[str, Any], out: TextIO) -> None:
         print(title + ":", file=out)
         for k, m in rep[key].items():
             print(f"  k={k}: top-1 {pct(m['top1'])}  top-3 {pct(m['top3'])}", file=out)
+    rec = rep.get("recognized")
+    if rec is not None:
+        median = "n/a" if rec["median_s"] is None else f"{rec['median_s']:.1f} s"
+        print(
+            f"target recognized: {100 * rec['rate']:.1f}% ({rec['recognized']}/{rec['n']}), median {median} after"
+            f" the first point, {100 * rec['within_round']:.1f}% within {rec['round_s']:g} s",
+            file=out,
+        )
     lat = rep["latency_ms"]
     if lat["n"]:
         print(
@@ -147,7 +165,14 @@ def print_summary(rep: dict[str, Any], out: TextIO) -> None:
 
 
 async def run(args: argparse.Namespace, drawings: list[Drawing]) -> int:
-    opts = RunOptions(speed=args.speed, concurrency=args.concurrency, batch_ms=args.batch_ms, live_ms=args.live_ms)
+    opts = RunOptions(
+        speed=args.speed,
+        concurrency=args.concurrency,
+        batch_ms=args.batch_ms,
+        live_ms=args.live_ms,
+        words=args.words,
+        target=args.target,
+    )
     try:
         probe, _ = await open_player(args.url, RunOptions(open_timeout_s=5.0))
     except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as e:
@@ -187,6 +212,8 @@ async def run(args: argparse.Namespace, drawings: list[Drawing]) -> int:
             "seed": args.seed,
             "batch_ms": args.batch_ms,
             "live_ms": args.live_ms,
+            "words": args.words,
+            "target": args.target,
         },
         "synthesised_times": sum(not d.timed for d in drawings),
         **replay_metrics.summarize(results, classes),

@@ -1,7 +1,10 @@
-"""A small asyncio client for protocol v1 (msgpack frames, or JSON with ``text=True``).
+"""A small asyncio client for protocol v1.1 (msgpack frames, or JSON with ``text=True``).
 
 :class:`DoodleClient` owns one socket.  ``request`` sends a map and returns the next
-reply that is not a live guess; live guesses are kept in ``live`` as they arrive.
+reply that is not a live guess nor a ``recognized``; live guesses are kept in ``live``
+and ``recognized`` messages in ``recognized`` as they arrive.  v1.1 helpers: ``hello``
+(word list, ``top_k``, target, resume key), ``teach`` and ``forget``; ``drawing`` is the
+key of the drawing in progress (from the latest ``guesses`` or ``cleared``).
 ``call`` numbers a request with ``seq`` and returns exactly its reply, keeping errors
 that answer other (unnumbered) messages, such as a rejected ``points``, in ``errors``.
 Used by the replay CLI, the benchmarks and the tests.
@@ -32,6 +35,8 @@ class DoodleClient:
         self.welcome: Msg = {}
         self.live: list[Msg] = []
         self.errors: list[Msg] = []
+        self.recognized: list[Msg] = []
+        self.drawing: str | None = None
         self.seq = 0
 
     async def __aenter__(self) -> DoodleClient:
@@ -78,11 +83,17 @@ class DoodleClient:
         return out
 
     async def reply(self) -> Msg:
-        """The next message that is not a live guess (live ones go to ``self.live``)."""
+        """The next message that is not a live guess nor a ``recognized`` (those go to ``live`` and ``recognized``)."""
         while True:
             msg = await self.recv()
-            if msg.get("type") == "guesses" and msg.get("live"):
+            kind = msg.get("type")
+            if kind in ("guesses", "cleared") and isinstance(msg.get("drawing"), str):
+                self.drawing = msg["drawing"]
+            if kind == "guesses" and msg.get("live"):
                 self.live.append(msg)
+                continue
+            if kind == "recognized":
+                self.recognized.append(msg)
                 continue
             return msg
 
@@ -105,6 +116,57 @@ class DoodleClient:
                 return reply
             if reply.get("type") == "error":
                 self.errors.append(reply)
+
+    async def hello(
+        self,
+        *,
+        words: Sequence[str] | None = None,
+        top_k: int | None = None,
+        target: str | None = None,
+        target_threshold: float | None = None,
+        resume: str | None = None,
+        **fields: Any,
+    ) -> Msg:
+        """Send a ``hello`` with the v1.1 fields given (``None``: not sent) and return its reply."""
+        msg: Msg = {"type": "hello", **fields}
+        for key, value in (
+            ("words", None if words is None else list(words)),
+            ("top_k", top_k),
+            ("target", target),
+            ("target_threshold", target_threshold),
+            ("resume", resume),
+        ):
+            if value is not None:
+                msg[key] = value
+        reply = await self.call(msg)
+        if reply.get("type") == "hello" and isinstance(reply.get("drawing"), str):
+            self.drawing = reply["drawing"]
+        return reply
+
+    async def teach(
+        self,
+        word: str,
+        drawings: Sequence[Sequence[tuple[Sequence[float], Sequence[float]]]],
+        *,
+        scope: str = "session",
+        admin_token: str | None = None,
+    ) -> Msg:
+        """Teach ``word`` from example drawings (lists of ``(x, y)`` strokes); the reply (``taught`` or ``error``)."""
+        msg: Msg = {
+            "type": "teach",
+            "word": word,
+            "scope": scope,
+            "drawings": [[{"x": list(x), "y": list(y)} for x, y in d] for d in drawings],
+        }
+        if admin_token is not None:
+            msg["admin_token"] = admin_token
+        return await self.call(msg)
+
+    async def forget(self, word: str, *, scope: str = "session", admin_token: str | None = None) -> Msg:
+        msg: Msg = {"type": "forget", "word": word, "scope": scope}
+        if admin_token is not None:
+            msg["admin_token"] = admin_token
+        return await self.call(msg)
 
     async def points(self, x: Sequence[float], y: Sequence[float], t: Sequence[int] | None = None) -> None:
         msg: Msg = {"type": "points", "x": list(x), "y": list(y)}

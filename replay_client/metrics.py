@@ -50,6 +50,10 @@ class DrawingResult:
     #: Top-5 scores of the final answer (for display).
     scores: list[float] = field(default_factory=list)
     live: int = 0
+    #: The target word the server was given (``None``: no target).
+    target: str | None = None
+    #: The server's ``recognized.ms`` (time from the drawing's first point, in its own ``t``), or ``None``.
+    recognized_ms: int | None = None
 
     @property
     def rejected(self) -> bool:
@@ -102,6 +106,30 @@ def after_stroke_or_final(results: Sequence[DrawingResult], k: int, top: int) ->
     return Rate(hits, len(results))
 
 
+#: "Recognized in time" is within this many seconds of the drawing's first point (a Quick, Draw! round).
+ROUND_S = 20.0
+
+
+def recognized(results: Sequence[DrawingResult], round_s: float = ROUND_S) -> dict[str, Any] | None:
+    """How often and how soon the target was recognized, over drawings replayed with a target
+    (``None`` when none was): ``rate`` (share recognized; a rejected drawing counts as not),
+    ``median_s`` (over those recognized), ``within_round`` (share recognized within ``round_s``)."""
+    with_target = [r for r in results if r.target is not None]
+    if not with_target:
+        return None
+    seconds = [r.recognized_ms / 1000.0 for r in with_target if r.recognized_ms is not None and not r.rejected]
+    n = len(with_target)
+    return {
+        "n": n,
+        "recognized": len(seconds),
+        "rate": len(seconds) / n,
+        "median_s": float(np.median(seconds)) if seconds else None,
+        "p90_s": float(np.percentile(seconds, 90)) if seconds else None,
+        "round_s": round_s,
+        "within_round": sum(s <= round_s for s in seconds) / n,
+    }
+
+
 def percentiles(values: Iterable[float], qs: Sequence[float] = PERCENTILES) -> dict[str, float | None]:
     """``{"p50": ..., ...}`` with linear interpolation; ``None`` values when there are none."""
     arr = np.asarray(list(values), dtype=np.float64)
@@ -138,6 +166,7 @@ def summarize(results: Sequence[DrawingResult], classes: Iterable[str] | None = 
         },
         "latency_ms": {**percentiles(lat), "mean": float(np.mean(lat)) if lat else None, "n": len(lat)},
         "live_guesses": sum(r.live for r in results),
+        "recognized": recognized(results),
     }
     if classes is None:
         out["not_in_classes"] = None

@@ -40,6 +40,8 @@ SYNTH_PEN_UNITS_PER_MS = 0.19
 SYNTH_PEN_UP_MS = 436
 #: Longest wait for one reply before the drawing is counted as rejected, in seconds.
 REPLY_TIMEOUT_S = 30.0
+#: ``--target`` value meaning "each drawing's own word".
+AUTO_TARGET = "auto"
 #: Share of the server's message rate and burst a player allows itself.
 RATE_MARGIN = 0.9
 
@@ -109,15 +111,27 @@ def describe(reply: Msg) -> str:
     return f"unexpected reply {reply.get('type')!r}"
 
 
-async def play(client: DoodleClient, pacer: Pacer, drawing: Drawing, *, speed: float, batch_ms: float) -> DrawingResult:
+async def play(
+    client: DoodleClient,
+    pacer: Pacer,
+    drawing: Drawing,
+    *,
+    speed: float,
+    batch_ms: float,
+    target: str | None = None,
+    live_ms: int = 0,
+) -> DrawingResult:
     """Stream ``drawing`` through ``client``'s session; what the server answered.
 
     A drawing without times gets :func:`synthesise_times`.  ``ConnectionClosed``
     propagates (the caller records it and reconnects); errors and timeouts are
-    recorded in the result.
+    recorded in the result.  With a ``target`` (:data:`AUTO_TARGET`: the drawing's own
+    word) the session is told it before the drawing, and the server's ``recognized``
+    (if any) is recorded: a last ``hello`` repeating the target makes sure it arrived.
     """
     drawing = synthesise_times(drawing)
-    result = DrawingResult(word=drawing.word, strokes=len(drawing.strokes), source=drawing.source)
+    word = drawing.word if target == AUTO_TARGET else target
+    result = DrawingResult(word=drawing.word, strokes=len(drawing.strokes), source=drawing.source, target=word)
     max_points = int(client.welcome.get("limits", {}).get("max_points_per_message", 2048))
     client.live.clear()
     client.errors.clear()
@@ -126,6 +140,12 @@ async def play(client: DoodleClient, pacer: Pacer, drawing: Drawing, *, speed: f
         cleared = await client.call({"type": "clear"})
     if cleared.get("type") != "cleared":
         result.errors.append(f"clear: {describe(cleared)}")
+    if word is not None:
+        async with asyncio.timeout(REPLY_TIMEOUT_S):
+            hello = await client.call({"type": "hello", "live_ms": live_ms, "target": word})
+        if hello.get("type") != "hello":
+            result.errors.append(f"hello target: {describe(hello)}")
+    client.recognized.clear()
     loop = asyncio.get_running_loop()
     start = loop.time()
     t_first = drawing.strokes[0].t[0] if drawing.strokes[0].t else 0
@@ -148,6 +168,11 @@ async def play(client: DoodleClient, pacer: Pacer, drawing: Drawing, *, speed: f
             result.scores = [float(g["score"]) for g in reply.get("guesses", [])]
         else:
             result.errors.append(f"pen-up {len(result.guesses) + 1}: {describe(reply)}")
+    if word is not None:
+        async with asyncio.timeout(REPLY_TIMEOUT_S):  # every recognized of this drawing arrives before its reply
+            await client.call({"type": "hello", "live_ms": live_ms, "target": word})
+        mine = [m for m in client.recognized if m.get("word") == word]
+        result.recognized_ms = int(mine[0]["ms"]) if mine else None
     result.errors.extend(describe(e) for e in client.errors)
     result.live = len(client.live)
     return result
@@ -162,6 +187,10 @@ class RunOptions:
     batch_ms: float = 0.0
     live_ms: int = 0
     open_timeout_s: float = 10.0
+    #: ``hello.words`` (``None``: every word).
+    words: list[str] | None = None
+    #: ``hello.target`` for every drawing; :data:`AUTO_TARGET`: each drawing's own word.
+    target: str | None = None
 
 
 async def open_player(url: str, opts: RunOptions) -> tuple[DoodleClient, Pacer]:
@@ -170,7 +199,10 @@ async def open_player(url: str, opts: RunOptions) -> tuple[DoodleClient, Pacer]:
     await client.connect()
     pacer = Pacer(client.welcome.get("limits", {}))
     await pacer.take()
-    hello = await client.call({"type": "hello", "client": "replay", "live_ms": opts.live_ms})
+    msg: Msg = {"type": "hello", "client": "replay", "live_ms": opts.live_ms}
+    if opts.words is not None:
+        msg["words"] = opts.words
+    hello = await client.call(msg)
     if hello.get("type") != "hello":
         await client.close()
         raise ConnectionError(f"hello refused: {describe(hello)}")
@@ -198,7 +230,15 @@ async def replay_all(
             try:
                 if client is None or pacer is None:
                     client, pacer = await open_player(url, opts)
-                res = await play(client, pacer, d, speed=opts.speed, batch_ms=opts.batch_ms)
+                res = await play(
+                    client,
+                    pacer,
+                    d,
+                    speed=opts.speed,
+                    batch_ms=opts.batch_ms,
+                    target=opts.target,
+                    live_ms=opts.live_ms,
+                )
             except (ConnectionClosed, OSError, TimeoutError) as e:
                 res = DrawingResult(word=d.word, strokes=len(d.strokes), source=d.source)
                 why = f"no reply within {REPLY_TIMEOUT_S:g} s" if isinstance(e, TimeoutError) else str(e)

@@ -72,6 +72,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="shared token /ws requires (?token= or Authorization: Bearer); default $DOODLESTREAM_TOKEN, else none",
     )
     p.add_argument(
+        "--admin-token",
+        default=os.environ.get("DOODLESTREAM_ADMIN_TOKEN") or None,
+        help="token that teach/forget with scope 'server' must carry (admin_token); default"
+        " $DOODLESTREAM_ADMIN_TOKEN, else none (server-scope words are refused)",
+    )
+    p.add_argument(
         "--public-gallery",
         action="store_true",
         help="with a token: the gallery, /api/doodles and the drawings' pictures answer without it too",
@@ -156,6 +162,7 @@ async def main_async(args: argparse.Namespace) -> int:
         render_threads=args.render_threads,
         origins=args.origins,
         token=args.token,
+        admin_token=args.admin_token,
         public_gallery=args.public_gallery,
         trusted_proxies=args.trusted_proxies,
         reuse_port=args.reuse_port,

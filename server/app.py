@@ -39,10 +39,11 @@ import logging
 import os
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import cv2
@@ -59,8 +60,9 @@ from server.addresses import address_key
 from server.admission import Admission, connection_class
 from server.connection import Connection
 from server.errors import ClientTooSlow, Fault
+from server.game import Ranker
 from server.http import error_response, json_response, without_body
-from server.infer import DEFAULT_MODEL_DIR, Batcher, Classifier, Model
+from server.infer import DEFAULT_MODEL_DIR, Batcher, Classifier, Model, Prediction
 from server.limits import (
     BATCH_WAIT_MS,
     IMAGE_DECODES,
@@ -121,6 +123,8 @@ class ServerConfig:
     compression: bool = False
     #: Index of this server among ``--workers`` processes (0 when alone).
     worker: int = 0
+    #: The admin token server-scope custom words need (``--admin-token``); ``None``: refused.
+    admin_token: str | None = None
 
 
 class DoodleServer:
@@ -136,6 +140,15 @@ class DoodleServer:
         if isinstance(self._model, Classifier):
             self._model.warm_up()
         self.batcher = Batcher(self._model, max_batch=self.config.max_batch, batch_wait_ms=self.config.batch_wait_ms)
+        limits = self.config.limits
+        self._ranker = Ranker.for_model(
+            self._model.labels,
+            getattr(self._model, "meta", {}),
+            embedding_dim=int(getattr(self._model, "embedding_dim", 0)),
+            max_session_words=limits.max_custom_words,
+            max_examples=limits.max_custom_examples_per_word,
+            max_server_words=limits.max_server_custom_words,
+        )
         self.renders = RenderPool(self.config.render_threads, nice=RENDER_NICE, share=RENDER_SHARE)
         self.image_slots = asyncio.Semaphore(IMAGE_DECODES)
         self.sessions: dict[str, Session] = {}
@@ -153,6 +166,8 @@ class DoodleServer:
         self.admission = Admission(self.config.limits, self._trusted)
         self.registry = Registry(self)
         self.registry.route("/healthz", self._healthz, access=Access.PUBLIC)
+        self.registry.offer("words")  # the core ranks hello.words and reports hello.target
+        self.registry.offer("target")
         for feature in features:
             feature.install(self.registry)
         self._routes: MapAdapter = self.registry.url_map().bind("doodlestream")
@@ -169,6 +184,16 @@ class DoodleServer:
     async def model_input(self, session: Session) -> Image:
         """``session``'s model input (finished strokes), rendered off the loop in its lane."""
         return await self.renders.run(session.lane, session.render_snapshot, session.snapshot())
+
+    async def predict(self, image: Image) -> Prediction:
+        return await self.batcher.predict(image)
+
+    @property
+    def ranker(self) -> Ranker:
+        return self._ranker
+
+    async def render(self, session: Session, fn: Callable[..., Any], *args: Any) -> Any:
+        return await self.renders.run(session.lane, fn, *args)
 
     # ------------------------------------------------------------ lifecycle
 
@@ -411,7 +436,7 @@ class DoodleServer:
         if self.per_address[addr] >= limit:  # handshakes that raced
             await ws.close(1008, f"at most {limit} sessions per address")
             return
-        session = Session(self.config.limits)
+        session = Session(self.config.limits, game=self._ranker.new_game())
         self.sessions[session.id] = session
         self.per_address[addr] += 1
         conn = Connection(
@@ -424,6 +449,7 @@ class DoodleServer:
             image_slots=self.image_slots,
             registry=self.registry,
             drawing_ended=self.drawing_ended,
+            ranker=self._ranker,
         )
         self.connections.add(conn)
         try:
@@ -433,6 +459,7 @@ class DoodleServer:
                     model=self.model.name,
                     classes=len(self.model.labels),
                     limits=self.config.limits.public(),
+                    features=self.registry.features,
                 )
             )
             await conn.run()

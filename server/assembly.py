@@ -3,7 +3,9 @@
 A server built here answers the protocol's drawing messages (the core), serves the
 browser sketchpad and ``/classes`` (:class:`server.web.WebClient`), and keeps drawings
 (every one, or submitted ones only with ``keep="submitted"``) in the doodle history
-with its gallery (:class:`server.history.feature.DoodleHistory`).
+with its gallery (:class:`server.history.feature.DoodleHistory`), lets a dropped
+drawing be resumed (:class:`server.resume.Resume`) and, for a model that can have them,
+teaches custom words (:class:`server.teach.Teaching`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ from server.history.feature import DoodleHistory
 from server.history.service import Keep
 from server.history.store import MEMORY_DB
 from server.infer import Model
+from server.plugin import Feature
+from server.resume import Resume
+from server.teach import Teaching
 from server.web import WebClient
 
 
@@ -22,4 +27,8 @@ def create_server(
     """A server with every feature; the history in ``db`` (a SQLite path, or ``:memory:``), opened by ``start()``,
     keeping ``keep`` drawings (``all``, or ``submitted`` ones only)."""
     history = DoodleHistory(db, limits=config.limits, keep=keep)
-    return DoodleServer(config, model=model, features=[WebClient(config.web_root), history])
+    # Resume before the history: a dropped drawing's key is resumable before its record is written.
+    # Teaching after the history: its start hook loads the stored words once the database is open.
+    teaching = Teaching(history.store if db != MEMORY_DB else None, admin_token=config.admin_token)
+    features: list[Feature] = [WebClient(config.web_root), Resume(config.limits), history, teaching]
+    return DoodleServer(config, model=model, features=features)

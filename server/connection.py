@@ -23,7 +23,15 @@ A :class:`Connection` wraps one ``websockets`` connection and its
   classification per session (a new one starts only once the session's lane is idle);
   pen-up, undo and clear cancel a pending one.
 * Message types beyond the core drawing ones are answered by the handler a feature
-  registered (:class:`server.plugin.Registry`).
+  registered (:class:`server.plugin.Registry`); a ``hello`` is also handed to every
+  feature's hello hook (``resume``), whose fields join the reply.
+* v1.1 (:mod:`server.game`): guesses are ranked by the server's :class:`server.game.Ranker`
+  for the session's ``hello`` settings; every ``guesses`` and ``cleared`` carries the
+  drawing's key, ``guesses`` the target's score and rank when there is a target.  Once per
+  drawing, the first time the target's score reaches the threshold (a live guess
+  included), a ``recognized`` message follows the ``guesses`` that showed it.  A v1 client
+  (no v1.1 field in its ``hello``) gets the same messages as from a v1 server, with the
+  ``drawing`` field added to ``guesses`` and ``cleared``.
 """
 
 from __future__ import annotations
@@ -39,8 +47,9 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from server import protocol
-from server.errors import ClientTooSlow, ErrorCode, Fault, LimitExceeded, Unhandled
-from server.infer import Batcher
+from server.errors import ClientTooSlow, ErrorCode, Fault, InvalidField, LimitExceeded, Unhandled
+from server.game import Ranker
+from server.infer import TOP_K, Batcher
 from server.limits import INLINE_RENDER_POINTS, Limits
 from server.plugin import Registry
 from server.render import Image, render_image
@@ -88,6 +97,7 @@ class Connection:
         image_slots: asyncio.Semaphore,
         registry: Registry,
         drawing_ended: Callable[[Session, str], Awaitable[Fault | None]],
+        ranker: Ranker,
     ) -> None:
         self.ws = ws
         self._session = session
@@ -98,6 +108,9 @@ class Connection:
         self.image_slots = image_slots
         self.registry = registry
         self.drawing_ended = drawing_ended
+        self.ranker = ranker
+        #: Messages to send after the reply being prepared (``recognized``).
+        self.followups: list[protocol.Payload] = []
         self.live_task: asyncio.Task[None] | None = None
         #: The idle timeout around the ``recv`` the loop is waiting in, if it is.
         self.reading: asyncio.Timeout | None = None
@@ -187,11 +200,13 @@ class Connection:
             return
         start = time.perf_counter()
         s.points_since_live = 0
-        top = await self.batcher.classify(await self.model_input(pending=True))
+        image = await self.model_input(pending=True)
+        followups: list[protocol.Payload] = []
+        reply, _ = await self.guesses(image, start, drawing=True, live=True, followups=followups)
         self.last_live = time.monotonic()
-        await self.send(
-            protocol.guesses(strokes=s.strokes, top=top, ms=(time.perf_counter() - start) * 1000, live=True)
-        )
+        await self.send(reply)
+        for extra in followups:
+            await self.send(extra)
 
     # ------------------------------------------------------------ messages
 
@@ -208,13 +223,80 @@ class Connection:
             return s.render_snapshot(snapshot)
         return await self.render(s.render_snapshot, snapshot)
 
+    async def guesses(
+        self,
+        image: Image | None,
+        received: float,
+        *,
+        drawing: bool,
+        live: bool = False,
+        followups: list[protocol.Payload],
+    ) -> tuple[protocol.Payload, list[tuple[str, float]]]:
+        """The ``guesses`` for ``image`` (``None``: an empty canvas) ranked for the session, and
+        its top; a ``recognized`` due for the drawing goes to ``followups``."""
+        s = self.session
+        g = s.game
+        top: list[tuple[str, float]] = []
+        target: tuple[str, float, int] | None = None
+        if image is not None:
+            ranking = self.ranker.rank(await self.batcher.predict(image), g)
+            top = ranking.top(g.top_k)
+            found = ranking.target(g.target) if g.target is not None else None
+            if g.target is not None and found is not None:
+                target = (g.target, *found)
+                threshold = g.threshold if g.threshold is not None else self.ranker.threshold
+                if drawing and not g.recognized and found[0] >= threshold:
+                    g.recognized = True
+                    followups.append(
+                        protocol.recognized(word=g.target, score_=found[0], strokes=s.strokes, ms=s.drawing_ms())
+                    )
+        ms = (time.perf_counter() - received) * 1000
+        reply = protocol.guesses(
+            strokes=s.strokes if drawing else 0, top=top, ms=ms, live=live, drawing=s.drawing_key, target=target
+        )
+        return reply, top
+
     async def classify_drawing(self, seq: int | None, received: float) -> protocol.Payload:
         s = self.session
-        top = await self.batcher.classify(await self.model_input()) if s.strokes else []
+        image = await self.model_input() if s.strokes else None
+        reply, top = await self.guesses(image, received, drawing=True, followups=self.followups)
         if s.strokes:
             s.record_guesses(top)
-        ms = (time.perf_counter() - received) * 1000
-        return protocol.with_seq(protocol.guesses(strokes=s.strokes, top=top, ms=ms), seq)
+        return protocol.with_seq(reply, seq)
+
+    async def hello(self, msg: protocol.HelloMsg) -> protocol.Payload:
+        """Apply a ``hello`` (v1.1 fields checked first: a refused one changes nothing of the game)."""
+        s, g = self.session, self.session.game
+        given = msg.given
+        words = msg.words if "words" in given else g.words
+        target = msg.target if "target" in given else g.target
+        if words is not None and "words" in given:
+            self.ranker.check_words(words, g)
+        if target is not None and "target" in given:
+            self.ranker.check_words([target], g)
+        if target is not None and words is not None and target not in words:
+            raise InvalidField(f"'target' {target!r} is not one of 'words'")
+        s.live_ms = msg.live_ms
+        s.client = msg.client or s.client
+        if target != g.target:
+            g.recognized = False
+        g.words, g.target = words, target
+        if "top_k" in given:
+            g.top_k = msg.top_k or TOP_K
+        if "target_threshold" in given:
+            g.threshold = msg.target_threshold
+        reply: protocol.Payload = {"type": "hello", "protocol": protocol.PROTOCOL_VERSION, "live_ms": s.live_ms or 0}
+        if given:
+            reply.update(
+                protocol_minor=protocol.PROTOCOL_MINOR,
+                words=None if g.words is None else list(g.words),
+                top_k=g.top_k,
+                target=g.target,
+                target_threshold=g.threshold if g.threshold is not None else self.ranker.threshold,
+            )
+        for hook in self.registry.hello_hooks:
+            reply.update(await hook(self, msg))
+        return reply
 
     async def dispatch(self, msg: protocol.ClientMsg, received: float) -> protocol.Payload | None:
         s = self.session
@@ -244,21 +326,17 @@ class Connection:
                 failure = await self.drawing_ended(s, "clear")
             s.clear()
             await self.model_input()  # the canvas lets go of the old strokes now, not at the next render
-            reply = protocol.cleared()
+            reply = protocol.cleared(drawing=s.drawing_key)
             if failure is not None:  # the drawing was to be kept but could not be (README: clear)
                 reply.update(stored=False, error={"code": failure.code.value, "message": failure.message})
             return protocol.with_seq(reply, msg.seq)
         if isinstance(msg, protocol.ImageMsg):
             async with self.image_slots:  # a picture's decoding peaks at tens of MiB: IMAGE_DECODES at once
                 image = await self.render(partial(render_image, msg.data, max_pixels=self.limits.max_image_pixels))
-            top = await self.batcher.classify(image)
-            ms = (time.perf_counter() - received) * 1000
-            return protocol.with_seq(protocol.guesses(strokes=0, top=top, ms=ms), msg.seq)
-        if isinstance(msg, protocol.HelloMsg):
-            s.live_ms = msg.live_ms
-            s.client = msg.client or s.client
-            reply = {"type": "hello", "protocol": protocol.PROTOCOL_VERSION, "live_ms": s.live_ms or 0}
+            reply, _ = await self.guesses(image, received, drawing=False, followups=self.followups)
             return protocol.with_seq(reply, msg.seq)
+        if isinstance(msg, protocol.HelloMsg):
+            return protocol.with_seq(await self.hello(msg), msg.seq)
         handler = self.registry.handler(type(msg))
         if handler is None:  # a parser without a handler is a programming error
             raise Unhandled(f"message type {type(msg).__name__} is not handled")
@@ -276,10 +354,13 @@ class Connection:
                 )
             msg = protocol.decode(frame, limits=limits)
             seq = msg.seq
+            self.followups = []
             reply = await self.dispatch(msg, received)
             self.errors_in_a_row = 0
             if reply is not None:
                 await self.send(reply, text=is_text)
+            for extra in self.followups:
+                await self.send(extra, text=is_text)
         except (ConnectionClosed, ClientTooSlow):
             raise
         except Fault as e:

@@ -40,6 +40,12 @@ class ErrorCode(StrEnum):
     RECORD_TOO_LARGE = "record_too_large"
     STORE_FAILED = "store_failed"
     INFERENCE_FAILED = "inference_failed"
+    UNKNOWN_WORD = "unknown_word"
+    UNKNOWN_DRAWING = "unknown_drawing"
+    FORBIDDEN = "forbidden"
+    WORD_TAKEN = "word_taken"
+    TOO_MANY_WORDS = "too_many_words"
+    TOO_MANY_EXAMPLES = "too_many_examples"
     INTERNAL = "internal"
 
 
@@ -119,6 +125,35 @@ class NothingToSave(ClientFault):
     """``submit`` (or a sprite of the current drawing) on an empty canvas."""
 
     code = ErrorCode.NOTHING_TO_SAVE
+
+
+class UnknownWord(ClientFault):
+    """Words that are neither the model's nor custom words the session can see; ``words`` lists them."""
+
+    code = ErrorCode.UNKNOWN_WORD
+
+    def __init__(self, words: list[str], message: str | None = None) -> None:
+        self.words = sorted(set(words))
+        super().__init__(message or f"unknown words: {', '.join(map(repr, self.words))}")
+
+
+class UnknownDrawing(ClientFault):
+    """A ``hello.resume`` key that names no resumable drawing (unknown, or expired)."""
+
+    code = ErrorCode.UNKNOWN_DRAWING
+
+
+class Forbidden(ClientFault):
+    """A request that needs the admin token, without it (or with a wrong one, or none configured)."""
+
+    code = ErrorCode.FORBIDDEN
+    http_status = HTTPStatus.FORBIDDEN
+
+
+class WordTaken(ClientFault):
+    """A custom word may not be named like one of the model's words (or, for a session, a server one)."""
+
+    code = ErrorCode.WORD_TAKEN
 
 
 class InferenceFailed(ServerFault):

@@ -10,7 +10,10 @@ call re-allocates tensors.  It is not thread-safe; :class:`Batcher` owns it.
 image as a pending future; a flusher task runs every pending image as one model call
 when ``max_batch`` are waiting or the oldest has waited ``batch_wait_ms``, in a
 single worker thread so the event loop never blocks.  Results come back in request
-order, identical to unbatched calls.  If a batch call fails, each of its images is
+order, identical to unbatched calls.  ``await batcher.predict(image)`` is the same request
+for the whole :class:`Prediction`: every calibrated score and the embedding (the
+model's second output; width 0 for a model without one), from the same batched call
+(``Model.predict_with_embedding`` when the model has it).  If a batch call fails, each of its images is
 retried alone, so one failing input fails only its own request (with
 :class:`server.errors.InferenceFailed`).
 """
@@ -48,6 +51,14 @@ Images = npt.NDArray[np.uint8]
 Probs = npt.NDArray[np.float32]
 Embeddings = npt.NDArray[np.float32]
 Top = list[tuple[str, float]]
+
+
+@dataclass(frozen=True, slots=True)
+class Prediction:
+    """One image's calibrated ``scores`` ``(classes,)`` and its ``embedding`` ``(D,)`` (``D`` may be 0)."""
+
+    scores: Probs
+    embedding: Embeddings
 
 
 class Model(Protocol):
@@ -215,7 +226,7 @@ class Batcher:
         self.max_batch = max_batch
         self.batch_wait_s = max(0.0, batch_wait_ms) / 1000.0
         self.stats = BatchStats()
-        self._pending: list[tuple[Images, asyncio.Future[Top]]] = []
+        self._pending: list[tuple[Images, asyncio.Future[Prediction]]] = []
         self._wakeup: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="infer")
@@ -245,11 +256,15 @@ class Batcher:
 
     async def classify(self, image: Images) -> Top:
         """Top-5 words for one ``(64, 64)`` uint8 image; raises :class:`InferenceFailed`."""
+        return top_k(self.model.labels, (await self.predict(image)).scores)
+
+    async def predict(self, image: Images) -> Prediction:
+        """Every score and the embedding of one ``(64, 64)`` uint8 image; raises :class:`InferenceFailed`."""
         if image.shape[:2] != (INPUT_PX, INPUT_PX) or image.dtype != np.uint8:
             raise InferenceFailed(f"image must be {INPUT_PX}x{INPUT_PX} uint8, got {image.shape} {image.dtype}")
         if self._task is None:
             await self.start()
-        fut: asyncio.Future[Top] = asyncio.get_running_loop().create_future()
+        fut: asyncio.Future[Prediction] = asyncio.get_running_loop().create_future()
         self._pending.append((image, fut))
         assert self._wakeup is not None
         self._wakeup.set()
@@ -289,20 +304,30 @@ class Batcher:
                 else:
                     fut.set_result(res)
 
-    def _predict(self, images: list[Images]) -> list[Top | InferenceFailed]:
+    def _call(self, images: Images) -> list[Prediction]:
+        """One model call: scores and embeddings (an empty embedding when the model has none)."""
+        with_embedding = getattr(self.model, "predict_with_embedding", None)
+        if with_embedding is not None:
+            probs, emb = with_embedding(images)
+        else:
+            probs = self.model.predict(images)
+            emb = np.zeros((len(images), 0), np.float32)
+        if len(probs) != len(images) or len(emb) != len(images):
+            raise ValueError(f"the model answered {len(probs)} rows for {len(images)} images")
+        return [Prediction(p, e) for p, e in zip(probs, emb, strict=True)]
+
+    def _predict(self, images: list[Images]) -> list[Prediction | InferenceFailed]:
         """Runs in the worker thread: one model call, or one per image after a failure."""
         t = time.perf_counter()
-        labels = self.model.labels
-        out: list[Top | InferenceFailed]
+        out: list[Prediction | InferenceFailed]
         try:
-            probs = self.model.predict(np.stack(images))
-            out = [top_k(labels, p) for p in probs]
+            out = list(self._call(np.stack(images)))
         except Exception:
             log.exception("batch of %d failed; retrying each alone", len(images))
             out = []
             for img in images:
                 try:
-                    out.append(top_k(labels, self.model.predict(img[None])[0]))
+                    out.append(self._call(img[None])[0])
                 except Exception as e:
                     self.stats.failures += 1
                     out.append(InferenceFailed(f"the model failed on this input: {type(e).__name__}"))

@@ -122,7 +122,25 @@ MAX_PAGE = 200
 #: (:class:`server.custom_words.CustomVocabulary`; the ``teach`` message is refused past it).
 MAX_CUSTOM_WORDS = 32
 #: Example drawings one custom word holds, all ``teach`` messages together, in drawings.
+#: Code: ``too_many_examples``.
 MAX_CUSTOM_EXAMPLES_PER_WORD = 20
+#: Custom words the server scope holds (``teach`` with ``"scope": "server"``), in words.
+#: Code: ``too_many_words`` (a session's own words, ``MAX_CUSTOM_WORDS``, answer the same code).
+MAX_SERVER_CUSTOM_WORDS = 256
+#: Example drawings in one ``teach`` message, in drawings (each within the drawing limits:
+#: strokes, points per stroke, points per drawing). Code: ``invalid_field``.
+MAX_TEACH_DRAWINGS = 20
+#: Words in ``hello.words``, in words. Code: ``invalid_field``.
+MAX_WORD_LIST = 345
+#: Largest ``hello.top_k``, in guesses (the smallest is 1; the default ``server.infer.TOP_K``).
+#: Code: ``invalid_field``.
+MAX_TOP_K = 20
+#: How long the key of a drawing stays resumable (``hello.resume``) after its session ended,
+#: in seconds. Code: ``unknown_drawing`` past it.
+RESUME_TTL_S = 600.0
+#: Ended drawings' keys remembered for resuming, in keys (past it the oldest is forgotten:
+#: its ``hello.resume`` answers ``unknown_drawing``).
+MAX_RESUME_KEYS = 10_000
 
 # ---------------------------------------------------------------- --workers N (the supervisor)
 
@@ -174,6 +192,7 @@ SERVER_SIDE = frozenset(
         "history_max_bytes",
         "store_queue_drawings",
         "store_timeout_s",
+        "max_resume_keys",
     }
 )
 
@@ -206,6 +225,11 @@ class Limits:
     history_max_bytes: int = HISTORY_MAX_BYTES
     store_queue_drawings: int = STORE_QUEUE_DRAWINGS
     store_timeout_s: float = STORE_TIMEOUT_S
+    max_custom_words: int = MAX_CUSTOM_WORDS
+    max_custom_examples_per_word: int = MAX_CUSTOM_EXAMPLES_PER_WORD
+    max_server_custom_words: int = MAX_SERVER_CUSTOM_WORDS
+    resume_ttl_s: float = RESUME_TTL_S
+    max_resume_keys: int = MAX_RESUME_KEYS
 
     def public(self) -> dict[str, float | int]:
         """The limits as sent to clients in ``welcome`` (those that concern a client)."""
@@ -216,4 +240,7 @@ class Limits:
         out["min_sprite_px"] = MIN_SPRITE_PX
         out["max_sprite_width_px"] = MAX_SPRITE_WIDTH_PX
         out["max_word_chars"] = MAX_WORD_CHARS
+        out["max_word_list"] = MAX_WORD_LIST
+        out["max_top_k"] = MAX_TOP_K
+        out["max_teach_drawings"] = MAX_TEACH_DRAWINGS
         return out

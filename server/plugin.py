@@ -19,9 +19,16 @@ never touches the server's own state; the server reads what was registered.
   (before it accepts connections) and after it has closed every connection.
 * :meth:`Registry.health` adds a named part to ``/healthz`` (a function returning a JSON
   map; it runs on the event loop and must be quick).
+* :meth:`Registry.offer` names a capability in ``welcome.features`` (protocol v1.1): a
+  feature offers what it installed, so clients never probe with messages that fail.
+* :meth:`Registry.hello_hook` sees every ``hello`` after the core applied it; the map it
+  returns joins the ``hello`` reply (a :class:`server.errors.Fault` it raises answers the
+  ``hello`` instead).
 
 :attr:`Registry.services` is what a feature may use of the running server: the model,
-the micro-batched classifier, and a session's model input rendered off the event loop.
+the micro-batched classifier (top guesses, or every score with the embedding), the
+game ranker (:class:`server.game.Ranker`: custom words), a session's model input
+rendered off the event loop, and the render pool for other work in a session's lane.
 """
 
 from __future__ import annotations
@@ -35,8 +42,9 @@ from websockets.datastructures import Headers
 from websockets.http11 import Response
 from werkzeug.routing import Map, Rule
 
-from server.infer import Model
-from server.protocol import Payload
+from server.game import Ranker
+from server.infer import Model, Prediction
+from server.protocol import HelloMsg, Payload
 from server.render import Image
 from server.session import Session
 
@@ -88,6 +96,8 @@ class Conversation(Protocol):
 
 MessageHandler = Callable[[Conversation, M, float], Awaitable[Payload | None]]
 """``(conversation, message, received)`` -> the reply (``received``: ``time.perf_counter()``)."""
+HelloHook = Callable[[Conversation, HelloMsg], Awaitable[Payload]]
+"""``(conversation, hello)`` -> fields added to the ``hello`` reply."""
 
 
 class Services(Protocol):
@@ -102,6 +112,17 @@ class Services(Protocol):
 
     async def model_input(self, session: Session) -> Image:
         """The model input of ``session``'s finished strokes, rendered off the event loop."""
+        ...
+
+    async def predict(self, image: Image) -> Prediction:
+        """Every calibrated score and the embedding of one model input (micro-batched)."""
+        ...
+
+    @property
+    def ranker(self) -> Ranker: ...
+
+    async def render(self, session: Session, fn: Callable[..., Any], *args: Any) -> Any:
+        """``fn(*args)`` on the render pool, in ``session``'s lane (off the event loop)."""
         ...
 
 
@@ -123,6 +144,8 @@ class Registry:
         self._on_start: list[LifecycleHook] = []
         self._on_close: list[LifecycleHook] = []
         self._health: dict[str, HealthReport] = {}
+        self._features: list[str] = []
+        self._hello: list[HelloHook] = []
 
     # ------------------------------------------------------------ for features
 
@@ -155,7 +178,24 @@ class Registry:
             raise ValueError(f"/healthz already has a {name!r} report")
         self._health[name] = report
 
+    def offer(self, name: str) -> None:
+        """Name a capability in ``welcome.features`` (once)."""
+        if name not in self._features:
+            self._features.append(name)
+
+    def hello_hook(self, hook: HelloHook) -> None:
+        """Call ``hook(conversation, hello)`` for every ``hello``; its map joins the reply."""
+        self._hello.append(hook)
+
     # ------------------------------------------------------------ for the server
+
+    @property
+    def features(self) -> list[str]:
+        return sorted(self._features)
+
+    @property
+    def hello_hooks(self) -> tuple[HelloHook, ...]:
+        return tuple(self._hello)
 
     def url_map(self) -> Map:
         """Every route, as one werkzeug map whose endpoints are ``(endpoint, access)`` (no redirects)."""

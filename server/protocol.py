@@ -1,4 +1,4 @@
-"""Protocol v1: the one place that decodes, validates and encodes socket messages.
+"""Protocol v1.1: the one place that decodes, validates and encodes socket messages.
 
 Every WebSocket frame carries one map with a ``type``.  Binary frames are msgpack,
 text frames JSON (with ``bytes`` fields as base64); a reply uses the same encoding as
@@ -16,6 +16,13 @@ Contract:
 * Strings the server keeps (``word``, ``client``) are valid Unicode: a JSON frame's lone
   UTF-16 surrogate (``"\\ud800"``) is ``invalid_field``.
 * :func:`encode` serialises a server message (a plain dict built by the helpers here).
+
+Versioning: ``protocol`` (1) changes only when a v1 client would break; ``protocol_minor``
+counts additions a v1 client never notices: optional fields in client messages, fields
+added to existing server messages (v1 clients ignore unknown fields), new client message
+types, and new server message types sent only to a client that asked for them (a
+``recognized`` only after ``hello.target``, ``taught`` only in answer to ``teach``).
+Which additions a server has installed is in ``welcome.features``.
 """
 
 from __future__ import annotations
@@ -33,9 +40,24 @@ import numpy as np
 import numpy.typing as npt
 
 from server.errors import ErrorCode, InvalidField, LimitExceeded, MalformedMessage, UnknownType
-from server.limits import MAX_COORDINATE, MAX_LIVE_MS, MAX_TIME_MS, MAX_WORD_CHARS, MIN_LIVE_MS, Limits
+from server.limits import (
+    MAX_COORDINATE,
+    MAX_LIVE_MS,
+    MAX_TEACH_DRAWINGS,
+    MAX_TIME_MS,
+    MAX_TOP_K,
+    MAX_WORD_CHARS,
+    MAX_WORD_LIST,
+    MIN_LIVE_MS,
+    Limits,
+)
 
 PROTOCOL_VERSION = 1
+#: Additions to v1 a v1 client never notices (see the module docstring); 1 = the game API.
+PROTOCOL_MINOR = 1
+#: Characters of a drawing key a client may send back (``hello.resume``), in characters.
+MAX_KEY_CHARS = 64
+SCOPES = ("session", "server")
 
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int64]
@@ -46,11 +68,21 @@ SMALL_LIST = 16
 
 @dataclass(frozen=True, slots=True)
 class HelloMsg:
-    """Opt-ins: ``live_ms`` asks for guesses while drawing; ``client`` names the client kind."""
+    """Opt-ins: ``live_ms`` asks for guesses while drawing; ``client`` names the client kind.
+
+    v1.1: ``words`` (a word list, ``None`` = every word), ``top_k``, ``target``,
+    ``target_threshold`` and ``resume`` (a drawing key); ``given`` names those the message
+    carried (one it does not carry leaves the session's setting as it was)."""
 
     seq: int | None
     live_ms: int | None
     client: str | None
+    words: tuple[str, ...] | None = None
+    top_k: int | None = None
+    target: str | None = None
+    target_threshold: float | None = None
+    resume: str | None = None
+    given: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +149,30 @@ class SpriteMsg:
     width: Any
 
 
-ClientMsg = Union[HelloMsg, PointsMsg, StrokeMsg, PenUpMsg, UndoMsg, ClearMsg, ImageMsg, SubmitMsg, SpriteMsg]
+@dataclass(frozen=True, slots=True)
+class TeachMsg:
+    """v1.1: teach ``word`` from example ``drawings`` (each a list of ``(N, 2)`` point arrays)."""
+
+    seq: int | None
+    word: str
+    drawings: tuple[tuple[npt.NDArray[np.float64], ...], ...]
+    scope: str
+    admin_token: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ForgetMsg:
+    """v1.1: remove custom word ``word`` from ``scope``."""
+
+    seq: int | None
+    word: str
+    scope: str
+    admin_token: str | None
+
+
+ClientMsg = Union[
+    HelloMsg, PointsMsg, StrokeMsg, PenUpMsg, UndoMsg, ClearMsg, ImageMsg, SubmitMsg, SpriteMsg, TeachMsg, ForgetMsg
+]
 
 
 # ---------------------------------------------------------------- decoding helpers
@@ -222,7 +277,37 @@ def _hello(m: Payload, seq: int | None, limits: Limits, text: bool) -> HelloMsg:
         raise InvalidField(f"'client' must be a string of at most {MAX_WORD_CHARS} characters")
     if client is not None and not _is_unicode(client):
         raise InvalidField("'client' must be valid Unicode (no lone surrogates)")
-    return HelloMsg(seq, live or None, client)
+    given = frozenset(k for k in ("words", "top_k", "target", "target_threshold", "resume") if k in m)
+    words = m.get("words")
+    if words is not None:
+        if not isinstance(words, list) or not 1 <= len(words) <= MAX_WORD_LIST:
+            raise InvalidField(f"'words' must be a list of 1 to {MAX_WORD_LIST} words (or null: every word)")
+        words = tuple(dict.fromkeys(_word(w, "words") for w in words))
+    k = m.get("top_k")
+    if k is not None and (isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_TOP_K):
+        raise InvalidField(f"'top_k' must be an integer from 1 to {MAX_TOP_K}")
+    target = _word(m.get("target"), "target")
+    threshold = m.get("target_threshold")
+    if threshold is not None and (
+        isinstance(threshold, bool) or not isinstance(threshold, int | float) or not 0 < threshold <= 1
+    ):
+        raise InvalidField("'target_threshold' must be a score in (0, 1]")
+    resume = m.get("resume")
+    if resume is not None and (not isinstance(resume, str) or not 1 <= len(resume) <= MAX_KEY_CHARS):
+        raise InvalidField(f"'resume' must be a drawing key (a string of at most {MAX_KEY_CHARS} characters)")
+    if resume is not None and not _is_unicode(resume):
+        raise InvalidField("'resume' must be valid Unicode (no lone surrogates)")
+    return HelloMsg(
+        seq,
+        live or None,
+        client,
+        words,
+        k,
+        target,
+        None if threshold is None else float(threshold),
+        resume,
+        given,
+    )
 
 
 def _points_msg(m: Payload, seq: int | None, limits: Limits, text: bool) -> PointsMsg:
@@ -237,20 +322,82 @@ def _image_msg(m: Payload, seq: int | None, limits: Limits, text: bool) -> Image
     return ImageMsg(seq, _bytes(m, "png", text=text, max_bytes=limits.max_image_bytes))
 
 
-def _word(v: Any) -> str | None:
+def _word(v: Any, key: str = "word") -> str | None:
     """A player's word: a string of 1..MAX_WORD_CHARS characters, no control characters, trimmed."""
     if v is None:
         return None
     if not isinstance(v, str):
-        raise InvalidField("'word' must be a string")
+        raise InvalidField(f"'{key}' must hold strings")
     if not _is_unicode(v):
-        raise InvalidField("'word' must be valid Unicode (no lone surrogates)")
+        raise InvalidField(f"'{key}' must be valid Unicode (no lone surrogates)")
     word: str = v.strip()
     if not word or len(word) > MAX_WORD_CHARS:
-        raise InvalidField(f"'word' must hold 1 to {MAX_WORD_CHARS} characters")
+        raise InvalidField(f"'{key}' must hold words of 1 to {MAX_WORD_CHARS} characters")
     if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in word):
-        raise InvalidField("'word' must not hold control characters")
+        raise InvalidField(f"'{key}' must not hold control characters")
     return word
+
+
+def _required_word(m: Payload) -> str:
+    word = _word(m.get("word"))
+    if word is None:
+        raise InvalidField("'word' is required")
+    return word
+
+
+def _scope(m: Payload) -> str:
+    scope = m.get("scope", "session")
+    if scope not in SCOPES:
+        raise InvalidField(f"'scope' must be one of {list(SCOPES)}")
+    return str(scope)
+
+
+def _admin_token(m: Payload) -> str | None:
+    token = m.get("admin_token")
+    if token is not None and (not isinstance(token, str) or len(token) > 1024 or not _is_unicode(token)):
+        raise InvalidField("'admin_token' must be a string of at most 1024 characters")
+    return token
+
+
+def _drawing(v: Any, limits: Limits) -> tuple[npt.NDArray[np.float64], ...]:
+    """One example drawing: a list of strokes as in ``stroke`` messages, within the drawing limits."""
+    if not isinstance(v, list) or not v:
+        raise InvalidField("each of 'drawings' must be a non-empty list of strokes ({'x', 'y', 't'?} maps)")
+    if len(v) > limits.max_strokes:
+        raise LimitExceeded(
+            f"an example drawing holds at most {limits.max_strokes} strokes", code=ErrorCode.TOO_MANY_STROKES
+        )
+    strokes, total = [], 0
+    for stroke in v:
+        if not isinstance(stroke, dict):
+            raise InvalidField("a stroke of 'drawings' must be a map with 'x' and 'y'")
+        x, y, _ = _points(stroke, limits)
+        if not len(x):
+            raise InvalidField("a stroke of 'drawings' needs at least one point")
+        if len(x) > limits.max_points_per_stroke:
+            raise LimitExceeded(
+                f"a stroke holds at most {limits.max_points_per_stroke} points", code=ErrorCode.STROKE_TOO_LONG
+            )
+        total += len(x)
+        if total > limits.max_points_per_drawing:
+            raise LimitExceeded(
+                f"a drawing holds at most {limits.max_points_per_drawing} points", code=ErrorCode.DRAWING_TOO_LARGE
+            )
+        strokes.append(np.stack([x, y], axis=1))
+    return tuple(strokes)
+
+
+def _teach_msg(m: Payload, seq: int | None, limits: Limits, text: bool) -> TeachMsg:
+    word = _required_word(m)
+    drawings = m.get("drawings")
+    if not isinstance(drawings, list) or not 1 <= len(drawings) <= MAX_TEACH_DRAWINGS:
+        raise InvalidField(f"'drawings' must be a list of 1 to {MAX_TEACH_DRAWINGS} drawings")
+    parsed = tuple(_drawing(d, limits) for d in drawings)
+    return TeachMsg(seq, word, parsed, _scope(m), _admin_token(m))
+
+
+def _forget_msg(m: Payload, seq: int | None, limits: Limits, text: bool) -> ForgetMsg:
+    return ForgetMsg(seq, _required_word(m), _scope(m), _admin_token(m))
 
 
 def _submit_msg(m: Payload, seq: int | None, limits: Limits, text: bool) -> SubmitMsg:
@@ -279,6 +426,8 @@ PARSERS: dict[str, Parser] = {
     "image": _image_msg,
     "submit": _submit_msg,
     "sprite": _sprite_msg,
+    "teach": _teach_msg,
+    "forget": _forget_msg,
 }
 
 
@@ -321,7 +470,7 @@ def decode(frame: bytes | str, *, limits: Limits) -> ClientMsg:
     parser = PARSERS.get(kind)
     if parser is None:
         shown = kind if len(kind) <= 32 else kind[:32] + "..."
-        raise UnknownType(f"unknown message type {shown!r}; protocol v1 knows {sorted(PARSERS)}")
+        raise UnknownType(f"unknown message type {shown!r}; protocol v1.{PROTOCOL_MINOR} knows {sorted(PARSERS)}")
     return parser(m, _seq(m), limits, isinstance(frame, str))
 
 
@@ -363,31 +512,62 @@ def with_seq(msg: Payload, seq: int | None) -> Payload:
     return msg
 
 
-def welcome(*, session: str, model: str, classes: int, limits: Payload) -> Payload:
+def welcome(*, session: str, model: str, classes: int, limits: Payload, features: list[str] | None = None) -> Payload:
     return {
         "type": "welcome",
         "protocol": PROTOCOL_VERSION,
+        "protocol_minor": PROTOCOL_MINOR,
         "session": session,
         "model": model,
         "classes": classes,
         "limits": limits,
+        "features": sorted(features or []),
     }
 
 
-def guesses(*, strokes: int, top: list[tuple[str, float]], ms: float, live: bool = False) -> Payload:
+def score(value: float) -> float:
+    """A score as sent: rounded to 5 decimals."""
+    return round(float(value), 5)
+
+
+def guesses(
+    *,
+    strokes: int,
+    top: list[tuple[str, float]],
+    ms: float,
+    live: bool = False,
+    drawing: str | None = None,
+    target: tuple[str, float, int] | None = None,
+) -> Payload:
     msg: Payload = {
         "type": "guesses",
         "strokes": strokes,
-        "guesses": [{"word": w, "score": round(float(s), 5)} for w, s in top],
+        "guesses": [{"word": w, "score": score(s)} for w, s in top],
         "ms": round(ms, 3),
     }
     if live:
         msg["live"] = True
+    if drawing is not None:
+        msg["drawing"] = drawing
+    if target is not None:
+        msg["target"] = {"word": target[0], "score": score(target[1]), "rank": target[2]}
     return msg
 
 
-def cleared() -> Payload:
-    return {"type": "cleared"}
+def recognized(*, word: str, score_: float, strokes: int, ms: int) -> Payload:
+    return {"type": "recognized", "word": word, "score": score(score_), "strokes": strokes, "ms": ms}
+
+
+def cleared(*, drawing: str | None = None) -> Payload:
+    return {"type": "cleared"} if drawing is None else {"type": "cleared", "drawing": drawing}
+
+
+def taught(*, word: str, examples: int, scope: str) -> Payload:
+    return {"type": "taught", "word": word, "examples": examples, "scope": scope}
+
+
+def forgotten(*, word: str, scope: str) -> Payload:
+    return {"type": "forgotten", "word": word, "scope": scope}
 
 
 def saved(*, doodle_id: int) -> Payload:

@@ -23,6 +23,12 @@ Promises:
   points/undo/clear led there.
 * :meth:`Session.drawing` is the drawing in Quick Draw raw format
   (``[[x...], [y...], [t...]]`` per stroke, ``t`` in ms since the drawing's first point).
+* Each drawing has a key (:attr:`Session.drawing_key`, :func:`new_drawing_key`: 128
+  random bits, URL-safe): the history keeps one record per key and ``hello.resume``
+  names it.  :meth:`Session.clear` starts a new drawing with a new key.
+* :attr:`Session.game` holds the session's game settings and custom words
+  (:class:`server.game.Game`); :meth:`Session.drawing_ms` is the time from the drawing's
+  first point to its latest one, in the drawing's own ``t``.
 """
 
 from __future__ import annotations
@@ -34,13 +40,22 @@ from typing import Any
 
 import numpy as np
 
+from server.custom_words import CustomVocabulary
 from server.errors import ErrorCode, LimitExceeded
+from server.game import Game
 from server.limits import Limits
 from server.protocol import Floats, Ints
 from server.render import Canvas, Image, Points
 from server.render_pool import Lane
 
 RawStroke = list[list[float]]
+#: Random bytes of a drawing key, in bytes (128 bits: unguessable).
+DRAWING_KEY_BYTES = 16
+
+
+def new_drawing_key() -> str:
+    """A fresh, unguessable drawing key (22 URL-safe characters)."""
+    return secrets.token_urlsafe(DRAWING_KEY_BYTES)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -88,6 +103,11 @@ class Session:
     _cur_n: int = 0
     _t0: float | None = None
     points_since_live: int = 0
+    game: Game = field(default_factory=lambda: Game(CustomVocabulary()))
+    drawing_key: str = field(default_factory=new_drawing_key)
+    #: ``t`` of the drawing's first point and its latest ``t``, in ms (``None``: no point yet).
+    first_t: int | None = None
+    last_t: int = 0
 
     # ---------------------------------------------------------------- drawing
 
@@ -138,6 +158,9 @@ class Session:
         self._cur_y.append(y)
         self._cur_t.append(t)
         self._cur_n += n
+        if self.first_t is None:
+            self.first_t = int(t[0])
+        self.last_t = max(self.last_t, int(t.max()))
         self.points_since_live += n
 
     def _pending(self) -> Points | None:
@@ -182,6 +205,13 @@ class Session:
         self.guesses_sent.clear()
         self.drawing_started_at = None
         self._t0 = None
+        self.first_t, self.last_t = None, 0
+        self.drawing_key = new_drawing_key()
+        self.game.recognized = False
+
+    def drawing_ms(self) -> int:
+        """Milliseconds from the drawing's first point to its latest one (0 before any)."""
+        return 0 if self.first_t is None else max(0, self.last_t - self.first_t)
 
     def snapshot(self, *, pending: bool = False) -> Snapshot:
         """The drawing as :meth:`render_snapshot` takes it (cheap: strokes by reference)."""

@@ -12,7 +12,9 @@ Promises:
   package is a clear 503 naming the set-up step, never a 500.
 * Every route is public (:attr:`server.plugin.Access.PUBLIC`), token or not.
 * ``GET /classes`` lists the served model's words in output order (the sketchpad's word
-  suggestions; the replay CLI's check that a data set's words are ones the model knows).
+  suggestions; the replay CLI's check that a data set's words are ones the model knows);
+  v1.1: ``words`` lists them again as ``{"word", "custom": false}``, then the server-scope
+  custom words as ``{"word", "custom": true, "examples": n}``, as they are now.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from pathlib import Path
 from websockets.http11 import Response
 
 from server.errors import NotFound
+from server.game import Ranker
 from server.http import error_response, json_response, resolve_inside, static_file
 from server.plugin import Access, HttpRequest, Registry
 
@@ -46,10 +49,12 @@ class WebClient:
         self.root = root
         self._labels: list[str] = []
         self._model_name = ""
+        self._ranker: Ranker | None = None
 
     def install(self, registry: Registry) -> None:
         model = registry.services.model
         self._labels, self._model_name = list(model.labels), model.name
+        self._ranker = registry.services.ranker
         public = Access.PUBLIC  # the page must load before anyone can give it a token
         registry.route("/", self.index, access=public)
         registry.route("/<path:rel>", self.own_file, access=public)
@@ -76,5 +81,9 @@ class WebClient:
         return static_file(self.root, rel, cache_s=VENDOR_CACHE_S)
 
     async def classes(self, request: HttpRequest) -> Response:
-        """``{"model": name, "classes": [word, ...]}`` in the model's output order."""
-        return json_response({"model": self._model_name, "classes": self._labels})
+        """``{"model": name, "classes": [word, ...], "words": [{"word", "custom", "examples"?}, ...]}``."""
+        words: list[dict[str, object]] = [{"word": w, "custom": False} for w in self._labels]
+        if self._ranker is not None:
+            server = self._ranker.server
+            words += [{"word": w, "custom": True, "examples": len(server[w].examples)} for w in server.words()]
+        return json_response({"model": self._model_name, "classes": self._labels, "words": words})

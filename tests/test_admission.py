@@ -11,6 +11,7 @@ import pytest
 from websockets.asyncio.client import connect
 
 from server.addresses import address_key
+from server.spawn import LOG_TAIL_CHARS
 from tests.conftest import ServerProcess
 
 HALF = b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"  # never finished
@@ -115,7 +116,7 @@ async def test_handshake_cap_and_sessions_over_ipv6_loopback() -> None:
             assert b"welcome" in bytes(await ws.recv(decode=False))
     finally:
         assert srv.stop() == 0
-    no_tracebacks(srv.stderr(tail_chars=10**8))
+    no_tracebacks(srv.stderr(tail_chars=LOG_TAIL_CHARS))
 
 
 async def test_half_handshakes_are_capped_per_address_and_others_still_connect() -> None:
@@ -149,7 +150,7 @@ async def test_half_handshakes_are_capped_per_address_and_others_still_connect()
         for s in held:
             s.close()
         assert srv.stop() == 0
-    log = srv.stderr(tail_chars=10**8)
+    log = srv.stderr(tail_chars=LOG_TAIL_CHARS)
     no_tracebacks(log)
     assert len(re.findall("refusing connections", log)) <= 2, log[-2000:]
 
@@ -185,7 +186,7 @@ async def test_near_the_open_file_limit_new_connections_get_503() -> None:
         for s in socks:
             s.close()
         assert srv.stop() == 0
-    no_tracebacks(srv.stderr(tail_chars=10**8))
+    no_tracebacks(srv.stderr(tail_chars=LOG_TAIL_CHARS))
 
 
 def test_pipelined_requests_get_the_first_answer_and_a_close(server: ServerProcess) -> None:

@@ -154,10 +154,12 @@ async def test_clear_starts_a_new_drawing(server: ServerProcess) -> None:
     """clear answers `cleared` and the next stroke is stroke 1 of a new drawing."""
     xs, ys = square()
     async with DoodleClient(server.url) as c:
-        await c.request({"type": "stroke", "x": xs, "y": ys})
-        assert await c.request({"type": "clear", "seq": 9}) == {"type": "cleared", "seq": 9}
+        first = await c.request({"type": "stroke", "x": xs, "y": ys})
+        cleared = await c.request({"type": "clear", "seq": 9})
+        assert cleared == {"type": "cleared", "seq": 9, "drawing": cleared["drawing"]}  # v1.1: the new drawing's key
         r = await c.request({"type": "stroke", "x": xs, "y": ys})
         assert r["strokes"] == 1
+        assert r["drawing"] == cleared["drawing"] != first["drawing"]
 
 
 async def test_json_text_frames_are_answered_in_json(server: ServerProcess) -> None:

@@ -148,3 +148,27 @@ def test_the_shipped_model_gives_unit_embeddings_with_the_same_scores(model: Cla
     assert np.array_equal(scores, model.predict(x))
     same, _ = model.predict_with_embedding(np.concatenate([x, x]))
     assert np.allclose(same[:6], same[6:], atol=1e-6)
+
+
+async def test_predict_returns_every_score_and_the_embedding_batched(model: Classifier) -> None:
+    """Batcher.predict: each request gets its own unbatched scores and embedding; a poisoned one fails alone."""
+    x = list(images(12))
+    scores, emb = model.predict_with_embedding(np.stack(x))
+    b = Batcher(model, max_batch=8, batch_wait_ms=20)
+    await b.start()
+    try:
+        got = await asyncio.gather(*(b.predict(img) for img in x))
+    finally:
+        await b.close()
+    assert emb.shape[1] == model.embedding_dim > 0
+    for g, s, e in zip(got, scores, emb, strict=True):
+        assert g.scores == pytest.approx(s, abs=1e-5) and g.embedding == pytest.approx(e, abs=1e-4)
+    x[5] = np.full((INPUT_PX, INPUT_PX), 255, np.uint8)
+    b = Batcher(Flaky(model), max_batch=8, batch_wait_ms=20)
+    await b.start()
+    try:
+        res = await asyncio.gather(*(b.predict(img) for img in x), return_exceptions=True)
+    finally:
+        await b.close()
+    assert isinstance(res[5], InferenceFailed)
+    assert all(not isinstance(r, BaseException) and r.embedding.shape == (0,) for i, r in enumerate(res) if i != 5)

@@ -264,3 +264,65 @@ def test_times_up_to_max_time_ms_are_accepted_beyond_it_refused_as_times(t: floa
         with pytest.raises(InvalidField) as e:
             protocol.decode(pack({"type": "points", "x": xs, "y": xs, "t": [bad] * n}), limits=L)
         assert "milliseconds" in e.value.message and "coordinate" not in e.value.message
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    words=st.none() | st.lists(st.text(min_size=1, max_size=70), min_size=0, max_size=400),
+    k=st.none() | st.integers(-5, 30) | st.booleans() | st.floats(allow_nan=True),
+    threshold=st.none() | st.floats(allow_nan=True, allow_infinity=True) | st.integers(-2, 3),
+    resume=st.none() | st.text(max_size=80) | st.integers(-(2**63), 2**63 - 1),
+)
+def test_hello_v11_fields_decode_or_fail_with_a_code(
+    words: object, k: object, threshold: object, resume: object
+) -> None:
+    """hello v1.1 fields: valid values decode exactly (words trimmed, deduplicated); anything else: a ClientFault."""
+    m = {"type": "hello", "words": words, "top_k": k, "target_threshold": threshold, "resume": resume}
+    try:
+        h = protocol.decode(pack(m), limits=L)
+    except ClientFault as e:
+        assert e.code
+        return
+    assert isinstance(h, protocol.HelloMsg)
+    assert h.given == {"words", "top_k", "target_threshold", "resume"}
+    if words is not None:
+        assert isinstance(words, list) and 1 <= len(words) <= 345 and h.words is not None
+        assert list(h.words) == list(dict.fromkeys(w.strip() for w in words))
+    assert k is None or (h.top_k == k and 1 <= int(k) <= 20)
+    assert threshold is None or (h.target_threshold == threshold and 0 < float(threshold) <= 1)  # type: ignore[arg-type]
+    assert h.resume == resume
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    n=st.integers(0, 22),
+    points=st.integers(0, 5),
+    scope=st.sampled_from(["session", "server", "world", None]),
+)
+def test_teach_decodes_drawings_within_limits(n: int, points: int, scope: str | None) -> None:
+    """teach: 1..20 drawings of strokes with points and a known scope decode to point arrays; else a ClientFault."""
+    stroke = {"x": list(range(points)), "y": list(range(points))}
+    m: dict[str, object] = {"type": "teach", "word": " zorblat ", "drawings": [[stroke, stroke]] * n}
+    if scope is not None:
+        m["scope"] = scope
+    ok = 1 <= n <= 20 and points >= 1 and scope in ("session", "server", None)
+    try:
+        t = protocol.decode(json.dumps(m), limits=L)
+    except ClientFault as e:
+        assert not ok and e.code
+        return
+    assert ok and isinstance(t, protocol.TeachMsg)
+    assert t.word == "zorblat" and t.scope == (scope or "session") and len(t.drawings) == n
+    assert all(s.shape == (points, 2) for d in t.drawings for s in d)
+
+
+def test_v11_replies_encode_their_fields() -> None:
+    """guesses with a drawing key and target, recognized, cleared, taught, forgotten and welcome's features."""
+    g = protocol.guesses(strokes=2, top=[("cat", 0.5)], ms=1.0, drawing="k", target=("dog", 0.123456, 7))
+    assert g["drawing"] == "k" and g["target"] == {"word": "dog", "score": 0.12346, "rank": 7}
+    assert protocol.guesses(strokes=1, top=[], ms=1.0).keys() == {"type", "strokes", "guesses", "ms"}
+    assert protocol.recognized(word="cat", score_=0.95, strokes=3, ms=1200)["ms"] == 1200
+    assert protocol.cleared(drawing="k") == {"type": "cleared", "drawing": "k"}
+    assert protocol.taught(word="w", examples=3, scope="session")["examples"] == 3
+    w = protocol.welcome(session="s", model="m", classes=3, limits={}, features=["words", "resume"])
+    assert w["protocol_minor"] == protocol.PROTOCOL_MINOR and w["features"] == ["resume", "words"]

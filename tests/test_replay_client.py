@@ -236,3 +236,17 @@ def test_unreachable_server_exits_non_zero_with_a_clear_message() -> None:
     res = cli(str(RAW / "cat.ndjson"), "--url", url, "--limit", "1", timeout=30)
     assert res.returncode == 2
     assert f"cannot reach the server at {url}" in res.stderr
+
+
+def test_recognized_figures_count_every_targeted_drawing() -> None:
+    """metrics.recognized: the rate and the within-20-s share count every drawing with a target; the median only
+    the recognized ones; no target, no figure."""
+    from replay_client.metrics import DrawingResult, recognized
+
+    rs = [
+        DrawingResult("cat", 1, guesses=[["cat"]], target="cat", recognized_ms=ms) for ms in (1000, 3000, 25000, None)
+    ]
+    fig = recognized(rs)
+    assert fig is not None and fig["n"] == 4 and fig["recognized"] == 3 and fig["rate"] == 0.75
+    assert fig["median_s"] == 3.0 and fig["within_round"] == 0.5
+    assert recognized([DrawingResult("cat", 1)]) is None

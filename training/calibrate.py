@@ -4,7 +4,9 @@ A score is calibrated when, of all top guesses scored about 0.8, about 80% are r
 The network's softmax is not (label smoothing makes it timid), so this command fits one
 temperature ``T`` (temperature scaling: scores ``softmax(log p / T)``, which keeps every
 ranking) by minimising the negative log-likelihood on the *calibration half* of the raw
-set, and records it in ``model.json`` as ``calibration.temperature``;
+set, and records it in ``model.json`` as ``calibration.temperature``, with ``threshold_95`` (the
+calibrated score from which the top guess is right 95% of the time on those states: the
+default ``recognized`` threshold);
 :class:`server.infer.Classifier` applies it to every score it serves.
 
 The raw set is split once, by drawing: :func:`is_calibration` puts a drawing in the
@@ -117,6 +119,10 @@ def prefix_images(
     return np.asarray(xs, np.uint8), np.asarray(ys, np.int64)
 
 
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(float(value), 5)
+
+
 def main(argv: list[str] | None = None) -> int:
     from server.infer import Classifier
 
@@ -140,6 +146,10 @@ def main(argv: list[str] | None = None) -> int:
         "fitted_on": f"{len(calib)} raw drawings (sha1(key_id)[0] < 128), {len(y)} pen-up states",
         "ece_fit_before": round(float(reliability(top, correct)["ece"]), 4),  # type: ignore[arg-type]
         "ece_fit_after": round(float(reliability(after, correct)["ece"]), 4),  # type: ignore[arg-type]
+        # The default ``recognized`` threshold (server/game.py), on the same states' calibrated scores.
+        "threshold_95": _rounded(score_at(after.tolist(), correct.tolist(), precision=0.95)),
+        "threshold_95_on": f"the same {len(y)} pen-up states of the calibration half, calibrated scores: lowest "
+        "top score from which the top guess is right 95% of the time (training.calibrate.score_at)",
     }
     meta_path.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(meta["calibration"]))

@@ -46,6 +46,8 @@ class DoodleHistory:
         registry.drawing_hook(service.on_drawing_end)
         registry.handle(SubmitMsg, service.on_submit)
         registry.handle(SpriteMsg, service.on_sprite)
+        registry.offer("submit")
+        registry.offer("sprite")
         gallery.Gallery(reader).install(registry)
 
     async def open(self) -> None:

@@ -59,6 +59,8 @@ class NewDoodle:
     drawing: Sequence[StrokeAxes]
     guesses: list[GuessList]
     final: list[Guess]
+    #: The drawing's key (:func:`server.session.new_drawing_key`): one record per key; ``None``: always a new record.
+    key: str | None = None
 
     @property
     def submitted(self) -> bool:

@@ -8,10 +8,13 @@
   the strokes with timing, every guess list the client was sent (with its stroke
   count), the final top-5, the word the player meant (from ``submit``), the client
   kind, the session id and the times;
-* a drawing is stored once: after ``submit``, a ``clear``, a disconnect or another
+* a drawing is stored once, under its key (:attr:`server.session.Session.drawing_key`;
+  the store keeps one record per key, so a drawing left at a dropped connection and
+  resumed in another session updates its record): after ``submit``, a ``clear``, a disconnect or another
   ``submit`` of the very same strokes stores nothing new (``submit`` answers the same
   id, and a ``word`` it carries replaces the stored one); once strokes are added or
-  undone, it is a new drawing, which keeps the word the player gave before;
+  undone it is stored again when it ends or is submitted, into the same record (same
+  key, same id), keeping the word the player gave before;
 * the final top-5 is for the whole stored drawing: a stroke still being drawn is
   finished first, and a drawing whose last guesses are for fewer strokes is classified
   once more before it is stored;
@@ -94,6 +97,7 @@ def snapshot(session: Session, reason: str, word: str | None) -> NewDoodle:
         drawing=[(s.xy[:, 0], s.xy[:, 1], s.t) for s in session.raw],  # column views, no copies
         guesses=guesses,
         final=list(guesses[-1]["guesses"]) if guesses else [],
+        key=session.drawing_key,
     )
 
 

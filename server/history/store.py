@@ -25,6 +25,12 @@ Promises:
   session, reason and times.
 * ``word`` filters match a drawing's *label*: the word the player meant, or, where the
   player named none, the final top guess.
+* One record per drawing key (schema 3): adding a drawing whose ``key`` is stored already
+  replaces that record's content in place (same id; the word the player gave is kept
+  unless a new one is given; once submitted, it stays submitted), so a drawing
+  left at a dropped connection, resumed and submitted is stored once.
+* Server-scope custom words (schema 3, table ``custom_words``): their example vectors,
+  per model name, in teaching order.
 """
 
 from __future__ import annotations
@@ -65,7 +71,7 @@ BUSY_TIMEOUT_MS = 10_000
 #: Largest WAL file kept after a checkpoint, in bytes (``PRAGMA journal_size_limit``).
 WAL_LIMIT_BYTES = 67_108_864
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS doodles (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -112,6 +118,29 @@ CREATE TRIGGER IF NOT EXISTS doodles_removed AFTER DELETE ON doodles BEGIN
     UPDATE usage SET drawings = drawings - 1, bytes = bytes - old.size WHERE one = 1;
 END;
 """
+#: Schema 2 -> 3: each record's drawing key (one record per key; NULLs are distinct), the
+#: usage counters following a record replaced in place, and the server's custom words.
+MIGRATE_2_TO_3 = """
+ALTER TABLE doodles ADD COLUMN drawing_key TEXT;
+CREATE UNIQUE INDEX IF NOT EXISTS doodles_key ON doodles (drawing_key);
+CREATE TRIGGER IF NOT EXISTS doodles_replaced AFTER UPDATE OF size ON doodles BEGIN
+    UPDATE usage SET bytes = bytes - old.size + new.size WHERE one = 1;
+END;
+CREATE TABLE IF NOT EXISTS custom_words (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    model TEXT NOT NULL,
+    word TEXT NOT NULL,
+    vector TEXT NOT NULL,
+    created_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS custom_words_model ON custom_words (model, word, id);
+"""
+#: What brings a database of each older schema version to :data:`SCHEMA_VERSION`.
+MIGRATIONS = {
+    0: SCHEMA + QUOTA_SCHEMA + MIGRATE_2_TO_3,
+    1: MIGRATE_1_TO_2 + QUOTA_SCHEMA + MIGRATE_2_TO_3,
+    2: MIGRATE_2_TO_3,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +239,18 @@ class DoodleStore(Protocol):
         """Set the word the player meant for drawing ``doodle_id`` (committed when it returns)."""
         ...
 
+    def add_custom_word(self, model: str, word: str, vectors: list[list[float]]) -> None:
+        """Store example vectors of server-scope custom word ``word`` of ``model``."""
+        ...
+
+    def forget_custom_word(self, model: str, word: str) -> int:
+        """Remove custom word ``word`` of ``model``; how many example vectors it had."""
+        ...
+
+    def custom_words(self, model: str) -> list[tuple[str, list[list[float]]]]:
+        """``model``'s custom words with their example vectors, in teaching order."""
+        ...
+
     def get(self, doodle_id: int) -> Doodle | None:
         """The drawing with this id, or ``None``."""
         ...
@@ -290,7 +331,7 @@ class SQLiteStore:
             self.db.execute("BEGIN IMMEDIATE")  # fails now, not at the first drawing, on a read-only file
             version = int(self.db.execute("PRAGMA user_version").fetchone()[0])
             if version < SCHEMA_VERSION:
-                for statement in _statements((MIGRATE_1_TO_2 if version == 1 else SCHEMA) + QUOTA_SCHEMA):
+                for statement in _statements(MIGRATIONS[version]):
                     self.db.execute(statement)
                 self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
@@ -305,7 +346,14 @@ class SQLiteStore:
             self._make_room(rec)
             cur = self.db.execute(
                 "INSERT INTO doodles (created_at, started_at, session, client, word, guess, reason, strokes,"
-                " submitted, size, drawing, guesses, final) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " submitted, size, drawing, guesses, final, drawing_key)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (drawing_key) DO UPDATE SET created_at = excluded.created_at,"
+                " session = excluded.session, client = coalesce(excluded.client, client),"
+                " word = coalesce(excluded.word, word), guess = excluded.guess, reason = excluded.reason,"
+                " strokes = excluded.strokes, submitted = max(submitted, excluded.submitted), size = excluded.size,"
+                " drawing = excluded.drawing, guesses = excluded.guesses, final = excluded.final"
+                " RETURNING id",
                 (
                     time.time(),
                     doodle.started_at,
@@ -320,10 +368,11 @@ class SQLiteStore:
                     rec.drawing,
                     rec.guesses,
                     rec.final,
+                    doodle.key,
                 ),
             )
-        assert cur.lastrowid is not None
-        return int(cur.lastrowid)
+            doodle_id = int(cur.fetchone()[0])
+        return doodle_id
 
     def _make_room(self, rec: EncodedRecord) -> None:
         """Delete the oldest automatically kept drawings, then the oldest submitted ones, until ``rec`` fits."""
@@ -352,6 +401,29 @@ class SQLiteStore:
         with self.db:
             self.db.execute("BEGIN IMMEDIATE")
             self.db.execute("UPDATE doodles SET word = ? WHERE id = ?", (word, doodle_id))
+
+    def add_custom_word(self, model: str, word: str, vectors: list[list[float]]) -> None:
+        now = time.time()
+        with self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            self.db.executemany(
+                "INSERT INTO custom_words (model, word, vector, created_at) VALUES (?, ?, ?, ?)",
+                [(model, word, json.dumps(v), now) for v in vectors],
+            )
+
+    def forget_custom_word(self, model: str, word: str) -> int:
+        with self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            cur = self.db.execute("DELETE FROM custom_words WHERE model = ? AND word = ?", (model, word))
+        return int(cur.rowcount)
+
+    def custom_words(self, model: str) -> list[tuple[str, list[list[float]]]]:
+        words: dict[str, list[list[float]]] = {}
+        for word, vector in self.db.execute(
+            "SELECT word, vector FROM custom_words WHERE model = ? ORDER BY id", (model,)
+        ).fetchall():
+            words.setdefault(word, []).append(json.loads(vector))
+        return list(words.items())
 
     @staticmethod
     def _info(row: tuple[Any, ...]) -> DoodleInfo:
@@ -526,6 +598,15 @@ class AsyncStore:
 
     async def get(self, doodle_id: int) -> Doodle | None:
         return await self._run(lambda s: s.get(doodle_id))
+
+    async def add_custom_word(self, model: str, word: str, vectors: list[list[float]]) -> None:
+        await self._run(lambda s: s.add_custom_word(model, word, vectors), write=True)
+
+    async def forget_custom_word(self, model: str, word: str) -> int:
+        return await self._run(lambda s: s.forget_custom_word(model, word), write=True)
+
+    async def custom_words(self, model: str) -> list[tuple[str, list[list[float]]]]:
+        return await self._run(lambda s: s.custom_words(model))
 
     async def page(self, *, word: str | None, limit: int, before: int | None) -> list[DoodleInfo]:
         return await self._run(lambda s: s.page(word=word, limit=limit, before=before))

@@ -1,0 +1,194 @@
+"""The game API's ranking (protocol v1.1): word lists, ``top_k``, a target word, custom words.
+
+numpy only; no I/O.  :class:`Ranker` belongs to the server (one per model) and holds the
+server-scope custom words; :class:`Game` belongs to one session and holds what its
+``hello`` asked for and the session-scope custom words.
+
+Contract
+--------
+* **Candidates.** A session's candidates are the model's words, then the server's custom
+  words, then its own (a session word shadows a server word of the same name, which the
+  ``teach`` handler never lets happen).  With ``Game.words`` set, only those words are
+  candidates (a word forgotten since drops out).
+* **Scores.** With no custom word and no word list, the scores are the model's calibrated
+  scores and the top guesses are exactly :func:`server.infer.top_k`'s (protocol v1).
+  Otherwise each custom word is one more logit beside the model's ``log p`` and one
+  softmax over the candidates gives every score (:mod:`server.custom_words`): a word list
+  renormalises the scores among its words.
+* **Target.** :meth:`Ranking.target` is the target's score and its 1-based rank among all
+  candidates (ties in the stable order of the candidates), whether or not it is in the top.
+* **Threshold.** ``recognized`` fires when the target's score reaches the session's
+  ``target_threshold``, else :attr:`Ranker.threshold`: ``model.json``'s
+  ``calibration.threshold_95`` (the calibrated score from which the top guess is right 95%
+  of the time on the calibration half of the raw set), else :data:`FALLBACK_THRESHOLD`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from server.custom_words import CustomVocabulary, Params, combined_logits, features, params_of, softmax
+from server.errors import UnknownWord
+from server.infer import TOP_K, Prediction, top_k
+from server.limits import MAX_CUSTOM_EXAMPLES_PER_WORD, MAX_CUSTOM_WORDS, MAX_SERVER_CUSTOM_WORDS
+
+#: ``recognized`` threshold of a model whose ``model.json`` records no ``calibration.threshold_95``,
+#: as a calibrated score: a documented stand-in, not a measured precision.
+FALLBACK_THRESHOLD = 0.9
+
+Top = list[tuple[str, float]]
+
+
+def threshold_of(meta: Mapping[str, object]) -> float:
+    """``calibration.threshold_95`` of ``model.json`` when it is a score in (0, 1], else :data:`FALLBACK_THRESHOLD`."""
+    calibration = meta.get("calibration")
+    value = calibration.get("threshold_95") if isinstance(calibration, Mapping) else None
+    if isinstance(value, int | float) and math.isfinite(value) and 0 < value <= 1:
+        return float(value)
+    return FALLBACK_THRESHOLD
+
+
+@dataclass
+class Game:
+    """One session's game settings (from ``hello``) and its own custom words."""
+
+    vocabulary: CustomVocabulary
+    #: Only these words are ranked (``None``: every candidate).
+    words: tuple[str, ...] | None = None
+    top_k: int = TOP_K
+    target: str | None = None
+    #: The session's own ``recognized`` threshold (``None``: the server's).
+    threshold: float | None = None
+    #: Whether ``recognized`` was sent for the drawing in progress.
+    recognized: bool = False
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """Every candidate's score for one drawing (order: :attr:`names`)."""
+
+    names: Sequence[str]
+    scores: npt.NDArray[np.floating]
+    #: Candidate indices, best first (stable: ties keep the candidates' order).
+    order: npt.NDArray[np.intp]
+    #: The top guesses when they were computed by the v1 path (exactly ``infer.top_k``).
+    v1_top: Top | None = None
+
+    def top(self, k: int) -> Top:
+        if self.v1_top is not None:
+            return self.v1_top
+        return [(self.names[i], float(self.scores[i])) for i in self.order[:k]]
+
+    def target(self, word: str) -> tuple[float, int] | None:
+        """``(score, rank)`` of ``word`` (rank 1-based), or ``None`` when it is not a candidate."""
+        try:
+            i = list(self.names).index(word)
+        except ValueError:
+            return None
+        rank = int(np.flatnonzero(self.order == i)[0]) + 1
+        return float(self.scores[i]), rank
+
+
+@dataclass
+class Ranker:
+    """The server's ranking of predictions for sessions (see module docstring)."""
+
+    labels: list[str]
+    #: Custom-word parameters of the model (``None``: it cannot have custom words).
+    params: Params | None
+    threshold: float = FALLBACK_THRESHOLD
+    max_session_words: int = MAX_CUSTOM_WORDS
+    max_examples: int = MAX_CUSTOM_EXAMPLES_PER_WORD
+    server: CustomVocabulary = field(init=False)
+    max_server_words: int = MAX_SERVER_CUSTOM_WORDS
+
+    def __post_init__(self) -> None:
+        self.server = CustomVocabulary(
+            reserved=self.labels, max_words=self.max_server_words, max_examples=self.max_examples
+        )
+        self._label_set = frozenset(self.labels)
+
+    @classmethod
+    def for_model(
+        cls,
+        labels: list[str],
+        meta: Mapping[str, object],
+        *,
+        embedding_dim: int,
+        max_session_words: int = MAX_CUSTOM_WORDS,
+        max_examples: int = MAX_CUSTOM_EXAMPLES_PER_WORD,
+        max_server_words: int = MAX_SERVER_CUSTOM_WORDS,
+    ) -> Ranker:
+        """The ranker of a model with ``labels``, its ``model.json`` ``meta`` and embedding width
+        (custom words need both the ``custom_words`` parameters and an embedding)."""
+        params = params_of(meta) if embedding_dim > 0 else None
+        if params is not None and params.center and len(params.center) != embedding_dim:
+            params = None
+        return cls(
+            list(labels),
+            params,
+            threshold_of(meta),
+            max_session_words=max_session_words,
+            max_examples=max_examples,
+            max_server_words=max_server_words,
+        )
+
+    @property
+    def teachable(self) -> bool:
+        """Whether custom words can be taught (the model has an embedding and fitted parameters)."""
+        return self.params is not None
+
+    def new_game(self) -> Game:
+        """A session's fresh settings and empty vocabulary (its words may not be model words)."""
+        return Game(
+            CustomVocabulary(reserved=self.labels, max_words=self.max_session_words, max_examples=self.max_examples)
+        )
+
+    def known(self, word: str, game: Game) -> bool:
+        return word in self._label_set or word in self.server or word in game.vocabulary
+
+    def check_words(self, words: Sequence[str], game: Game) -> None:
+        """Raise :class:`UnknownWord` naming every word the session cannot see."""
+        unknown = [w for w in words if not self.known(w, game)]
+        if unknown:
+            raise UnknownWord(unknown)
+
+    def example_vectors(self, embeddings: npt.NDArray[np.floating], drawings: int) -> npt.NDArray[np.float32]:
+        """One vector per example drawing from the embeddings of its images
+        (:func:`server.custom_words.example_images` order: each drawing then its copies)."""
+        assert self.params is not None
+        f = features(embeddings, self.params)
+        out: npt.NDArray[np.float32] = f.reshape(drawings, -1, f.shape[-1]).mean(axis=1).astype(np.float32)
+        return out
+
+    def rank(self, prediction: Prediction, game: Game) -> Ranking:
+        """Every candidate of ``game``'s session scored for ``prediction`` (see module docstring)."""
+        server_words = [w for w in self.server.words() if w not in game.vocabulary]
+        session_words = game.vocabulary.words()
+        scores = prediction.scores
+        if game.words is None and not server_words and not session_words:
+            order = np.argsort(-scores, kind="stable")
+            return Ranking(self.labels, scores, order, v1_top=top_k(self.labels, scores, game.top_k))
+        names: list[str] = list(self.labels)
+        if self.params is not None and (server_words or session_words) and prediction.embedding.size:
+            protos = [self.server[w].prototype for w in server_words] + [
+                game.vocabulary[w].prototype for w in session_words
+            ]
+            logits = combined_logits(scores[None], prediction.embedding[None], np.stack(protos), self.params)[0]
+            names += server_words + session_words
+        else:
+            logits = np.log(np.clip(np.asarray(scores, np.float64), 1e-30, 1.0))
+        if game.words is not None:
+            where = {w: i for i, w in enumerate(names)}
+            keep = sorted({where[w] for w in game.words if w in where})
+            names = [names[i] for i in keep]
+            logits = logits[keep]
+        if not names:
+            return Ranking([], np.zeros(0), np.zeros(0, np.intp))
+        probs = softmax(logits)
+        return Ranking(names, probs, np.argsort(-probs, kind="stable"))

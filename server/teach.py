@@ -1,0 +1,150 @@
+"""Teaching words by drawing (protocol v1.1 ``teach`` and ``forget``).
+
+:class:`Teaching` is installed only for a model that can have custom words
+(:attr:`server.game.Ranker.teachable`: an embedding output and fitted ``custom_words``
+parameters in ``model.json``); it then offers ``"teach"`` in ``welcome.features``.
+
+Promises:
+
+* ``teach {"word", "drawings", "scope"}`` turns each example drawing into one vector
+  (:mod:`server.custom_words`: the drawing and its augmented copies are rendered on the
+  render pool in the session's lane, embedded through the micro-batcher, averaged) and
+  adds them to ``word`` in the scope's vocabulary, creating it; the reply is
+  ``{"type": "taught", "word", "examples", "scope"}`` with the word's example count.
+* ``"scope": "session"`` (the default): the session's own vocabulary, stored nowhere,
+  gone with the session.  ``"scope": "server"``: the server's vocabulary, seen by every
+  session of this process, stored in the history database (table ``custom_words``, by
+  model name) and loaded again at start.  It needs ``admin_token`` on the message equal
+  to the server's ``--admin-token`` (compared in constant time); without one configured,
+  or with a wrong or missing one, it answers ``forbidden``.
+* Refused before any work: a model word, or for a session a server custom word
+  (``word_taken``); a new word past the vocabulary's size (``too_many_words``: a
+  session's ``max_custom_words``, the server's ``max_server_custom_words``); a word
+  that would hold more than ``max_custom_examples_per_word`` examples
+  (``too_many_examples``).
+* ``forget {"word", "scope"}`` removes the word (server scope: the admin token, and the
+  stored examples too) and answers ``{"type": "forgotten", "word", "scope"}``; a word the
+  scope does not hold answers ``unknown_word``.  A forgotten word drops out of word lists
+  and targets that named it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import sqlite3
+
+import numpy as np
+
+from server import protocol
+from server.custom_words import CustomVocabulary, CustomWordError, example_images
+from server.errors import ErrorCode, Forbidden, LimitExceeded, StoreFailed, UnknownWord, WordTaken
+from server.game import Ranker
+from server.history.store import AsyncStore, StoreTimeout
+from server.plugin import Conversation, Registry, Services
+
+log = logging.getLogger("doodlestream.teach")
+
+
+class Teaching:
+    """The ``teach`` feature; server-scope words kept in ``store`` (``None``: in memory only)."""
+
+    def __init__(self, store: AsyncStore | None, *, admin_token: str | None) -> None:
+        self.store = store
+        self.admin_token = admin_token
+        self._services: Services | None = None
+
+    @property
+    def services(self) -> Services:
+        assert self._services is not None, "not installed"
+        return self._services
+
+    @property
+    def ranker(self) -> Ranker:
+        return self.services.ranker
+
+    def install(self, registry: Registry) -> None:
+        self._services = registry.services
+        if not self.ranker.teachable:
+            return
+        registry.offer("teach")
+        registry.handle(protocol.TeachMsg, self.on_teach)
+        registry.handle(protocol.ForgetMsg, self.on_forget)
+        if self.store is not None:
+            registry.on_start(self.load)
+
+    async def load(self) -> None:
+        """Start hook: the stored server-scope words of this model (after the history opened its database)."""
+        assert self.store is not None
+        loaded = 0
+        for word, vectors in await self.store.custom_words(self.services.model.name):
+            try:
+                self.ranker.server.teach(word, np.asarray(vectors, np.float32)[-self.ranker.max_examples :])
+                loaded += 1
+            except CustomWordError as e:
+                log.warning("stored custom word %r skipped: %s", word, e)
+        if loaded:
+            log.info("%d server-scope custom words loaded", loaded)
+
+    def _authorize(self, scope: str, token: str | None) -> None:
+        if scope != "server":
+            return
+        if self.admin_token is None:
+            raise Forbidden("server-scope words need the admin token, and this server has none (--admin-token)")
+        if token is None or not hmac.compare_digest(token.encode(), self.admin_token.encode()):
+            raise Forbidden("server-scope words need the admin token ('admin_token')")
+
+    def _vocabulary(self, conv: Conversation, scope: str) -> CustomVocabulary:
+        return self.ranker.server if scope == "server" else conv.session.game.vocabulary
+
+    def _check(self, vocabulary: CustomVocabulary, word: str, scope: str, adding: int) -> None:
+        """Refuse a teach that cannot be honoured (before anything is rendered)."""
+        if word in self.ranker.labels:
+            raise WordTaken(f"{word!r} is one of the model's words")
+        if scope == "session" and word in self.ranker.server:
+            raise WordTaken(f"{word!r} is a server-scope custom word; teach it with scope 'server'")
+        if word not in vocabulary and len(vocabulary) >= vocabulary.max_words:
+            raise LimitExceeded(
+                f"the {scope} scope holds at most {vocabulary.max_words} custom words; forget one first",
+                code=ErrorCode.TOO_MANY_WORDS,
+            )
+        held = len(vocabulary[word].examples) if word in vocabulary else 0
+        if held + adding > vocabulary.max_examples:
+            raise LimitExceeded(
+                f"{word!r} would hold {held + adding} examples; at most {vocabulary.max_examples}",
+                code=ErrorCode.TOO_MANY_EXAMPLES,
+            )
+
+    async def on_teach(self, conv: Conversation, msg: protocol.TeachMsg, received: float) -> protocol.Payload:
+        self._authorize(msg.scope, msg.admin_token)
+        vocabulary = self._vocabulary(conv, msg.scope)
+        n = len(msg.drawings)
+        self._check(vocabulary, msg.word, msg.scope, n)
+        drawings = [list(d) for d in msg.drawings]
+        images = await self.services.render(conv.session, example_images, drawings)
+        predictions = await asyncio.gather(*(self.services.predict(img) for img in images))
+        vectors = self.ranker.example_vectors(np.stack([p.embedding for p in predictions]), n)
+        self._check(vocabulary, msg.word, msg.scope, n)  # again: another request may have taught meanwhile
+        if msg.scope == "server" and self.store is not None:
+            try:
+                await self.store.add_custom_word(self.services.model.name, msg.word, vectors.tolist())
+            except (sqlite3.Error, OSError, StoreTimeout) as e:
+                raise StoreFailed(f"the custom word could not be stored ({type(e).__name__})") from None
+        taught = vocabulary.teach(msg.word, vectors)
+        return protocol.with_seq(
+            protocol.taught(word=msg.word, examples=len(taught.examples), scope=msg.scope), msg.seq
+        )
+
+    async def on_forget(self, conv: Conversation, msg: protocol.ForgetMsg, received: float) -> protocol.Payload:
+        self._authorize(msg.scope, msg.admin_token)
+        vocabulary = self._vocabulary(conv, msg.scope)
+        if msg.word not in vocabulary:
+            raise UnknownWord([msg.word], f"{msg.word!r} is not a {msg.scope}-scope custom word")
+        if msg.scope == "server" and self.store is not None:
+            try:
+                await self.store.forget_custom_word(self.services.model.name, msg.word)
+            except (sqlite3.Error, OSError, StoreTimeout) as e:
+                raise StoreFailed(f"the custom word could not be removed ({type(e).__name__})") from None
+        vocabulary.forget(msg.word)
+        return protocol.with_seq(protocol.forgotten(word=msg.word, scope=msg.scope), msg.seq)

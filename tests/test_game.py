@@ -1,0 +1,269 @@
+"""Protocol v1.1, the game API, through live servers: features, word lists, top_k, targets and
+``recognized``, resuming a dropped drawing, and words taught by drawing (issue 13)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from replay_client.client import DoodleClient
+from server import quickdraw
+from server.errors import ErrorCode
+from server.infer import Classifier, top_k
+from server.render import as_points, render
+from tests.conftest import MODEL_DIR, RAW, ServerProcess
+from tests.support import get_json, wait_idle
+
+ADMIN = "s3cret-admin"
+V1_KEYS = {
+    "welcome": {"type", "protocol", "session", "model", "classes", "limits"},
+    "hello": {"type", "protocol", "live_ms", "seq"},
+    "guesses": {"type", "strokes", "guesses", "ms", "seq"},
+    "cleared": {"type", "seq"},
+}
+
+
+def drawings(word: str, n: int, skip: int = 0) -> list[quickdraw.Drawing]:
+    return list(quickdraw.read(RAW / f"{word}.ndjson", per_word=skip + n))[skip:]
+
+
+def stroke_msg(s: quickdraw.Stroke) -> dict[str, Any]:
+    msg: dict[str, Any] = {"type": "stroke", "x": list(s.x), "y": list(s.y)}
+    if s.t is not None:
+        msg["t"] = list(s.t)
+    return msg
+
+
+def example(d: quickdraw.Drawing) -> list[dict[str, Any]]:
+    return [{"x": list(s.x), "y": list(s.y)} for s in d.strokes]
+
+
+@pytest.fixture(scope="module")
+def srv() -> Iterator[ServerProcess]:
+    """A server with an admin token and a short resume window (2 s)."""
+    s = ServerProcess("--admin-token", ADMIN, "--resume-ttl-s", "2")
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="module")
+def model() -> Classifier:
+    return Classifier(MODEL_DIR)
+
+
+async def test_welcome_names_features_and_minor_version(srv: ServerProcess) -> None:
+    """welcome carries protocol 1, protocol_minor 1, the installed features and the v1.1 limits."""
+    async with DoodleClient(srv.url) as c:
+        w = c.welcome
+    assert w["protocol"] == 1 and w["protocol_minor"] == 1
+    assert set(w["features"]) == {"words", "target", "teach", "resume", "submit", "sprite"}
+    for name in ("max_custom_words", "max_custom_examples_per_word", "max_server_custom_words", "resume_ttl_s"):
+        assert name in w["limits"]
+    assert w["limits"]["max_top_k"] == 20 and w["limits"]["max_word_list"] == 345
+
+
+async def test_a_v1_client_gets_v1_replies(srv: ServerProcess, model: Classifier) -> None:
+    """A v1 message sequence gets the v1 message types with v1 fields and values; only `drawing` is added."""
+    d = drawings("cat", 1)[0]
+    async with DoodleClient(srv.url) as c:
+        assert V1_KEYS["welcome"] <= set(c.welcome)
+        seen: list[dict[str, Any]] = [await c.call({"type": "hello", "client": "v1"})]
+        for k, s in enumerate(d.strokes[:3], 1):
+            reply = await c.call(stroke_msg(s))
+            strokes = [as_points(t.x, t.y) for t in d.strokes[:k]]
+            expected = top_k(model.labels, model.predict(render(strokes)[None])[0])
+            assert [g["word"] for g in reply["guesses"]] == [w for w, _ in expected]
+            assert [g["score"] for g in reply["guesses"]] == pytest.approx([s for _, s in expected], abs=1e-4)
+            seen.append(reply)
+        seen.append(await c.call({"type": "undo"}))
+        seen.append(await c.call({"type": "clear"}))
+        await c.send({"type": "pen_up", "seq": 99})
+        seen.append(await c.reply())
+    assert [m["type"] for m in seen] == ["hello", "guesses", "guesses", "guesses", "guesses", "cleared", "guesses"]
+    for m in seen:
+        assert set(m) - V1_KEYS[m["type"]] <= {"drawing"}, m
+    assert seen[0] == {"type": "hello", "protocol": 1, "live_ms": 0, "seq": 1}
+    assert c.live == [] and c.errors == []
+
+
+async def test_word_list_ranks_only_its_words_renormalised(srv: ServerProcess) -> None:
+    """hello.words: guesses name only those words, scores sum to 1 over them; top_k sizes the list."""
+    d = drawings("cat", 1)[0]
+    words = ["cat", "dog", "car", "apple"]
+    async with DoodleClient(srv.url) as c:
+        hello = await c.call({"type": "hello", "words": words, "top_k": 20})
+        assert hello["words"] == words and hello["top_k"] == 20
+        reply = await c.call(stroke_msg(d.strokes[0]))
+        assert {g["word"] for g in reply["guesses"]} == set(words)
+        assert sum(g["score"] for g in reply["guesses"]) == pytest.approx(1.0, abs=1e-3)
+        await c.call({"type": "hello", "words": None, "top_k": 2})
+        reply = await c.call(stroke_msg(d.strokes[1]))
+        assert len(reply["guesses"]) == 2
+
+
+async def test_unknown_words_are_named(srv: ServerProcess) -> None:
+    """hello.words or target naming unknown words answers unknown_word naming them, and changes nothing."""
+    async with DoodleClient(srv.url) as c:
+        err = await c.call({"type": "hello", "words": ["cat", "zorblat", "qux"]})
+        assert err["type"] == "error" and err["code"] == ErrorCode.UNKNOWN_WORD
+        assert "'qux'" in err["message"] and "'zorblat'" in err["message"]
+        err = await c.call({"type": "hello", "target": "zorblat"})
+        assert err["code"] == ErrorCode.UNKNOWN_WORD
+        bad = await c.call({"type": "hello", "top_k": 21})
+        assert bad["code"] == ErrorCode.INVALID_FIELD
+        ok = await c.call({"type": "hello", "top_k": 1})
+        assert ok["words"] is None and ok["target"] is None
+
+
+async def test_target_is_reported_and_recognized_fires_once_for_real_drawings(srv: ServerProcess) -> None:
+    """Every guesses carries the target's score and rank; real raw drawings of the target are recognized
+    once per drawing, right after the first guesses whose target score reaches the threshold, with `ms`
+    in the drawing's own time (from its first point)."""
+    recognized = 0
+    async with DoodleClient(srv.url) as c:
+        hello = await c.call({"type": "hello", "target": "apple", "top_k": 1})
+        threshold = hello["target_threshold"]
+        assert threshold == pytest.approx(0.90903)
+        for d in drawings("apple", 10):
+            first_t = d.strokes[0].t[0] if d.strokes[0].t else 0
+            expected: list[dict[str, Any]] = []
+            c.recognized.clear()
+            for k, s in enumerate(d.strokes, 1):
+                reply = await c.call(stroke_msg(s))
+                t = reply["target"]
+                assert t["word"] == "apple" and t["rank"] >= 1 and 0 <= t["score"] <= 1
+                assert (t["rank"] == 1) == (reply["guesses"][0]["word"] == "apple")
+                if t["score"] >= threshold and not expected:
+                    last_t = max(max(x.t or (0,)) for x in d.strokes[:k])
+                    expected.append(
+                        {
+                            "type": "recognized",
+                            "word": "apple",
+                            "score": t["score"],
+                            "strokes": k,
+                            "ms": last_t - first_t,
+                        }
+                    )
+            cleared = await c.call({"type": "clear"})  # every recognized of this drawing arrived before this
+            assert cleared["type"] == "cleared"
+            assert c.recognized == expected
+            recognized += len(expected)
+    assert recognized >= 3
+
+
+def records(srv: ServerProcess) -> list[dict[str, Any]]:
+    return list(get_json(srv.http + "/api/doodles?limit=200")["doodles"])
+
+
+async def test_a_dropped_drawing_resumed_and_submitted_is_stored_once(srv: ServerProcess) -> None:
+    """Drop mid-drawing, reconnect with the key, replay, submit: exactly one stored record, with every stroke."""
+    d = drawings("bicycle", 1)[0]
+    before = {r["id"] for r in records(srv)}
+    c = DoodleClient(srv.url)
+    await c.connect()
+    await c.call({"type": "hello", "client": "resumer"})
+    for s in d.strokes[:2]:
+        await c.call(stroke_msg(s))
+    key = c.drawing
+    assert isinstance(key, str) and len(key) >= 22
+    assert c.ws is not None
+    c.ws.transport.abort()  # the connection drops
+    await wait_idle(srv.http)
+    async with DoodleClient(srv.url) as again:
+        hello = await again.hello(resume=key, client="resumer")
+        assert hello["resumed"] is True and hello["drawing"] == key
+        for s in d.strokes:
+            reply = await again.call(stroke_msg(s))
+            assert reply["drawing"] == key
+        saved = await again.call({"type": "submit", "word": "bicycle"})
+        assert saved["type"] == "saved"
+    await wait_idle(srv.http)
+    fresh = [r for r in records(srv) if r["id"] not in before and r["client"] == "resumer"]
+    assert [r["id"] for r in fresh] == [saved["id"]]
+    assert fresh[0]["strokes"] == len(d.strokes) and fresh[0]["word"] == "bicycle"
+
+
+async def test_unknown_or_expired_keys_answer_unknown_drawing(srv: ServerProcess) -> None:
+    """A made-up key, a key used up, or one past resume_ttl_s answers unknown_drawing; a new drawing starts."""
+    async with DoodleClient(srv.url) as c:
+        err = await c.call({"type": "hello", "resume": "A" * 22})
+        assert err["code"] == ErrorCode.UNKNOWN_DRAWING
+        reply = await c.call(stroke_msg(drawings("cat", 1)[0].strokes[0]))
+        key = reply["drawing"]
+        assert key != "A" * 22
+    await wait_idle(srv.http)
+    async with DoodleClient(srv.url) as c:
+        assert (await c.hello(resume=key))["resumed"] is True
+    await wait_idle(srv.http)
+    await asyncio.sleep(2.2)  # resume_ttl_s is 2 s for this server
+    async with DoodleClient(srv.url) as c:
+        err = await c.call({"type": "hello", "resume": key})
+        assert err["code"] == ErrorCode.UNKNOWN_DRAWING
+        assert (await c.call({"type": "clear"}))["drawing"] != key
+
+
+async def test_session_word_taught_from_real_drawings_competes(srv: ServerProcess) -> None:
+    """A made-up word taught from 5 raw drawings of a real word ranks in the top 3 for most other drawings of it;
+    other sessions never see it; forget removes it."""
+    teach_from, others = drawings("snail", 5), drawings("snail", 10, skip=5)
+    async with DoodleClient(srv.url) as c:
+        taught = await c.teach("zorblat", [[(s.x, s.y) for s in d.strokes] for d in teach_from])
+        assert taught == {"type": "taught", "word": "zorblat", "examples": 5, "scope": "session", "seq": 1}
+        await c.hello(top_k=3)
+        hits = 0
+        for d in others:
+            await c.call({"type": "clear"})
+            for s in d.strokes:
+                reply = await c.call(stroke_msg(s))
+            hits += "zorblat" in [g["word"] for g in reply["guesses"]]
+        assert hits >= 7, hits
+        only = await c.hello(words=["zorblat", "cat"])
+        assert only["words"] == ["zorblat", "cat"]
+        async with DoodleClient(srv.url) as other:
+            assert (await other.hello(words=["zorblat"]))["code"] == ErrorCode.UNKNOWN_WORD
+        assert (await c.forget("zorblat"))["type"] == "forgotten"
+        assert (await c.forget("zorblat"))["code"] == ErrorCode.UNKNOWN_WORD
+        assert (await c.teach("cat", [[(s.x, s.y) for s in teach_from[0].strokes]]))["code"] == ErrorCode.WORD_TAKEN
+
+
+async def test_server_words_need_the_admin_token_and_show_in_classes(srv: ServerProcess) -> None:
+    """Server scope: forbidden without the right admin token; with it every session sees the word and
+    /classes lists it as custom; forget removes it everywhere."""
+    example = [[(s.x, s.y) for s in drawings("snail", 1)[0].strokes]]
+    async with DoodleClient(srv.url) as c:
+        assert (await c.teach("snailish", example, scope="server"))["code"] == ErrorCode.FORBIDDEN
+        assert (await c.teach("snailish", example, scope="server", admin_token="wrong"))["code"] == ErrorCode.FORBIDDEN
+        taught = await c.teach("snailish", example * 2, scope="server", admin_token=ADMIN)
+        assert taught["examples"] == 2 and taught["scope"] == "server"
+        assert (await c.teach("snailish", example, scope="server", admin_token=ADMIN))["examples"] == 3
+        async with DoodleClient(srv.url) as other:
+            assert (await other.hello(words=["snailish", "snail"]))["words"] == ["snailish", "snail"]
+            assert (await other.teach("snailish", example))["code"] == ErrorCode.WORD_TAKEN
+        classes = get_json(srv.http + "/classes")
+        assert len(classes["classes"]) == 345
+        assert classes["words"][-1] == {"word": "snailish", "custom": True, "examples": 3}
+        assert not any(w["custom"] for w in classes["words"][:345])
+        assert (await c.forget("snailish", scope="server"))["code"] == ErrorCode.FORBIDDEN
+        assert (await c.forget("snailish", scope="server", admin_token=ADMIN))["type"] == "forgotten"
+        assert all(not w["custom"] for w in get_json(srv.http + "/classes")["words"])
+
+
+async def test_without_an_admin_token_server_scope_is_forbidden(server: ServerProcess) -> None:
+    """A server with no --admin-token refuses server-scope teach whatever token is sent."""
+    example = [[(s.x, s.y) for s in drawings("snail", 1)[0].strokes]]
+    async with DoodleClient(server.url) as c:
+        assert (await c.teach("w", example, scope="server", admin_token=""))["code"] == ErrorCode.FORBIDDEN
+
+
+async def test_server_words_survive_a_restart(tmp_path: Any) -> None:
+    """Server-scope words are stored in the history database and loaded again at start."""
+    db = str(tmp_path / "h.sqlite3")
+    example = [[(s.x, s.y) for s in drawings("snail", 1)[0].strokes]]
+    with ServerProcess("--db", db, "--admin-token", ADMIN) as s1:
+        async with DoodleClient(s1.url) as c:
+            assert (await c.teach("keepme", example, scope="server", admin_token=ADMIN))["type"] == "taught"
+    with ServerProcess("--db", db) as s2:
+        assert {"word": "keepme", "custom": True, "examples": 1} in get_json(s2.http + "/classes")["words"]
