@@ -267,3 +267,12 @@ async def test_server_words_survive_a_restart(tmp_path: Any) -> None:
             assert (await c.teach("keepme", example, scope="server", admin_token=ADMIN))["type"] == "taught"
     with ServerProcess("--db", db) as s2:
         assert {"word": "keepme", "custom": True, "examples": 1} in get_json(s2.http + "/classes")["words"]
+
+
+def test_sessions_share_the_rankers_labels_instead_of_copying_them() -> None:
+    """Each session's vocabulary refers to the ranker's one set of labels (a copy per session cost 32 KB)."""
+    from server.game import Ranker
+
+    ranker = Ranker([f"w{i}" for i in range(345)], None)
+    a, b = ranker.new_game(), ranker.new_game()
+    assert a.vocabulary.reserved is b.vocabulary.reserved is ranker.server.reserved
