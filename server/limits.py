@@ -93,9 +93,10 @@ IMAGE_DECODES = 1
 #: nice levels: under CPU contention the loop, which answers every session, goes first.
 RENDER_NICE = 5
 #: Points a render may normalize and draw on the event loop itself, in points (when the
-#: session has no render job outstanding; under a millisecond).  Bigger renders go to the
-#: render threads: the thread hand-offs cost more than a small render.
-INLINE_RENDER_POINTS = 256
+#: session has no render job outstanding; at most about 2 ms, the costliest geometry).  Bigger
+#: renders go to the render threads.  Most real drawings re-render under it: handing them to
+#: a thread (256 points) cost a full-speed lobby a fifth of its throughput in hand-offs.
+INLINE_RENDER_POINTS = 1_024
 #: Outgoing bytes buffered for a slow client (websockets' ``write_limit`` high-water
 #: mark), in bytes.  Past it a send waits for the client to read, at most
 #: ``SEND_TIMEOUT_S``; then the client is dropped (TCP reset, logged).

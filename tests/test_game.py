@@ -276,3 +276,19 @@ def test_sessions_share_the_rankers_labels_instead_of_copying_them() -> None:
     ranker = Ranker([f"w{i}" for i in range(345)], None)
     a, b = ranker.new_game(), ranker.new_game()
     assert a.vocabulary.reserved is b.vocabulary.reserved is ranker.server.reserved
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_target_rank_without_a_sort_equals_the_stable_order(seed: int) -> None:
+    """The target's rank counted from the scores (v1 path, no sort) is its place in the stable best-first order."""
+    import numpy as np
+
+    from server.game import Ranking
+
+    rng = np.random.default_rng(seed)
+    scores = rng.integers(0, 6, 40).astype(np.float32) / 10  # many ties
+    names = [f"w{i}" for i in range(40)]
+    order = np.argsort(-scores, kind="stable")
+    ranking = Ranking(names, scores, None, v1_top=[])
+    for i in range(40):
+        assert ranking.target(names[i]) == (float(scores[i]), int(np.flatnonzero(order == i)[0]) + 1)
