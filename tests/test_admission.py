@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import socket
 import time
@@ -59,6 +60,19 @@ def test_ipv6_addresses_count_per_64_and_mapped_ipv4_as_ipv4() -> None:
     assert address_key("::1") == "::/64"
     assert address_key("2001:db8::1", ipv6_prefix_bits=128) == "2001:db8::1/128"
     assert address_key("not an ip") == "not an ip"
+
+
+async def a_client_gets_in(url: str, failure: str, *, within_s: float = 10) -> None:
+    """Retry a WebSocket client until its welcome arrives; fail with ``failure`` after ``within_s``."""
+    deadline = time.monotonic() + within_s
+    while True:
+        try:
+            async with connect(url, open_timeout=10) as ws:
+                await ws.recv()
+            return
+        except Exception:
+            assert time.monotonic() < deadline, failure
+            await asyncio.sleep(0.1)
 
 
 async def test_sessions_from_one_ipv6_64_share_the_per_address_limit() -> None:
@@ -137,15 +151,8 @@ async def test_half_handshakes_are_capped_per_address_and_others_still_connect()
         for s in held:
             s.close()
         held = []
-        deadline = time.monotonic() + 10
-        while True:  # the server sees the closes (observable: a normal client gets in)
-            try:
-                async with connect(srv.url, open_timeout=10) as ws:
-                    await ws.recv()
-                break
-            except Exception:
-                assert time.monotonic() < deadline, "the same address never got in again"
-                time.sleep(0.1)
+        # The server sees the closes (observable: a normal client gets in).
+        await a_client_gets_in(srv.url, "the same address never got in again")
     finally:
         for s in held:
             s.close()
@@ -173,15 +180,7 @@ async def test_near_the_open_file_limit_new_connections_get_503() -> None:
         for s in socks:
             s.close()
         socks = []
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                async with connect(srv.url, open_timeout=10) as ws:
-                    await ws.recv()
-                break
-            except Exception:
-                assert time.monotonic() < deadline, "no client got in after the flood closed"
-                time.sleep(0.1)
+        await a_client_gets_in(srv.url, "no client got in after the flood closed")
     finally:
         for s in socks:
             s.close()
