@@ -103,7 +103,7 @@ msgpack_values = st.recursive(
 )
 
 
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=600, deadline=None)
 @given(st.binary(max_size=200))
 def test_fuzz_any_bytes_decode_or_raise_a_protocol_error(data: bytes) -> None:
     """Arbitrary bytes never raise anything but a ClientFault."""
@@ -113,7 +113,7 @@ def test_fuzz_any_bytes_decode_or_raise_a_protocol_error(data: bytes) -> None:
         pass
 
 
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=600, deadline=None)
 @given(
     st.dictionaries(
         st.sampled_from(["type", "x", "y", "t", "seq", "png", "live_ms", "client", "zzz"]), msgpack_values, max_size=6

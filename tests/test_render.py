@@ -248,7 +248,7 @@ SAMPLES = [
 ]
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(
     st.sampled_from(SAMPLES),
     st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), max_size=8),
