@@ -90,7 +90,7 @@ class Ranking:
         """``(score, rank)`` of ``word`` (rank 1-based, as in the stable best-first order), or
         ``None`` when it is not a candidate."""
         try:
-            i = list(self.names).index(word)
+            i = self.names.index(word)
         except ValueError:
             return None
         score = self.scores[i]

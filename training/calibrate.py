@@ -33,7 +33,8 @@ import numpy.typing as npt
 
 from server import quickdraw
 from server.infer import apply_temperature
-from server.render import as_points, render
+from server.render import render
+from training.data import strokes_of
 
 #: Bins of the reliability diagram and of the expected calibration error, in bins.
 ECE_BINS = 15
@@ -112,7 +113,7 @@ def prefix_images(
     index = {w: i for i, w in enumerate(labels)}
     xs, ys = [], []
     for drawing in drawings:
-        strokes = [as_points(s.x, s.y) for s in drawing.strokes]
+        strokes = strokes_of(drawing)
         for k in range(1, len(strokes) + 1):
             xs.append(render(strokes[:k]))
             ys.append(index[drawing.word])
