@@ -69,9 +69,12 @@ def both_pids(http: str) -> dict[int, int]:
 
 
 def reaped(pid: int, srv: ServerProcess) -> bool:
-    """Whether ``pid`` is gone (not even a zombie: the supervisor has collected it)."""
-    status = Path(f"/proc/{pid}/status")
-    return not status.exists() or "zombie" in status.read_text()
+    """Whether ``pid`` is gone (not even a zombie: the supervisor has collected it).
+
+    A zombie is not enough: the group leader turns zombie while the worker's other threads
+    still hold its files, the listening socket among them, and a connection the kernel
+    hands that socket then is reset.  ``waitpid`` returns only once every thread is gone."""
+    return not Path(f"/proc/{pid}").exists()
 
 
 def wait_replaced(srv: ServerProcess, index: int, old: int, timeout_s: float) -> tuple[int, int]:
