@@ -30,5 +30,6 @@ def create_server(
     # Resume before the history: a dropped drawing's key is resumable before its record is written.
     # Teaching after the history: its start hook loads the stored words once the database is open.
     teaching = Teaching(history.store if db != MEMORY_DB else None, admin_token=config.admin_token)
-    features: list[Feature] = [WebClient(config.web_root), Resume(config.limits), history, teaching]
+    resume = Resume(config.limits, kept=history.resumable)  # after a restart: keys the history kept
+    features: list[Feature] = [WebClient(config.web_root), resume, history, teaching]
     return DoodleServer(config, model=model, features=features)

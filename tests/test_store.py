@@ -189,3 +189,17 @@ def test_a_schema_1_database_is_migrated_with_sizes_and_usage(tmp_path: Path) ->
     expected = len("[[[1],[2],[3]]]") + 2 + 2 + len("s") + len("c") + len("cat") + len("clear")
     assert (store.usage().drawings, store.usage().bytes) == (1, expected)
     assert store.get(1) is not None and store.get(1).drawing == [[[1], [2], [3]]]  # type: ignore[union-attr]
+
+
+def test_kept_key_tells_why_and_when_a_drawing_key_was_last_written(tmp_path: Path) -> None:
+    """kept_key: the reason and write time of a key's record; None for an unknown key or a drawing without one."""
+    store = SQLiteStore(tmp_path / "h.sqlite3")
+    before = time.time()
+    store.add(dataclasses.replace(doodle(1), reason="shutdown", key="k1"))
+    store.add(doodle(2))
+    kept = store.kept_key("k1")
+    assert kept is not None and kept[0] == "shutdown" and before <= kept[1] <= time.time()
+    store.add(dataclasses.replace(doodle(1), reason="clear", key="k1"))  # the same drawing, ended by the player
+    assert store.kept_key("k1") is not None and store.kept_key("k1")[0] == "clear"  # type: ignore[index]
+    assert store.kept_key("k2") is None
+    store.close()

@@ -213,9 +213,10 @@ def test_submit_and_sprite_buttons_follow_the_server(server: ServerProcess, page
         page.wait_for_function("document.getElementById('sprite-img').naturalWidth > 0", timeout=5_000)
 
 
-def test_reconnects_after_server_restart_and_replays_the_drawing(page: Page) -> None:
-    """Server stopped: indicator goes offline; a new server on the same port: it reconnects, guesses come back."""
-    first = ServerProcess()
+def test_reconnects_after_server_restart_and_replays_the_drawing(page: Page, tmp_path: Path) -> None:
+    """Server stopped: offline, guesses greyed; a new server on the port: it reconnects, resumes, stores it once."""
+    db = str(tmp_path / "doodles.sqlite3")
+    first = ServerProcess("--db", db)
     port = first.port
     second: ServerProcess | None = None
     try:
@@ -228,8 +229,13 @@ def test_reconnects_after_server_restart_and_replays_the_drawing(page: Page) -> 
 
         first.stop()
         page.wait_for_selector('#conn[data-state="offline"]', timeout=10_000)
+        stale = page.locator("#guess-list")
+        assert (
+            stale.get_attribute("data-stale") == "true"
+            and float(stale.evaluate("e => getComputedStyle(e).opacity")) < 1
+        )
         page.evaluate("document.getElementById('guess-list').replaceChildren()")
-        second = ServerProcess("--port", str(port))
+        second = ServerProcess("--port", str(port), "--db", db)
         assert second.port == port
         page.wait_for_selector('#conn[data-state="connected"]', timeout=45_000)
         page.wait_for_function(f"window.doodle.stats.final >= {2 * n}", timeout=10_000)
@@ -239,6 +245,10 @@ def test_reconnects_after_server_restart_and_replays_the_drawing(page: Page) -> 
         again = shown_guesses(page)  # same strokes, same model: the same answer
         assert [w for w, _ in again] == [w for w, _ in guesses]
         assert [s for _, s in again] == pytest.approx([s for _, s in guesses], abs=2e-3)
+        assert st["resumed"] == 1  # the key the first server kept at shutdown
+        page.click("#clear")
+        page.wait_for_function("window.doodle.state.awaitingCleared === 0", timeout=10_000)
+        assert [d["strokes"] for d in doodles(second)] == [n]  # stored once, not once per server
     finally:
         first.stop()
         if second is not None:

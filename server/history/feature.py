@@ -50,6 +50,10 @@ class DoodleHistory:
         registry.offer("sprite")
         gallery.Gallery(reader).install(registry)
 
+    async def resumable(self, key: str) -> bool:
+        """Whether drawing ``key`` may be resumed from the history (see :meth:`HistoryService.resumable`)."""
+        return self.service is not None and await self.service.resumable(key)
+
     async def open(self) -> None:
         try:
             await self.store.open()

@@ -31,6 +31,9 @@
   kept raises a :class:`server.errors.Fault` (``record_too_large``, ``store_failed``),
   which ``submit`` answers and the drawing hook passes on (``clear`` reports it);
 * :meth:`HistoryService.health` is the ``history`` part of ``/healthz``;
+* :meth:`HistoryService.resumable` says whether a drawing key was kept when its session
+  ended (disconnect or shutdown) within ``resume_ttl_s``: after a restart,
+  :mod:`server.resume` asks it for keys it no longer remembers;
 * ``sprite`` answers a PNG of the current drawing or of a stored one
   (:mod:`server.history.sprite`), rendered off the event loop.
 """
@@ -61,6 +64,8 @@ Keep = Literal["all", "submitted"]
 KEEP_CHOICES: tuple[Keep, ...] = ("all", "submitted")
 #: Least time between two log lines about dropped drawings, in seconds.
 DROP_LOG_EVERY_S = 10.0
+#: Why a kept drawing may be resumed after a restart: its session ended without the player ending it.
+RESUMABLE_REASONS = frozenset({"disconnect", "shutdown"})
 #: How often a drawing left at shutdown looks again for a place in a full queue, in seconds.
 SLOT_POLL_S = 0.02
 
@@ -158,6 +163,18 @@ class HistoryService:
         if self.usage is not None:
             out.update(drawings=self.usage.drawings, bytes=self.usage.bytes, evicted=self.usage.evicted)
         return out
+
+    async def resumable(self, key: str) -> bool:
+        """Whether drawing ``key`` was kept at a disconnect or shutdown less than ``resume_ttl_s`` ago."""
+        try:
+            kept = await self.store.kept_key(key)
+        except (StoreTimeout, sqlite3.Error, OSError) as e:
+            log.warning("cannot look up a drawing key to resume: %s", e)
+            return False
+        if kept is None:
+            return False
+        reason, written_at = kept
+        return reason in RESUMABLE_REASONS and time.time() - written_at <= self.limits.resume_ttl_s
 
     # ------------------------------------------------------------ storing
 

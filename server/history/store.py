@@ -29,6 +29,8 @@ Promises:
   replaces that record's content in place (same id; the word the player gave is kept
   unless a new one is given; once submitted, it stays submitted), so a drawing
   left at a dropped connection, resumed and submitted is stored once.
+* :meth:`DoodleStore.kept_key` tells why and when the record of a drawing key was last
+  written, so a drawing left at a restart can be resumed (:mod:`server.resume`).
 * Server-scope custom words (schema 3, table ``custom_words``): their example vectors,
   per model name, in teaching order.
 """
@@ -251,6 +253,10 @@ class DoodleStore(Protocol):
         """``model``'s custom words with their example vectors, in teaching order."""
         ...
 
+    def kept_key(self, key: str) -> tuple[str, float] | None:
+        """The ``reason`` and ``created_at`` (time of the last write) of the record of drawing ``key``, or ``None``."""
+        ...
+
     def get(self, doodle_id: int) -> Doodle | None:
         """The drawing with this id, or ``None``."""
         ...
@@ -446,6 +452,10 @@ class SQLiteStore:
             final=json.loads(row[11]),
         )
 
+    def kept_key(self, key: str) -> tuple[str, float] | None:
+        row = self.db.execute("SELECT reason, created_at FROM doodles WHERE drawing_key = ?", (key,)).fetchone()
+        return None if row is None else (str(row[0]), float(row[1]))
+
     def get(self, doodle_id: int) -> Doodle | None:
         row = self.db.execute(f"SELECT {_ALL_COLUMNS} FROM doodles WHERE id = ?", (doodle_id,)).fetchone()
         return None if row is None else self._doodle(row)
@@ -595,6 +605,9 @@ class AsyncStore:
 
     async def relabel(self, doodle_id: int, word: str) -> None:
         await self._run(lambda s: s.relabel(doodle_id, word), write=True)
+
+    async def kept_key(self, key: str) -> tuple[str, float] | None:
+        return await self._run(lambda s: s.kept_key(key))
 
     async def get(self, doodle_id: int) -> Doodle | None:
         return await self._run(lambda s: s.get(doodle_id))
