@@ -35,12 +35,20 @@
   ended (disconnect or shutdown) within ``resume_ttl_s``: after a restart,
   :mod:`server.resume` asks it for keys it no longer remembers;
 * ``sprite`` answers a PNG of the current drawing or of a stored one
-  (:mod:`server.history.sprite`), rendered off the event loop.
+  (:mod:`server.history.sprite`), rendered off the event loop;
+* ``delete`` (v1.1) removes the kept drawing with the given drawing key (a player's own:
+  the key is sent only to the session that drew it) and answers ``deleted`` with its id,
+  ``not_found`` when no drawing has that key; a session whose current drawing it was
+  stores it again only if it changes and ends;
+* ``moderate`` (v1.1) hides, shows again or deletes a kept drawing by id, with
+  ``admin_token`` equal to the server's ``--admin-token`` (else ``forbidden``); answers
+  ``moderated``, ``not_found`` for an unknown id.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 import sqlite3
 import time
@@ -49,7 +57,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Literal, TypeVar
 
 from server import protocol
-from server.errors import ErrorCode, Fault, LimitExceeded, NothingToSave, StoreFailed
+from server.errors import ErrorCode, Fault, Forbidden, LimitExceeded, NotFound, NothingToSave, StoreFailed
 from server.history.record import NewDoodle, lower_bound
 from server.history.sprite import parse_sprite_options, sprite_png
 from server.history.store import AsyncStore, DoodleReader, StoreTimeout, Usage
@@ -117,6 +125,7 @@ class HistoryService:
         *,
         limits: Limits | None = None,
         keep: Keep = "all",
+        admin_token: str | None = None,
     ) -> None:
         if keep not in KEEP_CHOICES:
             raise ValueError(f"keep must be one of {KEEP_CHOICES}, not {keep!r}")
@@ -125,6 +134,7 @@ class HistoryService:
         self.services = services
         self.limits = limits or Limits()
         self.keep_policy: Keep = keep
+        self.admin_token = admin_token
         self._saved: dict[str, _Saved] = {}
         self._watched: set[str] = set()  # sessions with a finalizer that forgets them
         #: Drawings not kept because the queue was full, by reason.
@@ -298,3 +308,30 @@ class HistoryService:
                 raise NothingToSave("the canvas is empty; there is nothing to make a sprite of")
         png = await asyncio.get_running_loop().run_in_executor(None, sprite_png, drawing, options)
         return protocol.with_seq(protocol.sprite(png=png), msg.seq)
+
+    async def on_delete(self, conn: Conversation, msg: protocol.DeleteMsg, received: float) -> protocol.Payload:
+        doodle_id = await self._write(conn.session, lambda: self.store.delete_key(msg.key))
+        if doodle_id is None:
+            raise NotFound("no kept drawing has this key (deleted already, never kept, or evicted)")
+        saved = self._saved.get(conn.session.id)
+        if saved is not None and saved.doodle_id == doodle_id:
+            del self._saved[conn.session.id]
+        log.info("session %s deleted drawing %d", conn.session.id, doodle_id)
+        return protocol.with_seq(protocol.deleted(doodle_id=doodle_id), msg.seq)
+
+    async def on_moderate(self, conn: Conversation, msg: protocol.ModerateMsg, received: float) -> protocol.Payload:
+        if self.admin_token is None:
+            raise Forbidden("moderation needs the admin token, and this server has none (--admin-token)")
+        token = msg.admin_token
+        if token is None or not hmac.compare_digest(token.encode(), self.admin_token.encode()):
+            raise Forbidden("moderation needs the admin token ('admin_token')")
+        doodle_id = msg.id
+        if msg.action == "delete":
+            found = await self._write(conn.session, lambda: self.store.delete(doodle_id))
+        else:
+            hidden = msg.action == "hide"
+            found = await self._write(conn.session, lambda: self.store.set_hidden(doodle_id, hidden))
+        if not found:
+            raise NotFound(f"there is no drawing {doodle_id}")
+        log.info("session %s: moderator %s drawing %d", conn.session.id, msg.action, doodle_id)
+        return protocol.with_seq(protocol.moderated(doodle_id=doodle_id, action=msg.action), msg.seq)
