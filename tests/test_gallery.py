@@ -316,3 +316,51 @@ async def test_chromium_shows_the_gallery_and_replays_a_drawing(srv: ServerProce
         finally:
             await browser.close()
     assert png((shots / "gallery.png").read_bytes()).shape[1] == 1100
+
+
+async def test_delete_by_key_and_moderation_with_the_admin_token(tmp_path: Path) -> None:
+    """delete {key} removes a player's drawing; moderate hides, shows and deletes by id, only with the admin token."""
+    s = ServerProcess("--db", str(tmp_path / "h.sqlite3"), "--admin-token", "sekrit")
+    try:
+        stroke = {"type": "stroke", "x": [0, 50, 100], "y": [0, 80, 20]}
+        async with DoodleClient(s.url) as c:
+            key = (await c.request(stroke))["drawing"]
+            first = (await c.request({"type": "submit", "word": "zigzag"}))["id"]
+            await c.request({"type": "clear"})
+            await c.request(stroke)
+            second = (await c.request({"type": "submit", "word": "zigzag"}))["id"]
+            assert (await c.request({"type": "delete", "key": key})) == {"type": "deleted", "id": first}
+            assert (await c.request({"type": "delete", "key": key}))["code"] == "not_found"
+            assert (await c.request({"type": "delete", "key": ""}))["code"] == "invalid_field"
+            hide: dict[str, Any] = {"type": "moderate", "id": second, "action": "hide"}
+            assert (await c.request(hide))["code"] == "forbidden"
+            assert (await c.request({**hide, "admin_token": "wrong"}))["code"] == "forbidden"
+            assert (await c.request({**hide, "admin_token": "sekrit", "action": "burn"}))["code"] == "invalid_field"
+            reply = await c.request({**hide, "admin_token": "sekrit"})
+            assert reply["type"] == "moderated" and reply["action"] == "hide"
+            assert get(s, f"/doodles/{second}")[0] == 404 and get_json(s, "/api/doodles")[1]["doodles"] == []
+            await c.request({**hide, "admin_token": "sekrit", "action": "show"})
+            assert get(s, f"/doodles/{second}")[0] == 200
+            await c.request({**hide, "admin_token": "sekrit", "action": "delete"})
+            assert get(s, f"/doodles/{second}")[0] == 404
+            assert (await c.request({**hide, "admin_token": "sekrit"}))["code"] == "not_found"
+    finally:
+        s.stop()
+
+
+async def test_moderation_is_refused_on_a_server_without_an_admin_token(srv: ServerProcess, seeded: list) -> None:
+    """Without --admin-token no token is right: moderate answers forbidden and the drawing stays."""
+    async with DoodleClient(srv.url) as c:
+        reply = await c.request({"type": "moderate", "id": seeded[0]["id"], "action": "delete", "admin_token": ""})
+        assert reply["code"] == "forbidden"
+    assert get(srv, f"/doodles/{seeded[0]['id']}")[0] == 200
+
+
+def test_detail_pages_say_in_plain_words_where_a_drawing_was_made_and_why_it_was_kept(
+    srv: ServerProcess, seeded: list
+) -> None:
+    """No "Client: web" or "Kept on: submit": the detail page explains both; the page states the keep policy."""
+    page = get(srv, f"/doodles/{seeded[0]['id']}")[1].decode()
+    assert "Kept because</dt><dd>the player submitted it" in page
+    assert "Drawn on</dt><dd>a client that calls itself" in page and "Kept on" not in page
+    assert "This server keeps every drawing made on it" in page and "shows them to anyone" in page

@@ -553,3 +553,65 @@ def test_a_whole_game_with_real_drawings_recognized_rounds_summary_and_axe(a11y_
         page.screenshot(path=str(ARTIFACTS / "game_phone.png"), full_page=True)
     finally:
         srv.stop()
+
+
+# ---------------------------------------------------------------- issue 15: gallery and my drawings
+
+
+def test_saved_links_to_the_drawing_my_drawings_deletes_it_and_gallery_pages_pass_axe(a11y_page: Page) -> None:
+    """Submit -> "Saved as drawing #N" links to it; gallery, detail, mine and 404 pages pass axe; Delete works."""
+    page = a11y_page
+    srv = ServerProcess()
+    try:
+        open_pad(page, srv)
+        ids = []
+        for word in ("angel", "axe", "eye"):
+            draw(page, real_drawing(word))
+            page.wait_for_function("window.doodle.state.inflight.size === 0", timeout=10_000)
+            page.fill("#word", word)
+            page.click("#submit")
+            link = page.locator("#notice a")
+            link.wait_for(timeout=10_000)
+            href = link.get_attribute("href")
+            assert (
+                href
+                and href.startswith("/doodles/")
+                and page.locator("#notice").inner_text() == (f"Saved as drawing #{href.rsplit('/', 1)[1]}")
+            )
+            ids.append(int(href.rsplit("/", 1)[1]))
+            page.click("#clear")
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.goto(srv.http + "/gallery?word=AX")  # forgiving: any case, part of the word
+        page.wait_for_selector("canvas.thumb[data-drawn]")
+        assert page.locator(".grid .card").count() == 1 and "axe" in page.locator(".grid .card").inner_text()
+        page.goto(srv.http + "/gallery")
+        page.wait_for_function("document.querySelectorAll('canvas.thumb[data-drawn]').length === 3")
+        assert page.locator("a[href='/?mode=play']").count() >= 1 and page.locator(".legend").is_visible()
+        assert axe_violations(page) == []
+        page.screenshot(path=str(ARTIFACTS / "gallery_desktop.png"), full_page=True)
+        page.set_viewport_size({"width": 390, "height": 844})
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        page.screenshot(path=str(ARTIFACTS / "gallery_phone.png"), full_page=True)
+        page.set_viewport_size({"width": 1280, "height": 800})
+        page.goto(srv.http + f"/doodles/{ids[0]}")
+        assert axe_violations(page) == []
+        page.screenshot(path=str(ARTIFACTS / "detail_desktop.png"), full_page=True)
+        page.goto(srv.http + "/doodles/999999")
+        assert axe_violations(page) == [] and "404" in page.title()
+
+        page.goto(srv.http + "/gallery/mine")
+        cards = page.locator("#mine .mine-item")
+        cards.first.wait_for()
+        assert cards.count() == 3
+        assert axe_violations(page) == []
+        page.on("dialog", lambda d: d.accept())
+        page.click(f"text=Delete #{ids[1]}")
+        page.wait_for_function(
+            f"document.getElementById('mine-status').textContent === 'Drawing #{ids[1]} is deleted.'"
+        )
+        assert sorted(d["id"] for d in doodles(srv)) == [ids[0], ids[2]]
+        page.reload()
+        cards.first.wait_for()
+        assert cards.count() == 2  # forgotten in this browser too
+    finally:
+        srv.stop()
