@@ -364,3 +364,23 @@ def test_detail_pages_say_in_plain_words_where_a_drawing_was_made_and_why_it_was
     assert "Kept because</dt><dd>the player submitted it" in page
     assert "Drawn on</dt><dd>a client that calls itself" in page and "Kept on" not in page
     assert "This server keeps every drawing made on it" in page and "shows them to anyone" in page
+
+
+def test_the_moderation_command_hides_shows_and_deletes_in_a_database_file(tmp_path: Path) -> None:
+    """python -m server.history.moderate: hide/show/delete by id, exit 1 naming an unknown id, 2 without a file."""
+    from server.history import moderate
+    from server.history.store import SQLiteStore
+    from tests.test_store import doodle
+
+    db = tmp_path / "h.sqlite3"
+    store = SQLiteStore(db)
+    a, b = store.add(doodle(1)), store.add(doodle(2))
+    store.close()
+    assert moderate.main(["--db", str(db), "hide", str(a), str(b)]) == 0
+    assert SQLiteStore(db).page(word=None, limit=10, before=None) == []
+    assert moderate.main(["--db", str(db), "show", str(b)]) == 0
+    assert moderate.main(["--db", str(db), "delete", str(a), "999"]) == 1
+    store = SQLiteStore(db)
+    assert [d.id for d in store.page(word=None, limit=10, before=None)] == [b] and store.get(a) is None
+    store.close()
+    assert moderate.main(["--db", str(tmp_path / "none.sqlite3"), "hide", "1"]) == 2

@@ -492,11 +492,11 @@ def test_a_whole_game_with_real_drawings_recognized_rounds_summary_and_axe(a11y_
     page = a11y_page
     srv = ServerProcess()
     try:
-        page.goto(srv.http + "/?mode=play&seconds=12&words=" + ",".join(GAME_WORDS))
+        page.goto(srv.http + "/?mode=play&words=" + ",".join(GAME_WORDS))
         page.wait_for_selector('#conn[data-state="connected"]', timeout=15_000)
         go = page.locator("#game-go")
         go.wait_for(state="visible")
-        assert page.locator("#game-card-text").inner_text() == "Draw: an angel, in under 12 seconds"
+        assert page.locator("#game-card-text").inner_text() == "Draw: an angel, in under 20 seconds"
         assert axe_violations(page) == []
         ARTIFACTS.mkdir(exist_ok=True)
         for i, word in enumerate(GAME_WORDS):
@@ -509,10 +509,10 @@ def test_a_whole_game_with_real_drawings_recognized_rounds_summary_and_axe(a11y_
             draw(page, real_drawing(word))
             if i == 0:
                 page.screenshot(path=str(ARTIFACTS / "game_desktop.png"))
-            go.wait_for(state="visible", timeout=20_000)
+            go.wait_for(state="visible", timeout=30_000)
             title = page.locator("#game-card-title").inner_text()
             if word == "bicycle":
-                assert title == "Not this time" and time.monotonic() - started >= 11
+                assert title == "Not this time" and time.monotonic() - started >= 19
                 assert "looked more like" in page.locator("#game-card-text").inner_text()
             else:
                 assert title == "Recognized!", (word, page.locator("#game-card-text").inner_text())
@@ -601,7 +601,7 @@ def test_saved_links_to_the_drawing_my_drawings_deletes_it_and_gallery_pages_pas
 
         page.goto(srv.http + "/gallery/mine")
         cards = page.locator("#mine .mine-item")
-        cards.first.wait_for()
+        page.wait_for_selector("#mine[data-loaded]")
         assert cards.count() == 3
         assert axe_violations(page) == []
         page.on("dialog", lambda d: d.accept())
@@ -611,7 +611,7 @@ def test_saved_links_to_the_drawing_my_drawings_deletes_it_and_gallery_pages_pas
         )
         assert sorted(d["id"] for d in doodles(srv)) == [ids[0], ids[2]]
         page.reload()
-        cards.first.wait_for()
+        page.wait_for_selector("#mine[data-loaded]")
         assert cards.count() == 2  # forgotten in this browser too
     finally:
         srv.stop()

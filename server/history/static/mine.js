@@ -102,6 +102,7 @@
   }
 
   async function show() {
+    const cards = [];
     for (const d of load()) {
       let res;
       try {
@@ -112,8 +113,10 @@
       }
       if (res.status === 404) { forget(d.id); continue; } // deleted, hidden, or evicted
       if (!res.ok) continue;
-      list.append(card(d, await res.json()));
+      cards.push(card(d, await res.json()));
     }
+    list.append(...cards); // all at once: one change for screen readers and tests
+    list.dataset.loaded = "true";
     showEmpty();
   }
   show();
