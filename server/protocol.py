@@ -626,8 +626,13 @@ def forgotten(*, word: str, scope: str) -> Payload:
     return {"type": "forgotten", "word": word, "scope": scope}
 
 
-def saved(*, doodle_id: int) -> Payload:
-    return {"type": "saved", "id": doodle_id}
+def saved(*, doodle_id: int, drawing: str | None = None) -> Payload:
+    """v1.1 adds ``drawing``: the key the drawing is kept under (what ``delete`` takes)."""
+    return (
+        {"type": "saved", "id": doodle_id}
+        if drawing is None
+        else {"type": "saved", "id": doodle_id, "drawing": drawing}
+    )
 
 
 def deleted(*, doodle_id: int) -> Payload:

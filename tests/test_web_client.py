@@ -569,6 +569,7 @@ def test_saved_links_to_the_drawing_my_drawings_deletes_it_and_gallery_pages_pas
             draw(page, real_drawing(word))
             page.wait_for_function("window.doodle.state.inflight.size === 0", timeout=10_000)
             page.fill("#word", word)
+            page.evaluate("document.getElementById('notice').replaceChildren()")  # not the last drawing's link
             page.click("#submit")
             link = page.locator("#notice a")
             link.wait_for(timeout=10_000)

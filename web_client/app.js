@@ -484,7 +484,7 @@ function onMessage(msg) {
       if (msg.drawing && !state.awaitingCleared) state.drawingKey = msg.drawing;
       return;
     case "saved":
-      return pending && pending.kind === "submit" ? saved(msg.id) : undefined;
+      return pending && pending.kind === "submit" ? saved(msg.id, msg.drawing || state.drawingKey) : undefined;
     case "sprite":
       return showSprite(msg.png);
     case "error":
@@ -494,12 +494,12 @@ function onMessage(msg) {
   }
 }
 
-function saved(id) {
+function saved(id, key) {
   const link = document.createElement("a");
   link.href = `/doodles/${id}`;
   link.textContent = `drawing #${id}`;
   notice(["Saved as ", link]);
-  rememberDrawing(id, state.drawingKey);
+  rememberDrawing(id, key);
 }
 
 function onError(msg, pending) {

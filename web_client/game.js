@@ -78,6 +78,7 @@ function newGame() {
   ui.roundTotal.textContent = String(game.words.length);
   ui.summary.hidden = true;
   ui.main.hidden = false;
+  window.scrollTo(0, 0); // the summary was scrolled: the new game starts at the top
   nextRound();
 }
 
@@ -145,7 +146,7 @@ pad.onMessage((msg, pending) => {
     pendingSubmits.delete(msg.seq);
     if (result) {
       result.id = msg.id;
-      rememberDrawing(msg.id, pad.state.drawingKey, result.word);
+      rememberDrawing(msg.id, msg.drawing || pad.state.drawingKey, result.word);
       if (!ui.summary.hidden) showSummary();
     }
     return;

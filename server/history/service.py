@@ -296,7 +296,7 @@ class HistoryService:
         if not session.strokes:
             raise NothingToSave("there is no stroke to save; draw something first")
         doodle_id = await self.keep(session, "submit", msg.word)
-        return protocol.with_seq(protocol.saved(doodle_id=doodle_id), msg.seq)
+        return protocol.with_seq(protocol.saved(doodle_id=doodle_id, drawing=session.drawing_key), msg.seq)
 
     async def on_sprite(self, conn: Conversation, msg: protocol.SpriteMsg, received: float) -> protocol.Payload:
         options = parse_sprite_options(msg.size, msg.color, msg.width)
