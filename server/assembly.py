@@ -26,9 +26,16 @@ def create_server(
 ) -> DoodleServer:
     """A server with every feature; the history in ``db`` (a SQLite path, or ``:memory:``), opened by ``start()``,
     keeping ``keep`` drawings (``all``, or ``submitted`` ones only)."""
-    history = DoodleHistory(db, limits=config.limits, keep=keep)
+    history = DoodleHistory(
+        db,
+        limits=config.limits,
+        keep=keep,
+        admin_token=config.admin_token,
+        public_gallery=config.token is None or config.public_gallery,
+    )
     # Resume before the history: a dropped drawing's key is resumable before its record is written.
     # Teaching after the history: its start hook loads the stored words once the database is open.
     teaching = Teaching(history.store if db != MEMORY_DB else None, admin_token=config.admin_token)
-    features: list[Feature] = [WebClient(config.web_root), Resume(config.limits), history, teaching]
+    resume = Resume(config.limits, kept=history.resumable)  # after a restart: keys the history kept
+    features: list[Feature] = [WebClient(config.web_root), resume, history, teaching]
     return DoodleServer(config, model=model, features=features)

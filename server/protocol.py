@@ -170,8 +170,42 @@ class ForgetMsg:
     admin_token: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class DeleteMsg:
+    """v1.1: delete the kept drawing whose drawing key is ``key`` (its player's: only they were sent the key)."""
+
+    seq: int | None
+    key: str
+
+
+#: What a moderator may do to a kept drawing (``moderate.action``).
+MODERATE_ACTIONS = ("hide", "show", "delete")
+
+
+@dataclass(frozen=True, slots=True)
+class ModerateMsg:
+    """v1.1: with the server's admin token, hide, show again or delete kept drawing ``id``."""
+
+    seq: int | None
+    id: int
+    action: str
+    admin_token: str | None
+
+
 ClientMsg = Union[
-    HelloMsg, PointsMsg, StrokeMsg, PenUpMsg, UndoMsg, ClearMsg, ImageMsg, SubmitMsg, SpriteMsg, TeachMsg, ForgetMsg
+    HelloMsg,
+    PointsMsg,
+    StrokeMsg,
+    PenUpMsg,
+    UndoMsg,
+    ClearMsg,
+    ImageMsg,
+    SubmitMsg,
+    SpriteMsg,
+    TeachMsg,
+    ForgetMsg,
+    DeleteMsg,
+    ModerateMsg,
 ]
 
 
@@ -413,6 +447,26 @@ def _sprite_msg(m: Payload, seq: int | None, limits: Limits, text: bool) -> Spri
     return SpriteMsg(seq, doodle_id, m.get("size"), m.get("color"), m.get("width"))
 
 
+def _doodle_id(v: Any) -> int:
+    if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v < 2**63:
+        raise InvalidField("'id' must be the positive integer id of a stored drawing")
+    return v
+
+
+def _delete_msg(m: Payload, seq: int | None, limits: Limits, text: bool) -> DeleteMsg:
+    key = m.get("key")
+    if not isinstance(key, str) or not 1 <= len(key) <= MAX_KEY_CHARS or not _is_unicode(key):
+        raise InvalidField(f"'key' must be a drawing key (a string of 1 to {MAX_KEY_CHARS} characters)")
+    return DeleteMsg(seq, key)
+
+
+def _moderate_msg(m: Payload, seq: int | None, limits: Limits, text: bool) -> ModerateMsg:
+    action = m.get("action")
+    if action not in MODERATE_ACTIONS:
+        raise InvalidField(f"'action' must be one of {list(MODERATE_ACTIONS)}")
+    return ModerateMsg(seq, _doodle_id(m.get("id")), str(action), _admin_token(m))
+
+
 Parser = Callable[[Payload, "int | None", Limits, bool], ClientMsg]
 
 #: Client message types and their parsers; extend here to add a message.
@@ -428,6 +482,8 @@ PARSERS: dict[str, Parser] = {
     "sprite": _sprite_msg,
     "teach": _teach_msg,
     "forget": _forget_msg,
+    "delete": _delete_msg,
+    "moderate": _moderate_msg,
 }
 
 
@@ -570,8 +626,21 @@ def forgotten(*, word: str, scope: str) -> Payload:
     return {"type": "forgotten", "word": word, "scope": scope}
 
 
-def saved(*, doodle_id: int) -> Payload:
-    return {"type": "saved", "id": doodle_id}
+def saved(*, doodle_id: int, drawing: str | None = None) -> Payload:
+    """v1.1 adds ``drawing``: the key the drawing is kept under (what ``delete`` takes)."""
+    return (
+        {"type": "saved", "id": doodle_id}
+        if drawing is None
+        else {"type": "saved", "id": doodle_id, "drawing": drawing}
+    )
+
+
+def deleted(*, doodle_id: int) -> Payload:
+    return {"type": "deleted", "id": doodle_id}
+
+
+def moderated(*, doodle_id: int, action: str) -> Payload:
+    return {"type": "moderated", "id": doodle_id, "action": action}
 
 
 def sprite(*, png: bytes) -> Payload:

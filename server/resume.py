@@ -17,14 +17,18 @@ sent in every ``guesses`` and ``cleared``.  Promises of :class:`Resume`:
 * An unknown, expired or used-up key answers ``unknown_drawing`` (the ``hello``'s other
   fields are applied); the session goes on with its own new drawing.  A ``resume`` after
   the session has drawn answers ``invalid_field``.
-* Keys live in this process's memory: after a restart, or with ``--workers`` on another
-  worker, a key is unknown.
+* Keys live in this process's memory. A key it does not know is asked of ``kept`` (the
+  history's :meth:`server.history.feature.DoodleHistory.resumable`: kept at a disconnect
+  or shutdown within ``resume_ttl_s``), so after a restart (with a history file), or with
+  ``--workers`` on another worker, the drawing is still resumed; such a key is used up
+  until the session that resumed it ends.
 """
 
 from __future__ import annotations
 
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 
 from server import protocol
 from server.errors import InvalidField, UnknownDrawing
@@ -39,8 +43,11 @@ RESUMABLE_REASONS = frozenset({"disconnect", "shutdown"})
 class Resume:
     """The ``resume`` feature (see module docstring)."""
 
-    def __init__(self, limits: Limits) -> None:
+    def __init__(self, limits: Limits, *, kept: Callable[[str], Awaitable[bool]] | None = None) -> None:
         self.ttl_s = limits.resume_ttl_s
+        self._kept = kept
+        #: Keys resumed whose session has not ended yet (not to be resumed twice).
+        self._claimed: set[str] = set()
         self.max_keys = limits.max_resume_keys
         #: Resumable keys with the ``time.monotonic()`` they expire at, oldest first.
         self._ended: OrderedDict[str, float] = OrderedDict()
@@ -59,6 +66,7 @@ class Resume:
             del self._ended[key]
 
     async def on_drawing_end(self, session: Session, reason: str) -> None:
+        self._claimed.discard(session.drawing_key)
         if reason in RESUMABLE_REASONS and self.max_keys > 0:
             now = time.monotonic()
             self._ended[session.drawing_key] = now + self.ttl_s
@@ -72,9 +80,19 @@ class Resume:
         if session.has_drawing:
             raise InvalidField("'resume' must come before the session draws anything (or after a clear)")
         self._expire(time.monotonic())
-        if self._ended.pop(msg.resume, None) is None:
+        if self._ended.pop(msg.resume, None) is None and not await self._from_history(msg.resume):
             raise UnknownDrawing(
                 "no resumable drawing has this key (unknown, expired, or resumed already); this is a new drawing"
             )
         session.drawing_key = msg.resume
+        self._claimed.add(msg.resume)
         return {"drawing": msg.resume, "resumed": True}
+
+    async def _from_history(self, key: str) -> bool:
+        """Whether ``key``, unknown here, was kept at a disconnect or shutdown (then it is claimed)."""
+        if self._kept is None or key in self._claimed or len(self._claimed) >= self.max_keys:
+            return False
+        if not await self._kept(key):
+            return False
+        self._claimed.add(key)
+        return True

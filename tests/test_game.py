@@ -59,7 +59,7 @@ async def test_welcome_names_features_and_minor_version(srv: ServerProcess) -> N
     async with DoodleClient(srv.url) as c:
         w = c.welcome
     assert w["protocol"] == 1 and w["protocol_minor"] == 1
-    assert set(w["features"]) == {"words", "target", "teach", "resume", "submit", "sprite"}
+    assert set(w["features"]) == {"words", "target", "teach", "resume", "submit", "sprite", "delete", "moderate"}
     for name in ("max_custom_words", "max_custom_examples_per_word", "max_server_custom_words", "resume_ttl_s"):
         assert name in w["limits"]
     assert w["limits"]["max_top_k"] == 20 and w["limits"]["max_word_list"] == 345
@@ -292,3 +292,33 @@ def test_target_rank_without_a_sort_equals_the_stable_order(seed: int) -> None:
     ranking = Ranking(names, scores, None, v1_top=[])
     for i in range(40):
         assert ranking.target(names[i]) == (float(scores[i]), int(np.flatnonzero(order == i)[0]) + 1)
+
+
+async def test_a_drawing_left_at_a_restart_is_resumed_from_the_history_once(tmp_path: Any) -> None:
+    """A key the last server kept at shutdown resumes on the next one (history file), only once at a time."""
+    db = str(tmp_path / "h.sqlite3")
+    d = drawings("bicycle", 1)[0]
+    first = ServerProcess("--db", db)
+    try:
+        async with DoodleClient(first.url) as c:
+            await c.call({"type": "hello", "client": "restarter"})
+            for s in d.strokes[:2]:
+                await c.call(stroke_msg(s))
+            key = c.drawing
+    finally:
+        first.stop()  # kept at the disconnect (or the shutdown)
+    second = ServerProcess("--db", db)
+    try:
+        async with DoodleClient(second.url) as a, DoodleClient(second.url) as b:
+            hello = await a.hello(resume=key)
+            assert hello["resumed"] is True and hello["drawing"] == key
+            err = await b.call({"type": "hello", "resume": key})  # a second taker while the first draws
+            assert err["code"] == ErrorCode.UNKNOWN_DRAWING
+            for s in d.strokes:
+                await a.call(stroke_msg(s))
+            assert (await a.call({"type": "submit", "word": "bicycle"}))["type"] == "saved"
+        await wait_idle(second.http)
+        mine = [r for r in records(second) if r["client"] == "restarter"]
+        assert len(mine) == 1 and mine[0]["strokes"] == len(d.strokes) and mine[0]["word"] == "bicycle"
+    finally:
+        second.stop()

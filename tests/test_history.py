@@ -81,7 +81,8 @@ async def test_submit_stores_strokes_guesses_word_client_and_session(srv: Server
         await c.request({"type": "hello", "client": "pytest-kind"})
         replies = await draw(c, d["drawing"])
         saved = await c.request({"type": "submit", "word": f"  {d['word']} ", "seq": 12})
-        assert saved == {"type": "saved", "id": saved["id"], "seq": 12} and saved["id"] >= 1
+        assert saved == {"type": "saved", "id": saved["id"], "seq": 12, "drawing": replies[-1]["drawing"]}
+        assert saved["id"] >= 1
         session = c.welcome["session"]
     rec = record(srv, saved["id"])
     assert rec["drawing"] == d["drawing"]

@@ -189,3 +189,66 @@ def test_a_schema_1_database_is_migrated_with_sizes_and_usage(tmp_path: Path) ->
     expected = len("[[[1],[2],[3]]]") + 2 + 2 + len("s") + len("c") + len("cat") + len("clear")
     assert (store.usage().drawings, store.usage().bytes) == (1, expected)
     assert store.get(1) is not None and store.get(1).drawing == [[[1], [2], [3]]]  # type: ignore[union-attr]
+
+
+def test_kept_key_tells_why_and_when_a_drawing_key_was_last_written(tmp_path: Path) -> None:
+    """kept_key: the reason and write time of a key's record; None for an unknown key or a drawing without one."""
+    store = SQLiteStore(tmp_path / "h.sqlite3")
+    before = time.time()
+    store.add(dataclasses.replace(doodle(1), reason="shutdown", key="k1"))
+    store.add(doodle(2))
+    kept = store.kept_key("k1")
+    assert kept is not None and kept[0] == "shutdown" and before <= kept[1] <= time.time()
+    store.add(dataclasses.replace(doodle(1), reason="clear", key="k1"))  # the same drawing, ended by the player
+    assert store.kept_key("k1") is not None and store.kept_key("k1")[0] == "clear"  # type: ignore[index]
+    assert store.kept_key("k2") is None
+    store.close()
+
+
+def test_pages_find_a_word_in_any_case_and_in_part_and_treat_wildcards_as_text(tmp_path: Path) -> None:
+    """page(word=) matches labels holding the word, any case ("Bicycle", "bike"); % and _ are plain characters."""
+    store = SQLiteStore(tmp_path / "h.sqlite3")
+    ids = {w: store.add(doodle(i, word=w)) for i, w in enumerate(["bicycle", "motorbike", "cat", "100%_sure"])}
+
+    def found(word: str) -> list[int]:
+        return [d.id for d in store.page(word=word, limit=10, before=None)]
+
+    assert found("Bicycle") == [ids["bicycle"]]
+    assert found("BIKE") == [ids["motorbike"]]
+    assert found("%") == [ids["100%_sure"]] and found("_") == [ids["100%_sure"]] and found("x%y") == []
+    assert [d.id for d in store.scan(word="cat")] == [ids["cat"]] and list(store.scan(word="Cat")) == []  # exact
+    store.close()
+
+
+def test_delete_by_id_or_key_and_hidden_drawings_leave_every_listing(tmp_path: Path) -> None:
+    """delete and delete_key remove for good; a hidden drawing is in no page, get or scan until shown again."""
+    store = SQLiteStore(tmp_path / "h.sqlite3")
+    a = store.add(dataclasses.replace(doodle(1), key="ka"))
+    b = store.add(dataclasses.replace(doodle(2), key="kb"))
+    c = store.add(doodle(3))
+    assert store.set_hidden(b, True) and not store.set_hidden(999, True)
+    assert [d.id for d in store.page(word=None, limit=10, before=None)] == [c, a]
+    assert store.get(b) is None and [d.id for d in store.scan()] == [a, c]
+    assert store.set_hidden(b, False) and store.get(b) is not None
+    assert store.delete_key("ka") == a and store.delete_key("ka") is None and store.get(a) is None
+    assert store.delete(c) and not store.delete(c)
+    assert [d.id for d in store.page(word=None, limit=10, before=None)] == [b]
+    assert store.usage().drawings == 1
+    store.close()
+
+
+def test_a_schema_3_database_gains_the_hidden_column(tmp_path: Path) -> None:
+    """Opening a schema-3 file adds `hidden` (every drawing shown) and keeps its drawings."""
+    path = tmp_path / "h.sqlite3"
+    store = SQLiteStore(path)
+    doodle_id = store.add(doodle(1))
+    store.close()
+    db = sqlite3.connect(path)
+    db.execute("ALTER TABLE doodles DROP COLUMN hidden")
+    db.execute("PRAGMA user_version = 3")
+    db.commit()
+    db.close()
+    store = SQLiteStore(path)
+    assert store.get(doodle_id) is not None and store.set_hidden(doodle_id, True) and store.get(doodle_id) is None
+    assert int(store.db.execute("PRAGMA user_version").fetchone()[0]) == 4
+    store.close()

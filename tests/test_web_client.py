@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -93,7 +94,7 @@ def draw(page: Page, strokes: list[list[list[float]]], *, slow_first_stroke_ms: 
         if i == 0 and slow_first_stroke_ms:
             page.wait_for_function("window.doodle.stats.live > 0", timeout=5_000)
             assert page.locator("#guess-list").get_attribute("data-live") == "true"
-            assert page.locator("#guess-list li").count() == 5
+            assert 1 <= page.locator("#guess-list li").count() <= 5
         page.mouse.up()
 
 
@@ -143,8 +144,8 @@ def test_drawing_streams_points_and_shows_live_then_final_guesses_undo_and_clear
     assert st["final"] == n and st["live"] >= 1 and st["pointsSent"] >= sum(len(s[0]) for s in strokes) // 2
     assert page.locator("#guess-list").get_attribute("data-live") == "false"
     guesses = shown_guesses(page)
-    assert len(guesses) == 5 and len({w for w, _ in guesses}) == 5
-    assert all(0 <= s <= 1 for _, s in guesses) and [s for _, s in guesses] == sorted(
+    assert 1 <= len(guesses) <= 5 and len({w for w, _ in guesses}) == len(guesses)
+    assert all(0.005 <= s <= 1 for _, s in guesses) and [s for _, s in guesses] == sorted(
         (s for _, s in guesses), reverse=True
     )
     assert page.locator("#top-word").inner_text() == guesses[0][0]
@@ -158,7 +159,7 @@ def test_drawing_streams_points_and_shows_live_then_final_guesses_undo_and_clear
     page.click("#undo")
     page.wait_for_function(f"window.doodle.stats.final >= {n + 1}", timeout=10_000)
     assert page.locator("#meta-strokes").inner_text() == f"{n - 1} strokes"
-    assert len(shown_guesses(page)) == 5 and 0 < ink_pixels(page) < before
+    assert 1 <= len(shown_guesses(page)) <= 5 and 0 < ink_pixels(page) < before
 
     page.click("#clear")
     page.wait_for_function("window.doodle.state.awaitingCleared === 0", timeout=10_000)
@@ -212,9 +213,10 @@ def test_submit_and_sprite_buttons_follow_the_server(server: ServerProcess, page
         page.wait_for_function("document.getElementById('sprite-img').naturalWidth > 0", timeout=5_000)
 
 
-def test_reconnects_after_server_restart_and_replays_the_drawing(page: Page) -> None:
-    """Server stopped: indicator goes offline; a new server on the same port: it reconnects, guesses come back."""
-    first = ServerProcess()
+def test_reconnects_after_server_restart_and_replays_the_drawing(page: Page, tmp_path: Path) -> None:
+    """Server stopped: offline, guesses greyed; a new server on the port: it reconnects, resumes, stores it once."""
+    db = str(tmp_path / "doodles.sqlite3")
+    first = ServerProcess("--db", db)
     port = first.port
     second: ServerProcess | None = None
     try:
@@ -227,8 +229,13 @@ def test_reconnects_after_server_restart_and_replays_the_drawing(page: Page) -> 
 
         first.stop()
         page.wait_for_selector('#conn[data-state="offline"]', timeout=10_000)
+        stale = page.locator("#guess-list")
+        assert (
+            stale.get_attribute("data-stale") == "true"
+            and float(stale.evaluate("e => getComputedStyle(e).opacity")) < 1
+        )
         page.evaluate("document.getElementById('guess-list').replaceChildren()")
-        second = ServerProcess("--port", str(port))
+        second = ServerProcess("--port", str(port), "--db", db)
         assert second.port == port
         page.wait_for_selector('#conn[data-state="connected"]', timeout=45_000)
         page.wait_for_function(f"window.doodle.stats.final >= {2 * n}", timeout=10_000)
@@ -238,7 +245,374 @@ def test_reconnects_after_server_restart_and_replays_the_drawing(page: Page) -> 
         again = shown_guesses(page)  # same strokes, same model: the same answer
         assert [w for w, _ in again] == [w for w, _ in guesses]
         assert [s for _, s in again] == pytest.approx([s for _, s in guesses], abs=2e-3)
+        assert st["resumed"] == 1  # the key the first server kept at shutdown
+        page.click("#clear")
+        page.wait_for_function("window.doodle.state.awaitingCleared === 0", timeout=10_000)
+        assert [d["strokes"] for d in doodles(second)] == [n]  # stored once, not once per server
     finally:
         first.stop()
         if second is not None:
             second.stop()
+
+
+# ---------------------------------------------------------------- issue 15: bugs
+
+
+def doodles(srv: ServerProcess) -> list[dict[str, Any]]:
+    """The drawings the server's history keeps now, newest first."""
+    status, body, _ = get(srv.http + "/api/doodles?limit=100")
+    assert status == 200, body
+    return json.loads(body)["doodles"]  # type: ignore[no-any-return]
+
+
+def wait_for(check: Any, timeout_s: float = 10.0) -> None:
+    """Poll ``check()`` until it is true (the server's history writes off the loop)."""
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.1)
+
+
+def line(page: Page, points: list[tuple[float, float]]) -> None:
+    """One stroke through ``points`` given as fractions of the canvas (0..1; outside is off the canvas)."""
+    box = page.locator("#pad").bounding_box()
+    assert box is not None
+    at = [(box["x"] + fx * box["width"], box["y"] + fy * box["height"]) for fx, fy in points]
+    page.mouse.move(*at[0])
+    page.mouse.down()
+    for p in at[1:]:
+        page.mouse.move(*p)
+    page.mouse.up()
+
+
+def test_limits_end_strokes_and_refuse_a_stroke_past_the_last_without_errors_or_reconnects(page: Page) -> None:
+    """A stroke stops at max_points_per_stroke, a stroke past max_strokes is refused plainly; no error, no reconnect."""
+    srv = ServerProcess("--max-points-per-stroke", "40", "--max-strokes", "3")
+    try:
+        open_pad(page, srv)
+        line(page, [(0.1 + 0.8 * i / 120, 0.2 + 0.1 * (i % 2)) for i in range(121)])  # 121 points
+        for k in range(4):
+            line(page, [(0.2, 0.4 + 0.1 * k), (0.5, 0.45 + 0.1 * k), (0.8, 0.4 + 0.1 * k)])
+        page.wait_for_function("window.doodle.stats.final >= 3", timeout=10_000)
+        page.wait_for_timeout(500)  # time for any error the server would send
+        st = stats(page)
+        assert st["errors"] == 0 and st["refused"] == 0 and st["connects"] == 1, st
+        lengths = page.evaluate("window.doodle.state.strokes.map(s => s.x.length)")
+        assert len(lengths) == 3 and lengths[0] == 40, lengths
+        assert "at most 3 strokes" in page.locator("#notice").inner_text()
+        assert page.locator("#meta-strokes").inner_text() == "3 strokes"
+    finally:
+        srv.stop()
+
+
+def test_a_drawing_closed_for_idling_resumes_and_is_stored_once(page: Page) -> None:
+    """After the idle close the page waits, reconnects when drawn on, resumes its key: one record, not two."""
+    srv = ServerProcess("--idle-timeout-s", "3")
+    try:
+        open_pad(page, srv)
+        strokes = real_drawing("bicycle")
+        draw(page, strokes[:2])
+        page.wait_for_function("window.doodle.stats.final >= 2", timeout=10_000)
+        page.wait_for_selector('#conn[data-state="idle"]', timeout=15_000)
+        wait_for(lambda: len(doodles(srv)) == 1)  # kept when the server closed the session
+        page.wait_for_timeout(1_000)
+        assert stats(page)["connects"] == 1  # no reconnect loop while the player is away
+        draw(page, strokes[:3])  # the third stroke wakes it up
+        page.wait_for_selector('#conn[data-state="connected"]', timeout=15_000)
+        page.wait_for_function("window.doodle.state.strokes.length === 5", timeout=10_000)
+        page.wait_for_function("window.doodle.stats.resumed === 1", timeout=10_000)
+        page.click("#clear")
+        page.wait_for_function("window.doodle.state.awaitingCleared === 0", timeout=10_000)
+        wait_for(lambda: doodles(srv)[0]["strokes"] == 5 if doodles(srv) else False)
+        assert len(doodles(srv)) == 1
+    finally:
+        srv.stop()
+
+
+def test_clear_forgets_the_word_redo_comes_back_and_the_sprite_goes_with_a_new_stroke(
+    server: ServerProcess, page: Page
+) -> None:
+    """Clear empties "What is it?"; Ctrl+Shift+Z, Ctrl+Y and the button redo; a new stroke hides the sprite."""
+    open_pad(page, server)
+    strokes = real_drawing("cat")[:3]
+    draw(page, strokes)
+    page.wait_for_function("window.doodle.stats.final >= 3", timeout=10_000)
+    page.click("#sprite")
+    page.locator("#sprite-box").wait_for(state="visible", timeout=10_000)
+    line(page, [(0.1, 0.9), (0.3, 0.95)])
+    assert page.locator("#sprite-box").is_hidden()
+    page.wait_for_function("window.doodle.stats.final >= 4", timeout=10_000)
+    for _ in range(3):
+        page.click("#undo")
+    assert page.locator("#meta-strokes").inner_text() == "1 stroke"
+    page.keyboard.press("Control+Shift+Z")
+    page.keyboard.press("Control+y")
+    page.click("#redo")
+    assert page.locator("#meta-strokes").inner_text() == "4 strokes" and page.locator("#redo").is_disabled()
+    page.wait_for_function("document.querySelector('#meta-strokes').textContent === '4 strokes'")
+    page.wait_for_function("window.doodle.stats.final >= 10", timeout=10_000)  # 4 + 3 undos + 3 redos
+    page.keyboard.press("Control+z")
+    assert page.locator("#meta-strokes").inner_text() == "3 strokes"  # Ctrl+Z still undoes
+    page.fill("#word", "cat")
+    page.click("#clear")
+    assert page.locator("#word").input_value() == ""
+
+
+def test_leaving_the_canvas_lifts_the_pen_and_the_meta_counts_the_stroke_being_drawn(
+    server: ServerProcess, page: Page
+) -> None:
+    """A drag off the canvas and back is two strokes with no edge points; "stroke 2 · live" while drawing the 2nd."""
+    open_pad(page, server)
+    line(page, [(0.2, 0.5), (0.5, 0.5), (0.9, 0.5), (1.3, 0.5), (1.3, 0.8), (0.9, 0.8), (0.5, 0.8)])
+    page.wait_for_function("window.doodle.stats.final >= 2", timeout=10_000)
+    xs = page.evaluate("window.doodle.state.strokes.map(s => s.x)")
+    assert len(xs) == 2 and max(max(x) for x in xs) < 1000, xs
+    box = page.locator("#pad").bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + 50, box["y"] + 50)
+    page.mouse.down()
+    for i in range(60):
+        page.mouse.move(box["x"] + 50 + 4 * i, box["y"] + 50 + 3 * (i % 7))
+        page.wait_for_timeout(15)
+    page.wait_for_function("window.doodle.stats.live > 0", timeout=10_000)
+    page.wait_for_function("document.querySelector('#meta-strokes').textContent === 'stroke 3 · live'")
+    pcts = page.locator("#guess-list .guess-pct").all_inner_texts()
+    page.mouse.up()
+    assert pcts and "0%" not in pcts
+
+
+@pytest.mark.parametrize("width", [320, 390])
+def test_phone_widths_fit_without_sideways_scrolling(server: ServerProcess, browser: Browser, width: int) -> None:
+    """At 320 and 390 px wide nothing scrolls sideways and Submit is wholly on screen."""
+    pg = browser.new_page(viewport={"width": width, "height": 700}, has_touch=True)
+    try:
+        open_pad(pg, server)
+        assert pg.evaluate("document.documentElement.scrollWidth") <= width
+        for sel in ("#submit", ".pad", ".guesses", "#conn"):
+            box = pg.locator(sel).bounding_box()
+            assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width, (sel, box)
+        ARTIFACTS.mkdir(exist_ok=True)
+        pg.screenshot(path=str(ARTIFACTS / f"sketchpad_{width}.png"), full_page=True)
+    finally:
+        pg.close()
+
+
+# ---------------------------------------------------------------- issue 15: accessibility
+
+AXE_JS = ROOT / "web_client/node_modules/axe-core/axe.min.js"
+#: axe rule sets checked: WCAG 2.0/2.1 A and AA (contrast among them) and axe's best practices.
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
+
+
+def axe_violations(page: Page) -> list[dict[str, Any]]:
+    """axe-core's serious and critical violations on the page as it is now."""
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.add_script_tag(path=str(AXE_JS))
+    found = page.evaluate(
+        """async (tags) => (await axe.run(document, {runOnly: {type: 'tag', values: tags}})).violations
+        .map(v => ({id: v.id, impact: v.impact, help: v.help,
+                    nodes: v.nodes.slice(0, 4).map(n => n.target.join(' '))}))""",
+        AXE_TAGS,
+    )
+    return [v for v in found if v["impact"] in ("serious", "critical")]
+
+
+@pytest.fixture
+def a11y_page(browser: Browser) -> Iterator[Page]:
+    """A page that may inject axe into pages whose Content-Security-Policy allows only the server's scripts."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, bypass_csp=True)
+    pg = context.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    yield pg
+    context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+def test_sketchpad_has_no_serious_axe_violations_and_announces_once_per_pen_up(
+    server: ServerProcess, a11y_page: Page
+) -> None:
+    """axe finds nothing serious (drawn, offline-free); the live region changes at most once per pen-up."""
+    page = a11y_page
+    open_pad(page, server)
+    assert axe_violations(page) == []
+    conn = page.locator("#conn")
+    assert conn.get_attribute("role") == "status" and conn.get_attribute("title") is None
+    assert page.locator("#pad").get_attribute("role") == "img" and page.locator("#pad").get_attribute("aria-label")
+    page.evaluate(
+        """() => { window.announced = 0;
+        new MutationObserver(() => window.announced++).observe(document.getElementById('announce'),
+            {childList: true, characterData: true, subtree: true}); }"""
+    )
+    strokes = real_drawing("cat")
+    draw(page, strokes, slow_first_stroke_ms=12)
+    page.wait_for_function(f"window.doodle.stats.final >= {len(strokes)}", timeout=10_000)
+    assert stats(page)["live"] >= 1
+    assert 1 <= page.evaluate("window.announced") <= len(strokes)
+    assert page.locator("#announce").inner_text().startswith("I think it's ")
+    assert page.locator("#top-word").get_attribute("aria-live") is None
+    assert axe_violations(page) == []
+
+
+def test_everything_in_the_sketchpad_works_by_keyboard_with_a_visible_focus(server: ServerProcess, page: Page) -> None:
+    """Tab reaches every control with a visible outline; Enter on Undo and Clear acts."""
+    open_pad(page, server)
+    draw(page, real_drawing("cat")[:2])
+    page.wait_for_function("window.doodle.stats.final >= 2", timeout=10_000)
+    seen = []
+    for _ in range(20):
+        page.keyboard.press("Tab")
+        info = page.evaluate(
+            """() => { const e = document.activeElement; const s = getComputedStyle(e);
+            return {id: e === document.body ? 'BODY' : e.id || e.textContent.trim(),
+                    outline: s.outlineStyle, width: parseFloat(s.outlineWidth)}; }"""
+        )
+        if info["id"] == "BODY":
+            break  # past the last control
+        seen.append(info["id"])
+        assert info["outline"] != "none" and info["width"] >= 2, info
+    assert {"undo", "clear", "word", "submit", "sprite"} <= set(seen), seen
+    page.focus("#undo")
+    page.keyboard.press("Enter")
+    assert page.locator("#meta-strokes").inner_text() == "1 stroke"
+    page.focus("#clear")
+    page.keyboard.press("Enter")
+    assert page.locator("#meta-strokes").inner_text() == "no strokes yet"
+
+
+# ---------------------------------------------------------------- issue 15: play mode
+
+#: Words whose first raw drawing the shipped model recognizes (score past threshold_95), and
+#: one it does not (bicycle: it reads motorbike), so a game sees both endings.
+GAME_WORDS = ["angel", "axe", "backpack", "eye", "flying saucer", "bicycle"]
+
+
+def test_a_whole_game_with_real_drawings_recognized_rounds_summary_and_axe(a11y_page: Page) -> None:
+    """Six rounds drawn with real raw drawings: `recognized` ends rounds early, a miss times out, the summary links."""
+    page = a11y_page
+    srv = ServerProcess()
+    try:
+        page.goto(srv.http + "/?mode=play&words=" + ",".join(GAME_WORDS))
+        page.wait_for_selector('#conn[data-state="connected"]', timeout=15_000)
+        go = page.locator("#game-go")
+        go.wait_for(state="visible")
+        assert page.locator("#game-card-text").inner_text() == "Draw: an angel, in under 20 seconds"
+        assert axe_violations(page) == []
+        ARTIFACTS.mkdir(exist_ok=True)
+        for i, word in enumerate(GAME_WORDS):
+            if i:
+                go.click()  # "Next round"
+                assert page.locator("#game-card-title").inner_text() == f"Round {i + 1} of 6"
+            assert page.locator("#prompt-word").inner_text().endswith(word), page.locator("#prompt-word").inner_text()
+            go.click()
+            started = time.monotonic()
+            draw(page, real_drawing(word))
+            if i == 0:
+                page.screenshot(path=str(ARTIFACTS / "game_desktop.png"))
+            go.wait_for(state="visible", timeout=30_000)
+            title = page.locator("#game-card-title").inner_text()
+            if word == "bicycle":
+                assert title == "Not this time" and time.monotonic() - started >= 19
+                assert "looked more like" in page.locator("#game-card-text").inner_text()
+            else:
+                assert title == "Recognized!", (word, page.locator("#game-card-text").inner_text())
+                article = "an" if word[0] in "aeiou" else "a"
+                assert page.locator("#game-card-text").inner_text() == f"Oh, I know, it's {article} {word}!"
+                assert page.locator("#target-meter").evaluate("m => m.value") >= 0.9
+            if i == 1:
+                assert axe_violations(page) == []
+        page.wait_for_function("window.doodle.game.results.every(r => r.id)", timeout=10_000)
+        go.click()  # "See how it went"
+        summary = page.locator("#summary")
+        summary.wait_for(state="visible")
+        items = page.locator(".summary-item")
+        assert items.count() == 6
+        assert page.locator("#summary-score").inner_text() == "I recognized 5 of your 6 drawings."
+        assert items.nth(0).locator(".verdict").inner_text().startswith("Recognized in ")
+        assert items.nth(5).locator(".verdict").inner_text().startswith("Not recognized: it looked like ")
+        assert items.nth(5).locator("a").first.get_attribute("href") == "/gallery?word=bicycle"
+        share = items.nth(0).locator("a.share").get_attribute("href")
+        assert share and share.startswith("/doodles/")
+        kept = doodles(srv)
+        assert len(kept) == 6 and {d["word"] for d in kept} == set(GAME_WORDS)  # one record per round
+        assert get(srv.http + share)[0] == 200
+        with page.expect_download() as dl:
+            page.click("#summary-png")
+        assert dl.value.suggested_filename == "doodlestream-summary.png"
+        with page.expect_download() as dl:
+            items.nth(0).locator("button", has_text="Download PNG").click()
+        assert dl.value.suggested_filename == "doodle-angel.png"
+        assert axe_violations(page) == []
+        page.screenshot(path=str(ARTIFACTS / "summary_desktop.png"), full_page=True)
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.screenshot(path=str(ARTIFACTS / "summary_phone.png"), full_page=True)
+        page.click("#again")
+        go.wait_for(state="visible")
+        go.click()
+        draw(page, real_drawing("angel")[:2])
+        page.screenshot(path=str(ARTIFACTS / "game_phone.png"), full_page=True)
+    finally:
+        srv.stop()
+
+
+# ---------------------------------------------------------------- issue 15: gallery and my drawings
+
+
+def test_saved_links_to_the_drawing_my_drawings_deletes_it_and_gallery_pages_pass_axe(a11y_page: Page) -> None:
+    """Submit -> "Saved as drawing #N" links to it; gallery, detail, mine and 404 pages pass axe; Delete works."""
+    page = a11y_page
+    srv = ServerProcess()
+    try:
+        open_pad(page, srv)
+        ids = []
+        for word in ("angel", "axe", "eye"):
+            draw(page, real_drawing(word))
+            page.wait_for_function("window.doodle.state.inflight.size === 0", timeout=10_000)
+            page.fill("#word", word)
+            page.evaluate("document.getElementById('notice').replaceChildren()")  # not the last drawing's link
+            page.click("#submit")
+            link = page.locator("#notice a")
+            link.wait_for(timeout=10_000)
+            href = link.get_attribute("href")
+            assert (
+                href
+                and href.startswith("/doodles/")
+                and page.locator("#notice").inner_text() == (f"Saved as drawing #{href.rsplit('/', 1)[1]}")
+            )
+            ids.append(int(href.rsplit("/", 1)[1]))
+            page.click("#clear")
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.goto(srv.http + "/gallery?word=AX")  # forgiving: any case, part of the word
+        page.wait_for_selector("canvas.thumb[data-drawn]")
+        assert page.locator(".grid .card").count() == 1 and "axe" in page.locator(".grid .card").inner_text()
+        page.goto(srv.http + "/gallery")
+        page.wait_for_function("document.querySelectorAll('canvas.thumb[data-drawn]').length === 3")
+        assert page.locator("a[href='/?mode=play']").count() >= 1 and page.locator(".legend").is_visible()
+        assert axe_violations(page) == []
+        page.screenshot(path=str(ARTIFACTS / "gallery_desktop.png"), full_page=True)
+        page.set_viewport_size({"width": 390, "height": 844})
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        page.screenshot(path=str(ARTIFACTS / "gallery_phone.png"), full_page=True)
+        page.set_viewport_size({"width": 1280, "height": 800})
+        page.goto(srv.http + f"/doodles/{ids[0]}")
+        assert axe_violations(page) == []
+        page.screenshot(path=str(ARTIFACTS / "detail_desktop.png"), full_page=True)
+        page.goto(srv.http + "/doodles/999999")
+        assert axe_violations(page) == [] and "404" in page.title()
+
+        page.goto(srv.http + "/gallery/mine")
+        cards = page.locator("#mine .mine-item")
+        page.wait_for_selector("#mine[data-loaded]")
+        assert cards.count() == 3
+        assert axe_violations(page) == []
+        page.on("dialog", lambda d: d.accept())
+        page.click(f"text=Delete #{ids[1]}")
+        page.wait_for_function(
+            f"document.getElementById('mine-status').textContent === 'Drawing #{ids[1]} is deleted.'"
+        )
+        assert sorted(d["id"] for d in doodles(srv)) == [ids[0], ids[2]]
+        page.reload()
+        page.wait_for_selector("#mine[data-loaded]")
+        assert cards.count() == 2  # forgotten in this browser too
+    finally:
+        srv.stop()

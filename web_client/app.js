@@ -1,13 +1,23 @@
 // doodlestream sketchpad: draws with Pointer Events (mouse, touch, pen) and speaks
-// protocol v1 (README) over one WebSocket in msgpack (window.MessagePack, from the npm
-// package @msgpack/msgpack served at /vendor/msgpack.min.js).
+// protocol v1.1 (README) over one WebSocket in msgpack (window.MessagePack, from the npm
+// package @msgpack/msgpack served at /vendor/msgpack.min.js). The play mode (game.js,
+// `/?mode=play`) drives this same pad.
 //
 // Promises:
 // - Points are streamed while the pen moves, batched once per animation frame; a pen-up
 //   is sent on release and its guesses replace the shown ones.
-// - Live guesses (hello live_ms) update the list while drawing.
+// - Live guesses (hello live_ms) update the list while drawing; the top guess is
+//   announced to screen readers at most once per pen-up (#announce), never while drawing.
 // - The drawing lives here, not on the server: after a disconnect the client reconnects
-//   with exponential backoff and replays its strokes, so guesses come back.
+//   with exponential backoff, asks to resume its drawing key (hello.resume, so the history
+//   keeps one record of it) and replays its strokes, so guesses come back. After the
+//   server's idle close it waits for the player to draw again before reconnecting.
+// - The server's limits (welcome.limits) are kept here: a stroke ends at
+//   max_points_per_stroke, a stroke past max_strokes (or past max_points_per_drawing) is
+//   refused with a plain message, and a stroke the server refused anyway is dropped, so it
+//   is never replayed.
+// - Undo (Ctrl+Z), redo (Ctrl+Shift+Z, Ctrl+Y) and Clear; a new stroke empties redo.
+// - Leaving the canvas while drawing lifts the pen; coming back draws a new stroke.
 // - Coordinates are sent in a fixed 0..1000 frame of the square canvas, whatever its
 //   size on screen; t is ms since the drawing's first point.
 
@@ -20,38 +30,54 @@ const LINE_WIDTH = 9; // drawn line, in logical units
 const BACKOFF_MIN_MS = 500;
 const BACKOFF_MAX_MS = 10000;
 const NOTICE_MS = 3500;
+const MIN_SHOWN_SCORE = 0.005; // guesses that would read "0%" are not listed
 const UNAVAILABLE = "unknown_type";
+// Errors meaning the server refused (part of) a stroke: that stroke is dropped here.
+const REFUSED = new Set(["too_many_points", "stroke_too_long", "too_many_strokes", "drawing_too_large"]);
 
 const $ = (id) => document.getElementById(id);
 const els = {
   pad: $("pad"), hint: $("hint"), conn: $("conn"), connText: $("conn-text"),
-  undo: $("undo"), clear: $("clear"), submitForm: $("submit-form"), word: $("word"),
+  undo: $("undo"), redo: $("redo"), clear: $("clear"), submitForm: $("submit-form"), word: $("word"),
   submit: $("submit"), sprite: $("sprite"), topWord: $("top-word"), list: $("guess-list"),
-  metaStrokes: $("meta-strokes"), rtt: $("rtt"), notice: $("notice"),
+  metaStrokes: $("meta-strokes"), rtt: $("rtt"), notice: $("notice"), announce: $("announce"),
   spriteBox: $("sprite-box"), spriteImg: $("sprite-img"), spriteLink: $("sprite-link"),
 };
 const ctx = els.pad.getContext("2d");
 
 const state = {
   strokes: [], // finished strokes: {x: [], y: [], t: []}
+  redo: [], // undone strokes, last undone last
   current: null, // stroke in progress
   unsent: { x: [], y: [], t: [] }, // points of `current` not sent yet
   t0: null, // performance.now() of the drawing's first point
-  pointerId: null,
+  pointerId: null, // the pointer held down (kept while it is off the canvas)
   frameRequested: false,
   ws: null,
   connected: false,
+  idle: false, // closed by the server for idling: reconnect when the player draws again
   attempt: 0,
   retryTimer: null,
-  limits: { max_points_per_message: 2048 },
+  limits: { max_points_per_message: 2048, max_points_per_stroke: 8192, max_strokes: 256, max_points_per_drawing: 32768 },
+  features: [],
   seq: 0,
   inflight: new Map(), // seq -> {kind, sent}
   awaitingCleared: 0, // clears sent whose "cleared" has not come back
+  drawingKey: null, // the server's key of the drawing on the canvas (v1.1 `drawing`)
   spriteUrl: null,
+  target: null, // play mode: the word being drawn (hello.target)
+  capped: false, // a limit ended the stroke: nothing more until the pen lifts
+  locked: false, // play mode: no drawing between rounds
+  lastAnnounced: null,
 };
 
 // Counters for people (and tests) poking at the page from the console.
-const stats = { connects: 0, replayed: 0, live: 0, final: 0, pointsSent: 0, messagesSent: 0 };
+const stats = {
+  connects: 0, replayed: 0, live: 0, final: 0, pointsSent: 0, messagesSent: 0, errors: 0,
+  refused: 0, announcements: 0, resumed: 0,
+};
+// Other modules (game.js) listen to server messages through here.
+const listeners = new Set();
 window.doodle = { stats, state };
 
 // ------------------------------------------------------------------ canvas
@@ -70,58 +96,77 @@ function resize() {
   redraw();
 }
 
-function styleContext() {
-  ctx.lineCap = "round";
-  ctx.lineJoin = "round";
-  ctx.lineWidth = LINE_WIDTH * scale;
-  ctx.strokeStyle = "#1f2430";
-  ctx.fillStyle = "#1f2430";
-}
-
-function drawStroke(s) {
-  if (!s.x.length) return;
-  styleContext();
-  ctx.beginPath();
-  ctx.moveTo(s.x[0] * scale, s.y[0] * scale);
-  if (s.x.length === 1) {
-    ctx.arc(s.x[0] * scale, s.y[0] * scale, (LINE_WIDTH * scale) / 2, 0, 2 * Math.PI);
-    ctx.fill();
-    return;
+export function drawStrokes(c, strokes, k, width = LINE_WIDTH) {
+  c.lineCap = "round";
+  c.lineJoin = "round";
+  c.lineWidth = width * k;
+  c.strokeStyle = "#1f2430";
+  c.fillStyle = "#1f2430";
+  for (const s of strokes) {
+    if (!s.x.length) continue;
+    c.beginPath();
+    if (s.x.length === 1) {
+      c.arc(s.x[0] * k, s.y[0] * k, (width * k) / 2, 0, 2 * Math.PI);
+      c.fill();
+      continue;
+    }
+    c.moveTo(s.x[0] * k, s.y[0] * k);
+    for (let i = 1; i < s.x.length; i++) c.lineTo(s.x[i] * k, s.y[i] * k);
+    c.stroke();
   }
-  for (let i = 1; i < s.x.length; i++) ctx.lineTo(s.x[i] * scale, s.y[i] * scale);
-  ctx.stroke();
 }
 
 function drawSegment(s) {
   const n = s.x.length;
-  if (n < 2) return drawStroke(s);
-  styleContext();
-  ctx.beginPath();
-  ctx.moveTo(s.x[n - 2] * scale, s.y[n - 2] * scale);
-  ctx.lineTo(s.x[n - 1] * scale, s.y[n - 1] * scale);
-  ctx.stroke();
+  if (n < 2) return drawStrokes(ctx, [s], scale);
+  drawStrokes(ctx, [{ x: s.x.slice(n - 2), y: s.y.slice(n - 2) }], scale);
 }
 
 function redraw() {
   ctx.clearRect(0, 0, els.pad.width, els.pad.height);
-  for (const s of state.strokes) drawStroke(s);
-  if (state.current) drawStroke(state.current);
+  drawStrokes(ctx, state.current ? [...state.strokes, state.current] : state.strokes, scale);
   els.hint.hidden = state.strokes.length > 0 || state.current !== null;
 }
 
 // ------------------------------------------------------------------ pointer input
 
-function toLogical(e) {
+function pointOf(e) {
   const rect = els.pad.getBoundingClientRect();
   const k = LOGICAL / rect.width;
-  const clamp = (v) => Math.min(LOGICAL, Math.max(0, v));
-  return [clamp((e.clientX - rect.left) * k), clamp((e.clientY - rect.top) * k)];
+  return [(e.clientX - rect.left) * k, (e.clientY - rect.top) * k];
+}
+
+const inside = ([x, y]) => x >= 0 && y >= 0 && x <= LOGICAL && y <= LOGICAL;
+
+function pointsDrawn() {
+  let n = state.current ? state.current.x.length : 0;
+  for (const s of state.strokes) n += s.x.length;
+  return n;
+}
+
+// Whether one more point fits the server's limits; at a limit the stroke ends there.
+function roomForPoint() {
+  const s = state.current;
+  if (s.x.length >= state.limits.max_points_per_stroke) {
+    state.capped = true;
+    penUp();
+    notice("That line got very long, so I ended it there");
+    return false;
+  }
+  if (pointsDrawn() >= state.limits.max_points_per_drawing) {
+    state.capped = true;
+    penUp();
+    notice("This drawing is full: undo or clear to draw more");
+    return false;
+  }
+  return true;
 }
 
 function addPoint(x, y) {
   const s = state.current;
   const n = s.x.length;
   if (n && Math.hypot(x - s.x[n - 1], y - s.y[n - 1]) < MIN_STEP) return false;
+  if (!roomForPoint()) return false;
   const now = performance.now();
   if (state.t0 === null) state.t0 = now;
   const t = Math.round(now - state.t0);
@@ -132,26 +177,55 @@ function addPoint(x, y) {
   return true;
 }
 
+// Start a stroke at `p` if the drawing has room for one; false (with a message) if not.
+function beginStroke(p) {
+  if (state.capped) return false; // at a limit: the pen must lift first
+  if (state.strokes.length >= state.limits.max_strokes) {
+    state.capped = true;
+    notice(`A drawing can have at most ${state.limits.max_strokes} strokes: undo or clear to draw more`);
+    return false;
+  }
+  if (pointsDrawn() >= state.limits.max_points_per_drawing) {
+    state.capped = true;
+    notice("This drawing is full: undo or clear to draw more");
+    return false;
+  }
+  state.current = { x: [], y: [], t: [] };
+  state.redo = [];
+  els.hint.hidden = true;
+  hideSprite();
+  addPoint(p[0], p[1]);
+  drawStrokes(ctx, [state.current], scale);
+  updateMeta(true);
+  scheduleFlush();
+  return true;
+}
+
 function onPointerDown(e) {
-  if (state.pointerId !== null || !e.isPrimary) return;
+  if (state.pointerId !== null || !e.isPrimary || state.locked) return;
   if (e.pointerType === "mouse" && e.button !== 0) return;
   e.preventDefault();
+  wake();
   els.pad.setPointerCapture(e.pointerId);
   state.pointerId = e.pointerId;
-  state.current = { x: [], y: [], t: [] };
-  els.hint.hidden = true;
-  const [x, y] = toLogical(e);
-  addPoint(x, y);
-  drawStroke(state.current);
-  scheduleFlush();
+  state.capped = false;
+  beginStroke(pointOf(e));
 }
 
 function onPointerMove(e) {
-  if (e.pointerId !== state.pointerId || !state.current) return;
+  if (e.pointerId !== state.pointerId) return;
   const events = (e.getCoalescedEvents && e.getCoalescedEvents()) || [];
   for (const ev of events.length ? events : [e]) {
-    const [x, y] = toLogical(ev);
-    if (addPoint(x, y)) drawSegment(state.current);
+    const p = pointOf(ev);
+    if (!inside(p)) {
+      if (state.current) penUp(); // off the canvas: the pen lifts instead of tracing its edge
+      continue;
+    }
+    if (!state.current) {
+      if (state.locked || !beginStroke(p)) return;
+      continue;
+    }
+    if (addPoint(p[0], p[1])) drawSegment(state.current);
   }
   scheduleFlush();
 }
@@ -159,6 +233,7 @@ function onPointerMove(e) {
 function onPointerEnd(e) {
   if (e.pointerId !== state.pointerId) return;
   state.pointerId = null;
+  state.capped = false;
   penUp();
 }
 
@@ -186,13 +261,24 @@ function sendPoints(xs, ys, ts) {
   }
 }
 
+// A whole stroke as few messages as possible (replay, redo): `stroke`, or points + pen_up.
+function sendStroke(s, kind) {
+  const max = state.limits.max_points_per_message || 2048;
+  if (s.x.length <= max) {
+    stats.pointsSent += s.x.length;
+    return request({ type: "stroke", x: s.x, y: s.y, t: s.t }, kind);
+  }
+  sendPoints(s.x, s.y, s.t);
+  return request({ type: "pen_up" }, kind);
+}
+
 function penUp() {
   const s = state.current;
   if (!s) return;
   flushPoints();
   state.current = null;
   state.unsent = { x: [], y: [], t: [] };
-  if (!s.x.length) return;
+  if (!s.x.length) return updateMeta();
   state.strokes.push(s);
   request({ type: "pen_up" }, "pen_up");
   updateMeta();
@@ -204,9 +290,8 @@ function undo() {
   if (state.current) {
     state.current = null;
     state.unsent = { x: [], y: [], t: [] };
-    state.pointerId = null;
   } else if (state.strokes.length) {
-    state.strokes.pop();
+    state.redo.push(state.strokes.pop());
   } else {
     return;
   }
@@ -216,12 +301,25 @@ function undo() {
   updateMeta();
 }
 
-function clearDrawing() {
+function redo() {
+  if (state.current || !state.redo.length || state.locked) return;
+  if (state.strokes.length >= state.limits.max_strokes) return;
+  const s = state.redo.pop();
+  state.strokes.push(s);
+  redraw();
+  sendStroke(s, "redo");
+  updateMeta();
+}
+
+export function clearDrawing() {
   state.strokes = [];
+  state.redo = [];
   state.current = null;
   state.unsent = { x: [], y: [], t: [] };
-  state.pointerId = null;
   state.t0 = null;
+  state.drawingKey = null;
+  state.lastAnnounced = null;
+  els.word.value = ""; // the next drawing is not this one: its word goes too
   redraw();
   showGuesses([], false);
   hideSprite();
@@ -255,7 +353,7 @@ function send(msg) {
   return true;
 }
 
-function request(msg, kind) {
+export function request(msg, kind) {
   if (!state.connected) return false;
   state.seq += 1;
   msg.seq = state.seq;
@@ -270,7 +368,8 @@ function wsUrl() {
 
 function connect() {
   state.retryTimer = null;
-  setConn("connecting", state.attempt ? "reconnecting…" : "connecting…");
+  state.idle = false;
+  setConn("connecting", state.attempt ? "Reconnecting…" : "Connecting…");
   let ws;
   try {
     ws = new WebSocket(wsUrl());
@@ -290,15 +389,27 @@ function connect() {
     }
     if (msg && typeof msg === "object") onMessage(msg);
   };
-  ws.onclose = () => {
+  ws.onclose = (ev) => {
     if (state.ws !== ws) return;
     state.connected = false;
     state.ws = null;
     state.inflight.clear();
     state.awaitingCleared = 0;
+    els.list.dataset.stale = "true";
+    if (ev.code === 1001 && String(ev.reason).startsWith("idle")) {
+      // Closed for idling: reconnecting now would only idle again. Wait for the player.
+      state.idle = true;
+      state.attempt = 0;
+      return setConn("idle", "Paused: draw to reconnect");
+    }
     scheduleReconnect();
   };
   ws.onerror = () => {}; // onclose follows and schedules the retry
+}
+
+// After an idle close: the player is back.
+function wake() {
+  if (state.idle && !state.ws) connect();
 }
 
 function scheduleReconnect() {
@@ -306,26 +417,33 @@ function scheduleReconnect() {
   const base = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** state.attempt);
   const delay = Math.round(base * (0.8 + 0.4 * Math.random()));
   state.attempt += 1;
-  setConn("offline", `offline · retrying in ${Math.max(1, Math.round(delay / 1000))} s`);
+  setConn("offline", `Offline: retrying in ${Math.max(1, Math.round(delay / 1000))} s`);
   state.retryTimer = setTimeout(connect, delay);
+}
+
+// The settings this page asks of every session (sent again after a reconnect).
+export function helloMsg(extra = {}) {
+  const msg = { type: "hello", live_ms: LIVE_MS, client: "web" };
+  if (state.features.includes("target")) msg.target = state.target;
+  return Object.assign(msg, extra);
 }
 
 function onWelcome(msg) {
   state.connected = true;
   state.attempt = 0;
-  state.limits = msg.limits || state.limits;
+  state.limits = { ...state.limits, ...(msg.limits || {}) };
+  state.features = Array.isArray(msg.features) ? msg.features : [];
   stats.connects += 1;
-  setConn("connected", "connected");
-  els.conn.title = `model ${msg.model} · ${msg.classes} classes`;
-  send({ type: "hello", live_ms: LIVE_MS, client: "web" });
+  setConn("connected", "Connected");
+  const resume = state.features.includes("resume") && state.drawingKey && state.strokes.length;
+  request(helloMsg(resume ? { resume: state.drawingKey } : {}), resume ? "resume" : "hello");
   replayDrawing();
 }
 
 // The server lost our drawing with the old connection: send it again, stroke by stroke.
 function replayDrawing() {
   for (const s of state.strokes) {
-    sendPoints(s.x, s.y, s.t);
-    request({ type: "pen_up" }, "replay");
+    sendStroke(s, "replay");
     stats.replayed += 1;
   }
   if (state.current && state.current.x.length) {
@@ -338,13 +456,17 @@ function replayDrawing() {
 function onMessage(msg) {
   const pending = msg.seq !== undefined ? state.inflight.get(msg.seq) : undefined;
   if (pending) state.inflight.delete(msg.seq);
+  for (const fn of listeners) fn(msg, pending);
   switch (msg.type) {
     case "welcome":
       return onWelcome(msg);
     case "hello":
+      if (msg.resumed) stats.resumed += 1;
+      if (msg.drawing) state.drawingKey = msg.drawing;
       return;
     case "guesses":
       if (state.awaitingCleared) return; // for the drawing that was just cleared
+      if (msg.drawing) state.drawingKey = msg.drawing;
       if (msg.live) {
         if (!state.current) return; // the stroke ended meanwhile; its pen-up reply follows
         stats.live += 1;
@@ -354,12 +476,15 @@ function onMessage(msg) {
       if (pending && (pending.kind === "pen_up" || pending.kind === "undo")) showRtt(pending.sent, msg.ms);
       // a reply for fewer strokes than drawn is superseded by a later one
       if (!msg.live && msg.strokes !== state.strokes.length) return;
-      return showGuesses(msg.guesses || [], !!msg.live);
+      showGuesses(msg.guesses || [], !!msg.live);
+      if (!msg.live) announce(msg.guesses || []);
+      return;
     case "cleared":
       state.awaitingCleared = Math.max(0, state.awaitingCleared - 1);
+      if (msg.drawing && !state.awaitingCleared) state.drawingKey = msg.drawing;
       return;
     case "saved":
-      return notice(`Saved as drawing #${msg.id}`);
+      return pending && pending.kind === "submit" ? saved(msg.id, msg.drawing || state.drawingKey) : undefined;
     case "sprite":
       return showSprite(msg.png);
     case "error":
@@ -369,13 +494,54 @@ function onMessage(msg) {
   }
 }
 
+function saved(id, key) {
+  const link = document.createElement("a");
+  link.href = `/doodles/${id}`;
+  link.textContent = `drawing #${id}`;
+  notice(["Saved as ", link]);
+  rememberDrawing(id, key);
+}
+
 function onError(msg, pending) {
+  stats.errors += 1;
   const what = pending ? pending.kind : "";
   if (msg.code === UNAVAILABLE && (what === "submit" || what === "sprite")) {
     return notice(`${what === "submit" ? "Submit" : "Sprite"} is not available on this server`);
   }
+  if (what === "resume") return; // unknown_drawing: the server goes on with a new drawing
+  if (REFUSED.has(msg.code)) return refused(msg);
   console.warn("server error", msg.code, msg.message);
+  if (what === "game") return; // game.js reports its own
   notice(what ? `${what}: ${msg.message}` : msg.message, true);
+}
+
+// The server refused (part of) a stroke: drop it here too, so it is never replayed.
+function refused(msg) {
+  stats.refused += 1;
+  if (state.current) {
+    state.current = null;
+    state.unsent = { x: [], y: [], t: [] };
+    request({ type: "undo" }, "undo");
+    redraw();
+  }
+  notice(`The server refused that stroke: ${msg.message}`, true);
+  updateMeta();
+}
+
+// ------------------------------------------------------------------ my drawings
+
+const MY_DRAWINGS = "doodlestream.mine"; // localStorage: [{id, key, word, at}]
+const MY_DRAWINGS_MAX = 200;
+
+export function rememberDrawing(id, key, word = null) {
+  if (!id || !key) return;
+  try {
+    const mine = JSON.parse(localStorage.getItem(MY_DRAWINGS) || "[]").filter((d) => d.id !== id);
+    mine.unshift({ id, key, word: word || els.word.value.trim() || null, at: Date.now() });
+    localStorage.setItem(MY_DRAWINGS, JSON.stringify(mine.slice(0, MY_DRAWINGS_MAX)));
+  } catch (err) {
+    console.warn("cannot remember the drawing", err);
+  }
 }
 
 // ------------------------------------------------------------------ view
@@ -388,15 +554,17 @@ function setConn(kind, text) {
 function showGuesses(guesses, live) {
   const list = els.list;
   list.dataset.live = String(live);
+  delete list.dataset.stale;
   list.replaceChildren();
-  if (!guesses.length) {
+  const shown = guesses.filter((g) => g.score >= MIN_SHOWN_SCORE).slice(0, 5);
+  if (!shown.length) {
     els.topWord.textContent = state.strokes.length || state.current ? "…hmm" : "…draw, and I'll guess";
     els.topWord.classList.remove("has-guess");
-    return;
+    return updateMeta(live);
   }
-  els.topWord.textContent = guesses[0].word;
+  els.topWord.textContent = shown[0].word;
   els.topWord.classList.add("has-guess");
-  guesses.slice(0, 5).forEach((g, i) => {
+  shown.forEach((g, i) => {
     const li = document.createElement("li");
     li.className = "guess";
     li.dataset.word = g.word;
@@ -408,6 +576,7 @@ function showGuesses(guesses, live) {
     pct.textContent = `${Math.round(g.score * 100)}%`;
     const bar = document.createElement("span");
     bar.className = "guess-bar";
+    bar.setAttribute("aria-hidden", "true");
     const fill = document.createElement("span");
     fill.className = "guess-fill";
     fill.style.setProperty("--score", Math.max(0, Math.min(1, g.score)).toFixed(4));
@@ -419,10 +588,24 @@ function showGuesses(guesses, live) {
   updateMeta(live);
 }
 
+// Screen readers hear the top guess once per pen-up, and only when it changed.
+function announce(guesses) {
+  const top = guesses.find((g) => g.score >= MIN_SHOWN_SCORE);
+  const text = top ? `I think it's ${top.word}` : "";
+  if (!text || text === state.lastAnnounced) return;
+  state.lastAnnounced = text;
+  stats.announcements += 1;
+  els.announce.textContent = text;
+}
+
 function updateMeta(live = false) {
   const n = state.strokes.length;
-  const strokes = n ? `${n} stroke${n === 1 ? "" : "s"}` : "no strokes yet";
-  els.metaStrokes.textContent = live ? `${strokes} · live` : strokes;
+  let text;
+  if (state.current) text = `stroke ${n + 1}${live ? " · live" : ""}`;
+  else text = n ? `${n} stroke${n === 1 ? "" : "s"}` : "no strokes yet";
+  els.metaStrokes.textContent = text;
+  els.undo.disabled = !n && !state.current;
+  els.redo.disabled = !state.redo.length;
 }
 
 function showRtt(sent, serverMs) {
@@ -447,12 +630,13 @@ function hideSprite() {
 }
 
 let noticeTimer = null;
-function notice(text, isError = false) {
-  els.notice.textContent = text;
+// `content`: text, or an array of text and nodes (e.g. a link).
+export function notice(content, isError = false) {
+  els.notice.replaceChildren(...(Array.isArray(content) ? content : [content]));
   els.notice.classList.toggle("is-error", isError);
   els.notice.hidden = false;
   clearTimeout(noticeTimer);
-  noticeTimer = setTimeout(() => { els.notice.hidden = true; }, NOTICE_MS);
+  noticeTimer = setTimeout(() => { els.notice.hidden = true; }, NOTICE_MS * (Array.isArray(content) ? 2 : 1));
 }
 
 // The model's words as suggestions for "What is it?" (optional: an older server has no /classes).
@@ -468,6 +652,22 @@ async function loadWords() {
   }
 }
 
+// ------------------------------------------------------------------ play mode hooks
+
+export const pad = {
+  state, stats, els,
+  onMessage: (fn) => listeners.add(fn),
+  setTarget(word) {
+    state.target = word;
+    if (state.connected) request(helloMsg(), "game");
+  },
+  lock(locked) {
+    state.locked = locked;
+    if (locked && state.current) penUp();
+  },
+  strokes: () => state.strokes.map((s) => ({ x: s.x.slice(), y: s.y.slice(), t: s.t.slice() })),
+};
+
 // ------------------------------------------------------------------ wiring
 
 els.pad.addEventListener("pointerdown", onPointerDown);
@@ -477,12 +677,19 @@ els.pad.addEventListener("pointercancel", onPointerEnd);
 els.pad.addEventListener("lostpointercapture", onPointerEnd);
 els.pad.addEventListener("contextmenu", (e) => e.preventDefault());
 els.undo.addEventListener("click", undo);
+els.redo.addEventListener("click", redo);
 els.clear.addEventListener("click", clearDrawing);
 els.submitForm.addEventListener("submit", submitDrawing);
 els.sprite.addEventListener("click", askSprite);
 window.addEventListener("keydown", (e) => {
-  if (e.target === els.word) return;
-  if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === "z") {
+  if (e.target instanceof HTMLInputElement) return; // typing, not drawing
+  wake();
+  const key = e.key.toLowerCase();
+  if (!(e.ctrlKey || e.metaKey)) return;
+  if ((key === "z" && e.shiftKey) || key === "y") {
+    e.preventDefault();
+    redo();
+  } else if (key === "z") {
     e.preventDefault();
     undo();
   }
@@ -492,3 +699,5 @@ resize();
 showGuesses([], false);
 connect();
 loadWords();
+if (new URLSearchParams(location.search).get("mode") === "play") import("./game.js");
+else $("nav-sandbox").setAttribute("aria-current", "page");

@@ -3,9 +3,9 @@
 It opens the database when the server starts (one that cannot be opened, is damaged,
 or cannot be written, e.g. on a read-only filesystem, stops the start with
 :class:`server.errors.StartupFailed` naming the file and what to do), stores drawings through
-:class:`server.history.service.HistoryService`, answers ``submit`` and ``sprite``, adds
-the gallery's routes, reports ``history`` in ``/healthz``, and closes the database after
-the server has closed every socket.
+:class:`server.history.service.HistoryService`, answers ``submit``, ``sprite``, ``delete``
+and ``moderate``, adds the gallery's routes, reports ``history`` in ``/healthz``, and
+closes the database after the server has closed every socket.
 """
 
 from __future__ import annotations
@@ -18,14 +18,24 @@ from server.history.service import HistoryService, Keep
 from server.history.store import MEMORY_DB, AsyncStore, Quota, StoreReader, StoreTimeout, open_store
 from server.limits import Limits
 from server.plugin import Registry
-from server.protocol import SpriteMsg, SubmitMsg
+from server.protocol import DeleteMsg, ModerateMsg, SpriteMsg, SubmitMsg
 
 
 class DoodleHistory:
     """The history feature on database ``db`` (a SQLite path, or ``:memory:``), keeping ``keep`` drawings."""
 
-    def __init__(self, db: str, *, limits: Limits | None = None, keep: Keep = "all") -> None:
+    def __init__(
+        self,
+        db: str,
+        *,
+        limits: Limits | None = None,
+        keep: Keep = "all",
+        admin_token: str | None = None,
+        public_gallery: bool = True,
+    ) -> None:
         self.db = db
+        self.admin_token = admin_token
+        self.public_gallery = public_gallery
         self.limits = limits or Limits()
         self.keep = keep
         quota = Quota(
@@ -38,7 +48,9 @@ class DoodleHistory:
 
     def install(self, registry: Registry) -> None:
         reader = StoreReader(self.store)
-        service = HistoryService(self.store, reader, registry.services, limits=self.limits, keep=self.keep)
+        service = HistoryService(
+            self.store, reader, registry.services, limits=self.limits, keep=self.keep, admin_token=self.admin_token
+        )
         self.service = service
         registry.on_start(self.open)
         registry.health("history", service.health)
@@ -46,9 +58,17 @@ class DoodleHistory:
         registry.drawing_hook(service.on_drawing_end)
         registry.handle(SubmitMsg, service.on_submit)
         registry.handle(SpriteMsg, service.on_sprite)
+        registry.handle(DeleteMsg, service.on_delete)
+        registry.handle(ModerateMsg, service.on_moderate)
         registry.offer("submit")
         registry.offer("sprite")
-        gallery.Gallery(reader).install(registry)
+        registry.offer("delete")
+        registry.offer("moderate")
+        gallery.Gallery(reader, keep=self.keep, public=self.public_gallery).install(registry)
+
+    async def resumable(self, key: str) -> bool:
+        """Whether drawing ``key`` may be resumed from the history (see :meth:`HistoryService.resumable`)."""
+        return self.service is not None and await self.service.resumable(key)
 
     async def open(self) -> None:
         try:

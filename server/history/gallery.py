@@ -8,8 +8,16 @@ Routes (all GET/HEAD; every parameter is checked: a bad one answers 400, an unkn
   player's word, else the final guess), paged by id.  The page draws each thumbnail
   itself on a small canvas from the JSON API's strokes (``/gallery/gallery.js``), so a
   gallery view costs the page and one API call beyond its static files.
-* ``/doodles/ID``: HTML detail page: the strokes replayed on a canvas with their stored
-  timing (``/gallery/replay.js``) and the guesses after each stroke.
+* ``/doodles/ID``: HTML detail page: the strokes replayed (centred) on a canvas with their
+  stored timing (``/gallery/replay.js``), the guesses after each stroke, and in plain
+  words where it was drawn and why it was kept.
+* ``/gallery/mine``: "my drawings": the drawings this browser made (their ids and keys
+  are in its ``localStorage``, kept by the sketchpad), each with a Delete button that
+  sends ``delete`` with the key over the socket (``/gallery/mine.js``; the HTTP side
+  serves only GET).
+* Every page has the sketchpad's look and links (Play, Sketchpad, Gallery, My drawings),
+  a legend of what the labels mean, and says what the server keeps and who sees it
+  (``--keep``; a token without ``--public-gallery`` keeps the gallery to its holders).
 * ``/api/doodles?word=&limit=&before=``: JSON page ``{"doodles": [...], "next_before"}``,
   each item with its strokes.
 * ``/api/doodles/ID``: JSON record (strokes, guess lists, final top-5, ...).
@@ -51,7 +59,7 @@ T = TypeVar("T")
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"
 #: Files of ``static/`` served under ``/gallery/``.
-ASSETS = ("gallery.css", "gallery.js", "replay.js")
+ASSETS = ("gallery.css", "gallery.js", "replay.js", "mine.js")
 #: Drawings on one gallery page or API page when ``limit`` is not given, in drawings.
 DEFAULT_PAGE = 48
 #: Side of a gallery thumbnail (the canvas, and the PNG when ``size`` is not given), in pixels.
@@ -134,8 +142,29 @@ def when_text(ts: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(ts))
 
 
+#: Where a drawing was made, in plain words (``client`` as the client named itself).
+CLIENT_WORDS = {"web": "the web sketchpad", "unity": "the Unity client", "replay": "the replay tool"}
+#: Why a drawing was kept, in plain words (its ``reason``).
+REASON_WORDS = {
+    "submit": "the player submitted it",
+    "clear": "the player cleared the canvas for a new drawing",
+    "disconnect": "the player left with it on the canvas",
+    "shutdown": "it was on the canvas when the server stopped",
+}
+
+
+def client_text(client: str | None) -> str:
+    return CLIENT_WORDS.get(client or "", f"a client that calls itself “{client}”" if client else "an unnamed client")
+
+
+def reason_text(reason: str) -> str:
+    return REASON_WORDS.get(reason, reason)
+
+
 _pages.filters["strokes"] = strokes_text
 _pages.filters["when"] = when_text
+_pages.filters["client_text"] = client_text
+_pages.filters["reason_text"] = reason_text
 
 
 def _page_links(word: str | None, limit: int, before: int | None, last_id: int | None) -> dict[str, str | None]:
@@ -157,14 +186,16 @@ def _id(request: HttpRequest) -> int:
 class Gallery:
     """The history's HTTP routes over a read-only store (see module docstring)."""
 
-    def __init__(self, reader: DoodleReader) -> None:
+    def __init__(self, reader: DoodleReader, *, keep: str = "all", public: bool = True) -> None:
         self.reader = reader
+        self.site = {"keep": keep, "public": public}  # what every page says about privacy
 
     def install(self, registry: Registry) -> None:
         doodle = f"<int(min=1, max={MAX_ID}):doodle_id>"
         routes: list[tuple[str, Endpoint]] = [
             ("/gallery", self.gallery),
             ("/gallery/", self.gallery),
+            ("/gallery/mine", self.mine),
             *((f"/gallery/{name}", self._asset(name)) for name in ASSETS),
             ("/api/doodles", self.api_list),
             (f"/api/doodles/{doodle}", self.api_one),
@@ -197,12 +228,20 @@ class Gallery:
         items = await self.reader.page(word=word, limit=limit, before=before)
         last_id = items[-1].id if len(items) == limit else None
         page = _pages.get_template("gallery.html").render(
+            site=self.site,
+            nav="gallery",
             title=f"Doodles: {word}" if word else "Doodle gallery",
             word=word,
             items=items,
             thumb_px=THUMB_PX,
             max_word_chars=MAX_WORD_CHARS,
             links=_page_links(word, limit, before, last_id),
+        )
+        return html_response(page)
+
+    async def mine(self, request: HttpRequest) -> Response:
+        page = _pages.get_template("mine.html").render(
+            site=self.site, nav="mine", title="My drawings", word=None, thumb_px=THUMB_PX, max_word_chars=MAX_WORD_CHARS
         )
         return html_response(page)
 
@@ -230,6 +269,8 @@ class Gallery:
         return await self._off_loop(
             lambda: html_response(
                 _pages.get_template("detail.html").render(
+                    site=self.site,
+                    nav="gallery",
                     title=f"Doodle #{d.id}: {d.label or '?'}",
                     word=None,
                     d=d,

@@ -31,13 +31,24 @@
   kept raises a :class:`server.errors.Fault` (``record_too_large``, ``store_failed``),
   which ``submit`` answers and the drawing hook passes on (``clear`` reports it);
 * :meth:`HistoryService.health` is the ``history`` part of ``/healthz``;
+* :meth:`HistoryService.resumable` says whether a drawing key was kept when its session
+  ended (disconnect or shutdown) within ``resume_ttl_s``: after a restart,
+  :mod:`server.resume` asks it for keys it no longer remembers;
 * ``sprite`` answers a PNG of the current drawing or of a stored one
-  (:mod:`server.history.sprite`), rendered off the event loop.
+  (:mod:`server.history.sprite`), rendered off the event loop;
+* ``delete`` (v1.1) removes the kept drawing with the given drawing key (a player's own:
+  the key is sent only to the session that drew it) and answers ``deleted`` with its id,
+  ``not_found`` when no drawing has that key; a session whose current drawing it was
+  stores it again only if it changes and ends;
+* ``moderate`` (v1.1) hides, shows again or deletes a kept drawing by id, with
+  ``admin_token`` equal to the server's ``--admin-token`` (else ``forbidden``); answers
+  ``moderated``, ``not_found`` for an unknown id.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 import sqlite3
 import time
@@ -46,7 +57,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Literal, TypeVar
 
 from server import protocol
-from server.errors import ErrorCode, Fault, LimitExceeded, NothingToSave, StoreFailed
+from server.errors import ErrorCode, Fault, Forbidden, LimitExceeded, NotFound, NothingToSave, StoreFailed
 from server.history.record import NewDoodle, lower_bound
 from server.history.sprite import parse_sprite_options, sprite_png
 from server.history.store import AsyncStore, DoodleReader, StoreTimeout, Usage
@@ -61,6 +72,8 @@ Keep = Literal["all", "submitted"]
 KEEP_CHOICES: tuple[Keep, ...] = ("all", "submitted")
 #: Least time between two log lines about dropped drawings, in seconds.
 DROP_LOG_EVERY_S = 10.0
+#: Why a kept drawing may be resumed after a restart: its session ended without the player ending it.
+RESUMABLE_REASONS = frozenset({"disconnect", "shutdown"})
 #: How often a drawing left at shutdown looks again for a place in a full queue, in seconds.
 SLOT_POLL_S = 0.02
 
@@ -112,6 +125,7 @@ class HistoryService:
         *,
         limits: Limits | None = None,
         keep: Keep = "all",
+        admin_token: str | None = None,
     ) -> None:
         if keep not in KEEP_CHOICES:
             raise ValueError(f"keep must be one of {KEEP_CHOICES}, not {keep!r}")
@@ -120,6 +134,7 @@ class HistoryService:
         self.services = services
         self.limits = limits or Limits()
         self.keep_policy: Keep = keep
+        self.admin_token = admin_token
         self._saved: dict[str, _Saved] = {}
         self._watched: set[str] = set()  # sessions with a finalizer that forgets them
         #: Drawings not kept because the queue was full, by reason.
@@ -158,6 +173,18 @@ class HistoryService:
         if self.usage is not None:
             out.update(drawings=self.usage.drawings, bytes=self.usage.bytes, evicted=self.usage.evicted)
         return out
+
+    async def resumable(self, key: str) -> bool:
+        """Whether drawing ``key`` was kept at a disconnect or shutdown less than ``resume_ttl_s`` ago."""
+        try:
+            kept = await self.store.kept_key(key)
+        except (StoreTimeout, sqlite3.Error, OSError) as e:
+            log.warning("cannot look up a drawing key to resume: %s", e)
+            return False
+        if kept is None:
+            return False
+        reason, written_at = kept
+        return reason in RESUMABLE_REASONS and time.time() - written_at <= self.limits.resume_ttl_s
 
     # ------------------------------------------------------------ storing
 
@@ -269,7 +296,7 @@ class HistoryService:
         if not session.strokes:
             raise NothingToSave("there is no stroke to save; draw something first")
         doodle_id = await self.keep(session, "submit", msg.word)
-        return protocol.with_seq(protocol.saved(doodle_id=doodle_id), msg.seq)
+        return protocol.with_seq(protocol.saved(doodle_id=doodle_id, drawing=session.drawing_key), msg.seq)
 
     async def on_sprite(self, conn: Conversation, msg: protocol.SpriteMsg, received: float) -> protocol.Payload:
         options = parse_sprite_options(msg.size, msg.color, msg.width)
@@ -281,3 +308,30 @@ class HistoryService:
                 raise NothingToSave("the canvas is empty; there is nothing to make a sprite of")
         png = await asyncio.get_running_loop().run_in_executor(None, sprite_png, drawing, options)
         return protocol.with_seq(protocol.sprite(png=png), msg.seq)
+
+    async def on_delete(self, conn: Conversation, msg: protocol.DeleteMsg, received: float) -> protocol.Payload:
+        doodle_id = await self._write(conn.session, lambda: self.store.delete_key(msg.key))
+        if doodle_id is None:
+            raise NotFound("no kept drawing has this key (deleted already, never kept, or evicted)")
+        saved = self._saved.get(conn.session.id)
+        if saved is not None and saved.doodle_id == doodle_id:
+            del self._saved[conn.session.id]
+        log.info("session %s deleted drawing %d", conn.session.id, doodle_id)
+        return protocol.with_seq(protocol.deleted(doodle_id=doodle_id), msg.seq)
+
+    async def on_moderate(self, conn: Conversation, msg: protocol.ModerateMsg, received: float) -> protocol.Payload:
+        if self.admin_token is None:
+            raise Forbidden("moderation needs the admin token, and this server has none (--admin-token)")
+        token = msg.admin_token
+        if token is None or not hmac.compare_digest(token.encode(), self.admin_token.encode()):
+            raise Forbidden("moderation needs the admin token ('admin_token')")
+        doodle_id = msg.id
+        if msg.action == "delete":
+            found = await self._write(conn.session, lambda: self.store.delete(doodle_id))
+        else:
+            hidden = msg.action == "hide"
+            found = await self._write(conn.session, lambda: self.store.set_hidden(doodle_id, hidden))
+        if not found:
+            raise NotFound(f"there is no drawing {doodle_id}")
+        log.info("session %s: moderator %s drawing %d", conn.session.id, msg.action, doodle_id)
+        return protocol.with_seq(protocol.moderated(doodle_id=doodle_id, action=msg.action), msg.seq)

@@ -29,6 +29,14 @@ Promises:
   replaces that record's content in place (same id; the word the player gave is kept
   unless a new one is given; once submitted, it stays submitted), so a drawing
   left at a dropped connection, resumed and submitted is stored once.
+* Listing pages find a word forgivingly: ``page(word=...)`` matches labels that hold it,
+  in any case ("Bicycle", "cycle"); ``scan(word=...)`` (the export) matches exactly.
+* Hidden drawings (schema 4, moderation: :meth:`DoodleStore.set_hidden`) are left out of
+  ``page``, ``get`` and ``scan``; :meth:`DoodleStore.delete` and
+  :meth:`DoodleStore.delete_key` remove a drawing for good (by id: moderation; by
+  drawing key: its player, who alone knows the key).
+* :meth:`DoodleStore.kept_key` tells why and when the record of a drawing key was last
+  written, so a drawing left at a restart can be resumed (:mod:`server.resume`).
 * Server-scope custom words (schema 3, table ``custom_words``): their example vectors,
   per model name, in teaching order.
 """
@@ -40,6 +48,7 @@ import concurrent.futures
 import json
 import logging
 import queue
+import re
 import sqlite3
 import threading
 import time
@@ -71,7 +80,7 @@ BUSY_TIMEOUT_MS = 10_000
 #: Largest WAL file kept after a checkpoint, in bytes (``PRAGMA journal_size_limit``).
 WAL_LIMIT_BYTES = 67_108_864
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS doodles (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -135,11 +144,16 @@ CREATE TABLE IF NOT EXISTS custom_words (
 );
 CREATE INDEX IF NOT EXISTS custom_words_model ON custom_words (model, word, id);
 """
+#: Schema 3 -> 4: drawings a moderator hid (left out of every listing and page).
+MIGRATE_3_TO_4 = """
+ALTER TABLE doodles ADD COLUMN hidden INTEGER NOT NULL DEFAULT 0;
+"""
 #: What brings a database of each older schema version to :data:`SCHEMA_VERSION`.
 MIGRATIONS = {
-    0: SCHEMA + QUOTA_SCHEMA + MIGRATE_2_TO_3,
-    1: MIGRATE_1_TO_2 + QUOTA_SCHEMA + MIGRATE_2_TO_3,
-    2: MIGRATE_2_TO_3,
+    0: SCHEMA + QUOTA_SCHEMA + MIGRATE_2_TO_3 + MIGRATE_3_TO_4,
+    1: MIGRATE_1_TO_2 + QUOTA_SCHEMA + MIGRATE_2_TO_3 + MIGRATE_3_TO_4,
+    2: MIGRATE_2_TO_3 + MIGRATE_3_TO_4,
+    3: MIGRATE_3_TO_4,
 }
 
 
@@ -249,6 +263,22 @@ class DoodleStore(Protocol):
 
     def custom_words(self, model: str) -> list[tuple[str, list[list[float]]]]:
         """``model``'s custom words with their example vectors, in teaching order."""
+        ...
+
+    def delete(self, doodle_id: int) -> bool:
+        """Remove drawing ``doodle_id`` for good; whether there was one."""
+        ...
+
+    def delete_key(self, key: str) -> int | None:
+        """Remove the drawing with drawing key ``key`` for good; its id, or ``None`` when there is none."""
+        ...
+
+    def set_hidden(self, doodle_id: int, hidden: bool) -> bool:
+        """Hide drawing ``doodle_id`` from every listing and page (or show it again); whether there is one."""
+        ...
+
+    def kept_key(self, key: str) -> tuple[str, float] | None:
+        """The ``reason`` and ``created_at`` (time of the last write) of the record of drawing ``key``, or ``None``."""
         ...
 
     def get(self, doodle_id: int) -> Doodle | None:
@@ -446,12 +476,35 @@ class SQLiteStore:
             final=json.loads(row[11]),
         )
 
+    def delete(self, doodle_id: int) -> bool:
+        with self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            cur = self.db.execute("DELETE FROM doodles WHERE id = ?", (doodle_id,))
+        return cur.rowcount > 0
+
+    def delete_key(self, key: str) -> int | None:
+        with self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            row = self.db.execute("DELETE FROM doodles WHERE drawing_key = ? RETURNING id", (key,)).fetchone()
+        return None if row is None else int(row[0])
+
+    def set_hidden(self, doodle_id: int, hidden: bool) -> bool:
+        with self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            cur = self.db.execute("UPDATE doodles SET hidden = ? WHERE id = ?", (int(hidden), doodle_id))
+        return cur.rowcount > 0
+
+    def kept_key(self, key: str) -> tuple[str, float] | None:
+        row = self.db.execute("SELECT reason, created_at FROM doodles WHERE drawing_key = ?", (key,)).fetchone()
+        return None if row is None else (str(row[0]), float(row[1]))
+
     def get(self, doodle_id: int) -> Doodle | None:
-        row = self.db.execute(f"SELECT {_ALL_COLUMNS} FROM doodles WHERE id = ?", (doodle_id,)).fetchone()
+        sql = f"SELECT {_ALL_COLUMNS} FROM doodles WHERE id = ? AND hidden = 0"
+        row = self.db.execute(sql, (doodle_id,)).fetchone()
         return None if row is None else self._doodle(row)
 
     def page(self, *, word: str | None, limit: int, before: int | None) -> list[DoodleInfo]:
-        where, args = self._where(word=word, before=before)
+        where, args = self._where(search=word, before=before)
         rows = self.db.execute(
             f"SELECT {_INFO_COLUMNS} FROM doodles {where} ORDER BY id DESC LIMIT ?", (*args, limit)
         ).fetchall()
@@ -472,15 +525,27 @@ class SQLiteStore:
 
     @staticmethod
     def _where(
-        *, word: str | None = None, before: int | None = None, since: float | None = None, after: int | None = None
+        *,
+        word: str | None = None,
+        search: str | None = None,
+        before: int | None = None,
+        since: float | None = None,
+        after: int | None = None,
     ) -> tuple[str, tuple[Any, ...]]:
-        terms: list[str] = []
+        terms: list[str] = ["hidden = 0"]
         args: list[Any] = []
-        for cond, value in (("label = ?", word), ("id < ?", before), ("created_at >= ?", since), ("id > ?", after)):
+        like = None if search is None else "%" + re.sub(r"([\\%_])", r"\\\1", search) + "%"
+        for cond, value in (
+            ("label = ?", word),
+            ("label LIKE ? ESCAPE '\\'", like),  # SQLite's LIKE ignores ASCII case
+            ("id < ?", before),
+            ("created_at >= ?", since),
+            ("id > ?", after),
+        ):
             if value is not None:
                 terms.append(cond)
                 args.append(value)
-        return ("WHERE " + " AND ".join(terms) if terms else ""), tuple(args)
+        return "WHERE " + " AND ".join(terms), tuple(args)
 
     def count(self) -> int:
         return int(self.db.execute("SELECT count(*) FROM doodles").fetchone()[0])
@@ -595,6 +660,18 @@ class AsyncStore:
 
     async def relabel(self, doodle_id: int, word: str) -> None:
         await self._run(lambda s: s.relabel(doodle_id, word), write=True)
+
+    async def kept_key(self, key: str) -> tuple[str, float] | None:
+        return await self._run(lambda s: s.kept_key(key))
+
+    async def delete(self, doodle_id: int) -> bool:
+        return await self._run(lambda s: s.delete(doodle_id), write=True)
+
+    async def delete_key(self, key: str) -> int | None:
+        return await self._run(lambda s: s.delete_key(key), write=True)
+
+    async def set_hidden(self, doodle_id: int, hidden: bool) -> bool:
+        return await self._run(lambda s: s.set_hidden(doodle_id, hidden), write=True)
 
     async def get(self, doodle_id: int) -> Doodle | None:
         return await self._run(lambda s: s.get(doodle_id))

@@ -1,12 +1,11 @@
 // Draws the gallery's thumbnails (server/history/gallery.py) from the JSON API's strokes:
 // one request for the whole page (the same word/limit/before as the page), then each
 // drawing fitted into its card's canvas. A card whose drawing is missing stays blank.
+// window.doodleGallery.draw(canvas, strokes) draws one (mine.js uses it).
 "use strict";
 (() => {
   const MARGIN_PX = 8;
   const LINE_PX = 2.5;
-  const canvases = Array.from(document.querySelectorAll("canvas.thumb[data-id]"));
-  if (!canvases.length) return;
 
   function draw(canvas, strokes) {
     const ctx = canvas.getContext("2d");
@@ -38,6 +37,10 @@
     }
     canvas.dataset.drawn = "1";
   }
+
+  window.doodleGallery = { draw };
+  const canvases = Array.from(document.querySelectorAll("canvas.thumb[data-id]"));
+  if (!canvases.length || document.getElementById("mine")) return;
 
   fetch(`/api/doodles${window.location.search}`)
     .then((r) => (r.ok ? r.json() : Promise.reject(new Error(`HTTP ${r.status}`))))

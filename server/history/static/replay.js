@@ -22,7 +22,10 @@
     }
     if (minX === Infinity) return [];
     const extent = Math.max(maxX - minX, maxY - minY) || 1;
-    const scale = (canvas.width - 2 * MARGIN_PX) / extent;
+    const side = canvas.width - 2 * MARGIN_PX;
+    const scale = side / extent;
+    const dx = MARGIN_PX + (side - (maxX - minX) * scale) / 2; // centred both ways
+    const dy = MARGIN_PX + (side - (maxY - minY) * scale) / 2;
     let last = 0, shift = 0;
     return strokes.map((s) =>
       s[0].map((x, i) => {
@@ -30,7 +33,7 @@
         const t = Math.max(raw - shift, last);
         if (t - last > MAX_PAUSE_MS) shift += t - last - MAX_PAUSE_MS;
         last = Math.max(raw - shift, last);
-        return [MARGIN_PX + (x - minX) * scale, MARGIN_PX + (s[1][i] - minY) * scale, last];
+        return [dx + (x - minX) * scale, dy + (s[1][i] - minY) * scale, last];
       }),
     );
   }
