@@ -1,9 +1,10 @@
 """The Unity client (unity_client/): its plain C# files run under Mono against the real server.
 
 tests/unity/Harness.cs is compiled with ``mcs`` together with every unity_client file that does
-not use UnityEngine; the MonoBehaviour files are compiled against tests/unity/UnityEngineStub.cs, and
-tests/unity/BehaviourHarness.cs runs DoodleStreamBehaviour on that stub through a server restart.
-Build outputs go to a temporary directory.
+not use UnityEngine; the MonoBehaviour files are compiled against tests/unity/UnityEngineStub.cs
+(and the sample against tests/unity/InputSystemStub.cs too), and tests/unity/BehaviourHarness.cs
+runs DoodleStreamBehaviour on that stub through a server restart. unity_client/Tests (Unity Test
+Framework) runs here with tests/unity/NUnitStub.cs. Build outputs go to a temporary directory.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import numpy as np
 import pytest
 
 from replay_client.client import DoodleClient
+from scripts import unity_meta
 from server import quickdraw
 from tests.conftest import RAW, ROOT, ServerProcess
 
@@ -35,6 +37,10 @@ UNITY = ROOT / "unity_client"
 HARNESS = ROOT / "tests" / "unity" / "Harness.cs"
 BEHAVIOUR_HARNESS = ROOT / "tests" / "unity" / "BehaviourHarness.cs"
 STUB = ROOT / "tests" / "unity" / "UnityEngineStub.cs"
+INPUT_SYSTEM_STUB = ROOT / "tests" / "unity" / "InputSystemStub.cs"
+NUNIT_STUB = ROOT / "tests" / "unity" / "NUnitStub.cs"
+NUNIT_RUNNER = ROOT / "tests" / "unity" / "NUnitRunner.cs"
+SAMPLE = UNITY / "Samples~" / "DrawWithMouse"
 LIVE_MS = 50
 PACE_MS = 3  # pause between points, so that live guesses have time to fire
 
@@ -48,8 +54,8 @@ def mcs(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def sources() -> tuple[list[Path], list[Path]]:
-    """unity_client's C# files split into (plain .NET, needs UnityEngine)."""
-    files = sorted(UNITY.rglob("*.cs"))
+    """The runtime's and the sample's C# files split into (plain .NET, needs UnityEngine)."""
+    files = sorted([*(UNITY / "Runtime").rglob("*.cs"), *SAMPLE.rglob("*.cs")])
     engine = [f for f in files if re.search(r"^\s*using\s+UnityEngine\b", f.read_text(encoding="utf-8"), re.M)]
     return [f for f in files if f not in engine], engine
 
@@ -297,32 +303,105 @@ async def test_streamed_raw_drawing_gets_guesses_live_guesses_undo_clear_and_err
     assert closed["send_after_close_throws"] and closed["live_total"] == len(live)
 
 
-def test_unity_scripts_compile_against_the_unityengine_stub(tmp_path: Path) -> None:
-    """Every unity_client file compiles against a UnityEngine stub, warnings and undocumented public API as errors."""
+INPUT_HANDLING = {
+    "none": [],
+    "legacy": ["-define:ENABLE_LEGACY_INPUT_MANAGER"],
+    "input_system": ["-define:ENABLE_INPUT_SYSTEM;DOODLESTREAM_INPUT_SYSTEM"],
+    "both": ["-define:ENABLE_LEGACY_INPUT_MANAGER;ENABLE_INPUT_SYSTEM;DOODLESTREAM_INPUT_SYSTEM"],
+}
+
+
+@pytest.mark.parametrize("handling", INPUT_HANDLING)
+def test_unity_scripts_compile_against_the_unityengine_stub(tmp_path: Path, handling: str) -> None:
+    """Runtime + sample compile against the UnityEngine stub in each input handling; warnings, undocumented API fail."""
     plain, engine = sources()
     names = {f.name for f in engine}
-    assert {"DoodleStreamBehaviour.cs", "DrawWithMouse.cs"} <= names, names
+    assert {"DoodleStreamBehaviour.cs", "DrawWithMouse.cs", "SpriteOwner.cs"} <= names, names
     stub = tmp_path / "UnityEngine.dll"
     r = mcs("-target:library", f"-out:{stub}", str(STUB))
     assert r.returncode == 0, r.stdout + r.stderr
+    inputs = tmp_path / "Unity.InputSystem.dll"
+    r = mcs("-target:library", f"-out:{inputs}", f"-r:{stub}", str(INPUT_SYSTEM_STUB))
+    assert r.returncode == 0, r.stdout + r.stderr
     # -doc turns on CS1591 (public member without an XML doc comment), an error with -warnaserror.
     out, doc = tmp_path / "Doodlestream.dll", tmp_path / "Doodlestream.xml"
-    r = mcs("-target:library", f"-out:{out}", f"-doc:{doc}", f"-r:{stub}", *map(str, plain + engine))
+    refs = [f"-r:{stub}", f"-r:{inputs}", *INPUT_HANDLING[handling]]
+    r = mcs("-target:library", f"-out:{out}", f"-doc:{doc}", *refs, *map(str, plain + engine))
     assert r.returncode == 0, r.stdout + r.stderr
 
 
-def test_package_manifest_and_assembly_definitions_cover_every_script() -> None:
-    """package.json is a UPM manifest; every .cs sits under an asmdef; the sample's asmdef references the runtime's."""
+def test_sample_reads_input_only_through_the_handling_the_project_has() -> None:
+    """The sample uses legacy Input only under ENABLE_LEGACY_INPUT_MANAGER, the Input System only under its defines."""
+    text = (SAMPLE / "DrawWithMouse.cs").read_text()
+    legacy = [m.start() for m in re.finditer(r"\bInput\.(GetMouse|GetKey|mousePosition)", text)]
+    new = [m.start() for m in re.finditer(r"\b(Pointer|Keyboard)\.current\b", text)]
+    assert legacy and new
+    legacy_block = re.search(r"#elif ENABLE_LEGACY_INPUT_MANAGER\n(.*?)#else", text, re.S)
+    new_block = re.search(r"#if ENABLE_INPUT_SYSTEM && DOODLESTREAM_INPUT_SYSTEM\n(.*?)#elif", text, re.S)
+    assert legacy_block and new_block
+    assert all(legacy_block.start(1) <= i < legacy_block.end(1) for i in legacy)
+    assert all(new_block.start(1) <= i < new_block.end(1) for i in new)
+    assert "realtimeSinceStartup;" not in text and "realtimeSinceStartupAsDouble" in text
+
+
+def test_package_manifest_samples_tests_and_assembly_definitions() -> None:
+    """package.json is a UPM manifest listing Samples~; every .cs sits under an asmdef; the references resolve."""
     manifest = json.loads((UNITY / "package.json").read_text())
     assert re.fullmatch(r"com\.[a-z0-9-]+\.[a-z0-9.-]+", manifest["name"])
     assert re.fullmatch(r"\d+\.\d+\.\d+", manifest["version"]) and manifest["unity"] >= "2021.3"
+    (sample,) = manifest["samples"]
+    assert sample["displayName"] and (UNITY / sample["path"]) == SAMPLE and sample["path"].startswith("Samples~/")
+    assert not (UNITY / "Samples").exists(), "a Samples folder without ~ compiles into every game"
     asmdefs = {p.parent: json.loads(p.read_text()) for p in UNITY.rglob("*.asmdef")}
     for cs in UNITY.rglob("*.cs"):
         assert any(folder in cs.parents for folder in asmdefs), f"{cs} is in no assembly definition"
     names = {a["name"] for a in asmdefs.values()}
+    unity_assemblies = {"UnityEngine.TestRunner", "UnityEditor.TestRunner", "Unity.InputSystem"}
     for a in asmdefs.values():
-        assert set(a.get("references", [])) <= names, a
-    assert asmdefs[UNITY / "Samples"]["references"] == [asmdefs[UNITY / "Runtime"]["name"]]
+        assert set(a.get("references", [])) <= names | unity_assemblies, a
+    runtime = asmdefs[UNITY / "Runtime"]
+    assert runtime["name"] == "Doodlestream.Client"
+    assert asmdefs[SAMPLE]["references"][0] == runtime["name"]
+    assert {"name": "com.unity.inputsystem", "expression": "1.0.0", "define": "DOODLESTREAM_INPUT_SYSTEM"} in (
+        asmdefs[SAMPLE]["versionDefines"]
+    )
+    tests = asmdefs[UNITY / "Tests" / "Runtime"]
+    assert tests["defineConstraints"] == ["UNITY_INCLUDE_TESTS"]
+    assert "nunit.framework.dll" in tests["precompiledReferences"]
+    assert runtime["name"] in tests["references"] and not tests["autoReferenced"]
+    for cs in UNITY.rglob("*.cs"):
+        assert "Doodlestream.Unity" not in cs.read_text(), f"{cs}: the namespace shadows Unity's own Unity.*"
+
+
+def test_every_asset_has_a_meta_with_a_stable_unique_guid() -> None:
+    """Every file and folder Unity imports has its .meta as scripts/unity_meta.py derives it; GUIDs are unique."""
+    stale, orphans = unity_meta.differences()
+    assert not stale, f"run python scripts/unity_meta.py: {sorted(map(str, stale))}"
+    assert not orphans, orphans
+    metas = sorted(UNITY.rglob("*.meta"))
+    assert len(metas) == len(unity_meta.assets()) >= 15
+    guids = [re.search(r"^guid: ([0-9a-f]{32})$", m.read_text(), re.M) for m in metas]
+    assert all(guids)
+    assert len({g.group(1) for g in guids if g}) == len(metas), "duplicate GUIDs"
+    # Stable: derived from the path alone, so every clone and every teammate gets the same ones.
+    # A GUID changes only when its file moves: a fixed value here catches a change of the derivation.
+    assert "guid: ebaac1637bcf4eda39692ab365ec1bd8\n" in (UNITY / "Runtime" / "DoodleClient.cs.meta").read_text()
+    assert not (UNITY / "Samples~.meta").exists() and (SAMPLE / "DrawWithMouse.cs.meta").is_file()
+
+
+def test_unity_test_framework_tests_pass_under_mono(tmp_path: Path) -> None:
+    """unity_client/Tests (NUnit, as Unity Test Framework runs them) pass under Mono with a small NUnit stand-in."""
+    runtime = sorted((UNITY / "Runtime").glob("*.cs"))
+    plain = [f for f in runtime if "using UnityEngine" not in f.read_text()]
+    tests = sorted((UNITY / "Tests").rglob("*.cs"))
+    assert tests
+    exe = tmp_path / "UnityTests.exe"
+    r = mcs(f"-out:{exe}", *map(str, plain + tests), str(NUNIT_STUB), str(NUNIT_RUNNER))
+    assert r.returncode == 0, r.stdout + r.stderr
+    results = run(exe)
+    assert len(results) >= 5
+    failed = [x for x in results if not x["passed"]]
+    assert not failed, failed
 
 
 def free_port() -> int:

@@ -13,7 +13,6 @@ using System.Reflection;
 using System.Text;
 using System.Threading;
 using Doodlestream;
-using Doodlestream.Unity;
 
 internal static class BehaviourHarness
 {

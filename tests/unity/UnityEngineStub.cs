@@ -16,6 +16,7 @@ namespace UnityEngine
     {
         public string name { get; set; }
         public static void Destroy(Object obj) { }
+        public static void DontDestroyOnLoad(Object target) { }
         public static T FindObjectOfType<T>() where T : Object { return null; }
         public static implicit operator bool(Object exists) { return !ReferenceEquals(exists, null); }
     }
@@ -53,6 +54,10 @@ namespace UnityEngine
     {
         public float x, y;
         public Vector2(float x, float y) { this.x = x; this.y = y; }
+        public static Vector2 zero { get { return default(Vector2); } }
+        public static float Distance(Vector2 a, Vector2 b) { return 0f; }
+        public static implicit operator Vector2(Vector3 v) { return new Vector2(v.x, v.y); }
+        public static implicit operator Vector3(Vector2 v) { return new Vector3(v.x, v.y, 0f); }
     }
 
     public struct Vector3
@@ -78,6 +83,7 @@ namespace UnityEngine
     public static class Mathf
     {
         public static float Round(float f) { return (float)Math.Round(f); }
+        public static int Max(int a, int b) { return Math.Max(a, b); }
     }
 
     public static class Debug
@@ -91,6 +97,7 @@ namespace UnityEngine
     public static class Time
     {
         public static float realtimeSinceStartup { get { return 0f; } }
+        public static double realtimeSinceStartupAsDouble { get { return 0.0; } }
     }
 
     public static class Screen

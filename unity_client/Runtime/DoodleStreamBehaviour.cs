@@ -8,7 +8,7 @@ using System.Threading.Tasks;
 using UnityEngine;
 using UnityEngine.Events;
 
-namespace Doodlestream.Unity
+namespace Doodlestream
 {
     /// <summary>A UnityEvent carrying a <see cref="GuessesMessage"/> (wire it in the Inspector).</summary>
     [Serializable]
