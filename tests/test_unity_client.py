@@ -276,6 +276,18 @@ async def test_streamed_raw_drawing_gets_guesses_live_guesses_undo_clear_and_err
     for name in ("bad_points", "bad_type"):
         assert errors[name]["reply_seq"] == errors[name]["seq"] and errors[name]["message"]
 
+    # Client-side checks against welcome.limits: each refused here, the connection still up.
+    (refused,) = by["refused"]
+    assert refused["sends"] == ["image", "frame", "word", "stroke", "sprite_size", "live_ms"] and refused["connected"]
+    # v1.1 game API through the awaitable calls.
+    (game,) = by["game"]
+    assert {"words", "target", "resume"} <= set(game["features"]) and game["protocol_minor"] >= 1, game
+    assert game["words"] == ["cat", "dog", "house"] and sorted(game["ranked"]) == ["cat", "dog", "house"], game
+    assert isinstance(game["drawing"], str) and len(game["drawing"]) >= 16
+    assert game["unknown_target"] == "unknown_word"
+    if "teach" in game["features"]:
+        assert game["taught"] == "unity squiggle 1 session" and game["forgotten"] == "unity squiggle session"
+
     # submit / sprite: answered for real, or unknown_type by a server that predates them.
     (submit,) = by["submit"]
     assert submit["reply_seq"] == submit["seq"]
@@ -341,7 +353,9 @@ def test_sample_reads_input_only_through_the_handling_the_project_has() -> None:
     assert legacy_block and new_block
     assert all(legacy_block.start(1) <= i < legacy_block.end(1) for i in legacy)
     assert all(new_block.start(1) <= i < new_block.end(1) for i in new)
-    assert "realtimeSinceStartup;" not in text and "realtimeSinceStartupAsDouble" in text
+    behaviour = (UNITY / "Runtime" / "DoodleStreamBehaviour.cs").read_text()
+    # Point times: a float of seconds since start-up has 8 ms steps after a day of play.
+    assert "realtimeSinceStartup;" not in text + behaviour and "realtimeSinceStartupAsDouble" in behaviour
 
 
 def test_package_manifest_samples_tests_and_assembly_definitions() -> None:
@@ -424,7 +438,7 @@ def test_behaviour_raises_every_event_on_the_main_thread_and_reconnects_with_bac
     port = free_port()
     srv = ServerProcess("--port", str(port))
     proc = subprocess.Popen(
-        ["mono", str(exe), f"ws://127.0.0.1:{port}/ws"],
+        ["mono", str(exe), "restart", f"ws://127.0.0.1:{port}/ws"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -449,9 +463,10 @@ def test_behaviour_raises_every_event_on_the_main_thread_and_reconnects_with_bac
     assert summary["off_main_thread"] == 0
     assert summary["not_connected_seq"] is None
     assert len(summary["sessions"]) == 2 and len(set(summary["sessions"])) == 2
-    # Each connection is a new session: the stroke sent after the reconnect is its first.
-    assert summary["guesses_strokes"] == [1, 1]
-    assert summary["guesses_reply_seq"][1] == summary["seq2"] and summary["unity_events"] == 2
+    # Each connection is a new session (this server restarted, so nothing to resume): the behaviour
+    # replays the kept stroke first, so the stroke sent after the reconnect is the second.
+    assert summary["guesses_strokes"] == [1, 1, 2]
+    assert summary["guesses_reply_seq"][2] == summary["seq2"] and summary["unity_events"] == 3
     # Backing off (0.1, 0.2, then 0.4 s with 20 % jitter) while the server is down for about 2-4 s:
     # a few failed attempts, not hundreds.
     assert summary["disconnects"] >= 1 and 2 <= summary["failures_while_down"] <= 30, summary
@@ -460,3 +475,7 @@ def test_behaviour_raises_every_event_on_the_main_thread_and_reconnects_with_bac
     assert summary["retry_waits_s"][0] <= 0.2, waits  # back to the initial delay after a good connection
     assert waits[len(waits) // 2] >= 0.25 and waits[-1] <= 0.6, waits  # mostly at the 0.4 s cap, never beyond
     assert summary["final_state"] == "Disconnected"
+    # A throwing C# handler and a throwing UnityEvent listener did not keep the events after them from running.
+    assert summary["after_throwing_handler"] == 3 and summary["top_guess_events"] == 3
+    # LiveMs set from code is clamped like the Inspector's Range: 0 or 50..5000.
+    assert summary["live_ms_clamped"] == [50, 5000, 0, 120]

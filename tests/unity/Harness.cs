@@ -166,6 +166,56 @@ internal static class Harness
         client.SendRaw(new byte[] { 0xc1, 0x00 });
         Emit(ErrorJson("garbage", Expect<ErrorMessage>(null), null));
 
+        // Sends the server would refuse are refused here first, and the connection stays up.
+        var refused = new List<object>();
+        Action<string, Action> refuse = (name, send) =>
+        {
+            try
+            {
+                send();
+            }
+            catch (ArgumentException)
+            {
+                refused.Add(name);
+            }
+        };
+        refuse("image", () => client.SendImage(new byte[(int)welcome.Limit("max_image_bytes", 0) + 1]));
+        refuse("frame", () => client.Send(new Dictionary<string, object> { { "type", "x" }, { "pad", new string('p', (int)welcome.Limit("max_frame_bytes", 0)) } }));
+        refuse("word", () => client.Submit(new string('w', (int)welcome.Limit("max_word_chars", 0) + 1)));
+        refuse("stroke", () => client.SendStroke(new float[(int)welcome.Limit("max_points_per_stroke", 0) + 1], new float[(int)welcome.Limit("max_points_per_stroke", 0) + 1]));
+        refuse("sprite_size", () => client.RequestSprite(null, (int)welcome.Limit("max_sprite_px", 0) + 1));
+        refuse("live_ms", () => client.Hello(10));
+        Emit(new Dictionary<string, object> { { "event", "refused" }, { "sends", refused }, { "connected", client.IsConnected } });
+
+        // v1.1 game API, awaited.
+        var words = client.SetWordsAsync(new[] { "cat", "dog", "house" }).GetAwaiter().GetResult();
+        var ranked = client.StrokeAsync(last.X, last.Y, last.T).GetAwaiter().GetResult();
+        client.SetWordsAsync(null).GetAwaiter().GetResult();
+        string unknown = null;
+        try
+        {
+            client.SetTargetAsync("no such word at all").GetAwaiter().GetResult();
+        }
+        catch (DoodleServerException e)
+        {
+            unknown = e.Error.Code;
+        }
+        var game = new Dictionary<string, object>
+        {
+            { "event", "game" }, { "features", welcome.Features.Cast<object>().ToList() }, { "protocol_minor", welcome.ProtocolMinor },
+            { "words", words.Words.Cast<object>().ToList() }, { "ranked", ranked.Guesses.Select(g => (object)g.Word).ToList() },
+            { "drawing", client.Drawing }, { "unknown_target", unknown },
+        };
+        if (client.HasFeature("teach"))
+        {
+            var example = new List<IList<Doodlestream.Stroke>> { new List<Doodlestream.Stroke> { new Doodlestream.Stroke(last.X, last.Y, last.T) } };
+            var taught = client.TeachAsync("unity squiggle", example).GetAwaiter().GetResult();
+            var forgotten = client.ForgetAsync("unity squiggle").GetAwaiter().GetResult();
+            game["taught"] = taught.Word + " " + taught.Examples + " " + taught.Scope;
+            game["forgotten"] = forgotten.Word + " " + forgotten.Scope;
+        }
+        Emit(game);
+
         // submit / sprite: the server may not know them yet (then it answers unknown_type).
         seq = client.Submit("unity test");
         var saved = Expect<ServerMessage>(seq);
@@ -203,8 +253,11 @@ internal static class Harness
     private static T Expect<T>(long? seq) where T : ServerMessage
     {
         ServerMessage m;
-        if (!Inbox.TryTake(out m, TimeSpan.FromSeconds(20)))
-            throw new TimeoutException("no reply to seq " + seq + " within 20 s");
+        do
+        {
+            if (!Inbox.TryTake(out m, TimeSpan.FromSeconds(20)))
+                throw new TimeoutException("no reply to seq " + seq + " within 20 s");
+        } while (seq.HasValue && m.Seq.HasValue && m.Seq.Value < seq.Value); // answers the awaitable calls already took
         var t = m as T;
         if (t == null) throw new InvalidOperationException("expected " + typeof(T).Name + " for seq " + seq + ", got " + m);
         return t;

@@ -45,6 +45,7 @@ namespace UnityEngine
 
     public class Transform : Component
     {
+        public Transform root { get { return this; } }
         public Vector3 position { get; set; }
         public Vector3 localScale { get; set; }
         public void SetParent(Transform parent, bool worldPositionStays) { }
@@ -192,6 +193,7 @@ namespace UnityEngine
     public sealed class Sprite : Object
     {
         public static Sprite Create(Texture2D texture, Rect rect, Vector2 pivot, float pixelsPerUnit) { return null; }
+        public Texture2D texture { get { return null; } }
     }
 
     public sealed class GUI

@@ -49,18 +49,10 @@ namespace Doodlestream.Samples
         [SerializeField] private KeyCode spriteKey = KeyCode.S;
 #endif
 
-        /// <summary>A finished stroke in server coordinates (pixels, y down), kept to resend after a reconnect.</summary>
-        private sealed class Stroke
-        {
-            public readonly List<float> X = new List<float>();
-            public readonly List<float> Y = new List<float>();
-            public readonly List<long> T = new List<long>();
-            public LineRenderer Line;
-        }
-
-        private readonly List<Stroke> _strokes = new List<Stroke>();
-        private Stroke _current;
-        private double _drawingStart = -1;
+        // The lines on screen. The points themselves are kept once, by DoodleStreamBehaviour, which
+        // replays them after a reconnect.
+        private readonly List<LineRenderer> _strokes = new List<LineRenderer>();
+        private LineRenderer _current;
         private Vector2 _lastMouse;
         private readonly Queue<GameObject> _sprites = new Queue<GameObject>();
         private Material _material;
@@ -88,7 +80,6 @@ namespace Doodlestream.Samples
             if (stream == null) return;
             stream.GuessesReceived += OnGuesses;
             stream.ErrorReceived += OnServerError;
-            stream.Connected += OnConnected;
             stream.ConnectionStateChanged += OnState;
             stream.Saved += OnSaved;
             stream.SpriteReceived += OnSprite;
@@ -99,7 +90,6 @@ namespace Doodlestream.Samples
             if (stream == null) return;
             stream.GuessesReceived -= OnGuesses;
             stream.ErrorReceived -= OnServerError;
-            stream.Connected -= OnConnected;
             stream.ConnectionStateChanged -= OnState;
             stream.Saved -= OnSaved;
             stream.SpriteReceived -= OnSprite;
@@ -146,7 +136,6 @@ namespace Doodlestream.Samples
 
         private void BeginStroke()
         {
-            if (_drawingStart < 0) _drawingStart = Time.realtimeSinceStartupAsDouble;
             var go = new GameObject("Stroke " + (_strokes.Count + 1));
             go.transform.SetParent(transform, false);
             var line = go.AddComponent<LineRenderer>();
@@ -159,46 +148,39 @@ namespace Doodlestream.Samples
             line.numCapVertices = 4;
             line.numCornerVertices = 4;
             line.positionCount = 0;
-            _current = new Stroke { Line = line };
+            _current = line;
             AddPoint(true);
         }
 
         private void AddPoint(bool first)
         {
-            Vector2 mouse = PointerPosition();
-            if (!first && Vector2.Distance(mouse, _lastMouse) < minPixelsBetweenPoints) return;
-            _lastMouse = mouse;
-            var line = _current.Line;
-            line.positionCount += 1;
-            line.SetPosition(line.positionCount - 1, drawCamera.ScreenToWorldPoint(new Vector3(mouse.x, mouse.y, drawDistance)));
-
-            // Server coordinates: screen pixels with y growing downwards, as in Quick, Draw!.
-            float x = Mathf.Round(mouse.x), y = Mathf.Round(Screen.height - mouse.y);
-            // A double: a float of seconds since start-up has 8 ms steps after a day of play.
-            long t = (long)((Time.realtimeSinceStartupAsDouble - _drawingStart) * 1000.0);
-            _current.X.Add(x);
-            _current.Y.Add(y);
-            _current.T.Add(t);
-            stream.SendPoint(x, y, t);
+            Vector2 pointer = PointerPosition();
+            if (!first && Vector2.Distance(pointer, _lastMouse) < minPixelsBetweenPoints) return;
+            _lastMouse = pointer;
+            _current.positionCount += 1;
+            _current.SetPosition(_current.positionCount - 1, drawCamera.ScreenToWorldPoint(new Vector3(pointer.x, pointer.y, drawDistance)));
+            // Screen pixels, y up: the behaviour flips them, stamps the time, and sends a frame's points as one message.
+            if (first) stream.BeginStroke(pointer);
+            else stream.AddPoint(pointer);
         }
 
         private void EndStroke()
         {
             _strokes.Add(_current);
             _current = null;
-            stream.PenUp();
+            stream.EndStroke();
         }
 
         private void Undo()
         {
             if (_current != null)
             {
-                Destroy(_current.Line.gameObject);
+                Destroy(_current.gameObject);
                 _current = null;
             }
             else if (_strokes.Count > 0)
             {
-                Destroy(_strokes[_strokes.Count - 1].Line.gameObject);
+                Destroy(_strokes[_strokes.Count - 1].gameObject);
                 _strokes.RemoveAt(_strokes.Count - 1);
             }
             stream.Undo();
@@ -206,11 +188,10 @@ namespace Doodlestream.Samples
 
         private void ClearDrawing(bool tellServer)
         {
-            if (_current != null) Destroy(_current.Line.gameObject);
-            foreach (var s in _strokes) Destroy(s.Line.gameObject);
+            if (_current != null) Destroy(_current.gameObject);
+            foreach (var line in _strokes) Destroy(line.gameObject);
             _strokes.Clear();
             _current = null;
-            _drawingStart = -1;
             _guesses = null;
             if (tellServer) stream.Clear();
         }
@@ -248,17 +229,14 @@ namespace Doodlestream.Samples
 
         private void OnSprite(SpriteMessage sprite)
         {
-            var texture = new Texture2D(2, 2, TextureFormat.RGBA32, false);
-            if (!texture.LoadImage(sprite.Png)) // resizes the texture to the PNG's size
+            var item = DoodleSprites.CreateSprite(sprite); // one world unit across
+            if (item == null)
             {
-                Destroy(texture);
                 _lastError = "the server's sprite is not a PNG";
                 return;
             }
-            texture.filterMode = FilterMode.Bilinear;
-            var item = Sprite.Create(texture, new Rect(0, 0, texture.width, texture.height), new Vector2(0.5f, 0.5f), texture.width);
             var go = new GameObject("Doodle sprite " + (++_spawned));
-            go.AddComponent<SpriteOwner>().Own(texture, item);
+            go.AddComponent<SpriteOwner>().Own(item.texture, item);
             var spriteRenderer = go.AddComponent<SpriteRenderer>();
             spriteRenderer.sprite = item;
             _sprites.Enqueue(go);
@@ -288,17 +266,6 @@ namespace Doodlestream.Samples
                 return;
             }
             _lastError = error.Code + ": " + error.Message;
-        }
-
-        private void OnConnected(WelcomeMessage welcome)
-        {
-            // A new connection is a new, empty server session: resend the finished strokes.
-            if (_current != null)
-            {
-                Destroy(_current.Line.gameObject);
-                _current = null;
-            }
-            foreach (var s in _strokes) stream.SendStroke(s.X, s.Y, s.T);
         }
 
         private void OnState(ConnectionState state)
