@@ -10,6 +10,7 @@ Framework) runs here with tests/unity/NUnitStub.cs. Build outputs go to a tempor
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import math
 import re
@@ -72,8 +73,54 @@ def harness(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return exe
 
 
-def run(exe: Path, *args: str, timeout_s: float = 60) -> list[dict[str, Any]]:
-    r = subprocess.run(["mono", str(exe), *args], capture_output=True, text=True, timeout=timeout_s)
+# Full ahead-of-time compilation (no JIT at run time), a stand-in for IL2CPP: the framework
+# assemblies the harness loads, compiled once per Mono version into build/ (about 30 s).
+AOT_CACHE = ROOT / "build" / "unity-aot"
+AOT_FRAMEWORK = ("mscorlib", "System", "System.Core", "Mono.Security", "System.Configuration", "System.Xml")
+AOT_FRAMEWORK += ("System.Numerics", "System.Security")
+
+
+def mono_aot(folder: Path, assembly: Path) -> None:
+    r = subprocess.run(
+        ["mono", "--aot=full", str(assembly)],
+        env={"MONO_PATH": str(folder), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert r.returncode == 0 and assembly.with_name(assembly.name + ".so").is_file(), (
+        r.stdout[-2000:] + r.stderr[-2000:]
+    )
+
+
+def aot_framework() -> Path:
+    """A folder of the framework assemblies with their full-AOT images (.dll.so), built once per Mono version."""
+    version = subprocess.run(["mono", "--version"], capture_output=True, text=True, check=True).stdout.splitlines()[0]
+    folder = AOT_CACHE / re.sub(r"[^\w.]+", "_", version)[:80]
+    if (folder / "done").is_file():
+        return folder
+    building = AOT_CACHE / f"building-{time.time_ns()}"
+    building.mkdir(parents=True)
+    for name in AOT_FRAMEWORK:
+        src = Path("/usr/lib/mono/4.5") / f"{name}.dll"
+        if not src.is_file():
+            src = next(Path("/usr/lib/mono/gac").glob(f"{name}/*/{name}.dll"))
+        shutil.copy(src.resolve(), building / src.name)
+    for dll in sorted(building.glob("*.dll")):
+        mono_aot(building, dll)
+    (building / "done").touch()
+    try:
+        building.rename(folder)
+    except OSError:  # another test process finished first
+        shutil.rmtree(building)
+    return folder
+
+
+def run(exe: Path, *args: str, timeout_s: float = 60, aot: bool = False) -> list[dict[str, Any]]:
+    cmd, env = ["mono", str(exe), *args], None
+    if aot:  # every method precompiled; a method the AOT compiler could not handle fails here, as in IL2CPP
+        cmd, env = ["mono", "--full-aot", str(exe), *args], {"MONO_PATH": str(exe.parent), "PATH": "/usr/bin:/bin"}
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, env=env)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-4000:]
     return [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
 
@@ -227,14 +274,28 @@ async def python_pen_up_guesses(url: str, strokes: list[list[list[int]]]) -> lis
     return out
 
 
+@pytest.fixture(scope="module")
+def aot_harness(harness: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Harness.exe and the framework it loads, all compiled fully ahead of time (mono --aot=full)."""
+    folder = tmp_path_factory.mktemp("aot")
+    for f in aot_framework().glob("*.dll*"):
+        shutil.copy(f, folder / f.name)
+    exe = folder / harness.name
+    shutil.copy(harness, exe)
+    mono_aot(folder, exe)
+    return exe
+
+
+@pytest.mark.parametrize("compiled", ["jit", "full_aot"])
 async def test_streamed_raw_drawing_gets_guesses_live_guesses_undo_clear_and_errors(
-    harness: Path, server: ServerProcess, tmp_path: Path
+    request: pytest.FixtureRequest, compiled: str, server: ServerProcess, tmp_path: Path
 ) -> None:
     """C# client streams a raw drawing point by point: the same guesses as Python's, live ones, undo, clear, errors."""
     strokes = raw_drawing()
     path = tmp_path / "drawing.json"
     path.write_text(json.dumps(strokes))
-    events = run(harness, "session", server.url, str(path), str(PACE_MS), timeout_s=180)
+    exe = request.getfixturevalue("aot_harness" if compiled == "full_aot" else "harness")
+    events = run(exe, "session", server.url, str(path), str(PACE_MS), timeout_s=180, aot=compiled == "full_aot")
     by: dict[str, list[dict[str, Any]]] = {}
     for e in events:
         by.setdefault(e["event"], []).append(e)
@@ -401,6 +462,64 @@ def test_every_asset_has_a_meta_with_a_stable_unique_guid() -> None:
     # A GUID changes only when its file moves: a fixed value here catches a change of the derivation.
     assert "guid: ebaac1637bcf4eda39692ab365ec1bd8\n" in (UNITY / "Runtime" / "DoodleClient.cs.meta").read_text()
     assert not (UNITY / "Samples~.meta").exists() and (SAMPLE / "DrawWithMouse.cs.meta").is_file()
+
+
+MONO_LIB = Path("/usr/lib/mono")
+NETSTANDARD_2_1 = MONO_LIB / "4.5" / "Facades" / "netstandard.dll"
+NET_FRAMEWORK_REF = MONO_LIB / "4.8-api"
+
+
+@functools.cache
+def netstandard_types() -> frozenset[str]:
+    """Every type .NET Standard 2.1 has: the forwarders of Mono's netstandard.dll 2.1 facade, as ikdasm lists them."""
+    if shutil.which("ikdasm") is None or not NETSTANDARD_2_1.is_file():
+        pytest.fail(
+            "Mono's ikdasm and netstandard.dll are missing: run scripts/setup.sh --all (apt package mono-devel)"
+        )
+    r = subprocess.run(["ikdasm", str(NETSTANDARD_2_1)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    types = frozenset(re.findall(r"^\.class extern forwarder (\S+)", r.stdout, re.M))
+    assert "System.Net.WebSockets.ClientWebSocket" in types and len(types) > 2000
+    return types
+
+
+def test_runtime_compiles_against_reference_assemblies_and_uses_only_net_standard_2_1_types(tmp_path: Path) -> None:
+    """Runtime/ builds against .NET Framework 4.8 reference assemblies; each BCL type it uses is .NET Standard 2.1."""
+    # Unity's two API compatibility levels. ".NET Framework": compile against Mono's 4.8 reference
+    # assemblies (metadata only, no Mono extras), which checks every member used. ".NET Standard
+    # 2.1": Debian's Mono has no netstandard 2.1 reference assembly, only the facade (type
+    # forwarders), so each type the compiled IL references must be one the facade forwards.
+    refs = [
+        "-nostdlib",
+        "-noconfig",
+        *(f"-r:{NET_FRAMEWORK_REF / d}" for d in ("mscorlib.dll", "System.dll", "System.Core.dll")),
+    ]
+    stub = tmp_path / "UnityEngine.dll"
+    r = mcs("-target:library", f"-out:{stub}", *refs, str(STUB))
+    assert r.returncode == 0, r.stdout + r.stderr
+    runtime = tmp_path / "Doodlestream.Client.dll"
+    files = sorted((UNITY / "Runtime").glob("*.cs"))
+    r = mcs("-target:library", f"-out:{runtime}", *refs, f"-r:{stub}", *map(str, files))
+    assert r.returncode == 0, r.stdout + r.stderr
+    il = subprocess.run(["ikdasm", str(runtime)], capture_output=True, text=True, timeout=120)
+    assert il.returncode == 0, il.stderr
+    used = set(re.findall(r"\[(mscorlib|System|System\.Core)\]([\w.`]+)", il.stdout))
+    assert ("System", "System.Net.WebSockets.ClientWebSocket") in used
+    outside = sorted(f"[{a}]{t}" for a, t in used if t not in netstandard_types())
+    assert not outside, f"outside .NET Standard 2.1: {outside}"
+
+
+def test_net_standard_check_catches_a_type_outside_the_standard(tmp_path: Path) -> None:
+    """The .NET Standard type check flags System.Runtime.Remoting (in Mono and .NET Framework, not in the standard)."""
+    src = tmp_path / "Remoting.cs"
+    src.write_text(
+        "public static class R { public static object M() { return typeof(System.Runtime.Remoting.ObjRef); } }"
+    )
+    out = tmp_path / "R.dll"
+    assert mcs("-target:library", f"-out:{out}", str(src)).returncode == 0
+    il = subprocess.run(["ikdasm", str(out)], capture_output=True, text=True, timeout=120).stdout
+    used = {t for _, t in re.findall(r"\[(mscorlib|System|System\.Core)\]([\w.`]+)", il)}
+    assert "System.Runtime.Remoting.ObjRef" in used and "System.Runtime.Remoting.ObjRef" not in netstandard_types()
 
 
 def test_unity_test_framework_tests_pass_under_mono(tmp_path: Path) -> None:

@@ -157,7 +157,7 @@ internal static class BehaviourHarness
             connected++;
             // The first connection sends a pen-up the server never answers; the second stays idle,
             // so only the keep-alive can find out that the server stopped answering.
-            if (connected == 1) penUpSeq = b.PenUp();
+            if (connected == 1 && mode == "hang") penUpSeq = b.PenUp();
         };
         Call(b, "OnEnable");
         double until = Clock.Elapsed.TotalSeconds + seconds;
