@@ -384,6 +384,19 @@ INPUT_HANDLING = {
 }
 
 
+def test_token_goes_in_the_authorization_header(harness: Path) -> None:
+    """DoodleClient.Token reaches a --token server as Authorization: Bearer (URL without ?token=); none is refused."""
+    port = free_port()
+    srv = ServerProcess("--port", str(port), "--token", "unity-secret")
+    try:
+        events = run(harness, "token", f"ws://127.0.0.1:{port}/ws", "unity-secret", timeout_s=90)
+    finally:
+        srv.stop()
+    with_token, without = events
+    assert with_token["with_token"] and with_token["outcome"].startswith("welcome "), with_token
+    assert not without["with_token"] and without["outcome"].startswith("refused "), without
+
+
 @pytest.mark.parametrize("handling", INPUT_HANDLING)
 def test_unity_scripts_compile_against_the_unityengine_stub(tmp_path: Path, handling: str) -> None:
     """Runtime + sample compile against the UnityEngine stub in each input handling; warnings, undocumented API fail."""
@@ -400,6 +413,23 @@ def test_unity_scripts_compile_against_the_unityengine_stub(tmp_path: Path, hand
     out, doc = tmp_path / "Doodlestream.dll", tmp_path / "Doodlestream.xml"
     refs = [f"-r:{stub}", f"-r:{inputs}", *INPUT_HANDLING[handling]]
     r = mcs("-target:library", f"-out:{out}", f"-doc:{doc}", *refs, *map(str, plain + engine))
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_readme_game_loop_compiles_against_the_package(tmp_path: Path) -> None:
+    """The README's draw-the-word game loop compiles against Runtime/ and the stub (it cannot rot), and is short."""
+    readme = (UNITY / "README.md").read_text()
+    section = readme[readme.index("## A game loop") :]
+    code = section[section.index("```csharp\n") + len("```csharp\n") : section.index("```\n", 10)]
+    assert "SetTarget" in code and "Recognized" in code
+    body = [line for line in code.splitlines() if line.strip() not in ("", "{", "}") and not line.startswith("using")]
+    assert len(body) <= 16, body
+    src = tmp_path / "DrawTheWord.cs"
+    src.write_text(code)
+    stub = tmp_path / "UnityEngine.dll"
+    assert mcs("-target:library", f"-out:{stub}", str(STUB)).returncode == 0
+    runtime = sorted((UNITY / "Runtime").glob("*.cs"))
+    r = mcs("-target:library", f"-out:{tmp_path / 'Game.dll'}", f"-r:{stub}", *map(str, runtime), str(src))
     assert r.returncode == 0, r.stdout + r.stderr
 
 

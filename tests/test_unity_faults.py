@@ -63,8 +63,8 @@ class FaultServer:
 
     ``hang``: answers the first ``hello`` of a connection, then nothing (a server that stopped
     answering: Wi-Fi hand-over, suspended phone). ``close``: closes (1000) right after the welcome.
-    ``too_big``: closes with 1009 on the first message. ``received[i]`` lists the message types the
-    i-th connection sent.
+    ``too_big``: closes with 1009 on the first message. ``record``: answers every ``hello``, nothing
+    else. ``received[i]`` lists the message types the i-th connection sent.
     """
 
     def __init__(self, mode: str) -> None:
@@ -122,14 +122,15 @@ class FaultServer:
             if self.mode == "too_big":
                 await ws.close(1009, "frame too large")
                 return
-            if msg.get("type") == "hello" and not answered_hello:
+            if msg.get("type") == "hello" and (not answered_hello or self.mode == "record"):
                 answered_hello = True
                 await ws.send(msgpack.packb({"type": "hello", "seq": msg.get("seq"), "protocol": 1, "live_ms": 0}))
 
 
-def run_fault(exe: Path, server: FaultServer, seconds: float) -> dict[str, Any]:
+def run_fault(exe: Path, server: FaultServer, seconds: float, play: str = "") -> dict[str, Any]:
+    """Runs BehaviourHarness.exe against ``server``; ``play`` (default: the server's mode) says what the game does."""
     r = subprocess.run(
-        ["mono", str(exe), "fault", server.url, server.mode, str(seconds)],
+        ["mono", str(exe), "fault", server.url, play or server.mode, str(seconds)],
         capture_output=True,
         text=True,
         timeout=seconds + 60,
@@ -185,6 +186,14 @@ def test_a_1009_close_backs_off_harder(behaviour_exe: Path) -> None:
     assert all(got and got[0] == "hello" for got in server.received if got), server.received
 
 
+def test_disabling_sends_what_is_queued_before_closing(behaviour_exe: Path) -> None:
+    """A stroke sent just before OnDisable (a scene change) reaches the server: the close flushes the queue."""
+    with FaultServer("record") as server:
+        s = run_fault(behaviour_exe, server, 10, play="flush")
+    assert s["connected"] == 1, s
+    assert "stroke" in server.received[0], server.received
+
+
 @pytest.mark.parametrize("compiled", ["jit", "full_aot"])
 def test_pause_and_resume_continue_the_drawing_and_the_awaitable_calls_answer(
     request: pytest.FixtureRequest, compiled: str, server: ServerProcess
@@ -203,11 +212,12 @@ def test_pause_and_resume_continue_the_drawing_and_the_awaitable_calls_answer(
     assert s["target_hello"] == "cat"
     assert s["first_target"]["word"] == "cat" and s["first_target"]["rank"] >= 1, s
     assert s["strokes_before"] == [1, 2], s
-    # Paused: closed at once; resumed: a new session continuing the same drawing key.
+    # Paused: closed at once; resumed: a new session continuing the same drawing key (a resume that
+    # reached the server before it saw the old connection end is refused; the harness then tries again).
     assert s["state_paused"] == "Disconnected" and s["sessions_differ"], s
-    assert s["resumed"] == [s["key_before"]], s
+    assert s["last_resume_ok"] and s["resumed"][-1] == s["key_before"] and s["too_early"] == s["cycles"] - 1, s
     assert s["replayed_strokes"] == [1, 2] and s["replayed_keys"] == [s["key_before"]] * 2, s
-    # Recognized once for the drawing, not again for its replay on the new session.
+    # Recognized once for the drawing, not again for its replays on the new sessions.
     assert s["recognized"] == ["cat"], s
     assert s["pen_up_async"] == 3, s
     assert s["submit_async"] == "saved", s

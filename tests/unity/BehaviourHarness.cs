@@ -136,6 +136,7 @@ internal static class BehaviourHarness
         double endedAt = -1;
         int connecting = 0, connected = 0;
         long? penUpSeq = null;
+        double disabledAt = -1;
         var states = new List<string>();
         b.Disconnected += d =>
         {
@@ -158,10 +159,18 @@ internal static class BehaviourHarness
             // The first connection sends a pen-up the server never answers; the second stays idle,
             // so only the keep-alive can find out that the server stopped answering.
             if (connected == 1 && mode == "hang") penUpSeq = b.PenUp();
+            if (connected == 1 && mode == "flush")
+            {
+                // Queued just before the component is disabled (a scene change): it must still go out.
+                b.SendStroke(new float[] { 0, 50, 100 }, new float[] { 0, 80, 0 });
+                Call(b, "OnDisable");
+                disabledAt = Clock.Elapsed.TotalSeconds;
+            }
         };
         Call(b, "OnEnable");
         double until = Clock.Elapsed.TotalSeconds + seconds;
-        Pump(b, () => Clock.Elapsed.TotalSeconds > until || (mode == "hang" && ends.Count >= 2), seconds + 5);
+        Pump(b, () => Clock.Elapsed.TotalSeconds > until || (mode == "hang" && ends.Count >= 2)
+            || (disabledAt >= 0 && Clock.Elapsed.TotalSeconds > disabledAt + 1), seconds + 5);
         Call(b, "OnDisable");
         Call(b, "Update");
         var o = new StringBuilder("{\"event\":\"summary\"");
@@ -202,16 +211,31 @@ internal static class BehaviourHarness
         DrawStroke(b, 0, guesses, 1);
         DrawStroke(b, 1, guesses, 2);
         Pump(b, () => recognized.Count >= 1, 20);
-        string keyBefore = guesses[guesses.Count - 1].Drawing;
         int guessesBefore = guesses.Count;
 
-        // The app goes to the background and comes back: a new connection, the same drawing.
-        Call(b, "OnApplicationPause", true);
-        string statePaused = b.State.ToString();
-        Call(b, "OnApplicationPause", false);
-        Pump(b, () => welcomes.Count == 2 && guesses.Count >= guessesBefore + 2, 30);
-        var replayed = guesses.Skip(guessesBefore).Take(2).ToList();
-        Pump(b, () => hellos.Any(h => h.Resumed), 10);
+        // The app goes to the background and comes back: a new connection, the same drawing. The
+        // server makes a drawing resumable once it has seen the old connection end, which races with
+        // the new one: a cycle whose resume came too early is answered unknown_drawing (the replay
+        // then starts a new drawing), so try a few cycles until one resumes.
+        string keyBefore = null, statePaused = null;
+        List<GuessesMessage> replayed = null;
+        int cycles = 0, refused = 0;
+        bool resumed = false;
+        while (!resumed && cycles < 5)
+        {
+            cycles++;
+            keyBefore = guesses.Last(g => !g.Live).Drawing;
+            int from = guesses.Count, hellosFrom = hellos.Count;
+            Call(b, "OnApplicationPause", true);
+            statePaused = b.State.ToString();
+            double pausedAt = Clock.Elapsed.TotalSeconds;
+            Pump(b, () => Clock.Elapsed.TotalSeconds > pausedAt + 0.3 * cycles, 10);
+            Call(b, "OnApplicationPause", false);
+            Pump(b, () => welcomes.Count == cycles + 1 && guesses.Count(g => !g.Live) >= guessesBefore + 2 * cycles, 30);
+            replayed = guesses.Skip(from).Where(g => !g.Live).Take(2).ToList();
+            resumed = hellos.Skip(hellosFrom).Any(h => h.Resumed && h.Drawing == keyBefore);
+            if (!resumed) refused++;
+        }
 
         // Awaitable calls: a third stroke, then submit and sprite.
         b.SendPoints(new float[] { 10, 60, 110 }, new float[] { 100, 20, 100 }, new long[] { 5000, 5040, 5080 });
@@ -243,10 +267,13 @@ internal static class BehaviourHarness
         Field(o, "strokes_before", "[" + string.Join(",", guesses.Take(guessesBefore).Select(g => g.Strokes)) + "]");
         Field(o, "key_before", "\"" + keyBefore + "\"");
         Field(o, "state_paused", "\"" + statePaused + "\"");
-        Field(o, "sessions_differ", (welcomes[0].Session != welcomes[1].Session) ? "true" : "false");
+        Field(o, "sessions_differ", welcomes.Select(w => w.Session).Distinct().Count() == welcomes.Count ? "true" : "false");
+        Field(o, "cycles", cycles.ToString());
+        Field(o, "too_early", refused.ToString());
         Field(o, "replayed_strokes", "[" + string.Join(",", replayed.Select(g => g.Strokes)) + "]");
         Field(o, "replayed_keys", "[" + string.Join(",", replayed.Select(g => "\"" + g.Drawing + "\"")) + "]");
         Field(o, "resumed", "[" + string.Join(",", hellos.Where(h => h.Resumed).Select(h => "\"" + h.Drawing + "\"")) + "]");
+        Field(o, "last_resume_ok", resumed ? "true" : "false");
         Field(o, "recognized", "[" + string.Join(",", recognized.Select(r => "\"" + r.Word + "\"")) + "]");
         Field(o, "pen_up_async", penUp.Status == System.Threading.Tasks.TaskStatus.RanToCompletion ? penUp.Result.Strokes.ToString() : "\"" + Escape(penUp.Exception.ToString()) + "\"");
         Field(o, "submit_async", Outcome(submit));

@@ -7,6 +7,7 @@
 //   Harness.exe reject IN                   IN holds one hex input per line; reports how each decodes
 //   Harness.exe backoff                     delays of a seeded Backoff(0.5 s, 8 s, jitter 0.2)
 //   Harness.exe session URL DRAWING PACE_MS stream DRAWING (JSON: [[xs, ys, ts], ...]) point by point
+//   Harness.exe token URL TOKEN             connect with DoodleClient.Token (a header), then without
 
 using System;
 using System.Collections;
@@ -33,6 +34,7 @@ internal static class Harness
                 case "reject": Reject(args[1]); return 0;
                 case "backoff": BackoffDelays(); return 0;
                 case "session": return Session(args[1], args[2], int.Parse(args[3], CultureInfo.InvariantCulture));
+                case "token": return TokenHeader(args[1], args[2]);
                 default:
                     Console.Error.WriteLine("usage: Harness.exe encode|roundtrip|reject|backoff|session ...");
                     return 2;
@@ -115,6 +117,29 @@ internal static class Harness
 
     private static readonly BlockingCollection<ServerMessage> Inbox = new BlockingCollection<ServerMessage>();
     private static int _liveGuesses;
+
+    /// <summary>Connects with the token in the Authorization header (not in the URL), then without any.</summary>
+    private static int TokenHeader(string url, string token)
+    {
+        foreach (var withToken in new[] { true, false })
+        {
+            var client = new DoodleClient(url) { Token = withToken ? token : null, ConnectTimeout = TimeSpan.FromSeconds(20) };
+            string outcome;
+            try
+            {
+                var welcome = client.ConnectAsync().GetAwaiter().GetResult();
+                outcome = "welcome " + welcome.Session;
+                client.CloseAsync().GetAwaiter().GetResult();
+            }
+            catch (Exception e)
+            {
+                outcome = "refused " + e.GetType().Name;
+            }
+            client.Dispose();
+            Emit(new Dictionary<string, object> { { "event", "token" }, { "with_token", withToken }, { "outcome", outcome } });
+        }
+        return 0;
+    }
 
     private static int Session(string url, string drawingPath, int paceMs)
     {

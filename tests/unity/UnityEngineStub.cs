@@ -81,6 +81,11 @@ namespace UnityEngine
         public Rect(float x, float y, float width, float height) { }
     }
 
+    public static class Random
+    {
+        public static int Range(int minInclusive, int maxExclusive) { return minInclusive; }
+    }
+
     public static class Mathf
     {
         public static float Round(float f) { return (float)Math.Round(f); }
@@ -89,6 +94,7 @@ namespace UnityEngine
 
     public static class Debug
     {
+        public static void Log(object message) { Console.Error.WriteLine(message); }
         public static void Log(object message, Object context) { Console.Error.WriteLine(message); }
         public static void LogWarning(object message, Object context) { Console.Error.WriteLine(message); }
         public static void LogError(object message, Object context) { Console.Error.WriteLine(message); }

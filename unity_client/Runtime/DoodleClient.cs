@@ -118,6 +118,8 @@ namespace Doodlestream
         private readonly ClientWebSocket _ws = new ClientWebSocket();
         private readonly CancellationTokenSource _stop = new CancellationTokenSource();
         private readonly ConcurrentDictionary<long, Pending> _pending = new ConcurrentDictionary<long, Pending>();
+        private readonly TaskCompletionSource<bool> _closeSent = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        private static readonly byte[] CloseFrame = new byte[0]; // queued by CloseAsync: the send loop closes then
         private static readonly Stopwatch Clock = Stopwatch.StartNew();
         private long _lastSendTicks;
         private int _liveMs;
@@ -892,6 +894,12 @@ namespace Doodlestream
                     await _outboxSignal.WaitAsync(_stop.Token).ConfigureAwait(false);
                     byte[] frame;
                     if (!_outbox.TryDequeue(out frame)) continue;
+                    if (ReferenceEquals(frame, CloseFrame))
+                    {
+                        await _ws.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "client closing", _stop.Token).ConfigureAwait(false);
+                        _closeSent.TrySetResult(true);
+                        return;
+                    }
                     Interlocked.Add(ref _queuedBytes, -frame.Length);
                     await _ws.SendAsync(new ArraySegment<byte>(frame), WebSocketMessageType.Binary, true, _stop.Token).ConfigureAwait(false);
                 }
@@ -1053,14 +1061,14 @@ namespace Doodlestream
                 Dispose();
                 return;
             }
-            var deadline = DateTime.UtcNow + limit;
-            while (!_outbox.IsEmpty && DateTime.UtcNow < deadline && Volatile.Read(ref _ended) == 0)
-                await Task.Delay(5).ConfigureAwait(false);
+            // The send loop sends the close frame after every frame queued before it (a WebSocket
+            // takes one send at a time, so closing from here could cut a frame in flight).
+            _outbox.Enqueue(CloseFrame);
+            _outboxSignal.Release();
             try
             {
-                using (var t = new CancellationTokenSource(limit))
-                    await _ws.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "client closing", t.Token).ConfigureAwait(false);
-                await Task.WhenAny(_receiveLoop, Task.Delay(limit)).ConfigureAwait(false);
+                var sent = await Task.WhenAny(_closeSent.Task, Task.Delay(limit)).ConfigureAwait(false);
+                if (sent == _closeSent.Task) await Task.WhenAny(_receiveLoop, Task.Delay(limit)).ConfigureAwait(false);
             }
             catch (Exception)
             {

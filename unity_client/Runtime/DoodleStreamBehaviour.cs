@@ -123,7 +123,8 @@ namespace Doodlestream
         private Stroke _batch; // points added through AddPoint this frame, sent in LateUpdate
         private double _drawingStartS = -1;
         private string _drawingKey;
-        private string _recognizedIn; // drawing key + word already raised as Recognized
+        private int _drawingEpoch; // counts Clear()s: one drawing for the game, whatever sessions it spans
+        private string _recognizedIn; // drawing epoch + word already raised as Recognized
         private long? _resumeSeq;
         private IList<string> _words;
         private string _target;
@@ -137,7 +138,7 @@ namespace Doodlestream
 
         /// <summary>Raised for every <c>guesses</c> (after pen-up, stroke, undo; live ones have <see cref="GuessesMessage.Live"/>).</summary>
         public event Action<GuessesMessage> GuessesReceived;
-        /// <summary>Raised once per drawing when the target word (<see cref="SetTarget"/>) reaches its threshold; not again for the same drawing after a reconnect.</summary>
+        /// <summary>Raised once per drawing (until <see cref="Clear"/>) when the target word (<see cref="SetTarget"/>) reaches its threshold; not again when a reconnect replays the drawing.</summary>
         public event Action<RecognizedMessage> Recognized;
         /// <summary>Raised for every <c>error</c> the server sends (the session stays open).</summary>
         public event Action<ErrorMessage> ErrorReceived;
@@ -343,6 +344,7 @@ namespace Doodlestream
                 _finished.Clear();
                 _drawingStartS = -1;
                 _drawingKey = null;
+                _drawingEpoch++;
                 return Try(c => c.Clear());
             }
         }
@@ -581,16 +583,17 @@ namespace Doodlestream
         {
             if (flush) lock (_drawingLock) FlushBatch();
             _generation++; // what the old connection still queues is dropped
+            var c = Interlocked.Exchange(ref _client, null);
+            if (c != null)
+            {
+                // Closing first: the connection loop's cancellation then leaves the polite close alone.
+                if (flush) _ = c.CloseAsync(TimeSpan.FromSeconds(1)); // sends what is queued, then closes; Dispose()s itself
+                else c.Dispose();
+            }
             if (_run != null)
             {
                 _run.Cancel(); // not disposed: the connection loop may still be reading its token
                 _run = null;
-            }
-            var c = Interlocked.Exchange(ref _client, null);
-            if (c != null)
-            {
-                if (flush) _ = c.CloseAsync(TimeSpan.FromSeconds(1)); // sends what is queued, then closes; Dispose()s itself
-                else c.Dispose();
             }
             Welcome = null;
             SetState(ConnectionState.Disconnected);
@@ -639,7 +642,7 @@ namespace Doodlestream
                 var upSince = DateTime.UtcNow;
                 try
                 {
-                    using (ct.Register(client.Dispose))
+                    using (ct.Register(() => { if (client.State != ConnectionState.Closing) client.Dispose(); }))
                     {
                         var welcome = await client.ConnectAsync(ct).ConfigureAwait(false);
                         upSince = DateTime.UtcNow;
@@ -749,8 +752,8 @@ namespace Doodlestream
             });
             client.Recognized += m => Post(generation, () =>
             {
-                // Once per drawing, a reconnect's replay included.
-                string once = (_drawingKey ?? "") + "\n" + m.Word;
+                // Once per drawing, a reconnect's replay included (resumed or not).
+                string once = _drawingEpoch + "\n" + m.Word;
                 if (once == _recognizedIn) return;
                 _recognizedIn = once;
                 Raise(Recognized, m);
