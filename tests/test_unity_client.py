@@ -84,6 +84,7 @@ def mono_aot(folder: Path, assembly: Path) -> None:
     r = subprocess.run(
         ["mono", "--aot=full", str(assembly)],
         env={"MONO_PATH": str(folder), "PATH": "/usr/bin:/bin"},
+        cwd=folder,  # where a crashing Mono writes its mono_crash.*.json
         capture_output=True,
         text=True,
         timeout=600,
@@ -120,7 +121,7 @@ def run(exe: Path, *args: str, timeout_s: float = 60, aot: bool = False) -> list
     cmd, env = ["mono", str(exe), *args], None
     if aot:  # every method precompiled; a method the AOT compiler could not handle fails here, as in IL2CPP
         cmd, env = ["mono", "--full-aot", str(exe), *args], {"MONO_PATH": str(exe.parent), "PATH": "/usr/bin:/bin"}
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, env=env)
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, env=env, cwd=exe.parent)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-4000:]
     return [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
 
@@ -562,7 +563,7 @@ def test_unity_test_framework_tests_pass_under_mono(tmp_path: Path) -> None:
     r = mcs(f"-out:{exe}", *map(str, plain + tests), str(NUNIT_STUB), str(NUNIT_RUNNER))
     assert r.returncode == 0, r.stdout + r.stderr
     results = run(exe)
-    assert len(results) >= 5
+    assert len(results) >= 7
     failed = [x for x in results if not x["passed"]]
     assert not failed, failed
 
@@ -592,6 +593,7 @@ def test_behaviour_raises_every_event_on_the_main_thread_and_reconnects_with_bac
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        cwd=tmp_path,
     )
     try:
         assert proc.stdout is not None and proc.stdin is not None

@@ -81,6 +81,43 @@ namespace Doodlestream.Tests
             Assert.Throws<DoodleProtocolException>(() => ServerMessage.Parse(new Dictionary<string, object> { { "seq", 1L } }));
         }
 
+        /// <summary>Escalate skips doublings (a server that refused us), still capped.</summary>
+        [Test]
+        public void BackoffEscalates()
+        {
+            var b = new Backoff(TimeSpan.FromSeconds(0.5), TimeSpan.FromSeconds(4), 0, 1);
+            b.Escalate(2);
+            Assert.AreEqual(2.0, b.Next().TotalSeconds, 1e-9);
+            b.Escalate(10);
+            Assert.AreEqual(4.0, b.Next().TotalSeconds, 1e-9);
+        }
+
+        /// <summary>v1.1 fields: a guesses' target and drawing key, a recognized message, welcome features.</summary>
+        [Test]
+        public void GameApiMessagesParse()
+        {
+            var target = new Dictionary<string, object> { { "word", "cat" }, { "score", 0.5 }, { "rank", 3L } };
+            var g = (GuessesMessage)ServerMessage.Parse(new Dictionary<string, object>
+            {
+                { "type", "guesses" }, { "strokes", 1L }, { "ms", 2.0 }, { "guesses", new object[0] }, { "drawing", "k" }, { "target", target },
+            });
+            Assert.AreEqual("k", g.Drawing);
+            Assert.AreEqual(3, g.Target.Rank);
+            var r = (RecognizedMessage)ServerMessage.Parse(new Dictionary<string, object>
+            {
+                { "type", "recognized" }, { "word", "cat" }, { "score", 0.95 }, { "strokes", 2L }, { "ms", 1500L },
+            });
+            Assert.AreEqual("cat", r.Word);
+            Assert.AreEqual(1500L, r.Ms);
+            var w = (WelcomeMessage)ServerMessage.Parse(new Dictionary<string, object>
+            {
+                { "type", "welcome" }, { "protocol", 1L }, { "session", "s" }, { "model", "m" }, { "classes", 345L },
+                { "protocol_minor", 1L }, { "features", new object[] { "target", "resume" } },
+            });
+            Assert.IsTrue(w.HasFeature("resume"));
+            Assert.IsFalse(w.HasFeature("teach"));
+        }
+
         /// <summary>Back-off doubles up to its cap, with jitter below each step, and starts again after Reset.</summary>
         [Test]
         public void BackoffDoublesToTheCap()
