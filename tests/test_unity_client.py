@@ -615,18 +615,21 @@ def test_behaviour_raises_every_event_on_the_main_thread_and_reconnects_with_bac
     assert summary["not_connected_seq"] is None
     assert len(summary["sessions"]) == 2 and len(set(summary["sessions"])) == 2
     # Each connection is a new session (this server restarted, so nothing to resume): the behaviour
-    # replays the kept stroke first, so the stroke sent after the reconnect is the second.
-    assert summary["guesses_strokes"] == [1, 1, 2]
-    assert summary["guesses_reply_seq"][2] == summary["seq2"] and summary["unity_events"] == 3
+    # replays the finished stroke and the one in progress (drawn on through the outage) first, so the
+    # pen-up after the reconnect ends stroke 2 and the stroke sent then is the third.
+    assert summary["guesses_strokes"] == [1, 1, 2, 3]
+    assert summary["guesses_reply_seq"][3] == summary["seq2"] and summary["unity_events"] == 4
     # Backing off (0.1, 0.2, then 0.4 s with 20 % jitter) while the server is down for about 2-4 s:
     # a few failed attempts, not hundreds.
     assert summary["disconnects"] >= 1 and 2 <= summary["failures_while_down"] <= 30, summary
     waits = sorted(summary["retry_waits_s"])  # each disconnect/failure to the next attempt, seen on the main thread
     assert len(waits) >= 3, summary
-    assert summary["retry_waits_s"][0] <= 0.2, waits  # back to the initial delay after a good connection
-    assert waits[len(waits) // 2] >= 0.25 and waits[-1] <= 0.6, waits  # mostly at the 0.4 s cap, never beyond
+    # Measured on the main thread, so a loaded machine stretches them: upper bounds leave room for that.
+    assert summary["retry_waits_s"][0] <= 0.35, waits  # the initial 0.1 s delay after a good connection
+    # Mostly at the 0.4 s cap; without the cap they would pass 0.8 s then 1.6 s during the outage.
+    assert waits[len(waits) // 2] >= 0.25 and waits[-1] <= 1.0, waits
     assert summary["final_state"] == "Disconnected"
     # A throwing C# handler and a throwing UnityEvent listener did not keep the events after them from running.
-    assert summary["after_throwing_handler"] == 3 and summary["top_guess_events"] == 3
+    assert summary["after_throwing_handler"] == 4 and summary["top_guess_events"] == 4
     # LiveMs set from code is clamped like the Inspector's Range: 0 or 50..5000.
     assert summary["live_ms_clamped"] == [50, 5000, 0, 120]

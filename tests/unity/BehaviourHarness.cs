@@ -83,6 +83,9 @@ internal static class BehaviourHarness
         Pump(b, () => guesses.Count == 1, 20);
         var upSince = Clock.Elapsed.TotalSeconds;
         Pump(b, () => Clock.Elapsed.TotalSeconds - upSince > 0.6, 5); // up long enough to count as good: back-off resets
+        // A stroke is in progress when the server goes away; the player keeps drawing through the outage.
+        float px = 0;
+        b.SendPoint(px, 10);
         Emit("connected", null);
 
         // The test stops the server, starts it again on the same port and then writes a line.
@@ -90,10 +93,14 @@ internal static class BehaviourHarness
         int failuresBefore = failures;
         var restarted = new ManualResetEventSlim();
         new Thread(() => { Console.In.ReadLine(); restarted.Set(); }) { IsBackground = true }.Start();
-        Pump(b, () => restarted.IsSet && sessions.Count == 2, 90);
-        // The behaviour replayed the first stroke before publishing the new connection: this one is the second.
-        var seq2 = b.SendStroke(new float[] { 0, 50, 100 }, new float[] { 0, 80, 0 });
+        Pump(b, () => restarted.IsSet && sessions.Count == 2, 90, () => { if (px < 200) b.SendPoint(px += 1, 10 + px / 2); });
+        // The behaviour replayed the finished stroke and the one in progress before publishing the new
+        // connection: the pen-up ends stroke 2, and the next stroke is the third.
+        b.SendPoint(px + 5, 20);
+        b.PenUp();
         Pump(b, () => guesses.Count == 3, 20);
+        var seq2 = b.SendStroke(new float[] { 0, 50, 100 }, new float[] { 0, 80, 0 });
+        Pump(b, () => guesses.Count == 4, 20);
         Call(b, "OnDisable");
         Call(b, "Update");
 
@@ -322,13 +329,14 @@ internal static class BehaviourHarness
     }
 
     /// <summary>Calls Update every 10 ms, as Unity's player loop does, until <paramref name="done"/> or the timeout.</summary>
-    private static void Pump(DoodleStreamBehaviour b, Func<bool> done, double timeoutS)
+    private static void Pump(DoodleStreamBehaviour b, Func<bool> done, double timeoutS, Action eachFrame = null)
     {
         var deadline = Clock.Elapsed.TotalSeconds + timeoutS;
         while (!done())
         {
             if (Clock.Elapsed.TotalSeconds > deadline)
                 throw new TimeoutException("timed out; events so far: " + string.Join(", ", Log));
+            if (eachFrame != null) eachFrame();
             Call(b, "Update");
             Call(b, "LateUpdate");
             Thread.Sleep(10);
