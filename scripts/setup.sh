@@ -25,8 +25,10 @@ if ((ALL)); then
   # Browser tests drive Debian's chromium (never `playwright install`).
   APT_PACKAGES+=(chromium)
   # The Unity client's C# is compiled and run with Mono (tests/test_unity_client.py): mcs, the
-  # runtime, System.dll (System.Net.WebSockets.ClientWebSocket) and System.Core.dll (LINQ).
-  APT_PACKAGES+=(mono-mcs mono-runtime libmono-system4.0-cil libmono-system-core4.0-cil)
+  # runtime, System.dll (System.Net.WebSockets.ClientWebSocket) and System.Core.dll (LINQ);
+  # mono-devel for ikdasm, the .NET Framework 4.8 reference assemblies and the .NET Standard 2.1
+  # facade that the API-profile check compiles and reads against.
+  APT_PACKAGES+=(mono-mcs mono-runtime libmono-system4.0-cil libmono-system-core4.0-cil mono-devel)
 fi
 missing=()
 for p in "${APT_PACKAGES[@]}" ${EXTRA_APT_PACKAGES:-}; do

@@ -1,14 +1,16 @@
 """The Unity client (unity_client/): its plain C# files run under Mono against the real server.
 
 tests/unity/Harness.cs is compiled with ``mcs`` together with every unity_client file that does
-not use UnityEngine; the MonoBehaviour files are compiled against tests/unity/UnityEngineStub.cs, and
-tests/unity/BehaviourHarness.cs runs DoodleStreamBehaviour on that stub through a server restart.
-Build outputs go to a temporary directory.
+not use UnityEngine; the MonoBehaviour files are compiled against tests/unity/UnityEngineStub.cs
+(and the sample against tests/unity/InputSystemStub.cs too), and tests/unity/BehaviourHarness.cs
+runs DoodleStreamBehaviour on that stub through a server restart. unity_client/Tests (Unity Test
+Framework) runs here with tests/unity/NUnitStub.cs. Build outputs go to a temporary directory.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import math
 import re
@@ -26,6 +28,7 @@ import numpy as np
 import pytest
 
 from replay_client.client import DoodleClient
+from scripts import unity_meta
 from server import quickdraw
 from tests.conftest import RAW, ROOT, ServerProcess
 
@@ -35,6 +38,10 @@ UNITY = ROOT / "unity_client"
 HARNESS = ROOT / "tests" / "unity" / "Harness.cs"
 BEHAVIOUR_HARNESS = ROOT / "tests" / "unity" / "BehaviourHarness.cs"
 STUB = ROOT / "tests" / "unity" / "UnityEngineStub.cs"
+INPUT_SYSTEM_STUB = ROOT / "tests" / "unity" / "InputSystemStub.cs"
+NUNIT_STUB = ROOT / "tests" / "unity" / "NUnitStub.cs"
+NUNIT_RUNNER = ROOT / "tests" / "unity" / "NUnitRunner.cs"
+SAMPLE = UNITY / "Samples~" / "DrawWithMouse"
 LIVE_MS = 50
 PACE_MS = 3  # pause between points, so that live guesses have time to fire
 
@@ -48,8 +55,8 @@ def mcs(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def sources() -> tuple[list[Path], list[Path]]:
-    """unity_client's C# files split into (plain .NET, needs UnityEngine)."""
-    files = sorted(UNITY.rglob("*.cs"))
+    """The runtime's and the sample's C# files split into (plain .NET, needs UnityEngine)."""
+    files = sorted([*(UNITY / "Runtime").rglob("*.cs"), *SAMPLE.rglob("*.cs")])
     engine = [f for f in files if re.search(r"^\s*using\s+UnityEngine\b", f.read_text(encoding="utf-8"), re.M)]
     return [f for f in files if f not in engine], engine
 
@@ -66,8 +73,55 @@ def harness(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return exe
 
 
-def run(exe: Path, *args: str, timeout_s: float = 60) -> list[dict[str, Any]]:
-    r = subprocess.run(["mono", str(exe), *args], capture_output=True, text=True, timeout=timeout_s)
+# Full ahead-of-time compilation (no JIT at run time), a stand-in for IL2CPP: the framework
+# assemblies the harness loads, compiled once per Mono version into build/ (about 30 s).
+AOT_CACHE = ROOT / "build" / "unity-aot"
+AOT_FRAMEWORK = ("mscorlib", "System", "System.Core", "Mono.Security", "System.Configuration", "System.Xml")
+AOT_FRAMEWORK += ("System.Numerics", "System.Security")
+
+
+def mono_aot(folder: Path, assembly: Path) -> None:
+    r = subprocess.run(
+        ["mono", "--aot=full", str(assembly)],
+        env={"MONO_PATH": str(folder), "PATH": "/usr/bin:/bin"},
+        cwd=folder,  # where a crashing Mono writes its mono_crash.*.json
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert r.returncode == 0 and assembly.with_name(assembly.name + ".so").is_file(), (
+        r.stdout[-2000:] + r.stderr[-2000:]
+    )
+
+
+def aot_framework() -> Path:
+    """A folder of the framework assemblies with their full-AOT images (.dll.so), built once per Mono version."""
+    version = subprocess.run(["mono", "--version"], capture_output=True, text=True, check=True).stdout.splitlines()[0]
+    folder = AOT_CACHE / re.sub(r"[^\w.]+", "_", version)[:80]
+    if (folder / "done").is_file():
+        return folder
+    building = AOT_CACHE / f"building-{time.time_ns()}"
+    building.mkdir(parents=True)
+    for name in AOT_FRAMEWORK:
+        src = Path("/usr/lib/mono/4.5") / f"{name}.dll"
+        if not src.is_file():
+            src = next(Path("/usr/lib/mono/gac").glob(f"{name}/*/{name}.dll"))
+        shutil.copy(src.resolve(), building / src.name)
+    for dll in sorted(building.glob("*.dll")):
+        mono_aot(building, dll)
+    (building / "done").touch()
+    try:
+        building.rename(folder)
+    except OSError:  # another test process finished first
+        shutil.rmtree(building)
+    return folder
+
+
+def run(exe: Path, *args: str, timeout_s: float = 60, aot: bool = False) -> list[dict[str, Any]]:
+    cmd, env = ["mono", str(exe), *args], None
+    if aot:  # every method precompiled; a method the AOT compiler could not handle fails here, as in IL2CPP
+        cmd, env = ["mono", "--full-aot", str(exe), *args], {"MONO_PATH": str(exe.parent), "PATH": "/usr/bin:/bin"}
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, env=env, cwd=exe.parent)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-4000:]
     return [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
 
@@ -221,14 +275,28 @@ async def python_pen_up_guesses(url: str, strokes: list[list[list[int]]]) -> lis
     return out
 
 
+@pytest.fixture(scope="module")
+def aot_harness(harness: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Harness.exe and the framework it loads, all compiled fully ahead of time (mono --aot=full)."""
+    folder = tmp_path_factory.mktemp("aot")
+    for f in aot_framework().glob("*.dll*"):
+        shutil.copy(f, folder / f.name)
+    exe = folder / harness.name
+    shutil.copy(harness, exe)
+    mono_aot(folder, exe)
+    return exe
+
+
+@pytest.mark.parametrize("compiled", ["jit", "full_aot"])
 async def test_streamed_raw_drawing_gets_guesses_live_guesses_undo_clear_and_errors(
-    harness: Path, server: ServerProcess, tmp_path: Path
+    request: pytest.FixtureRequest, compiled: str, server: ServerProcess, tmp_path: Path
 ) -> None:
     """C# client streams a raw drawing point by point: the same guesses as Python's, live ones, undo, clear, errors."""
     strokes = raw_drawing()
     path = tmp_path / "drawing.json"
     path.write_text(json.dumps(strokes))
-    events = run(harness, "session", server.url, str(path), str(PACE_MS), timeout_s=180)
+    exe = request.getfixturevalue("aot_harness" if compiled == "full_aot" else "harness")
+    events = run(exe, "session", server.url, str(path), str(PACE_MS), timeout_s=180, aot=compiled == "full_aot")
     by: dict[str, list[dict[str, Any]]] = {}
     for e in events:
         by.setdefault(e["event"], []).append(e)
@@ -270,6 +338,18 @@ async def test_streamed_raw_drawing_gets_guesses_live_guesses_undo_clear_and_err
     for name in ("bad_points", "bad_type"):
         assert errors[name]["reply_seq"] == errors[name]["seq"] and errors[name]["message"]
 
+    # Client-side checks against welcome.limits: each refused here, the connection still up.
+    (refused,) = by["refused"]
+    assert refused["sends"] == ["image", "frame", "word", "stroke", "sprite_size", "live_ms"] and refused["connected"]
+    # v1.1 game API through the awaitable calls.
+    (game,) = by["game"]
+    assert {"words", "target", "resume"} <= set(game["features"]) and game["protocol_minor"] >= 1, game
+    assert game["words"] == ["cat", "dog", "house"] and sorted(game["ranked"]) == ["cat", "dog", "house"], game
+    assert isinstance(game["drawing"], str) and len(game["drawing"]) >= 16
+    assert game["unknown_target"] == "unknown_word"
+    if "teach" in game["features"]:
+        assert game["taught"] == "unity squiggle 1 session" and game["forgotten"] == "unity squiggle session"
+
     # submit / sprite: answered for real, or unknown_type by a server that predates them.
     (submit,) = by["submit"]
     assert submit["reply_seq"] == submit["seq"]
@@ -297,32 +377,195 @@ async def test_streamed_raw_drawing_gets_guesses_live_guesses_undo_clear_and_err
     assert closed["send_after_close_throws"] and closed["live_total"] == len(live)
 
 
-def test_unity_scripts_compile_against_the_unityengine_stub(tmp_path: Path) -> None:
-    """Every unity_client file compiles against a UnityEngine stub, warnings and undocumented public API as errors."""
+INPUT_HANDLING = {
+    "none": [],
+    "legacy": ["-define:ENABLE_LEGACY_INPUT_MANAGER"],
+    "input_system": ["-define:ENABLE_INPUT_SYSTEM;DOODLESTREAM_INPUT_SYSTEM"],
+    "both": ["-define:ENABLE_LEGACY_INPUT_MANAGER;ENABLE_INPUT_SYSTEM;DOODLESTREAM_INPUT_SYSTEM"],
+}
+
+
+def test_token_goes_in_the_authorization_header(harness: Path) -> None:
+    """DoodleClient.Token reaches a --token server as Authorization: Bearer (URL without ?token=); none is refused."""
+    port = free_port()
+    srv = ServerProcess("--port", str(port), "--token", "unity-secret")
+    try:
+        events = run(harness, "token", f"ws://127.0.0.1:{port}/ws", "unity-secret", timeout_s=90)
+    finally:
+        srv.stop()
+    with_token, without = events
+    assert with_token["with_token"] and with_token["outcome"].startswith("welcome "), with_token
+    assert not without["with_token"] and without["outcome"].startswith("refused "), without
+
+
+@pytest.mark.parametrize("handling", INPUT_HANDLING)
+def test_unity_scripts_compile_against_the_unityengine_stub(tmp_path: Path, handling: str) -> None:
+    """Runtime + sample compile against the UnityEngine stub in each input handling; warnings, undocumented API fail."""
     plain, engine = sources()
     names = {f.name for f in engine}
-    assert {"DoodleStreamBehaviour.cs", "DrawWithMouse.cs"} <= names, names
+    assert {"DoodleStreamBehaviour.cs", "DrawWithMouse.cs", "SpriteOwner.cs"} <= names, names
     stub = tmp_path / "UnityEngine.dll"
     r = mcs("-target:library", f"-out:{stub}", str(STUB))
     assert r.returncode == 0, r.stdout + r.stderr
+    inputs = tmp_path / "Unity.InputSystem.dll"
+    r = mcs("-target:library", f"-out:{inputs}", f"-r:{stub}", str(INPUT_SYSTEM_STUB))
+    assert r.returncode == 0, r.stdout + r.stderr
     # -doc turns on CS1591 (public member without an XML doc comment), an error with -warnaserror.
     out, doc = tmp_path / "Doodlestream.dll", tmp_path / "Doodlestream.xml"
-    r = mcs("-target:library", f"-out:{out}", f"-doc:{doc}", f"-r:{stub}", *map(str, plain + engine))
+    refs = [f"-r:{stub}", f"-r:{inputs}", *INPUT_HANDLING[handling]]
+    r = mcs("-target:library", f"-out:{out}", f"-doc:{doc}", *refs, *map(str, plain + engine))
     assert r.returncode == 0, r.stdout + r.stderr
 
 
-def test_package_manifest_and_assembly_definitions_cover_every_script() -> None:
-    """package.json is a UPM manifest; every .cs sits under an asmdef; the sample's asmdef references the runtime's."""
+def test_readme_game_loop_compiles_against_the_package(tmp_path: Path) -> None:
+    """The README's draw-the-word game loop compiles against Runtime/ and the stub (it cannot rot), and is short."""
+    readme = (UNITY / "README.md").read_text()
+    section = readme[readme.index("## A game loop") :]
+    code = section[section.index("```csharp\n") + len("```csharp\n") : section.index("```\n", 10)]
+    assert "SetTarget" in code and "Recognized" in code
+    body = [line for line in code.splitlines() if line.strip() not in ("", "{", "}") and not line.startswith("using")]
+    assert len(body) <= 16, body
+    src = tmp_path / "DrawTheWord.cs"
+    src.write_text(code)
+    stub = tmp_path / "UnityEngine.dll"
+    assert mcs("-target:library", f"-out:{stub}", str(STUB)).returncode == 0
+    runtime = sorted((UNITY / "Runtime").glob("*.cs"))
+    r = mcs("-target:library", f"-out:{tmp_path / 'Game.dll'}", f"-r:{stub}", *map(str, runtime), str(src))
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_sample_reads_input_only_through_the_handling_the_project_has() -> None:
+    """The sample uses legacy Input only under ENABLE_LEGACY_INPUT_MANAGER, the Input System only under its defines."""
+    text = (SAMPLE / "DrawWithMouse.cs").read_text()
+    legacy = [m.start() for m in re.finditer(r"\bInput\.(GetMouse|GetKey|mousePosition)", text)]
+    new = [m.start() for m in re.finditer(r"\b(Pointer|Keyboard)\.current\b", text)]
+    assert legacy and new
+    legacy_block = re.search(r"#elif ENABLE_LEGACY_INPUT_MANAGER\n(.*?)#else", text, re.S)
+    new_block = re.search(r"#if ENABLE_INPUT_SYSTEM && DOODLESTREAM_INPUT_SYSTEM\n(.*?)#elif", text, re.S)
+    assert legacy_block and new_block
+    assert all(legacy_block.start(1) <= i < legacy_block.end(1) for i in legacy)
+    assert all(new_block.start(1) <= i < new_block.end(1) for i in new)
+    behaviour = (UNITY / "Runtime" / "DoodleStreamBehaviour.cs").read_text()
+    # Point times: a float of seconds since start-up has 8 ms steps after a day of play.
+    assert "realtimeSinceStartup;" not in text + behaviour and "realtimeSinceStartupAsDouble" in behaviour
+
+
+def test_package_manifest_samples_tests_and_assembly_definitions() -> None:
+    """package.json is a UPM manifest listing Samples~; every .cs sits under an asmdef; the references resolve."""
     manifest = json.loads((UNITY / "package.json").read_text())
     assert re.fullmatch(r"com\.[a-z0-9-]+\.[a-z0-9.-]+", manifest["name"])
     assert re.fullmatch(r"\d+\.\d+\.\d+", manifest["version"]) and manifest["unity"] >= "2021.3"
+    (sample,) = manifest["samples"]
+    assert sample["displayName"] and (UNITY / sample["path"]) == SAMPLE and sample["path"].startswith("Samples~/")
+    assert not (UNITY / "Samples").exists(), "a Samples folder without ~ compiles into every game"
     asmdefs = {p.parent: json.loads(p.read_text()) for p in UNITY.rglob("*.asmdef")}
     for cs in UNITY.rglob("*.cs"):
         assert any(folder in cs.parents for folder in asmdefs), f"{cs} is in no assembly definition"
     names = {a["name"] for a in asmdefs.values()}
+    unity_assemblies = {"UnityEngine.TestRunner", "UnityEditor.TestRunner", "Unity.InputSystem"}
     for a in asmdefs.values():
-        assert set(a.get("references", [])) <= names, a
-    assert asmdefs[UNITY / "Samples"]["references"] == [asmdefs[UNITY / "Runtime"]["name"]]
+        assert set(a.get("references", [])) <= names | unity_assemblies, a
+    runtime = asmdefs[UNITY / "Runtime"]
+    assert runtime["name"] == "Doodlestream.Client"
+    assert asmdefs[SAMPLE]["references"][0] == runtime["name"]
+    assert {"name": "com.unity.inputsystem", "expression": "1.0.0", "define": "DOODLESTREAM_INPUT_SYSTEM"} in (
+        asmdefs[SAMPLE]["versionDefines"]
+    )
+    tests = asmdefs[UNITY / "Tests" / "Runtime"]
+    assert tests["defineConstraints"] == ["UNITY_INCLUDE_TESTS"]
+    assert "nunit.framework.dll" in tests["precompiledReferences"]
+    assert runtime["name"] in tests["references"] and not tests["autoReferenced"]
+    for cs in UNITY.rglob("*.cs"):
+        assert "Doodlestream.Unity" not in cs.read_text(), f"{cs}: the namespace shadows Unity's own Unity.*"
+
+
+def test_every_asset_has_a_meta_with_a_stable_unique_guid() -> None:
+    """Every file and folder Unity imports has its .meta as scripts/unity_meta.py derives it; GUIDs are unique."""
+    stale, orphans = unity_meta.differences()
+    assert not stale, f"run python scripts/unity_meta.py: {sorted(map(str, stale))}"
+    assert not orphans, orphans
+    metas = sorted(UNITY.rglob("*.meta"))
+    assert len(metas) == len(unity_meta.assets()) >= 15
+    guids = [re.search(r"^guid: ([0-9a-f]{32})$", m.read_text(), re.M) for m in metas]
+    assert all(guids)
+    assert len({g.group(1) for g in guids if g}) == len(metas), "duplicate GUIDs"
+    # Stable: derived from the path alone, so every clone and every teammate gets the same ones.
+    # A GUID changes only when its file moves: a fixed value here catches a change of the derivation.
+    assert "guid: ebaac1637bcf4eda39692ab365ec1bd8\n" in (UNITY / "Runtime" / "DoodleClient.cs.meta").read_text()
+    assert not (UNITY / "Samples~.meta").exists() and (SAMPLE / "DrawWithMouse.cs.meta").is_file()
+
+
+MONO_LIB = Path("/usr/lib/mono")
+NETSTANDARD_2_1 = MONO_LIB / "4.5" / "Facades" / "netstandard.dll"
+NET_FRAMEWORK_REF = MONO_LIB / "4.8-api"
+
+
+@functools.cache
+def netstandard_types() -> frozenset[str]:
+    """Every type .NET Standard 2.1 has: the forwarders of Mono's netstandard.dll 2.1 facade, as ikdasm lists them."""
+    if shutil.which("ikdasm") is None or not NETSTANDARD_2_1.is_file():
+        pytest.fail(
+            "Mono's ikdasm and netstandard.dll are missing: run scripts/setup.sh --all (apt package mono-devel)"
+        )
+    r = subprocess.run(["ikdasm", str(NETSTANDARD_2_1)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    types = frozenset(re.findall(r"^\.class extern forwarder (\S+)", r.stdout, re.M))
+    assert "System.Net.WebSockets.ClientWebSocket" in types and len(types) > 2000
+    return types
+
+
+def test_runtime_compiles_against_reference_assemblies_and_uses_only_net_standard_2_1_types(tmp_path: Path) -> None:
+    """Runtime/ builds against .NET Framework 4.8 reference assemblies; each BCL type it uses is .NET Standard 2.1."""
+    # Unity's two API compatibility levels. ".NET Framework": compile against Mono's 4.8 reference
+    # assemblies (metadata only, no Mono extras), which checks every member used. ".NET Standard
+    # 2.1": Debian's Mono has no netstandard 2.1 reference assembly, only the facade (type
+    # forwarders), so each type the compiled IL references must be one the facade forwards.
+    refs = [
+        "-nostdlib",
+        "-noconfig",
+        *(f"-r:{NET_FRAMEWORK_REF / d}" for d in ("mscorlib.dll", "System.dll", "System.Core.dll")),
+    ]
+    stub = tmp_path / "UnityEngine.dll"
+    r = mcs("-target:library", f"-out:{stub}", *refs, str(STUB))
+    assert r.returncode == 0, r.stdout + r.stderr
+    runtime = tmp_path / "Doodlestream.Client.dll"
+    files = sorted((UNITY / "Runtime").glob("*.cs"))
+    r = mcs("-target:library", f"-out:{runtime}", *refs, f"-r:{stub}", *map(str, files))
+    assert r.returncode == 0, r.stdout + r.stderr
+    il = subprocess.run(["ikdasm", str(runtime)], capture_output=True, text=True, timeout=120)
+    assert il.returncode == 0, il.stderr
+    used = set(re.findall(r"\[(mscorlib|System|System\.Core)\]([\w.`]+)", il.stdout))
+    assert ("System", "System.Net.WebSockets.ClientWebSocket") in used
+    outside = sorted(f"[{a}]{t}" for a, t in used if t not in netstandard_types())
+    assert not outside, f"outside .NET Standard 2.1: {outside}"
+
+
+def test_net_standard_check_catches_a_type_outside_the_standard(tmp_path: Path) -> None:
+    """The .NET Standard type check flags System.Runtime.Remoting (in Mono and .NET Framework, not in the standard)."""
+    src = tmp_path / "Remoting.cs"
+    src.write_text(
+        "public static class R { public static object M() { return typeof(System.Runtime.Remoting.ObjRef); } }"
+    )
+    out = tmp_path / "R.dll"
+    assert mcs("-target:library", f"-out:{out}", str(src)).returncode == 0
+    il = subprocess.run(["ikdasm", str(out)], capture_output=True, text=True, timeout=120).stdout
+    used = {t for _, t in re.findall(r"\[(mscorlib|System|System\.Core)\]([\w.`]+)", il)}
+    assert "System.Runtime.Remoting.ObjRef" in used and "System.Runtime.Remoting.ObjRef" not in netstandard_types()
+
+
+def test_unity_test_framework_tests_pass_under_mono(tmp_path: Path) -> None:
+    """unity_client/Tests (NUnit, as Unity Test Framework runs them) pass under Mono with a small NUnit stand-in."""
+    runtime = sorted((UNITY / "Runtime").glob("*.cs"))
+    plain = [f for f in runtime if "using UnityEngine" not in f.read_text()]
+    tests = sorted((UNITY / "Tests").rglob("*.cs"))
+    assert tests
+    exe = tmp_path / "UnityTests.exe"
+    r = mcs(f"-out:{exe}", *map(str, plain + tests), str(NUNIT_STUB), str(NUNIT_RUNNER))
+    assert r.returncode == 0, r.stdout + r.stderr
+    results = run(exe)
+    assert len(results) >= 7
+    failed = [x for x in results if not x["passed"]]
+    assert not failed, failed
 
 
 def free_port() -> int:
@@ -345,11 +588,12 @@ def test_behaviour_raises_every_event_on_the_main_thread_and_reconnects_with_bac
     port = free_port()
     srv = ServerProcess("--port", str(port))
     proc = subprocess.Popen(
-        ["mono", str(exe), f"ws://127.0.0.1:{port}/ws"],
+        ["mono", str(exe), "restart", f"ws://127.0.0.1:{port}/ws"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        cwd=tmp_path,
     )
     try:
         assert proc.stdout is not None and proc.stdin is not None
@@ -370,14 +614,22 @@ def test_behaviour_raises_every_event_on_the_main_thread_and_reconnects_with_bac
     assert summary["off_main_thread"] == 0
     assert summary["not_connected_seq"] is None
     assert len(summary["sessions"]) == 2 and len(set(summary["sessions"])) == 2
-    # Each connection is a new session: the stroke sent after the reconnect is its first.
-    assert summary["guesses_strokes"] == [1, 1]
-    assert summary["guesses_reply_seq"][1] == summary["seq2"] and summary["unity_events"] == 2
+    # Each connection is a new session (this server restarted, so nothing to resume): the behaviour
+    # replays the finished stroke and the one in progress (drawn on through the outage) first, so the
+    # pen-up after the reconnect ends stroke 2 and the stroke sent then is the third.
+    assert summary["guesses_strokes"] == [1, 1, 2, 3]
+    assert summary["guesses_reply_seq"][3] == summary["seq2"] and summary["unity_events"] == 4
     # Backing off (0.1, 0.2, then 0.4 s with 20 % jitter) while the server is down for about 2-4 s:
     # a few failed attempts, not hundreds.
     assert summary["disconnects"] >= 1 and 2 <= summary["failures_while_down"] <= 30, summary
     waits = sorted(summary["retry_waits_s"])  # each disconnect/failure to the next attempt, seen on the main thread
     assert len(waits) >= 3, summary
-    assert summary["retry_waits_s"][0] <= 0.2, waits  # back to the initial delay after a good connection
-    assert waits[len(waits) // 2] >= 0.25 and waits[-1] <= 0.6, waits  # mostly at the 0.4 s cap, never beyond
+    # Measured on the main thread, so a loaded machine stretches them: upper bounds leave room for that.
+    assert summary["retry_waits_s"][0] <= 0.35, waits  # the initial 0.1 s delay after a good connection
+    # Mostly at the 0.4 s cap; without the cap they would pass 0.8 s then 1.6 s during the outage.
+    assert waits[len(waits) // 2] >= 0.25 and waits[-1] <= 1.0, waits
     assert summary["final_state"] == "Disconnected"
+    # A throwing C# handler and a throwing UnityEvent listener did not keep the events after them from running.
+    assert summary["after_throwing_handler"] == 4 and summary["top_guess_events"] == 4
+    # LiveMs set from code is clamped like the Inspector's Range: 0 or 50..5000.
+    assert summary["live_ms_clamped"] == [50, 5000, 0, 120]

@@ -7,6 +7,7 @@
 //   Harness.exe reject IN                   IN holds one hex input per line; reports how each decodes
 //   Harness.exe backoff                     delays of a seeded Backoff(0.5 s, 8 s, jitter 0.2)
 //   Harness.exe session URL DRAWING PACE_MS stream DRAWING (JSON: [[xs, ys, ts], ...]) point by point
+//   Harness.exe token URL TOKEN             connect with DoodleClient.Token (a header), then without
 
 using System;
 using System.Collections;
@@ -33,6 +34,7 @@ internal static class Harness
                 case "reject": Reject(args[1]); return 0;
                 case "backoff": BackoffDelays(); return 0;
                 case "session": return Session(args[1], args[2], int.Parse(args[3], CultureInfo.InvariantCulture));
+                case "token": return TokenHeader(args[1], args[2]);
                 default:
                     Console.Error.WriteLine("usage: Harness.exe encode|roundtrip|reject|backoff|session ...");
                     return 2;
@@ -116,6 +118,29 @@ internal static class Harness
     private static readonly BlockingCollection<ServerMessage> Inbox = new BlockingCollection<ServerMessage>();
     private static int _liveGuesses;
 
+    /// <summary>Connects with the token in the Authorization header (not in the URL), then without any.</summary>
+    private static int TokenHeader(string url, string token)
+    {
+        foreach (var withToken in new[] { true, false })
+        {
+            var client = new DoodleClient(url) { Token = withToken ? token : null, ConnectTimeout = TimeSpan.FromSeconds(20) };
+            string outcome;
+            try
+            {
+                var welcome = client.ConnectAsync().GetAwaiter().GetResult();
+                outcome = "welcome " + welcome.Session;
+                client.CloseAsync().GetAwaiter().GetResult();
+            }
+            catch (Exception e)
+            {
+                outcome = "refused " + e.GetType().Name;
+            }
+            client.Dispose();
+            Emit(new Dictionary<string, object> { { "event", "token" }, { "with_token", withToken }, { "outcome", outcome } });
+        }
+        return 0;
+    }
+
     private static int Session(string url, string drawingPath, int paceMs)
     {
         var strokes = ParseDrawing(File.ReadAllText(drawingPath));
@@ -166,6 +191,56 @@ internal static class Harness
         client.SendRaw(new byte[] { 0xc1, 0x00 });
         Emit(ErrorJson("garbage", Expect<ErrorMessage>(null), null));
 
+        // Sends the server would refuse are refused here first, and the connection stays up.
+        var refused = new List<object>();
+        Action<string, Action> refuse = (name, send) =>
+        {
+            try
+            {
+                send();
+            }
+            catch (ArgumentException)
+            {
+                refused.Add(name);
+            }
+        };
+        refuse("image", () => client.SendImage(new byte[(int)welcome.Limit("max_image_bytes", 0) + 1]));
+        refuse("frame", () => client.Send(new Dictionary<string, object> { { "type", "x" }, { "pad", new string('p', (int)welcome.Limit("max_frame_bytes", 0)) } }));
+        refuse("word", () => client.Submit(new string('w', (int)welcome.Limit("max_word_chars", 0) + 1)));
+        refuse("stroke", () => client.SendStroke(new float[(int)welcome.Limit("max_points_per_stroke", 0) + 1], new float[(int)welcome.Limit("max_points_per_stroke", 0) + 1]));
+        refuse("sprite_size", () => client.RequestSprite(null, (int)welcome.Limit("max_sprite_px", 0) + 1));
+        refuse("live_ms", () => client.Hello(10));
+        Emit(new Dictionary<string, object> { { "event", "refused" }, { "sends", refused }, { "connected", client.IsConnected } });
+
+        // v1.1 game API, awaited.
+        var words = client.SetWordsAsync(new[] { "cat", "dog", "house" }).GetAwaiter().GetResult();
+        var ranked = client.StrokeAsync(last.X, last.Y, last.T).GetAwaiter().GetResult();
+        client.SetWordsAsync(null).GetAwaiter().GetResult();
+        string unknown = null;
+        try
+        {
+            client.SetTargetAsync("no such word at all").GetAwaiter().GetResult();
+        }
+        catch (DoodleServerException e)
+        {
+            unknown = e.Error.Code;
+        }
+        var game = new Dictionary<string, object>
+        {
+            { "event", "game" }, { "features", welcome.Features.Cast<object>().ToList() }, { "protocol_minor", welcome.ProtocolMinor },
+            { "words", words.Words.Cast<object>().ToList() }, { "ranked", ranked.Guesses.Select(g => (object)g.Word).ToList() },
+            { "drawing", client.Drawing }, { "unknown_target", unknown },
+        };
+        if (client.HasFeature("teach"))
+        {
+            var example = new List<IList<Doodlestream.Stroke>> { new List<Doodlestream.Stroke> { new Doodlestream.Stroke(last.X, last.Y, last.T) } };
+            var taught = client.TeachAsync("unity squiggle", example).GetAwaiter().GetResult();
+            var forgotten = client.ForgetAsync("unity squiggle").GetAwaiter().GetResult();
+            game["taught"] = taught.Word + " " + taught.Examples + " " + taught.Scope;
+            game["forgotten"] = forgotten.Word + " " + forgotten.Scope;
+        }
+        Emit(game);
+
         // submit / sprite: the server may not know them yet (then it answers unknown_type).
         seq = client.Submit("unity test");
         var saved = Expect<ServerMessage>(seq);
@@ -203,8 +278,11 @@ internal static class Harness
     private static T Expect<T>(long? seq) where T : ServerMessage
     {
         ServerMessage m;
-        if (!Inbox.TryTake(out m, TimeSpan.FromSeconds(20)))
-            throw new TimeoutException("no reply to seq " + seq + " within 20 s");
+        do
+        {
+            if (!Inbox.TryTake(out m, TimeSpan.FromSeconds(20)))
+                throw new TimeoutException("no reply to seq " + seq + " within 20 s");
+        } while (seq.HasValue && m.Seq.HasValue && m.Seq.Value < seq.Value); // answers the awaitable calls already took
         var t = m as T;
         if (t == null) throw new InvalidOperationException("expected " + typeof(T).Name + " for seq " + seq + ", got " + m);
         return t;

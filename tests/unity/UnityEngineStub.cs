@@ -16,6 +16,7 @@ namespace UnityEngine
     {
         public string name { get; set; }
         public static void Destroy(Object obj) { }
+        public static void DontDestroyOnLoad(Object target) { }
         public static T FindObjectOfType<T>() where T : Object { return null; }
         public static implicit operator bool(Object exists) { return !ReferenceEquals(exists, null); }
     }
@@ -44,6 +45,7 @@ namespace UnityEngine
 
     public class Transform : Component
     {
+        public Transform root { get { return this; } }
         public Vector3 position { get; set; }
         public Vector3 localScale { get; set; }
         public void SetParent(Transform parent, bool worldPositionStays) { }
@@ -53,6 +55,10 @@ namespace UnityEngine
     {
         public float x, y;
         public Vector2(float x, float y) { this.x = x; this.y = y; }
+        public static Vector2 zero { get { return default(Vector2); } }
+        public static float Distance(Vector2 a, Vector2 b) { return 0f; }
+        public static implicit operator Vector2(Vector3 v) { return new Vector2(v.x, v.y); }
+        public static implicit operator Vector3(Vector2 v) { return new Vector3(v.x, v.y, 0f); }
     }
 
     public struct Vector3
@@ -75,13 +81,20 @@ namespace UnityEngine
         public Rect(float x, float y, float width, float height) { }
     }
 
+    public static class Random
+    {
+        public static int Range(int minInclusive, int maxExclusive) { return minInclusive; }
+    }
+
     public static class Mathf
     {
         public static float Round(float f) { return (float)Math.Round(f); }
+        public static int Max(int a, int b) { return Math.Max(a, b); }
     }
 
     public static class Debug
     {
+        public static void Log(object message) { Console.Error.WriteLine(message); }
         public static void Log(object message, Object context) { Console.Error.WriteLine(message); }
         public static void LogWarning(object message, Object context) { Console.Error.WriteLine(message); }
         public static void LogError(object message, Object context) { Console.Error.WriteLine(message); }
@@ -91,6 +104,7 @@ namespace UnityEngine
     public static class Time
     {
         public static float realtimeSinceStartup { get { return 0f; } }
+        public static double realtimeSinceStartupAsDouble { get { return 0.0; } }
     }
 
     public static class Screen
@@ -185,6 +199,7 @@ namespace UnityEngine
     public sealed class Sprite : Object
     {
         public static Sprite Create(Texture2D texture, Rect rect, Vector2 pivot, float pixelsPerUnit) { return null; }
+        public Texture2D texture { get { return null; } }
     }
 
     public sealed class GUI

@@ -49,7 +49,15 @@ namespace Doodlestream
             return TimeSpan.FromMilliseconds(baseMs * factor);
         }
 
-        /// <summary>Starts again from <see cref="Initial"/> (call after a connection succeeded).</summary>
+        /// <summary>Moves <paramref name="steps"/> doublings ahead (still capped at <see cref="Max"/>): for a
+        /// server that closed with a reason that retrying soon will not fix (1008 policy, 1009 too big, 1013 try later).</summary>
+        public void Escalate(int steps)
+        {
+            if (steps < 0) throw new ArgumentOutOfRangeException("steps", "must not be negative");
+            _attempt = Math.Min(_attempt + steps, 30);
+        }
+
+        /// <summary>Starts again from <see cref="Initial"/> (call after a connection stayed up a while).</summary>
         public void Reset()
         {
             _attempt = 0;

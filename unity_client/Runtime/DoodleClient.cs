@@ -1,10 +1,11 @@
-// A plain C# client for doodlestream protocol v1 over System.Net.WebSockets.ClientWebSocket.
+// A plain C# client for doodlestream protocol v1.1 over System.Net.WebSockets.ClientWebSocket.
 // No UnityEngine dependency: it runs in Unity (2021 LTS and later, not WebGL) and in any .NET
 // (Framework 4.x, Mono, .NET Standard 2.x) program.
 
 using System;
 using System.Collections.Concurrent;
 using System.Collections.Generic;
+using System.Diagnostics;
 using System.Net.WebSockets;
 using System.Threading;
 using System.Threading.Tasks;
@@ -54,6 +55,33 @@ namespace Doodlestream
         }
     }
 
+    /// <summary>The connection ended (or was never up) before the reply to a request arrived.</summary>
+    public sealed class DoodleDisconnectedException : Exception
+    {
+        /// <summary>Why the connection ended.</summary>
+        public DisconnectInfo Info { get; private set; }
+
+        /// <summary>Creates the exception from the connection's end.</summary>
+        public DoodleDisconnectedException(DisconnectInfo info)
+            : base("the connection ended before the reply arrived (" + info + ")", info.Error)
+        {
+            Info = info;
+        }
+    }
+
+    /// <summary>The server answered a request with <c>error</c> (the awaitable calls throw this).</summary>
+    public sealed class DoodleServerException : Exception
+    {
+        /// <summary>The server's error (its <see cref="ErrorMessage.Code"/> says why).</summary>
+        public ErrorMessage Error { get; private set; }
+
+        /// <summary>Creates the exception from the server's error.</summary>
+        public DoodleServerException(ErrorMessage error) : base(error.ToString())
+        {
+            Error = error;
+        }
+    }
+
     /// <summary>
     /// One connection to a doodlestream server: sends drawing messages as msgpack binary frames
     /// and raises a typed event for every message the server sends.
@@ -66,15 +94,36 @@ namespace Doodlestream
     /// <para>A client connects once. To reconnect, dispose it and create a new one (the server
     /// starts a new session, with an empty drawing, for every connection).</para>
     /// <para>Every message gets a fresh <c>seq</c>; the <c>Send*</c> methods return it, and the
-    /// server echoes it in the reply (<see cref="ServerMessage.Seq"/>), errors included.</para>
+    /// server echoes it in the reply (<see cref="ServerMessage.Seq"/>), errors included. The
+    /// <c>*Async</c> methods wait for that reply instead (the events are raised for it too).</para>
+    /// <para>Dead connections: every request that the server answers must be answered within
+    /// <see cref="ReplyTimeout"/>, and while nothing else is sent a keep-alive <c>hello</c> goes out
+    /// every <see cref="KeepAliveInterval"/>; a missing answer ends the connection with a
+    /// <see cref="TimeoutException"/> (a Wi-Fi to LTE hand-over, a suspended phone), so that
+    /// <see cref="Disconnected"/> is raised and a new connection can be made.</para>
+    /// <para>Sends are checked against the limits of the server's <c>welcome</c> first: one the
+    /// server would refuse with a closed connection (a frame over <c>max_frame_bytes</c>) or an
+    /// error (an image over <c>max_image_bytes</c>, a stroke over <c>max_points_per_stroke</c>, a
+    /// word over <c>max_word_chars</c>...) throws <see cref="ArgumentException"/> instead.</para>
     /// </remarks>
     public sealed class DoodleClient : IDisposable
     {
         /// <summary>Points per <c>points</c> message when the server's <c>welcome</c> does not say.</summary>
         public const int DefaultMaxPointsPerMessage = 2048;
 
+        /// <summary>Default of <see cref="MaxMessageBytes"/>: 2 MiB, over any reply of the protocol (a
+        /// 1024-pixel sprite PNG included) and far from what a hostile 16 MiB frame would decode into.</summary>
+        public const int DefaultMaxMessageBytes = 2 * 1024 * 1024;
+
         private readonly ClientWebSocket _ws = new ClientWebSocket();
         private readonly CancellationTokenSource _stop = new CancellationTokenSource();
+        private readonly ConcurrentDictionary<long, Pending> _pending = new ConcurrentDictionary<long, Pending>();
+        private readonly TaskCompletionSource<bool> _closeSent = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        private static readonly byte[] CloseFrame = new byte[0]; // queued by CloseAsync: the send loop closes then
+        private static readonly Stopwatch Clock = Stopwatch.StartNew();
+        private long _lastSendTicks;
+        private int _liveMs;
+        private string _drawing;
         private readonly ConcurrentQueue<byte[]> _outbox = new ConcurrentQueue<byte[]>();
         private readonly SemaphoreSlim _outboxSignal = new SemaphoreSlim(0);
         private long _queuedBytes;
@@ -95,8 +144,19 @@ namespace Doodlestream
                 throw new ArgumentException("the server URL must start with ws:// or wss://, got " + url, "url");
             Url = url;
             ConnectTimeout = TimeSpan.FromSeconds(10);
-            MaxMessageBytes = 16 * 1024 * 1024;
+            ReplyTimeout = TimeSpan.FromSeconds(15);
+            KeepAliveInterval = TimeSpan.FromSeconds(10);
+            MaxMessageBytes = DefaultMaxMessageBytes;
             MaxQueuedBytes = 8 * 1024 * 1024;
+        }
+
+        /// <summary>A request waiting for its reply: when it is due, and what to do with the reply.</summary>
+        private sealed class Pending
+        {
+            public long DueTicks;
+            public bool KeepAlive;
+            public Action<ServerMessage> OnReply;
+            public Action<Exception> OnFail;
         }
 
         /// <summary>The server's WebSocket URL.</summary>
@@ -105,8 +165,35 @@ namespace Doodlestream
         /// <summary>Longest wait for the socket to open and <c>welcome</c> to arrive (default 10 s).</summary>
         public TimeSpan ConnectTimeout { get; set; }
 
-        /// <summary>Largest server message accepted, in bytes (default 16 MiB); a larger one ends the connection.</summary>
+        /// <summary>Longest wait for the answer to any request (pen_up, stroke, undo, clear, hello, submit,
+        /// sprite, image, teach, forget), default 15 s; past it the connection is presumed dead and ends
+        /// with a <see cref="TimeoutException"/>. <see cref="TimeSpan.Zero"/> turns the check off.</summary>
+        public TimeSpan ReplyTimeout { get; set; }
+
+        /// <summary>After this long without sending anything (default 10 s), a keep-alive <c>hello</c>
+        /// (same <c>live_ms</c>, nothing else changed) goes out; its answer is due within
+        /// <see cref="ReplyTimeout"/> and is not raised as an event. <see cref="TimeSpan.Zero"/> turns
+        /// it off. It also keeps the server from closing an idle session (1001).</summary>
+        public TimeSpan KeepAliveInterval { get; set; }
+
+        /// <summary>Token sent as <c>Authorization: Bearer</c> when connecting (for a server run with
+        /// <c>--token</c>); <c>?token=</c> in the URL works too. Set before <see cref="ConnectAsync"/>.</summary>
+        public string Token { get; set; }
+
+        /// <summary>Largest server message accepted, in bytes (default <see cref="DefaultMaxMessageBytes"/>); a larger one ends the connection.</summary>
         public int MaxMessageBytes { get; set; }
+
+        /// <summary>The key of the drawing in progress (from the latest <c>guesses</c>, <c>cleared</c>
+        /// or resuming <c>hello</c>); pass it to <see cref="Resume"/> on a new connection to continue it.</summary>
+        public string Drawing { get { return Volatile.Read(ref _drawing); } }
+
+        /// <summary>True when the server's <c>welcome</c> lists <paramref name="feature"/> (v1.1:
+        /// <c>words</c>, <c>target</c>, <c>teach</c>, <c>resume</c>, <c>submit</c>, <c>sprite</c>).</summary>
+        public bool HasFeature(string feature)
+        {
+            var w = Welcome;
+            return w != null && w.HasFeature(feature);
+        }
 
         /// <summary>Bytes that may wait in the send queue (default 8 MiB); beyond that <c>Send*</c> throws.</summary>
         public long MaxQueuedBytes { get; set; }
@@ -134,6 +221,12 @@ namespace Doodlestream
         public event Action<SavedMessage> Saved;
         /// <summary>Raised for the answer to <see cref="RequestSprite"/>.</summary>
         public event Action<SpriteMessage> SpriteReceived;
+        /// <summary>Raised when the target word (<see cref="SetTarget"/>) is first recognized in a drawing.</summary>
+        public event Action<RecognizedMessage> Recognized;
+        /// <summary>Raised for the answer to <see cref="Teach"/>.</summary>
+        public event Action<TaughtMessage> Taught;
+        /// <summary>Raised for the answer to <see cref="Forget"/>.</summary>
+        public event Action<ForgottenMessage> Forgotten;
         /// <summary>Raised for every server message, known types and unknown ones, after its typed event.</summary>
         public event Action<ServerMessage> MessageReceived;
         /// <summary>Raised for problems on this side that do not end the connection: an undecodable server frame, an event handler that threw.</summary>
@@ -155,6 +248,7 @@ namespace Doodlestream
             {
                 try
                 {
+                    if (!string.IsNullOrEmpty(Token)) _ws.Options.SetRequestHeader("Authorization", "Bearer " + Token);
                     await _ws.ConnectAsync(Url, linked.Token).ConfigureAwait(false);
                     var first = await ReceiveMessageAsync(linked.Token).ConfigureAwait(false);
                     var welcome = first as WelcomeMessage;
@@ -171,8 +265,10 @@ namespace Doodlestream
                     throw;
                 }
             }
+            Volatile.Write(ref _lastSendTicks, Clock.ElapsedTicks);
             SetState(ConnectionState.Connected);
             _ = Task.Run(() => SendLoopAsync()); // ends on its own when the connection ends
+            _ = Task.Run(() => WatchdogAsync()); // likewise
             Dispatch(Welcome); // before the receive loop starts, so that Welcomed is always the first event
             _receiveLoop = Task.Run(() => ReceiveLoopAsync());
             return Welcome;
@@ -185,7 +281,7 @@ namespace Doodlestream
         /// <param name="y">Y coordinates, growing downwards as in Quick, Draw! (flip Unity's screen y).</param>
         /// <param name="t">Optional times in milliseconds since the drawing began (the server stamps them when absent).</param>
         /// <returns>The <c>seq</c> of the (last) message sent. More points than the server's
-        /// <c>max_points_per_message</c> go out as several messages.</returns>
+        /// <c>max_points_per_message</c> go out as several messages. No reply follows (live guesses may).</returns>
         public long SendPoints(IList<float> x, IList<float> y, IList<long> t = null)
         {
             CheckPoints(x, y, t);
@@ -194,7 +290,7 @@ namespace Doodlestream
             int start = 0;
             do
             {
-                seq = QueuePoints("points", x, y, t, start, Math.Min(per, x.Count - start));
+                seq = Send(BuildPoints("points", x, y, t, start, Math.Min(per, x.Count - start), out seq), seq, false);
                 start += per;
             } while (start < x.Count);
             return seq;
@@ -209,28 +305,57 @@ namespace Doodlestream
         /// <summary>Ends the current stroke; the server answers with <c>guesses</c>.</summary>
         public long PenUp()
         {
-            return QueueSimple("pen_up");
+            long seq;
+            return Send(Begin("pen_up", 0, out seq), seq, true);
+        }
+
+        /// <summary>Ends the current stroke and waits for the server's <c>guesses</c>.</summary>
+        /// <exception cref="DoodleServerException">The server answered with an error.</exception>
+        /// <exception cref="DoodleDisconnectedException">The connection ended first (a missing reply included).</exception>
+        public Task<GuessesMessage> PenUpAsync()
+        {
+            long seq;
+            return Ask<GuessesMessage>(Begin("pen_up", 0, out seq), seq);
         }
 
         /// <summary>Sends a whole stroke (points, then pen-up); the server answers with <c>guesses</c>.</summary>
         public long SendStroke(IList<float> x, IList<float> y, IList<long> t = null)
         {
-            CheckPoints(x, y, t);
-            if (x.Count <= MaxPointsPerMessage) return QueuePoints("stroke", x, y, t, 0, x.Count);
+            CheckStroke(x, y, t);
+            if (x.Count <= MaxPointsPerMessage)
+            {
+                long seq;
+                return Send(BuildPoints("stroke", x, y, t, 0, x.Count, out seq), seq, true);
+            }
             SendPoints(x, y, t);
             return PenUp();
+        }
+
+        /// <summary>Sends a whole stroke and waits for the server's <c>guesses</c>.</summary>
+        public Task<GuessesMessage> StrokeAsync(IList<float> x, IList<float> y, IList<long> t = null)
+        {
+            CheckStroke(x, y, t);
+            if (x.Count > MaxPointsPerMessage)
+            {
+                SendPoints(x, y, t);
+                return PenUpAsync();
+            }
+            long seq;
+            return Ask<GuessesMessage>(BuildPoints("stroke", x, y, t, 0, x.Count, out seq), seq);
         }
 
         /// <summary>Drops the stroke in progress, else the last stroke; the server answers with <c>guesses</c> for what is left.</summary>
         public long Undo()
         {
-            return QueueSimple("undo");
+            long seq;
+            return Send(Begin("undo", 0, out seq), seq, true);
         }
 
         /// <summary>Starts a new, empty drawing; the server answers with <c>cleared</c>.</summary>
         public long Clear()
         {
-            return QueueSimple("clear");
+            long seq;
+            return Send(Begin("clear", 0, out seq), seq, true);
         }
 
         /// <summary>Opts in to live guesses every <paramref name="liveMs"/> ms while drawing (0 = off, else 50..5000).</summary>
@@ -239,60 +364,141 @@ namespace Doodlestream
         public long Hello(int liveMs, string client = "unity")
         {
             long seq;
-            var w = Begin("hello", 1 + (client != null ? 1 : 0), out seq);
-            w.WriteString("live_ms");
-            w.WriteInt(liveMs);
-            if (client != null)
-            {
-                w.WriteString("client");
-                w.WriteString(client);
-            }
-            return Queue(w, seq);
+            return Send(BuildHello(liveMs, client, null, null, out seq), seq, true);
+        }
+
+        /// <summary>From now on ranks only <paramref name="words"/> (model words or custom words;
+        /// null = every word again); feature <c>words</c>. The <c>hello</c> reply (or <c>unknown_word</c>) follows.</summary>
+        public long SetWords(IList<string> words)
+        {
+            long seq;
+            return Send(BuildWords(words, out seq), seq, true);
+        }
+
+        /// <summary><see cref="SetWords"/>, waiting for the settings now in force.</summary>
+        public Task<HelloMessage> SetWordsAsync(IList<string> words)
+        {
+            long seq;
+            return Ask<HelloMessage>(BuildWords(words, out seq), seq);
+        }
+
+        /// <summary>The word the player is drawing (null = none); feature <c>target</c>. Every
+        /// <c>guesses</c> then carries <see cref="GuessesMessage.Target"/> (its score and rank), and
+        /// <see cref="Recognized"/> is raised once per drawing when its score reaches
+        /// <paramref name="threshold"/> (null: the model's calibrated default).</summary>
+        public long SetTarget(string word, double? threshold = null)
+        {
+            long seq;
+            return Send(BuildTarget(word, threshold, out seq), seq, true);
+        }
+
+        /// <summary><see cref="SetTarget"/>, waiting for the settings now in force.</summary>
+        public Task<HelloMessage> SetTargetAsync(string word, double? threshold = null)
+        {
+            long seq;
+            return Ask<HelloMessage>(BuildTarget(word, threshold, out seq), seq);
+        }
+
+        /// <summary>Guesses per reply, 1..<c>max_top_k</c> (default 5).</summary>
+        public long SetTopK(int topK)
+        {
+            CheckRange("topK", topK, 1, Limit("max_top_k", 20));
+            long seq;
+            return Send(BuildHello(_liveMs, null, "top_k", topK, out seq), seq, true);
+        }
+
+        /// <summary>Continues the drawing <paramref name="drawingKey"/> of an ended connection (feature
+        /// <c>resume</c>); call it before drawing anything, then resend the drawing's strokes. The
+        /// history then keeps that drawing once. An unknown or expired key gets <c>unknown_drawing</c>
+        /// and the session goes on with a new drawing.</summary>
+        public long Resume(string drawingKey)
+        {
+            if (string.IsNullOrEmpty(drawingKey)) throw new ArgumentException("a drawing key is needed", "drawingKey");
+            long seq;
+            return Send(BuildHello(_liveMs, null, "resume", drawingKey, out seq), seq, true);
         }
 
         /// <summary>Stores the current drawing as <paramref name="word"/>; the server answers with <c>saved</c> (its id).</summary>
         public long Submit(string word)
         {
-            if (word == null) throw new ArgumentNullException("word");
             long seq;
-            var w = Begin("submit", 1, out seq);
-            w.WriteString("word");
-            w.WriteString(word);
-            return Queue(w, seq);
+            return Send(BuildSubmit(word, out seq), seq, true);
+        }
+
+        /// <summary>Stores the current drawing as <paramref name="word"/> and waits for its id.</summary>
+        public Task<SavedMessage> SubmitAsync(string word)
+        {
+            long seq;
+            return Ask<SavedMessage>(BuildSubmit(word, out seq), seq);
         }
 
         /// <summary>Asks for a PNG of a stored drawing (<paramref name="id"/>) or of the current one (no id); the server answers with <c>sprite</c>.</summary>
         /// <param name="id">A stored drawing's id from <see cref="SavedMessage.Id"/>, or null for the current drawing.</param>
         /// <param name="size">The PNG's side in pixels, or null for the server's default.</param>
-        public long RequestSprite(long? id = null, int? size = null)
+        /// <param name="color">The line colour as <c>#rrggbb</c>, or null for the server's default.</param>
+        /// <param name="width">The line width in pixels, or null for the server's default.</param>
+        public long RequestSprite(long? id = null, int? size = null, string color = null, float? width = null)
         {
             long seq;
-            var w = Begin("sprite", (id.HasValue ? 1 : 0) + (size.HasValue ? 1 : 0), out seq);
-            if (id.HasValue)
-            {
-                w.WriteString("id");
-                w.WriteInt(id.Value);
-            }
-            if (size.HasValue)
-            {
-                w.WriteString("size");
-                w.WriteInt(size.Value);
-            }
-            return Queue(w, seq);
+            return Send(BuildSprite(id, size, color, width, out seq), seq, true);
+        }
+
+        /// <summary>A PNG of the current drawing (or of stored drawing <paramref name="id"/>), awaited.</summary>
+        public Task<SpriteMessage> SpriteAsync(int? size = null, string color = null, float? width = null, long? id = null)
+        {
+            long seq;
+            return Ask<SpriteMessage>(BuildSprite(id, size, color, width, out seq), seq);
         }
 
         /// <summary>Asks the server to classify a PNG or JPEG of a whole canvas; it answers with <c>guesses</c> (strokes 0).</summary>
         public long SendImage(byte[] png)
         {
             if (png == null) throw new ArgumentNullException("png");
+            double max = Limit("max_image_bytes", double.MaxValue);
+            if (png.Length > max)
+                throw new ArgumentException("the image has " + png.Length + " bytes, over the server's max_image_bytes " + max, "png");
             long seq;
             var w = Begin("image", 1, out seq);
             w.WriteString("png");
             w.WriteBinary(png);
-            return Queue(w, seq);
+            return Send(w, seq, true);
         }
 
-        /// <summary>Sends any message map: <paramref name="message"/> must hold a string <c>type</c>; a <c>seq</c> is added.</summary>
+        /// <summary>Teaches the custom word <paramref name="word"/> from example drawings (feature
+        /// <c>teach</c>); <see cref="Taught"/> follows. Each drawing is a list of strokes.</summary>
+        /// <param name="word">The new word (1..<c>max_word_chars</c> characters).</param>
+        /// <param name="drawings">1..<c>max_teach_drawings</c> example drawings.</param>
+        /// <param name="scope"><c>session</c> (default: this connection only) or <c>server</c> (every session; needs <paramref name="adminToken"/>).</param>
+        /// <param name="adminToken">The server's admin token, for scope <c>server</c>.</param>
+        public long Teach(string word, IList<IList<Stroke>> drawings, string scope = "session", string adminToken = null)
+        {
+            long seq;
+            return Send(BuildTeach(word, drawings, scope, adminToken, out seq), seq, true);
+        }
+
+        /// <summary><see cref="Teach"/>, waiting for the <c>taught</c> answer.</summary>
+        public Task<TaughtMessage> TeachAsync(string word, IList<IList<Stroke>> drawings, string scope = "session", string adminToken = null)
+        {
+            long seq;
+            return Ask<TaughtMessage>(BuildTeach(word, drawings, scope, adminToken, out seq), seq);
+        }
+
+        /// <summary>Removes the custom word <paramref name="word"/>; <see cref="Forgotten"/> follows.</summary>
+        public long Forget(string word, string scope = "session", string adminToken = null)
+        {
+            long seq;
+            return Send(BuildForget(word, scope, adminToken, out seq), seq, true);
+        }
+
+        /// <summary><see cref="Forget"/>, waiting for the <c>forgotten</c> answer.</summary>
+        public Task<ForgottenMessage> ForgetAsync(string word, string scope = "session", string adminToken = null)
+        {
+            long seq;
+            return Ask<ForgottenMessage>(BuildForget(word, scope, adminToken, out seq), seq);
+        }
+
+        /// <summary>Sends any message map: <paramref name="message"/> must hold a string <c>type</c>; a <c>seq</c> is added.
+        /// Every type but <c>points</c> is expected to be answered within <see cref="ReplyTimeout"/>.</summary>
         public long Send(IDictionary<string, object> message)
         {
             if (message == null) throw new ArgumentNullException("message");
@@ -307,7 +513,7 @@ namespace Doodlestream
                 w.WriteString(kv.Key);
                 w.WriteValue(kv.Value);
             }
-            return Queue(w, seq);
+            return Send(w, seq, (string)type != "points");
         }
 
         /// <summary>Sends <paramref name="frame"/> as one binary frame, as it is (for testing a server's error handling).</summary>
@@ -317,13 +523,187 @@ namespace Doodlestream
             Enqueue((byte[])frame.Clone());
         }
 
+        // ------------------------------------------------------------------ message builders
+
+        private MsgPackWriter BuildHello(int liveMs, string client, string key, object value, out long seq)
+        {
+            CheckLiveMs(liveMs);
+            var w = Begin("hello", 1 + (client != null ? 1 : 0) + (key != null ? 1 : 0), out seq);
+            w.WriteString("live_ms");
+            w.WriteInt(liveMs);
+            if (client != null)
+            {
+                w.WriteString("client");
+                w.WriteString(client);
+            }
+            if (key != null)
+            {
+                w.WriteString(key);
+                w.WriteValue(value);
+            }
+            _liveMs = liveMs;
+            return w;
+        }
+
+        private MsgPackWriter BuildWords(IList<string> words, out long seq)
+        {
+            object[] list = null;
+            if (words != null)
+            {
+                CheckRange("words.Count", words.Count, 1, Limit("max_word_list", 345));
+                list = new object[words.Count];
+                for (int i = 0; i < words.Count; i++) list[i] = CheckWord(words[i], "words");
+            }
+            return BuildHello(_liveMs, null, "words", list, out seq);
+        }
+
+        private MsgPackWriter BuildTarget(string word, double? threshold, out long seq)
+        {
+            if (word != null) CheckWord(word, "word");
+            if (threshold.HasValue && !(threshold.Value > 0 && threshold.Value <= 1))
+                throw new ArgumentOutOfRangeException("threshold", "must be in (0, 1]");
+            var w = Begin("hello", 2 + (threshold.HasValue ? 1 : 0), out seq);
+            w.WriteString("live_ms");
+            w.WriteInt(_liveMs);
+            w.WriteString("target");
+            if (word == null) w.WriteNil();
+            else w.WriteString(word);
+            if (threshold.HasValue)
+            {
+                w.WriteString("target_threshold");
+                w.WriteDouble(threshold.Value);
+            }
+            return w;
+        }
+
+        private MsgPackWriter BuildSubmit(string word, out long seq)
+        {
+            CheckWord(word, "word");
+            var w = Begin("submit", 1, out seq);
+            w.WriteString("word");
+            w.WriteString(word);
+            return w;
+        }
+
+        private MsgPackWriter BuildSprite(long? id, int? size, string color, float? width, out long seq)
+        {
+            if (size.HasValue) CheckRange("size", size.Value, Limit("min_sprite_px", 1), Limit("max_sprite_px", 1024));
+            if (width.HasValue && !(width.Value > 0 && width.Value <= Limit("max_sprite_width_px", 64)))
+                throw new ArgumentOutOfRangeException("width", "must be in (0, max_sprite_width_px]");
+            if (color != null && (color.Length != 7 || color[0] != '#' || !IsHex(color.Substring(1))))
+                throw new ArgumentException("color must be #rrggbb", "color");
+            var w = Begin("sprite", (id.HasValue ? 1 : 0) + (size.HasValue ? 1 : 0) + (color != null ? 1 : 0) + (width.HasValue ? 1 : 0), out seq);
+            if (id.HasValue)
+            {
+                w.WriteString("id");
+                w.WriteInt(id.Value);
+            }
+            if (size.HasValue)
+            {
+                w.WriteString("size");
+                w.WriteInt(size.Value);
+            }
+            if (color != null)
+            {
+                w.WriteString("color");
+                w.WriteString(color);
+            }
+            if (width.HasValue)
+            {
+                w.WriteString("width");
+                w.WriteFloat(width.Value);
+            }
+            return w;
+        }
+
+        private MsgPackWriter BuildTeach(string word, IList<IList<Stroke>> drawings, string scope, string adminToken, out long seq)
+        {
+            CheckWord(word, "word");
+            if (drawings == null) throw new ArgumentNullException("drawings");
+            CheckRange("drawings.Count", drawings.Count, 1, Limit("max_teach_drawings", 20));
+            var w = Begin("teach", 3 + (adminToken != null ? 1 : 0), out seq);
+            w.WriteString("word");
+            w.WriteString(word);
+            w.WriteString("scope");
+            w.WriteString(scope ?? "session");
+            if (adminToken != null)
+            {
+                w.WriteString("admin_token");
+                w.WriteString(adminToken);
+            }
+            w.WriteString("drawings");
+            w.WriteArrayHeader(drawings.Count);
+            foreach (var drawing in drawings)
+            {
+                if (drawing == null || drawing.Count == 0) throw new ArgumentException("every example drawing needs a stroke", "drawings");
+                w.WriteArrayHeader(drawing.Count);
+                foreach (var stroke in drawing)
+                {
+                    if (stroke == null) throw new ArgumentException("a stroke is null", "drawings");
+                    CheckStroke(stroke.X, stroke.Y, stroke.T);
+                    w.WriteMapHeader(stroke.T != null ? 3 : 2);
+                    WriteCoordinates(w, "x", stroke.X, 0, stroke.X.Count);
+                    WriteCoordinates(w, "y", stroke.Y, 0, stroke.Y.Count);
+                    if (stroke.T != null) WriteTimes(w, stroke.T, 0, stroke.T.Count);
+                }
+            }
+            return w;
+        }
+
+        private MsgPackWriter BuildForget(string word, string scope, string adminToken, out long seq)
+        {
+            CheckWord(word, "word");
+            var w = Begin("forget", 2 + (adminToken != null ? 1 : 0), out seq);
+            w.WriteString("word");
+            w.WriteString(word);
+            w.WriteString("scope");
+            w.WriteString(scope ?? "session");
+            if (adminToken != null)
+            {
+                w.WriteString("admin_token");
+                w.WriteString(adminToken);
+            }
+            return w;
+        }
+
+        // ------------------------------------------------------------------ checks against welcome.limits
+
         private int MaxPointsPerMessage
         {
-            get
-            {
-                var w = Welcome;
-                return w == null ? DefaultMaxPointsPerMessage : Math.Max(1, (int)w.Limit("max_points_per_message", DefaultMaxPointsPerMessage));
-            }
+            get { return Math.Max(1, (int)Limit("max_points_per_message", DefaultMaxPointsPerMessage)); }
+        }
+
+        /// <summary>The server's limit called <paramref name="name"/> (from <c>welcome</c>), or <paramref name="fallback"/>.</summary>
+        private double Limit(string name, double fallback)
+        {
+            var w = Welcome;
+            return w == null ? fallback : w.Limit(name, fallback);
+        }
+
+        private static void CheckRange(string what, double v, double min, double max)
+        {
+            if (v < min || v > max) throw new ArgumentOutOfRangeException(what, v, "must be between " + min + " and " + max + " (the server's limits)");
+        }
+
+        private void CheckLiveMs(int liveMs)
+        {
+            if (liveMs != 0) CheckRange("liveMs", liveMs, Limit("min_live_ms", 50), Limit("max_live_ms", 5000));
+        }
+
+        private string CheckWord(string word, string what)
+        {
+            if (word == null) throw new ArgumentNullException(what);
+            double max = Limit("max_word_chars", 64);
+            if (word.Trim().Length == 0 || word.Length > max)
+                throw new ArgumentException("a word must have 1.." + max + " characters, got " + word.Length, what);
+            return word;
+        }
+
+        private static bool IsHex(string s)
+        {
+            foreach (char c in s)
+                if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) return false;
+            return true;
         }
 
         private static void CheckPoints(IList<float> x, IList<float> y, IList<long> t)
@@ -337,19 +717,30 @@ namespace Doodlestream
                     throw new ArgumentException("point " + i + " is NaN or infinite");
         }
 
-        private long QueuePoints(string type, IList<float> x, IList<float> y, IList<long> t, int start, int count)
+        private void CheckStroke(IList<float> x, IList<float> y, IList<long> t)
         {
-            long seq;
+            CheckPoints(x, y, t);
+            double max = Limit("max_points_per_stroke", double.MaxValue);
+            if (x.Count == 0 || x.Count > max)
+                throw new ArgumentException("a stroke must have 1.." + max + " points (the server's max_points_per_stroke), got " + x.Count, "x");
+        }
+
+        // ------------------------------------------------------------------ encoding and queueing
+
+        private MsgPackWriter BuildPoints(string type, IList<float> x, IList<float> y, IList<long> t, int start, int count, out long seq)
+        {
             var w = Begin(type, t != null ? 3 : 2, out seq);
             WriteCoordinates(w, "x", x, start, count);
             WriteCoordinates(w, "y", y, start, count);
-            if (t != null)
-            {
-                w.WriteString("t");
-                w.WriteArrayHeader(count);
-                for (int i = start; i < start + count; i++) w.WriteInt(t[i]);
-            }
-            return Queue(w, seq);
+            if (t != null) WriteTimes(w, t, start, count);
+            return w;
+        }
+
+        private static void WriteTimes(MsgPackWriter w, IList<long> t, int start, int count)
+        {
+            w.WriteString("t");
+            w.WriteArrayHeader(count);
+            for (int i = start; i < start + count; i++) w.WriteInt(t[i]);
         }
 
         // Whole-number coordinates (mouse pixels) go out as msgpack ints: 1-3 bytes instead of 5.
@@ -363,13 +754,6 @@ namespace Doodlestream
                 if (f == (float)Math.Floor(f) && Math.Abs(f) < 1e9f) w.WriteInt((long)f);
                 else w.WriteFloat(f);
             }
-        }
-
-        private long QueueSimple(string type)
-        {
-            long seq;
-            var w = Begin(type, 0, out seq);
-            return Queue(w, seq);
         }
 
         // Starts a message map of type, seq and extraFields more pairs; seq is this message's fresh seq.
@@ -387,10 +771,60 @@ namespace Doodlestream
             return w;
         }
 
-        private long Queue(MsgPackWriter w, long seq)
+        // Queues the message; when the server answers it, the answer is due within ReplyTimeout.
+        private long Send(MsgPackWriter w, long seq, bool answered, Pending pending = null)
         {
-            Enqueue(w.ToArray());
+            byte[] frame = w.ToArray();
+            CheckFrame(frame);
+            if (answered || pending != null)
+            {
+                pending = pending ?? new Pending();
+                pending.DueTicks = DueTicks();
+                _pending[seq] = pending;
+            }
+            try
+            {
+                Enqueue(frame);
+            }
+            catch (Exception)
+            {
+                Pending dropped;
+                _pending.TryRemove(seq, out dropped);
+                throw;
+            }
             return seq;
+        }
+
+        // Queues the message and completes the task with its answer (an error answer throws DoodleServerException).
+        private Task<T> Ask<T>(MsgPackWriter w, long seq) where T : ServerMessage
+        {
+            var tcs = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
+            var pending = new Pending
+            {
+                OnReply = m =>
+                {
+                    var reply = m as T;
+                    if (reply != null) tcs.TrySetResult(reply);
+                    else if (m is ErrorMessage) tcs.TrySetException(new DoodleServerException((ErrorMessage)m));
+                    else tcs.TrySetException(new DoodleProtocolException("expected '" + typeof(T).Name + "' in answer to seq " + seq + ", got '" + m.Type + "'"));
+                },
+                OnFail = e => tcs.TrySetException(e),
+            };
+            Send(w, seq, true, pending);
+            return tcs.Task;
+        }
+
+        private long DueTicks()
+        {
+            var timeout = ReplyTimeout;
+            return timeout > TimeSpan.Zero ? Clock.ElapsedTicks + (long)(timeout.TotalSeconds * Stopwatch.Frequency) : long.MaxValue;
+        }
+
+        private void CheckFrame(byte[] frame)
+        {
+            double max = Limit("max_frame_bytes", double.MaxValue);
+            if (frame.Length > max) // the server would close the connection (1009) without a word
+                throw new ArgumentException("the message would be " + frame.Length + " bytes, over the server's max_frame_bytes " + max);
         }
 
         private void Enqueue(byte[] frame)
@@ -402,8 +836,53 @@ namespace Doodlestream
                 Interlocked.Add(ref _queuedBytes, -frame.Length);
                 throw new InvalidOperationException("send queue is full (" + MaxQueuedBytes + " bytes waiting); is the server reachable?");
             }
+            Volatile.Write(ref _lastSendTicks, Clock.ElapsedTicks);
             _outbox.Enqueue(frame);
             _outboxSignal.Release();
+        }
+
+        // Ends a connection whose server stopped answering; sends the keep-alive while idle.
+        private async Task WatchdogAsync()
+        {
+            try
+            {
+                while (!_stop.IsCancellationRequested)
+                {
+                    var reply = ReplyTimeout;
+                    var keepAlive = KeepAliveInterval;
+                    double tickS = 1.0;
+                    if (reply > TimeSpan.Zero) tickS = Math.Min(tickS, reply.TotalSeconds / 4);
+                    if (keepAlive > TimeSpan.Zero) tickS = Math.Min(tickS, keepAlive.TotalSeconds / 4);
+                    await Task.Delay(TimeSpan.FromSeconds(Math.Max(0.02, tickS)), _stop.Token).ConfigureAwait(false);
+                    long now = Clock.ElapsedTicks;
+                    foreach (var kv in _pending)
+                    {
+                        if (kv.Value.DueTicks >= now) continue;
+                        var e = new TimeoutException("no answer to seq " + kv.Key + " within " + reply.TotalSeconds + " s: the connection is presumed dead");
+                        End(null, e.Message, e, false);
+                        return;
+                    }
+                    if (keepAlive > TimeSpan.Zero && _pending.IsEmpty && State == ConnectionState.Connected
+                        && now - Volatile.Read(ref _lastSendTicks) >= keepAlive.TotalSeconds * Stopwatch.Frequency)
+                    {
+                        try
+                        {
+                            long seq;
+                            var w = Begin("hello", 1, out seq);
+                            w.WriteString("live_ms");
+                            w.WriteInt(_liveMs);
+                            Send(w, seq, true, new Pending { KeepAlive = true });
+                        }
+                        catch (InvalidOperationException)
+                        {
+                            // closing meanwhile, or the queue is full: the reply check covers it
+                        }
+                    }
+                }
+            }
+            catch (OperationCanceledException)
+            {
+            }
         }
 
         private async Task SendLoopAsync()
@@ -415,6 +894,12 @@ namespace Doodlestream
                     await _outboxSignal.WaitAsync(_stop.Token).ConfigureAwait(false);
                     byte[] frame;
                     if (!_outbox.TryDequeue(out frame)) continue;
+                    if (ReferenceEquals(frame, CloseFrame))
+                    {
+                        await _ws.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "client closing", _stop.Token).ConfigureAwait(false);
+                        _closeSent.TrySetResult(true);
+                        return;
+                    }
                     Interlocked.Add(ref _queuedBytes, -frame.Length);
                     await _ws.SendAsync(new ArraySegment<byte>(frame), WebSocketMessageType.Binary, true, _stop.Token).ConfigureAwait(false);
                 }
@@ -498,9 +983,29 @@ namespace Doodlestream
 
         private void Dispatch(ServerMessage msg)
         {
+            Pending pending = null;
+            if (msg.Seq.HasValue && _pending.TryRemove(msg.Seq.Value, out pending) && pending.KeepAlive) return; // only proof of life
+            string drawing = msg is GuessesMessage ? ((GuessesMessage)msg).Drawing
+                : msg is ClearedMessage ? ((ClearedMessage)msg).Drawing
+                : msg is HelloMessage ? ((HelloMessage)msg).Drawing : null;
+            if (drawing != null) Volatile.Write(ref _drawing, drawing);
+            if (pending != null && pending.OnReply != null)
+            {
+                try
+                {
+                    pending.OnReply(msg);
+                }
+                catch (Exception e)
+                {
+                    Fault(e);
+                }
+            }
             try
             {
                 if (msg is GuessesMessage) Raise(GuessesReceived, (GuessesMessage)msg);
+                else if (msg is RecognizedMessage) Raise(Recognized, (RecognizedMessage)msg);
+                else if (msg is TaughtMessage) Raise(Taught, (TaughtMessage)msg);
+                else if (msg is ForgottenMessage) Raise(Forgotten, (ForgottenMessage)msg);
                 else if (msg is WelcomeMessage) Raise(Welcomed, (WelcomeMessage)msg);
                 else if (msg is ErrorMessage) Raise(ErrorReceived, (ErrorMessage)msg);
                 else if (msg is ClearedMessage) Raise(Cleared, (ClearedMessage)msg);
@@ -514,16 +1019,20 @@ namespace Doodlestream
             }
         }
 
+        // Each handler on its own: one that throws does not keep the message from the others.
         private void Raise<T>(Action<T> handler, T arg)
         {
             if (handler == null) return;
-            try
+            foreach (var d in handler.GetInvocationList())
             {
-                handler(arg);
-            }
-            catch (Exception e)
-            {
-                Fault(e);
+                try
+                {
+                    ((Action<T>)d)(arg);
+                }
+                catch (Exception e)
+                {
+                    Fault(e);
+                }
             }
         }
 
@@ -552,14 +1061,14 @@ namespace Doodlestream
                 Dispose();
                 return;
             }
-            var deadline = DateTime.UtcNow + limit;
-            while (!_outbox.IsEmpty && DateTime.UtcNow < deadline && Volatile.Read(ref _ended) == 0)
-                await Task.Delay(5).ConfigureAwait(false);
+            // The send loop sends the close frame after every frame queued before it (a WebSocket
+            // takes one send at a time, so closing from here could cut a frame in flight).
+            _outbox.Enqueue(CloseFrame);
+            _outboxSignal.Release();
             try
             {
-                using (var t = new CancellationTokenSource(limit))
-                    await _ws.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "client closing", t.Token).ConfigureAwait(false);
-                await Task.WhenAny(_receiveLoop, Task.Delay(limit)).ConfigureAwait(false);
+                var sent = await Task.WhenAny(_closeSent.Task, Task.Delay(limit)).ConfigureAwait(false);
+                if (sent == _closeSent.Task) await Task.WhenAny(_receiveLoop, Task.Delay(limit)).ConfigureAwait(false);
             }
             catch (Exception)
             {
@@ -596,7 +1105,27 @@ namespace Doodlestream
             }
             byte[] dropped;
             while (_outbox.TryDequeue(out dropped)) { }
-            Raise(Disconnected, new DisconnectInfo(status, reason, error, byClient));
+            var info = new DisconnectInfo(status, reason, error, byClient);
+            FailPending(info);
+            Raise(Disconnected, info);
+        }
+
+        // Every request still waiting fails; one registered after this point finds the state Disconnected first.
+        private void FailPending(DisconnectInfo info)
+        {
+            foreach (var seq in _pending.Keys)
+            {
+                Pending p;
+                if (!_pending.TryRemove(seq, out p) || p.OnFail == null) continue;
+                try
+                {
+                    p.OnFail(new DoodleDisconnectedException(info));
+                }
+                catch (Exception)
+                {
+                    // a continuation's trouble is not ours
+                }
+            }
         }
 
         private WebSocketCloseStatus? SafeCloseStatus()

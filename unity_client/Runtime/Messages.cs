@@ -1,4 +1,4 @@
-// Typed server -> client messages of doodlestream protocol v1 (see the project README).
+// Typed server -> client messages of doodlestream protocol v1.1 (see the project README).
 // No UnityEngine dependency: this file compiles in any .NET (Framework 4.x / Standard 2.x) project.
 
 using System;
@@ -55,6 +55,9 @@ namespace Doodlestream
                 case "error": return new ErrorMessage(fields);
                 case "saved": return new SavedMessage(fields);
                 case "sprite": return new SpriteMessage(fields);
+                case "recognized": return new RecognizedMessage(fields);
+                case "taught": return new TaughtMessage(fields);
+                case "forgotten": return new ForgottenMessage(fields);
                 default: return new ServerMessage(fields);
             }
         }
@@ -84,6 +87,34 @@ namespace Doodlestream
             var s = v as string;
             if (s == null) throw Wrong(key, "a string", v);
             return s;
+        }
+
+        /// <summary>An optional string field: null when absent or not a string.</summary>
+        protected string OptionalString(string key)
+        {
+            object v;
+            return Fields.TryGetValue(key, out v) ? v as string : null;
+        }
+
+        /// <summary>An optional array of strings: null when absent or nil; non-strings are skipped.</summary>
+        protected IReadOnlyList<string> OptionalStrings(string key)
+        {
+            object v;
+            var items = Fields.TryGetValue(key, out v) ? v as object[] : null;
+            if (items == null) return null;
+            var list = new List<string>(items.Length);
+            foreach (object item in items)
+                if (item is string) list.Add((string)item);
+            return list.AsReadOnly();
+        }
+
+        /// <summary>An optional number field: null when absent or not a number.</summary>
+        protected double? OptionalDouble(string key)
+        {
+            object v;
+            if (!Fields.TryGetValue(key, out v)) return null;
+            if (v is long || v is ulong || v is double || v is float) return Convert.ToDouble(v);
+            return null;
         }
 
         /// <summary>A required field of any type.</summary>
@@ -121,6 +152,11 @@ namespace Doodlestream
         public int Classes { get; private set; }
         /// <summary>The limits in force (name -> number), e.g. <c>max_points_per_message</c>.</summary>
         public IReadOnlyDictionary<string, double> Limits { get; private set; }
+        /// <summary>v1.1: additions counted on top of <see cref="Protocol"/> (0 from a v1.0 server).</summary>
+        public int ProtocolMinor { get; private set; }
+        /// <summary>v1.1: what the server installed, among <c>words</c>, <c>target</c>, <c>teach</c>,
+        /// <c>resume</c>, <c>submit</c>, <c>sprite</c> (empty from a v1.0 server).</summary>
+        public IReadOnlyList<string> Features { get; private set; }
 
         internal WelcomeMessage(IDictionary<string, object> f) : base(f)
         {
@@ -136,6 +172,16 @@ namespace Doodlestream
                     if (kv.Value is long || kv.Value is ulong || kv.Value is double || kv.Value is float)
                         limits[kv.Key] = Convert.ToDouble(kv.Value);
             Limits = new ReadOnlyDictionary<string, double>(limits);
+            ProtocolMinor = (int)(OptionalDouble("protocol_minor") ?? 0);
+            Features = OptionalStrings("features") ?? new List<string>().AsReadOnly();
+        }
+
+        /// <summary>True when <see cref="Features"/> holds <paramref name="feature"/>.</summary>
+        public bool HasFeature(string feature)
+        {
+            foreach (var f in Features)
+                if (f == feature) return true;
+            return false;
         }
 
         /// <summary>The limit called <paramref name="name"/>, or <paramref name="fallback"/> when the server did not send it.</summary>
@@ -153,11 +199,31 @@ namespace Doodlestream
         public int Protocol { get; private set; }
         /// <summary>Live guesses every this many milliseconds while drawing; 0 = off.</summary>
         public int LiveMs { get; private set; }
+        /// <summary>v1.1 (when the hello carried a v1.1 field): the word list in force, null = every word.</summary>
+        public IReadOnlyList<string> Words { get; private set; }
+        /// <summary>v1.1: guesses per reply now in force, when reported.</summary>
+        public int? TopK { get; private set; }
+        /// <summary>v1.1: the target word now in force, or null.</summary>
+        public string Target { get; private set; }
+        /// <summary>v1.1: the score at which the target counts as recognized, when reported.</summary>
+        public double? TargetThreshold { get; private set; }
+        /// <summary>v1.1: the drawing key continued by a <c>resume</c>, else null.</summary>
+        public string Drawing { get; private set; }
+        /// <summary>v1.1: true when the <c>resume</c> worked.</summary>
+        public bool Resumed { get; private set; }
 
         internal HelloMessage(IDictionary<string, object> f) : base(f)
         {
             Protocol = (int)RequireLong("protocol");
             LiveMs = (int)RequireLong("live_ms");
+            Words = OptionalStrings("words");
+            double? k = OptionalDouble("top_k");
+            TopK = k.HasValue ? (int?)(int)k.Value : null;
+            Target = OptionalString("target");
+            TargetThreshold = OptionalDouble("target_threshold");
+            Drawing = OptionalString("drawing");
+            object resumed;
+            Resumed = f.TryGetValue("resumed", out resumed) && resumed is bool && (bool)resumed;
         }
     }
 
@@ -183,6 +249,31 @@ namespace Doodlestream
         }
     }
 
+    /// <summary>Where the target word stands in a <c>guesses</c> (v1.1, after <see cref="DoodleClient.SetTarget"/>).</summary>
+    public sealed class TargetScore
+    {
+        /// <summary>The target word.</summary>
+        public string Word { get; private set; }
+        /// <summary>Its score, 0..1.</summary>
+        public double Score { get; private set; }
+        /// <summary>Its rank among every candidate word, 1 = top guess.</summary>
+        public int Rank { get; private set; }
+
+        /// <summary>Creates the record.</summary>
+        public TargetScore(string word, double score, int rank)
+        {
+            Word = word;
+            Score = score;
+            Rank = rank;
+        }
+
+        /// <inheritdoc/>
+        public override string ToString()
+        {
+            return Word + " #" + Rank + " " + Score.ToString("0.000", System.Globalization.CultureInfo.InvariantCulture);
+        }
+    }
+
     /// <summary>The model's top guesses for the drawing so far (after pen_up, stroke, undo, or live while drawing).</summary>
     public sealed class GuessesMessage : ServerMessage
     {
@@ -197,6 +288,10 @@ namespace Doodlestream
 
         /// <summary>The best guess, or null when there is none.</summary>
         public string TopWord { get { return Guesses.Count > 0 ? Guesses[0].Word : null; } }
+        /// <summary>v1.1: the key of the drawing in progress (resume it after a lost connection), or null from an older server.</summary>
+        public string Drawing { get; private set; }
+        /// <summary>v1.1: the target word's score and rank, when a target is set and the canvas is not empty; else null.</summary>
+        public TargetScore Target { get; private set; }
 
         internal GuessesMessage(IDictionary<string, object> f) : base(f)
         {
@@ -217,6 +312,17 @@ namespace Doodlestream
                 list.Add(new Guess((string)word, Convert.ToDouble(score)));
             }
             Guesses = list.AsReadOnly();
+            Drawing = OptionalString("drawing");
+            object t;
+            var target = f.TryGetValue("target", out t) ? t as IDictionary<string, object> : null;
+            if (target != null)
+            {
+                object word, score, rank;
+                if (!target.TryGetValue("word", out word) || !(word is string) || !target.TryGetValue("score", out score)
+                    || !(score is double || score is float || score is long) || !target.TryGetValue("rank", out rank) || !(rank is long))
+                    throw new DoodleProtocolException("'guesses' message: 'target' needs a string 'word', a number 'score' and an int 'rank'");
+                Target = new TargetScore((string)word, Convert.ToDouble(score), (int)(long)rank);
+            }
         }
 
         /// <inheritdoc/>
@@ -229,7 +335,109 @@ namespace Doodlestream
     /// <summary>The answer to <c>clear</c>: a new, empty drawing has started.</summary>
     public sealed class ClearedMessage : ServerMessage
     {
-        internal ClearedMessage(IDictionary<string, object> f) : base(f) { }
+        /// <summary>v1.1: the key of the new drawing, or null from an older server.</summary>
+        public string Drawing { get; private set; }
+
+        internal ClearedMessage(IDictionary<string, object> f) : base(f)
+        {
+            Drawing = OptionalString("drawing");
+        }
+    }
+
+    /// <summary>v1.1: the target word reached its threshold in this drawing (once per drawing).</summary>
+    public sealed class RecognizedMessage : ServerMessage
+    {
+        /// <summary>The target word.</summary>
+        public string Word { get; private set; }
+        /// <summary>Its score when it was recognized.</summary>
+        public double Score { get; private set; }
+        /// <summary>Finished strokes at that moment.</summary>
+        public int Strokes { get; private set; }
+        /// <summary>Milliseconds from the drawing's first point to its latest, in the drawing's own time.</summary>
+        public long Ms { get; private set; }
+
+        internal RecognizedMessage(IDictionary<string, object> f) : base(f)
+        {
+            Word = RequireString("word");
+            Score = RequireDouble("score");
+            Strokes = (int)RequireLong("strokes");
+            Ms = RequireLong("ms");
+        }
+
+        /// <inheritdoc/>
+        public override string ToString()
+        {
+            return "recognized " + Word + " after " + Strokes + " strokes, " + Ms + " ms";
+        }
+    }
+
+    /// <summary>v1.1: the answer to <c>teach</c>.</summary>
+    public sealed class TaughtMessage : ServerMessage
+    {
+        /// <summary>The custom word.</summary>
+        public string Word { get; private set; }
+        /// <summary>Example drawings the word holds now.</summary>
+        public int Examples { get; private set; }
+        /// <summary><c>session</c> or <c>server</c>.</summary>
+        public string Scope { get; private set; }
+
+        internal TaughtMessage(IDictionary<string, object> f) : base(f)
+        {
+            Word = RequireString("word");
+            Examples = (int)RequireLong("examples");
+            Scope = RequireString("scope");
+        }
+    }
+
+    /// <summary>v1.1: the answer to <c>forget</c>.</summary>
+    public sealed class ForgottenMessage : ServerMessage
+    {
+        /// <summary>The custom word removed.</summary>
+        public string Word { get; private set; }
+        /// <summary><c>session</c> or <c>server</c>.</summary>
+        public string Scope { get; private set; }
+
+        internal ForgottenMessage(IDictionary<string, object> f) : base(f)
+        {
+            Word = RequireString("word");
+            Scope = RequireString("scope");
+        }
+    }
+
+    /// <summary>One stroke: points with y growing downwards, optional times in ms since the drawing began.</summary>
+    public sealed class Stroke
+    {
+        /// <summary>X coordinates.</summary>
+        public readonly List<float> X = new List<float>();
+        /// <summary>Y coordinates (downwards).</summary>
+        public readonly List<float> Y = new List<float>();
+        /// <summary>Times in ms, or null when the server is to stamp them.</summary>
+        public List<long> T;
+
+        /// <summary>An empty stroke, with times when <paramref name="timed"/>.</summary>
+        public Stroke(bool timed = true)
+        {
+            if (timed) T = new List<long>();
+        }
+
+        /// <summary>A stroke of these points (copied).</summary>
+        public Stroke(IList<float> x, IList<float> y, IList<long> t = null)
+        {
+            X.AddRange(x);
+            Y.AddRange(y);
+            if (t != null) T = new List<long>(t);
+        }
+
+        /// <summary>Points in the stroke.</summary>
+        public int Count { get { return X.Count; } }
+
+        /// <summary>Appends a point (with its time when the stroke is timed).</summary>
+        public void Add(float x, float y, long t = 0)
+        {
+            X.Add(x);
+            Y.Add(y);
+            if (T != null) T.Add(t);
+        }
     }
 
     /// <summary>The server refused a message; the session stays open.</summary>

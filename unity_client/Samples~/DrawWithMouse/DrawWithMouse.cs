@@ -1,10 +1,13 @@
 // Sample: draw with the mouse, see the server's guesses, turn the drawing into a sprite.
-// Uses only built-in Unity modules (legacy Input, LineRenderer, IMGUI): no package dependencies.
+// Uses built-in Unity modules (LineRenderer, IMGUI) and whichever input handling the project has:
+// the Input System package (com.unity.inputsystem) when it is active, else the legacy Input Manager.
 
 using System.Collections.Generic;
 using System.Text;
-using Doodlestream.Unity;
 using UnityEngine;
+#if ENABLE_INPUT_SYSTEM && DOODLESTREAM_INPUT_SYSTEM
+using UnityEngine.InputSystem;
+#endif
 
 namespace Doodlestream.Samples
 {
@@ -14,7 +17,9 @@ namespace Doodlestream.Samples
     /// with <c>OnGUI</c>. Keys: undo, clear, submit (store the drawing as the top guess, then spawn
     /// its sprite) and sprite (spawn a sprite of the current drawing).
     /// </summary>
-    /// <remarks>Needs the legacy Input Manager ("Active Input Handling" set to "Input Manager (Old)" or "Both").</remarks>
+    /// <remarks>Reads the pointer through the Input System package when the project uses it (its
+    /// assembly definition defines <c>DOODLESTREAM_INPUT_SYSTEM</c> when com.unity.inputsystem is
+    /// installed), else through the legacy Input Manager; with neither it logs one error.</remarks>
     [AddComponentMenu("Doodlestream/Samples/Draw With Mouse")]
     public sealed class DrawWithMouse : MonoBehaviour
     {
@@ -30,24 +35,26 @@ namespace Doodlestream.Samples
         [SerializeField] private float minPixelsBetweenPoints = 2f;
         [Tooltip("Side of the sprites asked for, in pixels.")]
         [SerializeField] private int spriteSize = 256;
+        [Tooltip("Sprites kept in the scene; the oldest is destroyed (texture included) beyond this.")]
+        [SerializeField] private int maxSprites = 8;
+#if ENABLE_INPUT_SYSTEM && DOODLESTREAM_INPUT_SYSTEM
+        [SerializeField] private Key undoKey = Key.Z;
+        [SerializeField] private Key clearKey = Key.C;
+        [SerializeField] private Key submitKey = Key.Enter;
+        [SerializeField] private Key spriteKey = Key.S;
+#else
         [SerializeField] private KeyCode undoKey = KeyCode.Z;
         [SerializeField] private KeyCode clearKey = KeyCode.C;
         [SerializeField] private KeyCode submitKey = KeyCode.Return;
         [SerializeField] private KeyCode spriteKey = KeyCode.S;
+#endif
 
-        /// <summary>A finished stroke in server coordinates (pixels, y down), kept to resend after a reconnect.</summary>
-        private sealed class Stroke
-        {
-            public readonly List<float> X = new List<float>();
-            public readonly List<float> Y = new List<float>();
-            public readonly List<long> T = new List<long>();
-            public LineRenderer Line;
-        }
-
-        private readonly List<Stroke> _strokes = new List<Stroke>();
-        private Stroke _current;
-        private float _drawingStart = -1f;
-        private Vector3 _lastMouse;
+        // The lines on screen. The points themselves are kept once, by DoodleStreamBehaviour, which
+        // replays them after a reconnect.
+        private readonly List<LineRenderer> _strokes = new List<LineRenderer>();
+        private LineRenderer _current;
+        private Vector2 _lastMouse;
+        private readonly Queue<GameObject> _sprites = new Queue<GameObject>();
         private Material _material;
         private GuessesMessage _guesses;
         private string _status = "connecting...";
@@ -63,6 +70,9 @@ namespace Doodlestream.Samples
             if (drawCamera == null) drawCamera = Camera.main;
             _material = new Material(Shader.Find("Sprites/Default"));
             if (stream == null) Debug.LogError("DrawWithMouse needs a DoodleStreamBehaviour in the scene", this);
+#if !(ENABLE_INPUT_SYSTEM && DOODLESTREAM_INPUT_SYSTEM) && !ENABLE_LEGACY_INPUT_MANAGER
+            Debug.LogError("DrawWithMouse: no input handling it can read (install com.unity.inputsystem or enable the Input Manager)", this);
+#endif
         }
 
         private void OnEnable()
@@ -70,7 +80,6 @@ namespace Doodlestream.Samples
             if (stream == null) return;
             stream.GuessesReceived += OnGuesses;
             stream.ErrorReceived += OnServerError;
-            stream.Connected += OnConnected;
             stream.ConnectionStateChanged += OnState;
             stream.Saved += OnSaved;
             stream.SpriteReceived += OnSprite;
@@ -81,7 +90,6 @@ namespace Doodlestream.Samples
             if (stream == null) return;
             stream.GuessesReceived -= OnGuesses;
             stream.ErrorReceived -= OnServerError;
-            stream.Connected -= OnConnected;
             stream.ConnectionStateChanged -= OnState;
             stream.Saved -= OnSaved;
             stream.SpriteReceived -= OnSprite;
@@ -90,21 +98,44 @@ namespace Doodlestream.Samples
         private void Update()
         {
             if (stream == null || drawCamera == null) return;
-            if (Input.GetMouseButtonDown(0)) BeginStroke();
-            else if (Input.GetMouseButton(0) && _current != null) AddPoint(false);
-            if (Input.GetMouseButtonUp(0) && _current != null) EndStroke();
+            if (PointerPressedThisFrame()) BeginStroke();
+            else if (PointerHeld() && _current != null) AddPoint(false);
+            if (PointerReleasedThisFrame() && _current != null) EndStroke();
 
-            if (Input.GetKeyDown(undoKey)) Undo();
-            if (Input.GetKeyDown(clearKey)) ClearDrawing(true);
-            if (Input.GetKeyDown(submitKey)) SubmitDrawing();
-            if (Input.GetKeyDown(spriteKey)) RequestSpriteOfDrawing(false);
+            if (KeyPressed(undoKey)) Undo();
+            if (KeyPressed(clearKey)) ClearDrawing(true);
+            if (KeyPressed(submitKey)) SubmitDrawing();
+            if (KeyPressed(spriteKey)) RequestSpriteOfDrawing(false);
         }
+
+        // ------------------------------------------------------------------ input, either system
+
+#if ENABLE_INPUT_SYSTEM && DOODLESTREAM_INPUT_SYSTEM
+        // Pointer.current is the mouse, pen or touchscreen last used.
+        private static Vector2 PointerPosition() { return Pointer.current != null ? Pointer.current.position.ReadValue() : Vector2.zero; }
+        private static bool PointerPressedThisFrame() { return Pointer.current != null && Pointer.current.press.wasPressedThisFrame; }
+        private static bool PointerHeld() { return Pointer.current != null && Pointer.current.press.isPressed; }
+        private static bool PointerReleasedThisFrame() { return Pointer.current != null && Pointer.current.press.wasReleasedThisFrame; }
+        private static bool KeyPressed(Key key) { return Keyboard.current != null && Keyboard.current[key].wasPressedThisFrame; }
+#elif ENABLE_LEGACY_INPUT_MANAGER
+        private static Vector2 PointerPosition() { return Input.mousePosition; }
+        private static bool PointerPressedThisFrame() { return Input.GetMouseButtonDown(0); }
+        private static bool PointerHeld() { return Input.GetMouseButton(0); }
+        private static bool PointerReleasedThisFrame() { return Input.GetMouseButtonUp(0); }
+        private static bool KeyPressed(KeyCode key) { return Input.GetKeyDown(key); }
+#else
+        // Input System active without its package's assembly, or no input handling at all: Awake says so.
+        private static Vector2 PointerPosition() { return Vector2.zero; }
+        private static bool PointerPressedThisFrame() { return false; }
+        private static bool PointerHeld() { return false; }
+        private static bool PointerReleasedThisFrame() { return false; }
+        private static bool KeyPressed(KeyCode key) { return false; }
+#endif
 
         // ------------------------------------------------------------------ drawing
 
         private void BeginStroke()
         {
-            if (_drawingStart < 0) _drawingStart = Time.realtimeSinceStartup;
             var go = new GameObject("Stroke " + (_strokes.Count + 1));
             go.transform.SetParent(transform, false);
             var line = go.AddComponent<LineRenderer>();
@@ -117,45 +148,39 @@ namespace Doodlestream.Samples
             line.numCapVertices = 4;
             line.numCornerVertices = 4;
             line.positionCount = 0;
-            _current = new Stroke { Line = line };
+            _current = line;
             AddPoint(true);
         }
 
         private void AddPoint(bool first)
         {
-            Vector3 mouse = Input.mousePosition;
-            if (!first && Vector3.Distance(mouse, _lastMouse) < minPixelsBetweenPoints) return;
-            _lastMouse = mouse;
-            var line = _current.Line;
-            line.positionCount += 1;
-            line.SetPosition(line.positionCount - 1, drawCamera.ScreenToWorldPoint(new Vector3(mouse.x, mouse.y, drawDistance)));
-
-            // Server coordinates: screen pixels with y growing downwards, as in Quick, Draw!.
-            float x = Mathf.Round(mouse.x), y = Mathf.Round(Screen.height - mouse.y);
-            long t = (long)((Time.realtimeSinceStartup - _drawingStart) * 1000f);
-            _current.X.Add(x);
-            _current.Y.Add(y);
-            _current.T.Add(t);
-            stream.SendPoint(x, y, t);
+            Vector2 pointer = PointerPosition();
+            if (!first && Vector2.Distance(pointer, _lastMouse) < minPixelsBetweenPoints) return;
+            _lastMouse = pointer;
+            _current.positionCount += 1;
+            _current.SetPosition(_current.positionCount - 1, drawCamera.ScreenToWorldPoint(new Vector3(pointer.x, pointer.y, drawDistance)));
+            // Screen pixels, y up: the behaviour flips them, stamps the time, and sends a frame's points as one message.
+            if (first) stream.BeginStroke(pointer);
+            else stream.AddPoint(pointer);
         }
 
         private void EndStroke()
         {
             _strokes.Add(_current);
             _current = null;
-            stream.PenUp();
+            stream.EndStroke();
         }
 
         private void Undo()
         {
             if (_current != null)
             {
-                Destroy(_current.Line.gameObject);
+                Destroy(_current.gameObject);
                 _current = null;
             }
             else if (_strokes.Count > 0)
             {
-                Destroy(_strokes[_strokes.Count - 1].Line.gameObject);
+                Destroy(_strokes[_strokes.Count - 1].gameObject);
                 _strokes.RemoveAt(_strokes.Count - 1);
             }
             stream.Undo();
@@ -163,11 +188,10 @@ namespace Doodlestream.Samples
 
         private void ClearDrawing(bool tellServer)
         {
-            if (_current != null) Destroy(_current.Line.gameObject);
-            foreach (var s in _strokes) Destroy(s.Line.gameObject);
+            if (_current != null) Destroy(_current.gameObject);
+            foreach (var line in _strokes) Destroy(line.gameObject);
             _strokes.Clear();
             _current = null;
-            _drawingStart = -1f;
             _guesses = null;
             if (tellServer) stream.Clear();
         }
@@ -205,18 +229,18 @@ namespace Doodlestream.Samples
 
         private void OnSprite(SpriteMessage sprite)
         {
-            var texture = new Texture2D(2, 2, TextureFormat.RGBA32, false);
-            if (!texture.LoadImage(sprite.Png)) // resizes the texture to the PNG's size
+            var item = DoodleSprites.CreateSprite(sprite); // one world unit across
+            if (item == null)
             {
-                Destroy(texture);
                 _lastError = "the server's sprite is not a PNG";
                 return;
             }
-            texture.filterMode = FilterMode.Bilinear;
-            var item = Sprite.Create(texture, new Rect(0, 0, texture.width, texture.height), new Vector2(0.5f, 0.5f), texture.width);
             var go = new GameObject("Doodle sprite " + (++_spawned));
+            go.AddComponent<SpriteOwner>().Own(item.texture, item);
             var spriteRenderer = go.AddComponent<SpriteRenderer>();
             spriteRenderer.sprite = item;
+            _sprites.Enqueue(go);
+            while (_sprites.Count > Mathf.Max(1, maxSprites)) Destroy(_sprites.Dequeue()); // its SpriteOwner frees the texture
             spriteRenderer.sortingOrder = _spawned;
             // A row along the bottom of the view, one world unit per sprite.
             float across = 0.1f + 0.12f * ((_spawned - 1) % 8);
@@ -244,17 +268,6 @@ namespace Doodlestream.Samples
             _lastError = error.Code + ": " + error.Message;
         }
 
-        private void OnConnected(WelcomeMessage welcome)
-        {
-            // A new connection is a new, empty server session: resend the finished strokes.
-            if (_current != null)
-            {
-                Destroy(_current.Line.gameObject);
-                _current = null;
-            }
-            foreach (var s in _strokes) stream.SendStroke(s.X, s.Y, s.T);
-        }
-
         private void OnState(ConnectionState state)
         {
             _status = state == ConnectionState.Connected ? "connected" : state.ToString().ToLowerInvariant() + "...";
@@ -279,6 +292,11 @@ namespace Doodlestream.Samples
         private void OnDestroy()
         {
             if (_material != null) Destroy(_material);
+            while (_sprites.Count > 0)
+            {
+                var go = _sprites.Dequeue();
+                if (go != null) Destroy(go);
+            }
         }
     }
 }

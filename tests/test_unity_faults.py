@@ -1,0 +1,240 @@
+"""DoodleStreamBehaviour (unity_client/) against servers that misbehave, and its resume after a pause.
+
+Fault-injection servers are small websockets servers in this process (``FaultServer``): one that
+stops answering after its welcome, one that closes every connection right after its welcome, one
+that answers the first message with close code 1009. tests/unity/BehaviourHarness.cs runs the
+behaviour on tests/unity/UnityEngineStub.cs under Mono against them, and against the real server
+for the pause/resume and game-API run. Assertions on time are lower bounds only (a loaded machine
+makes waits longer, never shorter).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import msgpack
+import pytest
+from websockets.asyncio.server import ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+
+from tests.conftest import ServerProcess
+from tests.test_unity_client import BEHAVIOUR_HARNESS, STUB, UNITY, aot_framework, mcs, mono_aot, sources
+
+pytestmark = pytest.mark.mono
+
+
+@pytest.fixture(scope="module")
+def behaviour_exe(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """BehaviourHarness.exe: the runtime files and the harness, compiled against the UnityEngine stub."""
+    out = tmp_path_factory.mktemp("unity-faults")
+    stub = out / "UnityEngine.dll"
+    r = mcs("-target:library", f"-out:{stub}", str(STUB))
+    assert r.returncode == 0, r.stdout + r.stderr
+    plain, _ = sources()
+    exe = out / "BehaviourHarness.exe"
+    behaviour = [UNITY / "Runtime" / "DoodleStreamBehaviour.cs", UNITY / "Runtime" / "DoodleSprites.cs"]
+    r = mcs(f"-out:{exe}", f"-r:{stub}", *map(str, plain + behaviour), str(BEHAVIOUR_HARNESS))
+    assert r.returncode == 0, r.stdout + r.stderr
+    return exe
+
+
+@pytest.fixture(scope="module")
+def aot_behaviour_exe(behaviour_exe: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """BehaviourHarness.exe, the UnityEngine stub and the framework, compiled fully ahead of time."""
+    folder = tmp_path_factory.mktemp("unity-faults-aot")
+    for f in aot_framework().glob("*.dll*"):
+        shutil.copy(f, folder / f.name)
+    for name in ("UnityEngine.dll", behaviour_exe.name):
+        shutil.copy(behaviour_exe.parent / name, folder / name)
+    for name in ("UnityEngine.dll", behaviour_exe.name):
+        mono_aot(folder, folder / name)
+    return folder / behaviour_exe.name
+
+
+class FaultServer:
+    """A WebSocket server on a free port that sends a welcome and then misbehaves as ``mode`` says.
+
+    ``hang``: answers the first ``hello`` of a connection, then nothing (a server that stopped
+    answering: Wi-Fi hand-over, suspended phone). ``close``: closes (1000) right after the welcome.
+    ``too_big``: closes with 1009 on the first message. ``record``: answers every ``hello``, nothing
+    else. ``received[i]`` lists the message types the i-th connection sent; ``gaps_s`` the time from
+    each server-side close to the next connection (the client's wait, plus its connect time).
+    """
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+        self.received: list[list[str]] = []
+        self.opened: list[float] = []
+        self.closed: list[float] = []
+        self.port = 0
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._stop: asyncio.Future[None] | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    @property
+    def gaps_s(self) -> list[float]:
+        return [opened - closed for closed, opened in zip(self.closed, self.opened[1:], strict=False)]
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    def __enter__(self) -> FaultServer:
+        self._thread.start()
+        assert self._ready.wait(10)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        stop = self._stop
+        assert stop is not None
+        self._loop.call_soon_threadsafe(stop.set_result, None)
+        self._thread.join(10)
+
+    def _run(self) -> None:
+        self._loop.run_until_complete(self._main())
+
+    async def _main(self) -> None:
+        self._stop = self._loop.create_future()
+        async with serve(self._handle, "127.0.0.1", 0) as server:
+            self.port = next(iter(server.sockets)).getsockname()[1]
+            self._ready.set()
+            await self._stop
+
+    async def _handle(self, ws: ServerConnection) -> None:
+        got: list[str] = []
+        self.received.append(got)
+        self.opened.append(time.monotonic())
+        try:
+            await self._misbehave(ws, got)
+        except ConnectionClosed:
+            pass  # the client gave up on us: what the tests want
+
+    async def _misbehave(self, ws: ServerConnection, got: list[str]) -> None:
+        welcome = {"type": "welcome", "protocol": 1, "session": f"fault-{len(self.received)}", "model": "none"}
+        await ws.send(msgpack.packb({**welcome, "classes": 1, "limits": {}, "protocol_minor": 1, "features": []}))
+        if self.mode == "close":
+            self.closed.append(time.monotonic())
+            await ws.close(1000, "bye")
+            return
+        answered_hello = False
+        async for frame in ws:
+            msg = msgpack.unpackb(frame) if isinstance(frame, bytes) else {}
+            got.append(str(msg.get("type")))
+            if self.mode == "too_big":
+                self.closed.append(time.monotonic())
+                await ws.close(1009, "frame too large")
+                return
+            if msg.get("type") == "hello" and (not answered_hello or self.mode == "record"):
+                answered_hello = True
+                await ws.send(msgpack.packb({"type": "hello", "seq": msg.get("seq"), "protocol": 1, "live_ms": 0}))
+
+
+def run_fault(exe: Path, server: FaultServer, seconds: float, play: str = "") -> dict[str, Any]:
+    """Runs BehaviourHarness.exe against ``server``; ``play`` (default: the server's mode) says what the game does."""
+    r = subprocess.run(
+        ["mono", str(exe), "fault", server.url, play or server.mode, str(seconds)],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+        cwd=exe.parent,  # where a crashing Mono writes its mono_crash.*.json
+    )
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-4000:]
+    summary: dict[str, Any] = json.loads(r.stdout.strip().splitlines()[-1])
+    assert summary["off_main_thread"] == 0
+    return summary
+
+
+@pytest.fixture
+def hang() -> Iterator[FaultServer]:
+    with FaultServer("hang") as s:
+        yield s
+
+
+def test_a_server_that_stops_answering_is_noticed_by_the_reply_timeout_and_the_keep_alive(
+    behaviour_exe: Path, hang: FaultServer
+) -> None:
+    """An unanswered pen-up ends the connection (reply timeout); so does an unanswered keep-alive while idle."""
+    s = run_fault(behaviour_exe, hang, 20)
+    assert s["connected"] >= 2, s
+    first, second = s["ends"][:2]
+    # Connection 1: the pen-up got a seq and no answer -> a TimeoutException ends it (it stayed Connected before).
+    assert first["error"] == "TimeoutException" and f"seq {s['pen_up_seq']}" in first["reason"], s
+    assert "pen_up" in hang.received[0]
+    # Connection 2 sent nothing but the connect hello: the keep-alive hello went unanswered.
+    assert second["error"] == "TimeoutException", s
+    assert "pen_up" not in hang.received[1] and hang.received[1].count("hello") >= 2, hang.received
+    assert s["states"][:4] == ["Connecting", "Connected", "Disconnected", "Connecting"], s
+
+
+def test_close_after_welcome_backs_off_instead_of_a_reconnect_storm(behaviour_exe: Path) -> None:
+    """Connections closing right after welcome: waits double (0.1, 0.2, 0.4, 0.8 s), not a retry every 0.1 s."""
+    with FaultServer("close") as server:
+        s = run_fault(behaviour_exe, server, 6)
+    # Measured by the server, from its close to the next connection: never shorter than the client's
+    # delay, whatever the load. Lower bounds of each delay with 20 % jitter: 0.08, 0.16, 0.32, 0.64 s.
+    waits = server.gaps_s
+    assert len(waits) >= 4, (waits, s)
+    for i, floor in enumerate([0.08, 0.16, 0.32, 0.64]):
+        assert waits[i] >= floor, (i, waits)
+    assert s["connecting"] <= 10, s  # doubling to 1.6 s allows 7 in 6 s; a storm at 0.1 s would make about 60
+    # The server's close (1000) is seen; a send racing with it may end one as a send failure instead.
+    assert sum(e["code"] == 1000 for e in s["ends"]) >= len(waits) // 2, s
+
+
+def test_a_1009_close_backs_off_harder(behaviour_exe: Path) -> None:
+    """A close with 1009 (message too big) skips two doublings: the first wait is at least 0.32 s, not 0.08 s."""
+    with FaultServer("too_big") as server:
+        s = run_fault(behaviour_exe, server, 3)
+    assert s["ends"] and s["ends"][0]["code"] == 1009, s
+    assert server.gaps_s and server.gaps_s[0] >= 0.32, (server.gaps_s, s)
+    assert all(got and got[0] == "hello" for got in server.received if got), server.received
+
+
+def test_disabling_sends_what_is_queued_before_closing(behaviour_exe: Path) -> None:
+    """A stroke sent just before OnDisable (a scene change) reaches the server: the close flushes the queue."""
+    with FaultServer("record") as server:
+        s = run_fault(behaviour_exe, server, 10, play="flush")
+    assert s["connected"] == 1, s
+    assert "stroke" in server.received[0], server.received
+
+
+@pytest.mark.parametrize("compiled", ["jit", "full_aot"])
+def test_pause_and_resume_continue_the_drawing_and_the_awaitable_calls_answer(
+    request: pytest.FixtureRequest, compiled: str, server: ServerProcess
+) -> None:
+    """Stroke helpers + target + recognized; pause closes, resume reconnects and resumes the drawing; *Async calls."""
+    if compiled == "full_aot":  # every method precompiled, as IL2CPP does
+        exe = request.getfixturevalue("aot_behaviour_exe")
+        cmd, env = ["mono", "--full-aot", str(exe)], {"MONO_PATH": str(exe.parent), "PATH": "/usr/bin:/bin"}
+    else:
+        cmd, env = ["mono", str(request.getfixturevalue("behaviour_exe"))], None
+    r = subprocess.run(
+        [*cmd, "resume", server.url], capture_output=True, text=True, timeout=120, env=env, cwd=Path(cmd[-1]).parent
+    )
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-4000:]
+    s = json.loads(r.stdout.strip().splitlines()[-1])
+    assert s["off_main_thread"] == 0
+    assert {"target", "resume"} <= set(s["features"]) and s["protocol_minor"] >= 1, s
+    assert s["target_hello"] == "cat"
+    assert s["first_target"]["word"] == "cat" and s["first_target"]["rank"] >= 1, s
+    assert s["strokes_before"] == [1, 2], s
+    # Paused: closed at once; resumed: a new session continuing the same drawing key (a resume that
+    # reached the server before it saw the old connection end is refused; the harness then tries again).
+    assert s["state_paused"] == "Disconnected" and s["sessions_differ"], s
+    assert s["last_resume_ok"] and s["resumed"][-1] == s["key_before"] and s["too_early"] == s["cycles"] - 1, s
+    assert s["replayed_strokes"] == [1, 2] and s["replayed_keys"] == [s["key_before"]] * 2, s
+    # Recognized once for the drawing, not again for its replays on the new sessions.
+    assert s["recognized"] == ["cat"], s
+    assert s["pen_up_async"] == 3, s
+    assert s["submit_async"] == "saved", s
+    assert isinstance(s["sprite_async"], int) and s["sprite_async"] > 8, s
+    assert s["not_connected_throws"] and s["errors"] == [], s
