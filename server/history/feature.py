@@ -14,15 +14,16 @@ import sqlite3
 
 from server.errors import StartupFailed
 from server.history import gallery
+from server.history.databases import open_database
 from server.history.service import HistoryService, Keep
-from server.history.store import MEMORY_DB, AsyncStore, Quota, StoreReader, StoreTimeout, open_store
+from server.history.store import MEMORY_DB, AsyncStore, Quota, StoreReader, StoreTimeout
 from server.limits import Limits
 from server.plugin import Registry
 from server.protocol import SpriteMsg, SubmitMsg
 
 
 class DoodleHistory:
-    """The history feature on database ``db`` (a SQLite path, or ``:memory:``), keeping ``keep`` drawings."""
+    """The history feature on database ``db`` (SQLite path, ``:memory:``, PostgreSQL URL), keeping ``keep`` drawings."""
 
     def __init__(self, db: str, *, limits: Limits | None = None, keep: Keep = "all") -> None:
         self.db = db
@@ -33,7 +34,7 @@ class DoodleHistory:
             max_drawings=self.limits.history_max_drawings,
             max_bytes=self.limits.history_max_bytes,
         )
-        self.store = AsyncStore(lambda: open_store(db, quota), timeout_s=self.limits.store_timeout_s)
+        self.store = AsyncStore(lambda: open_database(db, quota), timeout_s=self.limits.store_timeout_s)
         self.service: HistoryService | None = None
 
     def install(self, registry: Registry) -> None:
