@@ -11,6 +11,7 @@ teaches custom words (:class:`server.teach.Teaching`).
 from __future__ import annotations
 
 from server.app import DoodleServer, ServerConfig
+from server.history.databases import is_shared
 from server.history.feature import DoodleHistory
 from server.history.service import Keep
 from server.history.store import MEMORY_DB
@@ -24,11 +25,16 @@ from server.web import WebClient
 def create_server(
     config: ServerConfig, *, db: str = MEMORY_DB, keep: Keep = "all", model: Model | None = None
 ) -> DoodleServer:
-    """A server with every feature; the history in ``db`` (a SQLite path, or ``:memory:``), opened by ``start()``,
+    """A server with every feature; the history in ``db`` (a SQLite path, ``:memory:``, or a PostgreSQL URL shared
+    by several instances), opened by ``start()``,
     keeping ``keep`` drawings (``all``, or ``submitted`` ones only)."""
     history = DoodleHistory(db, limits=config.limits, keep=keep)
+    # A database several instances share (PostgreSQL) also holds the resume keys, and its custom words
+    # are read again when another instance changes them.
+    shared = is_shared(db)
     # Resume before the history: a dropped drawing's key is resumable before its record is written.
     # Teaching after the history: its start hook loads the stored words once the database is open.
-    teaching = Teaching(history.store if db != MEMORY_DB else None, admin_token=config.admin_token)
-    features: list[Feature] = [WebClient(config.web_root), Resume(config.limits), history, teaching]
+    teaching = Teaching(history.store if db != MEMORY_DB else None, admin_token=config.admin_token, shared=shared)
+    resume = Resume(config.limits, shared=history.store if shared else None)
+    features: list[Feature] = [WebClient(config.web_root), resume, history, teaching]
     return DoodleServer(config, model=model, features=features)

@@ -1,0 +1,244 @@
+"""Several instances behind HAProxy (deploy/haproxy.cfg) sharing one PostgreSQL history, all real, on loopback.
+
+One module-scoped cluster: PostgreSQL (tests/pgserver.py), 3 ``python -m server --db postgresql://...
+--trusted-proxy 127.0.0.1`` processes, and Debian's haproxy running deploy/haproxy.cfg unchanged
+(addresses from its environment variables)."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from websockets.exceptions import ConnectionClosed
+
+from replay_client.client import DoodleClient
+from server import quickdraw
+from server.errors import ErrorCode
+from server.limits import CUSTOM_WORDS_SYNC_S, RESUME_SYNC_S
+from tests.conftest import RAW, ROOT, ServerProcess
+from tests.pgserver import PostgresServer, free_port
+from tests.support import get_json
+
+pytestmark = [pytest.mark.cluster, pytest.mark.postgres]
+
+ADMIN = "cluster-admin"
+HAPROXY_CFG = ROOT / "deploy" / "haproxy.cfg"
+#: Slack on a loaded 2-core machine for what the server states it does within a time.
+SLACK_S = 10.0
+
+
+def drawings(word: str, n: int) -> list[quickdraw.Drawing]:
+    return list(quickdraw.read(RAW / f"{word}.ndjson", per_word=n))
+
+
+def stroke_msg(s: quickdraw.Stroke) -> dict[str, Any]:
+    msg: dict[str, Any] = {"type": "stroke", "x": list(s.x), "y": list(s.y)}
+    if s.t is not None:
+        msg["t"] = list(s.t)
+    return msg
+
+
+class HAProxy:
+    """Debian's haproxy in the foreground on deploy/haproxy.cfg, in front of ``backends`` (host:port)."""
+
+    def __init__(self, backends: list[str]) -> None:
+        haproxy = shutil.which("haproxy") or "/usr/sbin/haproxy"
+        self.port, self.stats_port = free_port(), free_port()
+        env = {
+            **os.environ,
+            "DOODLE_FRONT": f"127.0.0.1:{self.port}",
+            "DOODLE_STATS": f"127.0.0.1:{self.stats_port}",
+            **{f"DOODLE_S{i + 1}": b for i, b in enumerate(backends)},
+        }
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 - haproxy writes it until stop()
+        self.proc = subprocess.Popen(
+            [haproxy, "-db", "-f", str(HAPROXY_CFG)], env=env, stdout=self.log, stderr=self.log
+        )
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    @property
+    def http(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def states(self) -> dict[str, str]:
+        """Each backend server's state as HAProxy's health checks see it (``UP``, ``DOWN``...)."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.stats_port}/stats;csv", timeout=5) as r:
+            rows = csv.DictReader(io.StringIO(r.read().decode().lstrip("# ")))
+            return {row["svname"]: row["status"] for row in rows if row["pxname"] == "doodlestream"}
+
+    def wait_states(self, want: dict[str, str], timeout_s: float = 30) -> None:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                got = self.states()
+                if all(got.get(k, "").startswith(v) for k, v in want.items()):
+                    return
+            except OSError:
+                got = {}
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.log.seek(0)
+                raise RuntimeError(f"haproxy: wanted {want}, got {got}: {self.log.read()[-2000:]!r}")
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+
+
+@dataclass
+class Cluster:
+    pg: PostgresServer
+    servers: list[ServerProcess]
+    proxy: HAProxy
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Cluster]:
+    """PostgreSQL, 3 instances sharing its database (started in parallel), HAProxy in front, all checks UP."""
+    pg = PostgresServer()
+    url = pg.new_database()
+    args = ("--db", url, "--admin-token", ADMIN, "--trusted-proxy", "127.0.0.1")
+    with ThreadPoolExecutor(3) as pool:
+        servers = list(pool.map(lambda _: ServerProcess(*args), range(3)))
+    proxy = HAProxy([f"127.0.0.1:{s.port}" for s in servers])
+    try:
+        proxy.wait_states({"s1": "UP", "s2": "UP", "s3": "UP"})
+        yield Cluster(pg, servers, proxy)
+    finally:
+        proxy.stop()
+        for s in servers:
+            s.stop()
+        pg.stop()
+
+
+def stored(srv: ServerProcess, client: str) -> list[dict[str, Any]]:
+    """The drawings ``srv``'s gallery API lists for client kind ``client``."""
+    return [d for d in get_json(srv.http + "/api/doodles?limit=200")["doodles"] if d["client"] == client]
+
+
+async def test_healthz_and_drawing_work_through_the_balancer(cluster: Cluster) -> None:
+    """Through HAProxy: /healthz answers, a client is welcomed and gets guesses; every backend is UP."""
+    health = get_json(cluster.proxy.http + "/healthz")
+    assert health["history"] is not None and health["resume"]["shared"] is True
+    async with DoodleClient(cluster.proxy.url) as c:
+        reply = await c.call(stroke_msg(drawings("cat", 1)[0].strokes[0]))
+        assert reply["type"] == "guesses" and reply["guesses"]
+
+
+async def test_an_instance_killed_mid_drawing_its_clients_resume_elsewhere_and_each_drawing_is_stored_once(
+    cluster: Cluster,
+) -> None:
+    """6 clients draw through HAProxy; one instance is SIGKILLed; its clients reconnect through HAProxy,
+    resume their drawing keys on another instance and submit: each drawing stored exactly once, seen by
+    every surviving instance's gallery."""
+    work = drawings("bicycle", 6)
+    clients = [DoodleClient(cluster.proxy.url) for _ in work]
+    for c in clients:  # one by one: leastconn spreads them over the 3 instances
+        await c.connect()
+        await c.call({"type": "hello", "client": "cluster"})
+    for c, d in zip(clients, work, strict=True):
+        for s in d.strokes[:2]:
+            await c.call(stroke_msg(s))
+    keys = [c.drawing for c in clients]
+    assert len(set(keys)) == 6 and all(isinstance(k, str) for k in keys)
+    victim, *alive = cluster.servers
+    # Every drawing's key is in the shared database before the kill (written every RESUME_SYNC_S).
+    deadline = time.monotonic() + RESUME_SYNC_S + SLACK_S
+    while sum(s.healthz()["resume"]["held"] for s in cluster.servers) < 6:
+        assert time.monotonic() < deadline, "resume keys were not written"
+        await asyncio.sleep(0.1)
+    on_victim = victim.healthz()["sessions"]
+    os.kill(victim.pid, signal.SIGKILL)
+    victim.proc.wait()
+    saved: list[int] = []
+    resumed = 0
+    for c, d in zip(clients, work, strict=True):
+        try:
+            reply = await c.call(stroke_msg(d.strokes[2]))
+            assert reply["type"] == "guesses"
+        except (ConnectionClosed, OSError):
+            resumed += 1
+            key = c.drawing
+            await c.close()
+            c = DoodleClient(cluster.proxy.url)
+            await c.connect()
+            hello = await c.hello(resume=key, client="cluster")
+            assert hello.get("resumed") is True and hello["drawing"] == key, hello
+            for s in d.strokes[:3]:
+                assert (await c.call(stroke_msg(s)))["drawing"] == key
+        for s in d.strokes[3:]:
+            await c.call(stroke_msg(s))
+        answer = await c.call({"type": "submit", "word": "bicycle"})
+        assert answer["type"] == "saved", answer
+        saved.append(answer["id"])
+        await c.close()
+    assert resumed == on_victim >= 1
+    for srv in alive:
+        records = stored(srv, "cluster")
+        assert sorted(r["id"] for r in records) == sorted(saved) and len(set(saved)) == 6
+    by_id = {r["id"]: r for r in stored(alive[0], "cluster")}
+    for doodle_id, d in zip(saved, work, strict=True):
+        assert by_id[doodle_id]["strokes"] == len(d.strokes)
+
+
+async def test_a_server_word_taught_on_one_instance_is_used_by_the_others(cluster: Cluster) -> None:
+    """A server-scope word taught on one instance is known to every other within CUSTOM_WORDS_SYNC_S
+    (plus slack for a loaded machine), and forgetting it reaches them too."""
+    live = [s for s in cluster.servers if s.proc.poll() is None]
+    teacher, *others = live
+    examples = [[(s.x, s.y) for s in d.strokes] for d in drawings("snail", 3)]
+    async with DoodleClient(teacher.url) as c:
+        taught = await c.teach("zorblat", examples, scope="server", admin_token=ADMIN)
+        assert taught["type"] == "taught" and taught["examples"] == 3, taught
+    t0 = time.monotonic()
+    for srv in others:
+        async with DoodleClient(srv.url) as c:
+            while (await c.hello(words=["zorblat", "cat"])).get("code") == ErrorCode.UNKNOWN_WORD:
+                assert time.monotonic() - t0 < CUSTOM_WORDS_SYNC_S + SLACK_S, "the word did not reach the instance"
+                await asyncio.sleep(0.05)
+    async with DoodleClient(others[0].url) as c:
+        assert (await c.forget("zorblat", scope="server", admin_token=ADMIN))["type"] == "forgotten"
+    t0 = time.monotonic()
+    async with DoodleClient(teacher.url) as c:
+        while (await c.hello(words=["zorblat"])).get("code") != ErrorCode.UNKNOWN_WORD:
+            assert time.monotonic() - t0 < CUSTOM_WORDS_SYNC_S + SLACK_S, "the forget did not reach the instance"
+            await asyncio.sleep(0.05)
+
+
+def test_the_killed_instance_is_marked_down_by_the_health_checks(cluster: Cluster) -> None:
+    """HAProxy's /healthz checks mark a dead instance DOWN and keep the live ones UP."""
+    dead = [f"s{i + 1}" for i, s in enumerate(cluster.servers) if s.proc.poll() is not None]
+    want = {f"s{i + 1}": ("UP" if s.proc.poll() is None else "DOWN") for i, s in enumerate(cluster.servers)}
+    assert dead, "run after the kill test (module order)"
+    cluster.proxy.wait_states(want)
+
+
+def test_haproxy_config_is_valid() -> None:
+    """deploy/haproxy.cfg passes `haproxy -c` with its variables set."""
+    env = {**os.environ, **{k: "127.0.0.1:1" for k in ("DOODLE_FRONT", "DOODLE_S1", "DOODLE_S2", "DOODLE_S3")}}
+    env["DOODLE_STATS"] = "127.0.0.1:2"
+    check = subprocess.run(["haproxy", "-c", "-f", str(HAPROXY_CFG)], env=env, capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert Path(HAPROXY_CFG).read_text().count("server s") == 3
