@@ -4,8 +4,9 @@ A server built here answers the protocol's drawing messages (the core), serves t
 browser sketchpad and ``/classes`` (:class:`server.web.WebClient`), and keeps drawings
 (every one, or submitted ones only with ``keep="submitted"``) in the doodle history
 with its gallery (:class:`server.history.feature.DoodleHistory`), lets a dropped
-drawing be resumed (:class:`server.resume.Resume`) and, for a model that can have them,
-teaches custom words (:class:`server.teach.Teaching`).
+drawing be resumed (:class:`server.resume.Resume`), for a model that can have them,
+teaches custom words (:class:`server.teach.Teaching`), and serves ``/metrics``
+(:class:`server.metrics.Metrics`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from server.history.feature import DoodleHistory
 from server.history.service import Keep
 from server.history.store import MEMORY_DB
 from server.infer import Model
+from server.metrics import Metrics
 from server.plugin import Feature
 from server.resume import Resume
 from server.teach import Teaching
@@ -36,5 +38,5 @@ def create_server(
     # Teaching after the history: its start hook loads the stored words once the database is open.
     teaching = Teaching(history.store if db != MEMORY_DB else None, admin_token=config.admin_token, shared=shared)
     resume = Resume(config.limits, shared=history.store if shared else None)
-    features: list[Feature] = [WebClient(config.web_root), resume, history, teaching]
+    features: list[Feature] = [WebClient(config.web_root), resume, history, teaching, Metrics()]
     return DoodleServer(config, model=model, features=features)

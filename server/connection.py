@@ -107,6 +107,7 @@ class Connection:
         self.renders = renders
         self.image_slots = image_slots
         self.registry = registry
+        self.observers = registry.observers
         self.drawing_ended = drawing_ended
         self.ranker = ranker
         #: Messages to send after the reply being prepared (``recognized``).
@@ -250,7 +251,10 @@ class Connection:
                     followups.append(
                         protocol.recognized(word=g.target, score_=found[0], strokes=s.strokes, ms=s.drawing_ms())
                     )
-        ms = (time.perf_counter() - received) * 1000
+        elapsed = time.perf_counter() - received
+        for observer in self.observers:
+            observer.on_guesses(elapsed, live=live)
+        ms = elapsed * 1000
         reply = protocol.guesses(
             strokes=s.strokes if drawing else 0, top=top, ms=ms, live=live, drawing=s.drawing_key, target=target
         )
@@ -354,6 +358,8 @@ class Connection:
                 )
             msg = protocol.decode(frame, limits=limits)
             seq = msg.seq
+            for observer in self.observers:
+                observer.on_message(msg)
             self.followups = []
             reply = await self.dispatch(msg, received)
             self.errors_in_a_row = 0
@@ -371,6 +377,8 @@ class Connection:
 
     async def reject(self, frame: bytes | str, code: ErrorCode, message: str, seq: int | None) -> None:
         self.errors_in_a_row += 1
+        for observer in self.observers:
+            observer.on_error(code.value)
         limits = self.limits
         if seq is None and code not in NO_SEQ_CODES:
             seq = protocol.seq_of(frame, limits=limits)
