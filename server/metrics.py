@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector, generate_latest
+from prometheus_client import CollectorRegistry, Histogram, ProcessCollector, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 from websockets.http11 import Response
@@ -109,16 +109,33 @@ def _history(history: Mapping[str, Any]) -> Iterator[Metric]:
         yield GaugeMetricFamily("doodlestream_history_bytes", "Bytes the stored drawings take.", history["bytes"])
 
 
+class _Counts(Collector):
+    """Messages by type and errors by code: plain integers on the event loop (a ``prometheus_client.Counter``
+    takes a lock per increment, which the profile showed on every ``points`` message), read at scrape time."""
+
+    def __init__(self) -> None:
+        self.messages: dict[type, int] = {}
+        self.errors: dict[str, int] = {}
+
+    def collect(self) -> Iterator[Metric]:
+        messages = CounterMetricFamily("doodlestream_messages", "Client messages decoded, by type.", labels=["type"])
+        for cls, n in sorted(self.messages.items(), key=lambda kv: message_type(kv[0])):
+            messages.add_metric([message_type(cls)], n)
+        yield messages
+        errors = CounterMetricFamily("doodlestream_errors", "Errors answered, by code.", labels=["code"])
+        for code, n in sorted(self.errors.items()):
+            errors.add_metric([code], n)
+        yield errors
+
+
 class Metrics:
     """The ``/metrics`` feature (see module docstring)."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         ProcessCollector(registry=self.registry)
-        self.messages = Counter(
-            "doodlestream_messages", "Client messages decoded, by type.", ["type"], registry=self.registry
-        )
-        self.errors = Counter("doodlestream_errors", "Errors answered, by code.", ["code"], registry=self.registry)
+        self.counts = _Counts()
+        self.registry.register(self.counts)
         self.guesses = Histogram(
             "doodlestream_guess_latency_seconds",
             "From a pen-up (or live points) arriving to its guesses being ready.",
@@ -126,7 +143,6 @@ class Metrics:
             buckets=LATENCY_BUCKETS_S,
             registry=self.registry,
         )
-        self._message_counters: dict[type, Any] = {}
         self._latency = {True: self.guesses.labels("true"), False: self.guesses.labels("false")}
 
     def install(self, registry: Registry) -> None:
@@ -137,13 +153,11 @@ class Metrics:
     # ------------------------------------------------------------ Observer
 
     def on_message(self, msg: object) -> None:
-        counter = self._message_counters.get(type(msg))
-        if counter is None:
-            counter = self._message_counters[type(msg)] = self.messages.labels(message_type(type(msg)))
-        counter.inc()
+        messages = self.counts.messages
+        messages[type(msg)] = messages.get(type(msg), 0) + 1
 
     def on_error(self, code: str) -> None:
-        self.errors.labels(code).inc()
+        self.counts.errors[code] = self.counts.errors.get(code, 0) + 1
 
     def on_guesses(self, seconds: float, *, live: bool) -> None:
         self._latency[live].observe(seconds)
