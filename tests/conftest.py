@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from bench.services import PostgresServer
 from server import quickdraw, spawn
-from tests.pgserver import PostgresServer
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = quickdraw.quickdraw_dir()
@@ -65,7 +65,7 @@ def raw_sample(per_word: int = 1) -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[PostgresServer]:
-    """One real PostgreSQL server (tests/pgserver.py) for the whole test session."""
+    """One real PostgreSQL server (bench/services.py) for the whole test session."""
     pg = PostgresServer()
     yield pg
     pg.stop()

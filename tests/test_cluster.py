@@ -7,15 +7,10 @@ One module-scoped cluster: PostgreSQL (tests/pgserver.py), 3 ``python -m server 
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
 import os
-import shutil
 import signal
 import subprocess
-import tempfile
 import time
-import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -25,18 +20,17 @@ from typing import Any
 import pytest
 from websockets.exceptions import ConnectionClosed
 
+from bench.services import HAPROXY_CFG, HAProxy, PostgresServer
 from replay_client.client import DoodleClient
 from server import quickdraw
 from server.errors import ErrorCode
 from server.limits import CUSTOM_WORDS_SYNC_S, RESUME_SYNC_S
-from tests.conftest import RAW, ROOT, ServerProcess
-from tests.pgserver import PostgresServer, free_port
+from tests.conftest import RAW, ServerProcess
 from tests.support import get_json
 
 pytestmark = [pytest.mark.cluster, pytest.mark.postgres]
 
 ADMIN = "cluster-admin"
-HAPROXY_CFG = ROOT / "deploy" / "haproxy.cfg"
 #: Slack on a loaded 2-core machine for what the server states it does within a time.
 SLACK_S = 10.0
 
@@ -50,61 +44,6 @@ def stroke_msg(s: quickdraw.Stroke) -> dict[str, Any]:
     if s.t is not None:
         msg["t"] = list(s.t)
     return msg
-
-
-class HAProxy:
-    """Debian's haproxy in the foreground on deploy/haproxy.cfg, in front of ``backends`` (host:port)."""
-
-    def __init__(self, backends: list[str]) -> None:
-        haproxy = shutil.which("haproxy") or "/usr/sbin/haproxy"
-        self.port, self.stats_port = free_port(), free_port()
-        env = {
-            **os.environ,
-            "DOODLE_FRONT": f"127.0.0.1:{self.port}",
-            "DOODLE_STATS": f"127.0.0.1:{self.stats_port}",
-            **{f"DOODLE_S{i + 1}": b for i, b in enumerate(backends)},
-        }
-        self.log = tempfile.TemporaryFile()  # noqa: SIM115 - haproxy writes it until stop()
-        self.proc = subprocess.Popen(
-            [haproxy, "-db", "-f", str(HAPROXY_CFG)], env=env, stdout=self.log, stderr=self.log
-        )
-
-    @property
-    def url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/ws"
-
-    @property
-    def http(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def states(self) -> dict[str, str]:
-        """Each backend server's state as HAProxy's health checks see it (``UP``, ``DOWN``...)."""
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.stats_port}/stats;csv", timeout=5) as r:
-            rows = csv.DictReader(io.StringIO(r.read().decode().lstrip("# ")))
-            return {row["svname"]: row["status"] for row in rows if row["pxname"] == "doodlestream"}
-
-    def wait_states(self, want: dict[str, str], timeout_s: float = 30) -> None:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            try:
-                got = self.states()
-                if all(got.get(k, "").startswith(v) for k, v in want.items()):
-                    return
-            except OSError:
-                got = {}
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.log.seek(0)
-                raise RuntimeError(f"haproxy: wanted {want}, got {got}: {self.log.read()[-2000:]!r}")
-            time.sleep(0.1)
-
-    def stop(self) -> None:
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.log.close()
 
 
 @dataclass

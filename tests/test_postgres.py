@@ -13,9 +13,9 @@ from concurrent.futures import ThreadPoolExecutor
 import psycopg
 import pytest
 
+from bench.services import PostgresServer, free_port
 from server.history.databases import open_database
 from server.history.postgres import PostgresError, PostgresStore
-from tests.pgserver import PostgresServer, free_port
 from tests.test_store import doodle
 
 pytestmark = pytest.mark.postgres

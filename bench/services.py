@@ -1,16 +1,21 @@
-"""A real PostgreSQL server for the tests: Debian's ``postgresql``, ``initdb`` in a temporary folder.
+"""Real PostgreSQL and HAProxy processes for the tests and the benchmark's cluster phase.
 
-:class:`PostgresServer` initialises a cluster in a fresh folder under ``/tmp``, owned by an
-unprivileged user (``nobody`` when the tests run as root: PostgreSQL refuses root), and
-runs it on a free loopback port with trust authentication, in its own process group so
+:class:`PostgresServer` runs Debian's ``postgresql``: ``initdb`` in a fresh folder under
+``/tmp``, owned by an unprivileged user (``nobody`` when run as root: PostgreSQL refuses
+root), on a free loopback port with trust authentication, in its own process group so
 :meth:`PostgresServer.kill` can SIGKILL the postmaster and every backend at once (a crash)
 and :meth:`PostgresServer.start` bring it back on the same port and data.
 :meth:`PostgresServer.new_database` creates an empty database and returns its URL.
+
+:class:`HAProxy` runs Debian's ``haproxy`` in the foreground on ``deploy/haproxy.cfg``
+unchanged, its addresses given through the environment variables the file reads.
 """
 
 from __future__ import annotations
 
+import csv
 import glob
+import io
 import itertools
 import os
 import pwd
@@ -20,12 +25,15 @@ import socket
 import subprocess
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 #: The unprivileged user PostgreSQL runs as when the tests run as root.
 PG_USER = "nobody"
 #: The database role the tests connect as.
 ROLE = "doodle"
+#: deploy/haproxy.cfg, which :class:`HAProxy` runs unchanged.
+HAPROXY_CFG = Path(__file__).resolve().parent.parent / "deploy" / "haproxy.cfg"
 #: How long PostgreSQL may take to start accepting connections, in seconds.
 START_TIMEOUT_S = 60.0
 
@@ -140,3 +148,58 @@ class PostgresServer:
             except subprocess.TimeoutExpired:
                 self.kill()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class HAProxy:
+    """Debian's haproxy in the foreground on deploy/haproxy.cfg, in front of ``backends`` (host:port)."""
+
+    def __init__(self, backends: list[str]) -> None:
+        haproxy = shutil.which("haproxy") or "/usr/sbin/haproxy"
+        self.port, self.stats_port = free_port(), free_port()
+        env = {
+            **os.environ,
+            "DOODLE_FRONT": f"127.0.0.1:{self.port}",
+            "DOODLE_STATS": f"127.0.0.1:{self.stats_port}",
+            **{f"DOODLE_S{i + 1}": b for i, b in enumerate(backends)},
+        }
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 - haproxy writes it until stop()
+        self.proc = subprocess.Popen(
+            [haproxy, "-db", "-f", str(HAPROXY_CFG)], env=env, stdout=self.log, stderr=self.log
+        )
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    @property
+    def http(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def states(self) -> dict[str, str]:
+        """Each backend server's state as HAProxy's health checks see it (``UP``, ``DOWN``...)."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.stats_port}/stats;csv", timeout=5) as r:
+            rows = csv.DictReader(io.StringIO(r.read().decode().lstrip("# ")))
+            return {row["svname"]: row["status"] for row in rows if row["pxname"] == "doodlestream"}
+
+    def wait_states(self, want: dict[str, str], timeout_s: float = 30) -> None:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                got = self.states()
+                if all(got.get(k, "").startswith(v) for k, v in want.items()):
+                    return
+            except OSError:
+                got = {}
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.log.seek(0)
+                raise RuntimeError(f"haproxy: wanted {want}, got {got}: {self.log.read()[-2000:]!r}")
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
