@@ -93,6 +93,10 @@ async def test_an_instance_killed_mid_drawing_its_clients_resume_elsewhere_and_e
     resume their drawing keys on another instance and submit: each drawing stored exactly once, seen by
     every surviving instance's gallery."""
     work = drawings("bicycle", 6)
+    deadline = time.monotonic() + SLACK_S
+    while any(s.healthz()["sessions"] for s in cluster.servers):  # earlier tests' sessions are gone
+        assert time.monotonic() < deadline, "sessions of earlier tests are still open"
+        await asyncio.sleep(0.05)
     clients = [DoodleClient(cluster.proxy.url) for _ in work]
     for c in clients:  # one by one: leastconn spreads them over the 3 instances
         await c.connect()
