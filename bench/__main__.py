@@ -341,7 +341,7 @@ class Bench:
             # deploy/haproxy.cfg names 3 servers: a missing instance's line points at a closed port (marked DOWN).
             backends += [f"127.0.0.1:{services.free_port()}"] * (3 - len(backends))
             proxy = services.HAProxy(backends)
-            proxy.wait_states({f"s{i + 1}": "UP" for i in range(len(instances))})
+            proxy.wait_states({f"s{i + 1}": "UP" if i < len(instances) else "DOWN" for i in range(3)})
             parts = {
                 "instances": [q for s in instances for q in tree(s.pid)],
                 "postgres": tree(pg.proc.pid) if pg.proc else [],

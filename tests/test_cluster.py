@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from websockets.exceptions import ConnectionClosed
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from bench.services import HAPROXY_CFG, HAProxy, PostgresServer
+from bench.services import HAPROXY_CFG, HAProxy, PostgresServer, free_port
 from replay_client.client import DoodleClient
 from server import quickdraw
 from server.errors import ErrorCode
@@ -185,3 +186,24 @@ def test_haproxy_config_is_valid() -> None:
     check = subprocess.run(["haproxy", "-c", "-f", str(HAPROXY_CFG)], env=env, capture_output=True, text=True)
     assert check.returncode == 0, check.stdout + check.stderr
     assert Path(HAPROXY_CFG).read_text().count("server s") == 3
+
+
+async def test_the_server_limits_each_player_by_the_address_haproxy_forwards() -> None:
+    """Through HAProxy (option forwardfor) to an instance trusting it (--trusted-proxy 127.0.0.1, one session
+    per address): players from 127.0.0.2 and 127.0.0.3 each get in, a second from 127.0.0.2 is refused (429),
+    so the instance counts the forwarded player address, not the proxy's."""
+    srv = ServerProcess("--trusted-proxy", "127.0.0.1", "--max-sessions-per-address", "1")
+    proxy = HAProxy([f"127.0.0.1:{srv.port}", f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"])
+    try:
+        proxy.wait_states({"s1": "UP", "s2": "DOWN", "s3": "DOWN"})  # checked, so none is tried in vain
+        async with (
+            DoodleClient(proxy.url, local_addr=("127.0.0.2", 0)) as a,
+            DoodleClient(proxy.url, local_addr=("127.0.0.3", 0)) as b,
+        ):
+            assert a.welcome["type"] == b.welcome["type"] == "welcome"
+            with pytest.raises(InvalidStatus) as refused:
+                await connect(proxy.url, open_timeout=10, local_addr=("127.0.0.2", 0))
+            assert refused.value.response.status_code == 429
+    finally:
+        proxy.stop()
+        srv.stop()
