@@ -133,3 +133,17 @@ def test_every_acknowledged_drawing_survives_a_sigkill_of_postgresql_under_submi
         check.close()
     finally:
         pg.stop()
+
+
+def test_a_server_whose_database_is_unreachable_does_not_start_and_hides_the_password() -> None:
+    """python -m server --db postgresql://...:secret@(nothing listening): it exits before listening, saying
+    which database, without the password."""
+    from server.spawn import ServerStartError
+    from tests.conftest import ServerProcess
+
+    url = f"postgresql://doodle:s3cret@127.0.0.1:{free_port()}/nothing"
+    with pytest.raises(ServerStartError) as failed:
+        ServerProcess("--db", url)
+    text = str(failed.value)
+    assert "cannot open the history database" in text and "doodle:***@127.0.0.1" in text
+    assert "s3cret" not in text

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from server.history.store import DoodleStore, Quota, open_store
 
@@ -20,6 +21,19 @@ POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 def is_shared(spec: str | Path) -> bool:
     """Whether ``spec`` names a database server several server processes share (PostgreSQL)."""
     return str(spec).startswith(POSTGRES_SCHEMES)
+
+
+def shown(spec: str | Path) -> str:
+    """``spec`` as logs and errors may show it: a URL without its password."""
+    text = str(spec)
+    if not is_shared(text):
+        return text
+    parts = urlsplit(text)
+    if parts.password is None:
+        return text
+    host = parts.hostname or ""
+    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def open_database(spec: str | Path, quota: Quota | None = None) -> DoodleStore:

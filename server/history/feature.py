@@ -14,7 +14,7 @@ import sqlite3
 
 from server.errors import StartupFailed
 from server.history import gallery
-from server.history.databases import open_database
+from server.history.databases import open_database, shown
 from server.history.service import HistoryService, Keep
 from server.history.store import MEMORY_DB, AsyncStore, Quota, StoreReader, StoreTimeout
 from server.limits import Limits
@@ -59,7 +59,7 @@ class DoodleHistory:
                 self.service.usage = usage
         except (sqlite3.DatabaseError, OSError, StoreTimeout) as e:
             await self.store.close()
-            raise StartupFailed(f"cannot open the history database {self.db!r}: {e}{_hint(e)}") from e
+            raise StartupFailed(f"cannot open the history database {shown(self.db)!r}: {e}{_hint(e)}") from e
 
 
 def _hint(e: Exception) -> str:
