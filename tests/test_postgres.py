@@ -146,4 +146,5 @@ def test_a_server_whose_database_is_unreachable_does_not_start_and_hides_the_pas
         ServerProcess("--db", url)
     text = str(failed.value)
     assert "cannot open the history database" in text and "doodle:***@127.0.0.1" in text
+    assert "PostgreSQL did not answer" in text
     assert "s3cret" not in text

@@ -65,6 +65,11 @@ class DoodleHistory:
 def _hint(e: Exception) -> str:
     """What an operator can do about a database that does not open."""
     text = str(e).lower()
+    if "postgresql" in text and any(w in text for w in ("connection", "timeout", "incomplete", "refused")):
+        return (
+            " (PostgreSQL did not answer: check that it runs and listens where the URL says, the user, password and"
+            " database name, and pg_hba.conf for this host)"
+        )
     if any(w in text for w in ("readonly", "read-only", "unable to open", "permission denied")):
         return (
             " (the file or its folder is read-only: give this user write access, or pass --db on a writable"
