@@ -13,9 +13,16 @@ Phases (each prints a progress line and its figures):
    setting is the fastest under load among those within 20% (+0.2 ms) of the best
    one-session p50.
 4. **workers**: the same lobby on ``--workers 2``.
-5. **adversarial** (:mod:`bench.adversary`): a neighbour's pen-up latency (p50, p99,
+5. **capacity**: human-pace lobbies on ``--workers 2`` growing (``capacity_players``)
+   until p99 > 50 ms or a session starves: the most human-paced players this machine
+   serves at p99 <= 50 ms, and per core of server CPU used.
+6. **cluster** (:mod:`bench.services`): PostgreSQL, ``cluster_instances`` instances
+   sharing it and HAProxy (``deploy/haproxy.cfg``) on loopback; a human-pace lobby
+   through the balancer: latency, each part's CPU, and what PostgreSQL sees per stored
+   drawing (transactions, WAL bytes, database bytes).
+7. **adversarial** (:mod:`bench.adversary`): a neighbour's pen-up latency (p50, p99,
    max) while another client sends the costliest legal messages.
-6. **baseline** (:mod:`bench.baseline`): one session on the same drawings, then the
+8. **baseline** (:mod:`bench.baseline`): one session on the same drawings, then the
    same human-pace lobby, for the ratios.
 
 Writes ``bench/results.json``, ``bench/results.md`` and ``bench/latency.png``
@@ -37,12 +44,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import adversary, load, procs, report
+from bench import adversary, load, procs, report, services
 from bench import drawings as bench_drawings
 from bench.metrics import cpu_seconds, ratio, rss_kib, tree
 from server.infer import DEFAULT_MODEL_DIR
 from server.limits import BATCH_WAIT_MS, MAX_BATCH
 from server.spawn import ServerProcess
+
+#: The latency target of a human-pace lobby: client-measured p99 from pen-up to guesses, in ms.
+TARGET_P99_MS = 50.0
 
 
 @dataclass(frozen=True)
@@ -66,6 +76,11 @@ class Profile:
     client_processes: int
     settle_s: float  # pause before reading RSS
     attack_s: float  # the adversarial phase's window
+    capacity_players: tuple[int, ...]  # human-pace lobbies on --workers 2, grown until p99 > 50 ms
+    capacity_s: float
+    cluster_instances: int  # behind HAProxy, sharing PostgreSQL (deploy/haproxy.cfg has 3 server lines)
+    cluster_players: int
+    cluster_s: float
 
 
 FULL = Profile(
@@ -86,6 +101,11 @@ FULL = Profile(
     client_processes=2,
     settle_s=1.0,
     attack_s=20.0,
+    capacity_players=(200, 400, 700, 1000, 1400, 2000),
+    capacity_s=30.0,
+    cluster_instances=2,
+    cluster_players=400,
+    cluster_s=30.0,
 )
 
 QUICK = Profile(
@@ -106,6 +126,11 @@ QUICK = Profile(
     client_processes=2,
     settle_s=0.3,
     attack_s=3.0,
+    capacity_players=(4, 8),
+    capacity_s=2.0,
+    cluster_instances=2,
+    cluster_players=4,
+    cluster_s=2.0,
 )
 
 
@@ -264,6 +289,101 @@ class Bench:
             self.results["recommended"] = {k: pick[k] for k in ("max_batch", "batch_wait_ms", "model_threads")}
             log(f"recommended defaults: {self.results['recommended']}")
 
+    def capacity(self) -> dict[str, Any]:
+        """Human-pace lobbies on ``--workers 2``, growing until p99 > 50 ms or a session starves or fails."""
+        rows: list[dict[str, Any]] = []
+        with procs.ours("--workers", "2", model=self.model) as server:
+            for n in self.p.capacity_players:
+                t0 = time.monotonic()
+                r = self.measure(None, server, self.human(server.url, n, self.p.capacity_s))
+                cores = r["server_cpu_s"] / max(time.monotonic() - t0, 1e-9)
+                ok = r["p99"] <= TARGET_P99_MS and r["starved_sessions"] == 0 and r["failed_count"] == 0
+                row = {k: r[k] for k in ("p50", "p99", "worst_session_p99", "guesses_per_s", "starved_sessions")}
+                row.update(
+                    players=n,
+                    guesses_total=r["guesses_total"],
+                    failed=r["failed_count"],
+                    server_cores=cores,
+                    server_cpu_ms_per_guess=r["server_cpu_ms_per_guess"],
+                    players_per_core=n / cores if cores > 0 else math.nan,
+                    ok=ok,
+                )
+                rows.append(row)
+                log(
+                    f"capacity: {n} human-pace players: p99 {r['p99']:.1f} ms, {r['guesses_per_s']:.0f} guesses/s, "
+                    f"server {cores:.2f} cores ({r['server_cpu_ms_per_guess']:.2f} ms CPU/guess), "
+                    f"{'within' if ok else 'past'} the target"
+                )
+                if not ok:
+                    break
+        best = max((r for r in rows if r["ok"]), key=lambda r: r["players"], default=None)
+        out = {
+            "workers": 2,
+            "rows": rows,
+            "players": best["players"] if best else 0,
+            "players_per_core": best["players_per_core"] if best else math.nan,
+            "limit_found": bool(rows) and not rows[-1]["ok"],
+        }
+        self.results["capacity"] = out
+        return out
+
+    def cluster(self) -> dict[str, Any]:
+        """PostgreSQL, instances sharing it and HAProxy on loopback; a human-pace lobby through the balancer."""
+        p = self.p
+        pg = services.PostgresServer()
+        instances: list[ServerProcess] = []
+        proxy: services.HAProxy | None = None
+        try:
+            url = pg.new_database()
+            args = ("--db", url, "--trusted-proxy", "127.0.0.1")
+            instances = [procs.ours(*args, model=self.model) for _ in range(p.cluster_instances)]
+            backends = [f"127.0.0.1:{s.port}" for s in instances]
+            # deploy/haproxy.cfg names 3 servers: a missing instance's line points at a closed port (marked DOWN).
+            backends += [f"127.0.0.1:{services.free_port()}"] * (3 - len(backends))
+            proxy = services.HAProxy(backends)
+            proxy.wait_states({f"s{i + 1}": "UP" if i < len(instances) else "DOWN" for i in range(3)})
+            parts = {
+                "instances": [q for s in instances for q in tree(s.pid)],
+                "postgres": tree(pg.proc.pid) if pg.proc else [],
+                "haproxy": [proxy.proc.pid],
+            }
+            cpu0 = {k: sum(cpu_seconds(q) for q in v) for k, v in parts.items()}
+            db0, t0 = _pg_stats(url), time.monotonic()
+            spec = self.human(proxy.url, p.cluster_players, p.cluster_s)
+            r = load.run(spec, p.client_processes)
+            for s in instances:  # every drawing of the run committed before PostgreSQL is read
+                _wait_idle(s)
+            wall, db1 = time.monotonic() - t0, _pg_stats(url)
+            cores = {k: (sum(cpu_seconds(q) for q in v) - cpu0[k]) / wall for k, v in parts.items()}
+        finally:
+            if proxy is not None:
+                proxy.stop()
+            for s in instances:
+                s.stop()
+            pg.stop()
+        drawings = db1["drawings"] - db0["drawings"]
+        per = (lambda k: (db1[k] - db0[k]) / drawings) if drawings else (lambda k: math.nan)
+        r.pop("latencies_ms")
+        out = {k: r[k] for k in ("p50", "p99", "worst_session_p99", "guesses_per_s", "starved_sessions")}
+        out.update(
+            guesses_total=r["guesses_total"],
+            instances=p.cluster_instances,
+            players=p.cluster_players,
+            failed=r["failed_count"],
+            cores=cores,
+            drawings_stored=drawings,
+            drawings_per_s=drawings / wall,
+            per_drawing={"transactions": per("transactions"), "wal_bytes": per("wal"), "db_bytes": per("size")},
+        )
+        self.results["cluster"] = out
+        log(
+            f"cluster: {p.cluster_players} human-pace players through HAProxy to {p.cluster_instances} instances: "
+            f"p99 {r['p99']:.1f} ms; cores: instances {cores['instances']:.2f}, PostgreSQL {cores['postgres']:.2f}, "
+            f"HAProxy {cores['haproxy']:.2f}; {drawings} drawings stored, per drawing "
+            f"{out['per_drawing']['transactions']:.1f} transactions, {out['per_drawing']['wal_bytes']:.0f} WAL bytes"
+        )
+        return out
+
     def adversarial(self) -> dict[str, Any]:
         """A neighbour's pen-up latency while another client sends the costliest legal messages."""
         with procs.ours(model=self.model) as server:
@@ -279,7 +399,7 @@ class Bench:
 
     def run(self) -> dict[str, Any]:
         p, t_start = self.p, time.monotonic()
-        raise_fd_limit(4 * p.idle_sessions + 4 * p.players + 256)
+        raise_fd_limit(4 * p.idle_sessions + 4 * max(p.players, *p.capacity_players) + 256)
         self.results.update(
             started=time.strftime("%Y-%m-%d %H:%M:%S %Z"),
             mode=p.name,
@@ -288,25 +408,29 @@ class Bench:
             defaults={"max_batch": MAX_BATCH, "batch_wait_ms": BATCH_WAIT_MS, "model_threads": 1},
             drawings=len(bench_drawings.load(p.per_word)),
         )
-        log(f"{p.name} mode; phase 1/6: memory and one session")
+        log(f"{p.name} mode; phase 1/8: memory and one session")
         server = self.memory(compression=True)
         server.stop(check=True)
         server = self.memory(compression=False)
         self.results["model"] = server.healthz()["model"]
         try:
-            log("phase 2/6: lobby on one worker")
+            log("phase 2/8: lobby on one worker")
             self.lobby(server, "1 worker")
             self.client_split(server)
         finally:
             server.stop(check=True)
-        log("phase 3/6: micro-batching sweep")
+        log("phase 3/8: micro-batching sweep")
         self.sweep()
-        log("phase 4/6: two workers")
+        log("phase 4/8: two workers")
         with procs.ours("--workers", "2", model=self.model) as server:
             self.lobby(server, "2 workers")
-        log("phase 5/6: adversarial (a neighbour while another client sends the costliest messages)")
+        log("phase 5/8: capacity (human-pace lobbies growing until p99 > 50 ms)")
+        self.capacity()
+        log("phase 6/8: cluster (PostgreSQL, instances, HAProxy)")
+        self.cluster()
+        log("phase 7/8: adversarial (a neighbour while another client sends the costliest messages)")
         self.adversarial()
-        log("phase 6/6: baseline (Flask + Keras model.predict per request)")
+        log("phase 8/8: baseline (Flask + Keras model.predict per request)")
         with procs.baseline(model=self.model) as server:
             self.measure("baseline: 1 session", server, self.single(server, kind="baseline"), processes=1)
             spec = self.human(server.http, p.baseline_players, p.baseline_s, kind="baseline")
@@ -344,6 +468,9 @@ def targets(res: dict[str, Any]) -> list[dict[str, Any]]:
         return {"name": name, "target": goal, "value": value, "unit": unit, "met": bool(met), "digits": digits}
 
     attacked = res.get("adversarial", {}).get("neighbour", {}).get("max", math.nan)
+    cap = res.get("capacity", {})
+    players, per_core = cap.get("players", 0), cap.get("players_per_core", math.nan)
+    cluster_p99 = res.get("cluster", {}).get("p99", math.nan)
     return [
         t("one session p50", "<= 2 ms", single["p50"], "ms", single["p50"] <= 2, 2),
         t("one session p99", "<= 5 ms", single["p99"], "ms", single["p99"] <= 5, 2),
@@ -362,7 +489,33 @@ def targets(res: dict[str, Any]) -> list[dict[str, Any]]:
         t("p50 latency vs baseline", ">= 20x lower", lat_ratio, "x", lat_ratio >= 20, 1),
         t("bytes sent per guess vs baseline", ">= 20x fewer", bytes_ratio, "x", bytes_ratio >= 20, 1),
         t("neighbour pen-up max under attack", "<= 100 ms", attacked, "ms", attacked <= 100, 1),
+        t("human-paced players at p99 <= 50 ms (this machine)", ">= 1,000", float(players), "", players >= 1000, 0),
+        t("human-paced players per core of server CPU", "reported", per_core, "", True, 0),
+        t("cluster (HAProxy + PostgreSQL) human-pace p99", "<= 50 ms", cluster_p99, "ms", cluster_p99 <= 50, 1),
     ]
+
+
+def _pg_stats(url: str) -> dict[str, float]:
+    """What PostgreSQL has done for the database at ``url``: committed transactions, WAL position, size, drawings."""
+    import psycopg  # the postgres extra: only this phase needs it
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT xact_commit, pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0'), pg_database_size(current_database()),"
+            " (SELECT count(*) FROM doodles) FROM pg_stat_database WHERE datname = current_database()"
+        ).fetchone()
+    assert row is not None
+    return {"transactions": float(row[0]), "wal": float(row[1]), "size": float(row[2]), "drawings": float(row[3])}
+
+
+def _wait_idle(server: ServerProcess, timeout_s: float = 60.0) -> None:
+    """Until ``server`` has no session open and no drawing waiting to be stored."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        h = server.healthz()
+        if h["sessions"] == 0 and h["pending_drawings"] == 0 and h.get("history", {}).get("queue", 0) == 0:
+            return
+        time.sleep(0.1)
 
 
 def machine() -> dict[str, Any]:

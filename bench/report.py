@@ -129,6 +129,70 @@ def adversarial_table(results: dict[str, Any]) -> list[str]:
     ]
 
 
+def capacity_table(results: dict[str, Any]) -> list[str]:
+    """The human-pace lobbies of the capacity phase, up to the first past the target."""
+    cap = results.get("capacity")
+    if not cap:
+        return []
+    rows = [
+        [
+            _f(r["players"]),
+            _f(r["p50"], 2),
+            _f(r["p99"], 1),
+            _f(r["worst_session_p99"], 1),
+            _f(r["guesses_per_s"], 0),
+            _f(r["server_cores"], 2),
+            _f(r["server_cpu_ms_per_guess"], 2),
+            _f(r["players_per_core"], 0),
+            _f(r["starved_sessions"] + r["failed"]),
+            _f(bool(r["ok"])),
+        ]
+        for r in cap["rows"]
+    ]
+    head = ["players", "p50 ms", "p99 ms", "worst session p99", "guesses/s", "server cores", "CPU ms/guess"]
+    head += ["players/core", "starved+failed", "p99 <= 50 ms"]
+    limit = "" if cap.get("limit_found") else " (the limit was not reached: the last lobby still met the target)"
+    return [
+        f"Capacity: human-pace lobbies on `--workers {cap['workers']}`, growing until p99 > 50 ms: "
+        f"**{_f(cap['players'])} players** at p99 <= 50 ms, {_f(cap['players_per_core'], 0)} per core of "
+        f"server CPU{limit}:",
+        "",
+        *_table(head, rows),
+        "",
+    ]
+
+
+def cluster_table(results: dict[str, Any]) -> list[str]:
+    """The cluster phase: a human-pace lobby through HAProxy to instances sharing PostgreSQL."""
+    c = results.get("cluster")
+    if not c:
+        return []
+    per, cores = c["per_drawing"], c["cores"]
+    row = [
+        _f(c["instances"]),
+        _f(c["players"]),
+        _f(c["p50"], 2),
+        _f(c["p99"], 1),
+        _f(c["guesses_per_s"], 0),
+        _f(cores["instances"], 2),
+        _f(cores["postgres"], 2),
+        _f(cores["haproxy"], 2),
+        _f(c["drawings_per_s"], 1),
+        _f(per["transactions"], 1),
+        _f(per["wal_bytes"], 0),
+        _f(per["db_bytes"], 0),
+    ]
+    head = ["instances", "players", "p50 ms", "p99 ms", "guesses/s", "instances' cores", "PostgreSQL cores"]
+    head += ["HAProxy cores", "drawings/s", "transactions/drawing", "WAL bytes/drawing", "DB bytes/drawing"]
+    return [
+        "Cluster: PostgreSQL, instances sharing it and HAProxy (`deploy/haproxy.cfg`) on loopback, a human-pace "
+        "lobby through the balancer:",
+        "",
+        *_table(head, [row]),
+        "",
+    ]
+
+
 def markdown(results: dict[str, Any]) -> str:
     """All tables of a run as markdown (``results.md`` and the README's figures)."""
     m = results["machine"]
@@ -150,6 +214,8 @@ def markdown(results: dict[str, Any]) -> str:
         *memory_table(results),
         "",
         *adversarial_table(results),
+        *capacity_table(results),
+        *cluster_table(results),
     ]
     split = results.get("client_split")
     if split:

@@ -2,7 +2,7 @@
 # Idempotent set-up of a fresh Debian machine; fast (a second or two) when already done.
 #   bash scripts/setup.sh --serve   what serving needs: the venv with the runtime dependencies only
 #                                   (no TensorFlow), and the sketchpad's npm package (node/npm, npm ci)
-#   bash scripts/setup.sh --all     everything: + chromium and mono (apt), every extra and dependency
+#   bash scripts/setup.sh --all     everything: + chromium, mono, postgresql, haproxy (apt), every extra and dependency
 #                                   group (training, replay, bench, test, lint)
 # Python packages come from uv.lock (exact versions, hashes) into .venv, installed with uv, which is
 # itself pinned below and bootstrapped from PyPI into .cache/uv-tool.
@@ -29,6 +29,8 @@ if ((ALL)); then
   # mono-devel for ikdasm, the .NET Framework 4.8 reference assemblies and the .NET Standard 2.1
   # facade that the API-profile check compiles and reads against.
   APT_PACKAGES+=(mono-mcs mono-runtime libmono-system4.0-cil libmono-system-core4.0-cil mono-devel)
+  # Tests marked postgres / cluster start a real PostgreSQL (initdb in a temporary folder) and HAProxy.
+  APT_PACKAGES+=(postgresql haproxy)
 fi
 missing=()
 for p in "${APT_PACKAGES[@]}" ${EXTRA_APT_PACKAGES:-}; do

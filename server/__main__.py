@@ -91,7 +91,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--db",
         default=DEFAULT_DB,
-        help=f"history database: a SQLite file, or :memory: to keep nothing after exit (default {DEFAULT_DB})",
+        help="history database: a SQLite file, :memory: to keep nothing after exit, or postgresql://USER@HOST:PORT/DB"
+        f" shared by several instances (the postgres extra) (default {DEFAULT_DB})",
     )
     p.add_argument(
         "--keep",

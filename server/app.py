@@ -277,22 +277,28 @@ class DoodleServer:
     async def _healthz(self, request: HttpRequest) -> Response:
         if not request.authorized:
             return json_response({"status": "ok"})
+        return json_response(self.health())
+
+    def health(self) -> dict[str, Any]:
+        """What an authorized ``/healthz`` answers (also :class:`server.plugin.Services`' health report)."""
         st = self.batcher.stats
-        return json_response(
-            {
-                "status": "ok",
-                "pid": os.getpid(),
-                "worker": self.config.worker,
-                "model": self.model.name,
-                "classes": len(self.model.labels),
-                "sessions": len(self.sessions),
-                "pending_drawings": self.pending_drawings,
-                "uptime_s": round(time.time() - self.started, 1),
-                "classifications": st.requests,
-                "batches": st.batches,
-                **{name: report() for name, report in self.registry.health_reports.items()},
-            }
-        )
+        return {
+            "status": "ok",
+            "pid": os.getpid(),
+            "worker": self.config.worker,
+            "model": self.model.name,
+            "classes": len(self.model.labels),
+            "sessions": len(self.sessions),
+            "pending_drawings": self.pending_drawings,
+            "uptime_s": round(time.time() - self.started, 1),
+            "classifications": st.requests,
+            "batches": st.batches,
+            "batch_sizes": dict(st.sizes),
+            "model_s": round(st.model_ms / 1000, 6),
+            "model_failures": st.failures,
+            "drawings_ended": dict(self.drawings_ended),
+            **{name: report() for name, report in self.registry.health_reports.items()},
+        }
 
     def client_address(self, conn: ServerConnection, request: Request | None) -> str:
         """The client's IP: the peer, or the last ``X-Forwarded-For`` hop when the peer is a trusted proxy."""

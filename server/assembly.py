@@ -4,17 +4,20 @@ A server built here answers the protocol's drawing messages (the core), serves t
 browser sketchpad and ``/classes`` (:class:`server.web.WebClient`), and keeps drawings
 (every one, or submitted ones only with ``keep="submitted"``) in the doodle history
 with its gallery (:class:`server.history.feature.DoodleHistory`), lets a dropped
-drawing be resumed (:class:`server.resume.Resume`) and, for a model that can have them,
-teaches custom words (:class:`server.teach.Teaching`).
+drawing be resumed (:class:`server.resume.Resume`), for a model that can have them,
+teaches custom words (:class:`server.teach.Teaching`), and serves ``/metrics``
+(:class:`server.metrics.Metrics`).
 """
 
 from __future__ import annotations
 
 from server.app import DoodleServer, ServerConfig
+from server.history.databases import is_shared
 from server.history.feature import DoodleHistory
 from server.history.service import Keep
 from server.history.store import MEMORY_DB
 from server.infer import Model
+from server.metrics import Metrics
 from server.plugin import Feature
 from server.resume import Resume
 from server.teach import Teaching
@@ -24,7 +27,8 @@ from server.web import WebClient
 def create_server(
     config: ServerConfig, *, db: str = MEMORY_DB, keep: Keep = "all", model: Model | None = None
 ) -> DoodleServer:
-    """A server with every feature; the history in ``db`` (a SQLite path, or ``:memory:``), opened by ``start()``,
+    """A server with every feature; the history in ``db`` (a SQLite path, ``:memory:``, or a PostgreSQL URL shared
+    by several instances), opened by ``start()``,
     keeping ``keep`` drawings (``all``, or ``submitted`` ones only)."""
     history = DoodleHistory(
         db,
@@ -33,9 +37,16 @@ def create_server(
         admin_token=config.admin_token,
         public_gallery=config.token is None or config.public_gallery,
     )
+    # A database several instances share (PostgreSQL) also holds the resume keys, and its custom words
+    # are read again when another instance changes them.
+    shared = is_shared(db)
     # Resume before the history: a dropped drawing's key is resumable before its record is written.
     # Teaching after the history: its start hook loads the stored words once the database is open.
-    teaching = Teaching(history.store if db != MEMORY_DB else None, admin_token=config.admin_token)
-    resume = Resume(config.limits, kept=history.resumable)  # after a restart: keys the history kept
-    features: list[Feature] = [WebClient(config.web_root), resume, history, teaching]
+    teaching = Teaching(history.store if db != MEMORY_DB else None, admin_token=config.admin_token, shared=shared)
+    resume = Resume(
+        config.limits,
+        kept=None if shared else history.resumable,  # after a restart: keys the history kept
+        shared=history.store if shared else None,
+    )
+    features: list[Feature] = [WebClient(config.web_root), resume, history, teaching, Metrics()]
     return DoodleServer(config, model=model, features=features)

@@ -107,13 +107,18 @@ class Connection:
         self.renders = renders
         self.image_slots = image_slots
         self.registry = registry
+        self.observers = registry.observers
         self.drawing_ended = drawing_ended
         self.ranker = ranker
         #: Messages to send after the reply being prepared (``recognized``).
         self.followups: list[protocol.Payload] = []
         self.live_task: asyncio.Task[None] | None = None
-        #: The idle timeout around the ``recv`` the loop is waiting in, if it is.
-        self.reading: asyncio.Timeout | None = None
+        #: When the loop began waiting in ``recv`` (``loop.time()``), or ``None`` while it handles a frame.
+        self._reading_since: float | None = None
+        #: Set by the idle watchdog (or :meth:`stop_reading`) just before it cancels the reading task.
+        self._interrupted = False
+        self._task: asyncio.Task[Any] | None = None
+        self._watchdog: asyncio.TimerHandle | None = None
         self.last_live = 0.0
         self.errors_in_a_row = 0
         self.stopping = False
@@ -124,19 +129,48 @@ class Connection:
         return self._session
 
     async def run(self) -> None:
-        """Read and answer messages until the client leaves, idles out, or :meth:`stop_reading`."""
+        """Read and answer messages until the client leaves, idles out, or :meth:`stop_reading`.
+
+        The idle timeout is one watchdog timer per session, moved on lazily (:meth:`_watch`), not
+        an ``asyncio.timeout`` per message: a timer made and cancelled for every ``points``
+        message was a tenth of the event loop's time at human pace."""
         idle = self.limits.idle_timeout_s
-        while not self.stopping:
-            try:
-                async with asyncio.timeout(idle) as self.reading:
+        loop = asyncio.get_running_loop()
+        self._task = asyncio.current_task()
+        self._watchdog = loop.call_at(loop.time() + idle, self._watch)
+        try:
+            while not self.stopping:
+                self._reading_since = loop.time()
+                try:
                     frame = await self.ws.recv()
-            except TimeoutError:
-                if not self.stopping:
-                    await self.close(1001, f"idle for {idle:g} s")
-                return
-            finally:
-                self.reading = None
-            await self.handle_frame(frame)
+                except asyncio.CancelledError:
+                    if not self._interrupted or self._task is None or self._task.uncancel() > 0:
+                        raise  # not (only) ours: the server is cancelling this task
+                    if not self.stopping:
+                        await self.close(1001, f"idle for {idle:g} s")
+                    return
+                finally:
+                    self._reading_since = None
+                await self.handle_frame(frame)
+        finally:
+            self._watchdog.cancel()
+
+    def _watch(self) -> None:
+        """The idle watchdog: interrupt a ``recv`` that has waited ``idle_timeout_s``, else look again then."""
+        loop = asyncio.get_running_loop()
+        idle = self.limits.idle_timeout_s
+        since = self._reading_since
+        due = (loop.time() if since is None else since) + idle  # handling a frame: not idle
+        if since is None or loop.time() < due:
+            self._watchdog = loop.call_at(due, self._watch)
+            return
+        self._interrupt()
+
+    def _interrupt(self) -> None:
+        """Cancel the ``recv`` the loop waits in (once)."""
+        if self._reading_since is not None and not self._interrupted and self._task is not None:
+            self._interrupted = True
+            self._task.cancel()
 
     async def send(self, msg: protocol.Payload, *, text: bool | None = None) -> None:
         """Send one message; drop the client (:class:`ClientTooSlow`) if it does not read."""
@@ -167,8 +201,7 @@ class Connection:
     def stop_reading(self) -> None:
         """Shutdown: read no further message (the one being handled still gets its reply)."""
         self.stopping = True
-        if self.reading is not None:
-            self.reading.reschedule(asyncio.get_running_loop().time())
+        self._interrupt()
 
     # ------------------------------------------------------------ live guesses
 
@@ -250,7 +283,10 @@ class Connection:
                     followups.append(
                         protocol.recognized(word=g.target, score_=found[0], strokes=s.strokes, ms=s.drawing_ms())
                     )
-        ms = (time.perf_counter() - received) * 1000
+        elapsed = time.perf_counter() - received
+        for observer in self.observers:
+            observer.on_guesses(elapsed, live=live)
+        ms = elapsed * 1000
         reply = protocol.guesses(
             strokes=s.strokes if drawing else 0, top=top, ms=ms, live=live, drawing=s.drawing_key, target=target
         )
@@ -354,6 +390,8 @@ class Connection:
                 )
             msg = protocol.decode(frame, limits=limits)
             seq = msg.seq
+            for observer in self.observers:
+                observer.on_message(msg)
             self.followups = []
             reply = await self.dispatch(msg, received)
             self.errors_in_a_row = 0
@@ -371,6 +409,8 @@ class Connection:
 
     async def reject(self, frame: bytes | str, code: ErrorCode, message: str, seq: int | None) -> None:
         self.errors_in_a_row += 1
+        for observer in self.observers:
+            observer.on_error(code.value)
         limits = self.limits
         if seq is None and code not in NO_SEQ_CODES:
             seq = protocol.seq_of(frame, limits=limits)

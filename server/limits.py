@@ -143,6 +143,16 @@ RESUME_TTL_S = 600.0
 #: its ``hello.resume`` answers ``unknown_drawing``).
 MAX_RESUME_KEYS = 10_000
 
+# ---------------------------------------------------------------- instances sharing PostgreSQL (--db postgresql://)
+
+#: How often an instance writes the keys of its sessions' drawings to the shared database, so that
+#: another instance can resume them if this one dies, in seconds (a drawing begun less than this
+#: before a crash may not be resumable elsewhere).
+RESUME_SYNC_S = 0.5
+#: How often an instance looks for server-scope custom words taught or forgotten on another one, in
+#: seconds: a word taught on one instance is used by every other within this (plus a database read).
+CUSTOM_WORDS_SYNC_S = 1.0
+
 # ---------------------------------------------------------------- --workers N (the supervisor)
 
 #: How often each worker tells the supervisor its event loop runs, in seconds.

@@ -24,11 +24,15 @@ never touches the server's own state; the server reads what was registered.
 * :meth:`Registry.hello_hook` sees every ``hello`` after the core applied it; the map it
   returns joins the ``hello`` reply (a :class:`server.errors.Fault` it raises answers the
   ``hello`` instead).
+* :meth:`Registry.observe` adds an :class:`Observer` the core tells of every decoded
+  message, every ``error`` it answers and every ``guesses`` it sends (synchronously, on
+  the event loop: an observer only counts, quickly, and never raises).
 
 :attr:`Registry.services` is what a feature may use of the running server: the model,
 the micro-batched classifier (top guesses, or every score with the embedding), the
 game ranker (:class:`server.game.Ranker`: custom words), a session's model input
-rendered off the event loop, and the render pool for other work in a session's lane.
+rendered off the event loop, the render pool for other work in a session's lane, and the
+server's health report (what an authorized ``/healthz`` shows).
 """
 
 from __future__ import annotations
@@ -121,8 +125,28 @@ class Services(Protocol):
     @property
     def ranker(self) -> Ranker: ...
 
+    def health(self) -> dict[str, Any]:
+        """What an authorized ``/healthz`` answers: sessions, batching and model counters, each feature's part."""
+        ...
+
     async def render(self, session: Session, fn: Callable[..., Any], *args: Any) -> Any:
         """``fn(*args)`` on the render pool, in ``session``'s lane (off the event loop)."""
+        ...
+
+
+class Observer(Protocol):
+    """Told of what the core does (see module docstring); each method is quick and never raises."""
+
+    def on_message(self, msg: object) -> None:
+        """A client message was decoded (a :mod:`server.protocol` message object)."""
+        ...
+
+    def on_error(self, code: str) -> None:
+        """An ``error`` with ``code`` (an :class:`server.errors.ErrorCode` value) is being answered."""
+        ...
+
+    def on_guesses(self, seconds: float, *, live: bool) -> None:
+        """A ``guesses`` is ready, ``seconds`` after its message (the pen-up, or the points of a live one) arrived."""
         ...
 
 
@@ -146,6 +170,7 @@ class Registry:
         self._health: dict[str, HealthReport] = {}
         self._features: list[str] = []
         self._hello: list[HelloHook] = []
+        self._observers: list[Observer] = []
 
     # ------------------------------------------------------------ for features
 
@@ -187,7 +212,15 @@ class Registry:
         """Call ``hook(conversation, hello)`` for every ``hello``; its map joins the reply."""
         self._hello.append(hook)
 
+    def observe(self, observer: Observer) -> None:
+        """Tell ``observer`` of every message, error and guesses (see :class:`Observer`)."""
+        self._observers.append(observer)
+
     # ------------------------------------------------------------ for the server
+
+    @property
+    def observers(self) -> tuple[Observer, ...]:
+        return tuple(self._observers)
 
     @property
     def features(self) -> list[str]:

@@ -17,46 +17,86 @@ sent in every ``guesses`` and ``cleared``.  Promises of :class:`Resume`:
 * An unknown, expired or used-up key answers ``unknown_drawing`` (the ``hello``'s other
   fields are applied); the session goes on with its own new drawing.  A ``resume`` after
   the session has drawn answers ``invalid_field``.
-* Keys live in this process's memory. A key it does not know is asked of ``kept`` (the
-  history's :meth:`server.history.feature.DoodleHistory.resumable`: kept at a disconnect
-  or shutdown within ``resume_ttl_s``), so after a restart (with a history file), or with
+* With a history in this process (SQLite), keys live in this process's memory. A key it
+  does not know is asked of ``kept`` (the history's
+  :meth:`server.history.feature.DoodleHistory.resumable`: kept at a disconnect or shutdown
+  within ``resume_ttl_s``), so after a restart (with a history file), or with
   ``--workers`` on another worker, the drawing is still resumed; such a key is used up
   until the session that resumed it ends.
+* With a shared database (``--db postgresql://``, ``shared``), keys live in it
+  (:class:`server.history.postgres.PostgresStore`'s ``resume_keys``), so a client may
+  resume on any instance: the key of a drawing that ends by disconnect or shutdown is
+  written before the history's hook runs, and every ``RESUME_SYNC_S`` the instance
+  writes the keys of its sessions' drawings in progress (those of sessions that sent a
+  ``hello``: only they can resume), so the drawings of an instance that is killed can be
+  resumed elsewhere for ``resume_ttl_s``.  A key is claimed in one transaction: one
+  session gets it.  A key whose drawing goes on in a session of this instance is not
+  resumable; one in progress on another live instance is (its client is the only one
+  holding it).  A database that fails answers ``store_failed``.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from server import protocol
-from server.errors import InvalidField, UnknownDrawing
-from server.limits import Limits
+from server.errors import InvalidField, StoreFailed, UnknownDrawing
+from server.history.store import AsyncStore
+from server.limits import RESUME_SYNC_S, Limits
 from server.plugin import Conversation, Registry
 from server.session import Session
+
+log = logging.getLogger("doodlestream.resume")
 
 #: Drawing-end reasons after which a drawing may be resumed.
 RESUMABLE_REASONS = frozenset({"disconnect", "shutdown"})
 
 
 class Resume:
-    """The ``resume`` feature (see module docstring)."""
+    """The ``resume`` feature (see module docstring); keys in ``shared`` (a PostgreSQL store) when given."""
 
-    def __init__(self, limits: Limits, *, kept: Callable[[str], Awaitable[bool]] | None = None) -> None:
+    def __init__(
+        self,
+        limits: Limits,
+        *,
+        kept: Callable[[str], Awaitable[bool]] | None = None,
+        shared: AsyncStore | None = None,
+    ) -> None:
         self.ttl_s = limits.resume_ttl_s
         self._kept = kept
-        #: Keys resumed whose session has not ended yet (not to be resumed twice).
+        #: Keys resumed from ``kept`` whose session has not ended yet (not to be resumed twice).
         self._claimed: set[str] = set()
         self.max_keys = limits.max_resume_keys
-        #: Resumable keys with the ``time.monotonic()`` they expire at, oldest first.
+        self.shared = shared
+        #: Resumable keys with the ``time.monotonic()`` they expire at, oldest first (no shared store).
         self._ended: OrderedDict[str, float] = OrderedDict()
+        #: Sessions that sent a ``hello`` (shared store): their drawings' keys are written.
+        self._sessions: weakref.WeakValueDictionary[int, Session] = weakref.WeakValueDictionary()
+        #: Keys of drawings in progress written to the shared store, with the ``time.time()`` they were.
+        self._held: dict[str, float] = {}
+        self._sync_task: asyncio.Task[None] | None = None
+        self.sync_failures = 0
 
     def install(self, registry: Registry) -> None:
         registry.offer("resume")
         registry.drawing_hook(self.on_drawing_end)
         registry.hello_hook(self.on_hello)
-        registry.health("resume", lambda: {"keys": len(self._ended)})
+        registry.health("resume", self.health)
+        if self.shared is not None:
+            registry.on_start(self.start_sync)
+            registry.on_close(self.stop_sync)
+
+    def health(self) -> dict[str, Any]:
+        if self.shared is None:
+            return {"keys": len(self._ended)}
+        return {"shared": True, "held": len(self._held), "sync_failures": self.sync_failures}
 
     def _expire(self, now: float) -> None:
         while self._ended:
@@ -67,6 +107,9 @@ class Resume:
 
     async def on_drawing_end(self, session: Session, reason: str) -> None:
         self._claimed.discard(session.drawing_key)
+        if self.shared is not None:
+            await self._shared_end(session.drawing_key, reason)
+            return
         if reason in RESUMABLE_REASONS and self.max_keys > 0:
             now = time.monotonic()
             self._ended[session.drawing_key] = now + self.ttl_s
@@ -74,18 +117,23 @@ class Resume:
             self._expire(now)
 
     async def on_hello(self, conv: Conversation, msg: protocol.HelloMsg) -> protocol.Payload:
+        session = conv.session
+        if self.shared is not None:
+            self._sessions[id(session)] = session
         if msg.resume is None:
             return {}
-        session = conv.session
         if session.has_drawing:
             raise InvalidField("'resume' must come before the session draws anything (or after a clear)")
-        self._expire(time.monotonic())
-        if self._ended.pop(msg.resume, None) is None and not await self._from_history(msg.resume):
+        if self.shared is not None:
+            resumed = await self._claim(msg.resume)
+        else:
+            self._expire(time.monotonic())
+            resumed = self._ended.pop(msg.resume, None) is not None or await self._from_history(msg.resume)
+        if not resumed:
             raise UnknownDrawing(
                 "no resumable drawing has this key (unknown, expired, or resumed already); this is a new drawing"
             )
         session.drawing_key = msg.resume
-        self._claimed.add(msg.resume)
         return {"drawing": msg.resume, "resumed": True}
 
     async def _from_history(self, key: str) -> bool:
@@ -96,3 +144,65 @@ class Resume:
             return False
         self._claimed.add(key)
         return True
+
+    # ------------------------------------------------------------ shared keys (PostgreSQL)
+
+    async def _shared_end(self, key: str, reason: str) -> None:
+        assert self.shared is not None
+        self._held.pop(key, None)
+        try:
+            if reason in RESUMABLE_REASONS and self.max_keys > 0:
+                expires = time.time() + self.ttl_s
+                await self.shared.call(lambda s: s.hold_keys([key], expires), write=True)
+            else:
+                await self.shared.call(lambda s: s.drop_keys([key]), write=True)
+        except Exception as e:  # any database fault: it must not fail the drawing
+            self.sync_failures += 1
+            log.warning("resume key not written (%s): its drawing may not be resumable", type(e).__name__)
+
+    async def _claim(self, key: str) -> bool:
+        assert self.shared is not None
+        if any(s.drawing_key == key and s.has_drawing for s in list(self._sessions.values())):
+            return False  # its drawing goes on here
+        try:
+            claimed: bool = await self.shared.call(lambda s: s.claim_key(key), write=True)
+        except Exception as e:  # any database fault
+            raise StoreFailed(f"resumable drawings could not be looked up ({type(e).__name__})") from None
+        if claimed:
+            self._held.pop(key, None)
+        return claimed
+
+    async def start_sync(self) -> None:
+        self._sync_task = asyncio.create_task(self._sync_loop(), name="resume-sync")
+
+    async def stop_sync(self) -> None:
+        if self._sync_task is not None:
+            self._sync_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sync_task
+
+    async def _sync_loop(self) -> None:
+        while True:
+            await asyncio.sleep(RESUME_SYNC_S)
+            try:
+                await self.sync()
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # the database may be down: try again next time
+                self.sync_failures += 1
+                log.warning("resume keys not written (%s); trying again in %g s", type(e).__name__, RESUME_SYNC_S)
+
+    async def sync(self) -> None:
+        """Write the keys of drawings in progress not written yet, or written more than half the TTL ago."""
+        assert self.shared is not None
+        now = time.time()
+        live = {s.drawing_key for s in list(self._sessions.values()) if s.has_drawing}
+        for gone in [k for k in self._held if k not in live]:
+            del self._held[gone]
+        due = [k for k in live if now - self._held.get(k, 0.0) > self.ttl_s / 2]
+        if not due:
+            return
+        expires = now + self.ttl_s
+        await self.shared.call(lambda s: s.hold_keys(due, expires), write=True)
+        for k in due:
+            self._held[k] = now

@@ -49,6 +49,8 @@ from server.render import Canvas, Image, Points
 from server.render_pool import Lane
 
 RawStroke = list[list[float]]
+#: Points added at once up to which plain Python beats numpy for a maximum, in points.
+SMALL_POINTS = 16
 #: Random bytes of a drawing key, in bytes (128 bits: unguessable).
 DRAWING_KEY_BYTES = 16
 
@@ -160,7 +162,8 @@ class Session:
         self._cur_n += n
         if self.first_t is None:
             self.first_t = int(t[0])
-        self.last_t = max(self.last_t, int(t.max()))
+        # A few points (a browser's frame): max over a list beats numpy's per-call cost.
+        self.last_t = max(self.last_t, max(t.tolist()) if n <= SMALL_POINTS else int(t.max()))
         self.points_since_live += n
 
     def _pending(self) -> Points | None:

@@ -14,9 +14,14 @@ Promises:
 * ``"scope": "session"`` (the default): the session's own vocabulary, stored nowhere,
   gone with the session.  ``"scope": "server"``: the server's vocabulary, seen by every
   session of this process, stored in the history database (table ``custom_words``, by
-  model name) and loaded again at start.  It needs ``admin_token`` on the message equal
-  to the server's ``--admin-token`` (compared in constant time); without one configured,
-  or with a wrong or missing one, it answers ``forbidden``.
+  model name) and loaded again at start.  With a database several instances share
+  (``--db postgresql://``, ``shared``), each instance reads the stored words again when
+  any instance changed them (it looks every ``CUSTOM_WORDS_SYNC_S``; a teach or forget
+  on this instance is applied from the database at once), so a word taught on one
+  instance is used by all within ``CUSTOM_WORDS_SYNC_S`` plus a database read.  It
+  needs ``admin_token`` on the message equal to the server's ``--admin-token``
+  (compared in constant time); without one configured, or with a wrong or missing one,
+  it answers ``forbidden``.
 * Refused before any work: a model word, or for a session a server custom word
   (``word_taken``); a new word past the vocabulary's size (``too_many_words``: a
   session's ``max_custom_words``, the server's ``max_server_custom_words``); a word
@@ -31,9 +36,11 @@ Promises:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import logging
 import sqlite3
+from typing import Any
 
 import numpy as np
 
@@ -42,18 +49,25 @@ from server.custom_words import CustomVocabulary, CustomWordError, example_image
 from server.errors import ErrorCode, Forbidden, LimitExceeded, StoreFailed, UnknownWord, WordTaken
 from server.game import Ranker
 from server.history.store import AsyncStore, StoreTimeout
+from server.limits import CUSTOM_WORDS_SYNC_S
 from server.plugin import Conversation, Registry, Services
 
 log = logging.getLogger("doodlestream.teach")
 
 
 class Teaching:
-    """The ``teach`` feature; server-scope words kept in ``store`` (``None``: in memory only)."""
+    """The ``teach`` feature; server-scope words kept in ``store`` (``None``: in memory only), which other
+    instances change too when ``shared``."""
 
-    def __init__(self, store: AsyncStore | None, *, admin_token: str | None) -> None:
+    def __init__(self, store: AsyncStore | None, *, admin_token: str | None, shared: bool = False) -> None:
         self.store = store
         self.admin_token = admin_token
+        self.shared = shared and store is not None
         self._services: Services | None = None
+        #: The shared database's custom-words version last applied (``None``: none yet).
+        self._version: int | None = None
+        self._sync_lock = asyncio.Lock()
+        self._sync_task: asyncio.Task[None] | None = None
 
     @property
     def services(self) -> Services:
@@ -71,7 +85,10 @@ class Teaching:
         registry.offer("teach")
         registry.handle(protocol.TeachMsg, self.on_teach)
         registry.handle(protocol.ForgetMsg, self.on_forget)
-        if self.store is not None:
+        if self.shared:
+            registry.on_start(self.start_sync)
+            registry.on_close(self.stop_sync)
+        elif self.store is not None:
             registry.on_start(self.load)
 
     async def load(self) -> None:
@@ -86,6 +103,58 @@ class Teaching:
                 log.warning("stored custom word %r skipped: %s", word, e)
         if loaded:
             log.info("%d server-scope custom words loaded", loaded)
+
+    async def sync(self) -> None:
+        """Shared database: make the server's words the stored ones, if any instance changed them since last time."""
+        assert self.store is not None
+        model = self.services.model.name
+        async with self._sync_lock:
+            seen = self._version
+
+            def read(s: Any) -> tuple[int, list[tuple[str, list[list[float]]]] | None]:
+                version = int(s.custom_words_version(model))
+                return version, (None if version == seen else s.custom_words(model))
+
+            version, words = await self.store.call(read)
+            if words is None:
+                return
+            vocabulary = self.ranker.server
+            for word in vocabulary.words():
+                vocabulary.forget(word)
+            for word, vectors in words:
+                try:
+                    vocabulary.teach(word, np.asarray(vectors, np.float32)[-self.ranker.max_examples :])
+                except CustomWordError as e:
+                    log.warning("stored custom word %r skipped: %s", word, e)
+            self._version = version
+
+    async def start_sync(self) -> None:
+        """Start hook (shared database): the stored words now, then every ``CUSTOM_WORDS_SYNC_S``."""
+        await self.sync()
+        self._sync_task = asyncio.create_task(self._sync_loop(), name="custom-words-sync")
+
+    async def stop_sync(self) -> None:
+        if self._sync_task is not None:
+            self._sync_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sync_task
+
+    async def _sync_loop(self) -> None:
+        while True:
+            await asyncio.sleep(CUSTOM_WORDS_SYNC_S)
+            try:
+                await self.sync()
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # the database may be down: try again next time
+                log.warning("custom words not synced (%s); trying again in %g s", type(e).__name__, CUSTOM_WORDS_SYNC_S)
+
+    async def _sync_now(self) -> None:
+        """After this instance wrote a word: the stored words, now (the write is committed, so they hold it)."""
+        try:
+            await self.sync()
+        except (sqlite3.Error, OSError, StoreTimeout) as e:
+            raise StoreFailed(f"the custom words could not be read back ({type(e).__name__})") from None
 
     def _authorize(self, scope: str, token: str | None) -> None:
         if scope != "server":
@@ -131,6 +200,10 @@ class Teaching:
                 await self.store.add_custom_word(self.services.model.name, msg.word, vectors.tolist())
             except (sqlite3.Error, OSError, StoreTimeout) as e:
                 raise StoreFailed(f"the custom word could not be stored ({type(e).__name__})") from None
+            if self.shared:
+                await self._sync_now()
+                held = len(vocabulary[msg.word].examples) if msg.word in vocabulary else 0
+                return protocol.with_seq(protocol.taught(word=msg.word, examples=held, scope=msg.scope), msg.seq)
         taught = vocabulary.teach(msg.word, vectors)
         return protocol.with_seq(
             protocol.taught(word=msg.word, examples=len(taught.examples), scope=msg.scope), msg.seq
@@ -146,5 +219,8 @@ class Teaching:
                 await self.store.forget_custom_word(self.services.model.name, msg.word)
             except (sqlite3.Error, OSError, StoreTimeout) as e:
                 raise StoreFailed(f"the custom word could not be removed ({type(e).__name__})") from None
+            if self.shared:
+                await self._sync_now()
+                return protocol.with_seq(protocol.forgotten(word=msg.word, scope=msg.scope), msg.seq)
         vocabulary.forget(msg.word)
         return protocol.with_seq(protocol.forgotten(word=msg.word, scope=msg.scope), msg.seq)

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from bench.services import PostgresServer
 from server import quickdraw, spawn
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,3 +61,17 @@ def server() -> Iterator[ServerProcess]:
 def raw_sample(per_word: int = 1) -> list[dict[str, Any]]:
     """A fixed sample of real raw drawings as ndjson records: the first ``per_word`` of every word, word by word."""
     return [d.to_json() for d in quickdraw.read(RAW, per_word=per_word)]
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One real PostgreSQL server (bench/services.py) for the whole test session."""
+    pg = PostgresServer()
+    yield pg
+    pg.stop()
+
+
+@pytest.fixture
+def pg_url(postgres: PostgresServer) -> str:
+    """The URL of a new, empty database on the session's PostgreSQL server."""
+    return postgres.new_database()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import http.client
 import json
 import time
 import urllib.request
@@ -11,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from server.history.store import NewDoodle
 from server.plugin import Registry
 from server.session import Session
 
@@ -76,3 +78,31 @@ async def wait_idle(http: str, timeout_s: float = 30) -> dict[str, Any]:
 
     await wait_for(idle, timeout_s, "no sessions and no pending drawings")
     return health
+
+
+def doodle(i: int = 0, *, word: str | None = "cat", guess: str = "cat") -> NewDoodle:
+    """A small drawing record (two strokes, two guess lists) for store tests; ``i`` varies it."""
+    return NewDoodle(
+        session=f"s{i}",
+        client="pytest",
+        word=word,
+        reason="submit",
+        started_at=1_700_000_000.25 + i,
+        drawing=[[[0, 10.5, 20 + i], [1, 2, 3.125], [0, 16, 40]], [[5], [5], [60]]],
+        guesses=[
+            {"strokes": 1, "guesses": [{"word": "dog", "score": 0.5}]},
+            {"strokes": 2, "guesses": [{"word": guess, "score": 0.123456789}, {"word": "dog", "score": 0.1}]},
+        ],
+        final=[{"word": guess, "score": 0.123456789}, {"word": "dog", "score": 0.1}],
+    )
+
+
+def get(port: int, path: str, headers: dict[str, str] | None = None) -> tuple[int, http.client.HTTPMessage, bytes]:
+    """GET ``path``: status, headers, body."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", path, headers=headers or {})
+        r = conn.getresponse()
+        return r.status, r.headers, r.read()
+    finally:
+        conn.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import http.client
 import json
 from collections.abc import Iterator
 from urllib.parse import quote
@@ -14,6 +13,7 @@ from replay_client.client import DoodleClient
 from server.access import COOKIE, Grant, TokenGate
 from server.plugin import Access
 from tests.conftest import ServerProcess
+from tests.support import get
 
 TOKEN = "g4llery-s3cret"
 #: Routes that show players' drawings (one stored drawing has id 1).
@@ -29,17 +29,6 @@ HISTORY_ROUTES = [
 ]
 #: Routes anyone may read, token or not.
 PUBLIC_ROUTES = ["/", "/classes", "/app.js", "/healthz"]
-
-
-def get(port: int, path: str, headers: dict[str, str] | None = None) -> tuple[int, http.client.HTTPMessage, bytes]:
-    """GET ``path``: status, headers, body."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        conn.request("GET", path, headers=headers or {})
-        r = conn.getresponse()
-        return r.status, r.headers, r.read()
-    finally:
-        conn.close()
 
 
 async def store_one(srv: ServerProcess, token: str | None) -> None:

@@ -136,3 +136,43 @@ def test_adversarial_phase_measures_the_neighbour_and_reports_it() -> None:
     table = "\n".join(report.adversarial_table(b.results))
     assert "neighbour pen-ups" in table and f"{r['neighbour']['n']}" in table
     assert report.adversarial_table({}) == []  # results of runs before the phase existed still render
+
+
+def tiny_bench():
+    import dataclasses
+
+    from bench.__main__ import QUICK, Bench
+    from server.infer import DEFAULT_MODEL_DIR
+
+    profile = dataclasses.replace(
+        QUICK, ramp_s=0.5, capacity_players=(2, 3), capacity_s=3.0, cluster_players=3, cluster_s=3.0
+    )
+    return Bench(profile, DEFAULT_MODEL_DIR)
+
+
+def test_the_capacity_phase_runs_tiny_and_reports_players_per_core() -> None:
+    """bench capacity, tiny: human-pace lobbies of 2 and 3 players on --workers 2, each row with its p99,
+    server cores and players per core, the best passing lobby reported, and its table rendered."""
+    from bench import report
+
+    bench = tiny_bench()
+    cap = bench.capacity()
+    assert [r["players"] for r in cap["rows"]] == [2, 3][: len(cap["rows"])]
+    assert all(r["guesses_total"] > 0 and r["server_cores"] >= 0 for r in cap["rows"])
+    assert cap["players"] == max((r["players"] for r in cap["rows"] if r["ok"]), default=0)
+    assert "players/core" in "\n".join(report.capacity_table(bench.results))
+
+
+@pytest.mark.cluster
+@pytest.mark.postgres
+def test_the_cluster_phase_runs_tiny_through_haproxy_and_postgresql() -> None:
+    """bench cluster, tiny: 3 human-pace players through HAProxy to 2 instances sharing PostgreSQL; guesses
+    arrive, drawings are stored and PostgreSQL's work per drawing is measured."""
+    from bench import report
+
+    bench = tiny_bench()
+    c = bench.cluster()
+    assert c["instances"] == 2 and c["failed"] == 0 and c["guesses_total"] > 0
+    assert c["drawings_stored"] >= 1 and c["per_drawing"]["transactions"] >= 1 and c["per_drawing"]["wal_bytes"] > 0
+    assert set(c["cores"]) == {"instances", "postgres", "haproxy"}  # tiny loads may round to 0 clock ticks
+    assert "WAL bytes/drawing" in "\n".join(report.cluster_table(bench.results))

@@ -370,7 +370,7 @@ def test_the_moderation_command_hides_shows_and_deletes_in_a_database_file(tmp_p
     """python -m server.history.moderate: hide/show/delete by id, exit 1 naming an unknown id, 2 without a file."""
     from server.history import moderate
     from server.history.store import SQLiteStore
-    from tests.test_store import doodle
+    from tests.support import doodle
 
     db = tmp_path / "h.sqlite3"
     store = SQLiteStore(db)

@@ -25,6 +25,13 @@ DISTRIBUTION_OF = {
     "msgpack": "msgpack",
     "werkzeug": "werkzeug",
     "jinja2": "jinja2",
+    "prometheus_client": "prometheus-client",
+}
+#: Top-level modules behind an optional extra -> (the distribution, the only server module that may import them:
+#: itself imported only when the extra's feature is asked for).
+OPTIONAL_OF = {
+    "psycopg": ("psycopg", "server/history/postgres.py"),
+    "psycopg_pool": ("psycopg-pool", "server/history/postgres.py"),
 }
 #: What serving must not pull in.
 TRAINING_ONLY = {"tensorflow", "tensorflow-cpu", "keras", "matplotlib", "flask"}
@@ -64,16 +71,23 @@ def test_the_wheel_holds_every_server_file_and_the_shipped_model(wheel: zipfile.
 
 
 def test_serving_needs_no_tensorflow_and_every_server_import_is_a_dependency(wheel: zipfile.ZipFile) -> None:
-    """The wheel's plain requirements cover each third-party module server/ imports, and include no training stack."""
+    """The wheel's plain requirements cover each third-party module server/ imports (PostgreSQL's psycopg: its
+    extra, imported by server/history/postgres.py alone), and include no training stack."""
     plain, extra = requirements(wheel)
     assert not plain & TRAINING_ONLY and {"tensorflow-cpu", "keras", "tqdm", "flask"} <= extra
     imported: set[str] = set()
     for path in (ROOT / "server").rglob("*.py"):
+        here: set[str] = set()
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Import):
-                imported |= {a.name.split(".")[0] for a in node.names}
+                here |= {a.name.split(".")[0] for a in node.names}
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                imported.add(node.module.split(".")[0])
+                here.add(node.module.split(".")[0])
+        rel = path.relative_to(ROOT).as_posix()
+        for m in here & set(OPTIONAL_OF):
+            assert OPTIONAL_OF[m][1] == rel, f"{rel} imports {m}, which only the optional extra installs"
+            assert OPTIONAL_OF[m][0] in extra, f"{OPTIONAL_OF[m][0]} is not in an extra"
+        imported |= here - set(OPTIONAL_OF)
     third_party = {m for m in imported if m not in sys.stdlib_module_names and m not in {"server", "__future__"}}
     assert third_party <= set(DISTRIBUTION_OF), f"add to [project] dependencies: {third_party - set(DISTRIBUTION_OF)}"
     assert {DISTRIBUTION_OF[m] for m in third_party} <= plain

@@ -326,3 +326,45 @@ def test_v11_replies_encode_their_fields() -> None:
     assert protocol.taught(word="w", examples=3, scope="session")["examples"] == 3
     w = protocol.welcome(session="s", model="m", classes=3, limits={}, features=["words", "resume"])
     assert w["protocol_minor"] == protocol.PROTOCOL_MINOR and w["features"] == ["resume", "words"]
+
+
+_NUMBER = st.one_of(
+    st.integers(-(2**63), 2**64 - 1),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from([0.5, 1.5, -0.0, 2.5, 86_400_000, 86_400_001, -1, True, None, "1"]),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    x=st.lists(_NUMBER, max_size=20),
+    y=st.lists(_NUMBER, max_size=20),
+    t=st.one_of(st.none(), st.lists(_NUMBER, max_size=20)),
+)
+def test_the_small_points_fast_path_decodes_exactly_as_the_general_one(
+    x: list[object], y: list[object], t: list[object] | None
+) -> None:
+    """points with up to 20 values of any kind: the one-pass fast path for short lists gives the same arrays
+    (dtype included) or the same error (class and message) as the checks it skips."""
+    msg: dict[str, object] = {"type": "points", "x": x, "y": y}
+    if t is not None:
+        msg["t"] = t
+    frame = msgpack.packb(msg)
+    limits = Limits()
+
+    def outcome() -> object:
+        try:
+            m = protocol.decode(frame, limits=limits)
+        except ClientFault as e:
+            return (type(e), e.message)
+        assert isinstance(m, protocol.PointsMsg)
+        return [(a.dtype.str, a.tolist()) for a in (m.x, m.y, m.t) if a is not None] + [m.t is None]
+
+    fast = outcome()
+    fits = protocol._fits
+    protocol._fits = lambda v, bound: False  # no list takes the fast path
+    try:
+        general = outcome()
+    finally:
+        protocol._fits = fits
+    assert fast == general

@@ -1,4 +1,6 @@
-"""The doodle database (server/history/store.py): SQLite behind the DoodleStore interface, and its writer thread."""
+"""The doodle database (server/history/store.py, postgres.py): each backend behind DoodleStore, and the writer thread.
+
+Tests taking ``make`` run against SQLite and against a real PostgreSQL server (marked ``postgres``)."""
 
 from __future__ import annotations
 
@@ -7,33 +9,41 @@ import dataclasses
 import sqlite3
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from server.errors import LimitExceeded
-from server.history.store import AsyncStore, DoodleStore, NewDoodle, Quota, SQLiteStore, open_store
+from server.history.databases import open_database
+from server.history.store import AsyncStore, DoodleStore, NewDoodle, Quota, SQLiteStore
+from tests.support import doodle
+
+Make = Callable[..., DoodleStore]
+"""Opens the test's database (the same one each call), with an optional :class:`Quota`."""
 
 
-def doodle(i: int = 0, *, word: str | None = "cat", guess: str = "cat") -> NewDoodle:
-    return NewDoodle(
-        session=f"s{i}",
-        client="pytest",
-        word=word,
-        reason="submit",
-        started_at=1_700_000_000.25 + i,
-        drawing=[[[0, 10.5, 20 + i], [1, 2, 3.125], [0, 16, 40]], [[5], [5], [60]]],
-        guesses=[
-            {"strokes": 1, "guesses": [{"word": "dog", "score": 0.5}]},
-            {"strokes": 2, "guesses": [{"word": guess, "score": 0.123456789}, {"word": "dog", "score": 0.1}]},
-        ],
-        final=[{"word": guess, "score": 0.123456789}, {"word": "dog", "score": 0.1}],
-    )
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def make(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Make]:
+    """Opens one new database of the parametrised backend (SQLite file, or a PostgreSQL database)."""
+    spec = str(tmp_path / "h.sqlite3") if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    opened: list[DoodleStore] = []
+
+    def opener(quota: Quota | None = None) -> DoodleStore:
+        opened.append(open_database(spec, quota))
+        return opened[-1]
+
+    yield opener
+    for store in opened:
+        try:
+            store.close()  # closing twice is harmless for both backends
+        except sqlite3.ProgrammingError:
+            pass  # opened and closed by an AsyncStore on its own thread
 
 
-def test_a_drawing_comes_back_exactly_as_added(tmp_path: Path) -> None:
+def test_a_drawing_comes_back_exactly_as_added(make: Make) -> None:
     """add -> get returns every field unchanged (numbers, guess lists, word, times) plus id and storage time."""
-    store = SQLiteStore(tmp_path / "h.sqlite3")
+    store = make()
     before = time.time()
     new = doodle(3, word="the Mona Lisa", guess="cat")
     doodle_id = store.add(new)
@@ -66,9 +76,9 @@ def test_the_file_is_in_wal_mode_and_survives_reopening(tmp_path: Path) -> None:
     again.close()
 
 
-def test_pages_are_newest_first_filtered_by_label_and_paged_by_id(tmp_path: Path) -> None:
+def test_pages_are_newest_first_filtered_by_label_and_paged_by_id(make: Make) -> None:
     """page(): newest first, `before` pages by id, `word` matches the player's word else the final guess."""
-    store: DoodleStore = open_store(":memory:")
+    store = make()
     ids = [
         store.add(doodle(i, word=("cat" if i % 3 == 0 else None), guess=("cat" if i % 2 else "dog"))) for i in range(12)
     ]
@@ -84,10 +94,10 @@ def test_pages_are_newest_first_filtered_by_label_and_paged_by_id(tmp_path: Path
     assert store.page(word="nothing", limit=10, before=None) == []
 
 
-def test_scan_filters_by_word_and_time_in_id_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_scan_filters_by_word_and_time_in_id_order(make: Make, monkeypatch: pytest.MonkeyPatch) -> None:
     """scan() yields every drawing oldest first across its internal batches, filtered by label and time."""
     monkeypatch.setattr("server.history.store.SCAN_BATCH", 4)
-    store = SQLiteStore(tmp_path / "h.sqlite3")
+    store = make()
     ids = [store.add(doodle(i, word="cat" if i % 2 else "dog")) for i in range(10)]
     cut = time.time()
     time.sleep(0.01)
@@ -97,9 +107,9 @@ def test_scan_filters_by_word_and_time_in_id_order(tmp_path: Path, monkeypatch: 
     assert [d.id for d in store.scan(since=cut)] == later
 
 
-def test_relabel_sets_the_players_word(tmp_path: Path) -> None:
+def test_relabel_sets_the_players_word(make: Make) -> None:
     """relabel() replaces the word, and the label filter follows it."""
-    store = SQLiteStore(tmp_path / "h.sqlite3")
+    store = make()
     doodle_id = store.add(doodle(word=None, guess="dog"))
     assert [d.id for d in store.page(word="dog", limit=5, before=None)] == [doodle_id]
     store.relabel(doodle_id, "cat")
@@ -108,16 +118,22 @@ def test_relabel_sets_the_players_word(tmp_path: Path) -> None:
     assert store.page(word="dog", limit=5, before=None) == []
 
 
-async def test_async_store_runs_every_call_on_one_thread_and_loses_nothing(tmp_path: Path) -> None:
+async def test_async_store_runs_every_call_on_one_thread_and_loses_nothing(make: Make) -> None:
     """200 concurrent adds through AsyncStore: distinct ids, all stored, all on the one doodle-store thread."""
     threads: set[str] = set()
 
-    class Recording(SQLiteStore):
-        def add(self, d: NewDoodle) -> int:
-            threads.add(threading.current_thread().name)
-            return super().add(d)
+    def recording() -> DoodleStore:
+        inner = make()
+        add = inner.add
 
-    store = AsyncStore(lambda: Recording(tmp_path / "h.sqlite3"))
+        def recorded(d: NewDoodle) -> int:
+            threads.add(threading.current_thread().name)
+            return add(d)
+
+        inner.add = recorded  # type: ignore[method-assign,assignment]
+        return inner
+
+    store = AsyncStore(recording)
     await store.open()
     ids = [doodle_id for doodle_id, _ in await asyncio.gather(*(store.add(doodle(i)) for i in range(200)))]
     assert len(set(ids)) == 200 and await store.count() == 200
@@ -137,12 +153,13 @@ def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
         SQLiteStore(path)
 
 
-def test_the_byte_quota_evicts_automatic_drawings_first_and_usage_survives_reopening(tmp_path: Path) -> None:
+def test_the_byte_quota_evicts_automatic_drawings_first_and_usage_survives_reopening(make: Make) -> None:
     """A byte quota of three records: automatic drawings go first, then the oldest submitted; usage is exact."""
-    path = tmp_path / "h.sqlite3"
-    one = SQLiteStore(path).add(doodle(0))
-    size = SQLiteStore(path).usage().bytes
-    store = SQLiteStore(path, Quota(max_record_bytes=size + 8, max_drawings=0, max_bytes=3 * size + 8))
+    first = make()
+    one = first.add(doodle(0))
+    size = first.usage().bytes
+    first.close()
+    store = make(Quota(max_record_bytes=size + 8, max_drawings=0, max_bytes=3 * size + 8))
     auto = store.add(dataclasses.replace(doodle(0), reason="disconnect"))
     two = store.add(doodle(0))
     three = store.add(doodle(0))  # over the quota: the disconnect goes, not the older submitted one
@@ -151,13 +168,14 @@ def test_the_byte_quota_evicts_automatic_drawings_first_and_usage_survives_reope
     assert [d.id for d in store.page(word=None, limit=9, before=None)] == [four, three, two]
     assert store.usage().evicted == 2 and auto not in (d.id for d in store.page(word=None, limit=9, before=None))
     store.close()
-    again = SQLiteStore(path)
+    again = make()
     assert (again.usage().drawings, again.usage().bytes) == (3, 3 * size)
+    again.close()
 
 
-def test_a_record_over_the_cap_is_refused_without_encoding_it_all(tmp_path: Path) -> None:
+def test_a_record_over_the_cap_is_refused_without_encoding_it_all(make: Make) -> None:
     """A drawing of a million points against a 4 KB cap: record_too_large, nothing stored, quickly."""
-    store = SQLiteStore(tmp_path / "h.sqlite3", Quota(max_record_bytes=4_096))
+    store = make(Quota(max_record_bytes=4_096))
     xs = [float(i) + 0.5 for i in range(1_000_000)]
     huge = dataclasses.replace(doodle(0), drawing=[[xs, xs, list(range(len(xs)))]])
     t = time.perf_counter()
@@ -191,9 +209,39 @@ def test_a_schema_1_database_is_migrated_with_sizes_and_usage(tmp_path: Path) ->
     assert store.get(1) is not None and store.get(1).drawing == [[[1], [2], [3]]]  # type: ignore[union-attr]
 
 
-def test_kept_key_tells_why_and_when_a_drawing_key_was_last_written(tmp_path: Path) -> None:
+def test_one_record_per_drawing_key_keeps_word_and_submission(make: Make) -> None:
+    """Adding a key stored already replaces its record in place: same id, word kept unless given, still submitted."""
+    store = make()
+    first = store.add(dataclasses.replace(doodle(0, word="cat"), key="k1"))  # reason submit
+    other = store.add(dataclasses.replace(doodle(1), key="k2"))
+    again = store.add(dataclasses.replace(doodle(2, word=None, guess="dog"), key="k1", reason="disconnect"))
+    assert again == first != other and store.count() == 2
+    d = store.get(first)
+    assert d is not None and d.word == "cat" and d.guess == "dog" and d.drawing == doodle(2).drawing
+    assert [x.id for x in store.page(word=None, limit=9, before=None)] == [other, first]
+    usage = store.usage()
+    assert usage.drawings == 2 and usage.bytes > 0
+    store.add(dataclasses.replace(doodle(3), key=None))
+    store.add(dataclasses.replace(doodle(4), key=None))
+    assert store.count() == 4  # no key: always a new record
+
+
+def test_server_custom_words_are_kept_per_model_in_teaching_order(make: Make) -> None:
+    """Custom words: examples added in order, per model, forget removes them and says how many there were."""
+    store = make()
+    store.add_custom_word("m", "boat", [[1.0, 2.0]])
+    store.add_custom_word("m", "kite", [[0.5, 0.25]])
+    store.add_custom_word("m", "boat", [[3.0, 4.0], [5.0, 6.0]])
+    store.add_custom_word("other", "boat", [[9.0, 9.0]])
+    assert store.custom_words("m") == [("boat", [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]), ("kite", [[0.5, 0.25]])]
+    assert store.forget_custom_word("m", "boat") == 3 and store.forget_custom_word("m", "boat") == 0
+    assert store.custom_words("m") == [("kite", [[0.5, 0.25]])]
+    assert store.custom_words("other") == [("boat", [[9.0, 9.0]])]
+
+
+def test_kept_key_tells_why_and_when_a_drawing_key_was_last_written(make: Make) -> None:
     """kept_key: the reason and write time of a key's record; None for an unknown key or a drawing without one."""
-    store = SQLiteStore(tmp_path / "h.sqlite3")
+    store = make()
     before = time.time()
     store.add(dataclasses.replace(doodle(1), reason="shutdown", key="k1"))
     store.add(doodle(2))
@@ -205,9 +253,9 @@ def test_kept_key_tells_why_and_when_a_drawing_key_was_last_written(tmp_path: Pa
     store.close()
 
 
-def test_pages_find_a_word_in_any_case_and_in_part_and_treat_wildcards_as_text(tmp_path: Path) -> None:
+def test_pages_find_a_word_in_any_case_and_in_part_and_treat_wildcards_as_text(make: Make) -> None:
     """page(word=) matches labels holding the word, any case ("Bicycle", "bike"); % and _ are plain characters."""
-    store = SQLiteStore(tmp_path / "h.sqlite3")
+    store = make()
     ids = {w: store.add(doodle(i, word=w)) for i, w in enumerate(["bicycle", "motorbike", "cat", "100%_sure"])}
 
     def found(word: str) -> list[int]:
@@ -220,9 +268,9 @@ def test_pages_find_a_word_in_any_case_and_in_part_and_treat_wildcards_as_text(t
     store.close()
 
 
-def test_delete_by_id_or_key_and_hidden_drawings_leave_every_listing(tmp_path: Path) -> None:
+def test_delete_by_id_or_key_and_hidden_drawings_leave_every_listing(make: Make) -> None:
     """delete and delete_key remove for good; a hidden drawing is in no page, get or scan until shown again."""
-    store = SQLiteStore(tmp_path / "h.sqlite3")
+    store = make()
     a = store.add(dataclasses.replace(doodle(1), key="ka"))
     b = store.add(dataclasses.replace(doodle(2), key="kb"))
     c = store.add(doodle(3))

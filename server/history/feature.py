@@ -14,15 +14,16 @@ import sqlite3
 
 from server.errors import StartupFailed
 from server.history import gallery
+from server.history.databases import open_database, shown
 from server.history.service import HistoryService, Keep
-from server.history.store import MEMORY_DB, AsyncStore, Quota, StoreReader, StoreTimeout, open_store
+from server.history.store import MEMORY_DB, AsyncStore, Quota, StoreReader, StoreTimeout
 from server.limits import Limits
 from server.plugin import Registry
 from server.protocol import DeleteMsg, ModerateMsg, SpriteMsg, SubmitMsg
 
 
 class DoodleHistory:
-    """The history feature on database ``db`` (a SQLite path, or ``:memory:``), keeping ``keep`` drawings."""
+    """The history feature on database ``db`` (SQLite path, ``:memory:``, PostgreSQL URL), keeping ``keep`` drawings."""
 
     def __init__(
         self,
@@ -43,7 +44,7 @@ class DoodleHistory:
             max_drawings=self.limits.history_max_drawings,
             max_bytes=self.limits.history_max_bytes,
         )
-        self.store = AsyncStore(lambda: open_store(db, quota), timeout_s=self.limits.store_timeout_s)
+        self.store = AsyncStore(lambda: open_database(db, quota), timeout_s=self.limits.store_timeout_s)
         self.service: HistoryService | None = None
 
     def install(self, registry: Registry) -> None:
@@ -78,12 +79,17 @@ class DoodleHistory:
                 self.service.usage = usage
         except (sqlite3.DatabaseError, OSError, StoreTimeout) as e:
             await self.store.close()
-            raise StartupFailed(f"cannot open the history database {self.db!r}: {e}{_hint(e)}") from e
+            raise StartupFailed(f"cannot open the history database {shown(self.db)!r}: {e}{_hint(e)}") from e
 
 
 def _hint(e: Exception) -> str:
     """What an operator can do about a database that does not open."""
     text = str(e).lower()
+    if "postgresql" in text and any(w in text for w in ("connection", "timeout", "incomplete", "refused")):
+        return (
+            " (PostgreSQL did not answer: check that it runs and listens where the URL says, the user, password and"
+            " database name, and pg_hba.conf for this host)"
+        )
     if any(w in text for w in ("readonly", "read-only", "unable to open", "permission denied")):
         return (
             " (the file or its folder is read-only: give this user write access, or pass --db on a writable"

@@ -5,6 +5,7 @@ with ``--admin-token`` from anywhere)::
 
     python -m server.history.moderate --db data/doodles.sqlite3 hide 12 40
     python -m server.history.moderate --db data/doodles.sqlite3 delete 12
+    python -m server.history.moderate --db postgresql://doodle@db/doodles hide 12
 
 A hidden drawing is left out of the gallery, the JSON API, its pictures and the export
 until it is shown again; a deleted one is gone for good.  Works while the server runs
@@ -19,11 +20,12 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from server.history.store import SQLiteStore
+from server.history.databases import is_shared, open_database, shown
+from server.history.store import DoodleStore
 from server.protocol import MODERATE_ACTIONS
 
 
-def moderate(store: SQLiteStore, action: str, doodle_id: int) -> bool:
+def moderate(store: DoodleStore, action: str, doodle_id: int) -> bool:
     """Do ``action`` (hide, show, delete) to drawing ``doodle_id``; whether it was found."""
     if action == "delete":
         return store.delete(doodle_id)
@@ -32,17 +34,17 @@ def moderate(store: SQLiteStore, action: str, doodle_id: int) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m server.history.moderate", description=__doc__.split("\n")[0])
-    p.add_argument("--db", type=Path, required=True, help="history database (the server's --db)")
+    p.add_argument("--db", required=True, help="history database: the server's --db (SQLite file or PostgreSQL URL)")
     p.add_argument("action", choices=MODERATE_ACTIONS, help="hide, show (again) or delete (for good)")
     p.add_argument("ids", type=int, nargs="+", help="drawing ids (as in /doodles/ID)")
     args = p.parse_args(argv)
-    if not args.db.is_file():
+    if not is_shared(args.db) and not Path(args.db).is_file():
         print(f"moderate: no database at {args.db}", file=sys.stderr)
         return 2
     try:
-        store = SQLiteStore(args.db)
+        store = open_database(args.db)
     except (sqlite3.Error, OSError) as e:
-        print(f"moderate: cannot open {args.db}: {e}", file=sys.stderr)
+        print(f"moderate: cannot open {shown(args.db)}: {e}", file=sys.stderr)
         return 2
     missing = []
     try:

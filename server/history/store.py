@@ -39,6 +39,11 @@ Promises:
   written, so a drawing left at a restart can be resumed (:mod:`server.resume`).
 * Server-scope custom words (schema 3, table ``custom_words``): their example vectors,
   per model name, in teaching order.
+
+A store raises :class:`sqlite3.DatabaseError` (or a subclass) when its database fails;
+:mod:`server.history.postgres` (``--db postgresql://...``) keeps the same promises on
+PostgreSQL for several server processes at once; :func:`server.history.databases.open_database`
+opens whichever ``--db`` names.
 """
 
 from __future__ import annotations
@@ -559,7 +564,7 @@ class SQLiteStore:
 
 
 def open_store(spec: str | Path, quota: Quota | None = None) -> DoodleStore:
-    """The store named by ``spec``: a SQLite file path, or ``:memory:``."""
+    """The SQLite store named by ``spec``: a file path, or ``:memory:`` (any backend: ``databases.open_database``)."""
     return SQLiteStore(spec, quota)
 
 
@@ -690,6 +695,10 @@ class AsyncStore:
 
     async def count(self) -> int:
         return await self._run(lambda s: s.count())
+
+    async def call(self, fn: Callable[[Any], T], *, write: bool = False) -> T:
+        """``fn(store)`` on the store's thread: a backend's own method (e.g. PostgreSQL's shared resume keys)."""
+        return await self._run(fn, write=write)
 
     async def usage(self) -> Usage:
         return await self._run(lambda s: s.usage())
