@@ -279,6 +279,13 @@ class DoodleServer:
             return json_response({"status": "ok"})
         return json_response(self.health())
 
+    def holding(self, drawing_key: str) -> Connection | None:
+        """The open connection whose drawing in progress has ``drawing_key`` (see :class:`server.plugin.Services`)."""
+        for conn in self.connections:
+            if conn.session.drawing_key == drawing_key and conn.session.has_drawing and not conn.stopping:
+                return conn
+        return None
+
     def health(self) -> dict[str, Any]:
         """What an authorized ``/healthz`` answers (also :class:`server.plugin.Services`' health report)."""
         st = self.batcher.stats

@@ -122,6 +122,8 @@ class Connection:
         self.last_live = 0.0
         self.errors_in_a_row = 0
         self.stopping = False
+        #: The close :meth:`end` asked for: ``(code, reason)``.
+        self._ending: tuple[int, str] | None = None
         self.bucket = TokenBucket(limits.max_messages_per_second, limits.message_burst)
 
     @property
@@ -146,12 +148,16 @@ class Connection:
                 except asyncio.CancelledError:
                     if not self._interrupted or self._task is None or self._task.uncancel() > 0:
                         raise  # not (only) ours: the server is cancelling this task
-                    if not self.stopping:
+                    if self._ending is not None:
+                        await self.close(*self._ending)
+                    elif not self.stopping:
                         await self.close(1001, f"idle for {idle:g} s")
                     return
                 finally:
                     self._reading_since = None
                 await self.handle_frame(frame)
+            if self._ending is not None:  # end() came while a message was being handled
+                await self.close(*self._ending)
         finally:
             self._watchdog.cancel()
 
@@ -202,6 +208,13 @@ class Connection:
         """Shutdown: read no further message (the one being handled still gets its reply)."""
         self.stopping = True
         self._interrupt()
+
+    def end(self, code: int, reason: str) -> None:
+        """Read no further message, then close with ``code`` (the one being handled still gets its reply)."""
+        if self._ending is None and not self.stopping:
+            self._ending = (code, reason)
+            self.stopping = True
+            self._interrupt()
 
     # ------------------------------------------------------------ live guesses
 

@@ -97,6 +97,10 @@ class Conversation(Protocol):
         """Drop a pending live guess (before the drawing changes)."""
         ...
 
+    def end(self, code: int, reason: str) -> None:
+        """Read no further message and close with ``code``; the drawing ends as at a disconnect."""
+        ...
+
 
 MessageHandler = Callable[[Conversation, M, float], Awaitable[Payload | None]]
 """``(conversation, message, received)`` -> the reply (``received``: ``time.perf_counter()``)."""
@@ -124,6 +128,10 @@ class Services(Protocol):
 
     @property
     def ranker(self) -> Ranker: ...
+
+    def holding(self, drawing_key: str) -> Conversation | None:
+        """The open session of this process whose drawing in progress has ``drawing_key``, if any."""
+        ...
 
     def health(self) -> dict[str, Any]:
         """What an authorized ``/healthz`` answers: sessions, batching and model counters, each feature's part."""

@@ -14,6 +14,12 @@ sent in every ``guesses`` and ``cleared``.  Promises of :class:`Resume`:
   The client then replays its strokes; the history keeps one record per key
   (:mod:`server.history.store`), so the drawing stored at the drop is replaced, never
   duplicated.
+* A key whose drawing is still in progress in an open session of this process (the client
+  reconnected before the server saw its old connection drop, as after a Wi-Fi handover)
+  is taken over: that session is closed with :data:`TAKEN_OVER` and its drawing ends as at
+  a disconnect, then the key is resumed as above; if that takes more than
+  ``RESUME_TAKEOVER_S``, the ``hello`` answers ``unknown_drawing``.  Only the client that
+  was sent the key (128 random bits) can name it.
 * An unknown, expired or used-up key answers ``unknown_drawing`` (the ``hello``'s other
   fields are applied); the session goes on with its own new drawing.  A ``resume`` after
   the session has drawn answers ``invalid_field``.
@@ -49,14 +55,16 @@ from typing import Any
 from server import protocol
 from server.errors import InvalidField, StoreFailed, UnknownDrawing
 from server.history.store import AsyncStore
-from server.limits import RESUME_SYNC_S, Limits
-from server.plugin import Conversation, Registry
+from server.limits import RESUME_SYNC_S, RESUME_TAKEOVER_S, Limits
+from server.plugin import Conversation, Registry, Services
 from server.session import Session
 
 log = logging.getLogger("doodlestream.resume")
 
 #: Drawing-end reasons after which a drawing may be resumed.
 RESUMABLE_REASONS = frozenset({"disconnect", "shutdown"})
+#: WebSocket close code of a session whose drawing another connection resumed (a private-use code).
+TAKEN_OVER = 4001
 
 
 class Resume:
@@ -75,6 +83,9 @@ class Resume:
         self._claimed: set[str] = set()
         self.max_keys = limits.max_resume_keys
         self.shared = shared
+        #: Keys being taken over from an open session, set once its drawing has ended.
+        self._taking_over: dict[str, asyncio.Event] = {}
+        self._services: Services | None = None
         #: Resumable keys with the ``time.monotonic()`` they expire at, oldest first (no shared store).
         self._ended: OrderedDict[str, float] = OrderedDict()
         #: Sessions that sent a ``hello`` (shared store): their drawings' keys are written.
@@ -85,6 +96,7 @@ class Resume:
         self.sync_failures = 0
 
     def install(self, registry: Registry) -> None:
+        self._services = registry.services
         registry.offer("resume")
         registry.drawing_hook(self.on_drawing_end)
         registry.hello_hook(self.on_hello)
@@ -106,15 +118,36 @@ class Resume:
             del self._ended[key]
 
     async def on_drawing_end(self, session: Session, reason: str) -> None:
-        self._claimed.discard(session.drawing_key)
-        if self.shared is not None:
-            await self._shared_end(session.drawing_key, reason)
+        key = session.drawing_key
+        self._claimed.discard(key)
+        try:
+            if self.shared is not None:
+                await self._shared_end(key, reason)
+            elif reason in RESUMABLE_REASONS and self.max_keys > 0:
+                now = time.monotonic()
+                self._ended[key] = now + self.ttl_s
+                self._ended.move_to_end(key)
+                self._expire(now)
+        finally:
+            taking_over = self._taking_over.get(key)
+            if taking_over is not None:
+                taking_over.set()
+
+    async def _take_over(self, conv: Conversation, key: str) -> None:
+        """If another open session holds ``key``'s drawing, close it and wait until its drawing has ended."""
+        assert self._services is not None
+        holder = self._services.holding(key)
+        if holder is None or holder is conv or key in self._taking_over:
             return
-        if reason in RESUMABLE_REASONS and self.max_keys > 0:
-            now = time.monotonic()
-            self._ended[session.drawing_key] = now + self.ttl_s
-            self._ended.move_to_end(session.drawing_key)
-            self._expire(now)
+        ended = self._taking_over[key] = asyncio.Event()
+        try:
+            holder.end(TAKEN_OVER, "this drawing was resumed by another connection")
+            async with asyncio.timeout(RESUME_TAKEOVER_S):
+                await ended.wait()
+        except TimeoutError:
+            log.warning("resume: the session holding a drawing did not end within %g s", RESUME_TAKEOVER_S)
+        finally:
+            del self._taking_over[key]
 
     async def on_hello(self, conv: Conversation, msg: protocol.HelloMsg) -> protocol.Payload:
         session = conv.session
@@ -124,6 +157,7 @@ class Resume:
             return {}
         if session.has_drawing:
             raise InvalidField("'resume' must come before the session draws anything (or after a clear)")
+        await self._take_over(conv, msg.resume)
         if self.shared is not None:
             resumed = await self._claim(msg.resume)
         else:
@@ -162,8 +196,8 @@ class Resume:
 
     async def _claim(self, key: str) -> bool:
         assert self.shared is not None
-        if any(s.drawing_key == key and s.has_drawing for s in list(self._sessions.values())):
-            return False  # its drawing goes on here
+        if self._services is not None and self._services.holding(key) is not None:
+            return False  # its drawing goes on here (and was not taken over)
         try:
             claimed: bool = await self.shared.call(lambda s: s.claim_key(key), write=True)
         except Exception as e:  # any database fault

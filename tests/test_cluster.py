@@ -172,8 +172,8 @@ async def test_a_server_word_taught_on_one_instance_is_used_by_the_others(cluste
 
 
 async def test_a_drawing_left_on_one_instance_is_resumed_once_on_another(cluster: Cluster) -> None:
-    """Shared keys: a drawing dropped on one instance resumes on another; a key whose drawing goes on in a
-    session of that instance is not resumable there, and a made-up key is unknown."""
+    """Shared keys: a drawing dropped on one instance resumes on another; resumed again on that instance while its
+    session is open, the drawing is taken over (the open session is closed with 4001); a made-up key is unknown."""
     a, b = [s for s in cluster.servers if s.proc.poll() is None][:2]
     d = drawings("cat", 1)[0]
     c = DoodleClient(a.url)
@@ -191,10 +191,13 @@ async def test_a_drawing_left_on_one_instance_is_resumed_once_on_another(cluster
         hello = await again.hello(resume=key, client="cluster-resume")
         assert hello.get("resumed") is True and hello["drawing"] == key, hello
         assert (await again.call(stroke_msg(d.strokes[0])))["drawing"] == key
-        # In progress in `again` here: not resumable (on another instance it may be once this one writes its
-        # drawings' keys again; claimed-once is tests/test_postgres.py's).
+        # In progress in `again` here: a resume on this instance takes it over (claimed-once is
+        # tests/test_postgres.py's).
         async with DoodleClient(b.url) as other:
-            assert (await other.hello(resume=key))["code"] == ErrorCode.UNKNOWN_DRAWING
+            assert (await other.hello(resume=key))["resumed"] is True
+            assert again.ws is not None
+            await asyncio.wait_for(again.ws.wait_closed(), SLACK_S)
+            assert again.ws.close_code == 4001
         async with DoodleClient(a.url) as other:
             assert (await other.hello(resume="B" * 22))["code"] == ErrorCode.UNKNOWN_DRAWING
 

@@ -186,6 +186,32 @@ async def test_a_dropped_drawing_resumed_and_submitted_is_stored_once(srv: Serve
     assert fresh[0]["strokes"] == len(d.strokes) and fresh[0]["word"] == "bicycle"
 
 
+async def test_a_resume_takes_the_drawing_over_from_a_connection_not_yet_seen_dropping(srv: ServerProcess) -> None:
+    """The old connection is still open (a Wi-Fi handover): the resume closes it with 4001, the drawing goes on in
+    the new session, and one record is stored with every stroke."""
+    d = drawings("bicycle", 1, skip=3)[0]
+    before = {r["id"] for r in records(srv)}
+    old = DoodleClient(srv.url)
+    await old.connect()
+    await old.call({"type": "hello", "client": "handover"})
+    for s in d.strokes[:2]:
+        await old.call(stroke_msg(s))
+    key = old.drawing
+    async with DoodleClient(srv.url) as again:  # the old socket is neither closed nor aborted
+        hello = await again.hello(resume=key, client="handover")
+        assert hello["resumed"] is True and hello["drawing"] == key
+        assert old.ws is not None
+        await asyncio.wait_for(old.ws.wait_closed(), 5)
+        assert old.ws.close_code == 4001 and "resumed by another connection" in (old.ws.close_reason or "")
+        for s in d.strokes:
+            assert (await again.call(stroke_msg(s)))["drawing"] == key
+        saved = await again.call({"type": "submit", "word": "bicycle"})
+    await old.close()
+    await wait_idle(srv.http)
+    fresh = [r for r in records(srv) if r["id"] not in before and r["client"] == "handover"]
+    assert [r["id"] for r in fresh] == [saved["id"]] and fresh[0]["strokes"] == len(d.strokes)
+
+
 async def test_unknown_or_expired_keys_answer_unknown_drawing(srv: ServerProcess) -> None:
     """A made-up key, a key used up, or one past resume_ttl_s answers unknown_drawing; a new drawing starts."""
     async with DoodleClient(srv.url) as c:
