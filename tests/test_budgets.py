@@ -115,6 +115,7 @@ async def test_one_sessions_full_drawing_stays_within_its_memory_budget() -> Non
         srv.stop()
 
 
+@pytest.mark.serial
 def test_a_neighbours_pen_ups_stay_fast_while_another_client_sends_the_costliest_messages() -> None:
     """While one client sends the costliest legal messages (bench.adversary: 8,192-point zigzags, live guesses
     every 50 ms, undo after each, 4 MP images), 90% of a neighbour's pen-ups answer within 100 ms.

@@ -163,6 +163,7 @@ def masked(payload: bytes) -> bytes:
     return head + mask + data.tobytes()
 
 
+@pytest.mark.serial
 def test_a_client_that_never_reads_is_dropped_without_growing_memory_or_delaying_others() -> None:
     """A raw client floods requests and never reads: the server drops it (TCP reset) about send_timeout_s
     after its buffers fill, its RSS stays bounded, and another session's round trips stay fast meanwhile."""

@@ -209,6 +209,7 @@ def short_raw_drawing(lo_ms: int = 800, hi_ms: int = 1600) -> str:
     raise AssertionError("no short raw drawing found")
 
 
+@pytest.mark.serial
 def test_speed_1_respects_recorded_timing_and_speed_10_is_faster(server: ServerProcess, tmp_path: Path) -> None:
     """--speed 1 takes at least the recorded duration of a real drawing; --speed 10 about a tenth of it."""
     path = tmp_path / "short.ndjson"

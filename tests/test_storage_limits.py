@@ -86,6 +86,7 @@ class Neighbour:
         await self.task
 
 
+@pytest.mark.serial
 async def test_a_huge_drawing_never_stalls_the_loop_and_is_refused_as_too_large(tmp_path: Path) -> None:
     """A 1M-point drawing (a ~47 MB record) is submitted and left at disconnect while a neighbour
     draws: the neighbour's slowest answer stays under 300 ms (the old server stalled ~1 s encoding it),
@@ -119,6 +120,7 @@ async def test_a_huge_drawing_never_stalls_the_loop_and_is_refused_as_too_large(
         srv.stop()
 
 
+@pytest.mark.serial
 async def test_a_drawing_just_under_the_record_cap_is_stored_exactly(tmp_path: Path) -> None:
     """A drawing whose record is just under max_record_bytes is saved without stalling a neighbour,
     and comes back number for number."""
@@ -263,6 +265,7 @@ async def test_a_write_that_hangs_answers_store_failed_clear_says_so_and_the_que
         srv.stop()
 
 
+@pytest.mark.serial
 async def test_sigterm_finishes_within_its_grace_while_the_database_is_locked(tmp_path: Path) -> None:
     """SIGTERM with drawings on canvases and the write lock held elsewhere: the server exits 0 within
     --shutdown-grace-s (4 s), having given up on the locked database."""

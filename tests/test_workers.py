@@ -9,6 +9,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from replay_client.client import DoodleClient
 from server.workers import Health
 from tests.conftest import ServerProcess
@@ -112,6 +114,7 @@ def test_a_crashed_worker_is_replaced_and_the_port_keeps_answering() -> None:
     assert code == 0, srv.stderr()
 
 
+@pytest.mark.serial
 def test_a_hung_worker_is_killed_within_the_stated_time_and_replaced() -> None:
     """SIGSTOP one worker: with --worker-hung-s 2 it is killed within 2 s (+1 s of checks) and replaced."""
     srv = ServerProcess("--workers", "2", "--worker-hung-s", "2")
