@@ -574,8 +574,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_behaviour_raises_every_event_on_the_main_thread_and_reconnects_with_backoff(tmp_path: Path) -> None:
-    """DoodleStreamBehaviour (on the stub, Update pumped like Unity) survives a server restart, backing off."""
+@pytest.mark.parametrize("mode", ["threaded", "pumped"])
+def test_behaviour_raises_every_event_on_the_main_thread_and_reconnects_with_backoff(tmp_path: Path, mode: str) -> None:
+    """DoodleStreamBehaviour (threaded, or pumped as in WebGL) survives a server restart, backing off."""
     plain, _ = sources()
     stub = tmp_path / "UnityEngine.dll"
     r = mcs("-target:library", f"-out:{stub}", str(STUB))
@@ -588,7 +589,7 @@ def test_behaviour_raises_every_event_on_the_main_thread_and_reconnects_with_bac
     port = free_port()
     srv = ServerProcess("--port", str(port))
     proc = subprocess.Popen(
-        ["mono", str(exe), "restart", f"ws://127.0.0.1:{port}/ws"],
+        ["mono", str(exe), "restart", f"ws://127.0.0.1:{port}/ws", mode],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

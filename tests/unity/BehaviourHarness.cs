@@ -2,8 +2,9 @@
 // Runtime files, it plays Unity's part (OnEnable, an Update every 10 ms on the main thread,
 // OnDisable) and reports, one JSON object per line, what the behaviour raised and on which thread.
 //
-//   BehaviourHarness.exe restart URL      connect; print "connected"; wait for "restarted" on stdin while
+//   BehaviourHarness.exe restart URL [pumped]  connect; print "connected"; wait for "restarted" on stdin while
 //                                         the test restarts the server; expect a reconnect; print a summary
+//                                         (pumped: over ClientWebSocketTransport, no threads, as in WebGL)
 //   BehaviourHarness.exe fault URL MODE S  against a fault-injection server (tests/test_unity_faults.py):
 //                                         pump for S seconds, then print what the behaviour went through
 //   BehaviourHarness.exe resume URL       draw with the stroke helpers and a target, pause and resume the
@@ -29,16 +30,17 @@ internal static class BehaviourHarness
     {
         switch (args[0])
         {
-            case "restart": return Restart(args[1]);
+            case "restart": return Restart(args[1], args.Length > 2 && args[2] == "pumped");
             case "fault": return Fault(args[1], args[2], double.Parse(args[3], CultureInfo.InvariantCulture));
             case "resume": return Resume(args[1]);
             default: Console.Error.WriteLine("usage: BehaviourHarness.exe restart|fault|resume URL ..."); return 2;
         }
     }
 
-    private static int Restart(string url)
+    private static int Restart(string url, bool pumped)
     {
         var b = new DoodleStreamBehaviour();
+        if (pumped) b.TransportFactory = () => new ClientWebSocketTransport(); // as WebGL runs it: all from Update
         Set(b, "serverUrl", url);
         Set(b, "liveMs", 0);
         Set(b, "initialBackoffSeconds", 0.1f);
