@@ -38,7 +38,7 @@ namespace Doodlestream
     /// Everything it reports is put on a <see cref="ConcurrentQueue{T}"/> and raised from <c>Update</c>, in
     /// arrival order, so handlers may touch GameObjects. Events that arrive while the component is
     /// disabled are dropped (the connection is closed then anyway).</para>
-    /// <para>The send methods may be called from any thread; they return the message's <c>seq</c>, or
+    /// <para>The send methods may be called from any thread (from the main thread only when pumped); they return the message's <c>seq</c>, or
     /// null when there is no connection (they never throw for that). The <c>*Async</c> methods
     /// complete with the server's answer (awaited from a MonoBehaviour, the code after
     /// <c>await</c> runs on the main thread).</para>
@@ -564,7 +564,8 @@ namespace Doodlestream
         /// back-off, the reply timeout and keep-alive) driven from <c>Update</c> on the realtime clock.
         /// WebGL players use <c>WebGLWebSocketTransport</c> (the browser's WebSocket) when it is null;
         /// elsewhere null means the threaded <see cref="DoodleClient"/> over ClientWebSocket, and
-        /// <c>() =&gt; new ClientWebSocketTransport()</c> runs a native player pumped too.</summary>
+        /// <c>() =&gt; new ClientWebSocketTransport()</c> runs a native player pumped too. Pumped, the
+        /// send methods are for the main thread only (WebGL has no other).</summary>
         public Func<IDoodleTransport> TransportFactory { get; set; }
 
         private sealed class PumpedRun
