@@ -495,7 +495,7 @@ namespace Doodlestream
         private void OnApplicationPause(bool paused)
         {
             if (!closeWhenPaused) return;
-            if (paused && _run != null)
+            if (paused && (_run != null || _pumped != null))
             {
                 if (logConnection) Debug.Log("doodlestream: paused, closing the connection", this);
                 Stop(true);
