@@ -2,9 +2,9 @@
 // Runtime files, it plays Unity's part (OnEnable, an Update every 10 ms on the main thread,
 // OnDisable) and reports, one JSON object per line, what the behaviour raised and on which thread.
 //
-//   BehaviourHarness.exe restart URL [pumped]  connect; print "connected"; wait for "restarted" on stdin while
+//   (every mode takes a last argument "pumped": the behaviour then runs pumped, as in WebGL)
+//   BehaviourHarness.exe restart URL      connect; print "connected"; wait for "restarted" on stdin while
 //                                         the test restarts the server; expect a reconnect; print a summary
-//                                         (pumped: over ClientWebSocketTransport, no threads, as in WebGL)
 //   BehaviourHarness.exe fault URL MODE S  against a fault-injection server (tests/test_unity_faults.py):
 //                                         pump for S seconds, then print what the behaviour went through
 //   BehaviourHarness.exe resume URL       draw with the stroke helpers and a target, pause and resume the
@@ -26,21 +26,31 @@ internal static class BehaviourHarness
     private static readonly System.Diagnostics.Stopwatch Clock = System.Diagnostics.Stopwatch.StartNew();
     private static int _offMainThread;
 
+    private static bool _pumped; // a last argument "pumped": the behaviour runs pumped, as in WebGL
+
     private static int Main(string[] args)
     {
+        _pumped = args[args.Length - 1] == "pumped";
         switch (args[0])
         {
-            case "restart": return Restart(args[1], args.Length > 2 && args[2] == "pumped");
+            case "restart": return Restart(args[1]);
             case "fault": return Fault(args[1], args[2], double.Parse(args[3], CultureInfo.InvariantCulture));
             case "resume": return Resume(args[1]);
             default: Console.Error.WriteLine("usage: BehaviourHarness.exe restart|fault|resume URL ..."); return 2;
         }
     }
 
-    private static int Restart(string url, bool pumped)
+    // A behaviour as the game gets it; pumped over ClientWebSocketTransport (all from Update, as in WebGL) when asked.
+    private static DoodleStreamBehaviour NewBehaviour()
     {
-        var b = new DoodleStreamBehaviour();
-        if (pumped) b.TransportFactory = () => new ClientWebSocketTransport(); // as WebGL runs it: all from Update
+        var behaviour = new DoodleStreamBehaviour();
+        if (_pumped) behaviour.TransportFactory = () => new ClientWebSocketTransport();
+        return behaviour;
+    }
+
+    private static int Restart(string url)
+    {
+        var b = NewBehaviour();
         Set(b, "serverUrl", url);
         Set(b, "liveMs", 0);
         Set(b, "initialBackoffSeconds", 0.1f);
@@ -130,7 +140,7 @@ internal static class BehaviourHarness
     /// <summary>A behaviour against a fault-injection server: counts connections, waits, and how each ended.</summary>
     private static int Fault(string url, string mode, double seconds)
     {
-        var b = new DoodleStreamBehaviour();
+        var b = NewBehaviour();
         Set(b, "serverUrl", url);
         Set(b, "liveMs", 0);
         Set(b, "initialBackoffSeconds", 0.1f);
@@ -198,7 +208,7 @@ internal static class BehaviourHarness
     /// <summary>Draws with the stroke helpers and a target; pauses and resumes the app; uses the awaitable calls.</summary>
     private static int Resume(string url)
     {
-        var b = new DoodleStreamBehaviour();
+        var b = NewBehaviour();
         Set(b, "serverUrl", url);
         Set(b, "liveMs", 0);
         Set(b, "logConnection", false);
