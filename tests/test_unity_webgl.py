@@ -14,6 +14,7 @@ import functools
 import http.server
 import re
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
@@ -23,6 +24,7 @@ import pytest
 
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS, ROOT, ServerProcess
 from tests.test_unity_client import HARNESS, STUB, UNITY, free_port, mcs, run, sources
+from tests.test_unity_faults import FaultServer
 
 JSLIB = UNITY / "Runtime" / "Plugins" / "WebGL" / "DoodleStreamWebSocket.jslib"
 WEBGL_CS = UNITY / "Runtime" / "WebGLWebSocketTransport.cs"
@@ -247,3 +249,24 @@ def test_jslib_reports_failed_connections_as_error_then_close(page: Any, server:
         assert [e["kind"] for e in events] == ["error", "closed"], (url, events)
         assert events[1]["code"] == 1006 and events[0]["reason"]
         page.evaluate("id => unityCaller.free(id)", sock)
+
+
+@chromium
+@pytest.mark.browser
+def test_jslib_close_and_free_still_send_what_the_socket_holds(page: Any) -> None:
+    """Close and Free right after many sends (a disabled component): every frame still reaches the server."""
+    frames = 20
+    with FaultServer("record") as server:
+        sock = page.evaluate("url => unityCaller.connect(url, 1 << 20)", server.url)
+        until(page, sock, "message")
+        stroke = msgpack.packb({"type": "stroke", "x": list(range(10_000)), "y": list(range(10_000))})
+        sent = page.evaluate(
+            "([id, b, n]) => { const r = []; for (let i = 0; i < n; i++) r.push(unityCaller.send(id, b));"
+            " unityCaller.close(id, 1000, 'client closing'); unityCaller.free(id); return r; }",
+            [sock, list(stroke), frames],
+        )
+        assert sent == [0] * frames
+        deadline = time.monotonic() + 20
+        while len(server.received[0]) < frames and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert server.received[0] == ["stroke"] * frames
