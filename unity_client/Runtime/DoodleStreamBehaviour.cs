@@ -498,7 +498,7 @@ namespace Doodlestream
             if (paused && (_run != null || _pumped != null))
             {
                 if (logConnection) Debug.Log("doodlestream: paused, closing the connection", this);
-                Stop(true);
+                Stop(true, true); // still enabled: Update pumps a pumped close
                 _closedForPause = true;
             }
             else if (!paused && _closedForPause)
@@ -555,7 +555,7 @@ namespace Doodlestream
         private void Restart()
         {
             if (!isActiveAndEnabled) return;
-            Stop(true);
+            Stop(true, true); // still enabled: Update pumps a pumped close
             StartConnection();
         }
 
@@ -695,8 +695,9 @@ namespace Doodlestream
             return settings;
         }
 
-        /// <summary>Ends the connection; with <paramref name="flush"/> the frames already queued go out first (within 1 s).</summary>
-        private void Stop(bool flush)
+        /// <summary>Ends the connection; with <paramref name="flush"/> the frames already queued go out first (within 1 s).
+        /// <paramref name="updatesFollow"/>: the component stays enabled, so Update can pump a pumped client's close.</summary>
+        private void Stop(bool flush, bool updatesFollow = false)
         {
             if (flush) lock (_drawingLock) FlushBatch();
             _generation++; // what the old connection still queues is dropped
@@ -710,11 +711,16 @@ namespace Doodlestream
             if (c != null && c.IsPumped)
             {
                 // Pumped: the close completes in later Updates (a reconnect, a pause); a disabled
-                // component gets none, so the transport is let go at once: the browser's WebSocket
-                // still sends what it holds, then its close frame.
+                // component gets none, so the transport is let go at once: it still sends what it
+                // holds, then its close frame (the browser's WebSocket does; ClientWebSocketTransport too).
                 if (flush) _ = c.CloseAsync(TimeSpan.FromSeconds(1));
-                if (flush && isActiveAndEnabled) _closingPumped.Add(c);
+                if (flush && updatesFollow) _closingPumped.Add(c);
                 else c.Dispose();
+            }
+            if (!updatesFollow && _closingPumped.Count > 0)
+            {
+                foreach (var closing in _closingPumped) closing.Dispose(); // no Update will pump them any more
+                _closingPumped.Clear();
             }
             else if (c != null)
             {
