@@ -203,10 +203,11 @@ def test_a_1009_close_backs_off_harder(behaviour_exe: Path, run: str) -> None:
     assert all(got and got[0] == "hello" for got in server.received if got), server.received
 
 
-def test_disabling_sends_what_is_queued_before_closing(behaviour_exe: Path) -> None:
+@pytest.mark.parametrize("run", ["threaded", "pumped"])
+def test_disabling_sends_what_is_queued_before_closing(behaviour_exe: Path, run: str) -> None:
     """A stroke sent just before OnDisable (a scene change) reaches the server: the close flushes the queue."""
     with FaultServer("record") as server:
-        s = run_fault(behaviour_exe, server, 10, play="flush")
+        s = run_fault(behaviour_exe, server, 10, play="flush", run=run)
     assert s["connected"] == 1, s
     assert "stroke" in server.received[0], server.received
 

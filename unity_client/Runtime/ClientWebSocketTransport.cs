@@ -178,12 +178,44 @@ namespace Doodlestream
             }
         }
 
-        /// <summary>Closes the socket at once (no handshake); no event follows.</summary>
+        /// <summary>Lets the socket go; no event follows. After <see cref="Close"/> (a disabled component,
+        /// which gets no more frames to pump the close) the frames still queued and the close frame go
+        /// out in the background within 2 s, as a browser's WebSocket does; otherwise it is aborted at once.</summary>
         public void Dispose()
         {
+            bool drain = _closeWanted && _open && !_done;
             _done = true;
+            if (drain)
+            {
+                _ = DrainAndCloseAsync();
+                return;
+            }
             _outbox.Clear();
             Abort();
+        }
+
+        private async Task DrainAndCloseAsync()
+        {
+            try
+            {
+                using (var limit = new CancellationTokenSource(TimeSpan.FromSeconds(2)))
+                {
+                    if (_send != null) await _send.ConfigureAwait(false);
+                    while (_outbox.Count > 0)
+                        await _ws.SendAsync(new ArraySegment<byte>(_outbox.Dequeue()), WebSocketMessageType.Binary, true, limit.Token).ConfigureAwait(false);
+                    if (_close != null) await _close.ConfigureAwait(false);
+                    else _close = _ws.CloseOutputAsync((WebSocketCloseStatus)_closeCode, _closeReason ?? "", limit.Token);
+                    await _close.ConfigureAwait(false);
+                }
+            }
+            catch (Exception)
+            {
+                // the socket is going away anyway
+            }
+            finally
+            {
+                Abort();
+            }
         }
     }
 }
