@@ -86,6 +86,7 @@ def test_jslib_meta_enables_the_plugin_for_webgl_only() -> None:
 
 @pytest.fixture(scope="module")
 def harness(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Harness.exe built from the plain client files (its "pumped" mode drives a pumped DoodleClient)."""
     plain, _ = sources()
     exe = tmp_path_factory.mktemp("unity-webgl") / "Harness.exe"
     r = mcs(f"-out:{exe}", *map(str, plain), str(HARNESS))

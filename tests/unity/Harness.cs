@@ -240,7 +240,8 @@ internal static class Harness
 
         // Idle: the keep-alive hello goes out; answered, it raises nothing; unanswered, it ends the connection.
         var quiet = new DeafTransport();
-        var idle = new DoodleClient(new Uri(url), quiet) { ReplyTimeout = TimeSpan.FromSeconds(0.5), KeepAliveInterval = TimeSpan.FromSeconds(0.2) };
+        // A reply timeout of 2 s: an answered keep-alive is never late, even on a loaded machine.
+        var idle = new DoodleClient(new Uri(url), quiet) { ReplyTimeout = TimeSpan.FromSeconds(2), KeepAliveInterval = TimeSpan.FromSeconds(0.2) };
         var idleNames = new List<string>();
         DisconnectInfo idleBye = null;
         idle.MessageReceived += m => idleNames.Add(m.Type);
