@@ -13,11 +13,13 @@ from __future__ import annotations
 import functools
 import http.server
 import re
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
+from urllib.parse import parse_qs, urlsplit
 
 import msgpack
 import pytest
@@ -115,6 +117,28 @@ def test_pumped_client_runs_from_one_thread_against_the_live_server(harness: Pat
     assert by["threads"]["off_pump_thread"] == 0
 
 
+@pytest.mark.mono
+@pytest.mark.parametrize(
+    ("url", "token", "query"),
+    [
+        ("ws://127.0.0.1:8765/ws", "a b+c/\u00e9&=?", {"token": ["a b+c/\u00e9&=?"]}),
+        ("ws://h:1/ws?encoding=msgpack", "t0k", {"encoding": ["msgpack"], "token": ["t0k"]}),
+        ("wss://example.com/ws?mytoken=x", "t", {"mytoken": ["x"], "token": ["t"]}),
+        ("wss://example.com/ws?token=kept", "other", {"token": ["kept"]}),
+        ("ws://h:1/ws", "", {}),
+    ],
+)
+def test_webgl_transport_puts_the_token_in_the_query(
+    harness: Path, url: str, token: str, query: dict[str, list[str]]
+) -> None:
+    """The URL the WebGL transport opens carries the token as ?token= (escaped), keeps the rest, never doubles it."""
+    r = subprocess.run(["mono", str(harness), "token_url", url, token], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    got, want = urlsplit(r.stdout.strip()), urlsplit(url)
+    assert (got.scheme, got.hostname, got.port, got.path) == (want.scheme, want.hostname, want.port, want.path)
+    assert parse_qs(got.query) == query, r.stdout
+
+
 # ------------------------------------------------------------------ JavaScript: the .jslib in Chromium
 
 chromium = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian chromium (bash scripts/setup.sh)")
@@ -148,12 +172,20 @@ def game_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     httpd.server_close()
 
 
+TOKEN = "webgl-secret"
+
+
 @pytest.fixture(scope="module")
 def webgl_server(game_host: str) -> Iterator[ServerProcess]:
-    """A live server that lets the game's origin open the socket (--origin), as a WebGL deployment needs."""
-    srv = ServerProcess("--port", str(free_port()), "--origin", game_host)
+    """A live server that lets the game's origin open the socket (--origin), with a token, as a deployment would."""
+    srv = ServerProcess("--port", str(free_port()), "--origin", game_host, "--token", TOKEN)
     yield srv
     srv.stop()
+
+
+def with_token(srv: ServerProcess) -> str:
+    """The URL WebGLWebSocketTransport opens: browsers cannot set headers, so the token goes in the query."""
+    return f"{srv.url}?token={TOKEN}"
 
 
 @pytest.fixture(scope="module")
@@ -191,7 +223,7 @@ def decoded(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
 @pytest.mark.browser
 def test_jslib_connects_sends_a_stroke_gets_guesses_and_closes(page: Any, webgl_server: ServerProcess) -> None:
     """The .jslib socket: open, welcome, a stroke and points + pen-up answered with guesses, a client close 1000."""
-    sock = page.evaluate("url => unityCaller.connect(url, 2 * 1024 * 1024)", webgl_server.url)
+    sock = page.evaluate("url => unityCaller.connect(url, 2 * 1024 * 1024)", with_token(webgl_server))
     events = until(page, sock, "message")
     assert events[0]["kind"] == "open"
     (welcome,) = decoded(events)
@@ -224,7 +256,7 @@ def test_jslib_connects_sends_a_stroke_gets_guesses_and_closes(page: Any, webgl_
 @pytest.mark.browser
 def test_jslib_reports_the_server_closing_and_an_oversized_message(page: Any, webgl_server: ServerProcess) -> None:
     """A frame over max_frame_bytes gets the server's 1009 close; a message over the caller's limit is an error."""
-    sock = page.evaluate("url => unityCaller.connect(url, 2 * 1024 * 1024)", webgl_server.url)
+    sock = page.evaluate("url => unityCaller.connect(url, 2 * 1024 * 1024)", with_token(webgl_server))
     (welcome,) = decoded(until(page, sock, "message"))
     too_big = welcome["limits"]["max_frame_bytes"] + 1
     page.evaluate("([id, n]) => unityCaller.send(id, new Uint8Array(n).fill(0x90))", [sock, too_big])
@@ -232,7 +264,7 @@ def test_jslib_reports_the_server_closing_and_an_oversized_message(page: Any, we
     assert closed[-1]["kind"] == "closed" and closed[-1]["code"] == 1009, closed
     assert not [e for e in closed if e["kind"] == "message"]
 
-    small = page.evaluate("url => unityCaller.connect(url, 64)", webgl_server.url)  # a welcome is larger
+    small = page.evaluate("url => unityCaller.connect(url, 64)", with_token(webgl_server))  # a welcome is larger
     events = until(page, small, "closed")
     kinds = [e["kind"] for e in events]
     assert kinds[0] == "open" and "message" not in kinds and kinds[-1] == "closed", events
@@ -271,3 +303,14 @@ def test_jslib_close_and_free_still_send_what_the_socket_holds(page: Any) -> Non
         while len(server.received[0]) < frames and time.monotonic() < deadline:
             time.sleep(0.05)
         assert server.received[0] == ["stroke"] * frames
+
+
+@chromium
+@pytest.mark.browser
+def test_jslib_opens_a_token_server_only_with_the_token_in_the_url(page: Any, webgl_server: ServerProcess) -> None:
+    """Without ?token= a --token server refuses the browser (error, 1006); with it, the socket opens: welcome."""
+    refused = page.evaluate("url => unityCaller.connect(url, 1 << 20)", webgl_server.url)
+    assert [e["kind"] for e in until(page, refused, "closed")] == ["error", "closed"]
+    sock = page.evaluate("url => unityCaller.connect(url, 1 << 20)", with_token(webgl_server))
+    (welcome,) = decoded(until(page, sock, "message"))
+    assert welcome["type"] == "welcome"

@@ -8,6 +8,7 @@
 //   Harness.exe backoff                     delays of a seeded Backoff(0.5 s, 8 s, jitter 0.2)
 //   Harness.exe session URL DRAWING PACE_MS stream DRAWING (JSON: [[xs, ys, ts], ...]) point by point
 //   Harness.exe token URL TOKEN             connect with DoodleClient.Token (a header), then without
+//   Harness.exe token_url URL TOKEN         the URL the WebGL transport opens (token in the query)
 //   Harness.exe pumped URL                  a pumped DoodleClient over ClientWebSocketTransport, driven from
 //                                           this one thread as Update would: events, awaitable calls, close,
 //                                           then the reply timeout and the keep-alive over a transport gone deaf
@@ -40,6 +41,7 @@ internal static class Harness
                 case "session": return Session(args[1], args[2], int.Parse(args[3], CultureInfo.InvariantCulture));
                 case "token": return TokenHeader(args[1], args[2]);
                 case "pumped": return Pumped(args[1]);
+                case "token_url": Console.WriteLine(DoodleTransportUrls.WithToken(new Uri(args[1]), args[2])); return 0;
                 default:
                     Console.Error.WriteLine("usage: Harness.exe encode|roundtrip|reject|backoff|session ...");
                     return 2;

@@ -57,4 +57,22 @@ namespace Doodlestream
         /// <summary>The next event, if one is waiting; called from the pumping thread only.</summary>
         bool TryReceive(out TransportEvent e);
     }
+
+    /// <summary>Helpers for <see cref="IDoodleTransport"/> implementations.</summary>
+    public static class DoodleTransportUrls
+    {
+        /// <summary><paramref name="url"/> with <c>token=</c><paramref name="token"/> (escaped) added to its
+        /// query, for sockets that cannot send an <c>Authorization</c> header (a browser's). Unchanged
+        /// when the token is empty or the query already has a <c>token</c> parameter.</summary>
+        public static string WithToken(Uri url, string token)
+        {
+            if (url == null) throw new ArgumentNullException("url");
+            string query = url.Query.TrimStart('?');
+            if (string.IsNullOrEmpty(token)) return url.AbsoluteUri;
+            foreach (var part in query.Split('&'))
+                if (part == "token" || part.StartsWith("token=", StringComparison.Ordinal)) return url.AbsoluteUri;
+            var b = new UriBuilder(url) { Query = (query.Length > 0 ? query + "&" : "") + "token=" + Uri.EscapeDataString(token) };
+            return b.Uri.AbsoluteUri;
+        }
+    }
 }

@@ -34,10 +34,7 @@ namespace Doodlestream
         public void Connect(Uri url, string token, int maxMessageBytes)
         {
             if (_id != 0) throw new InvalidOperationException("a transport connects once");
-            string u = url.ToString();
-            if (!string.IsNullOrEmpty(token) && url.Query.IndexOf("token=", StringComparison.Ordinal) < 0)
-                u += (string.IsNullOrEmpty(url.Query) ? "?" : "&") + "token=" + Uri.EscapeDataString(token);
-            _id = DoodleStreamWs_Connect(u, maxMessageBytes);
+            _id = DoodleStreamWs_Connect(DoodleTransportUrls.WithToken(url, token), maxMessageBytes);
         }
 
         /// <inheritdoc/>
