@@ -514,8 +514,11 @@ def netstandard_types() -> frozenset[str]:
     return types
 
 
-def test_runtime_compiles_against_reference_assemblies_and_uses_only_net_standard_2_1_types(tmp_path: Path) -> None:
-    """Runtime/ builds against .NET Framework 4.8 reference assemblies; each BCL type it uses is .NET Standard 2.1."""
+@pytest.mark.parametrize("player", ["native", "webgl"])
+def test_runtime_compiles_against_reference_assemblies_and_uses_only_net_standard_2_1_types(
+    tmp_path: Path, player: str
+) -> None:
+    """Runtime/ (native or WebGL build) compiles against .NET Framework 4.8 refs; each BCL type used is .NET Std 2.1."""
     # Unity's two API compatibility levels. ".NET Framework": compile against Mono's 4.8 reference
     # assemblies (metadata only, no Mono extras), which checks every member used. ".NET Standard
     # 2.1": Debian's Mono has no netstandard 2.1 reference assembly, only the facade (type
@@ -530,10 +533,12 @@ def test_runtime_compiles_against_reference_assemblies_and_uses_only_net_standar
     assert r.returncode == 0, r.stdout + r.stderr
     runtime = tmp_path / "Doodlestream.Client.dll"
     files = sorted((UNITY / "Runtime").glob("*.cs"))
-    r = mcs("-target:library", f"-out:{runtime}", *refs, f"-r:{stub}", *map(str, files))
+    define = ["-define:UNITY_WEBGL"] if player == "webgl" else []
+    r = mcs("-target:library", f"-out:{runtime}", *define, *refs, f"-r:{stub}", *map(str, files))
     assert r.returncode == 0, r.stdout + r.stderr
     il = subprocess.run(["ikdasm", str(runtime)], capture_output=True, text=True, timeout=120)
     assert il.returncode == 0, il.stderr
+    assert ('pinvokeimpl("__Internal"' in il.stdout) == (player == "webgl")  # the .jslib imports
     used = set(re.findall(r"\[(mscorlib|System|System\.Core)\]([\w.`]+)", il.stdout))
     assert ("System", "System.Net.WebSockets.ClientWebSocket") in used
     outside = sorted(f"[{a}]{t}" for a, t in used if t not in netstandard_types())
@@ -574,8 +579,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_behaviour_raises_every_event_on_the_main_thread_and_reconnects_with_backoff(tmp_path: Path) -> None:
-    """DoodleStreamBehaviour (on the stub, Update pumped like Unity) survives a server restart, backing off."""
+@pytest.mark.parametrize("mode", ["threaded", "pumped"])
+def test_behaviour_raises_every_event_on_the_main_thread_and_reconnects_with_backoff(tmp_path: Path, mode: str) -> None:
+    """DoodleStreamBehaviour (threaded, or pumped as in WebGL) survives a server restart, backing off."""
     plain, _ = sources()
     stub = tmp_path / "UnityEngine.dll"
     r = mcs("-target:library", f"-out:{stub}", str(STUB))
@@ -588,7 +594,7 @@ def test_behaviour_raises_every_event_on_the_main_thread_and_reconnects_with_bac
     port = free_port()
     srv = ServerProcess("--port", str(port))
     proc = subprocess.Popen(
-        ["mono", str(exe), "restart", f"ws://127.0.0.1:{port}/ws"],
+        ["mono", str(exe), "restart", f"ws://127.0.0.1:{port}/ws", mode],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

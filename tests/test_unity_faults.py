@@ -138,10 +138,11 @@ class FaultServer:
                 await ws.send(msgpack.packb({"type": "hello", "seq": msg.get("seq"), "protocol": 1, "live_ms": 0}))
 
 
-def run_fault(exe: Path, server: FaultServer, seconds: float, play: str = "") -> dict[str, Any]:
-    """Runs BehaviourHarness.exe against ``server``; ``play`` (default: the server's mode) says what the game does."""
+def run_fault(exe: Path, server: FaultServer, seconds: float, play: str = "", run: str = "threaded") -> dict[str, Any]:
+    """Runs BehaviourHarness.exe against ``server``; ``play`` (default: the server's mode) says what the game does;
+    ``run`` is ``threaded`` or ``pumped`` (the connection driven from Update, as in WebGL players)."""
     r = subprocess.run(
-        ["mono", str(exe), "fault", server.url, play or server.mode, str(seconds)],
+        ["mono", str(exe), "fault", server.url, play or server.mode, str(seconds), run],
         capture_output=True,
         text=True,
         timeout=seconds + 60,
@@ -159,11 +160,12 @@ def hang() -> Iterator[FaultServer]:
         yield s
 
 
+@pytest.mark.parametrize("run", ["threaded", "pumped"])
 def test_a_server_that_stops_answering_is_noticed_by_the_reply_timeout_and_the_keep_alive(
-    behaviour_exe: Path, hang: FaultServer
+    behaviour_exe: Path, hang: FaultServer, run: str
 ) -> None:
     """An unanswered pen-up ends the connection (reply timeout); so does an unanswered keep-alive while idle."""
-    s = run_fault(behaviour_exe, hang, 20)
+    s = run_fault(behaviour_exe, hang, 20, run=run)
     assert s["connected"] >= 2, s
     first, second = s["ends"][:2]
     # Connection 1: the pen-up got a seq and no answer -> a TimeoutException ends it (it stayed Connected before).
@@ -175,10 +177,11 @@ def test_a_server_that_stops_answering_is_noticed_by_the_reply_timeout_and_the_k
     assert s["states"][:4] == ["Connecting", "Connected", "Disconnected", "Connecting"], s
 
 
-def test_close_after_welcome_backs_off_instead_of_a_reconnect_storm(behaviour_exe: Path) -> None:
+@pytest.mark.parametrize("run", ["threaded", "pumped"])
+def test_close_after_welcome_backs_off_instead_of_a_reconnect_storm(behaviour_exe: Path, run: str) -> None:
     """Connections closing right after welcome: waits double (0.1, 0.2, 0.4, 0.8 s), not a retry every 0.1 s."""
     with FaultServer("close") as server:
-        s = run_fault(behaviour_exe, server, 6)
+        s = run_fault(behaviour_exe, server, 6, run=run)
     # Measured by the server, from its close to the next connection: never shorter than the client's
     # delay, whatever the load. Lower bounds of each delay with 20 % jitter: 0.08, 0.16, 0.32, 0.64 s.
     waits = server.gaps_s
@@ -190,35 +193,42 @@ def test_close_after_welcome_backs_off_instead_of_a_reconnect_storm(behaviour_ex
     assert sum(e["code"] == 1000 for e in s["ends"]) >= len(waits) // 2, s
 
 
-def test_a_1009_close_backs_off_harder(behaviour_exe: Path) -> None:
+@pytest.mark.parametrize("run", ["threaded", "pumped"])
+def test_a_1009_close_backs_off_harder(behaviour_exe: Path, run: str) -> None:
     """A close with 1009 (message too big) skips two doublings: the first wait is at least 0.32 s, not 0.08 s."""
     with FaultServer("too_big") as server:
-        s = run_fault(behaviour_exe, server, 3)
+        s = run_fault(behaviour_exe, server, 3, run=run)
     assert s["ends"] and s["ends"][0]["code"] == 1009, s
     assert server.gaps_s and server.gaps_s[0] >= 0.32, (server.gaps_s, s)
     assert all(got and got[0] == "hello" for got in server.received if got), server.received
 
 
-def test_disabling_sends_what_is_queued_before_closing(behaviour_exe: Path) -> None:
+@pytest.mark.parametrize("run", ["threaded", "pumped"])
+def test_disabling_sends_what_is_queued_before_closing(behaviour_exe: Path, run: str) -> None:
     """A stroke sent just before OnDisable (a scene change) reaches the server: the close flushes the queue."""
     with FaultServer("record") as server:
-        s = run_fault(behaviour_exe, server, 10, play="flush")
+        s = run_fault(behaviour_exe, server, 10, play="flush", run=run)
     assert s["connected"] == 1, s
     assert "stroke" in server.received[0], server.received
 
 
-@pytest.mark.parametrize("compiled", ["jit", "full_aot"])
+@pytest.mark.parametrize("compiled", ["jit", "full_aot", "pumped", "pumped_full_aot"])
 def test_pause_and_resume_continue_the_drawing_and_the_awaitable_calls_answer(
     request: pytest.FixtureRequest, compiled: str, server: ServerProcess
 ) -> None:
     """Stroke helpers + target + recognized; pause closes, resume reconnects and resumes the drawing; *Async calls."""
-    if compiled == "full_aot":  # every method precompiled, as IL2CPP does
+    if compiled.endswith("full_aot"):  # every method precompiled, as IL2CPP does
         exe = request.getfixturevalue("aot_behaviour_exe")
         cmd, env = ["mono", "--full-aot", str(exe)], {"MONO_PATH": str(exe.parent), "PATH": "/usr/bin:/bin"}
     else:
         cmd, env = ["mono", str(request.getfixturevalue("behaviour_exe"))], None
     r = subprocess.run(
-        [*cmd, "resume", server.url], capture_output=True, text=True, timeout=120, env=env, cwd=Path(cmd[-1]).parent
+        [*cmd, "resume", server.url, "pumped" if compiled.startswith("pumped") else "threaded"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=Path(cmd[-1]).parent,
     )
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-4000:]
     s = json.loads(r.stdout.strip().splitlines()[-1])

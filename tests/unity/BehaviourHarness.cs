@@ -2,6 +2,7 @@
 // Runtime files, it plays Unity's part (OnEnable, an Update every 10 ms on the main thread,
 // OnDisable) and reports, one JSON object per line, what the behaviour raised and on which thread.
 //
+//   (every mode takes a last argument "pumped": the behaviour then runs pumped, as in WebGL)
 //   BehaviourHarness.exe restart URL      connect; print "connected"; wait for "restarted" on stdin while
 //                                         the test restarts the server; expect a reconnect; print a summary
 //   BehaviourHarness.exe fault URL MODE S  against a fault-injection server (tests/test_unity_faults.py):
@@ -25,8 +26,11 @@ internal static class BehaviourHarness
     private static readonly System.Diagnostics.Stopwatch Clock = System.Diagnostics.Stopwatch.StartNew();
     private static int _offMainThread;
 
+    private static bool _pumped; // a last argument "pumped": the behaviour runs pumped, as in WebGL
+
     private static int Main(string[] args)
     {
+        _pumped = args[args.Length - 1] == "pumped";
         switch (args[0])
         {
             case "restart": return Restart(args[1]);
@@ -36,9 +40,17 @@ internal static class BehaviourHarness
         }
     }
 
+    // A behaviour as the game gets it; pumped over ClientWebSocketTransport (all from Update, as in WebGL) when asked.
+    private static DoodleStreamBehaviour NewBehaviour()
+    {
+        var behaviour = new DoodleStreamBehaviour();
+        if (_pumped) behaviour.TransportFactory = () => new ClientWebSocketTransport();
+        return behaviour;
+    }
+
     private static int Restart(string url)
     {
-        var b = new DoodleStreamBehaviour();
+        var b = NewBehaviour();
         Set(b, "serverUrl", url);
         Set(b, "liveMs", 0);
         Set(b, "initialBackoffSeconds", 0.1f);
@@ -128,7 +140,7 @@ internal static class BehaviourHarness
     /// <summary>A behaviour against a fault-injection server: counts connections, waits, and how each ended.</summary>
     private static int Fault(string url, string mode, double seconds)
     {
-        var b = new DoodleStreamBehaviour();
+        var b = NewBehaviour();
         Set(b, "serverUrl", url);
         Set(b, "liveMs", 0);
         Set(b, "initialBackoffSeconds", 0.1f);
@@ -196,7 +208,7 @@ internal static class BehaviourHarness
     /// <summary>Draws with the stroke helpers and a target; pauses and resumes the app; uses the awaitable calls.</summary>
     private static int Resume(string url)
     {
-        var b = new DoodleStreamBehaviour();
+        var b = NewBehaviour();
         Set(b, "serverUrl", url);
         Set(b, "liveMs", 0);
         Set(b, "logConnection", false);

@@ -8,6 +8,10 @@
 //   Harness.exe backoff                     delays of a seeded Backoff(0.5 s, 8 s, jitter 0.2)
 //   Harness.exe session URL DRAWING PACE_MS stream DRAWING (JSON: [[xs, ys, ts], ...]) point by point
 //   Harness.exe token URL TOKEN             connect with DoodleClient.Token (a header), then without
+//   Harness.exe token_url URL TOKEN         the URL the WebGL transport opens (token in the query)
+//   Harness.exe pumped URL                  a pumped DoodleClient over ClientWebSocketTransport, driven from
+//                                           this one thread as Update would: events, awaitable calls, close,
+//                                           then the reply timeout and the keep-alive over a transport gone deaf
 
 using System;
 using System.Collections;
@@ -18,6 +22,7 @@ using System.IO;
 using System.Linq;
 using System.Text;
 using System.Threading;
+using System.Threading.Tasks;
 using Doodlestream;
 using Doodlestream.MsgPack;
 
@@ -35,6 +40,8 @@ internal static class Harness
                 case "backoff": BackoffDelays(); return 0;
                 case "session": return Session(args[1], args[2], int.Parse(args[3], CultureInfo.InvariantCulture));
                 case "token": return TokenHeader(args[1], args[2]);
+                case "pumped": return Pumped(args[1]);
+                case "token_url": Console.WriteLine(DoodleTransportUrls.WithToken(new Uri(args[1]), args[2])); return 0;
                 default:
                     Console.Error.WriteLine("usage: Harness.exe encode|roundtrip|reject|backoff|session ...");
                     return 2;
@@ -119,6 +126,144 @@ internal static class Harness
     private static int _liveGuesses;
 
     /// <summary>Connects with the token in the Authorization header (not in the URL), then without any.</summary>
+    // ------------------------------------------------------------------ pumped mode
+
+    /// <summary>A transport that, once <see cref="Deaf"/>, drops what arrives: a server gone silent (a dead Wi-Fi).</summary>
+    private sealed class DeafTransport : IDoodleTransport
+    {
+        private readonly ClientWebSocketTransport _inner = new ClientWebSocketTransport();
+        public bool Deaf;
+        public int Dropped;
+        public long BufferedBytes { get { return _inner.BufferedBytes; } }
+        public void Connect(Uri url, string token, int maxMessageBytes) { _inner.Connect(url, token, maxMessageBytes); }
+        public void Send(byte[] message) { _inner.Send(message); }
+        public void Close(int code, string reason) { _inner.Close(code, reason); }
+        public void Dispose() { _inner.Dispose(); }
+
+        public bool TryReceive(out TransportEvent e)
+        {
+            while (_inner.TryReceive(out e))
+            {
+                if (!Deaf || e.Kind != TransportEventKind.Message) return true;
+                Dropped++;
+            }
+            return false;
+        }
+    }
+
+    private static readonly System.Diagnostics.Stopwatch PumpClock = System.Diagnostics.Stopwatch.StartNew();
+
+    // Pumps like Update does (one thread, a frame every 5 ms) until done() or the time is up.
+    private static void PumpUntil(DoodleClient client, Func<bool> done, double timeoutS, string what)
+    {
+        double deadline = PumpClock.Elapsed.TotalSeconds + timeoutS;
+        while (!done())
+        {
+            if (PumpClock.Elapsed.TotalSeconds > deadline) throw new TimeoutException("pumped: timed out waiting for " + what);
+            client.Pump(PumpClock.Elapsed.TotalSeconds);
+            Thread.Sleep(5);
+        }
+    }
+
+    private static int Pumped(string url)
+    {
+        int main = Thread.CurrentThread.ManagedThreadId;
+        int offThread = 0;
+        Action onMain = () => { if (Thread.CurrentThread.ManagedThreadId != main) offThread++; };
+        var names = new List<string>();
+        var transport = new DeafTransport();
+        var client = new DoodleClient(new Uri(url), transport) { ReplyTimeout = TimeSpan.FromSeconds(60), KeepAliveInterval = TimeSpan.Zero };
+        client.Welcomed += m => { onMain(); names.Add("welcome"); };
+        client.GuessesReceived += m => { onMain(); names.Add("guesses"); };
+        client.HelloReceived += m => { onMain(); names.Add("hello"); };
+        client.Cleared += m => { onMain(); names.Add("cleared"); };
+        client.ErrorReceived += m => { onMain(); names.Add("error " + m.Code); };
+        DisconnectInfo bye = null;
+        client.Disconnected += d => { onMain(); bye = d; };
+        client.Faulted += e => names.Add("fault " + e.Message);
+        bool threadedCallRefused = false;
+        try { client.ConnectAsync().GetAwaiter().GetResult(); } catch (InvalidOperationException) { threadedCallRefused = true; }
+
+        var connecting = client.Connect(PumpClock.Elapsed.TotalSeconds);
+        bool completedBeforePump = connecting.IsCompleted;
+        PumpUntil(client, () => connecting.IsCompleted, 20, "welcome");
+        var welcome = connecting.Result;
+        long helloSeq = client.Hello(0);
+        // An awaitable call: its continuation runs inside Pump, on this thread.
+        int continuationThread = -1;
+        var stroke = client.StrokeAsync(new float[] { 0, 40, 80, 120 }, new float[] { 0, 60, 0, 60 }, new long[] { 0, 10, 20, 30 });
+        var after = stroke.ContinueWith(t => { continuationThread = Thread.CurrentThread.ManagedThreadId; return t.Result; }, TaskContinuationOptions.ExecuteSynchronously);
+        PumpUntil(client, () => after.IsCompleted, 20, "stroke guesses");
+        var guesses = after.Result;
+        client.SendPoints(new float[] { 5, 50, 90 }, new float[] { 5, 5, 90 });
+        long penUpSeq = client.PenUp();
+        PumpUntil(client, () => names.Count(n => n == "guesses") == 2, 20, "pen_up guesses");
+        long badSeq = client.Send(new Dictionary<string, object> { { "type", "no_such_type" } });
+        PumpUntil(client, () => names.Any(n => n.StartsWith("error", StringComparison.Ordinal)), 20, "error");
+        client.Clear();
+        PumpUntil(client, () => names.Contains("cleared"), 20, "cleared");
+        Emit(new Dictionary<string, object>
+        {
+            { "event", "pumped" }, { "session", welcome.Session }, { "threaded_call_refused", threadedCallRefused },
+            { "completed_before_pump", completedBeforePump }, { "hello_seq", helloSeq }, { "pen_up_seq", penUpSeq },
+            { "stroke_strokes", guesses.Strokes }, { "stroke_words", guesses.Guesses.Count },
+            { "stroke_reply_seq", guesses.Seq }, { "continuation_on_pump_thread", continuationThread == main },
+            { "bad_seq", badSeq }, { "events", names.ToList() }, { "drawing", client.Drawing },
+        });
+
+        // Polite close: the close handshake completes inside Pump.
+        var closing = client.CloseAsync(TimeSpan.FromSeconds(5));
+        PumpUntil(client, () => closing.IsCompleted, 20, "close");
+        Emit(new Dictionary<string, object>
+        {
+            { "event", "closed" }, { "by_client", bye != null && bye.ByClient }, { "state", client.State.ToString() },
+            { "close_status", bye != null && bye.CloseStatus.HasValue ? (object)(int)bye.CloseStatus.Value : null },
+        });
+
+        // A server gone silent: the reply timeout on the pumped clock ends the connection.
+        var deaf = new DeafTransport();
+        var dead = new DoodleClient(new Uri(url), deaf) { ReplyTimeout = TimeSpan.FromSeconds(0.5), KeepAliveInterval = TimeSpan.Zero };
+        DisconnectInfo deadBye = null;
+        dead.Disconnected += d => deadBye = d;
+        var c2 = dead.Connect(PumpClock.Elapsed.TotalSeconds);
+        PumpUntil(dead, () => c2.IsCompleted, 20, "welcome 2");
+        deaf.Deaf = true;
+        double sentAt = PumpClock.Elapsed.TotalSeconds;
+        dead.Pump(sentAt); // a frame: the reply is due 0.5 s after this clock reading
+        var waiting = dead.PenUpAsync();
+        PumpUntil(dead, () => deadBye != null, 20, "the reply timeout");
+        double timedOutAfter = PumpClock.Elapsed.TotalSeconds - sentAt;
+        Emit(new Dictionary<string, object>
+        {
+            { "event", "reply_timeout" }, { "error", deadBye.Error == null ? null : deadBye.Error.GetType().Name },
+            { "by_client", deadBye.ByClient }, { "after_s", timedOutAfter }, { "dropped", deaf.Dropped },
+            { "awaiting_failed_with", waiting.IsFaulted ? waiting.Exception.InnerException.GetType().Name : "not failed" },
+        });
+
+        // Idle: the keep-alive hello goes out; answered, it raises nothing; unanswered, it ends the connection.
+        var quiet = new DeafTransport();
+        // A reply timeout of 2 s: an answered keep-alive is never late, even on a loaded machine.
+        var idle = new DoodleClient(new Uri(url), quiet) { ReplyTimeout = TimeSpan.FromSeconds(2), KeepAliveInterval = TimeSpan.FromSeconds(0.2) };
+        var idleNames = new List<string>();
+        DisconnectInfo idleBye = null;
+        idle.MessageReceived += m => idleNames.Add(m.Type);
+        idle.Disconnected += d => idleBye = d;
+        var c3 = idle.Connect(PumpClock.Elapsed.TotalSeconds);
+        PumpUntil(idle, () => c3.IsCompleted, 20, "welcome 3");
+        double idleFrom = PumpClock.Elapsed.TotalSeconds;
+        PumpUntil(idle, () => PumpClock.Elapsed.TotalSeconds - idleFrom > 1.5, 5, "an idle spell");
+        bool upAfterIdle = idle.IsConnected;
+        quiet.Deaf = true;
+        PumpUntil(idle, () => idleBye != null, 20, "the keep-alive's timeout");
+        Emit(new Dictionary<string, object>
+        {
+            { "event", "keep_alive" }, { "up_after_idle", upAfterIdle }, { "raised", idleNames.ToList() },
+            { "error", idleBye.Error == null ? null : idleBye.Error.GetType().Name }, { "dropped", quiet.Dropped },
+        });
+        Emit(new Dictionary<string, object> { { "event", "threads" }, { "off_pump_thread", offThread } });
+        return 0;
+    }
+
     private static int TokenHeader(string url, string token)
     {
         foreach (var withToken in new[] { true, false })

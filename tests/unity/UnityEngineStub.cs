@@ -103,8 +103,10 @@ namespace UnityEngine
 
     public static class Time
     {
-        public static float realtimeSinceStartup { get { return 0f; } }
-        public static double realtimeSinceStartupAsDouble { get { return 0.0; } }
+        // A real clock, as Unity's: the pumped connection (WebGL) measures its timeouts and back-off on it.
+        private static readonly System.Diagnostics.Stopwatch Clock = System.Diagnostics.Stopwatch.StartNew();
+        public static float realtimeSinceStartup { get { return (float)Clock.Elapsed.TotalSeconds; } }
+        public static double realtimeSinceStartupAsDouble { get { return Clock.Elapsed.TotalSeconds; } }
     }
 
     public static class Screen

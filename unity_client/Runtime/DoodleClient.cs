@@ -1,6 +1,7 @@
-// A plain C# client for doodlestream protocol v1.1 over System.Net.WebSockets.ClientWebSocket.
-// No UnityEngine dependency: it runs in Unity (2021 LTS and later, not WebGL) and in any .NET
-// (Framework 4.x, Mono, .NET Standard 2.x) program.
+// A plain C# client for doodlestream protocol v1.1: threaded over System.Net.WebSockets.ClientWebSocket,
+// or pumped (no threads, no timers) over an IDoodleTransport, as Unity's WebGL players need.
+// No UnityEngine dependency: it runs in Unity (2021 LTS and later; WebGL in pumped mode) and in any
+// .NET (Framework 4.x, Mono, .NET Standard 2.x) program.
 
 using System;
 using System.Collections.Concurrent;
@@ -91,6 +92,13 @@ namespace Doodlestream
     /// for a background send loop (frames go out in the order they were queued). Events are raised
     /// on a thread-pool thread, one at a time, in the order the messages arrived; in Unity use
     /// <c>DoodleStreamBehaviour</c>, which forwards them to the main thread.</para>
+    /// <para>Two modes. Threaded (<see cref="DoodleClient(Uri)"/>, native players): the socket
+    /// lives on thread-pool tasks as described above. Pumped (<see cref="DoodleClient(Uri, IDoodleTransport)"/>,
+    /// WebGL players, or anywhere threads are unwelcome): nothing happens between calls to
+    /// <see cref="Pump"/>, which the owner calls every frame with its own clock; every event is
+    /// raised inside <see cref="Pump"/>, on the caller's thread, and the reply timeout, keep-alive and
+    /// connect timeout are measured on that clock. Start it with <see cref="Connect"/>, not
+    /// <see cref="ConnectAsync"/>; the <c>Send*</c> methods are then for the pumping thread only.</para>
     /// <para>A client connects once. To reconnect, dispose it and create a new one (the server
     /// starts a new session, with an empty drawing, for every connection).</para>
     /// <para>Every message gets a fresh <c>seq</c>; the <c>Send*</c> methods return it, and the
@@ -115,7 +123,12 @@ namespace Doodlestream
         /// 1024-pixel sprite PNG included) and far from what a hostile 16 MiB frame would decode into.</summary>
         public const int DefaultMaxMessageBytes = 2 * 1024 * 1024;
 
-        private readonly ClientWebSocket _ws = new ClientWebSocket();
+        private readonly ClientWebSocket _ws; // threaded mode
+        private readonly IDoodleTransport _transport; // pumped mode
+        private double _nowS; // pumped mode: the owner's clock at the latest Connect/Pump
+        private long _connectDueTicks, _closeDueTicks = long.MaxValue;
+        private TaskCompletionSource<WelcomeMessage> _welcomed;
+        private readonly TaskCompletionSource<bool> _endedTask = new TaskCompletionSource<bool>(); // completed in End
         private readonly CancellationTokenSource _stop = new CancellationTokenSource();
         private readonly ConcurrentDictionary<long, Pending> _pending = new ConcurrentDictionary<long, Pending>();
         private readonly TaskCompletionSource<bool> _closeSent = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -137,9 +150,15 @@ namespace Doodlestream
         public DoodleClient(string url) : this(new Uri(url)) { }
 
         /// <summary>Creates a client for <paramref name="url"/> (scheme <c>ws</c> or <c>wss</c>).</summary>
-        public DoodleClient(Uri url)
+        public DoodleClient(Uri url) : this(url, null) { }
+
+        /// <summary>Creates a pumped client for <paramref name="url"/> over <paramref name="transport"/>
+        /// (null: a threaded client over <see cref="ClientWebSocket"/>); see <see cref="Pump"/>.</summary>
+        public DoodleClient(Uri url, IDoodleTransport transport)
         {
             if (url == null) throw new ArgumentNullException("url");
+            _transport = transport;
+            if (transport == null) _ws = new ClientWebSocket();
             if (url.Scheme != "ws" && url.Scheme != "wss")
                 throw new ArgumentException("the server URL must start with ws:// or wss://, got " + url, "url");
             Url = url;
@@ -234,12 +253,130 @@ namespace Doodlestream
         /// <summary>Raised once when the connection ends, whoever ended it.</summary>
         public event Action<DisconnectInfo> Disconnected;
 
+        /// <summary>True for a pumped client (made with a transport): see <see cref="Pump"/>.</summary>
+        public bool IsPumped { get { return _transport != null; } }
+
+        /// <summary>Pumped mode: starts opening the socket; <paramref name="nowSeconds"/> is the owner's
+        /// clock (any origin, e.g. Unity's <c>Time.realtimeSinceStartupAsDouble</c>), the same one it
+        /// passes to <see cref="Pump"/>. The task completes, inside a later <see cref="Pump"/>, with the
+        /// server's <c>welcome</c>, or fails as <see cref="ConnectAsync"/> would.</summary>
+        /// <exception cref="InvalidOperationException">Not a pumped client, or it was already connected once.</exception>
+        public Task<WelcomeMessage> Connect(double nowSeconds)
+        {
+            if (_transport == null) throw new InvalidOperationException("Connect(now) is for a pumped client (made with a transport); use ConnectAsync");
+            if (Interlocked.Exchange(ref _started, 1) != 0)
+                throw new InvalidOperationException("a DoodleClient connects once; create a new one to reconnect");
+            _nowS = nowSeconds;
+            _welcomed = new TaskCompletionSource<WelcomeMessage>();
+            SetState(ConnectionState.Connecting);
+            _connectDueTicks = NowTicks() + (long)(ConnectTimeout.TotalSeconds * Stopwatch.Frequency);
+            try
+            {
+                _transport.Connect(Url, string.IsNullOrEmpty(Token) ? null : Token, MaxMessageBytes);
+            }
+            catch (Exception e)
+            {
+                End(null, e.Message, e, false);
+            }
+            return _welcomed.Task;
+        }
+
+        /// <summary>Pumped mode: handles what the transport received since the last call (raising the
+        /// events, completing the awaitable calls) and checks the connect timeout, reply timeout and
+        /// keep-alive against <paramref name="nowSeconds"/>. Call it every frame, from one thread.</summary>
+        public void Pump(double nowSeconds)
+        {
+            if (_transport == null) throw new InvalidOperationException("Pump is for a pumped client (made with a transport)");
+            _nowS = nowSeconds;
+            TransportEvent e;
+            while (Volatile.Read(ref _ended) == 0 && _transport.TryReceive(out e))
+            {
+                switch (e.Kind)
+                {
+                    case TransportEventKind.Message:
+                        OnTransportMessage(e.Data);
+                        break;
+                    case TransportEventKind.Error:
+                        var error = new WebSocketException(e.Reason ?? "WebSocket error");
+                        End(null, (State == ConnectionState.Connecting ? "cannot connect: " : "connection failed: ") + error.Message, error, false);
+                        break;
+                    case TransportEventKind.Closed:
+                        var status = e.CloseCode > 0 && e.CloseCode != 1005 && e.CloseCode != 1006 ? (WebSocketCloseStatus?)e.CloseCode : null;
+                        if (State == ConnectionState.Connecting)
+                        {
+                            var refused = new WebSocketException("the connection closed before welcome (" + e.CloseCode + (string.IsNullOrEmpty(e.Reason) ? "" : ": " + e.Reason) + ")");
+                            End(status, refused.Message, refused, false);
+                        }
+                        else
+                        {
+                            End(status, e.Reason, null, State == ConnectionState.Closing);
+                        }
+                        break;
+                }
+            }
+            if (Volatile.Read(ref _ended) != 0) return;
+            long now = NowTicks();
+            if (State == ConnectionState.Connecting && now > _connectDueTicks)
+            {
+                var t = new TimeoutException("no welcome from " + Url + " within " + ConnectTimeout.TotalSeconds + " s");
+                End(null, t.Message, t, false);
+            }
+            else if (State == ConnectionState.Closing && now > _closeDueTicks)
+            {
+                Dispose();
+            }
+            else if (State == ConnectionState.Connected)
+            {
+                CheckTimers(now);
+            }
+        }
+
+        private void OnTransportMessage(byte[] data)
+        {
+            ServerMessage msg;
+            try
+            {
+                var map = MsgPackCodec.Deserialize(data, 0, data.Length) as IDictionary<string, object>;
+                if (map == null) throw new DoodleProtocolException("server message is not a map");
+                msg = ServerMessage.Parse(map);
+            }
+            catch (FormatException e) // MsgPackException, DoodleProtocolException
+            {
+                if (State == ConnectionState.Connecting) End(null, e.Message, e, false);
+                else Fault(e); // skip the frame
+                return;
+            }
+            if (State != ConnectionState.Connecting)
+            {
+                Dispatch(msg);
+                return;
+            }
+            var welcome = msg as WelcomeMessage;
+            if (welcome == null)
+            {
+                var e = new DoodleProtocolException("expected 'welcome' first, got '" + msg.Type + "'");
+                End(null, e.Message, e, false);
+                return;
+            }
+            Welcome = welcome;
+            Volatile.Write(ref _lastSendTicks, NowTicks());
+            SetState(ConnectionState.Connected);
+            Dispatch(welcome);
+            _welcomed.TrySetResult(welcome);
+        }
+
+        private long NowTicks()
+        {
+            return _transport != null ? (long)(_nowS * Stopwatch.Frequency) : Clock.ElapsedTicks;
+        }
+
         /// <summary>Opens the socket and waits for the server's <c>welcome</c>; then messages can be sent.</summary>
         /// <exception cref="InvalidOperationException">This client was already connected once.</exception>
         /// <exception cref="TimeoutException">No <c>welcome</c> within <see cref="ConnectTimeout"/>.</exception>
         /// <exception cref="WebSocketException">The socket could not be opened.</exception>
         public async Task<WelcomeMessage> ConnectAsync(CancellationToken cancellationToken = default(CancellationToken))
         {
+            if (_transport != null) throw new InvalidOperationException("a pumped client connects with Connect(now) and Pump(now)");
             if (Interlocked.Exchange(ref _started, 1) != 0)
                 throw new InvalidOperationException("a DoodleClient connects once; create a new one to reconnect");
             SetState(ConnectionState.Connecting);
@@ -798,7 +935,8 @@ namespace Doodlestream
         // Queues the message and completes the task with its answer (an error answer throws DoodleServerException).
         private Task<T> Ask<T>(MsgPackWriter w, long seq) where T : ServerMessage
         {
-            var tcs = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
+            // Pumped: continuations run inside Pump, on the pumping thread (WebGL has no thread pool to post to).
+            var tcs = new TaskCompletionSource<T>(_transport != null ? TaskCreationOptions.None : TaskCreationOptions.RunContinuationsAsynchronously);
             var pending = new Pending
             {
                 OnReply = m =>
@@ -817,7 +955,7 @@ namespace Doodlestream
         private long DueTicks()
         {
             var timeout = ReplyTimeout;
-            return timeout > TimeSpan.Zero ? Clock.ElapsedTicks + (long)(timeout.TotalSeconds * Stopwatch.Frequency) : long.MaxValue;
+            return timeout > TimeSpan.Zero ? NowTicks() + (long)(timeout.TotalSeconds * Stopwatch.Frequency) : long.MaxValue;
         }
 
         private void CheckFrame(byte[] frame)
@@ -836,7 +974,15 @@ namespace Doodlestream
                 Interlocked.Add(ref _queuedBytes, -frame.Length);
                 throw new InvalidOperationException("send queue is full (" + MaxQueuedBytes + " bytes waiting); is the server reachable?");
             }
-            Volatile.Write(ref _lastSendTicks, Clock.ElapsedTicks);
+            Volatile.Write(ref _lastSendTicks, NowTicks());
+            if (_transport != null)
+            {
+                Interlocked.Add(ref _queuedBytes, -frame.Length);
+                if (_transport.BufferedBytes + frame.Length > MaxQueuedBytes)
+                    throw new InvalidOperationException("send queue is full (" + MaxQueuedBytes + " bytes waiting); is the server reachable?");
+                _transport.Send(frame);
+                return;
+            }
             _outbox.Enqueue(frame);
             _outboxSignal.Release();
         }
@@ -854,35 +1000,43 @@ namespace Doodlestream
                     if (reply > TimeSpan.Zero) tickS = Math.Min(tickS, reply.TotalSeconds / 4);
                     if (keepAlive > TimeSpan.Zero) tickS = Math.Min(tickS, keepAlive.TotalSeconds / 4);
                     await Task.Delay(TimeSpan.FromSeconds(Math.Max(0.02, tickS)), _stop.Token).ConfigureAwait(false);
-                    long now = Clock.ElapsedTicks;
-                    foreach (var kv in _pending)
-                    {
-                        if (kv.Value.DueTicks >= now) continue;
-                        var e = new TimeoutException("no answer to seq " + kv.Key + " within " + reply.TotalSeconds + " s: the connection is presumed dead");
-                        End(null, e.Message, e, false);
-                        return;
-                    }
-                    if (keepAlive > TimeSpan.Zero && _pending.IsEmpty && State == ConnectionState.Connected
-                        && now - Volatile.Read(ref _lastSendTicks) >= keepAlive.TotalSeconds * Stopwatch.Frequency)
-                    {
-                        try
-                        {
-                            long seq;
-                            var w = Begin("hello", 1, out seq);
-                            w.WriteString("live_ms");
-                            w.WriteInt(_liveMs);
-                            Send(w, seq, true, new Pending { KeepAlive = true });
-                        }
-                        catch (InvalidOperationException)
-                        {
-                            // closing meanwhile, or the queue is full: the reply check covers it
-                        }
-                    }
+                    if (!CheckTimers(Clock.ElapsedTicks)) return;
                 }
             }
             catch (OperationCanceledException)
             {
             }
+        }
+
+        // The reply timeout and the keep-alive at time `now`; false once the connection is ended.
+        private bool CheckTimers(long now)
+        {
+            var reply = ReplyTimeout;
+            var keepAlive = KeepAliveInterval;
+            foreach (var kv in _pending)
+            {
+                if (kv.Value.DueTicks >= now) continue;
+                var e = new TimeoutException("no answer to seq " + kv.Key + " within " + reply.TotalSeconds + " s: the connection is presumed dead");
+                End(null, e.Message, e, false);
+                return false;
+            }
+            if (keepAlive > TimeSpan.Zero && _pending.IsEmpty && State == ConnectionState.Connected
+                && now - Volatile.Read(ref _lastSendTicks) >= keepAlive.TotalSeconds * Stopwatch.Frequency)
+            {
+                try
+                {
+                    long seq;
+                    var w = Begin("hello", 1, out seq);
+                    w.WriteString("live_ms");
+                    w.WriteInt(_liveMs);
+                    Send(w, seq, true, new Pending { KeepAlive = true });
+                }
+                catch (InvalidOperationException)
+                {
+                    // closing meanwhile, or the queue is full: the reply check covers it
+                }
+            }
+            return true;
         }
 
         private async Task SendLoopAsync()
@@ -1053,14 +1207,30 @@ namespace Doodlestream
         // ------------------------------------------------------------------ closing
 
         /// <summary>Closes the connection politely: the queued frames are sent first; waits at most <paramref name="timeout"/> (default 2 s).</summary>
-        public async Task CloseAsync(TimeSpan? timeout = null)
+        /// <remarks>Pumped: the task completes inside <see cref="Pump"/>, when the server answered the close or the time is up.</remarks>
+        public Task CloseAsync(TimeSpan? timeout = null)
         {
             var limit = timeout ?? TimeSpan.FromSeconds(2);
             if (Interlocked.CompareExchange(ref _state, (int)ConnectionState.Closing, (int)ConnectionState.Connected) != (int)ConnectionState.Connected)
             {
                 Dispose();
-                return;
+                return Task.FromResult(0);
             }
+            if (_transport == null) return CloseThreadedAsync(limit);
+            _closeDueTicks = NowTicks() + (long)(limit.TotalSeconds * Stopwatch.Frequency);
+            try
+            {
+                _transport.Close(1000, "client closing"); // the transport sends what is queued first
+            }
+            catch (Exception)
+            {
+                Dispose();
+            }
+            return _endedTask.Task;
+        }
+
+        private async Task CloseThreadedAsync(TimeSpan limit)
+        {
             // The send loop sends the close frame after every frame queued before it (a WebSocket
             // takes one send at a time, so closing from here could cut a frame in flight).
             _outbox.Enqueue(CloseFrame);
@@ -1096,8 +1266,12 @@ namespace Doodlestream
             }
             try
             {
-                _ws.Abort();
-                _ws.Dispose();
+                if (_ws != null)
+                {
+                    _ws.Abort();
+                    _ws.Dispose();
+                }
+                if (_transport != null) _transport.Dispose();
             }
             catch (Exception)
             {
@@ -1107,7 +1281,10 @@ namespace Doodlestream
             while (_outbox.TryDequeue(out dropped)) { }
             var info = new DisconnectInfo(status, reason, error, byClient);
             FailPending(info);
+            if (_welcomed != null && !_welcomed.Task.IsCompleted)
+                _welcomed.TrySetException(error ?? new DoodleDisconnectedException(info));
             Raise(Disconnected, info);
+            _endedTask.TrySetResult(true);
         }
 
         // Every request still waiting fails; one registered after this point finds the state Disconnected first.

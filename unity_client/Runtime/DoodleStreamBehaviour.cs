@@ -33,11 +33,12 @@ namespace Doodlestream
     /// Unity's main thread.
     /// </summary>
     /// <remarks>
-    /// <para>The socket lives on thread-pool threads (<see cref="DoodleClient"/>). Everything it
-    /// reports is put on a <see cref="ConcurrentQueue{T}"/> and raised from <c>Update</c>, in
+    /// <para>The socket lives on thread-pool threads (<see cref="DoodleClient"/>), or, pumped (WebGL
+    /// players, or <see cref="TransportFactory"/> set), on no thread at all: <c>Update</c> drives it.
+    /// Everything it reports is put on a <see cref="ConcurrentQueue{T}"/> and raised from <c>Update</c>, in
     /// arrival order, so handlers may touch GameObjects. Events that arrive while the component is
     /// disabled are dropped (the connection is closed then anyway).</para>
-    /// <para>The send methods may be called from any thread; they return the message's <c>seq</c>, or
+    /// <para>The send methods may be called from any thread (from the main thread only when pumped); they return the message's <c>seq</c>, or
     /// null when there is no connection (they never throw for that). The <c>*Async</c> methods
     /// complete with the server's answer (awaited from a MonoBehaviour, the code after
     /// <c>await</c> runs on the main thread).</para>
@@ -481,13 +482,7 @@ namespace Doodlestream
 
         private void OnEnable()
         {
-#if UNITY_WEBGL && !UNITY_EDITOR
-            // Browsers give WebGL builds neither threads nor ClientWebSocket; see unity_client/README.md.
-            Debug.LogError("doodlestream: ClientWebSocket does not work in WebGL builds; see the WebGL section of unity_client/README.md", this);
-            InvokeSafely(onError, "WebGL builds are not supported by DoodleClient");
-#else
             StartConnection();
-#endif
         }
 
         private void OnDisable()
@@ -500,10 +495,10 @@ namespace Doodlestream
         private void OnApplicationPause(bool paused)
         {
             if (!closeWhenPaused) return;
-            if (paused && _run != null)
+            if (paused && (_run != null || _pumped != null))
             {
                 if (logConnection) Debug.Log("doodlestream: paused, closing the connection", this);
-                Stop(true);
+                Stop(true, true); // still enabled: Update pumps a pumped close
                 _closedForPause = true;
             }
             else if (!paused && _closedForPause)
@@ -516,6 +511,12 @@ namespace Doodlestream
         /// <summary>Raises the events queued by the socket threads since the last frame.</summary>
         private void Update()
         {
+            if (_closingPumped.Count > 0)
+            {
+                foreach (var closing in _closingPumped) closing.Pump(Time.realtimeSinceStartupAsDouble);
+                _closingPumped.RemoveAll(closing => closing.State == ConnectionState.Disconnected);
+            }
+            if (_pumped != null) PumpConnection(_pumped, Time.realtimeSinceStartupAsDouble);
             // Only what is queued now: handlers that cause new events do not keep this frame busy.
             int n = _mainThread.Count;
             Action action;
@@ -554,14 +555,132 @@ namespace Doodlestream
         private void Restart()
         {
             if (!isActiveAndEnabled) return;
-            Stop(true);
+            Stop(true, true); // still enabled: Update pumps a pumped close
             StartConnection();
         }
+
+        /// <summary>Makes the socket of every connection; set it before the component is enabled.
+        /// Non-null runs the connection pumped: no threads, no timers, everything (connecting, the
+        /// back-off, the reply timeout and keep-alive) driven from <c>Update</c> on the realtime clock.
+        /// WebGL players use <c>WebGLWebSocketTransport</c> (the browser's WebSocket) when it is null;
+        /// elsewhere null means the threaded <see cref="DoodleClient"/> over ClientWebSocket, and
+        /// <c>() =&gt; new ClientWebSocketTransport()</c> runs a native player pumped too. Pumped, the
+        /// send methods are for the main thread only (WebGL has no other).</summary>
+        public Func<IDoodleTransport> TransportFactory { get; set; }
+
+        private sealed class PumpedRun
+        {
+            public Settings Settings;
+            public Func<IDoodleTransport> Factory;
+            public Backoff Backoff;
+            public int Generation;
+            public double NextAttemptS;
+            public DoodleClient Client;
+            public Task<WelcomeMessage> Connecting;
+            public TaskCompletionSource<DisconnectInfo> Ended;
+            public bool Announced;
+            public double UpSinceS;
+        }
+
+        private PumpedRun _pumped;
+        private readonly List<DoodleClient> _closingPumped = new List<DoodleClient>(); // closed politely, pumped until they end
 
         private void StartConnection()
         {
             _generation++;
+            var factory = TransportFactory;
+#if UNITY_WEBGL && !UNITY_EDITOR
+            if (factory == null) factory = () => new WebGLWebSocketTransport();
+#endif
+            if (factory != null)
+            {
+                var s = CurrentSettings();
+                _pumped = new PumpedRun { Settings = s, Factory = factory, Backoff = new Backoff(s.Initial, s.Max), Generation = _generation, NextAttemptS = double.MinValue };
+                return;
+            }
             _run = new CancellationTokenSource();
+            var settings = CurrentSettings();
+            int generation = _generation;
+            var ct = _run.Token;
+            Task.Run(() => RunAsync(settings, generation, ct));
+        }
+
+        // The connection loop of RunAsync, one step per frame: connect, pump, notice the end, back off.
+        private void PumpConnection(PumpedRun p, double now)
+        {
+            var s = p.Settings;
+            int generation = p.Generation;
+            if (p.Client == null)
+            {
+                if (now < p.NextAttemptS) return;
+                DoodleClient created;
+                try
+                {
+                    created = new DoodleClient(new Uri(s.Url), p.Factory())
+                    {
+                        ConnectTimeout = s.ConnectTimeout,
+                        ReplyTimeout = s.ReplyTimeout,
+                        KeepAliveInterval = s.KeepAlive,
+                        Token = string.IsNullOrEmpty(s.Token) ? null : s.Token,
+                    };
+                }
+                catch (Exception e) // a malformed URL: retrying will not help
+                {
+                    _pumped = null;
+                    Post(generation, () => Fail(e, "bad server URL '" + s.Url + "'"));
+                    return;
+                }
+                p.Client = created;
+                p.Ended = new TaskCompletionSource<DisconnectInfo>();
+                p.Announced = false;
+                Wire(created, generation, p.Ended);
+                Post(generation, () => SetState(ConnectionState.Connecting));
+                p.Connecting = created.Connect(now);
+            }
+            var client = p.Client;
+            client.Pump(now);
+            if (!p.Announced && p.Connecting.Status == TaskStatus.RanToCompletion)
+            {
+                p.Announced = true;
+                p.UpSinceS = now;
+                var welcome = p.Connecting.Result;
+                Post(generation, () => OnConnected(client, welcome, s.Url));
+            }
+            if (!p.Ended.Task.IsCompleted) return;
+            var info = p.Ended.Task.Result;
+            if (p.Announced)
+            {
+                Post(generation, () =>
+                {
+                    Interlocked.CompareExchange(ref _client, null, client);
+                    Welcome = null;
+                    if (logConnection) Debug.Log("doodlestream: disconnected (" + info + ")", this);
+                    SetState(ConnectionState.Disconnected);
+                    Raise(Disconnected, info);
+                    if (info.Error != null) Fail(info.Error, "connection lost");
+                });
+            }
+            else
+            {
+                var e = info.Error ?? new WebSocketException(info.Reason);
+                Post(generation, () =>
+                {
+                    SetState(ConnectionState.Disconnected);
+                    Fail(e, "cannot connect to " + s.Url);
+                });
+            }
+            Interlocked.CompareExchange(ref _client, null, client);
+            p.Client = null;
+            if (p.Announced && now - p.UpSinceS >= s.StableAfter.TotalSeconds) p.Backoff.Reset();
+            if (p.Announced && info.CloseStatus.HasValue && IsRefusal(info.CloseStatus.Value)) p.Backoff.Escalate(2);
+            var delay = p.Backoff.Next();
+            p.NextAttemptS = now + delay.TotalSeconds;
+            if (logConnection)
+                Post(generation, () => Debug.Log("doodlestream: reconnecting in " + delay.TotalSeconds.ToString("0.0") + " s", this));
+        }
+
+        private Settings CurrentSettings()
+        {
             var settings = new Settings
             {
                 Url = serverUrl,
@@ -573,18 +692,37 @@ namespace Doodlestream
                 Initial = TimeSpan.FromSeconds(initialBackoffSeconds),
                 Max = TimeSpan.FromSeconds(Math.Max(initialBackoffSeconds, maxBackoffSeconds)),
             };
-            int generation = _generation;
-            var ct = _run.Token;
-            Task.Run(() => RunAsync(settings, generation, ct));
+            return settings;
         }
 
-        /// <summary>Ends the connection; with <paramref name="flush"/> the frames already queued go out first (within 1 s).</summary>
-        private void Stop(bool flush)
+        /// <summary>Ends the connection; with <paramref name="flush"/> the frames already queued go out first (within 1 s).
+        /// <paramref name="updatesFollow"/>: the component stays enabled, so Update can pump a pumped client's close.</summary>
+        private void Stop(bool flush, bool updatesFollow = false)
         {
             if (flush) lock (_drawingLock) FlushBatch();
             _generation++; // what the old connection still queues is dropped
             var c = Interlocked.Exchange(ref _client, null);
-            if (c != null)
+            if (_pumped != null)
+            {
+                var connecting = _pumped.Client;
+                _pumped = null;
+                if (connecting != null && connecting != c) connecting.Dispose();
+            }
+            if (c != null && c.IsPumped)
+            {
+                // Pumped: the close completes in later Updates (a reconnect, a pause); a disabled
+                // component gets none, so the transport is let go at once: it still sends what it
+                // holds, then its close frame (the browser's WebSocket does; ClientWebSocketTransport too).
+                if (flush) _ = c.CloseAsync(TimeSpan.FromSeconds(1));
+                if (flush && updatesFollow) _closingPumped.Add(c);
+                else c.Dispose();
+            }
+            if (!updatesFollow && _closingPumped.Count > 0)
+            {
+                foreach (var closing in _closingPumped) closing.Dispose(); // no Update will pump them any more
+                _closingPumped.Clear();
+            }
+            else if (c != null)
             {
                 // Closing first: the connection loop's cancellation then leaves the polite close alone.
                 if (flush) _ = c.CloseAsync(TimeSpan.FromSeconds(1)); // sends what is queued, then closes; Dispose()s itself

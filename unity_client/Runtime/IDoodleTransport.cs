@@ -1,0 +1,78 @@
+// The socket under a DoodleClient in pumped mode: a WebSocket that is polled, never calls back.
+
+using System;
+
+namespace Doodlestream
+{
+    /// <summary>What a <see cref="IDoodleTransport"/> reports.</summary>
+    public enum TransportEventKind
+    {
+        /// <summary>The socket is open.</summary>
+        Open,
+        /// <summary>A whole binary message arrived (<see cref="TransportEvent.Data"/>).</summary>
+        Message,
+        /// <summary>The socket closed (<see cref="TransportEvent.CloseCode"/>, <see cref="TransportEvent.Reason"/>); nothing follows.</summary>
+        Closed,
+        /// <summary>The socket failed (<see cref="TransportEvent.Reason"/>); a <see cref="Closed"/> may follow.</summary>
+        Error,
+    }
+
+    /// <summary>One thing that happened on a transport, in the order it happened.</summary>
+    public struct TransportEvent
+    {
+        /// <summary>What happened.</summary>
+        public TransportEventKind Kind;
+        /// <summary>The message's bytes (<see cref="TransportEventKind.Message"/> only).</summary>
+        public byte[] Data;
+        /// <summary>The WebSocket close code (<see cref="TransportEventKind.Closed"/>; 1006 when the connection was lost without one).</summary>
+        public int CloseCode;
+        /// <summary>The close reason, or what went wrong.</summary>
+        public string Reason;
+    }
+
+    /// <summary>
+    /// A WebSocket for a <see cref="DoodleClient"/> in pumped mode: it never starts a thread or a timer
+    /// of its own and never calls back; the client polls it (<see cref="TryReceive"/>) from the
+    /// thread that pumps it (a MonoBehaviour's Update). That is what Unity's WebGL players allow.
+    /// </summary>
+    /// <remarks>Implementations: <see cref="ClientWebSocketTransport"/> (native players, any .NET)
+    /// and <c>WebGLWebSocketTransport</c> (WebGL players: the browser's WebSocket through
+    /// <c>Plugins/WebGL/DoodleStreamWebSocket.jslib</c>).</remarks>
+    public interface IDoodleTransport : IDisposable
+    {
+        /// <summary>Starts opening the socket; <see cref="TransportEventKind.Open"/> or an error follows.
+        /// <paramref name="token"/> (may be null) goes as <c>Authorization: Bearer</c> where the platform
+        /// allows headers, else as <c>?token=</c>. Messages over <paramref name="maxMessageBytes"/> end the connection.</summary>
+        void Connect(Uri url, string token, int maxMessageBytes);
+
+        /// <summary>Queues one binary message; messages go out in order. Throws <see cref="InvalidOperationException"/> when the socket is not open.</summary>
+        void Send(byte[] message);
+
+        /// <summary>Bytes queued by <see cref="Send"/> and not yet handed to the network.</summary>
+        long BufferedBytes { get; }
+
+        /// <summary>Starts the close handshake after what is queued; <see cref="TransportEventKind.Closed"/> follows.</summary>
+        void Close(int code, string reason);
+
+        /// <summary>The next event, if one is waiting; called from the pumping thread only.</summary>
+        bool TryReceive(out TransportEvent e);
+    }
+
+    /// <summary>Helpers for <see cref="IDoodleTransport"/> implementations.</summary>
+    public static class DoodleTransportUrls
+    {
+        /// <summary><paramref name="url"/> with <c>token=</c><paramref name="token"/> (escaped) added to its
+        /// query, for sockets that cannot send an <c>Authorization</c> header (a browser's). Unchanged
+        /// when the token is empty or the query already has a <c>token</c> parameter.</summary>
+        public static string WithToken(Uri url, string token)
+        {
+            if (url == null) throw new ArgumentNullException("url");
+            string query = url.Query.TrimStart('?');
+            if (string.IsNullOrEmpty(token)) return url.AbsoluteUri;
+            foreach (var part in query.Split('&'))
+                if (part == "token" || part.StartsWith("token=", StringComparison.Ordinal)) return url.AbsoluteUri;
+            var b = new UriBuilder(url) { Query = (query.Length > 0 ? query + "&" : "") + "token=" + Uri.EscapeDataString(token) };
+            return b.Uri.AbsoluteUri;
+        }
+    }
+}
