@@ -104,3 +104,19 @@ def test_no_error_code_is_a_bare_string_at_a_raise_site() -> None:
             if isinstance(node, ast.keyword) and node.arg == "code" and isinstance(node.value, ast.Constant):
                 offenders.append(f"{path.relative_to(ROOT)}:{node.value.lineno}")
     assert offenders == []
+
+
+def test_no_test_module_imports_another() -> None:
+    """Test modules share helpers through conftest.py or support modules, never by importing a test_*.py."""
+    offenders = []
+    for path in sorted((ROOT / "tests").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = (
+                [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else []
+            )
+            offenders += [f"{path.name}: {n}" for n in names if re.match(r"tests\.test_", n)]
+    assert offenders == []

@@ -15,7 +15,6 @@ import json
 import math
 import re
 import shutil
-import socket
 import struct
 import subprocess
 import time
@@ -31,34 +30,27 @@ from replay_client.client import DoodleClient
 from scripts import unity_meta
 from server import quickdraw
 from tests.conftest import RAW, ROOT, ServerProcess
+from tests.unity_support import (
+    BEHAVIOUR_HARNESS,
+    HARNESS,
+    SAMPLE,
+    STUB,
+    UNITY,
+    aot_framework,
+    free_port,
+    mcs,
+    mono_aot,
+    run,
+    sources,
+)
 
 pytestmark = pytest.mark.mono
 
-UNITY = ROOT / "unity_client"
-HARNESS = ROOT / "tests" / "unity" / "Harness.cs"
-BEHAVIOUR_HARNESS = ROOT / "tests" / "unity" / "BehaviourHarness.cs"
-STUB = ROOT / "tests" / "unity" / "UnityEngineStub.cs"
 INPUT_SYSTEM_STUB = ROOT / "tests" / "unity" / "InputSystemStub.cs"
 NUNIT_STUB = ROOT / "tests" / "unity" / "NUnitStub.cs"
 NUNIT_RUNNER = ROOT / "tests" / "unity" / "NUnitRunner.cs"
-SAMPLE = UNITY / "Samples~" / "DrawWithMouse"
 LIVE_MS = 50
 PACE_MS = 3  # pause between points, so that live guesses have time to fire
-
-
-def mcs(*args: str) -> subprocess.CompletedProcess[str]:
-    if shutil.which("mcs") is None or shutil.which("mono") is None:
-        pytest.fail("Mono's mcs/mono are missing: run scripts/setup.sh (apt packages mono-mcs, mono-runtime)")
-    return subprocess.run(
-        ["mcs", "-langversion:7.2", "-warnaserror", *args], capture_output=True, text=True, timeout=300
-    )
-
-
-def sources() -> tuple[list[Path], list[Path]]:
-    """The runtime's and the sample's C# files split into (plain .NET, needs UnityEngine)."""
-    files = sorted([*(UNITY / "Runtime").rglob("*.cs"), *SAMPLE.rglob("*.cs")])
-    engine = [f for f in files if re.search(r"^\s*using\s+UnityEngine\b", f.read_text(encoding="utf-8"), re.M)]
-    return [f for f in files if f not in engine], engine
 
 
 @pytest.fixture(scope="module")
@@ -71,59 +63,6 @@ def harness(tmp_path_factory: pytest.TempPathFactory) -> Path:
     r = mcs(f"-out:{exe}", *map(str, plain), str(HARNESS))
     assert r.returncode == 0, r.stdout + r.stderr
     return exe
-
-
-# Full ahead-of-time compilation (no JIT at run time), a stand-in for IL2CPP: the framework
-# assemblies the harness loads, compiled once per Mono version into build/ (about 30 s).
-AOT_CACHE = ROOT / "build" / "unity-aot"
-AOT_FRAMEWORK = ("mscorlib", "System", "System.Core", "Mono.Security", "System.Configuration", "System.Xml")
-AOT_FRAMEWORK += ("System.Numerics", "System.Security")
-
-
-def mono_aot(folder: Path, assembly: Path) -> None:
-    r = subprocess.run(
-        ["mono", "--aot=full", str(assembly)],
-        env={"MONO_PATH": str(folder), "PATH": "/usr/bin:/bin"},
-        cwd=folder,  # where a crashing Mono writes its mono_crash.*.json
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert r.returncode == 0 and assembly.with_name(assembly.name + ".so").is_file(), (
-        r.stdout[-2000:] + r.stderr[-2000:]
-    )
-
-
-def aot_framework() -> Path:
-    """A folder of the framework assemblies with their full-AOT images (.dll.so), built once per Mono version."""
-    version = subprocess.run(["mono", "--version"], capture_output=True, text=True, check=True).stdout.splitlines()[0]
-    folder = AOT_CACHE / re.sub(r"[^\w.]+", "_", version)[:80]
-    if (folder / "done").is_file():
-        return folder
-    building = AOT_CACHE / f"building-{time.time_ns()}"
-    building.mkdir(parents=True)
-    for name in AOT_FRAMEWORK:
-        src = Path("/usr/lib/mono/4.5") / f"{name}.dll"
-        if not src.is_file():
-            src = next(Path("/usr/lib/mono/gac").glob(f"{name}/*/{name}.dll"))
-        shutil.copy(src.resolve(), building / src.name)
-    for dll in sorted(building.glob("*.dll")):
-        mono_aot(building, dll)
-    (building / "done").touch()
-    try:
-        building.rename(folder)
-    except OSError:  # another test process finished first
-        shutil.rmtree(building)
-    return folder
-
-
-def run(exe: Path, *args: str, timeout_s: float = 60, aot: bool = False) -> list[dict[str, Any]]:
-    cmd, env = ["mono", str(exe), *args], None
-    if aot:  # every method precompiled; a method the AOT compiler could not handle fails here, as in IL2CPP
-        cmd, env = ["mono", "--full-aot", str(exe), *args], {"MONO_PATH": str(exe.parent), "PATH": "/usr/bin:/bin"}
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, env=env, cwd=exe.parent)
-    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-4000:]
-    return [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
 
 
 def f32(v: float) -> float:
@@ -571,12 +510,6 @@ def test_unity_test_framework_tests_pass_under_mono(tmp_path: Path) -> None:
     assert len(results) >= 7
     failed = [x for x in results if not x["passed"]]
     assert not failed, failed
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.mark.parametrize("mode", ["threaded", "pumped"])

@@ -10,23 +10,17 @@ makes waits longer, never shorter).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import shutil
 import subprocess
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import msgpack
 import pytest
-from websockets.asyncio.server import ServerConnection, serve
-from websockets.exceptions import ConnectionClosed
 
 from tests.conftest import ServerProcess
-from tests.test_unity_client import BEHAVIOUR_HARNESS, STUB, UNITY, aot_framework, mcs, mono_aot, sources
+from tests.unity_support import BEHAVIOUR_HARNESS, STUB, UNITY, FaultServer, aot_framework, mcs, mono_aot, sources
 
 pytestmark = pytest.mark.mono
 
@@ -57,85 +51,6 @@ def aot_behaviour_exe(behaviour_exe: Path, tmp_path_factory: pytest.TempPathFact
     for name in ("UnityEngine.dll", behaviour_exe.name):
         mono_aot(folder, folder / name)
     return folder / behaviour_exe.name
-
-
-class FaultServer:
-    """A WebSocket server on a free port that sends a welcome and then misbehaves as ``mode`` says.
-
-    ``hang``: answers the first ``hello`` of a connection, then nothing (a server that stopped
-    answering: Wi-Fi hand-over, suspended phone). ``close``: closes (1000) right after the welcome.
-    ``too_big``: closes with 1009 on the first message. ``record``: answers every ``hello``, nothing
-    else. ``received[i]`` lists the message types the i-th connection sent; ``gaps_s`` the time from
-    each server-side close to the next connection (the client's wait, plus its connect time).
-    """
-
-    def __init__(self, mode: str) -> None:
-        self.mode = mode
-        self.received: list[list[str]] = []
-        self.opened: list[float] = []
-        self.closed: list[float] = []
-        self.port = 0
-        self._loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._stop: asyncio.Future[None] | None = None
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    @property
-    def gaps_s(self) -> list[float]:
-        return [opened - closed for closed, opened in zip(self.closed, self.opened[1:], strict=False)]
-
-    @property
-    def url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/ws"
-
-    def __enter__(self) -> FaultServer:
-        self._thread.start()
-        assert self._ready.wait(10)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        stop = self._stop
-        assert stop is not None
-        self._loop.call_soon_threadsafe(stop.set_result, None)
-        self._thread.join(10)
-
-    def _run(self) -> None:
-        self._loop.run_until_complete(self._main())
-
-    async def _main(self) -> None:
-        self._stop = self._loop.create_future()
-        async with serve(self._handle, "127.0.0.1", 0) as server:
-            self.port = next(iter(server.sockets)).getsockname()[1]
-            self._ready.set()
-            await self._stop
-
-    async def _handle(self, ws: ServerConnection) -> None:
-        got: list[str] = []
-        self.received.append(got)
-        self.opened.append(time.monotonic())
-        try:
-            await self._misbehave(ws, got)
-        except ConnectionClosed:
-            pass  # the client gave up on us: what the tests want
-
-    async def _misbehave(self, ws: ServerConnection, got: list[str]) -> None:
-        welcome = {"type": "welcome", "protocol": 1, "session": f"fault-{len(self.received)}", "model": "none"}
-        await ws.send(msgpack.packb({**welcome, "classes": 1, "limits": {}, "protocol_minor": 1, "features": []}))
-        if self.mode == "close":
-            self.closed.append(time.monotonic())
-            await ws.close(1000, "bye")
-            return
-        answered_hello = False
-        async for frame in ws:
-            msg = msgpack.unpackb(frame) if isinstance(frame, bytes) else {}
-            got.append(str(msg.get("type")))
-            if self.mode == "too_big":
-                self.closed.append(time.monotonic())
-                await ws.close(1009, "frame too large")
-                return
-            if msg.get("type") == "hello" and (not answered_hello or self.mode == "record"):
-                answered_hello = True
-                await ws.send(msgpack.packb({"type": "hello", "seq": msg.get("seq"), "protocol": 1, "live_ms": 0}))
 
 
 def run_fault(exe: Path, server: FaultServer, seconds: float, play: str = "", run: str = "threaded") -> dict[str, Any]:

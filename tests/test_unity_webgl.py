@@ -25,8 +25,7 @@ import msgpack
 import pytest
 
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS, ROOT, ServerProcess
-from tests.test_unity_client import HARNESS, STUB, UNITY, free_port, mcs, run, sources
-from tests.test_unity_faults import FaultServer
+from tests.unity_support import HARNESS, STUB, UNITY, FaultServer, free_port, mcs, run, sources
 
 JSLIB = UNITY / "Runtime" / "Plugins" / "WebGL" / "DoodleStreamWebSocket.jslib"
 WEBGL_CS = UNITY / "Runtime" / "WebGLWebSocketTransport.cs"
