@@ -44,7 +44,6 @@ sent in every ``guesses`` and ``cleared``.  Promises of :class:`Resume`:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 import weakref
@@ -56,6 +55,7 @@ from server import protocol
 from server.errors import InvalidField, StoreFailed, UnknownDrawing
 from server.history.store import AsyncStore
 from server.limits import RESUME_SYNC_S, RESUME_TAKEOVER_S, Limits
+from server.periodic import Periodic
 from server.plugin import Conversation, Registry, Services
 from server.session import Session
 
@@ -92,8 +92,11 @@ class Resume:
         self._sessions: weakref.WeakValueDictionary[int, Session] = weakref.WeakValueDictionary()
         #: Keys of drawings in progress written to the shared store, with the ``time.time()`` they were.
         self._held: dict[str, float] = {}
-        self._sync_task: asyncio.Task[None] | None = None
-        self.sync_failures = 0
+        self._syncing = Periodic(
+            self.sync, interval_s=RESUME_SYNC_S, name="resume-sync", what="writing resume keys", log=log
+        )
+        #: Resume keys that could not be written at a drawing's end (the periodic writes count theirs).
+        self.end_failures = 0
 
     def install(self, registry: Registry) -> None:
         self._services = registry.services
@@ -103,7 +106,7 @@ class Resume:
         registry.health("resume", self.health)
         if self.shared is not None:
             registry.on_start(self.start_sync)
-            registry.on_close(self.stop_sync)
+            registry.on_close(self._syncing.stop)
 
     def health(self) -> dict[str, Any]:
         if self.shared is None:
@@ -191,7 +194,7 @@ class Resume:
             else:
                 await self.shared.call(lambda s: s.drop_keys([key]), write=True)
         except Exception as e:  # any database fault: it must not fail the drawing
-            self.sync_failures += 1
+            self.end_failures += 1
             log.warning("resume key not written (%s): its drawing may not be resumable", type(e).__name__)
 
     async def _claim(self, key: str) -> bool:
@@ -206,25 +209,13 @@ class Resume:
             self._held.pop(key, None)
         return claimed
 
+    @property
+    def sync_failures(self) -> int:
+        """Resume-key writes that failed (at drawing ends and periodic)."""
+        return self.end_failures + self._syncing.failures
+
     async def start_sync(self) -> None:
-        self._sync_task = asyncio.create_task(self._sync_loop(), name="resume-sync")
-
-    async def stop_sync(self) -> None:
-        if self._sync_task is not None:
-            self._sync_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sync_task
-
-    async def _sync_loop(self) -> None:
-        while True:
-            await asyncio.sleep(RESUME_SYNC_S)
-            try:
-                await self.sync()
-            except asyncio.CancelledError:
-                raise
-            except Exception as e:  # the database may be down: try again next time
-                self.sync_failures += 1
-                log.warning("resume keys not written (%s); trying again in %g s", type(e).__name__, RESUME_SYNC_S)
+        self._syncing.start()
 
     async def sync(self) -> None:
         """Write the keys of drawings in progress not written yet, or written more than half the TTL ago."""

@@ -36,7 +36,6 @@ Promises:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hmac
 import logging
 import sqlite3
@@ -50,6 +49,7 @@ from server.errors import ErrorCode, Forbidden, LimitExceeded, StoreFailed, Unkn
 from server.game import Ranker
 from server.history.store import AsyncStore, StoreTimeout
 from server.limits import CUSTOM_WORDS_SYNC_S
+from server.periodic import Periodic
 from server.plugin import Conversation, Registry, Services
 
 log = logging.getLogger("doodlestream.teach")
@@ -67,7 +67,9 @@ class Teaching:
         #: The shared database's custom-words version last applied (``None``: none yet).
         self._version: int | None = None
         self._sync_lock = asyncio.Lock()
-        self._sync_task: asyncio.Task[None] | None = None
+        self._syncing = Periodic(
+            self.sync, interval_s=CUSTOM_WORDS_SYNC_S, name="custom-words-sync", what="reading custom words", log=log
+        )
 
     @property
     def services(self) -> Services:
@@ -87,7 +89,7 @@ class Teaching:
         registry.handle(protocol.ForgetMsg, self.on_forget)
         if self.shared:
             registry.on_start(self.start_sync)
-            registry.on_close(self.stop_sync)
+            registry.on_close(self._syncing.stop)
         elif self.store is not None:
             registry.on_start(self.load)
 
@@ -131,23 +133,7 @@ class Teaching:
     async def start_sync(self) -> None:
         """Start hook (shared database): the stored words now, then every ``CUSTOM_WORDS_SYNC_S``."""
         await self.sync()
-        self._sync_task = asyncio.create_task(self._sync_loop(), name="custom-words-sync")
-
-    async def stop_sync(self) -> None:
-        if self._sync_task is not None:
-            self._sync_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sync_task
-
-    async def _sync_loop(self) -> None:
-        while True:
-            await asyncio.sleep(CUSTOM_WORDS_SYNC_S)
-            try:
-                await self.sync()
-            except asyncio.CancelledError:
-                raise
-            except Exception as e:  # the database may be down: try again next time
-                log.warning("custom words not synced (%s); trying again in %g s", type(e).__name__, CUSTOM_WORDS_SYNC_S)
+        self._syncing.start()
 
     async def _sync_now(self) -> None:
         """After this instance wrote a word: the stored words, now (the write is committed, so they hold it)."""
