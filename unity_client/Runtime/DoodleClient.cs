@@ -758,16 +758,7 @@ namespace Doodlestream
             CheckWord(word, "word");
             if (drawings == null) throw new ArgumentNullException("drawings");
             CheckRange("drawings.Count", drawings.Count, 1, Limit("max_teach_drawings", 20));
-            var w = Begin("teach", 3 + (adminToken != null ? 1 : 0), out seq);
-            w.WriteString("word");
-            w.WriteString(word);
-            w.WriteString("scope");
-            w.WriteString(scope ?? "session");
-            if (adminToken != null)
-            {
-                w.WriteString("admin_token");
-                w.WriteString(adminToken);
-            }
+            var w = BeginWordMessage("teach", word, scope, adminToken, 1, out seq);
             w.WriteString("drawings");
             w.WriteArrayHeader(drawings.Count);
             foreach (var drawing in drawings)
@@ -790,7 +781,14 @@ namespace Doodlestream
         private MsgPackWriter BuildForget(string word, string scope, string adminToken, out long seq)
         {
             CheckWord(word, "word");
-            var w = Begin("forget", 2 + (adminToken != null ? 1 : 0), out seq);
+            return BeginWordMessage("forget", word, scope, adminToken, 0, out seq);
+        }
+
+        /// <summary>A teach or forget message's first fields (word, scope, the admin token if any),
+        /// with <paramref name="more"/> fields left for the caller to write.</summary>
+        private MsgPackWriter BeginWordMessage(string type, string word, string scope, string adminToken, int more, out long seq)
+        {
+            var w = Begin(type, 2 + more + (adminToken != null ? 1 : 0), out seq);
             w.WriteString("word");
             w.WriteString(word);
             w.WriteString("scope");
