@@ -366,6 +366,23 @@ def test_detail_pages_say_in_plain_words_where_a_drawing_was_made_and_why_it_was
     assert "This server keeps every drawing made on it" in page and "shows them to anyone" in page
 
 
+def test_api_privacy_says_what_is_kept_and_who_sees_it_even_without_the_token() -> None:
+    """/api/privacy is public: with --keep submitted and a token (no --public-gallery) it says so, and the gallery
+    pages end with the same sentence."""
+    s = ServerProcess("--keep", "submitted", "--token", "sekret")
+    try:
+        with urllib.request.urlopen(s.http + "/api/privacy", timeout=10) as r:
+            said = json.loads(r.read())
+        assert said["keep"] == "submitted" and said["public_gallery"] is False
+        assert said["text"] == (
+            "This server keeps the drawings players submit, and shows them only to people with its access token."
+        )
+        with urllib.request.urlopen(s.http + "/gallery?token=sekret", timeout=10) as r:
+            assert said["text"] in html.unescape(r.read().decode())
+    finally:
+        s.stop()
+
+
 def test_the_moderation_command_hides_shows_and_deletes_in_a_database_file(tmp_path: Path) -> None:
     """python -m server.history.moderate: hide/show/delete by id, exit 1 naming an unknown id, 2 without a file."""
     from server.history import moderate

@@ -285,6 +285,17 @@ def line(page: Page, points: list[tuple[float, float]]) -> None:
     page.mouse.up()
 
 
+def test_the_page_says_what_this_server_keeps(page: Page) -> None:
+    """The footer states the server's own policy (/api/privacy): --keep submitted reads differently from keep all."""
+    srv = ServerProcess("--keep", "submitted")
+    try:
+        open_pad(page, srv)
+        page.wait_for_function("document.getElementById('privacy').textContent.includes('players submit')")
+        assert "keeps the drawings players submit, and shows them to anyone" in page.inner_text("#privacy")
+    finally:
+        srv.stop()
+
+
 def test_limits_end_strokes_and_refuse_a_stroke_past_the_last_without_errors_or_reconnects(page: Page) -> None:
     """A stroke stops at max_points_per_stroke, a stroke past max_strokes is refused plainly; no error, no reconnect."""
     srv = ServerProcess("--max-points-per-stroke", "40", "--max-strokes", "3")

@@ -652,6 +652,19 @@ async function loadWords() {
   }
 }
 
+// What this server keeps and who sees it: the gallery's own sentence (an older server has none,
+// and the page's wording stays).
+async function loadPrivacy() {
+  try {
+    const res = await fetch("/api/privacy");
+    if (!res.ok) return;
+    const { text } = await res.json();
+    if (typeof text === "string") $("privacy").textContent = text;
+  } catch (err) {
+    console.warn("no privacy statement", err);
+  }
+}
+
 // ------------------------------------------------------------------ play mode hooks
 
 export const pad = {
@@ -699,5 +712,6 @@ resize();
 showGuesses([], false);
 connect();
 loadWords();
+loadPrivacy();
 if (new URLSearchParams(location.search).get("mode") === "play") import("./game.js");
 else $("nav-sandbox").setAttribute("aria-current", "page");

@@ -18,13 +18,16 @@ Routes (all GET/HEAD; every parameter is checked: a bad one answers 400, an unkn
 * Every page has the sketchpad's look and links (Play, Sketchpad, Gallery, My drawings),
   a legend of what the labels mean, and says what the server keeps and who sees it
   (``--keep``; a token without ``--public-gallery`` keeps the gallery to its holders).
+* ``/api/privacy`` (public, so the sketchpad can show it to anyone): what the server keeps and
+  who sees it, ``{"keep", "public_gallery", "text"}``; ``text`` is the sentence every gallery
+  page ends with (:func:`privacy_text`).
 * ``/api/doodles?word=&limit=&before=``: JSON page ``{"doodles": [...], "next_before"}``,
   each item with its strokes.
 * ``/api/doodles/ID``: JSON record (strokes, guess lists, final top-5, ...).
 * ``/doodles/ID.png?size=``: opaque thumbnail; ``/doodles/ID/sprite.png?size=&color=&width=``:
   the transparent sprite (:mod:`server.history.sprite`).
 
-Every route is :attr:`server.plugin.Access.GALLERY`: with a server token they need it
+Every route but ``/api/privacy`` is :attr:`server.plugin.Access.GALLERY`: with a server token they need it
 (Bearer header, the cookie a token link sets, or ``?token=``) unless ``--public-gallery``.
 
 It reads through a :class:`server.history.store.DoodleReader` only.  HTML comes from the
@@ -179,6 +182,19 @@ def _page_links(word: str | None, limit: int, before: int | None, last_id: int |
 # ---------------------------------------------------------------- routes
 
 
+def privacy_text(*, keep: str, public: bool) -> str:
+    """What the server keeps and who sees it, in one sentence (gallery pages and the sketchpad)."""
+    kept = (
+        "This server keeps every drawing made on it, submitted or not,"
+        if keep == "all"
+        else "This server keeps the drawings players submit,"
+    )
+    shown = (
+        "and shows them to anyone in its gallery." if public else "and shows them only to people with its access token."
+    )
+    return f"{kept} {shown}"
+
+
 def _id(request: HttpRequest) -> int:
     return int(request.params["doodle_id"])
 
@@ -188,7 +204,8 @@ class Gallery:
 
     def __init__(self, reader: DoodleReader, *, keep: str = "all", public: bool = True) -> None:
         self.reader = reader
-        self.site = {"keep": keep, "public": public}  # what every page says about privacy
+        #: What every page says about privacy.
+        self.site = {"keep": keep, "public": public, "privacy": privacy_text(keep=keep, public=public)}
 
     def install(self, registry: Registry) -> None:
         doodle = f"<int(min=1, max={MAX_ID}):doodle_id>"
@@ -205,6 +222,12 @@ class Gallery:
         ]
         for rule, endpoint in routes:  # the players' drawings: the token's, unless --public-gallery
             registry.route(rule, endpoint, access=Access.GALLERY)
+        registry.route("/api/privacy", self.api_privacy, access=Access.PUBLIC)
+
+    async def api_privacy(self, request: HttpRequest) -> Response:
+        return json_response(
+            {"keep": self.site["keep"], "public_gallery": self.site["public"], "text": self.site["privacy"]}
+        )
 
     @staticmethod
     def _asset(name: str) -> Endpoint:
