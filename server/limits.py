@@ -142,6 +142,9 @@ RESUME_TTL_S = 600.0
 #: Ended drawings' keys remembered for resuming, in keys (past it the oldest is forgotten:
 #: its ``hello.resume`` answers ``unknown_drawing``).
 MAX_RESUME_KEYS = 10_000
+#: Drawing keys one v1.1 ``mine`` message may ask about ("my drawings": which of a browser's
+#: drawings are kept), in keys. Code: ``invalid_field``.
+MAX_MINE_KEYS = 200
 #: How long a ``hello.resume`` waits for the session that still holds its drawing (a connection the
 #: server has not yet seen drop, as after a Wi-Fi handover) to be closed and its drawing ended, in
 #: seconds. Code: ``unknown_drawing`` past it.

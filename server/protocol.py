@@ -43,6 +43,7 @@ from server.errors import ErrorCode, InvalidField, LimitExceeded, MalformedMessa
 from server.limits import (
     MAX_COORDINATE,
     MAX_LIVE_MS,
+    MAX_MINE_KEYS,
     MAX_TEACH_DRAWINGS,
     MAX_TIME_MS,
     MAX_TOP_K,
@@ -178,6 +179,14 @@ class DeleteMsg:
     key: str
 
 
+@dataclass(frozen=True, slots=True)
+class MineMsg:
+    """v1.1: which of these drawing keys (a player's own, kept by their client) have a kept drawing, and its id."""
+
+    seq: int | None
+    keys: tuple[str, ...]
+
+
 #: What a moderator may do to a kept drawing (``moderate.action``).
 MODERATE_ACTIONS = ("hide", "show", "delete")
 
@@ -205,6 +214,7 @@ ClientMsg = Union[
     TeachMsg,
     ForgetMsg,
     DeleteMsg,
+    MineMsg,
     ModerateMsg,
 ]
 
@@ -472,6 +482,19 @@ def _doodle_id(v: Any) -> int:
     return v
 
 
+def _mine_msg(m: Payload, seq: int | None, limits: Limits, text: bool) -> MineMsg:
+    keys = m.get("keys")
+    if (
+        not isinstance(keys, list)
+        or not 1 <= len(keys) <= MAX_MINE_KEYS
+        or not all(isinstance(k, str) and 1 <= len(k) <= MAX_KEY_CHARS and _is_unicode(k) for k in keys)
+    ):
+        raise InvalidField(
+            f"'keys' must be a list of 1 to {MAX_MINE_KEYS} drawing keys (strings of 1 to {MAX_KEY_CHARS} characters)"
+        )
+    return MineMsg(seq, tuple(dict.fromkeys(keys)))
+
+
 def _delete_msg(m: Payload, seq: int | None, limits: Limits, text: bool) -> DeleteMsg:
     key = m.get("key")
     if not isinstance(key, str) or not 1 <= len(key) <= MAX_KEY_CHARS or not _is_unicode(key):
@@ -502,6 +525,7 @@ PARSERS: dict[str, Parser] = {
     "teach": _teach_msg,
     "forget": _forget_msg,
     "delete": _delete_msg,
+    "mine": _mine_msg,
     "moderate": _moderate_msg,
 }
 
@@ -656,6 +680,11 @@ def saved(*, doodle_id: int, drawing: str | None = None) -> Payload:
 
 def deleted(*, doodle_id: int) -> Payload:
     return {"type": "deleted", "id": doodle_id}
+
+
+def mine(*, drawings: dict[str, int]) -> Payload:
+    """The ``mine`` reply: ``[{"key", "id"}]`` for the asked keys that have a kept, shown drawing."""
+    return {"type": "mine", "drawings": [{"key": k, "id": i} for k, i in drawings.items()]}
 
 
 def moderated(*, doodle_id: int, action: str) -> Payload:

@@ -18,7 +18,7 @@ import pytest
 import pytest_asyncio
 
 from replay_client.client import DoodleClient
-from server.limits import MAX_PAGE, MAX_SPRITE_PX, MAX_WORD_CHARS
+from server.limits import MAX_MINE_KEYS, MAX_PAGE, MAX_SPRITE_PX, MAX_WORD_CHARS
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS, ROOT, ServerProcess, raw_sample
 
 XSS = "<script>alert('x')</script>&\"cat"
@@ -346,6 +346,20 @@ async def test_delete_by_key_and_moderation_with_the_admin_token(tmp_path: Path)
             assert (await c.request({**hide, "admin_token": "sekrit"}))["code"] == "not_found"
     finally:
         s.stop()
+
+
+async def test_mine_lists_which_of_a_players_keys_are_kept_and_refuses_a_bad_list(srv: ServerProcess) -> None:
+    """mine {keys}: the ids of the asked keys' kept drawings (a cleared one included), nothing for unknown keys;
+    a list that is empty, too long or not of strings answers invalid_field."""
+    async with DoodleClient(srv.url) as c:
+        reply = await c.call({"type": "stroke", "x": [0, 40, 90], "y": [0, 60, 10]})
+        key = reply["drawing"]
+        await c.call({"type": "clear"})  # kept (reason clear) before "cleared" answers
+        found = await c.call({"type": "mine", "keys": [key, "B" * 22]})
+        assert found["type"] == "mine" and [d["key"] for d in found["drawings"]] == [key]
+        assert get_json(srv, f"/api/doodles/{found['drawings'][0]['id']}")[0] == 200
+        for bad in ([], ["k"] * (MAX_MINE_KEYS + 1), [1], "k"):
+            assert (await c.call({"type": "mine", "keys": bad}))["code"] == "invalid_field"
 
 
 async def test_moderation_is_refused_on_a_server_without_an_admin_token(srv: ServerProcess, seeded: list) -> None:

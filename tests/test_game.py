@@ -59,7 +59,9 @@ async def test_welcome_names_features_and_minor_version(srv: ServerProcess) -> N
     async with DoodleClient(srv.url) as c:
         w = c.welcome
     assert w["protocol"] == 1 and w["protocol_minor"] == 1
-    assert set(w["features"]) == {"words", "target", "teach", "resume", "submit", "sprite", "delete", "moderate"}
+    assert set(w["features"]) == {
+        *("words", "target", "teach", "resume", "submit", "sprite", "delete", "mine", "moderate"),
+    }
     for name in ("max_custom_words", "max_custom_examples_per_word", "max_server_custom_words", "resume_ttl_s"):
         assert name in w["limits"]
     assert w["limits"]["max_top_k"] == 20 and w["limits"]["max_word_list"] == 345

@@ -285,6 +285,17 @@ def test_delete_by_id_or_key_and_hidden_drawings_leave_every_listing(make: Make)
     store.close()
 
 
+def test_ids_of_keys_finds_the_kept_shown_drawings_of_the_keys_asked(make: Make) -> None:
+    """ids_of_keys: the id of each asked key with a record; unknown, keyless and hidden ones are left out."""
+    store = make()
+    a = store.add(dataclasses.replace(doodle(1), key="ka"))
+    b = store.add(dataclasses.replace(doodle(2), key="kb"))
+    store.add(dataclasses.replace(doodle(3), key="kc"))
+    assert store.ids_of_keys(["ka", "kb", "nope"]) == {"ka": a, "kb": b}
+    assert store.set_hidden(b, True) and store.ids_of_keys(["kb"]) == {} and store.ids_of_keys([]) == {}
+    store.close()
+
+
 def test_a_schema_3_database_gains_the_hidden_column(tmp_path: Path) -> None:
     """Opening a schema-3 file adds `hidden` (every drawing shown) and keeps its drawings."""
     path = tmp_path / "h.sqlite3"

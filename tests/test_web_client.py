@@ -627,3 +627,24 @@ def test_saved_links_to_the_drawing_my_drawings_deletes_it_and_gallery_pages_pas
         assert cards.count() == 2  # forgotten in this browser too
     finally:
         srv.stop()
+
+
+def test_my_drawings_lists_a_drawing_kept_at_a_clear_and_deletes_it(page: Page) -> None:
+    """A drawing never submitted but kept when cleared is in "my drawings" (asked with `mine`) and can be deleted."""
+    srv = ServerProcess()
+    try:
+        open_pad(page, srv)
+        draw(page, real_drawing("eye"))
+        page.wait_for_function("window.doodle.state.inflight.size === 0", timeout=10_000)
+        page.click("#clear")
+        wait_for(lambda: len(doodles(srv)) == 1)
+        kept = doodles(srv)[0]["id"]
+        page.goto(srv.http + "/gallery/mine")
+        page.wait_for_selector("#mine[data-loaded]")
+        assert page.locator("#mine .mine-item").count() == 1
+        page.on("dialog", lambda d: d.accept())
+        page.click(f"text=Delete #{kept}")
+        page.wait_for_function(f"document.getElementById('mine-status').textContent === 'Drawing #{kept} is deleted.'")
+        assert doodles(srv) == []
+    finally:
+        srv.stop()

@@ -466,7 +466,10 @@ function onMessage(msg) {
       return;
     case "guesses":
       if (state.awaitingCleared) return; // for the drawing that was just cleared
-      if (msg.drawing) state.drawingKey = msg.drawing;
+      if (msg.drawing) {
+        rememberKey(msg.drawing);
+        state.drawingKey = msg.drawing;
+      }
       if (msg.live) {
         if (!state.current) return; // the stroke ended meanwhile; its pen-up reply follows
         stats.live += 1;
@@ -532,6 +535,25 @@ function refused(msg) {
 
 const MY_DRAWINGS = "doodlestream.mine"; // localStorage: [{id, key, word, at}]
 const MY_DRAWINGS_MAX = 200;
+
+// Every drawing key this browser drew under, newest first: "my drawings" asks the server which of
+// them it kept (`mine`), so drawings kept at a clear or a disconnect are listed too, not only
+// submitted ones.
+const MY_KEYS = "doodlestream.keys"; // localStorage: [key, ...]
+
+let lastKey = null; // the key remembered last (guesses repeat it for every stroke)
+
+function rememberKey(key) {
+  if (key === lastKey) return;
+  lastKey = key;
+  try {
+    const keys = JSON.parse(localStorage.getItem(MY_KEYS) || "[]").filter((k) => k !== key);
+    keys.unshift(key);
+    localStorage.setItem(MY_KEYS, JSON.stringify(keys.slice(0, MY_DRAWINGS_MAX)));
+  } catch (err) {
+    console.warn("cannot remember the drawing key", err);
+  }
+}
 
 export function rememberDrawing(id, key, word = null) {
   if (!id || !key) return;

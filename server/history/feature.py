@@ -19,7 +19,7 @@ from server.history.service import HistoryService, Keep
 from server.history.store import MEMORY_DB, AsyncStore, Quota, StoreReader, StoreTimeout
 from server.limits import Limits
 from server.plugin import Registry
-from server.protocol import DeleteMsg, ModerateMsg, SpriteMsg, SubmitMsg
+from server.protocol import DeleteMsg, MineMsg, ModerateMsg, SpriteMsg, SubmitMsg
 
 
 class DoodleHistory:
@@ -60,10 +60,12 @@ class DoodleHistory:
         registry.handle(SubmitMsg, service.on_submit)
         registry.handle(SpriteMsg, service.on_sprite)
         registry.handle(DeleteMsg, service.on_delete)
+        registry.handle(MineMsg, service.on_mine)
         registry.handle(ModerateMsg, service.on_moderate)
         registry.offer("submit")
         registry.offer("sprite")
         registry.offer("delete")
+        registry.offer("mine")
         registry.offer("moderate")
         gallery.Gallery(reader, keep=self.keep, public=self.public_gallery).install(registry)
 

@@ -32,7 +32,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 from typing import Any, TypeVar
 
@@ -303,6 +303,14 @@ class PostgresStore:
             lambda c: c.execute("SELECT reason, created_at FROM doodles WHERE drawing_key = %s", (key,)).fetchone()
         )
         return None if row is None else (str(row[0]), float(row[1]))
+
+    def ids_of_keys(self, keys: Sequence[str]) -> dict[str, int]:
+        rows = self._call(
+            lambda c: c.execute(
+                "SELECT drawing_key, id FROM doodles WHERE hidden = 0 AND drawing_key = ANY(%s)", (list(keys),)
+            ).fetchall()
+        )
+        return {str(k): int(i) for k, i in rows}
 
     def count(self) -> int:
         row = self._call(lambda c: c.execute("SELECT count(*) FROM doodles").fetchone())

@@ -319,6 +319,14 @@ class HistoryService:
         log.info("session %s deleted drawing %d", conn.session.id, doodle_id)
         return protocol.with_seq(protocol.deleted(doodle_id=doodle_id), msg.seq)
 
+    async def on_mine(self, conn: Conversation, msg: protocol.MineMsg, received: float) -> protocol.Payload:
+        """``mine``: which of a client's own drawing keys have a kept drawing (read-only; keys are unguessable)."""
+        try:
+            found = await self.store.ids_of_keys(list(msg.keys))
+        except Exception as e:  # any database fault
+            raise StoreFailed(f"the history could not be read ({type(e).__name__})") from None
+        return protocol.with_seq(protocol.mine(drawings=found), msg.seq)
+
     async def on_moderate(self, conn: Conversation, msg: protocol.ModerateMsg, received: float) -> protocol.Payload:
         if self.admin_token is None:
             raise Forbidden("moderation needs the admin token, and this server has none (--admin-token)")

@@ -57,7 +57,7 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -286,6 +286,10 @@ class DoodleStore(Protocol):
         """The ``reason`` and ``created_at`` (time of the last write) of the record of drawing ``key``, or ``None``."""
         ...
 
+    def ids_of_keys(self, keys: Sequence[str]) -> dict[str, int]:
+        """The id of each of ``keys`` that has a record not hidden (keys without one are left out)."""
+        ...
+
     def get(self, doodle_id: int) -> Doodle | None:
         """The drawing with this id, or ``None``."""
         ...
@@ -503,6 +507,15 @@ class SQLiteStore:
         row = self.db.execute("SELECT reason, created_at FROM doodles WHERE drawing_key = ?", (key,)).fetchone()
         return None if row is None else (str(row[0]), float(row[1]))
 
+    def ids_of_keys(self, keys: Sequence[str]) -> dict[str, int]:
+        if not keys:
+            return {}
+        marks = ", ".join("?" * len(keys))
+        rows = self.db.execute(
+            f"SELECT drawing_key, id FROM doodles WHERE hidden = 0 AND drawing_key IN ({marks})", tuple(keys)
+        ).fetchall()
+        return {str(k): int(i) for k, i in rows}
+
     def get(self, doodle_id: int) -> Doodle | None:
         sql = f"SELECT {_ALL_COLUMNS} FROM doodles WHERE id = ? AND hidden = 0"
         row = self.db.execute(sql, (doodle_id,)).fetchone()
@@ -668,6 +681,9 @@ class AsyncStore:
 
     async def kept_key(self, key: str) -> tuple[str, float] | None:
         return await self._run(lambda s: s.kept_key(key))
+
+    async def ids_of_keys(self, keys: Sequence[str]) -> dict[str, int]:
+        return await self._run(lambda s: s.ids_of_keys(keys))
 
     async def delete(self, doodle_id: int) -> bool:
         return await self._run(lambda s: s.delete(doodle_id), write=True)

@@ -1,11 +1,15 @@
 // "My drawings" (server/history/gallery.py, /gallery/mine): the drawings this browser
-// saved, from the sketchpad's localStorage list ({id, key, word, at}, newest first).
+// saved, from the sketchpad's localStorage list ({id, key, word, at}, newest first), and
+// those the server kept without a submit (at a clear or a disconnect): the sketchpad keeps
+// every drawing key it drew under, and a `mine` message asks which of them are kept.
 // Each is shown from the JSON API; Delete sends {"type": "delete", "key"} over the
 // socket (JSON text frames) and, once "deleted" (or "not_found": gone already) comes
 // back, forgets it here too. Drawings the server no longer has are forgotten quietly.
 "use strict";
 (() => {
   const STORE = "doodlestream.mine";
+  const KEYS = "doodlestream.keys"; // every drawing key the sketchpad drew under (newest first)
+  const MAX_KEYS = 200; // server/limits.py MAX_MINE_KEYS
   const list = document.getElementById("mine");
   const empty = document.getElementById("mine-empty");
   const status = document.getElementById("mine-status");
@@ -101,7 +105,35 @@
     return li;
   }
 
+  // Drawings this browser made that the server kept without a submit (at a clear, a disconnect):
+  // the sketchpad keeps every drawing key it drew under; the server says which it kept (`mine`).
+  async function findKept() {
+    let keys;
+    try {
+      keys = JSON.parse(localStorage.getItem(KEYS) || "[]");
+    } catch {
+      return;
+    }
+    const known = new Set(load().map((d) => d.key));
+    keys = Array.isArray(keys) ? keys.filter((k) => typeof k === "string" && !known.has(k)).slice(0, MAX_KEYS) : [];
+    if (!keys.length) return;
+    let reply;
+    try {
+      reply = await ask({ type: "mine", keys });
+    } catch {
+      return; // an older server, or none: the submitted ones are still listed
+    }
+    if (reply.type !== "mine") return;
+    const found = new Set(reply.drawings.map((d) => d.key));
+    const mine = [...load(), ...reply.drawings.map((d) => ({ id: d.id, key: d.key, word: null, at: Date.now() }))];
+    mine.sort((a, b) => b.id - a.id);
+    localStorage.setItem(STORE, JSON.stringify(mine));
+    // keys the server did not keep are asked about again next time only while they are among the newest
+    localStorage.setItem(KEYS, JSON.stringify(keys.filter((k) => !found.has(k))));
+  }
+
   async function show() {
+    await findKept();
     const cards = [];
     for (const d of load()) {
       let res;
