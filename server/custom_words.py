@@ -62,6 +62,7 @@ Contract
 from __future__ import annotations
 
 import math
+import zipfile
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -158,8 +159,8 @@ def load_arrays(path: Path) -> tuple[Vector, Matrix]:
             arrays = {k: np.asarray(z[k]) for k in z.files}
     except FileNotFoundError:
         raise CustomWordError(f"{path}: custom-word parameters file not found (model.json custom_words.file)") from None
-    except (OSError, ValueError) as e:
-        raise CustomWordError(f"{path}: not a readable .npz file ({e})") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        raise CustomWordError(f"{path}: not a readable .npz file ({type(e).__name__}: {e})") from None
     missing = [k for k in ("center", "known_means") if k not in arrays]
     if missing:
         raise CustomWordError(f"{path}: missing arrays {missing} (it needs center and known_means)")

@@ -1,6 +1,7 @@
 """The game API's ranking (protocol v1.1): word lists, ``top_k``, a target word, custom words.
 
-numpy only; no I/O.  :class:`Ranker` belongs to the server (one per model) and holds the
+numpy only; no I/O but :meth:`Ranker.for_model` reading the model's custom-word parameters
+file.  :class:`Ranker` belongs to the server (one per model) and holds the
 server-scope custom words; :class:`Game` belongs to one session and holds what its
 ``hello`` asked for and the session-scope custom words.
 

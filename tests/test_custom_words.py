@@ -256,6 +256,7 @@ def test_the_parameters_file_is_validated_with_a_clear_error(tmp_path: Path) -> 
     cases: dict[str, Any] = {
         "not found": None,
         "not a readable": b"not an npz file",
+        "BadZipFile": (MODEL_DIR / cw.PARAMS_FILE).read_bytes()[:2000],  # cut short
         "missing arrays": {"center": np.zeros(4)},
         "must be \\(D,\\)": {"center": np.zeros(4), "known_means": np.ones((len(LABELS), 3))},
         "floating-point": {"center": np.zeros(4, np.int64), "known_means": np.ones((len(LABELS), 4), np.int64)},
