@@ -145,6 +145,7 @@ class DoodleServer:
             self._model.labels,
             getattr(self._model, "meta", {}),
             embedding_dim=int(getattr(self._model, "embedding_dim", 0)),
+            model_dir=self.config.model_dir,
             max_session_words=limits.max_custom_words,
             max_examples=limits.max_custom_examples_per_word,
             max_server_words=limits.max_server_custom_words,

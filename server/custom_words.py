@@ -5,28 +5,50 @@ numpy only (no TensorFlow); the model is reached through an ``embed`` callable
 
 Contract
 --------
-* **Features.** What is compared is :func:`features`: the model's unit embedding less
-  the ``center`` recorded with the parameters (the mean unit embedding of ordinary
-  drawings), renormalised.  The embedding is pooled ReLU activations, so raw cosines
-  crowd near 1; centring spreads them (without ``center`` the embedding is used as is).
+* **Features.** What is compared is :func:`features`: the model's unit embedding ``u``,
+  raised element-wise to ``power`` and renormalised (``power`` < 1 evens out the pooled
+  ReLU activations, a few of which otherwise dominate every cosine; negative values, which
+  a ReLU embedding never has, count as 0), less the ``center`` (the mean of those vectors
+  over ordinary drawings of the model's words: raw cosines crowd near 1, centring spreads
+  them), renormalised.  Without ``center`` and with ``power`` 1 it is the unit embedding.
 * **Examples.** :func:`example_images` renders each example drawing (strokes in client
   pixels, as :func:`server.render.render` takes them) plus ``EXAMPLE_COPIES`` augmented
   copies (:func:`server.augment.warp` in the simplified space, seeded by
   ``AUGMENT_SEED`` and the copy's number: the same drawing always gives the same images).
-  :func:`example_embeddings` turns each example into one vector: the mean of the
-  features of its ``1 + EXAMPLE_COPIES`` images.
+  :func:`example_vectors` turns each example into one vector: the mean of the features
+  of its ``1 + EXAMPLE_COPIES`` images.
 * **Prototype.** A :class:`CustomWord` keeps its examples' vectors; its prototype is their
   mean, renormalised to unit length (:func:`prototype`).  Every example weighs the same.
-* **Score.** Each custom word is one more logit ``a * cos + b`` beside the model's
-  ``log p`` (``p`` the calibrated scores, which sum to 1), where ``cos`` is the cosine of
-  the drawing's features and the prototype; one softmax over all of them gives the
-  combined scores (:func:`combined_logits`, :func:`rank`).  So the model's words keep
-  their order and ratios, scaled by ``1 / (1 + sum_j exp(a cos_j + b))``; ``b`` acts as a
-  custom word's log-prior against the whole model.  ``a`` and ``b`` are fitted offline by
-  maximum likelihood (``python -m training.custom_words_eval``); :func:`params_of` reads
-  them from ``model.json`` (``custom_words``: ``a``, ``b``, ``center``); a model without
-  them has no custom words (``None``: there is no sensible default, the values belong to
-  one model's embedding).  Vectors taught with one ``Params`` must be scored with the same.
+* **Known words' means.** ``known_means`` ``(C, D)``: per model word (``labels.txt``
+  order), the unit mean of the features of ordinary drawings of it.  Two nearness terms
+  come from them (:func:`nearness`: the largest cosine with any row): the drawing's
+  (how much it looks like some word the model knows) and each custom word's prototype's
+  (how much the taught word looks like one).
+* **Score.** Each custom word ``k`` is one more logit beside the model's ``log p``
+  (``p`` the calibrated scores, which sum to 1)::
+
+      a * cos_k + b + near_input * nearness(drawing) + near_word * nearness(prototype_k)
+
+  where ``cos_k`` is the cosine of the drawing's features and the prototype
+  (:func:`score_terms` gives the four terms, :data:`TERMS` names them); one softmax over
+  all logits gives the combined scores (:func:`combined_logits`, :func:`rank`).  So the
+  model's words keep their order and ratios, scaled by ``1 / (1 + sum_k exp(logit_k))``.
+  ``near_input`` < 0 lowers every custom word for a drawing that looks like a known word;
+  ``near_word`` < 0 lowers a taught word that resembles a known one (it would take that
+  word's drawings).  The weights are fitted offline by maximum likelihood, ``b`` then
+  lowered to bound the known words' loss (``python -m training.custom_words_eval``).
+* **Parameters.** :func:`params_of` reads ``model.json`` ``custom_words``: ``a``, ``b``,
+  and optionally ``near_input``, ``near_word`` (default 0), ``power`` (default 1),
+  ``center`` (a list; older models) and ``file``: the name of an ``.npz`` file in the
+  model folder (``PARAMS_FILE`` by default) holding ``center`` ``(D,)`` and
+  ``known_means`` ``(C, D)``.  The file is validated on load (:func:`load_arrays`): a
+  missing file, a missing or misshapen array, a value that is not finite, or nearness
+  weights without ``known_means`` raise :class:`CustomWordError` saying which;
+  :func:`check_params` checks the widths against the model (``C`` words, ``D`` embedding
+  values).  A model without ``custom_words`` has none (``None``: there is no sensible
+  default, the values belong to one model's embedding).  Vectors taught with one
+  ``Params`` must be scored with the same: stored vectors of a model whose parameters
+  were refitted with another ``power`` or ``center`` no longer match (teach them again).
 * **Restriction.** ``rank(..., restrict_to=words)`` ranks only those words (model or
   custom), renormalised among them (a softmax over their logits); a word that is neither
   raises :class:`UnknownWords` naming every such word.
@@ -40,9 +62,11 @@ Contract
 from __future__ import annotations
 
 import math
+import zipfile
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -57,6 +81,12 @@ EXAMPLE_COPIES = 4
 AUGMENT_SEED = 13
 #: Smallest norm a mean vector may have and still be normalised, unitless.
 MIN_NORM = 1e-12
+#: File name of the arrays beside ``model.json`` (``custom_words.file``) written by the fit.
+PARAMS_FILE = "custom_words.npz"
+#: The terms of a custom word's logit, in :func:`score_terms` order, and the parameter weighing each.
+TERMS = ("cos", "one", "near_input", "near_word")
+#: Range ``power`` may take (exclusive low, inclusive high), unitless.
+POWER_RANGE = (0.0, 4.0)
 
 Vector = npt.NDArray[np.float32]
 Matrix = npt.NDArray[np.float32]
@@ -91,32 +121,105 @@ class TooManyExamples(CustomWordError):
 
 @dataclass(frozen=True)
 class Params:
-    """The custom-word logit ``a * cos + b`` (``a`` per unit cosine, ``b`` in logit units) and
-    the ``center`` subtracted from embeddings before comparing (empty: none)."""
+    """A custom word's logit ``a cos + b + near_input n_x + near_word n_k`` (``a``,
+    ``near_*`` per unit cosine, ``b`` in logit units) and the feature transform: ``power``,
+    the ``center`` subtracted (empty: none) and the known words' means (``None``: no
+    nearness terms).  See the module docstring."""
 
     a: float
     b: float
     center: tuple[float, ...] = ()
+    power: float = 1.0
+    near_input: float = 0.0
+    near_word: float = 0.0
+    known_means: Matrix | None = field(default=None, compare=False, repr=False)
 
     @cached_property
     def center_vector(self) -> Vector | None:
         return np.asarray(self.center, np.float32) if self.center else None
 
+    @property
+    def weights(self) -> npt.NDArray[np.float64]:
+        """The weights of :func:`score_terms`' terms, in :data:`TERMS` order."""
+        return np.array([self.a, self.b, self.near_input, self.near_word], np.float64)
 
-def params_of(meta: Mapping[str, object]) -> Params | None:
-    """``model.json``'s ``custom_words`` ``{"a", "b", "center"?}``; ``None`` when it has none
-    (that model cannot score custom words)."""
+
+def _number(entry: Mapping[str, object], key: str, default: float | None = None) -> float:
+    value = entry.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise CustomWordError(f"model.json custom_words.{key} must be a finite number")
+    return float(value)
+
+
+def load_arrays(path: Path) -> tuple[Vector, Matrix]:
+    """``center`` ``(D,)`` and ``known_means`` ``(C, D)`` from a :data:`PARAMS_FILE`, validated:
+    any problem raises :class:`CustomWordError` naming the file and what is wrong."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: np.asarray(z[k]) for k in z.files}
+    except FileNotFoundError:
+        raise CustomWordError(f"{path}: custom-word parameters file not found (model.json custom_words.file)") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        raise CustomWordError(f"{path}: not a readable .npz file ({type(e).__name__}: {e})") from None
+    missing = [k for k in ("center", "known_means") if k not in arrays]
+    if missing:
+        raise CustomWordError(f"{path}: missing arrays {missing} (it needs center and known_means)")
+    center, means = arrays["center"], arrays["known_means"]
+    if center.ndim != 1 or means.ndim != 2 or means.shape[1] != center.shape[0] or not len(center) or not len(means):
+        raise CustomWordError(
+            f"{path}: center must be (D,) and known_means (C, D), got {center.shape} and {means.shape}"
+        )
+    if center.dtype.kind != "f" or means.dtype.kind != "f":
+        raise CustomWordError(f"{path}: center and known_means must be floating-point arrays")
+    if not (np.isfinite(center).all() and np.isfinite(means).all()):
+        raise CustomWordError(f"{path}: center and known_means must hold finite numbers only")
+    return center.astype(np.float32), means.astype(np.float32)
+
+
+def params_of(meta: Mapping[str, object], model_dir: Path | None = None) -> Params | None:
+    """``model.json``'s ``custom_words`` (see the module docstring); ``None`` when it has none
+    (that model cannot score custom words).  ``file`` is read from ``model_dir``."""
     entry = meta.get("custom_words")
     if entry is None:
         return None
     if not isinstance(entry, Mapping):
         raise CustomWordError("model.json custom_words must be an object")
-    a, b, center = entry.get("a"), entry.get("b"), entry.get("center", [])
-    if not all(isinstance(v, int | float) and math.isfinite(v) for v in (a, b)) or not float(a) > 0:  # type: ignore[arg-type]
-        raise CustomWordError("model.json custom_words needs finite numbers a > 0 and b")
-    if not isinstance(center, list) or not all(isinstance(v, int | float) and math.isfinite(v) for v in center):
+    a, b = _number(entry, "a"), _number(entry, "b")
+    near_input, near_word = _number(entry, "near_input", 0.0), _number(entry, "near_word", 0.0)
+    power = _number(entry, "power", 1.0)
+    if not a > 0:
+        raise CustomWordError("model.json custom_words.a must be > 0")
+    if not POWER_RANGE[0] < power <= POWER_RANGE[1]:
+        raise CustomWordError(f"model.json custom_words.power must be in ({POWER_RANGE[0]}, {POWER_RANGE[1]}]")
+    center = entry.get("center", [])
+    if not isinstance(center, list) or not all(
+        isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in center
+    ):
         raise CustomWordError("model.json custom_words.center must be a list of finite numbers")
-    return Params(float(a), float(b), tuple(float(v) for v in center))  # type: ignore[arg-type]
+    means: Matrix | None = None
+    name = entry.get("file")
+    if name is not None:
+        if not isinstance(name, str) or not name or Path(name).name != name:
+            raise CustomWordError("model.json custom_words.file must be a file name in the model folder")
+        if model_dir is None:
+            raise CustomWordError(f"model.json custom_words.file {name!r} needs the model folder to read it from")
+        if center:
+            raise CustomWordError("model.json custom_words: center is given both inline and in the file")
+        vec, means = load_arrays(Path(model_dir) / name)
+        center = vec.tolist()
+    if means is None and (near_input or near_word):
+        raise CustomWordError("model.json custom_words: near_input and near_word need known_means (custom_words.file)")
+    return Params(a, b, tuple(float(v) for v in center), power, near_input, near_word, means)
+
+
+def check_params(params: Params, classes: int, embedding_dim: int) -> None:
+    """Raise :class:`CustomWordError` unless ``params`` fit a model of ``classes`` words and an
+    embedding of ``embedding_dim`` values."""
+    if params.center and len(params.center) != embedding_dim:
+        raise CustomWordError(f"custom-word center has {len(params.center)} values for an embedding of {embedding_dim}")
+    m = params.known_means
+    if m is not None and m.shape != (classes, embedding_dim):
+        raise CustomWordError(f"custom-word known_means are {m.shape}, the model needs ({classes}, {embedding_dim})")
 
 
 def unit(v: npt.NDArray[np.floating]) -> Matrix:
@@ -128,15 +231,30 @@ def unit(v: npt.NDArray[np.floating]) -> Matrix:
 
 
 def features(embeddings: npt.NDArray[np.floating], params: Params | None = None) -> Matrix:
-    """What custom words compare: ``unit(unit(e) - center)`` per row (see module docstring);
-    the unit embeddings when ``params`` is ``None`` or has no center."""
+    """What custom words compare: ``unit(unit(max(unit(e), 0) ** power) - center)`` per row
+    (see module docstring); the unit embeddings when ``params`` is ``None``."""
     e = unit(embeddings)
-    c = None if params is None else params.center_vector
+    if params is None:
+        return e
+    if params.power != 1.0:
+        e = unit(np.maximum(e, 0.0) ** params.power)
+    c = params.center_vector
     if c is None:
         return e
     if c.shape[-1] != e.shape[-1]:
         raise CustomWordError(f"custom-word center has {c.shape[-1]} values for embeddings of {e.shape[-1]}")
     return unit(e - c)
+
+
+def nearness(vectors: npt.NDArray[np.floating], params: Params | None) -> npt.NDArray[np.float64]:
+    """Per row of ``vectors`` (features or prototypes, ``(n, D)``): the largest cosine with
+    the known words' means; zeros without ``known_means``."""
+    v = np.asarray(vectors, np.float64)
+    means = None if params is None else params.known_means
+    if means is None or len(v) == 0:
+        return np.zeros(len(v))
+    out: npt.NDArray[np.float64] = (v @ means.T.astype(np.float64)).max(axis=1)
+    return out
 
 
 # ------------------------------------------------------------------ examples
@@ -155,13 +273,19 @@ def example_images(drawings: Sequence[Sequence[Points]]) -> Images:
     return np.asarray(out, np.uint8).reshape(-1, *out[0].shape) if out else np.zeros((0, 64, 64), np.uint8)
 
 
+def example_vectors(embeddings: npt.NDArray[np.floating], drawings: int, params: Params) -> Matrix:
+    """One vector per example drawing ``(drawings, D)`` from the embeddings of its images, in
+    :func:`example_images` order: the mean of each drawing's images' :func:`features`."""
+    f = features(embeddings, params)
+    means: Matrix = f.reshape(drawings, -1, f.shape[-1]).mean(axis=1).astype(np.float32)
+    return means
+
+
 def example_embeddings(embed: Embed, drawings: Sequence[Sequence[Points]], params: Params) -> Matrix:
-    """One vector per drawing: the mean of its images' :func:`features` ``(n, D)``."""
+    """:func:`example_vectors` of ``drawings`` through the model ``embed``."""
     if not drawings:
         raise CustomWordError("a custom word needs at least one example drawing")
-    emb = features(embed(example_images(drawings)), params)
-    means: Matrix = emb.reshape(len(drawings), 1 + EXAMPLE_COPIES, -1).mean(axis=1).astype(np.float32)
-    return means
+    return example_vectors(embed(example_images(drawings)), len(drawings), params)
 
 
 def prototype(examples: npt.NDArray[np.floating]) -> Vector:
@@ -178,6 +302,18 @@ class CustomWord:
     word: str
     prototype: Vector
     examples: Matrix
+    #: :func:`nearness` of the prototype, per ``Params`` it was asked for (by identity).
+    _nearness: dict[int, tuple[Params, float]] = field(default_factory=dict, compare=False, repr=False)
+
+    def nearness(self, params: Params | None) -> float:
+        """:func:`nearness` of the prototype under ``params`` (computed once per ``params``)."""
+        if params is None or params.known_means is None:
+            return 0.0
+        got = self._nearness.get(id(params))
+        if got is None or got[0] is not params:
+            got = (params, float(nearness(self.prototype[None], params)[0]))
+            self._nearness[id(params)] = got
+        return got[1]
 
     @classmethod
     def of(cls, word: str, examples: npt.NDArray[np.floating]) -> CustomWord:
@@ -243,8 +379,34 @@ class CustomVocabulary:
             return np.zeros((0, 0), np.float32)
         return np.stack([w.prototype for w in self._words.values()])
 
+    def nearness(self, params: Params | None) -> npt.NDArray[np.float64]:
+        """Each word's :meth:`CustomWord.nearness` ``(words,)``, in :meth:`words` order."""
+        return np.array([w.nearness(params) for w in self._words.values()], np.float64)
+
 
 # ------------------------------------------------------------------ scoring
+
+
+def score_terms(
+    embeddings: npt.NDArray[np.floating],
+    prototypes: npt.NDArray[np.floating],
+    params: Params,
+    word_nearness: npt.NDArray[np.floating] | None = None,
+) -> npt.NDArray[np.float64]:
+    """The terms of each custom word's logit ``(B, K, 4)`` in :data:`TERMS` order (``cos``, 1,
+    the drawing's nearness, the word's nearness) for ``embeddings`` ``(B, D)`` and ``K``
+    prototypes; ``word_nearness`` ``(K,)`` is the prototypes' :func:`nearness` (computed
+    when not given)."""
+    f = features(embeddings, params).astype(np.float64)
+    protos = np.asarray(prototypes, np.float64)
+    cos = f @ protos.T
+    near_x = nearness(f, params)
+    near_k = nearness(protos, params) if word_nearness is None else np.asarray(word_nearness, np.float64)
+    b, k = cos.shape
+    return np.stack(
+        [cos, np.ones_like(cos), np.broadcast_to(near_x[:, None], (b, k)), np.broadcast_to(near_k[None, :], (b, k))],
+        axis=2,
+    )
 
 
 def combined_logits(
@@ -252,15 +414,16 @@ def combined_logits(
     embeddings: npt.NDArray[np.floating],
     prototypes: npt.NDArray[np.floating],
     params: Params,
+    word_nearness: npt.NDArray[np.floating] | None = None,
 ) -> npt.NDArray[np.float64]:
-    """Logits ``(B, C + K)``: the model's ``log p`` for its ``C`` words, then ``a cos + b`` for
-    each of ``K`` prototypes, ``cos`` taken on the :func:`features` (rows of ``scores``
-    ``(B, C)`` and ``embeddings`` ``(B, D)``)."""
+    """Logits ``(B, C + K)``: the model's ``log p`` for its ``C`` words, then each of ``K``
+    custom words' logit (:func:`score_terms` weighed by ``params.weights``) for rows of
+    ``scores`` ``(B, C)`` and ``embeddings`` ``(B, D)``."""
     logp = np.log(np.clip(np.asarray(scores, np.float64), 1e-30, 1.0))
     if len(prototypes) == 0:
         return logp
-    cos = features(embeddings, params).astype(np.float64) @ np.asarray(prototypes, np.float64).T
-    return np.concatenate([logp, params.a * cos + params.b], axis=1)
+    custom = score_terms(embeddings, prototypes, params, word_nearness) @ params.weights
+    return np.concatenate([logp, custom], axis=1)
 
 
 def softmax(logits: npt.NDArray[np.floating]) -> npt.NDArray[np.float64]:
@@ -290,7 +453,8 @@ def rank(
     if len(scores) != len(labels):
         raise ValueError(f"{len(scores)} scores for {len(labels)} labels")
     names = [*labels, *vocabulary.words()]
-    logits = combined_logits(np.asarray(scores)[None], np.asarray(embedding)[None], vocabulary.prototypes(), params)[0]
+    protos, near = vocabulary.prototypes(), vocabulary.nearness(params)
+    logits = combined_logits(np.asarray(scores)[None], np.asarray(embedding)[None], protos, params, near)[0]
     if restrict_to is not None:
         where = {w: i for i, w in enumerate(names)}
         unknown = [w for w in restrict_to if w not in where]

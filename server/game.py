@@ -1,6 +1,7 @@
 """The game API's ranking (protocol v1.1): word lists, ``top_k``, a target word, custom words.
 
-numpy only; no I/O.  :class:`Ranker` belongs to the server (one per model) and holds the
+numpy only; no I/O but :meth:`Ranker.for_model` reading the model's custom-word parameters
+file.  :class:`Ranker` belongs to the server (one per model) and holds the
 server-scope custom words; :class:`Game` belongs to one session and holds what its
 ``hello`` asked for and the session-scope custom words.
 
@@ -28,12 +29,22 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
-from server.custom_words import CustomVocabulary, Params, combined_logits, features, params_of, softmax
-from server.errors import UnknownWord
+from server.custom_words import (
+    CustomVocabulary,
+    CustomWordError,
+    Params,
+    check_params,
+    combined_logits,
+    example_vectors,
+    params_of,
+    softmax,
+)
+from server.errors import ModelError, UnknownWord
 from server.infer import TOP_K, Prediction, top_k
 from server.limits import MAX_CUSTOM_EXAMPLES_PER_WORD, MAX_CUSTOM_WORDS, MAX_SERVER_CUSTOM_WORDS
 
@@ -124,15 +135,23 @@ class Ranker:
         meta: Mapping[str, object],
         *,
         embedding_dim: int,
+        model_dir: Path | None = None,
         max_session_words: int = MAX_CUSTOM_WORDS,
         max_examples: int = MAX_CUSTOM_EXAMPLES_PER_WORD,
         max_server_words: int = MAX_SERVER_CUSTOM_WORDS,
     ) -> Ranker:
-        """The ranker of a model with ``labels``, its ``model.json`` ``meta`` and embedding width
-        (custom words need both the ``custom_words`` parameters and an embedding)."""
-        params = params_of(meta) if embedding_dim > 0 else None
-        if params is not None and params.center and len(params.center) != embedding_dim:
-            params = None
+        """The ranker of a model with ``labels``, its ``model.json`` ``meta``, embedding width and
+        folder (custom words need both the ``custom_words`` parameters and an embedding; their
+        arrays file is read from ``model_dir``).  Parameters that are malformed or do not fit
+        the model raise :class:`ModelError` saying why."""
+        params = None
+        if embedding_dim > 0:
+            try:
+                params = params_of(meta, model_dir)
+                if params is not None:
+                    check_params(params, len(labels), embedding_dim)
+            except CustomWordError as e:
+                raise ModelError(f"{model_dir or 'the model'}: {e}") from None
         return cls(
             list(labels),
             params,
@@ -169,9 +188,7 @@ class Ranker:
         """One vector per example drawing from the embeddings of its images
         (:func:`server.custom_words.example_images` order: each drawing then its copies)."""
         assert self.params is not None
-        f = features(embeddings, self.params)
-        out: npt.NDArray[np.float32] = f.reshape(drawings, -1, f.shape[-1]).mean(axis=1).astype(np.float32)
-        return out
+        return example_vectors(embeddings, drawings, self.params)
 
     def rank(self, prediction: Prediction, game: Game) -> Ranking:
         """Every candidate of ``game``'s session scored for ``prediction`` (see module docstring)."""
@@ -182,10 +199,10 @@ class Ranker:
             return Ranking(self.labels, scores, None, v1_top=top_k(self.labels, scores, game.top_k))
         names: list[str] = list(self.labels)
         if self.params is not None and (server_words or session_words) and prediction.embedding.size:
-            protos = [self.server[w].prototype for w in server_words] + [
-                game.vocabulary[w].prototype for w in session_words
-            ]
-            logits = combined_logits(scores[None], prediction.embedding[None], np.stack(protos), self.params)[0]
+            taught = [self.server[w] for w in server_words] + [game.vocabulary[w] for w in session_words]
+            protos = np.stack([w.prototype for w in taught])
+            near = np.array([w.nearness(self.params) for w in taught])
+            logits = combined_logits(scores[None], prediction.embedding[None], protos, self.params, near)[0]
             names += server_words + session_words
         else:
             logits = np.log(np.clip(np.asarray(scores, np.float64), 1e-30, 1.0))

@@ -8,13 +8,18 @@ Promises:
 
 * ``teach {"word", "drawings", "scope"}`` turns each example drawing into one vector
   (:mod:`server.custom_words`: the drawing and its augmented copies are rendered on the
-  render pool in the session's lane, embedded through the micro-batcher, averaged) and
+  render pool in the session's lane, embedded through the micro-batcher, and their
+  features under the model's custom-word parameters averaged by
+  :func:`server.custom_words.example_vectors`, the function the evaluation uses) and
   adds them to ``word`` in the scope's vocabulary, creating it; the reply is
   ``{"type": "taught", "word", "examples", "scope"}`` with the word's example count.
 * ``"scope": "session"`` (the default): the session's own vocabulary, stored nowhere,
   gone with the session.  ``"scope": "server"``: the server's vocabulary, seen by every
   session of this process, stored in the history database (table ``custom_words``, by
-  model name) and loaded again at start.  With a database several instances share
+  model name) and loaded again at start.  The stored vectors are features under the
+  parameters they were taught with: after the model's parameters are refitted with
+  another feature transform (``power``, ``center``), words stored before score poorly
+  and should be taught again.  With a database several instances share
   (``--db postgresql://``, ``shared``), each instance reads the stored words again when
   any instance changed them (it looks every ``CUSTOM_WORDS_SYNC_S``; a teach or forget
   on this instance is applied from the database at once), so a word taught on one

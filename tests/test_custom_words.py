@@ -1,5 +1,6 @@
-"""server/custom_words.py (prototypes, one combined ranking, restriction, vocabulary limits),
-training --exclude-words, and training/custom_words_eval.py (fit and a tiny evaluation run)."""
+"""server/custom_words.py (features, prototypes, nearness terms, one combined ranking, restriction,
+vocabulary limits, the parameters file), training --exclude-words, training/custom_words_eval.py (fit
+and a tiny evaluation run), and a live server scoring taught words exactly as the evaluation does."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import gzip
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -15,11 +17,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from replay_client.client import DoodleClient
 from server import custom_words as cw
 from server import quickdraw
+from server.errors import ModelError
+from server.game import Ranker
 from server.infer import Classifier
-from server.render import Points, render
-from tests.conftest import MODEL_DIR, RAW, SIMPLIFIED
+from server.render import Points, as_points, render
+from tests.conftest import MODEL_DIR, RAW, SIMPLIFIED, ServerProcess
 from training import custom_words_eval, train
 from training import data as train_data
 
@@ -27,6 +32,9 @@ finite = st.floats(-10, 10, allow_nan=False, width=32)
 LABELS = [f"w{i}" for i in range(6)]
 #: Parameters of the tests without a model (a, b as fitted for the shipped model's size; a center).
 PARAMS = cw.Params(20.0, -15.0, (0.1, 0.2, 0.1, 0.2))
+#: The same with every term: a power transform and the known words' means of LABELS.
+MEANS = cw.unit(np.random.default_rng(7).uniform(-1, 1, size=(len(LABELS), 4))).astype(np.float32)
+NEAR = cw.Params(20.0, -12.0, (0.1, 0.2, 0.1, 0.2), 0.5, -6.0, -2.0, MEANS)
 
 
 def fake_embed(images: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
@@ -124,6 +132,27 @@ def test_ranking_is_one_renormalised_softmax_keeping_the_model_words_ratios(
 
 
 @settings(deadline=None)  # timing is not under test; a loaded CI machine must not fail it
+@given(case)
+def test_a_custom_words_logit_has_its_nearness_terms(
+    c: tuple[npt.NDArray[np.float64], npt.NDArray[np.float32], npt.NDArray[np.float32]],
+) -> None:
+    """With known words' means, a custom word scores exp(a cos + b + near_input n_x + near_word n_k)
+    against the model's mass, n the largest cosine of the drawing's features / the prototype with
+    any known mean."""
+    raw, emb, protos = c
+    scores = raw / raw.sum()
+    vocab = vocabulary_of(protos)
+    got = dict(cw.rank(LABELS, scores, emb, vocab, params=NEAR))
+    model_mass = sum(got[w] for w in LABELS)
+    f = cw.features(emb[None], NEAR)[0].astype(np.float64)
+    for w in vocab.words():
+        p = vocab[w].prototype.astype(np.float64)
+        logit = NEAR.a * f @ p + NEAR.b + NEAR.near_input * (MEANS @ f).max() + NEAR.near_word * (MEANS @ p).max()
+        assert math.isclose(got[w], math.exp(logit) * model_mass, rel_tol=1e-5, abs_tol=1e-300)
+        assert vocab[w].nearness(NEAR) == pytest.approx((MEANS @ p).max(), abs=1e-6)
+
+
+@settings(deadline=None)  # timing is not under test; a loaded CI machine must not fail it
 @given(case, st.data())
 def test_a_restricted_ranking_is_the_full_one_renormalised_among_the_words(
     c: tuple[npt.NDArray[np.float64], npt.NDArray[np.float32], npt.NDArray[np.float32]], data: st.DataObject
@@ -186,48 +215,104 @@ def test_vocabulary_limits_refuse_before_changing_anything() -> None:
     assert vocab.words() == ["b", "c"]
 
 
-def test_params_come_from_model_json_or_the_defaults() -> None:
-    """model.json custom_words {a, b, center?}; absent: None (no custom words); malformed: refused."""
+def test_params_come_from_model_json_or_the_defaults(tmp_path: Path) -> None:
+    """model.json custom_words {a, b, near_*?, power?, center? | file?}; absent: None (no custom words);
+    malformed: refused."""
     assert cw.params_of({}) is None
     assert cw.params_of({"custom_words": {"a": 12.5, "b": -3}}) == cw.Params(12.5, -3.0)
     assert cw.params_of({"custom_words": {"a": 1, "b": 0, "center": [0.5, 0]}}) == cw.Params(1.0, 0.0, (0.5, 0.0))
+    np.savez(tmp_path / "cw.npz", center=np.array([0.5, 0.0]), known_means=np.eye(2)[[0, 1, 1]])
+    entry = {"a": 2, "b": -1, "near_input": -3, "near_word": -0.5, "power": 0.5, "file": "cw.npz"}
+    got = cw.params_of({"custom_words": entry}, tmp_path)
+    assert got == cw.Params(2.0, -1.0, (0.5, 0.0), 0.5, -3.0, -0.5)
+    assert got is not None and got.known_means is not None and got.known_means.shape == (3, 2)
     bads = (
         {"a": -1, "b": 0},
         {"a": 1},
         {"a": float("nan"), "b": 0},
         {"a": "1", "b": 0},
+        {"a": True, "b": 0},
         {"a": 1, "b": 0, "center": 3},
+        {"a": 1, "b": 0, "power": 0},
+        {"a": 1, "b": 0, "power": 9},
+        {"a": 1, "b": 0, "near_input": -1},  # nearness needs the known means
+        {"a": 1, "b": 0, "file": "../cw.npz"},
+        {**entry, "center": [0.5, 0.0]},
         [1, 2],
     )
     for bad in bads:
         with pytest.raises(cw.CustomWordError):
-            cw.params_of({"custom_words": bad})
+            cw.params_of({"custom_words": bad}, tmp_path)
+    with pytest.raises(cw.CustomWordError, match="model folder"):
+        cw.params_of({"custom_words": entry})
+
+
+def test_the_parameters_file_is_validated_with_a_clear_error(tmp_path: Path) -> None:
+    """A missing, unreadable or malformed custom_words.npz is refused naming the file and the fault,
+    and a server's ranker turns that (or arrays that do not fit the model) into a ModelError."""
+    path = tmp_path / cw.PARAMS_FILE
+    entry = {"custom_words": {"a": 2, "b": -1, "file": cw.PARAMS_FILE}}
+    good: dict[str, Any] = {"center": np.zeros(4), "known_means": np.ones((len(LABELS), 4))}
+    cases: dict[str, Any] = {
+        "not found": None,
+        "not a readable": b"not an npz file",
+        "BadZipFile": (MODEL_DIR / cw.PARAMS_FILE).read_bytes()[:2000],  # cut short
+        "missing arrays": {"center": np.zeros(4)},
+        "must be \\(D,\\)": {"center": np.zeros(4), "known_means": np.ones((len(LABELS), 3))},
+        "floating-point": {"center": np.zeros(4, np.int64), "known_means": np.ones((len(LABELS), 4), np.int64)},
+        "finite": {"center": np.full(4, np.nan), "known_means": np.ones((len(LABELS), 4))},
+        "not a readable .npz": {"center": np.array([{"x": 1}], dtype=object), "known_means": np.ones((6, 4))},
+    }
+    for fault, content in cases.items():
+        path.unlink(missing_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        elif content is not None:
+            with path.open("wb") as f:
+                np.savez(f, **content)
+        with pytest.raises(cw.CustomWordError, match=fault) as e:
+            cw.params_of(entry, tmp_path)
+        assert str(path) in str(e.value)
+        with pytest.raises(ModelError, match=fault):
+            Ranker.for_model(LABELS, entry, embedding_dim=4, model_dir=tmp_path)
+    with path.open("wb") as f:
+        np.savez(f, **good)
+    assert Ranker.for_model(LABELS, entry, embedding_dim=4, model_dir=tmp_path).teachable
+    for labels, dim in ((LABELS[:-1], 4), (LABELS, 5)):
+        with pytest.raises(ModelError, match="custom-word"):
+            Ranker.for_model(labels, entry, embedding_dim=dim, model_dir=tmp_path)
 
 
 @settings(deadline=None)  # timing is not under test; a loaded CI machine must not fail it
 @given(arrays(np.float32, (3, 4), elements=st.floats(0.125, 1.0, width=32)))
 def test_features_are_the_centred_embedding_renormalised(emb: npt.NDArray[np.float32]) -> None:
-    """With a center, features are unit(unit(e) - center); without, the unit embedding; a
-    center of the wrong width is refused."""
+    """With a center, features are unit(unit(unit(e) ** power) - center); without, the unit embedding;
+    a center of the wrong width is refused."""
     center = (0.25, 0.25, 0.25, 0.25)
     e = emb / np.linalg.norm(emb, axis=1, keepdims=True)
-    want = e - np.asarray(center)
-    got = cw.features(emb, cw.Params(1.0, 0.0, center))
-    for g, w in zip(got, want, strict=True):
-        if np.linalg.norm(w) > 1e-3:
-            assert np.allclose(g, w / np.linalg.norm(w), atol=1e-4)
+    for power in (1.0, 0.5):
+        powered = e**power / np.linalg.norm(e**power, axis=1, keepdims=True)
+        want = powered - np.asarray(center)
+        got = cw.features(emb, cw.Params(1.0, 0.0, center, power))
+        for g, w in zip(got, want, strict=True):
+            if np.linalg.norm(w) > 1e-3:
+                assert np.allclose(g, w / np.linalg.norm(w), atol=1e-4)
     assert np.allclose(cw.features(emb), e, atol=1e-6)
     with pytest.raises(cw.CustomWordError):
         cw.features(emb, cw.Params(1.0, 0.0, (0.1, 0.2)))
 
 
 def test_shipped_model_records_fitted_params() -> None:
-    """The shipped model.json carries a, b and a center of the embedding's width, fitted by
-    training.custom_words_eval."""
+    """The shipped model.json carries the fitted weights and names custom_words.npz, whose center and
+    known means fit the model, all written by training.custom_words_eval."""
     meta = json.loads((MODEL_DIR / "model.json").read_text())
-    params = cw.params_of(meta)
+    params = cw.params_of(meta, MODEL_DIR)
+    model = Classifier(MODEL_DIR)
     assert params is not None and params.a > 0 and "fitted_on" in meta["custom_words"]
-    assert len(params.center) == Classifier(MODEL_DIR).embedding_dim
+    assert meta["custom_words"]["file"] == cw.PARAMS_FILE and params.known_means is not None
+    cw.check_params(params, len(model.labels), model.embedding_dim)
+    assert len(params.center) == model.embedding_dim
+    assert np.allclose(np.linalg.norm(params.known_means, axis=1), 1.0, atol=1e-4)
 
 
 # ------------------------------------------------------------------ with the shipped model
@@ -241,7 +326,7 @@ def model() -> Classifier:
 def test_a_word_taught_from_spirals_wins_on_new_spirals_and_leaves_cats_alone(model: Classifier) -> None:
     """Taught from 5 synthetic spirals, "twirl" ranks first on 5 other spirals with the shipped
     model; raw cats the model gets right still rank "cat" first."""
-    params = cw.params_of(model.meta)
+    params = cw.params_of(model.meta, MODEL_DIR)
     assert params is not None
     vocab = cw.CustomVocabulary(reserved=model.labels)
     embed = lambda x: model.predict_with_embedding(x)[1]  # noqa: E731
@@ -304,17 +389,35 @@ def test_exclude_words_leaves_them_out_of_classes_training_and_validation(tmp_pa
 # ------------------------------------------------------------------ the evaluation
 
 
+def terms_of(
+    cos: npt.NDArray[np.float64], near_x: npt.NDArray[np.float64], near_k: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]:
+    """score_terms' layout (B, K, 4) from cosines (B, K), drawings' (B,) and words' (K,) nearness."""
+    n, k = cos.shape
+    return np.stack([cos, np.ones_like(cos), np.repeat(near_x[:, None], k, 1), np.repeat(near_k[None], n, 0)], axis=2)
+
+
 def test_fit_params_recovers_the_parameters_that_made_the_data() -> None:
-    """Labels drawn from the combined softmax with known a, b give back about those a, b."""
+    """Labels drawn from the combined softmax with known weights give back about those weights,
+    all four or only a and b (the nearness weights then kept at the start's)."""
     rng = np.random.default_rng(1)
     n, c, k = 4000, 6, 3
     logp = np.log(rng.dirichlet(np.ones(c), size=n))
-    cos = rng.uniform(-0.2, 1.0, size=(n, k))
-    z = np.concatenate([logp, 8.0 * cos - 4.0], axis=1)
+    terms = terms_of(rng.uniform(-0.2, 1.0, size=(n, k)), rng.uniform(0.0, 1.0, n), rng.uniform(0.0, 1.0, k))
+    z = np.concatenate([logp, terms @ np.array([8.0, -2.0, -3.0, -1.5])], axis=1)
     p = cw.softmax(z)
     y = np.array([rng.choice(c + k, p=row) for row in p])
-    got = custom_words_eval.fit_params(logp, cos, y)
-    assert abs(got.a - 8.0) < 1.0 and abs(got.b + 4.0) < 0.7
+    got = custom_words_eval.fit_params(logp, terms, y, fit=[True] * 4)
+    assert abs(got.a - 8.0) < 1.0 and abs(got.b + 2.0) < 1.0 and abs(got.near_input + 3.0) < 1.0
+    assert abs(got.near_word + 1.5) < 1.5
+    plain = terms_of(terms[:, :, 0], np.zeros(n), np.zeros(k))
+    y2 = np.array(
+        [rng.choice(c + k, p=row) for row in cw.softmax(np.concatenate([logp, plain @ [8.0, -4.0, 0, 0]], 1))]
+    )
+    two = custom_words_eval.fit_params(logp, terms, y2, start=cw.Params(10.0, -10.0), fit=[True, True, False, False])
+    assert two.near_input == 0.0 and two.near_word == 0.0
+    assert two == custom_words_eval.fit_params(logp, terms, y2)  # no known means: a and b only
+    assert abs(custom_words_eval.fit_params(logp, plain, y2).a - 8.0) < 1.0
 
 
 def test_constrain_offset_lowers_b_just_enough_to_keep_known_words() -> None:
@@ -323,15 +426,16 @@ def test_constrain_offset_lowers_b_just_enough_to_keep_known_words() -> None:
     rng = np.random.default_rng(2)
     n, c, k = 600, 5, 2
     logp = np.log(rng.dirichlet(np.ones(c) * 0.5, size=n))
-    cos = rng.uniform(0.0, 1.0, size=(n, k))
+    terms = terms_of(rng.uniform(0.0, 1.0, size=(n, k)), rng.uniform(0.0, 1.0, n), rng.uniform(0.0, 1.0, k))
     y = np.where(rng.random(n) < 0.8, logp.argmax(axis=1), c + rng.integers(0, k, n))
-    loose = cw.Params(10.0, -2.0)
-    assert custom_words_eval.known_top1_drop(loose, logp, cos, y) > 0.05
-    tight = custom_words_eval.constrain_offset(loose, logp, cos, y, max_drop=0.01)
-    assert tight.a == loose.a and tight.b < loose.b
-    assert custom_words_eval.known_top1_drop(tight, logp, cos, y) <= 0.01
-    assert custom_words_eval.known_top1_drop(cw.Params(tight.a, tight.b + 0.05), logp, cos, y) > 0.01
-    assert custom_words_eval.constrain_offset(tight, logp, cos, y, max_drop=0.01) == tight
+    loose = cw.Params(10.0, -2.0, near_input=-1.0, near_word=-0.5)
+    assert custom_words_eval.known_top1_drop(loose, logp, terms, y) > 0.05
+    tight = custom_words_eval.constrain_offset(loose, logp, terms, y, max_drop=0.01)
+    assert (tight.a, tight.near_input, tight.near_word) == (10.0, -1.0, -0.5) and tight.b < loose.b
+    assert custom_words_eval.known_top1_drop(tight, logp, terms, y) <= 0.01
+    looser = cw.Params(tight.a, tight.b + 0.05, near_input=-1.0, near_word=-0.5)
+    assert custom_words_eval.known_top1_drop(looser, logp, terms, y) > 0.01
+    assert custom_words_eval.constrain_offset(tight, logp, terms, y, max_drop=0.01) == tight
 
 
 def test_choose_left_out_is_fixed_by_its_seed() -> None:
@@ -342,14 +446,20 @@ def test_choose_left_out_is_fixed_by_its_seed() -> None:
     assert len(set(chosen)) == custom_words_eval.LEFT_OUT and set(chosen) <= set(words)
 
 
-def test_the_evaluation_command_runs_and_writes_results_and_card(tmp_path: Path) -> None:
-    """A tiny run (shipped model, 2 model words hidden): JSON with every figure in 0..1 and the
-    card's custom-words block rewritten, the rest of the card untouched."""
+def test_the_evaluation_command_runs_and_writes_results_card_and_params(tmp_path: Path) -> None:
+    """A tiny run (shipped model copied, 2 model words hidden): JSON with every figure in 0..1, the
+    card's custom-words block rewritten, the rest of the card untouched, and the parameters written
+    to model.json and custom_words.npz so that a server's ranker loads them."""
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    for name in ("doodle.tflite", "labels.txt", "model.json"):
+        (model_dir / name).write_bytes((MODEL_DIR / name).read_bytes())
     card = tmp_path / "CARD.md"
     card.write_text(f"# card\n{custom_words_eval.CARD_START}\nold\n{custom_words_eval.CARD_END}\ntail\n")
     out = tmp_path / "res.json"
-    argv = ["--hide", "snake", "eye", "--shots", "1", "3", "--fit-shots", "3", "--fit-per-word", "3"]
-    argv += ["--known-fit-words", "20", "--raw-per-word", "2", "--out", str(out), "--card", str(card)]
+    argv = ["--model", str(model_dir), "--hide", "snake", "eye", "--shots", "1", "3", "--fit-shots", "3"]
+    argv += ["--fit-per-word", "3", "--known-fit-words", "20", "--known-start", "0", "--reference-per-word", "1"]
+    argv += ["--raw-per-word", "2", "--out", str(out), "--card", str(card), "--write-params"]
     assert custom_words_eval.main(argv) == 0
     res = json.loads(out.read_text())
     assert res["left_out"] == ["snake", "eye"] and res["known_words"] == 343
@@ -359,6 +469,47 @@ def test_the_evaluation_command_runs_and_writes_results_and_card(tmp_path: Path)
         for key in ("taught_top1", "taught_top3", "known_top1_without", "known_top1_with"):
             assert 0.0 <= r[key] <= 1.0
         assert r["taught_top1"] <= r["taught_top3"]
+        assert 0.0 <= res["fit_split"][n]["taught_top3"] <= 1.0
     text = card.read_text()
     assert text.startswith("# card\n") and text.endswith("\ntail\n") and "old" not in text
     assert "| 3 |" in text and res["date"] in text
+    meta = json.loads((model_dir / "model.json").read_text())
+    assert meta["custom_words"]["file"] == cw.PARAMS_FILE and meta["custom_words"]["power"] == custom_words_eval.POWER
+    ranker = Ranker.for_model(
+        Classifier(model_dir).labels, meta, embedding_dim=Classifier(model_dir).embedding_dim, model_dir=model_dir
+    )
+    assert ranker.params is not None and ranker.params.known_means is not None
+    assert ranker.params.known_means.shape[0] == 345  # the hidden words keep their rows
+    assert ranker.params.a == pytest.approx(res["params"]["a"], abs=1e-4)
+
+
+# ------------------------------------------------------------------ the server, as the evaluation
+
+
+async def test_a_live_server_scores_a_taught_word_exactly_as_the_evaluation_does(server: ServerProcess) -> None:
+    """Taught "zorblat" from 5 raw snails, a live server's target score and top 5 for 3 other snails
+    equal the evaluation's own path (teach_all, Scorer, combined_logits with the model's parameters file)."""
+    model = Classifier(MODEL_DIR, max_batch=16)
+    params = cw.params_of(model.meta, MODEL_DIR)
+    assert params is not None and params.known_means is not None and params.power != 1.0
+    snails = list(quickdraw.read(RAW / "snail.ndjson", per_word=8))
+    strokes = [[as_points(s.x, s.y) for s in d.strokes] for d in snails]
+    scorer = custom_words_eval.Scorer(model, [])
+    vocab = custom_words_eval.teach_all(scorer, {"zorblat": strokes[:5]}, 5, params)
+    logp, emb = scorer(strokes[5:])
+    want = cw.softmax(cw.combined_logits(np.exp(logp), emb, vocab.prototypes(), params, vocab.nearness(params)))
+    names = [*model.labels, "zorblat"]
+    async with DoodleClient(server.url) as c:
+        taught = await c.teach("zorblat", [[(s.x, s.y) for s in d.strokes] for d in snails[:5]])
+        assert taught["type"] == "taught", taught
+        assert (await c.hello(target="zorblat", top_k=5))["type"] == "hello"
+        for d, row in zip(snails[5:], want, strict=True):
+            assert (await c.call({"type": "clear"}))["type"] == "cleared"
+            for s in d.strokes:
+                reply = await c.call({"type": "stroke", "x": list(s.x), "y": list(s.y), "t": list(s.t or [])})
+            assert reply["target"]["score"] == pytest.approx(row[-1], abs=2e-5)
+            assert reply["target"]["rank"] == 1 + int((row > row[-1] + 1e-6).sum())
+            fifth = np.sort(row)[-5]
+            for g in reply["guesses"]:
+                got = row[names.index(g["word"])]
+                assert g["score"] == pytest.approx(got, abs=2e-5) and got >= fifth - 1e-5

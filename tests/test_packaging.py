@@ -65,7 +65,7 @@ def test_the_wheel_holds_every_server_file_and_the_shipped_model(wheel: zipfile.
     names = set(wheel.namelist())
     missing = {f for f in tracked("server") | tracked("replay_client") if f not in names}
     assert not missing, f"not in the wheel: {sorted(missing)}"
-    for f in ("doodle.tflite", "labels.txt", "model.json"):
+    for f in ("doodle.tflite", "labels.txt", "model.json", "custom_words.npz"):
         assert wheel.read(f"server/models/{f}") == (MODEL_DIR / f).read_bytes()
     assert not {n for n in names if n.startswith(("tests/", "training/", "bench/", "models/"))}
 

@@ -11,29 +11,40 @@ Contract
 * **Teaching.** Each left-out word is taught from its first ``n`` drawings of
   ``simplified/`` for each ``n`` of ``--shots`` (default 1, 5, 10), through
   :mod:`server.custom_words` exactly as the server does it.
+* **Reference drawings** of every model word: ``--reference-per-word`` drawings of
+  ``simplified-extra/`` after its fitting ones (``simplified/`` for a word that has none
+  there).  The embedding ``center`` is the mean of their power-transformed unit embeddings
+  over the known words (``--no-center``: none; ``--power``: the exponent, 1 = none), and
+  each word's ``known_means`` row the unit mean of its drawings' features
+  (:mod:`server.custom_words`; ``--no-near``: no nearness terms).
 * **Fitting** uses a split that is never reported: the next ``--fit-per-word`` simplified
   drawings of each left-out word (after every teaching drawing) and as many
-  ``simplified-extra/`` drawings of each known word (every word equally likely, as in the
-  raw set).  The embedding ``center`` (:func:`server.custom_words.features`) is the mean
-  unit embedding of the known words' fitting drawings (``--no-center``: none).  ``a``, ``b``
-  are fitted with ``--fit-shots`` examples per word by maximum likelihood
-  (:func:`fit_params`: Newton's method on the convex negative log-likelihood); then ``b``
-  is lowered until the known words' top-1 on that split falls by at most
-  ``FIT_MAX_KNOWN_DROP`` (:func:`constrain_offset`): the issue's bound, with a margin,
-  decides the trade-off.
+  ``simplified-extra/`` drawings of each known word from ``--known-start`` (every word
+  equally likely, as in the raw set; ``KNOWN_START`` is past what a model trained with
+  ``--per-class 1500`` saw of that folder).  The weights of the custom-word logit
+  (:data:`server.custom_words.TERMS`) are fitted with ``--fit-shots`` examples per word by
+  maximum likelihood (:func:`fit_params`: Newton's method on the convex negative
+  log-likelihood: the logits are linear in the weights); then ``b`` is lowered until the
+  known words' top-1 on that split falls by at most ``FIT_MAX_KNOWN_DROP``
+  (:func:`constrain_offset`): the issue's bound, with a margin, decides the trade-off.
+  The split's own figures are reported too (``fit_split``), to compare methods without
+  looking at ``raw/``.
 * **Reported**, on ``raw/`` (validation only; never taught or fitted on), for each ``n``:
   ``taught_top3`` (and top-1): the share of the left-out words' raw drawings whose word is
   in the top 3 among all the model's words plus every taught word; ``known_top1``: top-1
   on the known words' raw drawings without and with the taught words present, and the
   drop in points.  Also the model's own accuracy on the known words' raw drawings.
 * Writes ``--out`` (JSON) and ``--card`` (the markdown block for ``MODEL_CARD.md``);
-  ``--write-params`` records the fitted ``a``, ``b`` in the model's ``model.json``
-  (``custom_words``), which :func:`server.custom_words.params_of` reads.
+  ``--write-params`` records the fitted weights and ``power`` in the model's ``model.json``
+  (``custom_words``) and ``center`` and ``known_means`` (every model word, hidden ones
+  included) in ``custom_words.npz`` beside it, which :func:`server.custom_words.params_of`
+  reads: refitting a new model is this one command.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import json
 import random
@@ -62,13 +73,20 @@ SHOTS = (1, 5, 10)
 FIT_SHOTS = 5
 #: Fitting drawings per word (left-out and known alike), in drawings.
 FIT_PER_WORD = 20
+#: Where the known words' fitting drawings start in ``simplified-extra/``, in drawings (a model
+#: trained with ``--per-class 1500``, as the left-out one was, never saw them).
+KNOWN_START = 1500
+#: Reference drawings per model word (center and known means), in drawings.
+REFERENCE_PER_WORD = 40
+#: Exponent of the features' power transform (:func:`server.custom_words.features`), unitless.
+POWER = 0.5
 #: Targets of issue 13: taught-word top-3 at ``FIT_SHOTS`` examples (share), and the most the
 #: known words' top-1 may fall when the taught words are present (in points, i.e. 0.01).
 TARGET_TAUGHT_TOP3 = 0.70
 TARGET_KNOWN_DROP = 0.01
 #: Newton iterations of :func:`fit_params`, in iterations.
 FIT_ITERATIONS = 50
-#: Where :func:`fit_params` starts: ``a`` per unit cosine, ``b`` in logit units.
+#: Where :func:`fit_params` starts: ``a`` per unit cosine, ``b`` in logit units, nearness weights 0.
 FIT_START = cw.Params(10.0, -10.0)
 #: Ridge added to the Hessian of :func:`fit_params`, unitless.
 FIT_RIDGE = 1e-6
@@ -91,76 +109,107 @@ def choose_left_out(words: Sequence[str], n: int = LEFT_OUT, seed: int = LEFT_OU
 # ------------------------------------------------------------------ fitting
 
 
-def nll_and_derivatives(theta: Float, logp: Float, cos: Float, y: npt.NDArray[np.int64]) -> tuple[float, Float, Float]:
+def nll_and_derivatives(
+    theta: Float, logp: Float, terms: Float, y: npt.NDArray[np.int64]
+) -> tuple[float, Float, Float]:
     """Mean negative log-likelihood of classes ``y`` (index into ``C + K``) under logits
-    ``[logp, a cos + b]``, with its gradient and Hessian in ``theta = (a, b)``."""
-    a, b = theta
-    z = np.concatenate([logp, a * cos + b], axis=1)
+    ``[logp, terms @ theta]`` (``terms`` ``(B, K, M)``: :func:`server.custom_words.score_terms`),
+    with its gradient and Hessian in ``theta`` ``(M,)``."""
+    z = np.concatenate([logp, terms @ theta], axis=1)
     z -= z.max(axis=1, keepdims=True)
     lse = np.log(np.exp(z).sum(axis=1))
     n, c = logp.shape
     nll = float((lse - z[np.arange(n), y]).mean())
     p = np.exp(z[:, c:] - lse[:, None])  # custom words' probabilities (B, K)
-    e_cos, e_one = (p * cos).sum(axis=1), p.sum(axis=1)
-    e_cos2 = (p * cos * cos).sum(axis=1)
+    mean_t = np.einsum("bk,bkm->bm", p, terms)
     custom = y >= c
-    cy = np.where(custom, cos[np.arange(n), np.where(custom, y - c, 0)], 0.0)
-    grad = np.array([(e_cos - cy).mean(), (e_one - custom).mean()])
-    hess = np.array(
-        [
-            [(e_cos2 - e_cos**2).mean(), (e_cos - e_cos * e_one).mean()],
-            [(e_cos - e_cos * e_one).mean(), (e_one - e_one**2).mean()],
-        ]
-    )
+    ty = np.where(custom[:, None], terms[np.arange(n), np.where(custom, y - c, 0)], 0.0)
+    grad = (mean_t - ty).mean(axis=0)
+    second = np.einsum("bk,bkm,bkl->ml", p, terms, terms) / n
+    hess = second - np.einsum("bm,bl->ml", mean_t, mean_t) / n
     return nll, grad, hess
 
 
-def fit_params(logp: Float, cos: Float, y: npt.NDArray[np.int64], start: cw.Params = FIT_START) -> cw.Params:
-    """``a``, ``b`` minimising :func:`nll_and_derivatives` (damped Newton; the objective is
-    convex: logits linear in the parameters)."""
-    theta = np.array([start.a, start.b], np.float64)
-    f, g, h = nll_and_derivatives(theta, logp, cos, y)
+def with_weights(params: cw.Params, theta: Float) -> cw.Params:
+    """``params`` with the logit's weights ``theta`` (:data:`server.custom_words.TERMS` order)."""
+    a, b, near_input, near_word = (float(v) for v in theta)
+    return dataclasses.replace(params, a=a, b=b, near_input=near_input, near_word=near_word)
+
+
+def fit_params(
+    logp: Float, terms: Float, y: npt.NDArray[np.int64], start: cw.Params = FIT_START, fit: Sequence[bool] | None = None
+) -> cw.Params:
+    """``start`` with the weights minimising :func:`nll_and_derivatives` (damped Newton; the
+    objective is convex: logits linear in the weights).  ``fit`` says which weights are
+    fitted (default: ``a``, ``b``, and the nearness weights when ``start`` has known means);
+    the others keep ``start``'s values."""
+    if fit is None:
+        fit = [True, True, start.known_means is not None, start.known_means is not None]
+    free = np.asarray(fit, bool)
+    theta = start.weights.copy()
+    fixed = terms[:, :, ~free] @ theta[~free]
+    sub = terms[:, :, free]
+
+    def objective(t: Float) -> tuple[float, Float, Float]:
+        return _shifted(t, logp, sub, fixed, y)
+
+    t = theta[free]
+    f, g, h = objective(t)
     for _ in range(FIT_ITERATIONS):
-        step = np.linalg.solve(h + FIT_RIDGE * np.eye(2), g)
-        t = 1.0
-        while t > 1e-6:
-            cand = theta - t * step
-            fc, gc, hc = nll_and_derivatives(cand, logp, cos, y)
+        step = np.linalg.solve(h + FIT_RIDGE * np.eye(len(t)), g)
+        scale = 1.0
+        while scale > 1e-6:
+            cand = t - scale * step
+            fc, gc, hc = objective(cand)
             if fc <= f:
                 break
-            t /= 2
-        if t <= 1e-6 or f - fc < 1e-10:
-            theta, f = (cand, fc) if fc <= f else (theta, f)
+            scale /= 2
+        if scale <= 1e-6 or f - fc < 1e-10:
+            t, f = (cand, fc) if fc <= f else (t, f)
             break
-        theta, f, g, h = cand, fc, gc, hc
-    return cw.Params(float(theta[0]), float(theta[1]))
+        t, f, g, h = cand, fc, gc, hc
+    theta[free] = t
+    return with_weights(start, theta)
 
 
-def known_top1_drop(params: cw.Params, logp: Float, cos: Float, y: npt.NDArray[np.int64]) -> float:
+def _shifted(t: Float, logp: Float, terms: Float, fixed: Float, y: npt.NDArray[np.int64]) -> tuple[float, Float, Float]:
+    """:func:`nll_and_derivatives` with a fixed part ``fixed`` ``(B, K)`` added to the custom logits."""
+    extra = np.concatenate([terms, fixed[:, :, None]], axis=2)
+    f, g, h = nll_and_derivatives(np.append(t, 1.0), logp, extra, y)
+    return f, g[:-1], h[:-1, :-1]
+
+
+def known_top1_drop(params: cw.Params, logp: Float, terms: Float, y: npt.NDArray[np.int64]) -> float:
     """How much the top-1 rate of the known words' drawings (``y < C``) falls when the
     custom words join the ranking with ``params`` (a share; 0.01 = one point)."""
     known = y < logp.shape[1]
     if not known.any():
         return 0.0
-    z = np.concatenate([logp[known], params.a * cos[known] + params.b], axis=1)
+    z = np.concatenate([logp[known], terms[known] @ params.weights], axis=1)
     return float((logp[known].argmax(axis=1) == y[known]).mean() - (z.argmax(axis=1) == y[known]).mean())
 
 
 def constrain_offset(
-    params: cw.Params, logp: Float, cos: Float, y: npt.NDArray[np.int64], max_drop: float = FIT_MAX_KNOWN_DROP
+    params: cw.Params, logp: Float, terms: Float, y: npt.NDArray[np.int64], max_drop: float = FIT_MAX_KNOWN_DROP
 ) -> cw.Params:
     """``params`` with ``b`` lowered just enough that :func:`known_top1_drop` is at most
     ``max_drop`` (bisection over ``b``: lowering it never takes a known drawing's top-1 away)."""
-    if known_top1_drop(params, logp, cos, y) <= max_drop:
+    if known_top1_drop(params, logp, terms, y) <= max_drop:
         return params
     lo, hi = params.b - OFFSET_SEARCH, params.b  # drop(lo) <= max_drop < drop(hi)
     for _ in range(40):
         mid = (lo + hi) / 2
-        if known_top1_drop(cw.Params(params.a, mid), logp, cos, y) <= max_drop:
+        if known_top1_drop(dataclasses.replace(params, b=mid), logp, terms, y) <= max_drop:
             lo = mid
         else:
             hi = mid
-    return cw.Params(params.a, lo)
+    return dataclasses.replace(params, b=lo)
+
+
+def taught_top_k(logits: Float, y: npt.NDArray[np.int64], k: int) -> float | None:
+    """Share of rows whose class ``y`` is among the ``k`` highest ``logits`` (ties: lower index first)."""
+    top = np.argsort(-logits, axis=1, kind="stable")[:, :k]
+    return share((top == y[:, None]).any(axis=1))
 
 
 # ------------------------------------------------------------------ data
@@ -203,6 +252,30 @@ class Scorer:
         return np.log(np.clip(p, 1e-30, 1.0)), emb
 
 
+def transform(
+    scorer: Scorer, reference: dict[str, list[list[Points]]], power: float, center: bool, near: bool
+) -> tuple[cw.Params, cw.Params]:
+    """The feature transform fitted on the reference drawings: ``(for_model, for_scoring)``,
+    both with ``FIT_START``'s weights; ``for_model`` has a ``known_means`` row for every model
+    word, ``for_scoring`` for the known (not hidden) ones only (``None`` without ``near``)."""
+    words = list(reference)
+    images = [render(s) for w in words for s in reference[w]]
+    owner = np.asarray([i for i, w in enumerate(words) for _ in reference[w]], np.int64)
+    emb = np.concatenate([scorer.embed(np.stack(images[i : i + 512])) for i in range(0, len(images), 512)])
+    raw = cw.features(emb, cw.Params(1.0, 0.0, power=power))
+    known = np.isin(owner, [i for i, w in enumerate(words) if w in set(scorer.labels)])
+    mid = tuple(round(float(v), 6) for v in raw[known].mean(axis=0)) if center else ()
+    base = dataclasses.replace(FIT_START, center=mid, power=power)
+    if not near:
+        return base, base
+    feats = cw.features(emb, base).astype(np.float64)
+    sums = np.zeros((len(words), feats.shape[1]))
+    np.add.at(sums, owner, feats)
+    means = cw.unit(sums)
+    kept = [words.index(w) for w in scorer.labels]
+    return dataclasses.replace(base, known_means=means), dataclasses.replace(base, known_means=means[kept])
+
+
 def teach_all(
     scorer: Scorer, teach: dict[str, list[list[Points]]], shots: int, params: cw.Params
 ) -> cw.CustomVocabulary:
@@ -220,8 +293,26 @@ def share(hits: npt.NDArray[np.bool_]) -> float | None:
 # ------------------------------------------------------------------ the run
 
 
-def evaluate(args: argparse.Namespace) -> dict[str, Any]:
-    """Everything the module docstring lists, as one JSON-able dict."""
+def weights_of(params: cw.Params) -> dict[str, float]:
+    """The logit's weights and the power of ``params``, by name (JSON-able)."""
+    return {
+        "a": params.a,
+        "b": params.b,
+        "near_input": params.near_input,
+        "near_word": params.near_word,
+        "power": params.power,
+    }
+
+
+def reference_of(args: argparse.Namespace, word: str) -> list[list[Points]]:
+    """A model word's reference drawings (see the module docstring)."""
+    got = simplified_of(args.simplified_extra, word, args.known_start + args.fit_per_word, args.reference_per_word)
+    return got or simplified_of(args.simplified, word, 0, args.reference_per_word)
+
+
+def evaluate(args: argparse.Namespace) -> tuple[dict[str, Any], cw.Params]:
+    """Everything the module docstring lists, as one JSON-able dict, and the fitted parameters
+    for the model (``known_means`` of every model word, hidden ones included)."""
     t0 = time.time()
     model = Classifier(args.model, max_batch=64)
     recorded = model.meta.get("excluded_words")
@@ -249,18 +340,27 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     for i, w in enumerate(known):
         if w not in known_fit:
             continue
-        got = simplified_of(args.simplified_extra, w, 0, args.fit_per_word)
+        got = simplified_of(args.simplified_extra, w, args.known_start, args.fit_per_word)
         fit_s += got
         fit_y += [i] * len(got)
+    reference = {w: reference_of(args, w) for w in model.labels}
     fit_logp, fit_emb = scorer(fit_s)
     fit_yy = np.asarray(fit_y, np.int64)
-    center = cw.unit(fit_emb[fit_yy < len(known)]).mean(axis=0) if args.center else np.zeros(0)
-    centring = cw.Params(FIT_START.a, FIT_START.b, tuple(round(float(v), 6) for v in center))
-    fit_vocab = teach_all(scorer, teach, args.fit_shots, centring)
-    fit_cos = cw.features(fit_emb, centring).astype(np.float64) @ fit_vocab.prototypes().T.astype(np.float64)
-    likeliest = fit_params(fit_logp, fit_cos, fit_yy)
-    ab = constrain_offset(likeliest, fit_logp, fit_cos, fit_yy, args.fit_max_drop)
-    params = cw.Params(ab.a, ab.b, centring.center)
+    for_model, start = transform(scorer, reference, args.power, args.center, args.near)
+    fit_vocab = teach_all(scorer, teach, args.fit_shots, start)
+    fit_terms = cw.score_terms(fit_emb, fit_vocab.prototypes(), start, fit_vocab.nearness(start))
+    likeliest = fit_params(fit_logp, fit_terms, fit_yy, start)
+    params = constrain_offset(likeliest, fit_logp, fit_terms, fit_yy, args.fit_max_drop)
+    fit_left = fit_yy >= len(known)
+    fit_split: dict[str, Any] = {}
+    for n in shots:
+        vocab = teach_all(scorer, teach, n, params)
+        terms = cw.score_terms(fit_emb, vocab.prototypes(), params, vocab.nearness(params))
+        z = np.concatenate([fit_logp, terms @ params.weights], axis=1)
+        fit_split[str(n)] = {
+            "taught_top3": taught_top_k(z[fit_left], fit_yy[fit_left], 3),
+            "known_top1_drop": known_top1_drop(params, fit_logp, terms, fit_yy),
+        }
 
     # reported split: raw
     new_s, new_w = raw_of(args.raw, left_out, args.raw_per_word)
@@ -275,8 +375,9 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     for n in shots:
         vocab = teach_all(scorer, teach, n, params)
         protos = vocab.prototypes()
-        z_new = cw.combined_logits(np.exp(new_logp), new_emb, protos, params)
-        z_old = cw.combined_logits(np.exp(old_logp), old_emb, protos, params)
+        near = vocab.nearness(params)
+        z_new = cw.combined_logits(np.exp(new_logp), new_emb, protos, params, near)
+        z_old = cw.combined_logits(np.exp(old_logp), old_emb, protos, params, near)
         top3 = np.argsort(-z_new, axis=1, kind="stable")[:, :3]
         with_top1 = share(z_old.argmax(axis=1) == old_y)
         per_word = {
@@ -293,20 +394,22 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
             "examples_per_word": {w: min(n, len(teach[w])) for w in left_out},
             "taught_top3_per_word": per_word,
         }
-    return {
+    res = {
         "date": dt.date.today().isoformat(),
         "model": {"dir": str(args.model), "name": model.name, "val_raw_rendered": model.meta.get("val_raw_rendered")},
         "left_out": left_out,
         "hidden_model_words": hidden,
         "known_words": len(known),
         "own_accuracy_known_raw": {"top1": own_top1, "top3": own_top3, "n": len(old_y)},
-        "params": {"a": params.a, "b": params.b, "center": list(params.center)},
+        "params": weights_of(params),
         "fit": {
             "shots": args.fit_shots,
-            "maximum_likelihood": {"a": likeliest.a, "b": likeliest.b},
+            "maximum_likelihood": weights_of(likeliest),
             "centered": bool(args.center),
+            "near": bool(args.near),
+            "reference_per_word": args.reference_per_word,
             "max_known_drop": args.fit_max_drop,
-            "known_top1_drop_on_fit": known_top1_drop(params, fit_logp, fit_cos, fit_yy),
+            "known_top1_drop_on_fit": fit_split[str(args.fit_shots)]["known_top1_drop"],
             "drawings": len(fit_y),
             "left_out_drawings": int(sum(y >= len(known) for y in fit_y)),
             "known_words": len(known_fit),
@@ -314,10 +417,12 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
         },
         "raw": {"left_out_drawings": len(new_y), "known_drawings": len(old_y), "per_word": args.raw_per_word},
         "augmented_copies": cw.EXAMPLE_COPIES,
+        "fit_split": fit_split,
         "by_shots": by_shots,
         "targets": {"taught_top3_at_fit_shots": TARGET_TAUGHT_TOP3, "known_top1_drop": TARGET_KNOWN_DROP},
         "seconds": round(time.time() - t0, 1),
     }
+    return res, with_weights(for_model, params.weights)
 
 
 def _f(v: float | None) -> str:
@@ -345,12 +450,17 @@ def card_block(res: dict[str, Any]) -> str:
         " augmented copies each); the",
         f"{res['raw']['left_out_drawings']:,} raw drawings of the left-out words compete against all"
         f" {res['known_words']} model words plus the",
-        f"{len(res['left_out'])} taught ones. `a`, `b` of the custom-word logit `a·cos + b` were fitted at"
-        f" {res['fit']['shots']} examples on",
+        f"{len(res['left_out'])} taught ones. The custom-word logit `a·cos + b + near_input·n(drawing) +"
+        " near_word·n(word)` (n: the largest cosine with a known word's mean; features: embedding^"
+        f"{res['params']['power']:g}, centred) was fitted at {res['fit']['shots']} examples on",
         f"{res['fit']['drawings']:,} other simplified drawings (never raw): a = {res['params']['a']:.2f},"
-        f" b = {res['params']['b']:.2f} (maximum likelihood, then `b` lowered until the known words' top-1",
-        f"falls by at most {100 * res['fit']['max_known_drop']:.1f} point on that split;"
-        f" unconstrained b = {res['fit']['maximum_likelihood']['b']:.2f}).",
+        f" b = {res['params']['b']:.2f}, near_input = {res['params']['near_input']:.2f},"
+        f" near_word = {res['params']['near_word']:.2f} (maximum likelihood, then `b` lowered until the known"
+        f" words' top-1 falls by at most {100 * res['fit']['max_known_drop']:.1f} point on that split;"
+        f" unconstrained b = {res['fit']['maximum_likelihood']['b']:.2f}). On that split the taught word is in"
+        " the top 3 for "
+        + " / ".join(_f(r["taught_top3"]) for r in res["fit_split"].values())
+        + f" of the left-out words' drawings at {' / '.join(res['fit_split'])} examples.",
         "",
         "| examples per word | taught word top-1 | taught word top-3 | known words top-1 without → with | drop |",
         "| --- | --- | --- | --- | --- |",
@@ -379,19 +489,28 @@ def update_card(card: Path, block: str) -> None:
     card.write_text(text[:start] + block + text[end + len(CARD_END) :], encoding="utf-8")
 
 
-def write_params(model_dir: Path, res: dict[str, Any]) -> None:
-    """Record a run's ``a``, ``b``, ``center`` in ``model_dir/model.json`` (``custom_words``)."""
+def write_params(model_dir: Path, res: dict[str, Any], params: cw.Params) -> None:
+    """Record a run's weights and ``power`` in ``model_dir/model.json`` (``custom_words``) and
+    ``center`` and ``known_means`` in ``model_dir/custom_words.npz`` (written first, then
+    read back through :func:`server.custom_words.params_of` as the server will)."""
     meta_path = model_dir / "model.json"
     meta = json.loads(meta_path.read_text())
     fit, hidden = res["fit"], res["hidden_model_words"]
     how = f"{len(hidden)} model words hidden" if hidden else f"{len(res['left_out'])} words left out of training"
-    meta["custom_words"] = {
-        "a": round(res["params"]["a"], 5),
-        "b": round(res["params"]["b"], 5),
-        "fitted_on": f"{fit['drawings']} simplified drawings, {fit['shots']} examples per word, {how}"
-        f" ({res['date']}, python -m training.custom_words_eval)",
-        "center": res["params"]["center"],
-    }
+    entry: dict[str, Any] = {k: round(v, 5) for k, v in weights_of(params).items()}
+    entry["fitted_on"] = (
+        f"{fit['drawings']} simplified drawings, {fit['shots']} examples per word, {how}"
+        f" ({res['date']}, python -m training.custom_words_eval)"
+    )
+    if params.known_means is not None:
+        arrays = model_dir / cw.PARAMS_FILE
+        center = np.asarray(params.center, np.float32)
+        np.savez_compressed(arrays, center=center, known_means=params.known_means.astype(np.float32))
+        entry["file"] = cw.PARAMS_FILE
+    else:
+        entry["center"] = list(params.center)
+    meta["custom_words"] = entry
+    cw.params_of(meta, model_dir)  # what the server will read must load
     meta_path.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
 
 
@@ -410,6 +529,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--fit-max-drop", type=float, default=FIT_MAX_KNOWN_DROP, help="most known top-1 may fall on the fit split"
     )
+    p.add_argument("--power", type=float, default=POWER, help="exponent of the features' power transform (1: none)")
+    p.add_argument(
+        "--near",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="nearness terms: the drawing's and the taught word's closeness to the known words' means",
+    )
+    p.add_argument("--known-start", type=int, default=KNOWN_START, help="first simplified-extra drawing to fit on")
+    p.add_argument(
+        "--reference-per-word", type=int, default=REFERENCE_PER_WORD, help="reference drawings per model word"
+    )
     p.add_argument(
         "--center",
         action=argparse.BooleanOptionalAction,
@@ -420,7 +550,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--raw-per-word", type=int, default=None, help="at most this many raw drawings per word")
     p.add_argument("--out", type=Path, default=None, help="results JSON")
     p.add_argument("--card", type=Path, default=None, help="MODEL_CARD.md whose custom-words block is rewritten")
-    p.add_argument("--write-params", action="store_true", help="record a, b in the model's model.json")
+    p.add_argument("--write-params", action="store_true", help="record the parameters in the model's folder")
     p.add_argument("--write-left-out", type=Path, default=None, help="write choose_left_out(345 words) and stop")
     return p.parse_args(argv)
 
@@ -432,7 +562,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.hide_file:
         args.hide = [*args.hide, *read_words_file(args.hide_file)]
-    res = evaluate(args)
+    res, params = evaluate(args)
     block = card_block(res)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -440,7 +570,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.card:
         update_card(args.card, block)
     if args.write_params:
-        write_params(args.model, res)
+        write_params(args.model, res, params)
     print(block)
     return 0
 
