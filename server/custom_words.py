@@ -61,6 +61,8 @@ Contract
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import zipfile
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
@@ -137,6 +139,13 @@ class Params:
     @cached_property
     def center_vector(self) -> Vector | None:
         return np.asarray(self.center, np.float32) if self.center else None
+
+    @cached_property
+    def space(self) -> str:
+        """A fingerprint of the feature transform (``power`` and ``center``): example vectors are
+        comparable only with vectors made in the same space (12 hex digits of a SHA-256)."""
+        text = json.dumps([round(self.power, 9), [round(v, 9) for v in self.center]])
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
 
     @property
     def weights(self) -> npt.NDArray[np.float64]:

@@ -16,10 +16,11 @@ Promises:
 * ``"scope": "session"`` (the default): the session's own vocabulary, stored nowhere,
   gone with the session.  ``"scope": "server"``: the server's vocabulary, seen by every
   session of this process, stored in the history database (table ``custom_words``, by
-  model name) and loaded again at start.  The stored vectors are features under the
-  parameters they were taught with: after the model's parameters are refitted with
-  another feature transform (``power``, ``center``), words stored before score poorly
-  and should be taught again.  With a database several instances share
+  model name and feature space, :attr:`Teaching.key`) and loaded again at start.  The
+  stored vectors are features under the transform they were taught with: after the
+  model's parameters are refitted with another transform (``power``, ``center``), the
+  words stored before stay in the database but are not loaded (they would score as
+  noise); teach them again.  With a database several instances share
   (``--db postgresql://``, ``shared``), each instance reads the stored words again when
   any instance changed them (it looks every ``CUSTOM_WORDS_SYNC_S``; a teach or forget
   on this instance is applied from the database at once), so a word taught on one
@@ -98,11 +99,18 @@ class Teaching:
         elif self.store is not None:
             registry.on_start(self.load)
 
+    @property
+    def key(self) -> str:
+        """What the stored words are filed under: the model's name and its feature space
+        (:attr:`server.custom_words.Params.space`), so vectors made in another space are never mixed in."""
+        assert self.ranker.params is not None
+        return f"{self.services.model.name}@{self.ranker.params.space}"
+
     async def load(self) -> None:
         """Start hook: the stored server-scope words of this model (after the history opened its database)."""
         assert self.store is not None
         loaded = 0
-        for word, vectors in await self.store.custom_words(self.services.model.name):
+        for word, vectors in await self.store.custom_words(self.key):
             try:
                 self.ranker.server.teach(word, np.asarray(vectors, np.float32)[-self.ranker.max_examples :])
                 loaded += 1
@@ -114,7 +122,7 @@ class Teaching:
     async def sync(self) -> None:
         """Shared database: make the server's words the stored ones, if any instance changed them since last time."""
         assert self.store is not None
-        model = self.services.model.name
+        model = self.key
         async with self._sync_lock:
             seen = self._version
 
@@ -188,7 +196,7 @@ class Teaching:
         self._check(vocabulary, msg.word, msg.scope, n)  # again: another request may have taught meanwhile
         if msg.scope == "server" and self.store is not None:
             try:
-                await self.store.add_custom_word(self.services.model.name, msg.word, vectors.tolist())
+                await self.store.add_custom_word(self.key, msg.word, vectors.tolist())
             except (sqlite3.Error, OSError, StoreTimeout) as e:
                 raise StoreFailed(f"the custom word could not be stored ({type(e).__name__})") from None
             if self.shared:
@@ -207,7 +215,7 @@ class Teaching:
             raise UnknownWord([msg.word], f"{msg.word!r} is not a {msg.scope}-scope custom word")
         if msg.scope == "server" and self.store is not None:
             try:
-                await self.store.forget_custom_word(self.services.model.name, msg.word)
+                await self.store.forget_custom_word(self.key, msg.word)
             except (sqlite3.Error, OSError, StoreTimeout) as e:
                 raise StoreFailed(f"the custom word could not be removed ({type(e).__name__})") from None
             if self.shared:

@@ -297,6 +297,39 @@ async def test_server_words_survive_a_restart(tmp_path: Any) -> None:
         assert {"word": "keepme", "custom": True, "examples": 1} in get_json(s2.http + "/classes")["words"]
 
 
+async def test_server_words_of_another_feature_space_are_not_loaded(tmp_path: Any) -> None:
+    """Stored words filed under another feature transform (or the bare model name) stay stored, not loaded."""
+    import json
+
+    from server.custom_words import params_of
+    from server.history.databases import open_database
+
+    db = str(tmp_path / "h.sqlite3")
+    example = [[(s.x, s.y) for s in drawings("snail", 1)[0].strokes]]
+    with ServerProcess("--db", db, "--admin-token", ADMIN) as s1:
+        async with DoodleClient(s1.url) as c:
+            assert (await c.teach("keepme", example, scope="server", admin_token=ADMIN))["type"] == "taught"
+    meta = json.loads((MODEL_DIR / "model.json").read_text())
+    params = params_of(meta, MODEL_DIR)
+    assert params is not None
+    store = open_database(db)
+    try:
+        [(word, vectors)] = store.custom_words(f"{meta['name']}@{params.space}")
+        assert word == "keepme"
+        store.add_custom_word(f"{meta['name']}@000000000000", "stale", vectors)
+        store.add_custom_word(meta["name"], "older", vectors)
+    finally:
+        store.close()
+    with ServerProcess("--db", db) as s2:
+        listed = {w["word"] for w in get_json(s2.http + "/classes")["words"] if w.get("custom")}
+    assert listed == {"keepme"}
+    store = open_database(db)
+    try:
+        assert [w for w, _ in store.custom_words(meta["name"])] == ["older"]  # kept, not lost
+    finally:
+        store.close()
+
+
 def test_sessions_share_the_rankers_labels_instead_of_copying_them() -> None:
     """Each session's vocabulary refers to the ranker's one set of labels (a copy per session cost 32 KB)."""
     from server.game import Ranker
