@@ -299,6 +299,7 @@ class DoodleServer:
             "sessions": len(self.sessions),
             "pending_drawings": self.pending_drawings,
             "uptime_s": round(time.time() - self.started, 1),
+            "event_loop": type(asyncio.get_running_loop()).__module__.split(".")[0],  # "uvloop" or "asyncio"
             "classifications": st.requests,
             "batches": st.batches,
             "batch_sizes": dict(st.sizes),

@@ -136,6 +136,20 @@ async def test_stroke_message_equals_points_plus_pen_up(server: ServerProcess) -
             assert ra["guesses"] == rb["guesses"] and ra["strokes"] == rb["strokes"]
 
 
+@pytest.mark.parametrize("event_loop", ["uvloop", "asyncio"])
+async def test_the_server_answers_the_same_on_either_event_loop(server: ServerProcess, event_loop: str) -> None:
+    """--event-loop uvloop and asyncio both serve a drawing, with the same guesses, and /healthz names the loop."""
+    d = raw_sample()[7]
+    with ServerProcess("--event-loop", event_loop) as other:
+        assert json.loads(http_get(other.http + "/healthz")[1])["event_loop"] == event_loop
+        async with DoodleClient(other.url) as a, DoodleClient(server.url) as b:
+            for xs, ys, ts in d["drawing"]:
+                await a.points(xs, ys, ts)
+                await b.points(xs, ys, ts)
+                ra, rb = await a.pen_up(), await b.pen_up()
+                assert ra["guesses"] == rb["guesses"] and ra["strokes"] == rb["strokes"]
+
+
 async def test_undo_drops_last_stroke_and_empty_drawing_has_no_guesses(server: ServerProcess) -> None:
     """undo answers guesses for what is left; an empty list once nothing is left."""
     xs, ys = square()
