@@ -26,6 +26,7 @@ DISTRIBUTION_OF = {
     "werkzeug": "werkzeug",
     "jinja2": "jinja2",
     "prometheus_client": "prometheus-client",
+    "uvloop": "uvloop",
 }
 #: Top-level modules behind an optional extra -> (the distribution, the only server module that may import them:
 #: itself imported only when the extra's feature is asked for).
