@@ -286,13 +286,19 @@ async def test_without_an_admin_token_server_scope_is_forbidden(server: ServerPr
         assert (await c.teach("w", example, scope="server", admin_token=""))["code"] == ErrorCode.FORBIDDEN
 
 
-async def test_server_words_survive_a_restart(tmp_path: Any) -> None:
-    """Server-scope words are stored in the history database and loaded again at start."""
+async def stored_server_word(tmp_path: Any, word: str) -> str:
+    """A history database (its path) in which a server taught ``word`` at server scope from one drawing."""
     db = str(tmp_path / "h.sqlite3")
     example = [[(s.x, s.y) for s in drawings("snail", 1)[0].strokes]]
     with ServerProcess("--db", db, "--admin-token", ADMIN) as s1:
         async with DoodleClient(s1.url) as c:
-            assert (await c.teach("keepme", example, scope="server", admin_token=ADMIN))["type"] == "taught"
+            assert (await c.teach(word, example, scope="server", admin_token=ADMIN))["type"] == "taught"
+    return db
+
+
+async def test_server_words_survive_a_restart(tmp_path: Any) -> None:
+    """Server-scope words are stored in the history database and loaded again at start."""
+    db = await stored_server_word(tmp_path, "keepme")
     with ServerProcess("--db", db) as s2:
         assert {"word": "keepme", "custom": True, "examples": 1} in get_json(s2.http + "/classes")["words"]
 
@@ -304,11 +310,7 @@ async def test_server_words_of_another_feature_space_are_not_loaded(tmp_path: An
     from server.custom_words import params_of
     from server.history.databases import open_database
 
-    db = str(tmp_path / "h.sqlite3")
-    example = [[(s.x, s.y) for s in drawings("snail", 1)[0].strokes]]
-    with ServerProcess("--db", db, "--admin-token", ADMIN) as s1:
-        async with DoodleClient(s1.url) as c:
-            assert (await c.teach("keepme", example, scope="server", admin_token=ADMIN))["type"] == "taught"
+    db = await stored_server_word(tmp_path, "keepme")
     meta = json.loads((MODEL_DIR / "model.json").read_text())
     params = params_of(meta, MODEL_DIR)
     assert params is not None
