@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+import pytest_asyncio
 
 from bench.services import PostgresServer
 from server import quickdraw, spawn
+
+if TYPE_CHECKING:
+    from playwright.async_api import Browser as AsyncBrowser
+    from playwright.sync_api import Browser
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = quickdraw.quickdraw_dir()
@@ -30,6 +35,40 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+
+
+def launch_chromium(playwright: Any) -> Any:
+    """Debian's chromium, headless, launched by ``playwright`` (sync or async API: a browser, or its awaitable).
+
+    The one place tests start a browser; skips where chromium is missing (bash scripts/setup.sh installs it)."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip("needs Debian chromium (bash scripts/setup.sh)")
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """A chromium (:func:`launch_chromium`) for a module's sync tests, on Playwright's sync API.
+
+    Its event loop stays current while it is open, so a module that also has asyncio tests uses
+    :func:`async_browser` instead."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        b = launch_chromium(p)
+        yield b
+        b.close()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def async_browser() -> AsyncIterator[AsyncBrowser]:
+    """A chromium (:func:`launch_chromium`) for one asyncio test, on Playwright's async API."""
+    async_api = pytest.importorskip("playwright.async_api")
+    async with async_api.async_playwright() as p:
+        b = await launch_chromium(p)
+        try:
+            yield b
+        finally:
+            await b.close()
 
 
 def http_get(url: str) -> tuple[int, bytes, str]:

@@ -19,7 +19,7 @@ import pytest_asyncio
 
 from replay_client.client import DoodleClient
 from server.limits import MAX_MINE_KEYS, MAX_PAGE, MAX_SPRITE_PX, MAX_WORD_CHARS
-from tests.conftest import CHROMIUM, CHROMIUM_ARGS, ROOT, ServerProcess, raw_sample
+from tests.conftest import ROOT, ServerProcess, raw_sample
 
 XSS = "<script>alert('x')</script>&\"cat"
 
@@ -257,64 +257,61 @@ def test_gallery_assets_are_served(srv: ServerProcess) -> None:
 
 
 @pytest.mark.browser
-async def test_chromium_shows_the_gallery_and_replays_a_drawing(srv: ServerProcess, seeded: list) -> None:
+async def test_chromium_shows_the_gallery_and_replays_a_drawing(
+    srv: ServerProcess, seeded: list, async_browser: Any
+) -> None:
     """Headless Chromium: the page draws every thumbnail from one API call (2 requests beyond its static
     files), no script runs from a word, the replay canvas fills with ink; screenshots."""
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian chromium is not installed (scripts/setup.sh installs it)")
-    playwright_api = pytest.importorskip("playwright.async_api")
     shots = ROOT / "artifacts"
     shots.mkdir(exist_ok=True)
-    async with playwright_api.async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = await browser.new_page(viewport={"width": 1100, "height": 800})
-            dialogs: list[str] = []
-            errors: list[str] = []
-            page.on("dialog", lambda d: dialogs.append(d.message))
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            requests: list[str] = []
-            page.on("request", lambda r: requests.append(r.url.removeprefix(srv.http)))
-            await page.goto(srv.http + "/gallery", wait_until="networkidle")
-            await page.wait_for_function(
-                f"() => document.querySelectorAll('canvas.thumb[data-drawn]').length === {len(seeded)}"
-            )
-            inked = await page.eval_on_selector_all(
-                "canvas.thumb",
-                """cs => cs.map(c => {
-                    const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-                    let n = 0;
-                    for (let i = 0; i < px.length; i += 4) n += px[i] < 128;
-                    return n;
-                })""",
-            )
-            assert len(inked) == len(seeded) and min(inked) > 20, inked
-            beyond_static = [u for u in requests if u not in ("/gallery/gallery.css", "/gallery/gallery.js")]
-            assert beyond_static == ["/gallery", "/api/doodles"], requests
-            assert XSS in await page.inner_text("main")
-            await page.screenshot(path=str(shots / "gallery.png"), full_page=True)
+    page = await async_browser.new_page(viewport={"width": 1100, "height": 800})
+    try:
+        dialogs: list[str] = []
+        errors: list[str] = []
+        page.on("dialog", lambda d: dialogs.append(d.message))
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        requests: list[str] = []
+        page.on("request", lambda r: requests.append(r.url.removeprefix(srv.http)))
+        await page.goto(srv.http + "/gallery", wait_until="networkidle")
+        await page.wait_for_function(
+            f"() => document.querySelectorAll('canvas.thumb[data-drawn]').length === {len(seeded)}"
+        )
+        inked = await page.eval_on_selector_all(
+            "canvas.thumb",
+            """cs => cs.map(c => {
+                const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+                let n = 0;
+                for (let i = 0; i < px.length; i += 4) n += px[i] < 128;
+                return n;
+            })""",
+        )
+        assert len(inked) == len(seeded) and min(inked) > 20, inked
+        beyond_static = [u for u in requests if u not in ("/gallery/gallery.css", "/gallery/gallery.js")]
+        assert beyond_static == ["/gallery", "/api/doodles"], requests
+        assert XSS in await page.inner_text("main")
+        await page.screenshot(path=str(shots / "gallery.png"), full_page=True)
 
-            d = seeded[0]
-            await page.goto(srv.http + f"/doodles/{d['id']}", wait_until="networkidle")
-            await page.wait_for_function(
-                "() => document.querySelectorAll('#guesses tr.now').length === 1 && "
-                f"document.querySelector('#guesses tr.now').dataset.strokes === '{len(d['drawing'])}'",
-                timeout=30_000,
-            )
-            ink = await page.evaluate(
-                """() => {
-                    const c = document.getElementById('replay');
-                    const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-                    let n = 0;
-                    for (let i = 3; i < px.length; i += 4) n += px[i] > 0;
-                    return n;
-                }"""
-            )
-            assert ink > 500
-            await page.screenshot(path=str(shots / "gallery-detail.png"), full_page=True)
-            assert dialogs == [] and errors == []
-        finally:
-            await browser.close()
+        d = seeded[0]
+        await page.goto(srv.http + f"/doodles/{d['id']}", wait_until="networkidle")
+        await page.wait_for_function(
+            "() => document.querySelectorAll('#guesses tr.now').length === 1 && "
+            f"document.querySelector('#guesses tr.now').dataset.strokes === '{len(d['drawing'])}'",
+            timeout=30_000,
+        )
+        ink = await page.evaluate(
+            """() => {
+                const c = document.getElementById('replay');
+                const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+                let n = 0;
+                for (let i = 3; i < px.length; i += 4) n += px[i] > 0;
+                return n;
+            }"""
+        )
+        assert ink > 500
+        await page.screenshot(path=str(shots / "gallery-detail.png"), full_page=True)
+        assert dialogs == [] and errors == []
+    finally:
+        await page.close()
     assert png((shots / "gallery.png").read_bytes()).shape[1] == 1100
 
 

@@ -24,7 +24,7 @@ from urllib.parse import parse_qs, urlsplit
 import msgpack
 import pytest
 
-from tests.conftest import CHROMIUM, CHROMIUM_ARGS, ROOT, ServerProcess
+from tests.conftest import CHROMIUM, ROOT, ServerProcess
 from tests.unity_support import HARNESS, STUB, UNITY, FaultServer, free_port, mcs, run, sources
 
 JSLIB = UNITY / "Runtime" / "Plugins" / "WebGL" / "DoodleStreamWebSocket.jslib"
@@ -185,16 +185,6 @@ def webgl_server(game_host: str) -> Iterator[ServerProcess]:
 def with_token(srv: ServerProcess) -> str:
     """The URL WebGLWebSocketTransport opens: browsers cannot set headers, so the token goes in the query."""
     return f"{srv.url}?token={TOKEN}"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture

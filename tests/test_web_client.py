@@ -14,7 +14,7 @@ import pytest
 
 from replay_client.client import DoodleClient
 from server import quickdraw
-from tests.conftest import CHROMIUM, CHROMIUM_ARGS, RAW, ROOT, ServerProcess, http_get
+from tests.conftest import CHROMIUM, RAW, ROOT, ServerProcess, http_get
 
 get = http_get
 
@@ -29,15 +29,7 @@ if not Path(CHROMIUM).exists() or not MSGPACK_JS.exists():
         "needs Debian chromium and the web client's npm packages (bash scripts/setup.sh)", allow_module_level=True
     )
 
-from playwright.sync_api import Browser, Page, sync_playwright  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
+from playwright.sync_api import Browser, Page  # noqa: E402
 
 
 @pytest.fixture

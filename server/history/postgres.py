@@ -110,7 +110,7 @@ CREATE TABLE resume_keys (
 );
 CREATE INDEX resume_keys_expiry ON resume_keys (expires_at);
 """
-#: Schema 2: moderation hides drawings (``set_hidden``); 0/1 as in SQLite, so both share ``_where``.
+#: Schema 2: moderation hides drawings (``set_hidden``); 0/1 as in SQLite, so both share ``where_clause``.
 SCHEMA_2 = """
 ALTER TABLE doodles ADD COLUMN hidden INTEGER NOT NULL DEFAULT 0;
 """
@@ -187,13 +187,11 @@ class PostgresStore:
 
     def add(self, doodle: NewDoodle) -> int:
         rec = encode_record(doodle, self.quota.max_record_bytes)
-        guess = str(doodle.final[0]["word"]) if doodle.final else None
 
         def add(conn: psycopg.Connection[Any]) -> int:
             self._make_room(conn, rec)
             row = conn.execute(
-                "INSERT INTO doodles (created_at, started_at, session, client, word, guess, reason, strokes,"
-                " submitted, size, drawing, guesses, final, drawing_key)"
+                f"INSERT INTO doodles ({base.INSERT_COLUMNS})"
                 " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
                 " ON CONFLICT (drawing_key) DO UPDATE SET created_at = EXCLUDED.created_at,"
                 " session = EXCLUDED.session, client = coalesce(EXCLUDED.client, doodles.client),"
@@ -202,22 +200,7 @@ class PostgresStore:
                 " size = EXCLUDED.size, drawing = EXCLUDED.drawing, guesses = EXCLUDED.guesses,"
                 " final = EXCLUDED.final"
                 " RETURNING id",
-                (
-                    time.time(),
-                    doodle.started_at,
-                    doodle.session,
-                    doodle.client,
-                    doodle.word,
-                    guess,
-                    doodle.reason,
-                    len(doodle.drawing),
-                    doodle.submitted,
-                    rec.size,
-                    rec.drawing,
-                    rec.guesses,
-                    rec.final,
-                    doodle.key,
-                ),
+                base.insert_values(doodle, rec),
             ).fetchone()
             assert row is not None
             return int(row[0])
@@ -228,27 +211,15 @@ class PostgresStore:
         """Lock the usage row (adds take turns), then evict as :class:`SQLiteStore` does until ``rec`` fits."""
         row = conn.execute("SELECT drawings, bytes FROM usage WHERE one = 1 FOR UPDATE").fetchone()
         assert row is not None
-        drawings, used = int(row[0]), int(row[1])
-        q = self.quota
-        excess_drawings = drawings + 1 - q.max_drawings if q.max_drawings > 0 else 0
-        excess_bytes = used + rec.size - q.max_bytes
-        for submitted in (False, True):
-            while excess_drawings > 0 or excess_bytes > 0:
-                rows = conn.execute(
-                    "SELECT id, size FROM doodles WHERE submitted = %s ORDER BY id LIMIT %s",
-                    (submitted, base.EVICT_BATCH),
-                ).fetchall()
-                if not rows:
-                    break
-                doomed: list[int] = []
-                for doodle_id, size in rows:
-                    if excess_drawings <= 0 and excess_bytes <= 0:
-                        break
-                    doomed.append(int(doodle_id))
-                    excess_drawings -= 1
-                    excess_bytes -= int(size)
-                conn.execute("DELETE FROM doodles WHERE id = ANY(%s)", (doomed,))
-                self.evicted += len(doomed)
+        self.evicted += base.evict_for(
+            self.quota,
+            (int(row[0]), int(row[1])),
+            rec.size,
+            lambda submitted: conn.execute(
+                "SELECT id, size FROM doodles WHERE submitted = %s ORDER BY id LIMIT %s", (submitted, base.EVICT_BATCH)
+            ).fetchall(),
+            lambda doomed: conn.execute("DELETE FROM doodles WHERE id = ANY(%s)", (doomed,)),
+        )
 
     def relabel(self, doodle_id: int, word: str) -> None:
         self._call(lambda c: c.execute("UPDATE doodles SET word = %s WHERE id = %s", (word, doodle_id)))
@@ -259,27 +230,27 @@ class PostgresStore:
                 f"SELECT {_ALL_COLUMNS} FROM doodles WHERE id = %s AND hidden = 0", (doodle_id,)
             ).fetchone()
         )
-        return None if row is None else base.SQLiteStore._doodle(tuple(row))
+        return None if row is None else base.doodle_from_row(row)
 
     def page(self, *, word: str | None, limit: int, before: int | None) -> list[DoodleInfo]:
-        where, args = _where(search=word, before=before)
+        where, args = _in_postgres(base.where_clause(search=word, before=before))
         rows = self._call(
             lambda c: c.execute(
                 f"SELECT {_INFO_COLUMNS} FROM doodles {where} ORDER BY id DESC LIMIT %s", (*args, limit)
             ).fetchall()
         )
-        return [base.SQLiteStore._info(tuple(r)) for r in rows]
+        return [base.info_from_row(r) for r in rows]
 
     def scan(self, *, word: str | None = None, since: float | None = None) -> Iterator[Doodle]:
         last = 0
         while True:
-            where, args = _where(word=word, since=since, after=last)
+            where, args = _in_postgres(base.where_clause(word=word, since=since, after=last))
             batch = base.SCAN_BATCH
             query = f"SELECT {_ALL_COLUMNS} FROM doodles {where} ORDER BY id LIMIT %s"
             params = (*args, batch)
             rows = self._call(partial(_fetch_all, query=query, params=params))
             for r in rows:
-                yield base.SQLiteStore._doodle(tuple(r))
+                yield base.doodle_from_row(r)
             if len(rows) < batch:
                 return
             last = int(rows[-1][0])
@@ -359,10 +330,7 @@ class PostgresStore:
                 "SELECT word, vector FROM custom_words WHERE model = %s ORDER BY id", (model,)
             ).fetchall()
         )
-        words: dict[str, list[list[float]]] = {}
-        for word, vector in rows:
-            words.setdefault(word, []).append(json.loads(vector))
-        return list(words.items())
+        return base.grouped_custom_words(rows)
 
     def custom_words_version(self, model: str) -> int:
         """A number that changes whenever any instance teaches or forgets a custom word of ``model``."""
@@ -407,17 +375,10 @@ def _fetch_all(conn: psycopg.Connection[Any], *, query: str, params: tuple[Any, 
     return conn.execute(query.encode(), params).fetchall()
 
 
-def _where(
-    *,
-    word: str | None = None,
-    search: str | None = None,
-    before: int | None = None,
-    since: float | None = None,
-    after: int | None = None,
-) -> tuple[str, tuple[Any, ...]]:
-    """:meth:`SQLiteStore._where` in PostgreSQL's words: ``%s`` placeholders, and ``ILIKE`` (its
-    ``LIKE`` minds case, SQLite's does not)."""
-    where, args = base.SQLiteStore._where(word=word, search=search, before=before, since=since, after=after)
+def _in_postgres(clause: tuple[str, tuple[Any, ...]]) -> tuple[str, tuple[Any, ...]]:
+    """A :func:`server.history.store.where_clause` in PostgreSQL's words: ``%s`` placeholders, and ``ILIKE``
+    (its ``LIKE`` minds case, SQLite's does not)."""
+    where, args = clause
     return where.replace(" LIKE ", " ILIKE ").replace("?", "%s"), args
 
 

@@ -57,7 +57,7 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -329,6 +329,127 @@ def _statements(script: str) -> Iterator[str]:
 
 _INFO_COLUMNS = "id, created_at, client, word, guess, reason, strokes, drawing"
 _ALL_COLUMNS = _INFO_COLUMNS + ", session, started_at, guesses, final"
+#: The columns an ``INSERT INTO doodles`` fills, in the order of :func:`insert_values`.
+INSERT_COLUMNS = (
+    "created_at, started_at, session, client, word, guess, reason, strokes,"
+    " submitted, size, drawing, guesses, final, drawing_key"
+)
+
+
+# What follows is shared by every store (SQLite here, PostgreSQL in server.history.postgres):
+# only the SQL dialect differs between them, not what a row holds or how the quota evicts.
+
+
+def insert_values(doodle: NewDoodle, rec: EncodedRecord) -> tuple[Any, ...]:
+    """The values of :data:`INSERT_COLUMNS` that store ``doodle``, whose encoded record is ``rec``."""
+    guess = str(doodle.final[0]["word"]) if doodle.final else None
+    return (
+        time.time(),
+        doodle.started_at,
+        doodle.session,
+        doodle.client,
+        doodle.word,
+        guess,
+        doodle.reason,
+        len(doodle.drawing),
+        doodle.submitted,
+        rec.size,
+        rec.drawing,
+        rec.guesses,
+        rec.final,
+        doodle.key,
+    )
+
+
+def evict_for(
+    quota: Quota,
+    usage: tuple[int, int],
+    size: int,
+    oldest: Callable[[bool], Sequence[tuple[int, int]]],
+    delete: Callable[[list[int]], object],
+) -> int:
+    """Evict until a record of ``size`` bytes fits ``quota``; how many drawings were evicted.
+
+    ``usage`` is what the history holds now (drawings, bytes); ``oldest(submitted)`` gives the
+    (id, size) of up to :data:`EVICT_BATCH` of the oldest drawings kept automatically
+    (``submitted`` false) or submitted; ``delete(ids)`` removes them.  The automatically kept go
+    first, then the submitted ones, oldest first."""
+    drawings, used = usage
+    excess_drawings = drawings + 1 - quota.max_drawings if quota.max_drawings > 0 else 0
+    excess_bytes = used + size - quota.max_bytes
+    evicted = 0
+    for submitted in (False, True):
+        while excess_drawings > 0 or excess_bytes > 0:
+            rows = oldest(submitted)
+            if not rows:
+                break
+            doomed: list[int] = []
+            for doodle_id, row_size in rows:
+                if excess_drawings <= 0 and excess_bytes <= 0:
+                    break
+                doomed.append(int(doodle_id))
+                excess_drawings -= 1
+                excess_bytes -= int(row_size)
+            delete(doomed)
+            evicted += len(doomed)
+    return evicted
+
+
+def grouped_custom_words(rows: Iterable[Sequence[Any]]) -> list[tuple[str, list[list[float]]]]:
+    """Rows of (word, vector as JSON) in teaching order as each word with its example vectors, in teaching order."""
+    words: dict[str, list[list[float]]] = {}
+    for word, vector in rows:
+        words.setdefault(word, []).append(json.loads(vector))
+    return list(words.items())
+
+
+def info_from_row(row: Sequence[Any]) -> DoodleInfo:
+    """The :class:`DoodleInfo` of a row of ``_INFO_COLUMNS``."""
+    return DoodleInfo(row[0], row[1], row[2], row[3], row[4], row[5], row[6], json.loads(row[7]))
+
+
+def doodle_from_row(row: Sequence[Any]) -> Doodle:
+    """The :class:`Doodle` of a row of ``_ALL_COLUMNS``."""
+    return Doodle(
+        row[0],
+        row[1],
+        row[2],
+        row[3],
+        row[4],
+        row[5],
+        row[6],
+        json.loads(row[7]),
+        session=row[8],
+        started_at=row[9],
+        guesses=json.loads(row[10]),
+        final=json.loads(row[11]),
+    )
+
+
+def where_clause(
+    *,
+    word: str | None = None,
+    search: str | None = None,
+    before: int | None = None,
+    since: float | None = None,
+    after: int | None = None,
+) -> tuple[str, tuple[Any, ...]]:
+    """The ``WHERE`` of a listing (drawings not hidden, with each term given) and its ``?`` arguments,
+    in SQLite's words."""
+    terms: list[str] = ["hidden = 0"]
+    args: list[Any] = []
+    like = None if search is None else "%" + re.sub(r"([\\%_])", r"\\\1", search) + "%"
+    for cond, value in (
+        ("label = ?", word),
+        ("label LIKE ? ESCAPE '\\'", like),  # SQLite's LIKE ignores ASCII case
+        ("id < ?", before),
+        ("created_at >= ?", since),
+        ("id > ?", after),
+    ):
+        if value is not None:
+            terms.append(cond)
+            args.append(value)
+    return "WHERE " + " AND ".join(terms), tuple(args)
 
 
 class SQLiteStore:
@@ -379,13 +500,11 @@ class SQLiteStore:
 
     def add(self, doodle: NewDoodle) -> int:
         rec = encode_record(doodle, self.quota.max_record_bytes)
-        guess = str(doodle.final[0]["word"]) if doodle.final else None
         with self.db:  # BEGIN ... COMMIT (or ROLLBACK on error)
             self.db.execute("BEGIN IMMEDIATE")
             self._make_room(rec)
             cur = self.db.execute(
-                "INSERT INTO doodles (created_at, started_at, session, client, word, guess, reason, strokes,"
-                " submitted, size, drawing, guesses, final, drawing_key)"
+                f"INSERT INTO doodles ({INSERT_COLUMNS})"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (drawing_key) DO UPDATE SET created_at = excluded.created_at,"
                 " session = excluded.session, client = coalesce(excluded.client, client),"
@@ -393,48 +512,22 @@ class SQLiteStore:
                 " strokes = excluded.strokes, submitted = max(submitted, excluded.submitted), size = excluded.size,"
                 " drawing = excluded.drawing, guesses = excluded.guesses, final = excluded.final"
                 " RETURNING id",
-                (
-                    time.time(),
-                    doodle.started_at,
-                    doodle.session,
-                    doodle.client,
-                    doodle.word,
-                    guess,
-                    doodle.reason,
-                    len(doodle.drawing),
-                    int(doodle.submitted),
-                    rec.size,
-                    rec.drawing,
-                    rec.guesses,
-                    rec.final,
-                    doodle.key,
-                ),
+                insert_values(doodle, rec),
             )
             doodle_id = int(cur.fetchone()[0])
         return doodle_id
 
     def _make_room(self, rec: EncodedRecord) -> None:
         """Delete the oldest automatically kept drawings, then the oldest submitted ones, until ``rec`` fits."""
-        drawings, used = self.db.execute("SELECT drawings, bytes FROM usage").fetchone()
-        q = self.quota
-        excess_drawings = drawings + 1 - q.max_drawings if q.max_drawings > 0 else 0
-        excess_bytes = used + rec.size - q.max_bytes
-        for submitted in (0, 1):
-            while excess_drawings > 0 or excess_bytes > 0:
-                rows = self.db.execute(
-                    "SELECT id, size FROM doodles WHERE submitted = ? ORDER BY id LIMIT ?", (submitted, EVICT_BATCH)
-                ).fetchall()
-                if not rows:
-                    break
-                doomed: list[int] = []
-                for doodle_id, size in rows:
-                    if excess_drawings <= 0 and excess_bytes <= 0:
-                        break
-                    doomed.append(doodle_id)
-                    excess_drawings -= 1
-                    excess_bytes -= size
-                self.db.executemany("DELETE FROM doodles WHERE id = ?", [(i,) for i in doomed])
-                self.evicted += len(doomed)
+        self.evicted += evict_for(
+            self.quota,
+            self.db.execute("SELECT drawings, bytes FROM usage").fetchone(),
+            rec.size,
+            lambda submitted: self.db.execute(
+                "SELECT id, size FROM doodles WHERE submitted = ? ORDER BY id LIMIT ?", (submitted, EVICT_BATCH)
+            ).fetchall(),
+            lambda doomed: self.db.executemany("DELETE FROM doodles WHERE id = ?", [(i,) for i in doomed]),
+        )
 
     def relabel(self, doodle_id: int, word: str) -> None:
         with self.db:
@@ -457,32 +550,8 @@ class SQLiteStore:
         return int(cur.rowcount)
 
     def custom_words(self, model: str) -> list[tuple[str, list[list[float]]]]:
-        words: dict[str, list[list[float]]] = {}
-        for word, vector in self.db.execute(
-            "SELECT word, vector FROM custom_words WHERE model = ? ORDER BY id", (model,)
-        ).fetchall():
-            words.setdefault(word, []).append(json.loads(vector))
-        return list(words.items())
-
-    @staticmethod
-    def _info(row: tuple[Any, ...]) -> DoodleInfo:
-        return DoodleInfo(row[0], row[1], row[2], row[3], row[4], row[5], row[6], json.loads(row[7]))
-
-    @staticmethod
-    def _doodle(row: tuple[Any, ...]) -> Doodle:
-        return Doodle(
-            row[0],
-            row[1],
-            row[2],
-            row[3],
-            row[4],
-            row[5],
-            row[6],
-            json.loads(row[7]),
-            session=row[8],
-            started_at=row[9],
-            guesses=json.loads(row[10]),
-            final=json.loads(row[11]),
+        return grouped_custom_words(
+            self.db.execute("SELECT word, vector FROM custom_words WHERE model = ? ORDER BY id", (model,)).fetchall()
         )
 
     def delete(self, doodle_id: int) -> bool:
@@ -519,51 +588,27 @@ class SQLiteStore:
     def get(self, doodle_id: int) -> Doodle | None:
         sql = f"SELECT {_ALL_COLUMNS} FROM doodles WHERE id = ? AND hidden = 0"
         row = self.db.execute(sql, (doodle_id,)).fetchone()
-        return None if row is None else self._doodle(row)
+        return None if row is None else doodle_from_row(row)
 
     def page(self, *, word: str | None, limit: int, before: int | None) -> list[DoodleInfo]:
-        where, args = self._where(search=word, before=before)
+        where, args = where_clause(search=word, before=before)
         rows = self.db.execute(
             f"SELECT {_INFO_COLUMNS} FROM doodles {where} ORDER BY id DESC LIMIT ?", (*args, limit)
         ).fetchall()
-        return [self._info(r) for r in rows]
+        return [info_from_row(r) for r in rows]
 
     def scan(self, *, word: str | None = None, since: float | None = None) -> Iterator[Doodle]:
         last = 0
         while True:
-            where, args = self._where(word=word, since=since, after=last)
+            where, args = where_clause(word=word, since=since, after=last)
             rows = self.db.execute(
                 f"SELECT {_ALL_COLUMNS} FROM doodles {where} ORDER BY id LIMIT ?", (*args, SCAN_BATCH)
             ).fetchall()
             for r in rows:
-                yield self._doodle(r)
+                yield doodle_from_row(r)
             if len(rows) < SCAN_BATCH:
                 return
             last = int(rows[-1][0])
-
-    @staticmethod
-    def _where(
-        *,
-        word: str | None = None,
-        search: str | None = None,
-        before: int | None = None,
-        since: float | None = None,
-        after: int | None = None,
-    ) -> tuple[str, tuple[Any, ...]]:
-        terms: list[str] = ["hidden = 0"]
-        args: list[Any] = []
-        like = None if search is None else "%" + re.sub(r"([\\%_])", r"\\\1", search) + "%"
-        for cond, value in (
-            ("label = ?", word),
-            ("label LIKE ? ESCAPE '\\'", like),  # SQLite's LIKE ignores ASCII case
-            ("id < ?", before),
-            ("created_at >= ?", since),
-            ("id > ?", after),
-        ):
-            if value is not None:
-                terms.append(cond)
-                args.append(value)
-        return "WHERE " + " AND ".join(terms), tuple(args)
 
     def count(self) -> int:
         return int(self.db.execute("SELECT count(*) FROM doodles").fetchone()[0])

@@ -1171,21 +1171,12 @@ namespace Doodlestream
             }
         }
 
+        private Action<Exception> _fault; // Fault as a delegate, made once
+
         // Each handler on its own: one that throws does not keep the message from the others.
         private void Raise<T>(Action<T> handler, T arg)
         {
-            if (handler == null) return;
-            foreach (var d in handler.GetInvocationList())
-            {
-                try
-                {
-                    ((Action<T>)d)(arg);
-                }
-                catch (Exception e)
-                {
-                    Fault(e);
-                }
-            }
+            Handlers.InvokeEach(handler, arg, _fault ?? (_fault = Fault));
         }
 
         private void Fault(Exception e)
@@ -1318,6 +1309,28 @@ namespace Doodlestream
         private void SetState(ConnectionState s)
         {
             Volatile.Write(ref _state, (int)s);
+        }
+    }
+
+    /// <summary>Raising events whose handlers may throw (shared by <see cref="DoodleClient"/> and the MonoBehaviour).</summary>
+    internal static class Handlers
+    {
+        /// <summary>Calls each handler of <paramref name="handler"/> on its own: one that throws is passed to
+        /// <paramref name="onThrow"/> and the handlers after it still run.</summary>
+        internal static void InvokeEach<T>(Action<T> handler, T arg, Action<Exception> onThrow)
+        {
+            if (handler == null) return;
+            foreach (var d in handler.GetInvocationList())
+            {
+                try
+                {
+                    ((Action<T>)d)(arg);
+                }
+                catch (Exception e)
+                {
+                    onThrow(e);
+                }
+            }
         }
     }
 }

@@ -945,21 +945,12 @@ namespace Doodlestream
             InvokeSafely(onConnectionStateChanged, s);
         }
 
+        private Action<Exception> _logException; // made once
+
         // Each C# handler on its own: one that throws is logged and the others still run.
         private void Raise<T>(Action<T> handler, T arg)
         {
-            if (handler == null) return;
-            foreach (var d in handler.GetInvocationList())
-            {
-                try
-                {
-                    ((Action<T>)d)(arg);
-                }
-                catch (Exception e)
-                {
-                    Debug.LogException(e, this);
-                }
-            }
+            Handlers.InvokeEach(handler, arg, _logException ?? (_logException = e => Debug.LogException(e, this)));
         }
 
         // A UnityEvent that throws (a listener wired in the Inspector) is logged; the events after it still run.
