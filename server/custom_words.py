@@ -311,18 +311,18 @@ class CustomWord:
     word: str
     prototype: Vector
     examples: Matrix
-    #: :func:`nearness` of the prototype, per ``Params`` it was asked for (by identity).
-    _nearness: dict[int, tuple[Params, float]] = field(default_factory=dict, compare=False, repr=False)
+    #: :func:`nearness` of the prototype, with the known words' means it was computed against.
+    _nearness: list[tuple[Matrix, float]] = field(default_factory=list, compare=False, repr=False)
 
     def nearness(self, params: Params | None) -> float:
-        """:func:`nearness` of the prototype under ``params`` (computed once per ``params``)."""
-        if params is None or params.known_means is None:
+        """:func:`nearness` of the prototype under ``params`` (it depends only on their
+        ``known_means``: computed once while they stay the same array)."""
+        means = None if params is None else params.known_means
+        if means is None:
             return 0.0
-        got = self._nearness.get(id(params))
-        if got is None or got[0] is not params:
-            got = (params, float(nearness(self.prototype[None], params)[0]))
-            self._nearness[id(params)] = got
-        return got[1]
+        if not self._nearness or self._nearness[0][0] is not means:
+            self._nearness[:] = [(means, float(nearness(self.prototype[None], params)[0]))]
+        return self._nearness[0][1]
 
     @classmethod
     def of(cls, word: str, examples: npt.NDArray[np.floating]) -> CustomWord:

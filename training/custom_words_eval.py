@@ -353,8 +353,9 @@ def evaluate(args: argparse.Namespace) -> tuple[dict[str, Any], cw.Params]:
     params = constrain_offset(likeliest, fit_logp, fit_terms, fit_yy, args.fit_max_drop)
     fit_left = fit_yy >= len(known)
     fit_split: dict[str, Any] = {}
+    vocabs = {n: teach_all(scorer, teach, n, params) for n in shots}  # the fit split and raw score the same words
     for n in shots:
-        vocab = teach_all(scorer, teach, n, params)
+        vocab = vocabs[n]
         terms = cw.score_terms(fit_emb, vocab.prototypes(), params, vocab.nearness(params))
         z = np.concatenate([fit_logp, terms @ params.weights], axis=1)
         fit_split[str(n)] = {
@@ -373,7 +374,7 @@ def evaluate(args: argparse.Namespace) -> tuple[dict[str, Any], cw.Params]:
     own_top3 = share((np.argsort(-old_logp, axis=1)[:, :3] == old_y[:, None]).any(axis=1))
     by_shots: dict[str, Any] = {}
     for n in shots:
-        vocab = teach_all(scorer, teach, n, params)
+        vocab = vocabs[n]
         protos = vocab.prototypes()
         near = vocab.nearness(params)
         z_new = cw.combined_logits(np.exp(new_logp), new_emb, protos, params, near)

@@ -323,7 +323,7 @@ class HistoryService:
         """``mine``: which of a client's own drawing keys have a kept drawing (read-only; keys are unguessable)."""
         try:
             found = await self.store.ids_of_keys(list(msg.keys))
-        except Exception as e:  # any database fault
+        except (StoreTimeout, sqlite3.Error, OSError) as e:  # every store raises these (PostgresError too)
             raise StoreFailed(f"the history could not be read ({type(e).__name__})") from None
         return protocol.with_seq(protocol.mine(drawings=found), msg.seq)
 
