@@ -16,7 +16,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from replay_client.client import DoodleClient
-from tests.conftest import ServerProcess, http_get, raw_sample
+from tests.conftest import MODEL_DIR, ServerProcess, http_get, raw_sample
 from tests.support import wait_for
 
 get = http_get
@@ -43,7 +43,8 @@ async def test_healthz_reports_model_classes_and_sessions(server: ServerProcess)
     status, body, ctype = get(server.http + "/healthz")
     assert status == 200 and ctype.startswith("application/json")
     info = json.loads(body)
-    assert info["status"] == "ok" and info["classes"] == 345 and info["model"] == "doodle-mobile0.75-345"
+    shipped = json.loads((MODEL_DIR / "model.json").read_text())["name"]
+    assert info["status"] == "ok" and info["classes"] == 345 and info["model"] == shipped
     assert isinstance(info["pending_drawings"], int) and info["pending_drawings"] >= 0
     before = info["sessions"]
     async with DoodleClient(server.url):

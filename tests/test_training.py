@@ -13,6 +13,7 @@ import pytest
 from server.render import SPACE, as_points, render, render_params
 from tests.conftest import RAW, ROOT, SIMPLIFIED
 from training import data as train_data
+from training.train import RECIPE_VERSION
 
 
 @pytest.fixture(scope="module")
@@ -121,6 +122,7 @@ def test_train_stops_resumes_and_exports_a_servable_model(tmp_path: Path) -> Non
     assert "resuming at chunk 1/3" in second and "exported to" in second
     meta = json.loads((tmp_path / "model" / "model.json").read_text())
     assert meta["classes"] == 345 and meta["trained_chunks"] == 3
+    assert meta["name"].endswith(f"-345-r{RECIPE_VERSION}")  # a new recipe's model never reuses an old name
     assert meta["render"] == render_params()
     assert meta["val_raw_rendered"]["top1"] is not None
     from server.infer import Classifier

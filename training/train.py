@@ -51,6 +51,11 @@ from server.render import render, render_params
 from training import data as train_data
 from training.calibrate import is_calibration
 
+#: The recipe's version, the end of the model's name (``doodle-mobile0.75-345-r2``): bump it when
+#: the recipe changes, so two different models never share a name (clients read it in ``welcome``
+#: and ``/healthz``; server-scope custom words are filed under it).
+RECIPE_VERSION = 2
+
 _DS: train_data.DrawingSet | None = None
 
 
@@ -86,7 +91,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="file of words (one a line) left out entirely: not trained, not validated, not a class",
     )
     p.add_argument("--per-class", type=int, default=None, help="at most this many drawings per word and folder")
-    p.add_argument("--epochs", type=float, default=8.0, help="passes over the data (fractions allowed)")
+    p.add_argument("--epochs", type=float, default=3.0, help="passes over the data (fractions allowed)")
     p.add_argument("--batch", type=int, default=256, help="batch size, in drawings")
     p.add_argument("--lr", type=float, default=3e-3, help="peak learning rate")
     p.add_argument("--chunk", type=int, default=51_200, help="samples between checkpoints")
@@ -271,7 +276,7 @@ def finish(args: argparse.Namespace, data: Data, schedule_plan: Plan, model: Any
     """Validate and export."""
     metrics = evaluate(model, data.val_x, data.val_y, data.labels)
     meta: dict[str, object] = {
-        "name": f"doodle-{args.arch}{args.width:g}-{len(data.labels)}",
+        "name": f"doodle-{args.arch}{args.width:g}-{len(data.labels)}-r{RECIPE_VERSION}",
         "architecture": args.arch,
         "width": args.width,
         "input_px": int(model.input_shape[1]),

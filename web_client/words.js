@@ -1,6 +1,6 @@
 // Made by scripts/game_words.py: do not edit by hand.
 export default {
- "about": "Words of the play mode (web_client/game.js), made by scripts/game_words.py from the model's evaluation (doodle-mobile0.75-345): left out are words people cannot draw in 20 s, twins the model confuses, and words it gets right under 70% of the time; each with its reason.",
+ "about": "Words of the play mode (web_client/game.js), made by scripts/game_words.py from the model's evaluation (doodle-mobile0.75-345-r2): left out are words people cannot draw in 20 s, twins the model confuses, and words it gets right under 70% of the time; each with its reason.",
  "words": [
   {
    "word": "The Eiffel Tower",
@@ -35,12 +35,16 @@ export default {
    "say": "an apple"
   },
   {
-   "word": "axe",
-   "say": "an axe"
+   "word": "asparagus",
+   "say": "asparagus"
   },
   {
    "word": "backpack",
    "say": "a backpack"
+  },
+  {
+   "word": "banana",
+   "say": "a banana"
   },
   {
    "word": "bandage",
@@ -67,6 +71,14 @@ export default {
    "say": "a bat"
   },
   {
+   "word": "bathtub",
+   "say": "a bathtub"
+  },
+  {
+   "word": "beach",
+   "say": "a beach"
+  },
+  {
    "word": "bee",
    "say": "a bee"
   },
@@ -91,12 +103,16 @@ export default {
    "say": "a bowtie"
   },
   {
+   "word": "brain",
+   "say": "a brain"
+  },
+  {
    "word": "bridge",
    "say": "a bridge"
   },
   {
-   "word": "broom",
-   "say": "a broom"
+   "word": "broccoli",
+   "say": "broccoli"
   },
   {
    "word": "bulldozer",
@@ -147,10 +163,6 @@ export default {
    "say": "a castle"
   },
   {
-   "word": "ceiling fan",
-   "say": "a ceiling fan"
-  },
-  {
    "word": "cell phone",
    "say": "a cell phone"
   },
@@ -171,12 +183,8 @@ export default {
    "say": "a clock"
   },
   {
-   "word": "compass",
-   "say": "a compass"
-  },
-  {
-   "word": "computer",
-   "say": "a computer"
+   "word": "cloud",
+   "say": "a cloud"
   },
   {
    "word": "cookie",
@@ -231,10 +239,6 @@ export default {
    "say": "a drums"
   },
   {
-   "word": "duck",
-   "say": "a duck"
-  },
-  {
    "word": "dumbbell",
    "say": "a dumbbell"
   },
@@ -263,8 +267,8 @@ export default {
    "say": "eyeglasses"
   },
   {
-   "word": "face",
-   "say": "a face"
+   "word": "fence",
+   "say": "a fence"
   },
   {
    "word": "fire hydrant",
@@ -419,6 +423,10 @@ export default {
    "say": "a key"
   },
   {
+   "word": "knee",
+   "say": "a knee"
+  },
+  {
    "word": "ladder",
    "say": "a ladder"
   },
@@ -429,6 +437,10 @@ export default {
   {
    "word": "laptop",
    "say": "a laptop"
+  },
+  {
+   "word": "leaf",
+   "say": "a leaf"
   },
   {
    "word": "light bulb",
@@ -479,6 +491,10 @@ export default {
    "say": "a microwave"
   },
   {
+   "word": "monkey",
+   "say": "a monkey"
+  },
+  {
    "word": "mountain",
    "say": "a mountain"
   },
@@ -519,6 +535,10 @@ export default {
    "say": "a palm tree"
   },
   {
+   "word": "pants",
+   "say": "pants"
+  },
+  {
    "word": "paper clip",
    "say": "a paper clip"
   },
@@ -535,8 +555,16 @@ export default {
    "say": "a pear"
   },
   {
+   "word": "peas",
+   "say": "peas"
+  },
+  {
    "word": "penguin",
    "say": "a penguin"
+  },
+  {
+   "word": "piano",
+   "say": "a piano"
   },
   {
    "word": "picture frame",
@@ -555,8 +583,16 @@ export default {
    "say": "a pizza"
   },
   {
+   "word": "police car",
+   "say": "a police car"
+  },
+  {
    "word": "popsicle",
    "say": "a popsicle"
+  },
+  {
+   "word": "power outlet",
+   "say": "a power outlet"
   },
   {
    "word": "purse",
@@ -573,6 +609,10 @@ export default {
   {
    "word": "rainbow",
    "say": "a rainbow"
+  },
+  {
+   "word": "rake",
+   "say": "a rake"
   },
   {
    "word": "remote control",
@@ -663,6 +703,10 @@ export default {
    "say": "a snake"
   },
   {
+   "word": "snorkel",
+   "say": "a snorkel"
+  },
+  {
    "word": "snowflake",
    "say": "a snowflake"
   },
@@ -677,10 +721,6 @@ export default {
   {
    "word": "sock",
    "say": "a sock"
-  },
-  {
-   "word": "spider",
-   "say": "a spider"
   },
   {
    "word": "spoon",
@@ -701,6 +741,10 @@ export default {
   {
    "word": "star",
    "say": "a star"
+  },
+  {
+   "word": "steak",
+   "say": "a steak"
   },
   {
    "word": "stop sign",
@@ -775,6 +819,10 @@ export default {
    "say": "a toaster"
   },
   {
+   "word": "toe",
+   "say": "a toe"
+  },
+  {
    "word": "toilet",
    "say": "a toilet"
   },
@@ -785,6 +833,10 @@ export default {
   {
    "word": "toothbrush",
    "say": "a toothbrush"
+  },
+  {
+   "word": "tornado",
+   "say": "a tornado"
   },
   {
    "word": "tractor",
@@ -799,6 +851,10 @@ export default {
    "say": "a train"
   },
   {
+   "word": "tree",
+   "say": "a tree"
+  },
+  {
    "word": "umbrella",
    "say": "an umbrella"
   },
@@ -809,10 +865,6 @@ export default {
   {
    "word": "washing machine",
    "say": "a washing machine"
-  },
-  {
-   "word": "watermelon",
-   "say": "a watermelon"
   },
   {
    "word": "waterslide",
@@ -839,6 +891,10 @@ export default {
    "say": "a wine glass"
   },
   {
+   "word": "wristwatch",
+   "say": "a wristwatch"
+  },
+  {
    "word": "zebra",
    "say": "a zebra"
   }
@@ -846,137 +902,123 @@ export default {
  "excluded": {
   "The Great Wall of China": "too slow to draw in 20 seconds",
   "The Mona Lisa": "too slow to draw in 20 seconds",
-  "aircraft carrier": "the model gets only 31% of real drawings of it right (under 70%)",
+  "aircraft carrier": "the model gets only 38% of real drawings of it right (under 70%)",
   "animal migration": "an idea, not a thing: no one draws it the same way",
-  "arm": "the model gets only 70% of real drawings of it right (under 70%)",
-  "asparagus": "the model gets only 69% of real drawings of it right (under 70%)",
-  "banana": "the model gets only 70% of real drawings of it right (under 70%)",
+  "arm": "the model gets only 61% of real drawings of it right (under 70%)",
+  "axe": "the model gets only 59% of real drawings of it right (under 70%)",
   "basket": "the model gets only 67% of real drawings of it right (under 70%)",
-  "bathtub": "the model gets only 65% of real drawings of it right (under 70%)",
-  "beach": "the model gets only 65% of real drawings of it right (under 70%)",
-  "bear": "the model gets only 38% of real drawings of it right (under 70%)",
-  "beard": "the model gets only 17% of real drawings of it right (under 70%)",
-  "bed": "the model gets only 65% of real drawings of it right (under 70%)",
+  "bear": "the model gets only 33% of real drawings of it right (under 70%)",
+  "beard": "the model gets only 8% of real drawings of it right (under 70%)",
+  "bed": "the model gets only 69% of real drawings of it right (under 70%)",
   "belt": "the model gets only 50% of real drawings of it right (under 70%)",
-  "bench": "the model gets only 54% of real drawings of it right (under 70%)",
-  "bird": "the model gets only 45% of real drawings of it right (under 70%)",
-  "birthday cake": "the model often reads it as cake (10 of its evaluation drawings)",
-  "blackberry": "the model gets only 24% of real drawings of it right (under 70%)",
-  "blueberry": "the model gets only 53% of real drawings of it right (under 70%)",
-  "bottlecap": "the model gets only 59% of real drawings of it right (under 70%)",
-  "bracelet": "the model gets only 64% of real drawings of it right (under 70%)",
-  "brain": "the model gets only 62% of real drawings of it right (under 70%)",
+  "bench": "the model gets only 44% of real drawings of it right (under 70%)",
+  "bird": "the model gets only 39% of real drawings of it right (under 70%)",
+  "birthday cake": "the model often reads it as cake (8 of its evaluation drawings)",
+  "blackberry": "the model gets only 14% of real drawings of it right (under 70%)",
+  "blueberry": "the model gets only 40% of real drawings of it right (under 70%)",
+  "bottlecap": "the model gets only 56% of real drawings of it right (under 70%)",
+  "bracelet": "the model gets only 60% of real drawings of it right (under 70%)",
   "bread": "the model gets only 44% of real drawings of it right (under 70%)",
-  "broccoli": "the model gets only 67% of real drawings of it right (under 70%)",
-  "bucket": "the model gets only 61% of real drawings of it right (under 70%)",
-  "bus": "the model gets only 67% of real drawings of it right (under 70%)",
+  "broom": "the model gets only 67% of real drawings of it right (under 70%)",
+  "bucket": "the model gets only 68% of real drawings of it right (under 70%)",
+  "bus": "the model gets only 58% of real drawings of it right (under 70%)",
   "bush": "the model gets only 61% of real drawings of it right (under 70%)",
   "cake": "the model often reads it as birthday cake (7 of its evaluation drawings)",
-  "calendar": "the model gets only 62% of real drawings of it right (under 70%)",
+  "calendar": "the model gets only 69% of real drawings of it right (under 70%)",
   "camouflage": "an idea, not a thing: drawn as anything",
   "cannon": "the model gets only 62% of real drawings of it right (under 70%)",
-  "cat": "the model gets only 67% of real drawings of it right (under 70%)",
-  "cello": "the model gets only 50% of real drawings of it right (under 70%)",
+  "cat": "the model gets only 57% of real drawings of it right (under 70%)",
+  "ceiling fan": "the model gets only 68% of real drawings of it right (under 70%)",
+  "cello": "the model gets only 60% of real drawings of it right (under 70%)",
   "circle": "too easy: one stroke",
-  "clarinet": "the model gets only 56% of real drawings of it right (under 70%)",
-  "cloud": "the model gets only 69% of real drawings of it right (under 70%)",
+  "clarinet": "the model gets only 59% of real drawings of it right (under 70%)",
   "coffee cup": "a twin of cup and mug",
-  "cooler": "the model gets only 29% of real drawings of it right (under 70%)",
-  "crayon": "the model gets only 59% of real drawings of it right (under 70%)",
+  "compass": "the model gets only 68% of real drawings of it right (under 70%)",
+  "computer": "the model gets only 60% of real drawings of it right (under 70%)",
+  "cooler": "the model gets only 35% of real drawings of it right (under 70%)",
+  "crayon": "the model gets only 66% of real drawings of it right (under 70%)",
   "cup": "the model often reads it as mug (10 of its evaluation drawings)",
-  "dishwasher": "the model gets only 68% of real drawings of it right (under 70%)",
-  "diving board": "the model gets only 48% of real drawings of it right (under 70%)",
-  "dog": "the model gets only 39% of real drawings of it right (under 70%)",
+  "dishwasher": "the model gets only 63% of real drawings of it right (under 70%)",
+  "diving board": "the model gets only 52% of real drawings of it right (under 70%)",
+  "dog": "the model gets only 35% of real drawings of it right (under 70%)",
   "dolphin": "the model gets only 65% of real drawings of it right (under 70%)",
-  "dragon": "the model gets only 50% of real drawings of it right (under 70%)",
+  "dragon": "the model gets only 67% of real drawings of it right (under 70%)",
+  "duck": "the model gets only 63% of real drawings of it right (under 70%)",
   "eraser": "the model gets only 59% of real drawings of it right (under 70%)",
+  "face": "the model often reads it as smiley face (7 of its evaluation drawings)",
   "fan": "the model gets only 53% of real drawings of it right (under 70%)",
-  "feather": "the model often reads it as leaf (6 of its evaluation drawings)",
-  "fence": "the model gets only 67% of real drawings of it right (under 70%)",
-  "finger": "the model gets only 61% of real drawings of it right (under 70%)",
+  "feather": "the model gets only 64% of real drawings of it right (under 70%)",
+  "finger": "the model gets only 63% of real drawings of it right (under 70%)",
   "foot": "the model gets only 62% of real drawings of it right (under 70%)",
-  "frog": "the model gets only 44% of real drawings of it right (under 70%)",
-  "garden hose": "the model gets only 29% of real drawings of it right (under 70%)",
-  "golf club": "the model often reads it as hockey stick (6 of its evaluation drawings)",
-  "grapes": "the model gets only 34% of real drawings of it right (under 70%)",
+  "frog": "the model gets only 56% of real drawings of it right (under 70%)",
+  "garden hose": "the model gets only 18% of real drawings of it right (under 70%)",
+  "golf club": "the model often reads it as hockey stick (8 of its evaluation drawings)",
+  "grapes": "the model often reads it as peas (7 of its evaluation drawings)",
   "guitar": "the model gets only 67% of real drawings of it right (under 70%)",
   "hexagon": "the model often reads it as octagon (8 of its evaluation drawings)",
-  "hockey puck": "the model gets only 62% of real drawings of it right (under 70%)",
+  "hockey puck": "the model gets only 65% of real drawings of it right (under 70%)",
   "hockey stick": "a twin of golf club",
   "hurricane": "drawn as a spiral like tornado",
-  "keyboard": "the model gets only 50% of real drawings of it right (under 70%)",
-  "knee": "the model gets only 68% of real drawings of it right (under 70%)",
+  "keyboard": "the model gets only 54% of real drawings of it right (under 70%)",
   "knife": "the model gets only 52% of real drawings of it right (under 70%)",
-  "leaf": "the model gets only 62% of real drawings of it right (under 70%)",
-  "leg": "the model gets only 54% of real drawings of it right (under 70%)",
+  "leg": "the model gets only 51% of real drawings of it right (under 70%)",
   "line": "too easy: one stroke",
-  "lobster": "the model gets only 47% of real drawings of it right (under 70%)",
+  "lobster": "the model gets only 60% of real drawings of it right (under 70%)",
   "map": "the model gets only 59% of real drawings of it right (under 70%)",
-  "marker": "the model gets only 19% of real drawings of it right (under 70%)",
+  "marker": "the model gets only 30% of real drawings of it right (under 70%)",
   "matches": "the model gets only 62% of real drawings of it right (under 70%)",
-  "monkey": "the model gets only 69% of real drawings of it right (under 70%)",
-  "moon": "the model gets only 53% of real drawings of it right (under 70%)",
-  "mosquito": "the model gets only 59% of real drawings of it right (under 70%)",
-  "motorbike": "the model often reads it as bicycle (7 of its evaluation drawings)",
-  "mouse": "the model gets only 49% of real drawings of it right (under 70%)",
-  "moustache": "the model gets only 69% of real drawings of it right (under 70%)",
+  "moon": "the model gets only 56% of real drawings of it right (under 70%)",
+  "mosquito": "the model gets only 55% of real drawings of it right (under 70%)",
+  "motorbike": "the model often reads it as bicycle (8 of its evaluation drawings)",
+  "mouse": "the model gets only 43% of real drawings of it right (under 70%)",
+  "moustache": "the model gets only 59% of real drawings of it right (under 70%)",
   "mug": "a twin of cup and coffee cup",
-  "nail": "the model gets only 62% of real drawings of it right (under 70%)",
-  "octagon": "the model often reads it as hexagon (7 of its evaluation drawings)",
-  "oven": "the model gets only 18% of real drawings of it right (under 70%)",
-  "owl": "the model gets only 68% of real drawings of it right (under 70%)",
-  "paintbrush": "the model gets only 64% of real drawings of it right (under 70%)",
-  "panda": "the model gets only 35% of real drawings of it right (under 70%)",
-  "pants": "the model gets only 65% of real drawings of it right (under 70%)",
-  "parrot": "the model gets only 63% of real drawings of it right (under 70%)",
-  "peanut": "the model gets only 67% of real drawings of it right (under 70%)",
-  "peas": "the model gets only 64% of real drawings of it right (under 70%)",
-  "pencil": "the model gets only 65% of real drawings of it right (under 70%)",
-  "piano": "the model gets only 67% of real drawings of it right (under 70%)",
+  "nail": "the model gets only 64% of real drawings of it right (under 70%)",
+  "octagon": "the model often reads it as hexagon (8 of its evaluation drawings)",
+  "oven": "the model gets only 36% of real drawings of it right (under 70%)",
+  "owl": "the model gets only 63% of real drawings of it right (under 70%)",
+  "paintbrush": "the model gets only 59% of real drawings of it right (under 70%)",
+  "panda": "the model gets only 24% of real drawings of it right (under 70%)",
+  "parrot": "the model gets only 58% of real drawings of it right (under 70%)",
+  "peanut": "the model gets only 64% of real drawings of it right (under 70%)",
+  "pencil": "the model often reads it as crayon (7 of its evaluation drawings)",
   "pickup truck": "a twin of truck",
-  "pillow": "the model gets only 48% of real drawings of it right (under 70%)",
-  "pliers": "the model gets only 55% of real drawings of it right (under 70%)",
-  "police car": "the model gets only 62% of real drawings of it right (under 70%)",
-  "pond": "the model gets only 42% of real drawings of it right (under 70%)",
-  "pool": "the model gets only 32% of real drawings of it right (under 70%)",
+  "pillow": "the model gets only 52% of real drawings of it right (under 70%)",
+  "pliers": "the model gets only 50% of real drawings of it right (under 70%)",
+  "pond": "the model gets only 36% of real drawings of it right (under 70%)",
+  "pool": "the model gets only 26% of real drawings of it right (under 70%)",
   "postcard": "the model gets only 60% of real drawings of it right (under 70%)",
-  "potato": "the model often reads it as cookie (7 of its evaluation drawings)",
-  "power outlet": "the model gets only 59% of real drawings of it right (under 70%)",
-  "raccoon": "the model gets only 33% of real drawings of it right (under 70%)",
-  "radio": "the model gets only 62% of real drawings of it right (under 70%)",
-  "rake": "the model gets only 65% of real drawings of it right (under 70%)",
-  "river": "the model gets only 62% of real drawings of it right (under 70%)",
+  "potato": "the model gets only 49% of real drawings of it right (under 70%)",
+  "raccoon": "the model gets only 22% of real drawings of it right (under 70%)",
+  "radio": "the model gets only 67% of real drawings of it right (under 70%)",
+  "river": "the model gets only 58% of real drawings of it right (under 70%)",
   "roller coaster": "the model gets only 62% of real drawings of it right (under 70%)",
-  "school bus": "the model gets only 62% of real drawings of it right (under 70%)",
-  "screwdriver": "the model gets only 66% of real drawings of it right (under 70%)",
+  "school bus": "the model gets only 38% of real drawings of it right (under 70%)",
+  "screwdriver": "the model gets only 56% of real drawings of it right (under 70%)",
   "shovel": "the model gets only 68% of real drawings of it right (under 70%)",
   "skyscraper": "the model gets only 66% of real drawings of it right (under 70%)",
-  "sleeping bag": "the model gets only 53% of real drawings of it right (under 70%)",
-  "snorkel": "the model gets only 67% of real drawings of it right (under 70%)",
-  "speedboat": "the model gets only 50% of real drawings of it right (under 70%)",
+  "sleeping bag": "the model gets only 59% of real drawings of it right (under 70%)",
+  "speedboat": "the model gets only 67% of real drawings of it right (under 70%)",
+  "spider": "the model gets only 69% of real drawings of it right (under 70%)",
   "square": "too easy: one stroke",
   "squiggle": "too easy: one stroke",
-  "steak": "the model gets only 64% of real drawings of it right (under 70%)",
   "stereo": "the model gets only 64% of real drawings of it right (under 70%)",
   "stethoscope": "the model gets only 61% of real drawings of it right (under 70%)",
-  "stitches": "the model gets only 67% of real drawings of it right (under 70%)",
+  "stitches": "the model gets only 70% of real drawings of it right (under 70%)",
   "string bean": "a twin of peas",
-  "suitcase": "the model gets only 68% of real drawings of it right (under 70%)",
+  "suitcase": "the model gets only 65% of real drawings of it right (under 70%)",
   "sweater": "the model gets only 65% of real drawings of it right (under 70%)",
   "telephone": "the model gets only 65% of real drawings of it right (under 70%)",
-  "tiger": "the model gets only 33% of real drawings of it right (under 70%)",
-  "toe": "the model gets only 57% of real drawings of it right (under 70%)",
-  "toothpaste": "the model gets only 52% of real drawings of it right (under 70%)",
-  "tornado": "the model gets only 65% of real drawings of it right (under 70%)",
-  "tree": "the model gets only 68% of real drawings of it right (under 70%)",
+  "tiger": "the model gets only 50% of real drawings of it right (under 70%)",
+  "toothpaste": "the model gets only 65% of real drawings of it right (under 70%)",
   "triangle": "too easy: one stroke",
-  "trombone": "the model gets only 52% of real drawings of it right (under 70%)",
-  "truck": "the model often reads it as pickup truck (8 of its evaluation drawings)",
-  "trumpet": "the model gets only 67% of real drawings of it right (under 70%)",
-  "underwear": "the model often reads it as shorts (7 of its evaluation drawings)",
+  "trombone": "the model gets only 43% of real drawings of it right (under 70%)",
+  "truck": "the model often reads it as pickup truck (10 of its evaluation drawings)",
+  "trumpet": "the model gets only 58% of real drawings of it right (under 70%)",
+  "underwear": "the model gets only 70% of real drawings of it right (under 70%)",
   "van": "the model gets only 53% of real drawings of it right (under 70%)",
   "violin": "the model gets only 62% of real drawings of it right (under 70%)",
-  "wristwatch": "the model gets only 62% of real drawings of it right (under 70%)",
+  "watermelon": "the model gets only 70% of real drawings of it right (under 70%)",
   "yoga": "a pose, drawn as a stick figure like many others",
   "zigzag": "too easy: one stroke"
  }
