@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
@@ -23,6 +24,8 @@ SHARED = quickdraw.quickdraw_dir()
 RAW = quickdraw.raw_dir()
 SIMPLIFIED = quickdraw.simplified_dir()
 MODEL_DIR = ROOT / "models"
+#: The shipped model's ``model.json``: tests compare with its own figures (name, threshold), never copies of them.
+SHIPPED_META: dict[str, Any] = json.loads((MODEL_DIR / "model.json").read_text())
 #: Debian's browser, driven by Playwright (never `playwright install`: no downloads here).
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

@@ -16,7 +16,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from replay_client.client import DoodleClient
-from tests.conftest import MODEL_DIR, ServerProcess, http_get, raw_sample
+from tests.conftest import SHIPPED_META, ServerProcess, http_get, raw_sample
 from tests.support import wait_for
 
 get = http_get
@@ -43,8 +43,7 @@ async def test_healthz_reports_model_classes_and_sessions(server: ServerProcess)
     status, body, ctype = get(server.http + "/healthz")
     assert status == 200 and ctype.startswith("application/json")
     info = json.loads(body)
-    shipped = json.loads((MODEL_DIR / "model.json").read_text())["name"]
-    assert info["status"] == "ok" and info["classes"] == 345 and info["model"] == shipped
+    assert info["status"] == "ok" and info["classes"] == 345 and info["model"] == SHIPPED_META["name"]
     assert isinstance(info["pending_drawings"], int) and info["pending_drawings"] >= 0
     before = info["sessions"]
     async with DoodleClient(server.url):

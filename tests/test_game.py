@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,7 +14,7 @@ from server import quickdraw
 from server.errors import ErrorCode
 from server.infer import Classifier, top_k
 from server.render import as_points, render
-from tests.conftest import MODEL_DIR, RAW, ServerProcess
+from tests.conftest import MODEL_DIR, RAW, SHIPPED_META, ServerProcess
 from tests.support import get_json, wait_idle
 
 ADMIN = "s3cret-admin"
@@ -129,8 +128,7 @@ async def test_target_is_reported_and_recognized_fires_once_for_real_drawings(sr
     async with DoodleClient(srv.url) as c:
         hello = await c.call({"type": "hello", "target": "apple", "top_k": 1})
         threshold = hello["target_threshold"]
-        shipped = json.loads((MODEL_DIR / "model.json").read_text())["calibration"]["threshold_95"]
-        assert threshold == pytest.approx(shipped)  # the model's own, not a guess of ours
+        assert threshold == pytest.approx(SHIPPED_META["calibration"]["threshold_95"])  # the model's own
         for d in drawings("apple", 10):
             first_t = d.strokes[0].t[0] if d.strokes[0].t else 0
             expected: list[dict[str, Any]] = []
@@ -307,13 +305,11 @@ async def test_server_words_survive_a_restart(tmp_path: Any) -> None:
 
 async def test_server_words_of_another_feature_space_are_not_loaded(tmp_path: Any) -> None:
     """Stored words filed under another feature transform (or the bare model name) stay stored, not loaded."""
-    import json
-
     from server.custom_words import params_of
     from server.history.databases import open_database
 
     db = await stored_server_word(tmp_path, "keepme")
-    meta = json.loads((MODEL_DIR / "model.json").read_text())
+    meta = SHIPPED_META
     params = params_of(meta, MODEL_DIR)
     assert params is not None
     store = open_database(db)

@@ -14,7 +14,7 @@ import pytest
 
 from replay_client.client import DoodleClient
 from server import quickdraw
-from tests.conftest import CHROMIUM, RAW, ROOT, ServerProcess, http_get
+from tests.conftest import CHROMIUM, RAW, ROOT, SHIPPED_META, ServerProcess, http_get
 
 get = http_get
 
@@ -489,7 +489,7 @@ def test_everything_in_the_sketchpad_works_by_keyboard_with_a_visible_focus(serv
 #: one it does not (bicycle: it reads motorbike), so a game sees both endings.
 GAME_WORDS = ["angel", "axe", "backpack", "eye", "flying saucer", "bicycle"]
 #: The shipped model's default `recognized` threshold (model.json), which a recognized round's meter reaches.
-RECOGNIZED_AT = json.loads((ROOT / "models" / "model.json").read_text())["calibration"]["threshold_95"]
+RECOGNIZED_AT = SHIPPED_META["calibration"]["threshold_95"]
 
 
 def test_a_whole_game_with_real_drawings_recognized_rounds_summary_and_axe(a11y_page: Page) -> None:

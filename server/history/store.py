@@ -396,7 +396,7 @@ def evict_for(
 
 
 def grouped_custom_words(rows: Iterable[Sequence[Any]]) -> list[tuple[str, list[list[float]]]]:
-    """Rows of (word, vector as JSON) in teaching order as each word with its example vectors, in teaching order."""
+    """Rows of (word, vector as JSON), in teaching order, grouped: each word with its example vectors."""
     words: dict[str, list[list[float]]] = {}
     for word, vector in rows:
         words.setdefault(word, []).append(json.loads(vector))
