@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from server.infer import DEFAULT_MODEL_DIR, Classifier, apply_temperature
-from training.calibrate import fit_temperature, is_calibration, reliability, score_at
+from server.quickdraw import Drawing, Stroke
+from training.calibrate import fit_temperature, is_calibration, prefix_images, reliability, score_at
 
 
 def synthetic(temperature: float, n: int = 20_000, classes: int = 20, seed: int = 0):
@@ -83,3 +84,12 @@ def test_the_server_serves_scores_at_the_recorded_temperature(tmp_path: Path) ->
     (tmp_path / "model.json").write_text(json.dumps(meta))
     with pytest.raises(Exception, match="temperature"):
         Classifier(tmp_path)
+
+
+def test_prefix_images_skip_words_the_model_does_not_know() -> None:
+    """A left-out word's drawing (a model trained with --exclude-words) is skipped, not a KeyError."""
+    stroke = Stroke(x=(10.0, 60.0, 110.0), y=(10.0, 60.0, 10.0))
+    known = Drawing(word="cat", strokes=(stroke, stroke), key_id="1")
+    left_out = Drawing(word="dog", strokes=(stroke,), key_id="2")
+    x, y = prefix_images([left_out, known, left_out], ["axe", "cat"])
+    assert x.shape == (2, 64, 64) and y.tolist() == [1, 1]

@@ -109,10 +109,14 @@ def score_at(confidence: Iterable[float], correct: Iterable[bool], *, precision:
 def prefix_images(
     drawings: Iterable[quickdraw.Drawing], labels: list[str]
 ) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]]:
-    """Images of every drawing after each of its pen-ups, with the true class of each."""
+    """Images of every drawing after each of its pen-ups, with the true class of each.
+    Drawings of words that are not in ``labels`` (a model trained with ``--exclude-words``)
+    are skipped: there is no class to score them against."""
     index = {w: i for i, w in enumerate(labels)}
     xs, ys = [], []
     for drawing in drawings:
+        if drawing.word not in index:
+            continue
         strokes = strokes_of(drawing)
         for k in range(1, len(strokes) + 1):
             xs.append(render(strokes[:k]))
