@@ -135,8 +135,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", type=Path, default=Path("models"), help="model folder (model.json is updated)")
     p.add_argument("--raw", type=Path, default=quickdraw.raw_dir(), help="raw/ folder (validation drawings)")
     args = p.parse_args(argv)
-    calib = [d for d in quickdraw.read(args.raw) if is_calibration(d.key_id)]
     model = Classifier(args.model, max_batch=64)
+    known = set(model.labels)  # a model trained with --exclude-words is calibrated on its own words
+    calib = [d for d in quickdraw.read(args.raw) if is_calibration(d.key_id) and d.word in known]
     x, y = prefix_images(calib, model.labels)
     probs = model.predict(x)
     fitted = fit_temperature(probs, y)

@@ -90,9 +90,11 @@ FIT_ITERATIONS = 50
 FIT_START = cw.Params(10.0, -10.0)
 #: Ridge added to the Hessian of :func:`fit_params`, unitless.
 FIT_RIDGE = 1e-6
-#: Most the known words' top-1 may fall on the *fitting* split, as a share (0.005 = half a
-#: point: a margin under ``TARGET_KNOWN_DROP``, which is judged on raw drawings).
-FIT_MAX_KNOWN_DROP = 0.005
+#: Most the known words' top-1 may fall on the *fitting* split, as a share (0.0075 = three
+#: quarters of a point: a quarter-point margin under ``TARGET_KNOWN_DROP``, which is judged on
+#: raw drawings; the split's own sampling error is about 0.1 point).  With the v2-recipe
+#: evaluation model, raw drops came out below the split's (0.64 point at 5 examples, 0.87 at 10).
+FIT_MAX_KNOWN_DROP = 0.0075
 #: How far below the maximum-likelihood ``b`` :func:`constrain_offset` searches, in logit units.
 OFFSET_SEARCH = 40.0
 CARD_START = "<!-- custom-words -->"
@@ -457,7 +459,7 @@ def card_block(res: dict[str, Any]) -> str:
         f"{res['fit']['drawings']:,} other simplified drawings (never raw): a = {res['params']['a']:.2f},"
         f" b = {res['params']['b']:.2f}, near_input = {res['params']['near_input']:.2f},"
         f" near_word = {res['params']['near_word']:.2f} (maximum likelihood, then `b` lowered until the known"
-        f" words' top-1 falls by at most {100 * res['fit']['max_known_drop']:.1f} point on that split;"
+        f" words' top-1 falls by at most {100 * res['fit']['max_known_drop']:g} point on that split;"
         f" unconstrained b = {res['fit']['maximum_likelihood']['b']:.2f}). On that split the taught word is in"
         " the top 3 for "
         + " / ".join(_f(r["taught_top3"]) for r in res["fit_split"].values())
