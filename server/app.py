@@ -22,7 +22,8 @@ Promises:
 * Each route's :class:`server.plugin.Access` is enforced here, before its endpoint runs:
   with a token, a route the request may not read answers 401; one that needs the token
   is never cached by shared caches (``Cache-Control: private``); a browser page opened
-  with a valid ``?token=`` (public pages too: the sketchpad's token link) sets the token cookie.  The endpoint never sees ``token``.
+  with a valid ``?token=`` (public pages too: the sketchpad's token link) sets the token
+  cookie.  The endpoint never sees ``token``.
 * :meth:`DoodleServer.close` (SIGTERM) stops accepting, lets every message being
   handled get its reply, hands every open drawing with strokes to the drawing hooks
   with reason ``"shutdown"``, closes every socket with 1001, runs the features' close
