@@ -11,8 +11,9 @@ file, when:
   drawn, ``mug`` guessed: a player would lose for drawing well);
 * the model's top-1 on the evaluation's real drawings of it is under :data:`MIN_TOP1`.
 
-Each word in the game has its phrase (``"say"``: "an hourglass", "binoculars", "the sun"), made by
-:func:`say` from the rule lists below; tests/test_game_words.py checks every phrase against them.
+Each of the model's words has its phrase (``"say"``: "an hourglass", "binoculars", "the sun"): the prompt
+says the asked word, and the verdict a wrong guess, the same way.  :func:`say` makes them from the rule
+lists below; tests/test_game_words.py checks every phrase against them.
 """
 
 from __future__ import annotations
@@ -56,13 +57,15 @@ NO_ARTICLE = frozenset(
         "flip flops",
         "grapes",
         "headphones",
-        "jeans",
+        "matches",
+        "pliers",
         "pants",
         "peas",
         "rollerskates",
         "scissors",
         "shorts",
         "stairs",
+        "stitches",
         "underwear",
         # mass nouns and ideas
         "animal migration",
@@ -74,18 +77,18 @@ NO_ARTICLE = frozenset(
         "ice cream",
         "lightning",
         "rain",
-        "snow",
+        "toothpaste",
         "yoga",
     }
 )
 #: Words ending in "s" that are one thing ("a cactus"): any other word ending in "s" must be in NO_ARTICLE.
-SINGULAR_S = frozenset({"bus", "cactus", "compass", "hourglass", "octopus", "rhinoceros", "wine glass", "canvas"})
+SINGULAR_S = frozenset({"bus", "cactus", "compass", "hourglass", "octopus", "rhinoceros", "school bus", "wine glass"})
 #: Words that take "the": there is one of them.
 THE = frozenset({"sun", "moon"})
 #: Words that start with a vowel letter but a consonant sound ("a unicorn").
-A_BEFORE_VOWEL = frozenset({"ukulele", "unicorn", "university", "one"})
+A_BEFORE_VOWEL = frozenset({"ukulele", "unicorn", "university", "one", "eucalyptus"})
 #: Words that start with a consonant letter but a vowel sound ("an hourglass").
-AN_BEFORE_CONSONANT = frozenset({"hourglass", "hour", "honey"})
+AN_BEFORE_CONSONANT = frozenset({"hourglass", "hour", "honey", "honeycomb"})
 #: How a word is written in the prompt when its label is spelled otherwise.
 SPELLED = {"teddy-bear": "teddy bear", "t-shirt": "T-shirt", "see saw": "seesaw"}
 
@@ -118,13 +121,13 @@ def words_file(ev: dict[str, Any], labels: list[str]) -> dict[str, Any]:
         if top1 is not None and top1 < MIN_TOP1:
             why = f"the model gets only {top1:.0%} of real drawings of it right (under {MIN_TOP1:.0%})"
             excluded.setdefault(w, why)
-    words = [{"word": w, "say": say(w)} for w in labels if w not in excluded]
     return {
         "about": "Words of the play mode (web_client/game.js), made by scripts/game_words.py from the model's"
         f" evaluation ({ev.get('model', '?')}): left out are words people cannot draw in 20 s, twins the model"
         f" confuses, and words it gets right under {MIN_TOP1:.0%} of the time; each with its reason. `say` is"
-        " how the prompt says the word.",
-        "words": words,
+        " how the prompt says each of the model's words (a guess is said the same way).",
+        "words": [w for w in labels if w not in excluded],
+        "say": {w: say(w) for w in labels},
         "excluded": dict(sorted(excluded.items())),
     }
 

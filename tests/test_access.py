@@ -28,7 +28,7 @@ HISTORY_ROUTES = [
     "/doodles/1/sprite.png",
 ]
 #: Routes anyone may read, token or not.
-PUBLIC_ROUTES = ["/", "/classes", "/app.js", "/healthz"]
+PUBLIC_ROUTES = ["/", "/classes", "/main.js", "/words.json", "/api/access", "/healthz"]
 
 
 async def store_one(srv: ServerProcess, token: str | None) -> None:

@@ -8,8 +8,8 @@
 //   Quick Draw raw format the JSON API serves) centred into the canvas with a margin, on a white
 //   ground, and marks the canvas data-drawn; an empty drawing leaves the canvas untouched.
 
-export const INK = "#1f2430";
-export const LINE_WIDTH = 9; // the sketchpad's line, in its logical units
+const INK = "#1f2430";
+const LINE_WIDTH = 9; // the sketchpad's line, in its logical units
 
 export function drawStrokes(c, strokes, k, width = LINE_WIDTH) {
   c.lineCap = "round";

@@ -13,7 +13,8 @@
 // - Words come from words.json (the curated list and each word's phrase, scripts/game_words.py).
 //   No word comes back until the list is used up (this browser's record, storage.js), which also
 //   keeps each word's best time and the streak of recognized rounds.
-// - `?words=a,b,c` picks the rounds' words, `?seconds=` the round length (5..60). A challenge link
+// - `?words=a,b,c` picks the rounds' words, `?seconds=` the round length (5..60), `?rule=score` the
+//   strict rule (a server without the choice always uses its own default). A challenge link
 //   adds `vs=` the challenger's results (ms, "x" missed, "s" skipped): the summary shows both side
 //   by side. The link carries words and times only, never a drawing.
 // - Each drawn round is submitted with its word (when the server has `submit`), so the summary can
@@ -36,7 +37,6 @@ const WARN_S = 5; // "5 seconds left" is announced once, this long before time i
 const GRACE_MS = 1500; // at time-up, how long a pen-up already sent may still win the round
 const OTHERS = 3; // recognized drawings by others shown for a missed word
 const OTHERS_ASKED = 48; // drawings of the word asked of the gallery to find them
-const RULE = "top1"; // the `recognized` rule asked of the server: the target is the top guess
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -51,9 +51,13 @@ const ui = {
 
 const params = new URLSearchParams(location.search);
 const seconds = Math.min(60, Math.max(5, Number(params.get("seconds")) || ROUND_S));
-const sayOf = new Map(WORDS.words.map((w) => [w.word, w.say]));
-/** How the prompt says a word ("an hourglass"); a word outside the list (a challenge's) as itself. */
-export const say = (word) => sayOf.get(word) || word;
+// The `recognized` rule asked of the server: "top1" (the target is the top guess, as Quick, Draw!),
+// or with `?rule=score` the strict one (the target's score reaches the model's threshold).
+const rule = params.get("rule") === "score" ? "score" : "top1";
+const sayOf = new Map(Object.entries(WORDS.say));
+const inGame = new Set(WORDS.words);
+/** How the page says a word ("an hourglass"); a word the model does not know (a taught one) as itself. */
+const say = (word) => sayOf.get(word) || word;
 
 const game = {
   words: [],
@@ -84,7 +88,7 @@ function challengeOf() {
 // Words not asked since the list was last used up; when fewer are left than a game needs, the
 // rest come from the whole list (not this game's) and the list starts over.
 function pickWords() {
-  const all = WORDS.words.map((w) => w.word);
+  const all = [...WORDS.words];
   const seen = new Set(game.record.seen);
   const take = (pool, n) => {
     const out = [];
@@ -100,9 +104,9 @@ function pickWords() {
 }
 
 function markSeen(word) {
-  if (!sayOf.has(word) || game.record.seen.includes(word)) return;
+  if (!inGame.has(word) || game.record.seen.includes(word)) return;
   game.record.seen.push(word);
-  if (game.record.seen.length >= sayOf.size) game.record.seen = [];
+  if (game.record.seen.length >= inGame.size) game.record.seen = [];
   saveGameRecord(game.record);
 }
 
@@ -142,7 +146,7 @@ function nextRound() {
   const word = game.words[game.round];
   pad.clear();
   pad.lock(true);
-  pad.setTarget(word, RULE);
+  pad.setTarget(word, rule);
   markSeen(word);
   game.guesses = [];
   game.elapsed = 0;
@@ -255,7 +259,7 @@ const pct = (score) => `${Math.round(score * 100)}%`;
 const secs = (ms) => `${(ms / 1000).toFixed(1)} s`;
 
 /** The one verdict of a round: on its card ("card") and in the summary ("summary"). */
-export function verdict(r, where) {
+function verdict(r, where) {
   if (r.status === "recognized") {
     return where === "card" ? `Oh, I know, it's ${say(r.word)}!` : `Recognized in ${secs(r.ms)}`;
   }
@@ -344,7 +348,7 @@ const code = (r) => (r.status === "recognized" ? String(Math.round(r.ms)) : r.st
 const codeText = (c) => (c === "s" ? "skipped" : c === "x" ? "not recognized" : secs(Number(c)));
 
 /** This game as a challenge: the same words, with this player's results to beat. */
-export function challengeUrl() {
+function challengeUrl() {
   const q = new URLSearchParams({ mode: "play", words: game.words.join(","), vs: game.results.map(code).join(",") });
   if (seconds !== ROUND_S) q.set("seconds", String(seconds));
   return `${location.origin}/?${q.toString().replaceAll("%2C", ",")}`;

@@ -15,7 +15,7 @@ export const KEYS = Object.freeze({
 //: At most this many drawings and keys are remembered (server/limits.py MAX_MINE_KEYS).
 export const MAX_KEPT = 200;
 
-export function read(key, fallback) {
+function read(key, fallback) {
   try {
     const raw = localStorage.getItem(key);
     if (raw === null) return fallback;
@@ -66,10 +66,6 @@ export function rememberKey(key) {
   const keys = drawingKeys().filter((k) => k !== key);
   keys.unshift(key);
   write(KEYS.drawingKeys, keys.slice(0, MAX_KEPT));
-}
-
-export function forgetKey(key) {
-  write(KEYS.drawingKeys, drawingKeys().filter((k) => k !== key));
 }
 
 // ------------------------------------------------------------------ the play mode's record
