@@ -174,8 +174,18 @@ def test_an_installed_wheel_serves_every_file_its_pages_load(wheel_path: Path, t
     pip = next((Path(ensurepip.__file__).parent / "_bundled").glob("pip-*.whl"))  # Python's own pip, offline
     site = tmp_path / "site"
     subprocess.run(
-        [sys.executable, f"{pip}/pip", "install", "--no-deps", "--no-index", "--disable-pip-version-check"]
-        + ["--quiet", "--target", str(site), str(wheel_path)],
+        [
+            sys.executable,
+            f"{pip}/pip",
+            "install",
+            "--no-deps",
+            "--no-index",
+            "--disable-pip-version-check",
+            "--quiet",
+            "--target",
+            str(site),
+            str(wheel_path),
+        ],
         check=True,
         cwd=tmp_path,
     )

@@ -239,7 +239,7 @@ function endRound(status, ms) {
   const text = verdict(result, "card");
   speak(text);
   showCard(TITLES[status], text, last ? "See how it went" : "Next round");
-  view.say(`${TITLES[status]} ${text}`);
+  view.say(`${TITLES[status]}${/[.!?]$/.test(TITLES[status]) ? "" : "."} ${text}`);
 }
 
 function keepRecord(r) {
@@ -265,15 +265,16 @@ function verdict(r, where) {
   }
   const lead = r.top && r.top.word === r.word;
   if (r.status === "skipped") {
-    if (!r.strokes.length) return "Skipped";
-    return r.top ? `Skipped: my top guess was ${say(r.top.word)} (${pct(r.top.score)})` : "Skipped";
+    const guess = r.strokes.length && r.top ? `my top guess was ${say(r.top.word)} (${pct(r.top.score)})` : "";
+    if (where === "card") return guess ? `You skipped it; ${guess}.` : "You skipped this one.";
+    return guess ? `Skipped: ${guess}` : "Skipped";
   }
   if (!r.strokes.length) return where === "card" ? "Time's up!" : "Not drawn";
   if (!r.top) return where === "card" ? "Time's up! I couldn't guess it." : "Not recognized";
   if (lead) {
     return where === "card"
-      ? `Time's up! ${say(r.word)} was my top guess (${pct(r.top.score)}), but I wasn't sure enough to call it.`
-      : `Not recognized: my top guess (${pct(r.top.score)}), not sure enough`;
+      ? `Time's up! My top guess was ${say(r.word)} (${pct(r.top.score)}), but I wasn't sure enough to call it.`
+      : `Not recognized: my top guess, at ${pct(r.top.score)}, but not sure enough`;
   }
   return where === "card"
     ? `Time's up! It looked more like ${say(r.top.word)} to me (${pct(r.top.score)}).`
@@ -351,6 +352,7 @@ const codeText = (c) => (c === "s" ? "skipped" : c === "x" ? "not recognized" : 
 function challengeUrl() {
   const q = new URLSearchParams({ mode: "play", words: game.words.join(","), vs: game.results.map(code).join(",") });
   if (seconds !== ROUND_S) q.set("seconds", String(seconds));
+  if (rule !== "top1") q.set("rule", rule);
   return `${location.origin}/?${q.toString().replaceAll("%2C", ",")}`;
 }
 
@@ -522,6 +524,8 @@ ui.go.addEventListener("click", () => {
   else nextRound();
 });
 ui.skip.addEventListener("click", () => endRound("skipped", null));
+// A click on the card (or the locked canvas under it) keeps the focus on its button, so Enter still goes on.
+ui.card.addEventListener("mousedown", (e) => { if (e.target !== ui.go) e.preventDefault(); });
 // Enter on a shown card goes on, wherever the focus went (a click on the page moves it).
 window.addEventListener("keydown", (e) => {
   if (e.key !== "Enter" || ui.card.hidden || e.target !== document.body) return;

@@ -79,7 +79,7 @@ function showHint() {
 }
 
 const meta = (live = false) => view.showMeta({
-  strokes: state.strokes.length, drawing: state.current !== null, live, redo: state.redo.length,
+  strokes: state.strokes.length, drawing: state.current !== null, live, redo: state.redo.length, locked: state.locked,
 });
 
 // ------------------------------------------------------------------ pointer input
@@ -245,6 +245,7 @@ function penUp() {
 // ------------------------------------------------------------------ actions
 
 export function undo() {
+  if (state.locked) return;
   if (state.current) {
     state.current = null;
     state.unsent = { x: [], y: [], t: [] };
@@ -292,6 +293,7 @@ export function lock(locked) {
   state.locked = locked;
   if (locked && state.current) penUp();
   showHint();
+  meta();
 }
 
 /** The drawing's strokes, copied. */
@@ -362,7 +364,7 @@ function onGuesses(msg, pending) {
   const guesses = msg.guesses || [];
   view.showGuesses(guesses, !!msg.live, state.strokes.length > 0 || state.current !== null);
   meta(!!msg.live);
-  if (!msg.live) view.announce(view.guessText(guesses), stats);
+  if (!msg.live && !state.locked) view.announce(view.guessText(guesses), stats); // a round's verdict stays
 }
 
 // The server refused (part of) a stroke: drop it here too, so it is never replayed.

@@ -51,6 +51,11 @@ export function setConn(state, detail, reconnecting = false) {
     spokenState = spoken;
     els.connSay.textContent = spoken;
   }
+  if (state === "denied") { // nothing can be drawn: the canvas says why, in words
+    els.hint.textContent = spoken;
+    els.hint.dataset.state = "denied";
+    els.hint.hidden = false;
+  }
 }
 
 let lastAnnounced = null;
@@ -119,13 +124,14 @@ export function markStale() {
   els.list.dataset.stale = "true";
 }
 
-export function showMeta({ strokes, drawing, live = false, redo = 0 }) {
+export function showMeta({ strokes, drawing, live = false, redo = 0, locked = false }) {
   let text;
   if (drawing) text = `stroke ${strokes + 1}${live ? " · live" : ""}`;
   else text = strokes ? `${strokes} stroke${strokes === 1 ? "" : "s"}` : "no strokes yet";
   els.metaStrokes.textContent = text;
-  els.undo.disabled = !strokes && !drawing;
-  els.redo.disabled = !redo;
+  els.undo.disabled = locked || (!strokes && !drawing);
+  els.redo.disabled = locked || !redo;
+  els.clear.disabled = locked;
 }
 
 export function showRtt(sent, serverMs) {
