@@ -218,8 +218,8 @@ def test_a_whole_game_by_the_rule_one_verdict_everywhere_and_its_challenge_playe
         assert len(rounds) == 6
         warned = [r.count("5 seconds left") for r in rounds]
         assert max(warned) == 1 and warned[3] == warned[4] == 1, said  # once a round; the rounds that ran out
-        for r, (title, text) in zip(rounds, one.cards, strict=True):  # the verdict is the round's last word
-            assert r[-1] == f"{title}{'' if title[-1] in '.!?' else '.'} {text}", r
+        for spoken, (title, verdict) in zip(rounds, one.cards, strict=True):  # the verdict is the round's last word
+            assert spoken[-1] == f"{title}{'' if title[-1] in '.!?' else '.'} {verdict}", spoken
         assert "Round 1 of 6. Draw: an angel, in under 10 seconds." in said
         assert "Recognized! Oh, I know, it's an angel!" in said and f"Not this time. {one.cards[3][1]}" in said
         assert one.said("conn-say") == ["Connected"]  # one change of state, announced once
@@ -261,7 +261,7 @@ def test_a_whole_game_by_the_rule_one_verdict_everywhere_and_its_challenge_playe
         eye.locator("canvas[data-drawn]").nth(2).wait_for(timeout=10_000)
         assert eye.locator("canvas").count() == 3 and eye.locator("h4").inner_text() == "How others drew it"
         recognized_eyes = {d["id"] for d in doodles(srv) if d["word"] == "eye" and d["recognized"]}
-        shown = {int(a.get_attribute("href").rsplit("/", 1)[1]) for a in eye.locator("a").all()}
+        shown = {int(str(a.get_attribute("href")).rsplit("/", 1)[1]) for a in eye.locator("a").all()}
         assert shown <= recognized_eyes and len(shown) == 3
         page.locator(".summary-item").nth(1).locator(".others canvas[data-drawn]").first.wait_for(timeout=10_000)
         assert page.locator("#summary img").count() == 0
