@@ -428,10 +428,54 @@ def test_every_asset_has_a_meta_with_a_stable_unique_guid() -> None:
     guids = [re.search(r"^guid: ([0-9a-f]{32})$", m.read_text(), re.M) for m in metas]
     assert all(guids)
     assert len({g.group(1) for g in guids if g}) == len(metas), "duplicate GUIDs"
-    # Stable: derived from the path alone, so every clone and every teammate gets the same ones.
-    # A GUID changes only when its file moves: a fixed value here catches a change of the derivation.
-    assert "guid: ebaac1637bcf4eda39692ab365ec1bd8\n" in (UNITY / "Runtime" / "DoodleClient.cs.meta").read_text()
     assert not (UNITY / "Samples~.meta").exists() and (SAMPLE / "DrawWithMouse.cs.meta").is_file()
+
+
+RELEASED_GUIDS = ROOT / "tests" / "unity" / "released_guids.json"
+
+
+def test_every_released_asset_keeps_its_guid() -> None:
+    """Each GUID of the released package (0.2.0, recorded from git) is still in the package, on the same script."""
+    released = json.loads(RELEASED_GUIDS.read_text())
+    assert len(released["guids"]) >= 24
+    now = {
+        m.relative_to(UNITY).as_posix()[: -len(".meta")]: unity_meta.existing_guid(m) for m in UNITY.rglob("*.meta")
+    }
+    by_guid = {g: path for path, g in now.items()}
+    for path, g in released["guids"].items():
+        # A script that moved or was split keeps its GUID (on the moved file, or on the part that kept the name).
+        assert g in by_guid, f"{path}: its released GUID {g} is gone; scenes referencing it break"
+        if path in now:
+            assert now[path] == g, f"{path}: GUID {now[path]} replaced the released {g}"
+    # The record is what git holds for that release (when this clone has the commit).
+    commit = released["commit"]
+    if subprocess.run(["git", "cat-file", "-e", commit], cwd=ROOT, capture_output=True).returncode == 0:
+        for path, g in released["guids"].items():
+            text = subprocess.run(
+                ["git", "show", f"{commit}:unity_client/{path}.meta"], cwd=ROOT, capture_output=True, text=True
+            ).stdout
+            assert f"guid: {g}\n" in text, path
+
+
+def test_meta_generator_keeps_a_moved_files_guid_and_derives_new_ones(tmp_path: Path) -> None:
+    """scripts/unity_meta.py keeps an existing .meta's GUID (a moved file) and derives one only for a new file."""
+    root = tmp_path / "pkg"
+    (root / "Runtime").mkdir(parents=True)
+    (root / "Runtime" / "Old.cs").write_text("class Old {}")
+    for m, text in unity_meta.expected(root).items():
+        m.write_text(text)
+    old_guid = unity_meta.existing_guid(root / "Runtime" / "Old.cs.meta")
+    assert old_guid == unity_meta.guid("Runtime/Old.cs")
+    (root / "Runtime" / "Moved").mkdir()
+    (root / "Runtime" / "Old.cs").rename(root / "Runtime" / "Moved" / "Renamed.cs")
+    (root / "Runtime" / "Old.cs.meta").rename(root / "Runtime" / "Moved" / "Renamed.cs.meta")
+    (root / "Runtime" / "New.cs").write_text("class New {}")
+    stale, orphans = unity_meta.differences(root)
+    assert not orphans
+    assert set(stale) == {root / "Runtime" / "Moved.meta", root / "Runtime" / "New.cs.meta"}
+    want = unity_meta.expected(root)
+    assert f"guid: {old_guid}\n" in want[root / "Runtime" / "Moved" / "Renamed.cs.meta"]
+    assert f"guid: {unity_meta.guid('Runtime/New.cs')}\n" in want[root / "Runtime" / "New.cs.meta"]
 
 
 MONO_LIB = Path("/usr/lib/mono")
