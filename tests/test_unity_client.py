@@ -185,13 +185,33 @@ def test_codec_rejects_truncated_and_malformed_input_without_hanging(harness: Pa
     assert any("truncated" in r["message"] for r in results[: len(frame)])
 
 
-def test_backoff_doubles_up_to_the_cap_with_bounded_jitter(harness: Path) -> None:
-    """Backoff(0.5 s, 8 s, jitter 0.2): delay i in [0.8, 1] x min(0.5 x 2^i, 8); Reset starts again."""
+def test_backoff_has_decorrelated_jitter_capped_escalated_and_a_spread_restart_delay(harness: Path) -> None:
+    """Backoff(0.5 s, 8 s): delay i in [0.5, min(8, 3 x delay i-1)]; Escalate(2) floors the next at 2 s; 1001 spreads."""
     (out,) = run(harness, "backoff")
+    prev = 0.5
     for i, d in enumerate(out["delays"]):
-        base = min(0.5 * 2**i, 8.0)
-        assert 0.8 * base - 1e-3 <= d <= base + 1e-3, (i, d)
-    assert 0.4 - 1e-3 <= out["after_reset"] <= 0.5 + 1e-3
+        assert 0.5 - 1e-3 <= d <= min(8.0, 3 * prev) + 1e-3, (i, d, prev)
+        prev = d
+    assert max(out["delays"]) > 2.0  # it grows (seeded: a fixed sequence)
+    assert 0.5 - 1e-3 <= out["after_reset"] <= 1.5 + 1e-3
+    assert out["escalated"] >= 2.0 - 1e-3
+    restart = out["after_restart"]  # 200 unseeded back-offs: uniform over [0, 10 s], not all alike
+    assert all(0 <= d <= 10 for d in restart) and len(set(restart)) >= 190  # not one seed for all
+    assert min(restart) < 1 and max(restart) > 9
+
+
+def test_a_server_restart_is_not_a_stampede(harness: Path) -> None:
+    """10,000 clients dropped by one restart (1001, server down 1 s): at most 5 % reconnect in any 50 ms window."""
+    (out,) = run(harness, "stampede", "10000", "1.0")
+    ours, old = out["schemes"]["decorrelated"], out["schemes"]["v0.2"]
+    print(
+        f"\nstampede, 10,000 clients, server down 1 s: busiest 50 ms holds {ours['busiest_connects']:.2%} of the "
+        f"reconnects ({ours['busiest_attempts']:.2%} of all {ours['attempts']} attempts); "
+        f"0.2.0 back-off: {old['busiest_connects']:.2%} ({old['busiest_attempts']:.2%} of {old['attempts']})"
+    )
+    assert ours["busiest_connects"] <= 0.05 and ours["busiest_attempts"] <= 0.05, ours
+    assert old["busiest_connects"] > 0.2, old  # the measure does see the old lock-step
+    assert ours["last_connect_s"] < 40, ours  # everyone is back within the 10 s spread plus a capped back-off
 
 
 def raw_drawing() -> list[list[list[int]]]:
@@ -357,20 +377,24 @@ def test_unity_scripts_compile_against_the_unityengine_stub(tmp_path: Path, hand
 
 
 def test_readme_game_loop_compiles_against_the_package(tmp_path: Path) -> None:
-    """The README's draw-the-word game loop compiles against Runtime/ and the stub (it cannot rot), and is short."""
+    """The README's game loop compiles with the Input System (define set) and with legacy Input (it cannot rot)."""
     readme = (UNITY / "README.md").read_text()
     section = readme[readme.index("## A game loop") :]
     code = section[section.index("```csharp\n") + len("```csharp\n") : section.index("```\n", 10)]
-    assert "SetTarget" in code and "Recognized" in code
-    body = [line for line in code.splitlines() if line.strip() not in ("", "{", "}") and not line.startswith("using")]
-    assert len(body) <= 16, body
+    assert "SetTarget" in code and "Recognized" in code and "#if ENABLE_INPUT_SYSTEM" in code
+    body = [line for line in code.splitlines() if line.strip() not in ("", "{", "}") and not line.startswith(("using", "#"))]
+    assert len(body) <= 24, body
     src = tmp_path / "DrawTheWord.cs"
     src.write_text(code)
     stub = tmp_path / "UnityEngine.dll"
     assert mcs("-target:library", f"-out:{stub}", str(STUB)).returncode == 0
+    inputs = tmp_path / "Unity.InputSystem.dll"
+    assert mcs("-target:library", f"-out:{inputs}", f"-r:{stub}", str(INPUT_SYSTEM_STUB)).returncode == 0
     runtime = sorted((UNITY / "Runtime").glob("*.cs"))
-    r = mcs("-target:library", f"-out:{tmp_path / 'Game.dll'}", f"-r:{stub}", *map(str, runtime), str(src))
-    assert r.returncode == 0, r.stdout + r.stderr
+    for defines in ([], ["-define:ENABLE_INPUT_SYSTEM"]):
+        out = tmp_path / f"Game{len(defines)}.dll"
+        r = mcs("-target:library", f"-out:{out}", f"-r:{stub}", f"-r:{inputs}", *defines, *map(str, runtime), str(src))
+        assert r.returncode == 0, r.stdout + r.stderr
 
 
 def test_sample_reads_input_only_through_the_handling_the_project_has() -> None:
@@ -616,3 +640,17 @@ def test_behaviour_raises_every_event_on_the_main_thread_and_reconnects_with_bac
     assert summary["after_throwing_handler"] == 4 and summary["top_guess_events"] == 4
     # LiveMs set from code is clamped like the Inspector's Range: 0 or 50..5000.
     assert summary["live_ms_clamped"] == [50, 5000, 0, 120]
+
+
+def test_no_garbage_while_drawing_and_little_per_received_guesses(harness: Path, server: ServerProcess) -> None:
+    """A pumped DoodleSession allocates 0 B per frame idle and drawing (steady state), and under 2 KB per guesses."""
+    (out,) = run(harness, "alloc", server.url, timeout_s=120)
+    print(
+        f"\nallocations on the pumping thread: {out['idle_bytes_per_frame']:.1f} B/frame idle, "
+        f"{out['drawing_bytes_per_frame']:.1f} B/frame drawing (2 points a frame), "
+        f"{out['bytes_per_guesses']:.0f} B per received guesses"
+    )
+    assert out["faults"] == 0 and out["guesses"] >= 40, out
+    assert out["idle_bytes_per_frame"] == 0, out
+    assert out["drawing_bytes_per_frame"] == 0, out
+    assert out["bytes_per_guesses"] < 2048, out

@@ -100,7 +100,7 @@ def test_pumped_client_runs_from_one_thread_against_the_live_server(harness: Pat
     """A pumped DoodleClient (no threads, own clock) gets replies and events, closes, and times out a deaf server."""
     by = {e["event"]: e for e in run(harness, "pumped", server.url, timeout_s=120)}
     p = by["pumped"]
-    assert p["threaded_call_refused"] and not p["completed_before_pump"]
+    assert not p["completed_before_pump"]
     assert p["events"] == ["welcome", "hello", "guesses", "guesses", "error unknown_type", "cleared"], p
     assert p["stroke_strokes"] == 1 and p["stroke_words"] == 5 and p["stroke_reply_seq"] == p["hello_seq"] + 1
     assert p["continuation_on_pump_thread"] and isinstance(p["drawing"], str)

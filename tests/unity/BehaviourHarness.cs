@@ -63,25 +63,25 @@ internal static class BehaviourHarness
         double endedAt = -1;
         var guesses = new List<GuessesMessage>();
         int disconnects = 0, failures = 0, onGuessesUnityEvent = 0;
-        b.Connected += w => { Note("connected"); sessions.Add(w.Session); };
-        b.Disconnected += d => { Note("disconnected"); disconnects++; endedAt = Clock.Elapsed.TotalSeconds; };
-        b.ConnectionFailed += e => { Note("failed"); failures++; endedAt = Clock.Elapsed.TotalSeconds; };
-        b.ConnectionStateChanged += s =>
+        b.Session.Connected += w => { Note("connected"); sessions.Add(w.Session); };
+        b.Session.Disconnected += d => { Note("disconnected"); disconnects++; endedAt = Clock.Elapsed.TotalSeconds; };
+        b.Session.ConnectionFailed += e => { Note("failed"); failures++; endedAt = Clock.Elapsed.TotalSeconds; };
+        b.Session.ConnectionStateChanged += s =>
         {
             Note("state " + s);
             if (s == ConnectionState.Connecting && endedAt >= 0) waits.Add(Clock.Elapsed.TotalSeconds - endedAt);
         };
-        b.GuessesReceived += g => { Note("guesses"); guesses.Add(g); };
+        b.Session.GuessesReceived += g => { Note("guesses"); guesses.Add(g); };
         // Throwing handlers (a C# one, a UnityEvent listener) must not keep the message from the others.
-        b.GuessesReceived += g => { throw new InvalidOperationException("a game handler that throws"); };
+        b.Session.GuessesReceived += g => { throw new InvalidOperationException("a game handler that throws"); };
         int afterThrowingHandler = 0, topGuessEvents = 0;
-        b.GuessesReceived += g => afterThrowingHandler++;
+        b.Session.GuessesReceived += g => afterThrowingHandler++;
         var unityEvent = (GuessesEvent)Get(b, "onGuesses");
         unityEvent.AddListener(g => { Note("unity event"); onGuessesUnityEvent++; });
         unityEvent.AddListener(g => { throw new InvalidOperationException("an Inspector listener that throws"); });
         ((TextEvent)Get(b, "onTopGuess")).AddListener(w => topGuessEvents++); // raised after onGuesses
 
-        long? notConnected = b.PenUp(); // before OnEnable: no connection, no exception
+        long? notConnected = b.Session.PenUp(); // before OnEnable: no connection, no exception
         var clamps = new List<int>();
         foreach (int ms in new[] { 10, 99999, -5, 120 })
         {
@@ -91,13 +91,13 @@ internal static class BehaviourHarness
         b.LiveMs = 0;
         Call(b, "OnEnable");
         Pump(b, () => sessions.Count == 1, 20);
-        var seq = b.SendStroke(new float[] { 0, 50, 100 }, new float[] { 0, 80, 0 });
+        var seq = b.Session.SendStroke(new float[] { 0, 50, 100 }, new float[] { 0, 80, 0 });
         Pump(b, () => guesses.Count == 1, 20);
         var upSince = Clock.Elapsed.TotalSeconds;
         Pump(b, () => Clock.Elapsed.TotalSeconds - upSince > 0.6, 5); // up long enough to count as good: back-off resets
         // A stroke is in progress when the server goes away; the player keeps drawing through the outage.
         float px = 0;
-        b.SendPoint(px, 10);
+        b.Session.SendPoint(px, 10);
         Emit("connected", null);
 
         // The test stops the server, starts it again on the same port and then writes a line.
@@ -105,13 +105,13 @@ internal static class BehaviourHarness
         int failuresBefore = failures;
         var restarted = new ManualResetEventSlim();
         new Thread(() => { Console.In.ReadLine(); restarted.Set(); }) { IsBackground = true }.Start();
-        Pump(b, () => restarted.IsSet && sessions.Count == 2, 90, () => { if (px < 200) b.SendPoint(px += 1, 10 + px / 2); });
+        Pump(b, () => restarted.IsSet && sessions.Count == 2, 90, () => { if (px < 200) b.Session.SendPoint(px += 1, 10 + px / 2); });
         // The behaviour replayed the finished stroke and the one in progress before publishing the new
         // connection: the pen-up ends stroke 2, and the next stroke is the third.
-        b.SendPoint(px + 5, 20);
-        b.PenUp();
+        b.Session.SendPoint(px + 5, 20);
+        b.Session.PenUp();
         Pump(b, () => guesses.Count == 3, 20);
-        var seq2 = b.SendStroke(new float[] { 0, 50, 100 }, new float[] { 0, 80, 0 });
+        var seq2 = b.Session.SendStroke(new float[] { 0, 50, 100 }, new float[] { 0, 80, 0 });
         Pump(b, () => guesses.Count == 4, 20);
         Call(b, "OnDisable");
         Call(b, "Update");
@@ -157,31 +157,31 @@ internal static class BehaviourHarness
         long? penUpSeq = null;
         double disabledAt = -1;
         var states = new List<string>();
-        b.Disconnected += d =>
+        b.Session.Disconnected += d =>
         {
             ends.Add("{\"code\":" + (d.CloseStatus.HasValue ? ((int)d.CloseStatus.Value).ToString() : "null")
                 + ",\"error\":" + (d.Error == null ? "null" : "\"" + d.Error.GetType().Name + "\"")
                 + ",\"reason\":\"" + Escape(d.Reason) + "\"}");
             endedAt = Clock.Elapsed.TotalSeconds;
         };
-        b.ConnectionFailed += e => endedAt = Clock.Elapsed.TotalSeconds;
-        b.ConnectionStateChanged += st =>
+        b.Session.ConnectionFailed += e => endedAt = Clock.Elapsed.TotalSeconds;
+        b.Session.ConnectionStateChanged += st =>
         {
             states.Add(st.ToString());
             if (st != ConnectionState.Connecting) return;
             connecting++;
             if (endedAt >= 0) waits.Add(Clock.Elapsed.TotalSeconds - endedAt);
         };
-        b.Connected += w =>
+        b.Session.Connected += w =>
         {
             connected++;
             // The first connection sends a pen-up the server never answers; the second stays idle,
             // so only the keep-alive can find out that the server stopped answering.
-            if (connected == 1 && mode == "hang") penUpSeq = b.PenUp();
+            if (connected == 1 && mode == "hang") penUpSeq = b.Session.PenUp();
             if (connected == 1 && mode == "flush")
             {
                 // Queued just before the component is disabled (a scene change): it must still go out.
-                b.SendStroke(new float[] { 0, 50, 100 }, new float[] { 0, 80, 0 });
+                b.Session.SendStroke(new float[] { 0, 50, 100 }, new float[] { 0, 80, 0 });
                 Call(b, "OnDisable");
                 disabledAt = Clock.Elapsed.TotalSeconds;
             }
@@ -217,15 +217,15 @@ internal static class BehaviourHarness
         var recognized = new List<RecognizedMessage>();
         var hellos = new List<HelloMessage>();
         var errors = new List<string>();
-        b.Connected += w => { Note("connected"); welcomes.Add(w); };
-        b.GuessesReceived += g => { Note("guesses"); guesses.Add(g); };
-        b.Recognized += r => { Note("recognized"); recognized.Add(r); };
-        b.ErrorReceived += e => errors.Add(e.Code);
-        b.MessageReceived += m => { if (m is HelloMessage) hellos.Add((HelloMessage)m); };
+        b.Session.Connected += w => { Note("connected"); welcomes.Add(w); };
+        b.Session.GuessesReceived += g => { Note("guesses"); guesses.Add(g); };
+        b.Session.Recognized += r => { Note("recognized"); recognized.Add(r); };
+        b.Session.ErrorReceived += e => errors.Add(e.Code);
+        b.Session.MessageReceived += m => { if (m is HelloMessage) hellos.Add((HelloMessage)m); };
         Call(b, "OnEnable");
         Pump(b, () => welcomes.Count == 1, 20);
         // A threshold this low is reached by any drawing: Recognized follows the first guesses.
-        var targetTask = b.SetTargetAsync("cat", 1e-6);
+        var targetTask = b.Session.SetTargetAsync("cat", 1e-6);
         Pump(b, () => targetTask.IsCompleted, 20);
         DrawStroke(b, 0, guesses, 1);
         DrawStroke(b, 1, guesses, 2);
@@ -257,19 +257,19 @@ internal static class BehaviourHarness
         }
 
         // Awaitable calls: a third stroke, then submit and sprite.
-        b.SendPoints(new float[] { 10, 60, 110 }, new float[] { 100, 20, 100 }, new long[] { 5000, 5040, 5080 });
-        var penUp = b.PenUpAsync();
+        b.Session.SendPoints(new float[] { 10, 60, 110 }, new float[] { 100, 20, 100 }, new long[] { 5000, 5040, 5080 });
+        var penUp = b.Session.PenUpAsync();
         Pump(b, () => penUp.IsCompleted, 20);
-        var submit = b.SubmitAsync("cat");
+        var submit = b.Session.SubmitAsync("cat");
         Pump(b, () => submit.IsCompleted, 20);
-        var sprite = b.SpriteAsync(64, "#ff0000", 3f);
+        var sprite = b.Session.SpriteAsync(64, "#ff0000", 3f);
         Pump(b, () => sprite.IsCompleted, 20);
         Call(b, "OnDisable");
         Call(b, "Update");
         bool notConnectedThrows = false;
         try
         {
-            b.PenUpAsync();
+            b.Session.PenUpAsync();
         }
         catch (InvalidOperationException)
         {

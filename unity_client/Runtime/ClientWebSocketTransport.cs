@@ -10,17 +10,29 @@ namespace Doodlestream
 {
     /// <summary>
     /// A <see cref="IDoodleTransport"/> over <see cref="ClientWebSocket"/> (native players and any
-    /// .NET; not WebGL). It starts no thread, task or timer of its own: every call to
-    /// <see cref="TryReceive"/> looks at the socket operations in flight (one receive, one send) and
-    /// starts the next one, so everything happens as fast as the client is pumped.
+    /// .NET; not WebGL). Receiving is polled: every call to <see cref="TryReceive"/> looks at the
+    /// receive in flight and starts the next one. Sending runs on one background thread: <see cref="Send"/>
+    /// copies the message into a pooled buffer and queues it, so the pumping thread allocates nothing
+    /// per frame while drawing (a <c>SendAsync</c> there would allocate its task every frame).
     /// </summary>
     public sealed class ClientWebSocketTransport : IDoodleTransport
     {
         private readonly ClientWebSocket _ws = new ClientWebSocket();
         private readonly CancellationTokenSource _stop = new CancellationTokenSource();
-        private readonly Queue<byte[]> _outbox = new Queue<byte[]>();
+        private struct Frame
+        {
+            public byte[] Buffer;
+            public int Count;
+        }
+
+        private readonly object _sendLock = new object(); // guards _outbox, _pool, _buffered, _sendError, _closeWanted
+        private readonly Queue<Frame> _outbox = new Queue<Frame>(64);
+        private readonly Stack<byte[]> _pool = new Stack<byte[]>();
+        private readonly ManualResetEventSlim _sendDone = new ManualResetEventSlim();
+        private Exception _sendError;
+        private Thread _sender;
         private readonly Queue<TransportEvent> _events = new Queue<TransportEvent>();
-        private Task _connect, _send, _close;
+        private Task _connect, _close;
         private Task<WebSocketReceiveResult> _receive;
         private byte[] _rx = new byte[64 * 1024];
         private int _rxLen;
@@ -31,7 +43,7 @@ namespace Doodlestream
         private string _closeReason;
 
         /// <inheritdoc/>
-        public long BufferedBytes { get { return _buffered; } }
+        public long BufferedBytes { get { lock (_sendLock) return _buffered; } }
 
         /// <inheritdoc/>
         public void Connect(Uri url, string token, int maxMessageBytes)
@@ -43,11 +55,53 @@ namespace Doodlestream
         }
 
         /// <inheritdoc/>
-        public void Send(byte[] message)
+        public void Send(byte[] buffer, int offset, int count)
         {
-            if (!_open || _closeWanted || _done) throw new InvalidOperationException("the socket is not open");
-            _outbox.Enqueue(message);
-            _buffered += message.Length;
+            if (buffer == null) throw new ArgumentNullException("buffer");
+            if (offset < 0 || count < 0 || offset > buffer.Length - count) throw new ArgumentOutOfRangeException("count");
+            lock (_sendLock)
+            {
+                if (!_open || _closeWanted || _done) throw new InvalidOperationException("the socket is not open");
+                byte[] pooled = _pool.Count > 0 && _pool.Peek().Length >= count ? _pool.Pop() : new byte[Math.Max(count, 256)];
+                Buffer.BlockCopy(buffer, offset, pooled, 0, count);
+                _outbox.Enqueue(new Frame { Buffer = pooled, Count = count });
+                _buffered += count;
+                Monitor.Pulse(_sendLock);
+            }
+        }
+
+        // The sender thread: the queued frames in order, then the close frame once asked for.
+        private void SendLoop()
+        {
+            try
+            {
+                while (true)
+                {
+                    Frame f;
+                    lock (_sendLock)
+                    {
+                        while (_outbox.Count == 0 && !_closeWanted && !_stop.IsCancellationRequested) Monitor.Wait(_sendLock);
+                        if (_stop.IsCancellationRequested) return;
+                        if (_outbox.Count == 0) break; // close wanted, everything sent
+                        f = _outbox.Dequeue();
+                    }
+                    _ws.SendAsync(new ArraySegment<byte>(f.Buffer, 0, f.Count), WebSocketMessageType.Binary, true, _stop.Token).GetAwaiter().GetResult();
+                    lock (_sendLock)
+                    {
+                        _buffered -= f.Count;
+                        if (_pool.Count < 64) _pool.Push(f.Buffer);
+                    }
+                }
+                _ws.CloseOutputAsync((WebSocketCloseStatus)_closeCode, _closeReason ?? "", _stop.Token).GetAwaiter().GetResult();
+            }
+            catch (Exception e)
+            {
+                lock (_sendLock) if (!_stop.IsCancellationRequested) _sendError = e;
+            }
+            finally
+            {
+                _sendDone.Set();
+            }
         }
 
         /// <inheritdoc/>
@@ -59,9 +113,13 @@ namespace Doodlestream
                 Finish(1000, reason);
                 return;
             }
-            _closeWanted = true;
-            _closeCode = code;
-            _closeReason = reason;
+            lock (_sendLock)
+            {
+                _closeCode = code;
+                _closeReason = reason;
+                _closeWanted = true;
+                Monitor.Pulse(_sendLock);
+            }
         }
 
         /// <inheritdoc/>
@@ -86,25 +144,14 @@ namespace Doodlestream
                 if (!_open)
                 {
                     if (_connect.IsFaulted || _connect.IsCanceled) { Fail(_connect.Exception); return; }
-                    _open = true;
+                    lock (_sendLock) _open = true;
+                    _sender = new Thread(SendLoop) { IsBackground = true, Name = "doodlestream send" };
+                    _sender.Start();
                     _events.Enqueue(new TransportEvent { Kind = TransportEventKind.Open });
                 }
-                if (_send != null && _send.IsCompleted)
-                {
-                    if (_send.IsFaulted || _send.IsCanceled) { Fail(_send.Exception); return; }
-                    _send = null;
-                }
-                if (_send == null && _outbox.Count > 0)
-                {
-                    var frame = _outbox.Dequeue();
-                    _buffered -= frame.Length;
-                    _send = _ws.SendAsync(new ArraySegment<byte>(frame), WebSocketMessageType.Binary, true, _stop.Token);
-                }
-                else if (_send == null && _closeWanted && _close == null)
-                {
-                    _close = _ws.CloseOutputAsync((WebSocketCloseStatus)_closeCode, _closeReason ?? "", _stop.Token);
-                }
-                if (_close != null && _close.IsCompleted && (_close.IsFaulted || _close.IsCanceled)) { Fail(_close.Exception); return; }
+                Exception sendError;
+                lock (_sendLock) sendError = _sendError;
+                if (sendError != null) { Fail(sendError); return; }
                 while (!_done)
                 {
                     if (_receive == null)
@@ -128,19 +175,25 @@ namespace Doodlestream
                     {
                         int code = _ws.CloseStatus.HasValue ? (int)_ws.CloseStatus.Value : 1005;
                         string reason = _ws.CloseStatusDescription ?? "";
-                        if (!_closeWanted) _close = _ws.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "", CancellationToken.None); // answer the server's close; best effort
+                        bool closing;
+                        lock (_sendLock) closing = _closeWanted;
+                        if (!closing) _close = _ws.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "", CancellationToken.None); // answer the server's close; best effort
                         Finish(code, reason);
                         return;
                     }
                     _rxLen += r.Count;
                     if (!r.EndOfMessage) continue;
-                    var data = new byte[_rxLen];
-                    Buffer.BlockCopy(_rx, 0, data, 0, _rxLen);
+                    int length = _rxLen;
                     _rxLen = 0;
                     if (r.MessageType == WebSocketMessageType.Text)
+                    {
                         _events.Enqueue(new TransportEvent { Kind = TransportEventKind.Error, Reason = "server sent a text frame; this client speaks msgpack only" });
-                    else
-                        _events.Enqueue(new TransportEvent { Kind = TransportEventKind.Message, Data = data });
+                        continue;
+                    }
+                    // The receive buffer itself, not a copy: the next receive starts only in the next Step,
+                    // which runs once this event was handed out and decoded (TryReceive's contract).
+                    _events.Enqueue(new TransportEvent { Kind = TransportEventKind.Message, Data = _rx, Count = length });
+                    return;
                 }
             }
             catch (Exception e) // a synchronous failure starting an operation
@@ -169,6 +222,7 @@ namespace Doodlestream
             try
             {
                 _stop.Cancel();
+                lock (_sendLock) Monitor.PulseAll(_sendLock);
                 if (_close == null) _ws.Abort();
                 _ws.Dispose();
             }
@@ -183,39 +237,22 @@ namespace Doodlestream
         /// out in the background within 2 s, as a browser's WebSocket does; otherwise it is aborted at once.</summary>
         public void Dispose()
         {
-            bool drain = _closeWanted && _open && !_done;
+            bool drain;
+            lock (_sendLock) drain = _closeWanted && _open && !_done && _sendError == null;
             _done = true;
             if (drain)
             {
-                _ = DrainAndCloseAsync();
+                var done = _sendDone;
+                ThreadPool.QueueUserWorkItem(_ =>
+                {
+                    done.Wait(TimeSpan.FromSeconds(2)); // the sender sends what is queued, then the close frame
+                    Thread.Sleep(100); // the close frame on its way before the socket goes
+                    Abort();
+                });
                 return;
             }
-            _outbox.Clear();
+            lock (_sendLock) _outbox.Clear();
             Abort();
-        }
-
-        private async Task DrainAndCloseAsync()
-        {
-            try
-            {
-                using (var limit = new CancellationTokenSource(TimeSpan.FromSeconds(2)))
-                {
-                    if (_send != null) await _send.ConfigureAwait(false);
-                    while (_outbox.Count > 0)
-                        await _ws.SendAsync(new ArraySegment<byte>(_outbox.Dequeue()), WebSocketMessageType.Binary, true, limit.Token).ConfigureAwait(false);
-                    if (_close != null) await _close.ConfigureAwait(false);
-                    else _close = _ws.CloseOutputAsync((WebSocketCloseStatus)_closeCode, _closeReason ?? "", limit.Token);
-                    await _close.ConfigureAwait(false);
-                }
-            }
-            catch (Exception)
-            {
-                // the socket is going away anyway
-            }
-            finally
-            {
-                Abort();
-            }
         }
     }
 }
