@@ -6,7 +6,8 @@ file and folder of the package therefore carries a committed ``.meta`` whose GUI
 its path inside the package (MD5 of ``doodlestream:`` + the POSIX path): stable across clones and
 unique per path. A ``.meta`` that exists keeps its GUID, whatever its file's path: scenes and
 prefabs reference scripts by GUID, so a file that moves or is split keeps the ``.meta`` (and GUID)
-it was released with; only a new file gets a derived GUID. Unity skips names starting with ``.`` and folders ending in ``~`` (it copies a
+it was released with; only a new file gets a derived GUID. Unity skips names starting with ``.``
+and folders ending in ``~`` (it copies a
 ``Samples~`` sample into the project on request), so those folders get no ``.meta``, but what lies
 inside them does, so an imported sample keeps its GUIDs.
 

@@ -186,7 +186,7 @@ def test_codec_rejects_truncated_and_malformed_input_without_hanging(harness: Pa
 
 
 def test_backoff_has_decorrelated_jitter_capped_escalated_and_a_spread_restart_delay(harness: Path) -> None:
-    """Backoff(0.5 s, 8 s): delay i in [0.5, min(8, 3 x delay i-1)]; Escalate(2) floors the next at 2 s; 1001 spreads."""
+    """Backoff(0.5 s, 8 s): delay i in [0.5, min(8, 3 x delay i-1)]; Escalate(2) floors the next at 2 s."""
     (out,) = run(harness, "backoff")
     prev = 0.5
     for i, d in enumerate(out["delays"]):
@@ -382,7 +382,8 @@ def test_readme_game_loop_compiles_against_the_package(tmp_path: Path) -> None:
     section = readme[readme.index("## A game loop") :]
     code = section[section.index("```csharp\n") + len("```csharp\n") : section.index("```\n", 10)]
     assert "SetTarget" in code and "Recognized" in code and "#if ENABLE_INPUT_SYSTEM" in code
-    body = [line for line in code.splitlines() if line.strip() not in ("", "{", "}") and not line.startswith(("using", "#"))]
+    lines = code.splitlines()
+    body = [line for line in lines if line.strip() not in ("", "{", "}") and not line.startswith(("using", "#"))]
     assert len(body) <= 24, body
     src = tmp_path / "DrawTheWord.cs"
     src.write_text(code)
@@ -462,9 +463,7 @@ def test_every_released_asset_keeps_its_guid() -> None:
     """Each GUID of the released package (0.2.0, recorded from git) is still in the package, on the same script."""
     released = json.loads(RELEASED_GUIDS.read_text())
     assert len(released["guids"]) >= 24
-    now = {
-        m.relative_to(UNITY).as_posix()[: -len(".meta")]: unity_meta.existing_guid(m) for m in UNITY.rglob("*.meta")
-    }
+    now = {m.relative_to(UNITY).as_posix()[: -len(".meta")]: unity_meta.existing_guid(m) for m in UNITY.rglob("*.meta")}
     by_guid = {g: path for path, g in now.items()}
     for path, g in released["guids"].items():
         # A script that moved or was split keeps its GUID (on the moved file, or on the part that kept the name).
