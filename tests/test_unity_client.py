@@ -631,9 +631,9 @@ def test_behaviour_raises_every_event_on_the_main_thread_and_reconnects_with_bac
     waits = sorted(summary["retry_waits_s"])  # each disconnect/failure to the next attempt, seen on the main thread
     assert len(waits) >= 3, summary
     # Measured on the main thread, so a loaded machine stretches them: upper bounds leave room for that.
-    assert summary["retry_waits_s"][0] <= 0.35, waits  # the initial 0.1 s delay after a good connection
-    # Mostly at the 0.4 s cap; without the cap they would pass 0.8 s then 1.6 s during the outage.
-    assert waits[len(waits) // 2] >= 0.25 and waits[-1] <= 1.0, waits
+    # The first after the restart's 1001 is spread over [0, 0.4 s]; later ones stay under the 0.4 s cap.
+    assert summary["retry_waits_s"][0] <= 0.75, waits
+    assert waits[-1] <= 1.0, waits
     assert summary["final_state"] == "Disconnected"
     # A throwing C# handler and a throwing UnityEvent listener did not keep the events after them from running.
     assert summary["after_throwing_handler"] == 4 and summary["top_guess_events"] == 4

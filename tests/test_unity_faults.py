@@ -94,16 +94,15 @@ def test_a_server_that_stops_answering_is_noticed_by_the_reply_timeout_and_the_k
 
 @pytest.mark.parametrize("run", ["threaded", "pumped"])
 def test_close_after_welcome_backs_off_instead_of_a_reconnect_storm(behaviour_exe: Path, run: str) -> None:
-    """Connections closing right after welcome: waits double (0.1, 0.2, 0.4, 0.8 s), not a retry every 0.1 s."""
+    """Connections closing right after welcome: decorrelated waits (0.1 s to 3x the last), not one every 0.1 s."""
     with FaultServer("close") as server:
         s = run_fault(behaviour_exe, server, 6, run=run)
     # Measured by the server, from its close to the next connection: never shorter than the client's
     # delay, whatever the load. Lower bounds of each delay with 20 % jitter: 0.08, 0.16, 0.32, 0.64 s.
     waits = server.gaps_s
     assert len(waits) >= 4, (waits, s)
-    for i, floor in enumerate([0.08, 0.16, 0.32, 0.64]):
-        assert waits[i] >= floor, (i, waits)
-    assert s["connecting"] <= 10, s  # doubling to 1.6 s allows 7 in 6 s; a storm at 0.1 s would make about 60
+    assert all(w >= 0.1 for w in waits), waits  # never under Initial
+    assert s["connecting"] <= 20, s  # the waits grow about 1.5x a step; a storm at 0.1 s would make about 60
     # The server's close (1000) is seen; a send racing with it may end one as a send failure instead.
     assert sum(e["code"] == 1000 for e in s["ends"]) >= len(waits) // 2, s
 
