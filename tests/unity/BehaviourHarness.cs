@@ -2,7 +2,9 @@
 // Runtime files, it plays Unity's part (OnEnable, an Update every 10 ms on the main thread,
 // OnDisable) and reports, one JSON object per line, what the behaviour raised and on which thread.
 //
-//   (every mode takes a last argument "pumped": the behaviour then runs pumped, as in WebGL)
+//   (every mode takes a last argument, the transport: "default" (ClientWebSocketTransport, made by the
+//   behaviour) or "lossy" (LossyTransport: sends only when pumped and drops its queue on Dispose, as a
+//   NativeWebSocket adapter may))
 //   BehaviourHarness.exe restart URL      connect; print "connected"; wait for "restarted" on stdin while
 //                                         the test restarts the server; expect a reconnect; print a summary
 //   BehaviourHarness.exe fault URL MODE S  against a fault-injection server (tests/test_unity_faults.py):
@@ -26,11 +28,11 @@ internal static class BehaviourHarness
     private static readonly System.Diagnostics.Stopwatch Clock = System.Diagnostics.Stopwatch.StartNew();
     private static int _offMainThread;
 
-    private static bool _pumped; // a last argument "pumped": the behaviour runs pumped, as in WebGL
+    private static bool _lossy; // a last argument "lossy": the behaviour's transports are LossyTransports
 
     private static int Main(string[] args)
     {
-        _pumped = args[args.Length - 1] == "pumped";
+        _lossy = args[args.Length - 1] == "lossy";
         switch (args[0])
         {
             case "restart": return Restart(args[1]);
@@ -40,12 +42,73 @@ internal static class BehaviourHarness
         }
     }
 
-    // A behaviour as the game gets it; pumped over ClientWebSocketTransport (all from Update, as in WebGL) when asked.
+    // A behaviour as the game gets it; over LossyTransports when asked.
     private static DoodleStreamBehaviour NewBehaviour()
     {
         var behaviour = new DoodleStreamBehaviour();
-        if (_pumped) behaviour.TransportFactory = () => new ClientWebSocketTransport();
+        if (_lossy) behaviour.TransportFactory = () => new LossyTransport();
         return behaviour;
+    }
+
+    /// <summary>A transport that does not drain on Dispose: frames wait in its own queue until it is pumped
+    /// (TryReceive), and Dispose drops what is still there and aborts the socket. A client that disposes
+    /// it right after Close loses the last frames; one that pumps the close until Closed loses nothing.</summary>
+    private sealed class LossyTransport : IDoodleTransport
+    {
+        private readonly ClientWebSocketTransport _inner = new ClientWebSocketTransport();
+        private readonly Queue<byte[]> _queue = new Queue<byte[]>();
+        private bool _closeWanted, _closeForwarded;
+        private int _closeCode;
+        private string _closeReason;
+        public static int Dropped;
+
+        public long BufferedBytes { get { return _inner.BufferedBytes + _queue.Sum(f => (long)f.Length); } }
+        public void Connect(Uri url, string token, int maxMessageBytes) { _inner.Connect(url, token, maxMessageBytes); }
+
+        public void Send(byte[] buffer, int offset, int count)
+        {
+            if (_closeWanted) throw new InvalidOperationException("closing");
+            var copy = new byte[count];
+            Buffer.BlockCopy(buffer, offset, copy, 0, count);
+            _queue.Enqueue(copy);
+        }
+
+        public void Close(int code, string reason)
+        {
+            _closeWanted = true;
+            _closeCode = code;
+            _closeReason = reason;
+        }
+
+        public bool TryReceive(out TransportEvent e)
+        {
+            try
+            {
+                while (_queue.Count > 0)
+                {
+                    var f = _queue.Peek();
+                    _inner.Send(f, 0, f.Length);
+                    _queue.Dequeue();
+                }
+            }
+            catch (InvalidOperationException)
+            {
+                // not open yet: they wait
+            }
+            if (_closeWanted && !_closeForwarded && _queue.Count == 0)
+            {
+                _closeForwarded = true;
+                _inner.Close(_closeCode, _closeReason);
+            }
+            return _inner.TryReceive(out e);
+        }
+
+        public void Dispose()
+        {
+            Dropped += _queue.Count;
+            _queue.Clear();
+            _inner.Dispose(); // never asked to close (when the close was not forwarded): aborted at once
+        }
     }
 
     private static int Restart(string url)
@@ -178,6 +241,13 @@ internal static class BehaviourHarness
             // The first connection sends a pen-up the server never answers; the second stays idle,
             // so only the keep-alive can find out that the server stopped answering.
             if (connected == 1 && mode == "hang") penUpSeq = b.Session.PenUp();
+            if (connected == 1 && mode == "pause_flush")
+            {
+                // Queued in the frame the app is paused: closed politely, pumped by the next Updates.
+                b.Session.SendStroke(new float[] { 0, 50, 100 }, new float[] { 0, 80, 0 });
+                Call(b, "OnApplicationPause", true);
+                disabledAt = Clock.Elapsed.TotalSeconds;
+            }
             if (connected == 1 && mode == "flush")
             {
                 // Queued just before the component is disabled (a scene change): it must still go out.
@@ -200,6 +270,7 @@ internal static class BehaviourHarness
         Field(o, "ends", "[" + string.Join(",", ends) + "]");
         Field(o, "states", "[" + string.Join(",", states.Select(x => "\"" + x + "\"")) + "]");
         Field(o, "off_main_thread", _offMainThread.ToString());
+        Field(o, "lossy_dropped", LossyTransport.Dropped.ToString());
         o.Append('}');
         Console.WriteLine(o);
         return 0;

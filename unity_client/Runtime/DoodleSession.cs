@@ -295,8 +295,10 @@ namespace Doodlestream
 
         private void OnEnded(DoodleClient client, DisconnectInfo info)
         {
-            bool announced = client == _client;
-            if (!announced && client != _connecting) return; // a connection already stopped
+            if (client != _client && client != _connecting) return; // a connection already stopped
+            // Welcomed counts as connected, even when the server closed before the session announced it.
+            bool announced = client == _client || (_welcome != null && _welcome.Status == TaskStatus.RanToCompletion);
+            double upSince = client == _client ? _upSinceS : _nowS;
             _client = _connecting = null;
             _welcome = null;
             Welcome = null;
@@ -312,7 +314,7 @@ namespace Doodlestream
                 Fail(info.Error ?? new WebSocketException(info.Reason), "cannot connect to " + ServerUrl);
             }
             if (!_running) return;
-            if (announced && _nowS - _upSinceS >= StableAfter.TotalSeconds) _backoff.Reset();
+            if (announced && _nowS - upSince >= StableAfter.TotalSeconds) _backoff.Reset();
             int code = info.CloseStatus.HasValue ? (int)info.CloseStatus.Value : 0;
             if (announced && (code == 1008 || code == 1009 || code == 1013)) _backoff.Escalate(2); // retrying soon will not help
             // 1001: the server went away (a restart): all its clients were dropped at once; spread them.
