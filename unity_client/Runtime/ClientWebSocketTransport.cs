@@ -1,4 +1,4 @@
-// IDoodleTransport over System.Net.WebSockets.ClientWebSocket, polled: for pumped mode in native players.
+// IDoodleTransport over System.Net.WebSockets.ClientWebSocket, for native players and any .NET.
 
 using System;
 using System.Collections.Generic;
@@ -10,32 +10,31 @@ namespace Doodlestream
 {
     /// <summary>
     /// A <see cref="IDoodleTransport"/> over <see cref="ClientWebSocket"/> (native players and any
-    /// .NET; not WebGL). Receiving is polled: every call to <see cref="TryReceive"/> looks at the
-    /// receive in flight and starts the next one. Sending runs on one background thread: <see cref="Send"/>
-    /// copies the message into a pooled buffer and queues it, so the pumping thread allocates nothing
-    /// per frame while drawing (a <c>SendAsync</c> there would allocate its task every frame).
+    /// .NET; not WebGL, which has no threads: there <c>WebGLWebSocketTransport</c> is used). Once open,
+    /// one background thread sends and one receives; the pumping thread only moves pooled buffers in
+    /// and out of two queues, so it allocates nothing per frame while drawing and nothing per message
+    /// received (a <c>SendAsync</c> or <c>ReceiveAsync</c> there would allocate its task every time).
     /// </summary>
     public sealed class ClientWebSocketTransport : IDoodleTransport
     {
-        private readonly ClientWebSocket _ws = new ClientWebSocket();
-        private readonly CancellationTokenSource _stop = new CancellationTokenSource();
+        /// <summary>Largest buffer kept in the pool for reuse, in bytes (a sprite PNG is not kept).</summary>
+        public const int MaxPooledBytes = 64 * 1024;
+
         private struct Frame
         {
             public byte[] Buffer;
             public int Count;
         }
 
-        private readonly object _sendLock = new object(); // guards _outbox, _pool, _buffered, _sendError, _closeWanted
+        private readonly ClientWebSocket _ws = new ClientWebSocket();
+        private readonly CancellationTokenSource _stop = new CancellationTokenSource();
+        private readonly object _lock = new object(); // guards every field below
         private readonly Queue<Frame> _outbox = new Queue<Frame>(64);
+        private readonly Queue<TransportEvent> _events = new Queue<TransportEvent>(64);
         private readonly Stack<byte[]> _pool = new Stack<byte[]>();
         private readonly ManualResetEventSlim _sendDone = new ManualResetEventSlim();
-        private Exception _sendError;
-        private Thread _sender;
-        private readonly Queue<TransportEvent> _events = new Queue<TransportEvent>();
-        private Task _connect, _close;
-        private Task<WebSocketReceiveResult> _receive;
-        private byte[] _rx = new byte[64 * 1024];
-        private int _rxLen;
+        private Task _connect;
+        private byte[] _lent; // the buffer of the message TryReceive handed out last: back to the pool on the next call
         private int _maxMessageBytes;
         private long _buffered;
         private bool _open, _closeWanted, _done;
@@ -43,7 +42,7 @@ namespace Doodlestream
         private string _closeReason;
 
         /// <inheritdoc/>
-        public long BufferedBytes { get { lock (_sendLock) return _buffered; } }
+        public long BufferedBytes { get { lock (_lock) return _buffered; } }
 
         /// <inheritdoc/>
         public void Connect(Uri url, string token, int maxMessageBytes)
@@ -59,18 +58,83 @@ namespace Doodlestream
         {
             if (buffer == null) throw new ArgumentNullException("buffer");
             if (offset < 0 || count < 0 || offset > buffer.Length - count) throw new ArgumentOutOfRangeException("count");
-            lock (_sendLock)
+            lock (_lock)
             {
                 if (!_open || _closeWanted || _done) throw new InvalidOperationException("the socket is not open");
-                byte[] pooled = _pool.Count > 0 && _pool.Peek().Length >= count ? _pool.Pop() : new byte[Math.Max(count, 256)];
+                byte[] pooled = Rent(count);
                 Buffer.BlockCopy(buffer, offset, pooled, 0, count);
                 _outbox.Enqueue(new Frame { Buffer = pooled, Count = count });
                 _buffered += count;
-                Monitor.Pulse(_sendLock);
+                Monitor.PulseAll(_lock);
             }
         }
 
-        // The sender thread: the queued frames in order, then the close frame once asked for.
+        /// <inheritdoc/>
+        public void Close(int code, string reason)
+        {
+            lock (_lock)
+            {
+                if (_done) return;
+                if (!_open)
+                {
+                    Finish(1000, reason);
+                    return;
+                }
+                _closeCode = code;
+                _closeReason = reason;
+                _closeWanted = true;
+                Monitor.PulseAll(_lock);
+            }
+        }
+
+        /// <inheritdoc/>
+        public bool TryReceive(out TransportEvent e)
+        {
+            lock (_lock)
+            {
+                if (_lent != null)
+                {
+                    Return(_lent);
+                    _lent = null;
+                }
+                if (!_open && !_done && _connect != null && _connect.IsCompleted)
+                {
+                    if (_connect.IsFaulted || _connect.IsCanceled) Fail(_connect.Exception);
+                    else Opened();
+                }
+                if (_events.Count > 0)
+                {
+                    e = _events.Dequeue();
+                    if (e.Kind == TransportEventKind.Message) _lent = e.Data;
+                    return true;
+                }
+            }
+            e = default(TransportEvent);
+            return false;
+        }
+
+        // Under _lock: the socket is open; the send and receive threads start.
+        private void Opened()
+        {
+            _open = true;
+            _events.Enqueue(new TransportEvent { Kind = TransportEventKind.Open });
+            new Thread(SendLoop) { IsBackground = true, Name = "doodlestream send" }.Start();
+            new Thread(ReceiveLoop) { IsBackground = true, Name = "doodlestream receive" }.Start();
+        }
+
+        // Under _lock: a buffer of at least `count` bytes, from the pool when one is big enough.
+        private byte[] Rent(int count)
+        {
+            return _pool.Count > 0 && _pool.Peek().Length >= count ? _pool.Pop() : new byte[Math.Max(count, 256)];
+        }
+
+        // Under _lock.
+        private void Return(byte[] buffer)
+        {
+            if (_pool.Count < 64 && buffer.Length <= MaxPooledBytes) _pool.Push(buffer);
+        }
+
+        // The send thread: the queued frames in order, then the close frame once asked for.
         private void SendLoop()
         {
             try
@@ -78,25 +142,25 @@ namespace Doodlestream
                 while (true)
                 {
                     Frame f;
-                    lock (_sendLock)
+                    lock (_lock)
                     {
-                        while (_outbox.Count == 0 && !_closeWanted && !_stop.IsCancellationRequested) Monitor.Wait(_sendLock);
+                        while (_outbox.Count == 0 && !_closeWanted && !_stop.IsCancellationRequested) Monitor.Wait(_lock);
                         if (_stop.IsCancellationRequested) return;
                         if (_outbox.Count == 0) break; // close wanted, everything sent
                         f = _outbox.Dequeue();
                     }
                     _ws.SendAsync(new ArraySegment<byte>(f.Buffer, 0, f.Count), WebSocketMessageType.Binary, true, _stop.Token).GetAwaiter().GetResult();
-                    lock (_sendLock)
+                    lock (_lock)
                     {
                         _buffered -= f.Count;
-                        if (_pool.Count < 64) _pool.Push(f.Buffer);
+                        Return(f.Buffer);
                     }
                 }
                 _ws.CloseOutputAsync((WebSocketCloseStatus)_closeCode, _closeReason ?? "", _stop.Token).GetAwaiter().GetResult();
             }
             catch (Exception e)
             {
-                lock (_sendLock) if (!_stop.IsCancellationRequested) _sendError = e;
+                lock (_lock) if (!_stop.IsCancellationRequested) Fail(e);
             }
             finally
             {
@@ -104,111 +168,79 @@ namespace Doodlestream
             }
         }
 
-        /// <inheritdoc/>
-        public void Close(int code, string reason)
+        // The receive thread: whole messages, copied into pooled buffers and queued for TryReceive.
+        private void ReceiveLoop()
         {
-            if (_done) return;
-            if (!_open)
-            {
-                Finish(1000, reason);
-                return;
-            }
-            lock (_sendLock)
-            {
-                _closeCode = code;
-                _closeReason = reason;
-                _closeWanted = true;
-                Monitor.Pulse(_sendLock);
-            }
-        }
-
-        /// <inheritdoc/>
-        public bool TryReceive(out TransportEvent e)
-        {
-            if (_events.Count == 0 && !_done) Step();
-            if (_events.Count > 0)
-            {
-                e = _events.Dequeue();
-                return true;
-            }
-            e = default(TransportEvent);
-            return false;
-        }
-
-        // Looks at what completed and starts what comes next; never blocks.
-        private void Step()
-        {
+            var rx = new byte[64 * 1024];
+            int len = 0;
             try
             {
-                if (_connect == null || !_connect.IsCompleted) return;
-                if (!_open)
+                while (true)
                 {
-                    if (_connect.IsFaulted || _connect.IsCanceled) { Fail(_connect.Exception); return; }
-                    lock (_sendLock) _open = true;
-                    _sender = new Thread(SendLoop) { IsBackground = true, Name = "doodlestream send" };
-                    _sender.Start();
-                    _events.Enqueue(new TransportEvent { Kind = TransportEventKind.Open });
-                }
-                Exception sendError;
-                lock (_sendLock) sendError = _sendError;
-                if (sendError != null) { Fail(sendError); return; }
-                while (!_done)
-                {
-                    if (_receive == null)
+                    if (len == rx.Length)
                     {
-                        if (_rxLen == _rx.Length)
+                        if (len >= _maxMessageBytes)
                         {
-                            if (_rxLen >= _maxMessageBytes)
-                            {
-                                Fail(new System.IO.InvalidDataException("server message larger than " + _maxMessageBytes + " bytes"));
-                                return;
-                            }
-                            Array.Resize(ref _rx, (int)Math.Min((long)_rx.Length * 2, _maxMessageBytes));
+                            lock (_lock) Fail(new System.IO.InvalidDataException("server message larger than " + _maxMessageBytes + " bytes"));
+                            return;
                         }
-                        _receive = _ws.ReceiveAsync(new ArraySegment<byte>(_rx, _rxLen, _rx.Length - _rxLen), _stop.Token);
+                        Array.Resize(ref rx, (int)Math.Min((long)rx.Length * 2, _maxMessageBytes));
                     }
-                    if (!_receive.IsCompleted) return;
-                    if (_receive.IsFaulted || _receive.IsCanceled) { Fail(_receive.Exception); return; }
-                    var r = _receive.Result;
-                    _receive = null;
+                    var r = _ws.ReceiveAsync(new ArraySegment<byte>(rx, len, rx.Length - len), _stop.Token).GetAwaiter().GetResult();
                     if (r.MessageType == WebSocketMessageType.Close)
                     {
                         int code = _ws.CloseStatus.HasValue ? (int)_ws.CloseStatus.Value : 1005;
                         string reason = _ws.CloseStatusDescription ?? "";
-                        bool closing;
-                        lock (_sendLock) closing = _closeWanted;
-                        if (!closing) _close = _ws.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "", CancellationToken.None); // answer the server's close; best effort
-                        Finish(code, reason);
+                        bool answer;
+                        lock (_lock) answer = !_closeWanted;
+                        if (answer) // answer the server's close; best effort
+                        {
+                            try
+                            {
+                                _ws.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "", CancellationToken.None).Wait(2000);
+                            }
+                            catch (Exception)
+                            {
+                                // going away anyway
+                            }
+                        }
+                        lock (_lock) Finish(code, reason);
                         return;
                     }
-                    _rxLen += r.Count;
+                    len += r.Count;
                     if (!r.EndOfMessage) continue;
-                    int length = _rxLen;
-                    _rxLen = 0;
-                    if (r.MessageType == WebSocketMessageType.Text)
+                    lock (_lock)
                     {
-                        _events.Enqueue(new TransportEvent { Kind = TransportEventKind.Error, Reason = "server sent a text frame; this client speaks msgpack only" });
-                        continue;
+                        if (r.MessageType == WebSocketMessageType.Text)
+                        {
+                            _events.Enqueue(new TransportEvent { Kind = TransportEventKind.Error, Reason = "server sent a text frame; this client speaks msgpack only" });
+                        }
+                        else
+                        {
+                            var buffer = Rent(len);
+                            Buffer.BlockCopy(rx, 0, buffer, 0, len);
+                            _events.Enqueue(new TransportEvent { Kind = TransportEventKind.Message, Data = buffer, Count = len });
+                        }
                     }
-                    // The receive buffer itself, not a copy: the next receive starts only in the next Step,
-                    // which runs once this event was handed out and decoded (TryReceive's contract).
-                    _events.Enqueue(new TransportEvent { Kind = TransportEventKind.Message, Data = _rx, Count = length });
-                    return;
+                    len = 0;
                 }
             }
-            catch (Exception e) // a synchronous failure starting an operation
+            catch (Exception e)
             {
-                Fail(e);
+                lock (_lock) if (!_stop.IsCancellationRequested) Fail(e);
             }
         }
 
+        // Under _lock.
         private void Fail(Exception e)
         {
+            if (_done) return;
             var inner = e is AggregateException && e.InnerException != null ? e.InnerException : e;
             _events.Enqueue(new TransportEvent { Kind = TransportEventKind.Error, Reason = inner == null ? "connection failed" : inner.Message });
             Finish(1006, inner == null ? "" : inner.Message);
         }
 
+        // Under _lock.
         private void Finish(int code, string reason)
         {
             if (_done) return;
@@ -222,8 +254,8 @@ namespace Doodlestream
             try
             {
                 _stop.Cancel();
-                lock (_sendLock) Monitor.PulseAll(_sendLock);
-                if (_close == null) _ws.Abort();
+                lock (_lock) Monitor.PulseAll(_lock);
+                _ws.Abort();
                 _ws.Dispose();
             }
             catch (Exception)
@@ -238,21 +270,23 @@ namespace Doodlestream
         public void Dispose()
         {
             bool drain;
-            lock (_sendLock) drain = _closeWanted && _open && !_done && _sendError == null;
-            _done = true;
-            if (drain)
+            lock (_lock)
             {
-                var done = _sendDone;
-                ThreadPool.QueueUserWorkItem(_ =>
-                {
-                    done.Wait(TimeSpan.FromSeconds(2)); // the sender sends what is queued, then the close frame
-                    Thread.Sleep(100); // the close frame on its way before the socket goes
-                    Abort();
-                });
+                drain = _closeWanted && _open && !_done;
+                _done = true;
+                if (!drain) _outbox.Clear();
+            }
+            if (!drain)
+            {
+                Abort();
                 return;
             }
-            lock (_sendLock) _outbox.Clear();
-            Abort();
+            var sent = _sendDone;
+            ThreadPool.QueueUserWorkItem(_ =>
+            {
+                sent.Wait(TimeSpan.FromSeconds(2)); // the send thread sends what is queued, then the close frame
+                Abort();
+            });
         }
     }
 }
