@@ -32,8 +32,10 @@ from server import quickdraw
 from tests.conftest import RAW, ROOT, ServerProcess
 from tests.unity_support import (
     BEHAVIOUR_HARNESS,
+    GAME_SAMPLE,
     HARNESS,
     SAMPLE,
+    SAMPLES,
     STUB,
     UNITY,
     aot_framework,
@@ -341,6 +343,8 @@ INPUT_HANDLING = {
     "legacy": ["-define:ENABLE_LEGACY_INPUT_MANAGER"],
     "input_system": ["-define:ENABLE_INPUT_SYSTEM;DOODLESTREAM_INPUT_SYSTEM"],
     "both": ["-define:ENABLE_LEGACY_INPUT_MANAGER;ENABLE_INPUT_SYSTEM;DOODLESTREAM_INPUT_SYSTEM"],
+    # Unity 6: the Input System by default, Rigidbody2D's linearVelocity/linearDamping (velocity/drag are obsolete).
+    "unity6": ["-define:UNITY_6000_0_OR_NEWER;ENABLE_INPUT_SYSTEM;DOODLESTREAM_INPUT_SYSTEM"],
 }
 
 
@@ -359,10 +363,11 @@ def test_token_goes_in_the_authorization_header(harness: Path) -> None:
 
 @pytest.mark.parametrize("handling", INPUT_HANDLING)
 def test_unity_scripts_compile_against_the_unityengine_stub(tmp_path: Path, handling: str) -> None:
-    """Runtime + sample compile against the UnityEngine stub in each input handling; warnings, undocumented API fail."""
+    """Runtime + both samples compile against the UnityEngine stub in each input handling; warnings fail."""
     plain, engine = sources()
     names = {f.name for f in engine}
-    assert {"DoodleStreamBehaviour.cs", "DrawWithMouse.cs", "SpriteOwner.cs"} <= names, names
+    assert {"DoodleStreamBehaviour.cs", "DrawWithMouse.cs", "SpriteOwner.cs", "DoodleToLife.cs"} <= names, names
+    assert {"DoodleBehaviours.cs", "DoodleOutline.cs", "DoodleSession.cs"} <= {f.name for f in plain}
     stub = tmp_path / "UnityEngine.dll"
     r = mcs("-target:library", f"-out:{stub}", str(STUB))
     assert r.returncode == 0, r.stdout + r.stderr
@@ -399,16 +404,18 @@ def test_readme_game_loop_compiles_against_the_package(tmp_path: Path) -> None:
 
 
 def test_sample_reads_input_only_through_the_handling_the_project_has() -> None:
-    """The sample uses legacy Input only under ENABLE_LEGACY_INPUT_MANAGER, the Input System only under its defines."""
+    """The samples use legacy Input only under ENABLE_LEGACY_INPUT_MANAGER, the Input System only under its defines."""
+    for script in (SAMPLE / "DrawWithMouse.cs", GAME_SAMPLE / "DoodleToLife.cs"):
+        text = script.read_text()
+        legacy = [m.start() for m in re.finditer(r"\bInput\.(GetMouse|GetKey|mousePosition)", text)]
+        new = [m.start() for m in re.finditer(r"\b(Pointer|Keyboard)\.current\b", text)]
+        assert legacy and new, script
+        legacy_blocks = list(re.finditer(r"#elif ENABLE_LEGACY_INPUT_MANAGER\n(.*?)#else", text, re.S))
+        new_blocks = list(re.finditer(r"#if ENABLE_INPUT_SYSTEM && DOODLESTREAM_INPUT_SYSTEM\n(.*?)#el", text, re.S))
+        assert legacy_blocks and new_blocks, script
+        assert all(any(b.start(1) <= i < b.end(1) for b in legacy_blocks) for i in legacy), script
+        assert all(any(b.start(1) <= i < b.end(1) for b in new_blocks) for i in new), script
     text = (SAMPLE / "DrawWithMouse.cs").read_text()
-    legacy = [m.start() for m in re.finditer(r"\bInput\.(GetMouse|GetKey|mousePosition)", text)]
-    new = [m.start() for m in re.finditer(r"\b(Pointer|Keyboard)\.current\b", text)]
-    assert legacy and new
-    legacy_block = re.search(r"#elif ENABLE_LEGACY_INPUT_MANAGER\n(.*?)#else", text, re.S)
-    new_block = re.search(r"#if ENABLE_INPUT_SYSTEM && DOODLESTREAM_INPUT_SYSTEM\n(.*?)#elif", text, re.S)
-    assert legacy_block and new_block
-    assert all(legacy_block.start(1) <= i < legacy_block.end(1) for i in legacy)
-    assert all(new_block.start(1) <= i < new_block.end(1) for i in new)
     behaviour = (UNITY / "Runtime" / "DoodleStreamBehaviour.cs").read_text()
     # Point times: a float of seconds since start-up has 8 ms steps after a day of play.
     assert "realtimeSinceStartup;" not in text + behaviour and "realtimeSinceStartupAsDouble" in behaviour
@@ -419,8 +426,12 @@ def test_package_manifest_samples_tests_and_assembly_definitions() -> None:
     manifest = json.loads((UNITY / "package.json").read_text())
     assert re.fullmatch(r"com\.[a-z0-9-]+\.[a-z0-9.-]+", manifest["name"])
     assert re.fullmatch(r"\d+\.\d+\.\d+", manifest["version"]) and manifest["unity"] >= "2021.3"
-    (sample,) = manifest["samples"]
-    assert sample["displayName"] and (UNITY / sample["path"]) == SAMPLE and sample["path"].startswith("Samples~/")
+    assert [UNITY / sample["path"] for sample in manifest["samples"]] == list(SAMPLES)
+    for sample in manifest["samples"]:
+        assert sample["displayName"] and sample["description"] and sample["path"].startswith("Samples~/")
+    assert manifest["license"] and (UNITY / "LICENSE.md").is_file() and (UNITY / "CHANGELOG.md").is_file()
+    assert manifest["documentationUrl"].startswith("https://") and manifest["documentationUrl"].endswith("README.md")
+    assert f"## {manifest['version']}" in (UNITY / "CHANGELOG.md").read_text()
     assert not (UNITY / "Samples").exists(), "a Samples folder without ~ compiles into every game"
     asmdefs = {p.parent: json.loads(p.read_text()) for p in UNITY.rglob("*.asmdef")}
     for cs in UNITY.rglob("*.cs"):
@@ -431,10 +442,12 @@ def test_package_manifest_samples_tests_and_assembly_definitions() -> None:
         assert set(a.get("references", [])) <= names | unity_assemblies, a
     runtime = asmdefs[UNITY / "Runtime"]
     assert runtime["name"] == "Doodlestream.Client"
-    assert asmdefs[SAMPLE]["references"][0] == runtime["name"]
-    assert {"name": "com.unity.inputsystem", "expression": "1.0.0", "define": "DOODLESTREAM_INPUT_SYSTEM"} in (
-        asmdefs[SAMPLE]["versionDefines"]
-    )
+    for sample in SAMPLES:
+        assert asmdefs[sample]["references"][0] == runtime["name"]
+        assert {"name": "com.unity.inputsystem", "expression": "1.0.0", "define": "DOODLESTREAM_INPUT_SYSTEM"} in (
+            asmdefs[sample]["versionDefines"]
+        )
+    assert len({asmdefs[sample]["name"] for sample in SAMPLES}) == len(SAMPLES)
     tests = asmdefs[UNITY / "Tests" / "Runtime"]
     assert tests["defineConstraints"] == ["UNITY_INCLUDE_TESTS"]
     assert "nunit.framework.dll" in tests["precompiledReferences"]
@@ -653,3 +666,63 @@ def test_no_garbage_while_drawing_and_little_per_received_guesses(harness: Path,
     assert out["idle_bytes_per_frame"] == 0, out
     assert out["drawing_bytes_per_frame"] == 0, out
     assert out["bytes_per_guesses"] < 1024, out
+
+
+LABELS = ROOT / "models" / "labels.txt"
+
+
+def test_game_sample_behaviour_table_uses_model_words_and_its_forces_do_what_they_say(harness: Path) -> None:
+    """DoodleToLife's word -> behaviour table: model words; floats rise, fliers hover, heavy is heavy, rolls spin."""
+    (out,) = run(harness, "behaviours")
+    words = set(LABELS.read_text().split("\n"))
+    table = out["table"]
+    assert len(table) >= 40 and set(table) <= words, sorted(set(table) - words)
+    assert set(table.values()) == {"Floats", "Flies", "Rolls", "Heavy"}
+    b = out["bodies"]
+    assert b["bird"]["motion"] == "Flies" and b["Hot Air Balloon "]["motion"] == "Floats"  # case and spaces ignored
+    assert b["house"]["motion"] == b[""]["motion"] == b["null"]["motion"] == "Falls"
+    # Mean force over a second at rest: a flier's lift cancels its weight (the wing beat averages out) and it
+    # pushes sideways towards its cruising speed; a floater's lift beats its weight; a faller gets none.
+    assert math.isclose(b["bird"]["mean_force_y"], b["bird"]["weight"], rel_tol=0.02) and b["bird"]["mean_force_x"] > 0
+    assert b["Hot Air Balloon "]["mean_force_y"] > b["Hot Air Balloon "]["weight"]
+    assert b["house"]["mean_force_y"] == 0 and b["house"]["mean_force_x"] == 0
+    assert b["anvil"]["mass"] >= 10 * b["house"]["mass"] and b["anvil"]["gravity"] > 1
+    assert b["wheel"]["round"] and b["wheel"]["spin"] != 0 and not b["house"]["round"]
+
+
+def alpha_of_drawing(strokes: list[list[list[int]]], size: int) -> np.ndarray:
+    """A raw drawing rendered as an alpha mask of side ``size`` (3 px lines), rows bottom-up as Unity's GetPixels32."""
+    xs = np.concatenate([np.asarray(s[0], float) for s in strokes])
+    ys = np.concatenate([np.asarray(s[1], float) for s in strokes])
+    scale = (size - 12) / max(xs.max() - xs.min(), ys.max() - ys.min(), 1)
+    img = np.zeros((size, size), np.uint8)
+    for x, y, _ in strokes:
+        pts = np.stack([(np.asarray(x) - xs.min()) * scale + 6, (np.asarray(y) - ys.min()) * scale + 6], 1)
+        cv2.polylines(img, [pts.round().astype(np.int32)], False, 255, 3, cv2.LINE_AA)
+    return np.flipud(img).copy()
+
+
+@pytest.mark.parametrize("max_points", [24, 8])
+def test_game_sample_outline_is_a_hull_around_every_drawn_pixel(harness: Path, tmp_path: Path, max_points: int) -> None:
+    """DoodleToLife's collider outline of a real drawing: convex, holds every drawn pixel, near OpenCV's hull's area."""
+    alpha = alpha_of_drawing(raw_drawing(), 128)
+    src = tmp_path / "alpha.bin"
+    src.write_bytes(alpha.tobytes())
+    (out,) = run(harness, "outline", str(src), "128", "128", str(max_points))
+    hull = np.asarray(out["hull"], np.float32).reshape(-1, 2)
+    assert 3 <= len(hull) <= max_points
+    assert out["area"] > 0  # counter-clockwise
+    # Every drawn pixel's square lies inside (its centre at least half a pixel from the outside).
+    rows, cols = np.nonzero(alpha >= 16)
+    centres = zip(cols + 0.5, rows + 0.5, strict=True)
+    inside = [cv2.pointPolygonTest(hull, (float(x), float(y)), True) for x, y in centres]
+    assert min(inside) >= 0.5 - 1e-3, min(inside)
+    # Close to the exact hull of the pixel squares (OpenCV's hull of the pixel corners): a few % more for fewer corners.
+    corners = np.concatenate([np.stack([cols + dx, rows + dy], 1) for dx in (0, 1) for dy in (0, 1)]).astype(np.float32)
+    reference = cv2.contourArea(cv2.convexHull(corners))
+    assert reference <= out["area"] <= reference * (1.03 if max_points == 24 else 1.25), (out["area"], reference)
+    print(f"\noutline with {len(hull)} corners: area {out['area']:.0f} px^2, exact hull {reference:.0f} px^2")
+    # Local space: centred, 64 px per unit; the circle for a rolling doodle has the polygon's area.
+    local = np.asarray(out["local"]).reshape(-1, 2)
+    assert np.allclose(local, (hull - 64) / 64, atol=1e-5)
+    assert math.isclose(math.pi * out["radius"] ** 2, out["area"] / 64**2, rel_tol=1e-4)

@@ -10,6 +10,8 @@
 //   Harness.exe session URL DRAWING PACE_MS stream DRAWING (JSON: [[xs, ys, ts], ...]) point by point
 //   Harness.exe alloc URL                   bytes a DoodleSession allocates on the pumping thread: per frame idle and
 //                                           drawing, per received guesses (GC.GetAllocatedBytesForCurrentThread)
+//   Harness.exe behaviours                  the DoodleToLife sample's word -> behaviour table, bodies and forces
+//   Harness.exe outline IN W H MAX          the sample's outline (convex hull, MAX corners) of IN (W x H alpha bytes)
 //   Harness.exe token URL TOKEN             connect with DoodleClient.Token (a header), then without
 //   Harness.exe token_url URL TOKEN         the URL the WebGL transport opens (token in the query)
 //   Harness.exe pumped URL                  a pumped DoodleClient over ClientWebSocketTransport, driven from
@@ -46,6 +48,8 @@ internal static class Harness
                 case "token": return TokenHeader(args[1], args[2]);
                 case "pumped": return Pumped(args[1]);
                 case "alloc": return Allocations(args[1]);
+                case "behaviours": Behaviours(); return 0;
+                case "outline": Outline(args[1], int.Parse(args[2], CultureInfo.InvariantCulture), int.Parse(args[3], CultureInfo.InvariantCulture), int.Parse(args[4], CultureInfo.InvariantCulture)); return 0;
                 case "token_url": Console.WriteLine(DoodleTransportUrls.WithToken(new Uri(args[1]), args[2])); return 0;
                 default:
                     Console.Error.WriteLine("usage: Harness.exe encode|roundtrip|reject|backoff|session ...");
@@ -196,6 +200,47 @@ internal static class Harness
     private static int _liveGuesses;
 
     /// <summary>Connects with the token in the Authorization header (not in the URL), then without any.</summary>
+    // ------------------------------------------------------------------ the DoodleToLife sample's plain C#
+
+    private static void Behaviours()
+    {
+        var table = new Dictionary<string, object>();
+        foreach (var kv in Doodlestream.Samples.DoodleBehaviours.Words) table[kv.Key] = kv.Value.ToString();
+        var bodies = new Dictionary<string, object>();
+        foreach (var word in new[] { "bird", "Hot Air Balloon ", "wheel", "anvil", "house", "", null })
+        {
+            var b = Doodlestream.Samples.DoodleBehaviours.BodyFor(word);
+            // Average force over one second of physics steps (50 Hz), for a body of its mass at rest, under -9.81 m/s^2.
+            double fx = 0, fy = 0;
+            for (int step = 0; step < 50; step++)
+            {
+                float x, y;
+                Doodlestream.Samples.DoodleBehaviours.Force(b, b.Mass, -9.81f, 0f, step / 50f, out x, out y);
+                fx += x / 50;
+                fy += y / 50;
+            }
+            bodies[word ?? "null"] = new Dictionary<string, object>
+            {
+                { "motion", b.Motion.ToString() }, { "mass", b.Mass }, { "gravity", b.GravityScale }, { "round", b.Round },
+                { "spin", b.Spin }, { "drag", b.LinearDrag }, { "mean_force_x", fx }, { "mean_force_y", fy },
+                { "weight", b.Mass * 9.81 * b.GravityScale },
+            };
+        }
+        Emit(new Dictionary<string, object> { { "table", table }, { "bodies", bodies } });
+    }
+
+    private static void Outline(string path, int width, int height, int maxPoints)
+    {
+        var alpha = File.ReadAllBytes(path);
+        var hull = Doodlestream.Samples.DoodleOutline.Hull(alpha, width, height, 16, maxPoints);
+        var local = Doodlestream.Samples.DoodleOutline.ToLocal(hull, width, height, width / 2f);
+        Emit(new Dictionary<string, object>
+        {
+            { "hull", hull.Select(v => (object)(double)v).ToList() }, { "area", Doodlestream.Samples.DoodleOutline.Area(hull) },
+            { "local", local.Select(v => (object)(double)v).ToList() }, { "radius", (double)Doodlestream.Samples.DoodleOutline.Radius(local) },
+        });
+    }
+
     // ------------------------------------------------------------------ allocations
 
     /// <summary>A session over ClientWebSocketTransport against the live server, pumped from this thread
