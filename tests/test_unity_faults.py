@@ -162,6 +162,7 @@ def test_pause_and_resume_continue_the_drawing_and_the_awaitable_calls_answer(
     assert s["submit_async"] == "saved", s
     assert isinstance(s["sprite_async"], int) and s["sprite_async"] > 8, s
     assert s["not_connected_throws"] and s["errors"] == [], s
+    assert s["off_thread_stroke_throws"], s  # BeginStroke/AddPoint are main-thread only, and checked
 
 
 @pytest.mark.parametrize("run", ["default", "lossy"])

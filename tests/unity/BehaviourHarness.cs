@@ -337,6 +337,15 @@ internal static class BehaviourHarness
         Pump(b, () => sprite.IsCompleted, 20);
         Call(b, "OnDisable");
         Call(b, "Update");
+        // The stroke helpers read Screen and Time: main thread only, and they say so off it.
+        bool offThreadThrows = false;
+        var other = new Thread(() =>
+        {
+            try { b.AddPoint(new UnityEngine.Vector2(1, 2)); }
+            catch (InvalidOperationException) { offThreadThrows = true; }
+        });
+        other.Start();
+        other.Join();
         bool notConnectedThrows = false;
         try
         {
@@ -369,6 +378,7 @@ internal static class BehaviourHarness
         Field(o, "submit_async", Outcome(submit));
         Field(o, "sprite_async", sprite.Status == System.Threading.Tasks.TaskStatus.RanToCompletion ? sprite.Result.Png.Length.ToString() : Outcome(sprite));
         Field(o, "not_connected_throws", notConnectedThrows ? "true" : "false");
+        Field(o, "off_thread_stroke_throws", offThreadThrows ? "true" : "false");
         Field(o, "errors", "[" + string.Join(",", errors.Select(e => "\"" + e + "\"")) + "]");
         Field(o, "off_main_thread", _offMainThread.ToString());
         o.Append('}');
