@@ -1118,16 +1118,7 @@ namespace Doodlestream
 
         private void Fault(Exception e)
         {
-            var h = Faulted;
-            if (h == null) return;
-            try
-            {
-                h(e);
-            }
-            catch (Exception)
-            {
-                // a throwing Faulted handler has nowhere left to report to
-            }
+            Handlers.Report(Faulted, e);
         }
 
         // ------------------------------------------------------------------ closing
@@ -1267,6 +1258,20 @@ namespace Doodlestream
     /// <summary>Raising events whose handlers may throw (shared by <see cref="DoodleClient"/> and the MonoBehaviour).</summary>
     internal static class Handlers
     {
+        /// <summary>Passes <paramref name="e"/> to the <c>Faulted</c> handler <paramref name="faulted"/>, if any; one that throws has nowhere left to report to.</summary>
+        internal static void Report(Action<Exception> faulted, Exception e)
+        {
+            if (faulted == null) return;
+            try
+            {
+                faulted(e);
+            }
+            catch (Exception)
+            {
+                // nowhere left to report to
+            }
+        }
+
         /// <summary>Calls each handler of <paramref name="handler"/> on its own: one that throws is passed to
         /// <paramref name="onThrow"/> and the handlers after it still run.</summary>
         internal static void InvokeEach<T>(Action<T> handler, T arg, Action<Exception> onThrow)

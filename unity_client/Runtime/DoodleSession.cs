@@ -635,16 +635,7 @@ namespace Doodlestream
 
         private void Fault(Exception e)
         {
-            var h = Faulted;
-            if (h == null) return;
-            try
-            {
-                h(e);
-            }
-            catch (Exception)
-            {
-                // a throwing Faulted handler has nowhere left to report to
-            }
+            Handlers.Report(Faulted, e);
         }
 
         private Action<Exception> _fault; // made once

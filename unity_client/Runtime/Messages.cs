@@ -419,17 +419,10 @@ namespace Doodlestream
             var a = new Guess[r.ReadArrayHeader()];
             for (int g = 0; g < a.Length; g++)
             {
-                string word = null;
-                double score = double.NaN;
-                int n = r.ReadMapHeader();
-                for (int i = 0; i < n; i++)
-                {
-                    int k, kl;
-                    r.ReadStringBytes(out k, out kl);
-                    if (r.BytesEqual(k, kl, KeyWord)) word = r.ReadString(strings);
-                    else if (r.BytesEqual(k, kl, KeyScore)) score = r.ReadNumber();
-                    else r.Skip();
-                }
+                string word;
+                double score;
+                long rank;
+                ReadWordScore(r, strings, out word, out score, out rank);
                 if (word == null || double.IsNaN(score))
                     throw new DoodleProtocolException("'guesses' message: each guess needs a string 'word' and a number 'score'");
                 a[g] = new Guess(word, score);
@@ -439,9 +432,21 @@ namespace Doodlestream
 
         private static TargetScore ReadTarget(Doodlestream.MsgPack.MsgPackReader r, Doodlestream.MsgPack.Utf8Cache strings)
         {
-            string word = null;
-            double score = double.NaN;
-            long rank = -1;
+            string word;
+            double score;
+            long rank;
+            ReadWordScore(r, strings, out word, out score, out rank);
+            if (word == null || double.IsNaN(score) || rank < 0)
+                throw new DoodleProtocolException("'guesses' message: 'target' needs a string 'word', a number 'score' and an int 'rank'");
+            return new TargetScore(word, score, (int)rank);
+        }
+
+        // A map of word, score and (a target's) rank; what is absent stays null, NaN, -1; other keys are skipped.
+        private static void ReadWordScore(Doodlestream.MsgPack.MsgPackReader r, Doodlestream.MsgPack.Utf8Cache strings, out string word, out double score, out long rank)
+        {
+            word = null;
+            score = double.NaN;
+            rank = -1;
             int n = r.ReadMapHeader();
             for (int i = 0; i < n; i++)
             {
@@ -452,9 +457,6 @@ namespace Doodlestream
                 else if (r.BytesEqual(k, kl, KeyRank)) rank = r.ReadInteger();
                 else r.Skip();
             }
-            if (word == null || double.IsNaN(score) || rank < 0)
-                throw new DoodleProtocolException("'guesses' message: 'target' needs a string 'word', a number 'score' and an int 'rank'");
-            return new TargetScore(word, score, (int)rank);
         }
 
         /// <inheritdoc/>

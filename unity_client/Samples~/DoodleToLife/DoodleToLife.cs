@@ -141,7 +141,7 @@ namespace Doodlestream.Samples
                 thing.transform.position = new Vector3((_min.x + _max.x) / 2, (_min.y + _max.y) / 2, _min.z);
                 var sprite = Sprite.Create(texture, new Rect(0, 0, texture.width, texture.height), new Vector2(0.5f, 0.5f), pixelsPerUnit);
                 thing.AddComponent<SpriteRenderer>().sprite = sprite;
-                AddBody(thing, word, texture, pixelsPerUnit).Own(texture, sprite);
+                AddBody(thing, word, texture, pixelsPerUnit).DrawnWith = sprite;
                 _things.Enqueue(thing);
                 while (_things.Count > Mathf.Max(1, maxThings)) Destroy(_things.Dequeue());
             }
@@ -209,16 +209,9 @@ namespace Doodlestream.Samples
     {
         /// <summary>How this thing moves (from <see cref="DoodleBehaviours.BodyFor"/>).</summary>
         public DoodleBody Settings;
+        /// <summary>The sprite it is drawn with, destroyed with it (its texture too).</summary>
+        public Sprite DrawnWith;
         private Rigidbody2D _body;
-        private Texture2D _texture;
-        private Sprite _sprite;
-
-        /// <summary>Takes ownership of what the doodle is drawn with.</summary>
-        public void Own(Texture2D texture, Sprite sprite)
-        {
-            _texture = texture;
-            _sprite = sprite;
-        }
 
         private void Awake()
         {
@@ -241,8 +234,9 @@ namespace Doodlestream.Samples
 
         private void OnDestroy()
         {
-            if (_sprite != null) Destroy(_sprite);
-            if (_texture != null) Destroy(_texture);
+            if (DrawnWith == null) return;
+            Destroy(DrawnWith.texture);
+            Destroy(DrawnWith);
         }
     }
 }
