@@ -71,6 +71,7 @@ const game = {
   timer: null,
   results: [], // {word, status: "recognized"|"missed"|"skipped", ms, top: {word, score}|null, strokes, id, best}
   guesses: [], // the last guesses the panel shows this round
+  almost: false, // the server said "almost" (the target in its top 3) during this round
   lastSpoken: null,
   record: gameRecord(),
 };
@@ -149,6 +150,7 @@ function nextRound() {
   pad.setTarget(word, rule);
   markSeen(word);
   game.guesses = [];
+  game.almost = false;
   game.elapsed = 0;
   game.since = null;
   game.warned = false;
@@ -190,6 +192,7 @@ function tick() {
 
 // The connection dropped: the clock stops (the player cannot be recognized meanwhile).
 onState((state) => {
+  if (state === "denied") ui.card.hidden = true; // no round can be played: the canvas says why
   if (!game.active || game.ending) return;
   if (state === "connected" && game.since === null) {
     game.since = performance.now();
@@ -228,7 +231,10 @@ function endRound(status, ms) {
   const strokes = pad.strokes();
   const top = game.guesses[0] ? { word: game.guesses[0].word, score: game.guesses[0].score } : null;
   const before = game.record.best[word];
-  const result = { word, status, ms: status === "recognized" ? ms : null, top, strokes, id: null, best: before ?? null };
+  const result = {
+    word, status, ms: status === "recognized" ? ms : null, top, strokes, id: null, best: before ?? null,
+    almost: game.almost, // "Almost!" was shown during the round
+  };
   game.results.push(result);
   keepRecord(result);
   if (strokes.length && conn.features.includes("submit")) {
@@ -304,6 +310,7 @@ onMessage((msg, pending) => {
     if (msg.target && msg.target.word === word) {
       ui.meter.value = msg.target.score;
       ui.almost.hidden = !msg.target.almost;
+      if (msg.target.almost) game.almost = true;
     }
     // what the panel shows (pad.js drops replies for older strokes the same way)
     if (msg.live ? pad.state.current !== null : msg.strokes === pad.state.strokes.length) {

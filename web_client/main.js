@@ -38,6 +38,7 @@ if (params.has("token")) {
 // ------------------------------------------------------------------ connection
 
 onState((state, detail) => {
+  if (state === "denied") pad.lock(true); // nothing can be drawn; the canvas says why (view.setConn)
   view.setConn(state, detail, conn.attempt > 0);
   if (state !== "connected") view.markStale();
 });
