@@ -75,7 +75,7 @@ def test_page_and_msgpack_vendor_file_are_served(server: ServerProcess) -> None:
     status, body, ctype = get(server.http + "/classes")
     info = json.loads(body)
     assert status == 200 and len(info["classes"]) == 345 and "cat" in info["classes"] and info["model"]
-    for path in ("/vendor/../server/app.py", "/vendor/msgpack.js", "/node_modules/.package-lock.json"):
+    for path in ("/vendor/../server/app.py", "/vendor/msgpack.js", "/node_modules/.package-lock.json", "/package.json"):
         assert get(server.http + path)[0] == 404, path
 
 
