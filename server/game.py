@@ -18,10 +18,16 @@ Contract
   renormalises the scores among its words.
 * **Target.** :meth:`Ranking.target` is the target's score and its 1-based rank among all
   candidates (ties in the stable order of the candidates), whether or not it is in the top.
-* **Threshold.** ``recognized`` fires when the target's score reaches the session's
+* **Rule.** :func:`recognizes` decides ``recognized`` by the session's ``hello.recognize``
+  (:data:`RULES`; :data:`DEFAULT_RULE` when it chose none): ``"top1"`` when the target is
+  the top guess (rank 1); ``"score"`` when the target's score reaches the session's
   ``target_threshold``, else :attr:`Ranker.threshold`: ``model.json``'s
   ``calibration.threshold_95`` (the calibrated score from which the top guess is right 95%
   of the time on the calibration half of the raw set), else :data:`FALLBACK_THRESHOLD`.
+  ``python -m training.recognize_rules`` measures both, and the candidates the default was
+  chosen from, on the raw set (the model card's table).
+* **Almost.** :func:`almost`: the target is within the top :data:`ALMOST_RANK` and not yet
+  recognized in this drawing (what a client shows as "almost!").
 """
 
 from __future__ import annotations
@@ -47,10 +53,17 @@ from server.custom_words import (
 from server.errors import ModelError, UnknownWord
 from server.infer import TOP_K, Prediction, top_k
 from server.limits import MAX_CUSTOM_EXAMPLES_PER_WORD, MAX_CUSTOM_WORDS, MAX_SERVER_CUSTOM_WORDS
+from server.protocol import RECOGNIZE_RULES
 
 #: ``recognized`` threshold of a model whose ``model.json`` records no ``calibration.threshold_95``,
 #: as a calibrated score: a documented stand-in, not a measured precision.
 FALLBACK_THRESHOLD = 0.9
+#: The ``recognized`` rules a session may choose (``hello.recognize``).
+RULES = RECOGNIZE_RULES
+#: The rule of a session that chose none: measured by ``training.recognize_rules`` (model card).
+DEFAULT_RULE = "top1"
+#: ``guesses.target.almost`` while the target ranks within this many guesses, in ranks.
+ALMOST_RANK = 3
 
 Top = list[tuple[str, float]]
 
@@ -75,6 +88,8 @@ class Game:
     target: str | None = None
     #: The session's own ``recognized`` threshold (``None``: the server's).
     threshold: float | None = None
+    #: The session's ``recognized`` rule (``None``: :data:`DEFAULT_RULE`).
+    rule: str | None = None
     #: Whether ``recognized`` was sent for the drawing in progress.
     recognized: bool = False
 
@@ -107,6 +122,24 @@ class Ranking:
         score = self.scores[i]
         rank = int(np.count_nonzero(self.scores > score) + np.count_nonzero(self.scores[:i] == score)) + 1
         return float(score), rank
+
+
+def recognizes(rule: str, ranking: Ranking, word: str, threshold: float) -> bool:
+    """Whether ``word`` counts as recognized in ``ranking`` by ``rule`` (see module docstring)."""
+    found = ranking.target(word)
+    if found is None:
+        return False
+    score, rank = found
+    if rule == "score":
+        return score >= threshold
+    if rule == "top1":
+        return rank == 1
+    raise ValueError(f"unknown rule {rule!r}")
+
+
+def almost(rank: int, recognized: bool) -> bool:
+    """Whether a target ranked ``rank`` is "almost" there (see module docstring)."""
+    return rank <= ALMOST_RANK and not recognized
 
 
 @dataclass

@@ -12,6 +12,7 @@ import pytest
 from replay_client.client import DoodleClient
 from server import quickdraw
 from server.errors import ErrorCode
+from server.game import ALMOST_RANK, DEFAULT_RULE
 from server.infer import Classifier, top_k
 from server.render import as_points, render
 from tests.conftest import MODEL_DIR, RAW, SHIPPED_META, ServerProcess
@@ -60,7 +61,7 @@ async def test_welcome_names_features_and_minor_version(srv: ServerProcess) -> N
         w = c.welcome
     assert w["protocol"] == 1 and w["protocol_minor"] == 1
     assert set(w["features"]) == {
-        *("words", "target", "teach", "resume", "submit", "sprite", "delete", "mine", "moderate"),
+        *("words", "target", "recognize", "teach", "resume", "submit", "sprite", "delete", "mine", "moderate"),
     }
     for name in ("max_custom_words", "max_custom_examples_per_word", "max_server_custom_words", "resume_ttl_s"):
         assert name in w["limits"]
@@ -120,15 +121,21 @@ async def test_unknown_words_are_named(srv: ServerProcess) -> None:
         assert ok["words"] is None and ok["target"] is None
 
 
-async def test_target_is_reported_and_recognized_fires_once_for_real_drawings(srv: ServerProcess) -> None:
-    """Every guesses carries the target's score and rank; real raw drawings of the target are recognized
-    once per drawing, right after the first guesses whose target score reaches the threshold, with `ms`
-    in the drawing's own time (from its first point)."""
+@pytest.mark.parametrize("rule", ["score", "top1", None])
+async def test_target_is_reported_and_recognized_fires_once_for_real_drawings(
+    srv: ServerProcess, rule: str | None
+) -> None:
+    """Every guesses carries the target's score, rank and `almost` (top 3, not yet recognized); real raw
+    drawings of the target are recognized once per drawing, right after the first guesses where the rule
+    holds ("score": the score reaches the threshold, as before; "top1", the default: the target leads),
+    naming the rule, with `ms` in the drawing's own time (from its first point)."""
     recognized = 0
+    expected_rule = rule or DEFAULT_RULE
     async with DoodleClient(srv.url) as c:
-        hello = await c.call({"type": "hello", "target": "apple", "top_k": 1})
+        hello = await c.call({"type": "hello", "target": "apple", "top_k": 1, "recognize": rule})
         threshold = hello["target_threshold"]
         assert threshold == pytest.approx(SHIPPED_META["calibration"]["threshold_95"])  # the model's own
+        assert hello["recognize"] == expected_rule
         for d in drawings("apple", 10):
             first_t = d.strokes[0].t[0] if d.strokes[0].t else 0
             expected: list[dict[str, Any]] = []
@@ -138,7 +145,8 @@ async def test_target_is_reported_and_recognized_fires_once_for_real_drawings(sr
                 t = reply["target"]
                 assert t["word"] == "apple" and t["rank"] >= 1 and 0 <= t["score"] <= 1
                 assert (t["rank"] == 1) == (reply["guesses"][0]["word"] == "apple")
-                if t["score"] >= threshold and not expected:
+                holds = t["score"] >= threshold if expected_rule == "score" else t["rank"] == 1
+                if holds and not expected:
                     last_t = max(max(x.t or (0,)) for x in d.strokes[:k])
                     expected.append(
                         {
@@ -147,13 +155,46 @@ async def test_target_is_reported_and_recognized_fires_once_for_real_drawings(sr
                             "score": t["score"],
                             "strokes": k,
                             "ms": last_t - first_t,
+                            "rule": expected_rule,
                         }
                     )
+                assert t["almost"] is (t["rank"] <= ALMOST_RANK and not expected)
             cleared = await c.call({"type": "clear"})  # every recognized of this drawing arrived before this
             assert cleared["type"] == "cleared"
             assert c.recognized == expected
             recognized += len(expected)
     assert recognized >= 3
+
+
+async def test_recognize_rule_is_a_session_setting_and_bad_values_change_nothing(srv: ServerProcess) -> None:
+    """hello.recognize is echoed with the other v1.1 settings, kept until changed (a hello without it keeps
+    it, null restores the default); a bad value is invalid_field and leaves every setting as it was."""
+    async with DoodleClient(srv.url) as c:
+        h = await c.call({"type": "hello", "target": "apple", "recognize": "score", "target_threshold": 0.5})
+        assert (h["recognize"], h["target_threshold"], h["target"]) == ("score", 0.5, "apple")
+        assert (await c.call({"type": "hello", "top_k": 3}))["recognize"] == "score"
+        bad = await c.call({"type": "hello", "target": "cat", "recognize": "maybe"})
+        assert bad["type"] == "error" and bad["code"] == ErrorCode.INVALID_FIELD and "'recognize'" in bad["message"]
+        h = await c.call({"type": "hello", "top_k": 3})
+        assert (h["recognize"], h["target"]) == ("score", "apple")
+        assert (await c.call({"type": "hello", "recognize": None}))["recognize"] == DEFAULT_RULE == "top1"
+
+
+async def test_top1_ignores_the_threshold_and_score_keeps_it(srv: ServerProcess) -> None:
+    """A drawing whose target leads at a score under target_threshold is recognized by "top1" (the
+    threshold applies to "score" only) and not by "score"."""
+    fired: dict[str, list[list[str]]] = {"top1": [], "score": []}
+    for d in drawings("apple", 3):
+        for rule, seen in fired.items():
+            async with DoodleClient(srv.url) as c:
+                await c.call({"type": "hello", "target": "apple", "recognize": rule, "target_threshold": 1.0})
+                ranks = [(await c.call(stroke_msg(s)))["target"]["rank"] for s in d.strokes]
+                await c.call({"type": "clear"})
+                seen.append([m["rule"] for m in c.recognized])
+                if rule == "top1":
+                    assert seen[-1] == (["top1"] if 1 in ranks else [])
+    assert ["top1"] in fired["top1"]  # some drawing did lead, under a score of 1.0
+    assert fired["score"] == [[]] * len(fired["score"])
 
 
 def records(srv: ServerProcess) -> list[dict[str, Any]]:
