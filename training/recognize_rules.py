@@ -5,22 +5,25 @@ question is when to say "I know, it's X".  This command replays every raw drawin
 (``$DOODLE_SHARED/quickdraw/raw``, recorded with timing) through the server's own model
 path -- :func:`server.render.render` of the strokes so far at each pen-up (the function
 the session canvas matches) and :class:`server.infer.Classifier` (the serving
-interpreter, calibrated scores) -- and scores every candidate rule on the same states:
+interpreter, calibrated scores) -- and scores every candidate rule on the same states.
+``--live-ms N`` adds a state every N ms of a stroke in progress, as the live guesses a
+client asks for with ``hello.live_ms`` (the server applies the rule to those too).
+
+Rules:
 
 * ``score >= T``: the target's score reaches ``T`` whatever its rank (``T`` =
   ``calibration.threshold_95`` is the strict rule, ``hello.recognize = "score"``);
 * ``per-word``: the target's score reaches a threshold fitted per word on the
-  calibration half (the lowest score that at most 1% of the other words' drawings reach);
-* ``top1``: the target is the top guess at a pen-up (``hello.recognize = "top1"``),
-  alone or with a margin over the second guess, a score floor, or held for N ms
-  (the target stays the top guess for N ms of drawing time: no pen-up in between puts
-  another word on top).
+  calibration half (the lowest score that at most 1% (or 0.5%) of the other words' drawings reach);
+* ``top1``: the target is the top guess (``hello.recognize = "top1"``), alone or with a
+  margin over the second guess, a score floor, or held for N ms (the target stays the
+  top guess for N ms of drawing time: no state in between puts another word on top).
 
 Figures per rule, on the *held-out* half of the raw set (:func:`training.calibrate.is_calibration`
 false: the per-word thresholds and ``threshold_95`` were fitted on the other half):
 
 * ``win``: share of the drawings of the target recognised within :data:`ROUND_MS` of
-  drawing time (the pen-up's time since the drawing's first point);
+  drawing time (the state's time since the drawing's first point);
 * ``false_random``: share recognised when the target is another word, drawn at random
   from the same word set (computed exactly: the mean over every other word);
 * ``false_neighbour``: share recognised when the target is the drawn word's most
@@ -33,17 +36,19 @@ Two word sets: all the model's words, and the play mode's game words
 over all the model's words (the play mode sends no word list).  The shipped rules
 (:data:`server.game.RULES`) are also scored through :func:`server.game.recognizes` itself,
 and the command fails if that differs from the table.  Results go to
-``recognize_rules.json`` in ``--out`` (default: the model folder).
+``recognize_rules.json`` (``recognize_rules_live.json`` with ``--live-ms``) in ``--out``
+(default: the model folder).
 """
 
 from __future__ import annotations
 
 import argparse
+import bisect
 import json
 import math
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,7 +59,9 @@ import numpy.typing as npt
 from server import quickdraw
 from server.game import DEFAULT_RULE, RULES, Ranking, recognizes, threshold_of
 from server.infer import Classifier
-from training.calibrate import is_calibration, prefix_images
+from server.render import Points, render
+from training.calibrate import is_calibration
+from training.data import strokes_of
 
 #: A round's drawing time: a drawing is won when its target is recognised by then, in ms.
 ROUND_MS = 20_000
@@ -90,24 +97,35 @@ class States:
         return self.scores[a:b], self.times[a:b]
 
 
-def pen_up_times(d: quickdraw.Drawing) -> list[float]:
-    """Drawing time at each pen-up: the stroke's last point since the first point, in ms
-    (what :meth:`server.session.Session.drawing_ms` reports)."""
-    first = d.strokes[0].t
-    assert first is not None
-    return [float(s.t[-1] - first[0]) if s.t is not None else math.nan for s in d.strokes]
+def moments(d: quickdraw.Drawing, live_ms: int = 0) -> Iterator[tuple[list[Points], float]]:
+    """The drawing as the server classifies it, with the drawing time of each moment (ms since
+    its first point, what :meth:`server.session.Session.drawing_ms` reports): after each pen-up
+    and, with ``live_ms``, every ``live_ms`` of recorded time while a stroke is in progress (the
+    finished strokes and the points of the pending one so far, as a live guess renders them)."""
+    strokes = strokes_of(d)
+    first = d.strokes[0].t[0] if d.strokes[0].t else 0
+    for k, s in enumerate(d.strokes):
+        t = s.t or (first,) * len(s)
+        at = t[0] + live_ms
+        while live_ms and at < t[-1]:
+            yield [*strokes[:k], strokes[k][: bisect.bisect_right(t, at)]], float(at - first)
+            at += live_ms
+        yield strokes[: k + 1], float(t[-1] - first)
 
 
-def replay(model: Classifier, drawings: Sequence[quickdraw.Drawing], *, progress: bool = True) -> States:
-    """Render each drawing after each pen-up and classify it (see module docstring)."""
+def replay(
+    model: Classifier, drawings: Sequence[quickdraw.Drawing], *, live_ms: int = 0, progress: bool = True
+) -> States:
+    """Render each drawing at each of its :func:`moments` and classify it (see module docstring)."""
     starts, times, parts = [0], [], []
     for c in range(0, len(drawings), CHUNK):
-        chunk = drawings[c : c + CHUNK]
-        images, _ = prefix_images(chunk, model.labels)
-        parts.append(model.predict(images).astype(np.float32))
-        for d in chunk:
-            starts.append(starts[-1] + len(d.strokes))
-            times.extend(pen_up_times(d))
+        images = []
+        for d in drawings[c : c + CHUNK]:
+            for strokes, at in moments(d, live_ms):
+                images.append(render(strokes))
+                times.append(at)
+            starts.append(len(times))
+        parts.append(model.predict(np.asarray(images, np.uint8)).astype(np.float32))
         if progress:
             print(f"  classified {min(c + CHUNK, len(drawings))}/{len(drawings)} drawings", file=sys.stderr)
     return States(
@@ -327,7 +345,9 @@ def table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def evaluate(model_dir: Path, raw: Path, *, limit: int | None = None, progress: bool = True) -> dict[str, Any]:
+def evaluate(
+    model_dir: Path, raw: Path, *, limit: int | None = None, live_ms: int = 0, progress: bool = True
+) -> dict[str, Any]:
     """Replay the raw set and score every candidate rule (see module docstring)."""
     model = Classifier(model_dir, max_batch=64)
     labels = model.labels
@@ -335,7 +355,7 @@ def evaluate(model_dir: Path, raw: Path, *, limit: int | None = None, progress: 
     if limit is not None:
         drawings = [drawings[i] for i in sorted(np.random.default_rng(0).permutation(len(drawings))[:limit])]
     t0 = time.time()
-    states = replay(model, drawings, progress=progress)
+    states = replay(model, drawings, live_ms=live_ms, progress=progress)
     within = states.times <= ROUND_MS
     threshold = threshold_of(model.meta)
     per_word = {share: per_word_thresholds(states, labels, within, false_share=share) for share in PER_WORD_FALSE}
@@ -348,6 +368,7 @@ def evaluate(model_dir: Path, raw: Path, *, limit: int | None = None, progress: 
         "held_out_drawings": int((~states.calibration).sum()),
         "pen_up_states": len(states.times),
         "round_ms": ROUND_MS,
+        "live_ms": live_ms,
         "threshold_95": threshold,
         "aim": {"win": AIM_WIN, "false_random": AIM_FALSE_RANDOM},
         "shipped": {"top1": "top1 ('top1')", "score": next(iter(candidates(threshold, per_word)))},
@@ -377,13 +398,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--raw", type=Path, default=quickdraw.raw_dir(), help="raw/ drawings (with timing)")
     p.add_argument("--out", type=Path, default=None, help="where recognize_rules.json goes (default: --model)")
     p.add_argument("--limit", type=int, default=None, help="score a fixed random sample of this many drawings")
+    p.add_argument(
+        "--live-ms",
+        type=int,
+        default=0,
+        help="also classify every this many ms of a stroke in progress, as live guesses (default 0: pen-ups only; "
+        "results go to recognize_rules_live.json)",
+    )
     args = p.parse_args(argv)
-    results = evaluate(args.model, args.raw, limit=args.limit)
+    results = evaluate(args.model, args.raw, limit=args.limit, live_ms=args.live_ms)
     out: Path = args.out or args.model
     out.mkdir(parents=True, exist_ok=True)
-    (out / "recognize_rules.json").write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+    name = "recognize_rules_live.json" if args.live_ms else "recognize_rules.json"
+    (out / name).write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+    moments = f"pen-ups and live guesses every {args.live_ms} ms" if args.live_ms else "pen-ups only"
     print(
-        f"{results['held_out_drawings']} held-out raw drawings ({results['model']}), recognised within "
+        f"{results['held_out_drawings']} held-out raw drawings ({results['model']}, {moments}), recognised within "
         f"{ROUND_MS / 1000:.0f} s of drawing time; aim: win >= {AIM_WIN:.0%}, random-target false wins "
         f"<= {AIM_FALSE_RANDOM:.0%}"
     )
