@@ -49,7 +49,7 @@ from websockets.exceptions import ConnectionClosed
 
 from server import protocol
 from server.errors import ClientTooSlow, ErrorCode, Fault, InvalidField, LimitExceeded, Unhandled
-from server.game import DEFAULT_RULE, Ranker, almost, recognizes
+from server.game import Ranker, almost, recognizes
 from server.infer import TOP_K, Batcher
 from server.limits import INLINE_RENDER_POINTS, Limits
 from server.plugin import Registry
@@ -290,7 +290,7 @@ class Connection:
             top = ranking.top(g.top_k)
             found = ranking.target(g.target) if g.target is not None else None
             if g.target is not None and found is not None:
-                rule = g.rule or DEFAULT_RULE
+                rule = g.rule_in_force
                 threshold = g.threshold if g.threshold is not None else self.ranker.threshold
                 if drawing and not g.recognized and recognizes(rule, ranking, g.target, threshold):
                     g.recognized = True
@@ -348,7 +348,7 @@ class Connection:
                 top_k=g.top_k,
                 target=g.target,
                 target_threshold=g.threshold if g.threshold is not None else self.ranker.threshold,
-                recognize=g.rule or DEFAULT_RULE,
+                recognize=g.rule_in_force,
             )
         for hook in self.registry.hello_hooks:
             reply.update(await hook(self, msg))

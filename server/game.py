@@ -19,7 +19,8 @@ Contract
 * **Target.** :meth:`Ranking.target` is the target's score and its 1-based rank among all
   candidates (ties in the stable order of the candidates), whether or not it is in the top.
 * **Rule.** :func:`recognizes` decides ``recognized`` by the session's ``hello.recognize``
-  (:data:`RULES`; :data:`DEFAULT_RULE` when it chose none): ``"top1"`` when the target is
+  (:data:`RULES`; when it chose none, ``"score"`` if it set its own ``target_threshold``,
+  else :data:`DEFAULT_RULE`: :attr:`Game.rule_in_force`): ``"top1"`` when the target is
   the top guess (rank 1); ``"score"`` when the target's score reaches the session's
   ``target_threshold``, else :attr:`Ranker.threshold`: ``model.json``'s
   ``calibration.threshold_95`` (the calibrated score from which the top guess is right 95%
@@ -88,10 +89,19 @@ class Game:
     target: str | None = None
     #: The session's own ``recognized`` threshold (``None``: the server's).
     threshold: float | None = None
-    #: The session's ``recognized`` rule (``None``: :data:`DEFAULT_RULE`).
+    #: The session's ``recognized`` rule as ``hello.recognize`` set it (``None``: see :attr:`rule_in_force`).
     rule: str | None = None
     #: Whether ``recognized`` was sent for the drawing in progress.
     recognized: bool = False
+
+    @property
+    def rule_in_force(self) -> str:
+        """The session's ``recognized`` rule: its ``hello.recognize``; else ``"score"`` when it set
+        its own ``target_threshold`` (a client from before ``recognize`` that asked for a
+        threshold keeps getting it); else :data:`DEFAULT_RULE`."""
+        if self.rule is not None:
+            return self.rule
+        return "score" if self.threshold is not None else DEFAULT_RULE
 
 
 @dataclass(frozen=True)

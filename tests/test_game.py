@@ -7,12 +7,14 @@ import asyncio
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
 import pytest
 
 from replay_client.client import DoodleClient
 from server import quickdraw
+from server.custom_words import CustomVocabulary
 from server.errors import ErrorCode
-from server.game import ALMOST_RANK, DEFAULT_RULE
+from server.game import ALMOST_RANK, DEFAULT_RULE, Game, Ranking, almost, recognizes
 from server.infer import Classifier, top_k
 from server.render import as_points, render
 from tests.conftest import MODEL_DIR, RAW, SHIPPED_META, ServerProcess
@@ -168,7 +170,8 @@ async def test_target_is_reported_and_recognized_fires_once_for_real_drawings(
 
 async def test_recognize_rule_is_a_session_setting_and_bad_values_change_nothing(srv: ServerProcess) -> None:
     """hello.recognize is echoed with the other v1.1 settings, kept until changed (a hello without it keeps
-    it, null restores the default); a bad value is invalid_field and leaves every setting as it was."""
+    it, null restores the default: "score" while the session has its own threshold, else "top1"); a bad
+    value is invalid_field and leaves every setting as it was."""
     async with DoodleClient(srv.url) as c:
         h = await c.call({"type": "hello", "target": "apple", "recognize": "score", "target_threshold": 0.5})
         assert (h["recognize"], h["target_threshold"], h["target"]) == ("score", 0.5, "apple")
@@ -177,7 +180,20 @@ async def test_recognize_rule_is_a_session_setting_and_bad_values_change_nothing
         assert bad["type"] == "error" and bad["code"] == ErrorCode.INVALID_FIELD and "'recognize'" in bad["message"]
         h = await c.call({"type": "hello", "top_k": 3})
         assert (h["recognize"], h["target"]) == ("score", "apple")
-        assert (await c.call({"type": "hello", "recognize": None}))["recognize"] == DEFAULT_RULE == "top1"
+        assert (await c.call({"type": "hello", "recognize": None}))["recognize"] == "score"  # its own threshold
+        h = await c.call({"type": "hello", "target_threshold": None})
+        assert (h["recognize"], h["target_threshold"]) == (DEFAULT_RULE, SHIPPED_META["calibration"]["threshold_95"])
+        assert DEFAULT_RULE == "top1"
+
+
+async def test_a_client_that_sets_its_own_threshold_keeps_the_score_rule(srv: ServerProcess) -> None:
+    """A hello with target_threshold and no recognize (a v1.1 client from before it) gets "score": its
+    threshold still decides; one with neither gets the default."""
+    async with DoodleClient(srv.url) as c:
+        h = await c.call({"type": "hello", "target": "apple", "target_threshold": 0.6})
+        assert (h["recognize"], h["target_threshold"]) == ("score", 0.6)
+    async with DoodleClient(srv.url) as c:
+        assert (await c.call({"type": "hello", "target": "apple"}))["recognize"] == DEFAULT_RULE
 
 
 async def test_top1_ignores_the_threshold_and_score_keeps_it(srv: ServerProcess) -> None:
@@ -424,3 +440,30 @@ async def test_a_drawing_left_at_a_restart_is_resumed_from_the_history_once(tmp_
         assert len(mine) == 1 and mine[0]["strokes"] == len(d.strokes) and mine[0]["word"] == "bicycle"
     finally:
         second.stop()
+
+
+def test_almost_is_the_top_almost_rank_until_recognized() -> None:
+    """almost: rank 1..ALMOST_RANK (3) and not yet recognized; never once recognized."""
+    assert [almost(r, False) for r in range(1, 6)] == [True, True, True, False, False]
+    assert not any(almost(r, True) for r in range(1, 6))
+    assert ALMOST_RANK == 3
+
+
+def test_recognizes_by_rule_and_the_rule_in_force() -> None:
+    """recognizes: top1 = rank 1 whatever the score, score = the threshold whatever the rank; a word that
+    is not a candidate never; an unknown rule raises. rule_in_force: recognize, else score with an own
+    threshold, else top1."""
+    names = ["cat", "dog", "cow"]
+    scores = np.array([0.3, 0.45, 0.25])
+    ranking = Ranking(names, scores, np.argsort(-scores, kind="stable"))
+    assert [recognizes("top1", ranking, w, 0.4) for w in names] == [False, True, False]
+    assert [recognizes("score", ranking, w, 0.28) for w in names] == [True, True, False]
+    assert not recognizes("top1", ranking, "owl", 0.1) and not recognizes("score", ranking, "owl", 0.1)
+    with pytest.raises(ValueError):
+        recognizes("maybe", ranking, "cat", 0.5)
+    game = Game(CustomVocabulary(reserved=frozenset()))
+    assert game.rule_in_force == DEFAULT_RULE == "top1"
+    game.threshold = 0.5
+    assert game.rule_in_force == "score"
+    game.rule = "top1"
+    assert game.rule_in_force == "top1"
