@@ -18,7 +18,16 @@ from server import quickdraw
 from server.game import DEFAULT_RULE, RULES, Ranking, recognizes
 from tests.conftest import MODEL_DIR, RAW, ServerProcess
 from training.calibrate import is_calibration
-from training.recognize_rules import game_words, held_rule, main, score_rule, top1_rule
+from training.recognize_rules import (
+    States,
+    game_words,
+    held_rule,
+    main,
+    moments,
+    per_word_thresholds,
+    score_rule,
+    top1_rule,
+)
 
 #: Drawings replayed (one per word, from the held-out half), fixed seed: about 10 s of replay.
 SAMPLE = 120
@@ -128,3 +137,26 @@ def test_the_command_prints_and_writes_every_rule_for_both_word_sets(
     strict, top1 = res["rules"][res["shipped"]["score"]]["all"], res["rules"][res["shipped"]["top1"]]["all"]
     assert strict["win"] < top1["win"] and strict["false_random"] <= top1["false_random"]
     assert f"default {DEFAULT_RULE!r} on game words" in out
+
+
+def test_per_word_thresholds_let_at_most_the_share_of_other_words_drawings_reach_them() -> None:
+    """A per-word threshold is just above the peaks of all but `share` of the other words' calibration drawings."""
+    n = 100
+    scores = np.zeros((n + 1, 2), np.float32)
+    scores[:n, 1] = np.linspace(0, 0.99, n)  # drawings of "a": their peak score for "b"
+    scores[n] = [0.0, 1.0]  # a drawing of "b" itself does not count
+    states = States(["a"] * n + ["b"], np.ones(n + 1, bool), np.arange(n + 2), np.zeros(n + 1), scores)
+    thr = per_word_thresholds(states, ["a", "b"], np.ones(n + 1, bool), false_share=0.05)
+    assert int((scores[:n, 1] >= thr[1]).sum()) == 5 and 0.93 < thr[1] < 0.95
+    assert thr[0] == pytest.approx(0.0, abs=1e-6)  # no other drawing scores "a": anything above 0 is safe
+
+
+def test_moments_are_pen_ups_and_live_guesses_in_drawing_time() -> None:
+    """moments: one state per pen-up at its last point's time; with live_ms, one every live_ms of a stroke
+    in progress holding the points drawn by then."""
+    s1 = quickdraw.Stroke((0.0, 10, 20, 30, 40, 50), (0.0, 5, 10, 15, 20, 25), (500, 600, 700, 800, 900, 1000))
+    s2 = quickdraw.Stroke((50.0, 60), (0.0, 0), (1500, 1600))
+    d = quickdraw.Drawing("line", (s1, s2))
+    assert [(len(m), t) for m, t in moments(d)] == [(1, 500.0), (2, 1100.0)]
+    live = [([len(s) for s in m], t) for m, t in moments(d, 200)]
+    assert live == [([3], 200.0), ([5], 400.0), ([6], 500.0), ([6, 2], 1100.0)]
