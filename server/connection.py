@@ -30,8 +30,9 @@ A :class:`Connection` wraps one ``websockets`` connection and its
   for the session's ``hello`` settings; every ``guesses`` and ``cleared`` carries the
   drawing's key, ``guesses`` the target's score, rank and ``almost`` when there is a
   target.  Once per drawing, the first time the session's rule (``hello.recognize``,
-  :func:`server.game.recognizes`) recognizes the target (a live guess included), a
-  ``recognized`` message naming the rule follows the ``guesses`` that showed it.  A v1 client
+  :func:`server.game.recognizes`: ``"top1"`` at pen-ups, ``"score"`` at live guesses too)
+  recognizes the target, a ``recognized`` message naming the rule follows the ``guesses``
+  that showed it.  A v1 client
   (no v1.1 field in its ``hello``) gets the same messages as from a v1 server, with the
   ``drawing`` field added to ``guesses`` and ``cleared``.
 """
@@ -294,7 +295,7 @@ class Connection:
             if g.target is not None and found is not None:
                 rule = g.rule_in_force
                 threshold = g.threshold if g.threshold is not None else self.ranker.threshold
-                if drawing and not g.recognized and recognizes(rule, ranking, g.target, threshold):
+                if drawing and not g.recognized and recognizes(rule, ranking, g.target, threshold, live=live):
                     g.recognized = True
                     followups.append(
                         protocol.recognized(

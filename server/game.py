@@ -21,7 +21,9 @@ Contract
 * **Rule.** :func:`recognizes` decides ``recognized`` by the session's ``hello.recognize``
   (:data:`RULES`; when it chose none, ``"score"`` if it set its own ``target_threshold``,
   else :data:`DEFAULT_RULE`: :attr:`Game.rule_in_force`): ``"top1"`` when the target is
-  the top guess (rank 1); ``"score"`` when the target's score reaches the session's
+  the top guess (rank 1) at a pen-up (live guesses, taken mid-stroke, do not decide: with
+  them the random-target false wins measured over the aim); ``"score"`` when the target's
+  score (live guesses included) reaches the session's
   ``target_threshold``, else :attr:`Ranker.threshold`: ``model.json``'s
   ``calibration.threshold_95`` (the calibrated score from which the top guess is right 95%
   of the time on the calibration half of the raw set), else :data:`FALLBACK_THRESHOLD`.
@@ -134,8 +136,9 @@ class Ranking:
         return float(score), rank
 
 
-def recognizes(rule: str, ranking: Ranking, word: str, threshold: float) -> bool:
-    """Whether ``word`` counts as recognized in ``ranking`` by ``rule`` (see module docstring)."""
+def recognizes(rule: str, ranking: Ranking, word: str, threshold: float, *, live: bool = False) -> bool:
+    """Whether ``word`` counts as recognized in ``ranking`` (a ``live`` guess or not) by ``rule``
+    (see module docstring)."""
     found = ranking.target(word)
     if found is None:
         return False
@@ -143,7 +146,7 @@ def recognizes(rule: str, ranking: Ranking, word: str, threshold: float) -> bool
     if rule == "score":
         return score >= threshold
     if rule == "top1":
-        return rank == 1
+        return rank == 1 and not live
     raise ValueError(f"unknown rule {rule!r}")
 
 

@@ -215,6 +215,40 @@ async def test_top1_ignores_the_threshold_and_score_keeps_it(srv: ServerProcess)
     assert fired["score"] == [[]] * len(fired["score"])
 
 
+async def test_top1_is_decided_at_pen_ups_and_score_at_live_guesses_too(srv: ServerProcess) -> None:
+    """A live guess in which the target leads carries `almost` but no `recognized` under "top1"; the pen-up
+    that ends the stroke brings it. Under "score" a live guess past the threshold brings `recognized`."""
+    async with DoodleClient(srv.url) as c:  # a drawing of apple and the first pen-up at which apple leads
+        await c.call({"type": "hello", "target": "apple", "recognize": "score", "target_threshold": 1.0})
+        for d in drawings("apple", 5):
+            ranks = [(await c.call(stroke_msg(s)))["target"]["rank"] for s in d.strokes]
+            await c.call({"type": "clear"})
+            if 1 in ranks:
+                break
+    k = ranks.index(1) + 1
+    async with DoodleClient(srv.url) as c:
+        await c.call({"type": "hello", "target": "apple", "live_ms": 50})
+        for s in d.strokes[: k - 1]:
+            await c.call(stroke_msg(s))
+        last = stroke_msg(d.strokes[k - 1])
+        await c.send({"type": "points", "x": last["x"], "y": last["y"], "t": last["t"]})
+        live = await c.recv()  # the whole stroke drawn, the pen still down: the same picture as pen-up k
+        assert live["type"] == "guesses" and live["live"] and live["target"]["rank"] == 1
+        assert live["target"]["almost"] is True
+        reply = await c.call({"type": "pen_up"})
+        assert reply["target"]["rank"] == 1 and reply["target"]["almost"] is False
+        await c.call({"type": "clear"})
+        assert [(m["strokes"], m["rule"]) for m in c.recognized] == [(k, "top1")]  # at the pen-up, not before
+    async with DoodleClient(srv.url) as c:
+        await c.call(
+            {"type": "hello", "target": "apple", "live_ms": 50, "recognize": "score", "target_threshold": 1e-9}
+        )
+        first = stroke_msg(d.strokes[0])
+        await c.send({"type": "points", "x": first["x"], "y": first["y"], "t": first["t"]})
+        assert (await c.recv())["live"] is True
+        assert (await c.recv())["type"] == "recognized"  # right after the live guess, before any pen-up
+
+
 def records(srv: ServerProcess) -> list[dict[str, Any]]:
     return list(get_json(srv.http + "/api/doodles?limit=200")["doodles"])
 

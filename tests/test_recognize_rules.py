@@ -91,32 +91,39 @@ async def test_the_default_rule_recognizes_real_drawings_of_the_target_and_not_o
 
 
 def test_candidate_rules_fire_when_they_should() -> None:
-    """The table's rules on a hand-made drawing: per word, the first pen-up time its rule holds."""
-    # three words, four pen-ups at 1, 2, 3 and 9 s; word 1 leads at 2 s (0.5 vs 0.4) and from 3 s on
+    """The table's rules on a hand-made drawing: per word, the first state's time its rule holds."""
+    # three words, four states at 1, 2, 3 and 9 s; word 1 leads at 2 s (0.5 vs 0.4) and from 3 s on
     s = np.array([[0.6, 0.3, 0.1], [0.4, 0.5, 0.1], [0.2, 0.7, 0.1], [0.1, 0.85, 0.05]], np.float32)
     t = np.array([1000.0, 2000, 3000, 9000])
+    p = np.ones(4, bool)
     inf = np.inf
-    assert list(top1_rule()(s, t)) == [1000, 2000, inf]
-    assert list(top1_rule(margin=0.2)(s, t)) == [1000, 3000, inf]
-    assert list(top1_rule(floor=0.65)(s, t)) == [inf, 3000, inf]
-    assert list(score_rule(0.5)(s, t)) == [1000, 2000, inf]
-    assert list(score_rule(np.array([0.7, 0.8, 0.1]))(s, t)) == [inf, 9000, 1000]
-    assert list(held_rule(500)(s, t)) == [1500, 2500, inf]  # word 0 leads 1 s before word 1 takes over
-    assert list(held_rule(1500)(s, t)) == [inf, 3500, inf]  # word 0's lead is broken at 2 s
+    assert list(top1_rule()(s, t, p)) == [1000, 2000, inf]
+    assert list(top1_rule(margin=0.2)(s, t, p)) == [1000, 3000, inf]
+    assert list(top1_rule(floor=0.65)(s, t, p)) == [inf, 3000, inf]
+    assert list(score_rule(0.5)(s, t, p)) == [1000, 2000, inf]
+    assert list(score_rule(np.array([0.7, 0.8, 0.1]))(s, t, p)) == [inf, 9000, 1000]
+    assert list(held_rule(500)(s, t, p)) == [1500, 2500, inf]  # word 0 leads 1 s before word 1 takes over
+    assert list(held_rule(1500)(s, t, p)) == [inf, 3500, inf]  # word 0's lead is broken at 2 s
+    live = np.array([False, False, True, True])  # the first two states are live guesses
+    assert list(top1_rule(pen_ups_only=True)(s, t, live)) == [inf, 3000, inf]
+    assert list(top1_rule()(s, t, live)) == [1000, 2000, inf]
+    assert list(score_rule(0.5)(s, t, live)) == [1000, 2000, inf]
 
 
 def test_the_servers_decision_is_the_tables_rule() -> None:
-    """server.game.recognizes ("top1", "score") agrees with the table's top1 and score rules on random scores."""
+    """server.game.recognizes ("top1": at pen-ups, "score": at every guess) agrees with the table's rules
+    on random scores."""
     rng = np.random.default_rng(0)
     names = [f"w{i}" for i in range(8)]
-    for _ in range(200):
+    for k in range(200):
         row = rng.dirichlet(np.ones(8) * 0.3).astype(np.float32)
         ranking = Ranking(names, row, np.argsort(-row, kind="stable"))
-        top1 = top1_rule()(row[None], np.zeros(1)) == 0
-        score = score_rule(0.4)(row[None], np.zeros(1)) == 0
+        pen_up = np.array([k % 2 == 0])
+        top1 = top1_rule(pen_ups_only=True)(row[None], np.zeros(1), pen_up) == 0
+        score = score_rule(0.4)(row[None], np.zeros(1), pen_up) == 0
         for i, w in enumerate(names):
-            assert recognizes("top1", ranking, w, 0.4) == top1[i]
-            assert recognizes("score", ranking, w, 0.4) == score[i]
+            assert recognizes("top1", ranking, w, 0.4, live=not pen_up[0]) == top1[i]
+            assert recognizes("score", ranking, w, 0.4, live=not pen_up[0]) == score[i]
 
 
 def test_the_command_prints_and_writes_every_rule_for_both_word_sets(
@@ -145,7 +152,9 @@ def test_per_word_thresholds_let_at_most_the_share_of_other_words_drawings_reach
     scores = np.zeros((n + 1, 2), np.float32)
     scores[:n, 1] = np.linspace(0, 0.99, n)  # drawings of "a": their peak score for "b"
     scores[n] = [0.0, 1.0]  # a drawing of "b" itself does not count
-    states = States(["a"] * n + ["b"], np.ones(n + 1, bool), np.arange(n + 2), np.zeros(n + 1), scores)
+    states = States(
+        ["a"] * n + ["b"], np.ones(n + 1, bool), np.arange(n + 2), np.zeros(n + 1), scores, np.ones(n + 1, bool)
+    )
     thr = per_word_thresholds(states, ["a", "b"], np.ones(n + 1, bool), false_share=0.05)
     assert int((scores[:n, 1] >= thr[1]).sum()) == 5 and 0.93 < thr[1] < 0.95
     assert thr[0] == pytest.approx(0.0, abs=1e-6)  # no other drawing scores "a": anything above 0 is safe
@@ -157,6 +166,6 @@ def test_moments_are_pen_ups_and_live_guesses_in_drawing_time() -> None:
     s1 = quickdraw.Stroke((0.0, 10, 20, 30, 40, 50), (0.0, 5, 10, 15, 20, 25), (500, 600, 700, 800, 900, 1000))
     s2 = quickdraw.Stroke((50.0, 60), (0.0, 0), (1500, 1600))
     d = quickdraw.Drawing("line", (s1, s2))
-    assert [(len(m), t) for m, t in moments(d)] == [(1, 500.0), (2, 1100.0)]
-    live = [([len(s) for s in m], t) for m, t in moments(d, 200)]
-    assert live == [([3], 200.0), ([5], 400.0), ([6], 500.0), ([6, 2], 1100.0)]
+    assert [(len(m), t, p) for m, t, p in moments(d)] == [(1, 500.0, True), (2, 1100.0, True)]
+    live = [([len(s) for s in m], t, p) for m, t, p in moments(d, 200)]
+    assert live == [([3], 200.0, False), ([5], 400.0, False), ([6], 500.0, True), ([6, 2], 1100.0, True)]

@@ -15,9 +15,10 @@ Rules:
   ``calibration.threshold_95`` is the strict rule, ``hello.recognize = "score"``);
 * ``per-word``: the target's score reaches a threshold fitted per word on the
   calibration half (the lowest score that at most 1% (or 0.5%) of the other words' drawings reach);
-* ``top1``: the target is the top guess (``hello.recognize = "top1"``), alone or with a
-  margin over the second guess, a score floor, or held for N ms (the target stays the
-  top guess for N ms of drawing time: no state in between puts another word on top).
+* ``top1``: the target is the top guess, at a pen-up (``hello.recognize = "top1"``: live
+  guesses do not decide) or at every guess, alone or with a margin over the second guess,
+  a score floor, or held for N ms (the target stays the top guess for N ms of drawing
+  time: no state in between puts another word on top).
 
 Figures per rule, on the *held-out* half of the raw set (:func:`training.calibrate.is_calibration`
 false: the per-word thresholds and ``threshold_95`` were fitted on the other half):
@@ -75,55 +76,62 @@ CHUNK = 400
 GAME_WORDS_JS = Path(__file__).resolve().parent.parent / "web_client" / "words.js"
 
 Scores = npt.NDArray[np.float32]
-#: A rule: (scores at each pen-up ``(n, C)``, pen-up times ``(n,)`` in ms) -> per word, the
-#: earliest time (ms) it would be recognised as the target (``inf``: never).
-Rule = Callable[[Scores, npt.NDArray[np.float64]], npt.NDArray[np.float64]]
+Times = npt.NDArray[np.float64]
+Flags = npt.NDArray[np.bool_]
+#: A rule: (scores at each state ``(n, C)``, their times ``(n,)`` in ms, whether each is a
+#: pen-up ``(n,)``) -> per word, the earliest time (ms) it would be recognised as the target
+#: (``inf``: never).
+Rule = Callable[[Scores, Times, Flags], Times]
 
 
 @dataclass
 class States:
-    """Every raw drawing's calibrated scores after each of its pen-ups."""
+    """Every raw drawing's calibrated scores at each of its :func:`moments`."""
 
     words: list[str]
     calibration: npt.NDArray[np.bool_]
     #: State rows of drawing ``i``: ``start[i]:start[i + 1]``.
     start: npt.NDArray[np.int64]
-    #: Drawing time at each pen-up (ms since the drawing's first point).
-    times: npt.NDArray[np.float64]
+    #: Drawing time of each state (ms since the drawing's first point).
+    times: Times
     scores: Scores
+    #: Whether each state is a pen-up (else a live guess).
+    pen_up: Flags
 
-    def drawing(self, i: int | np.integer) -> tuple[Scores, npt.NDArray[np.float64]]:
+    def drawing(self, i: int | np.integer) -> tuple[Scores, Times, Flags]:
         a, b = self.start[i], self.start[i + 1]
-        return self.scores[a:b], self.times[a:b]
+        return self.scores[a:b], self.times[a:b], self.pen_up[a:b]
 
 
-def moments(d: quickdraw.Drawing, live_ms: int = 0) -> Iterator[tuple[list[Points], float]]:
+def moments(d: quickdraw.Drawing, live_ms: int = 0) -> Iterator[tuple[list[Points], float, bool]]:
     """The drawing as the server classifies it, with the drawing time of each moment (ms since
-    its first point, what :meth:`server.session.Session.drawing_ms` reports): after each pen-up
-    and, with ``live_ms``, every ``live_ms`` of recorded time while a stroke is in progress (the
-    finished strokes and the points of the pending one so far, as a live guess renders them)."""
+    its first point, what :meth:`server.session.Session.drawing_ms` reports) and whether it is
+    a pen-up: after each pen-up and, with ``live_ms``, every ``live_ms`` of recorded time while
+    a stroke is in progress (the finished strokes and the points of the pending one so far, as
+    a live guess renders them)."""
     strokes = strokes_of(d)
     first = d.strokes[0].t[0] if d.strokes[0].t else 0
     for k, s in enumerate(d.strokes):
         t = s.t or (first,) * len(s)
         at = t[0] + live_ms
         while live_ms and at < t[-1]:
-            yield [*strokes[:k], strokes[k][: bisect.bisect_right(t, at)]], float(at - first)
+            yield [*strokes[:k], strokes[k][: bisect.bisect_right(t, at)]], float(at - first), False
             at += live_ms
-        yield strokes[: k + 1], float(t[-1] - first)
+        yield strokes[: k + 1], float(t[-1] - first), True
 
 
 def replay(
     model: Classifier, drawings: Sequence[quickdraw.Drawing], *, live_ms: int = 0, progress: bool = True
 ) -> States:
     """Render each drawing at each of its :func:`moments` and classify it (see module docstring)."""
-    starts, times, parts = [0], [], []
+    starts, times, pen_ups, parts = [0], [], [], []
     for c in range(0, len(drawings), CHUNK):
         images = []
         for d in drawings[c : c + CHUNK]:
-            for strokes, at in moments(d, live_ms):
+            for strokes, at, pen_up in moments(d, live_ms):
                 images.append(render(strokes))
                 times.append(at)
+                pen_ups.append(pen_up)
             starts.append(len(times))
         parts.append(model.predict(np.asarray(images, np.uint8)).astype(np.float32))
         if progress:
@@ -134,6 +142,7 @@ def replay(
         np.asarray(starts, np.int64),
         np.asarray(times, np.float64),
         np.concatenate(parts) if parts else np.zeros((0, len(model.labels)), np.float32),
+        np.asarray(pen_ups, bool),
     )
 
 
@@ -147,7 +156,7 @@ def _first(cond: npt.NDArray[np.bool_], at: npt.NDArray[np.float64]) -> npt.NDAr
 
 def score_rule(threshold: float | npt.NDArray[np.float64]) -> Rule:
     """The target's score reaches ``threshold`` (one number, or one per word)."""
-    return lambda s, t: _first(s >= threshold, t)
+    return lambda s, t, p: _first(s >= threshold, t)
 
 
 def _leader(s: Scores) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float32], npt.NDArray[np.float32]]:
@@ -157,12 +166,13 @@ def _leader(s: Scores) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float32], n
     return top, part[:, 0], part[:, 1]
 
 
-def top1_rule(*, margin: float = 0.0, floor: float = 0.0) -> Rule:
-    """The target is the top guess, ``margin`` ahead of the second and scored at least ``floor``."""
+def top1_rule(*, margin: float = 0.0, floor: float = 0.0, pen_ups_only: bool = False) -> Rule:
+    """The target is the top guess, ``margin`` ahead of the second and scored at least ``floor``
+    (with ``pen_ups_only``, only at pen-ups: live guesses do not decide)."""
 
-    def rule(s: Scores, t: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    def rule(s: Scores, t: Times, p: Flags) -> Times:
         top, first, second = _leader(s)
-        ok = (first - second >= margin) & (first >= floor)
+        ok = (first - second >= margin) & (first >= floor) & (p | (not pen_ups_only))
         cond = np.zeros(s.shape, bool)
         cond[np.arange(len(s))[ok], top[ok]] = True
         return _first(cond, t)
@@ -174,7 +184,7 @@ def held_rule(hold_ms: float) -> Rule:
     """The target becomes the top guess and no pen-up in the next ``hold_ms`` of drawing time
     puts another word on top (after the last pen-up nothing changes: it stays on top)."""
 
-    def rule(s: Scores, t: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    def rule(s: Scores, t: Times, p: Flags) -> Times:
         top = np.argmax(s, axis=1)
         out = np.full(s.shape[1], np.inf)
         i = 0
@@ -225,7 +235,7 @@ def neighbours(states: States, labels: list[str], pool: list[str]) -> dict[str, 
     for i in np.flatnonzero(states.calibration):
         w = states.words[i]
         if w in in_pool:
-            s, _ = states.drawing(i)
+            s, _, _ = states.drawing(i)
             sums[w] = sums.get(w, np.zeros(len(cols))) + s[:, cols].sum(axis=0)
     out = {}
     for k, w in enumerate(pool):
@@ -248,8 +258,8 @@ def figures(
         w = states.words[i]
         if w not in in_pool:
             continue
-        s, t = states.drawing(i)
-        at = rule(s, t)
+        s, t, p = states.drawing(i)
+        at = rule(s, t, p)
         fire = at <= ROUND_MS
         own = index[w]
         wins.append(bool(fire[own]))
@@ -275,13 +285,13 @@ def shipped_check(states: States, labels: list[str], threshold: float, rule_figu
         wins = 0
         n = 0
         for i in np.flatnonzero(~states.calibration):
-            s, t = states.drawing(i)
+            s, t, p = states.drawing(i)
             n += 1
-            for row, at in zip(s, t, strict=True):
+            for row, at, pen_up in zip(s, t, p, strict=True):
                 if at > ROUND_MS:
                     break
                 ranking = Ranking(labels, row, np.argsort(-row, kind="stable"))
-                if recognizes(name, ranking, states.words[i], threshold):
+                if recognizes(name, ranking, states.words[i], threshold, live=not pen_up):
                     wins += 1
                     break
         if abs(wins / n - expected) > 1e-9:
@@ -306,7 +316,8 @@ def candidates(threshold: float, per_word: dict[float, npt.NDArray[np.float64]])
             f"per-word threshold ({share:.1%} false on the calibration half)": score_rule(thresholds)
             for share, thresholds in per_word.items()
         },
-        "top1 ('top1')": top1_rule(),
+        "top1 at pen-ups ('top1')": top1_rule(pen_ups_only=True),
+        "top1 at every guess": top1_rule(),
         "top1, margin 0.05": top1_rule(margin=0.05),
         "top1, margin 0.1": top1_rule(margin=0.1),
         "top1, margin 0.2": top1_rule(margin=0.2),
@@ -371,7 +382,7 @@ def evaluate(
         "live_ms": live_ms,
         "threshold_95": threshold,
         "aim": {"win": AIM_WIN, "false_random": AIM_FALSE_RANDOM},
-        "shipped": {"top1": "top1 ('top1')", "score": next(iter(candidates(threshold, per_word)))},
+        "shipped": {"top1": "top1 at pen-ups ('top1')", "score": next(iter(candidates(threshold, per_word)))},
         "neighbours_game": nb["game"],
         "rules": {},
     }
