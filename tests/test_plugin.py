@@ -99,7 +99,7 @@ async def test_types_of_features_not_installed_are_unknown_type() -> None:
     await srv.start()
     try:
         async with DoodleClient(f"ws://127.0.0.1:{srv.port}/ws") as c:
-            assert c.welcome["features"] == ["target", "words"]
+            assert c.welcome["features"] == ["recognize", "target", "words"]
             for kind in ("submit", "teach", "sprite", "moderate"):
                 err = await c.call({"type": kind, "word": "cat"})
                 assert err["type"] == "error" and err["code"] == ErrorCode.UNKNOWN_TYPE and kind in err["message"]
