@@ -47,6 +47,15 @@ class ErrorCode(StrEnum):
     TOO_MANY_WORDS = "too_many_words"
     TOO_MANY_EXAMPLES = "too_many_examples"
     INTERNAL = "internal"
+    # Rooms (protocol v1.2, server/rooms/errors.py)
+    UNKNOWN_ROOM = "unknown_room"
+    ROOM_FULL = "room_full"
+    UNKNOWN_SEAT = "unknown_seat"
+    NOT_IN_ROOM = "not_in_room"
+    ALREADY_IN_ROOM = "already_in_room"
+    NOT_HOST = "not_host"
+    NOT_NOW = "not_now"
+    TOO_MANY_ROOMS = "too_many_rooms"
 
 
 class DoodleError(Exception):
