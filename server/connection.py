@@ -43,7 +43,7 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
 
-from websockets.asyncio.server import ServerConnection
+from websockets.asyncio.server import ServerConnection, broadcast
 from websockets.exceptions import ConnectionClosed
 
 from server import protocol
@@ -58,6 +58,8 @@ from server.session import Session
 
 log = logging.getLogger("doodlestream.connection")
 
+#: The core's drawing messages, shown to :meth:`server.plugin.Registry.drawing_message_hook` once answered.
+DRAWING_MESSAGES = (protocol.PointsMsg, protocol.StrokeMsg, protocol.PenUpMsg, protocol.UndoMsg, protocol.ClearMsg)
 #: Errors after which the frame's ``seq`` is not looked for (the frame is unreadable or was not read).
 NO_SEQ_CODES = frozenset({ErrorCode.MALFORMED, ErrorCode.RATE_LIMITED})
 
@@ -98,8 +100,10 @@ class Connection:
         registry: Registry,
         drawing_ended: Callable[[Session, str], Awaitable[Fault | None]],
         ranker: Ranker,
+        address: str = "?",
     ) -> None:
         self.ws = ws
+        self._address = address
         self._session = session
         self.text = text
         self.limits = limits
@@ -108,6 +112,7 @@ class Connection:
         self.image_slots = image_slots
         self.registry = registry
         self.observers = registry.observers
+        self.drawing_message_hooks = registry.drawing_message_hooks
         self.drawing_ended = drawing_ended
         self.ranker = ranker
         #: Messages to send after the reply being prepared (``recognized``).
@@ -129,6 +134,23 @@ class Connection:
     @property
     def session(self) -> Session:
         return self._session
+
+    @property
+    def address(self) -> str:
+        return self._address
+
+    def push(self, frame: bytes | str) -> None:
+        """Send ``frame`` now, never waiting (:class:`server.plugin.Conversation`); drop a client that does not read."""
+        transport = self.ws.transport
+        if transport.is_closing():
+            return
+        if transport.get_write_buffer_size() > self.limits.max_send_buffer_bytes:
+            log.warning(
+                "session %s: dropped, %d bytes it did not read", self.session.id, transport.get_write_buffer_size()
+            )
+            transport.abort()
+            return
+        broadcast((self.ws,), frame)
 
     async def run(self) -> None:
         """Read and answer messages until the client leaves, idles out, or :meth:`stop_reading`.
@@ -348,6 +370,14 @@ class Connection:
         return reply
 
     async def dispatch(self, msg: protocol.ClientMsg, received: float) -> protocol.Payload | None:
+        if not self.drawing_message_hooks or not isinstance(msg, DRAWING_MESSAGES):
+            return await self.dispatch_core(msg, received)
+        reply = await self.dispatch_core(msg, received)
+        for hook in self.drawing_message_hooks:
+            await hook(self, msg, reply)
+        return reply
+
+    async def dispatch_core(self, msg: protocol.ClientMsg, received: float) -> protocol.Payload | None:
         s = self.session
         if isinstance(msg, protocol.PointsMsg):
             s.add_points(msg.x, msg.y, msg.t)

@@ -52,10 +52,22 @@ from server.limits import (
     MIN_LIVE_MS,
     Limits,
 )
+from server.rooms.messages import (
+    GuessMsg,
+    RoomCreateMsg,
+    RoomJoinMsg,
+    RoomLeaveMsg,
+    RoomStartMsg,
+    parse_guess,
+    parse_room_create,
+    parse_room_join,
+    parse_room_leave,
+    parse_room_start,
+)
 
 PROTOCOL_VERSION = 1
-#: Additions to v1 a v1 client never notices (see the module docstring); 1 = the game API.
-PROTOCOL_MINOR = 1
+#: Additions to v1 a v1 client never notices (see the module docstring); 1 = the game API, 2 = rooms.
+PROTOCOL_MINOR = 2
 #: Characters of a drawing key a client may send back (``hello.resume``), in characters.
 MAX_KEY_CHARS = 64
 SCOPES = ("session", "server")
@@ -216,6 +228,11 @@ ClientMsg = Union[
     DeleteMsg,
     MineMsg,
     ModerateMsg,
+    RoomCreateMsg,
+    RoomJoinMsg,
+    RoomLeaveMsg,
+    RoomStartMsg,
+    GuessMsg,
 ]
 
 
@@ -527,6 +544,11 @@ PARSERS: dict[str, Parser] = {
     "delete": _delete_msg,
     "mine": _mine_msg,
     "moderate": _moderate_msg,
+    "room_create": parse_room_create,
+    "room_join": parse_room_join,
+    "room_leave": parse_room_leave,
+    "room_start": parse_room_start,
+    "guess": parse_guess,
 }
 
 

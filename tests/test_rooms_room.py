@@ -357,3 +357,12 @@ def test_the_directory_limits_rooms_and_joins_per_address() -> None:
     r1.dispose()
     d.forget(r1.code)
     d.create("1.1.1.1", "again")  # its count went down with the disposed room
+
+
+def test_a_turn_waits_for_guessers_who_dropped() -> None:
+    """With every guesser dropped, the turn does not end when the AI guesses: they may rejoin."""
+    room, (a, b) = make_room(Clock(), 2, words=["cat"])
+    room.start(a)
+    room.drop(b)
+    effects = room.ai(a, [("cat", 0.9)], strokes=1)
+    assert not sent(effects, a, "turn_end") and room.turn is not None and not room.turn.over

@@ -20,7 +20,7 @@ from server.errors import ErrorCode, LimitExceeded
 from server.limits import Limits
 from server.rooms.codes import new_code, parse_code, shown
 from server.rooms.errors import TooManyRooms, UnknownRoom
-from server.rooms.room import DEFAULT_ROUNDS, DEFAULT_TURN_S, Clock, Effect, Player, Room
+from server.rooms.room import DEFAULT_ROUNDS, DEFAULT_TURN_S, TURN_GAP_S, Clock, Effect, Player, Room
 
 __all__ = ["JOIN_WINDOW_S", "Directory"]
 
@@ -39,8 +39,10 @@ class Directory:
         pool: Sequence[str],
         codes: Callable[[], str] = new_code,
         rng: random.Random | None = None,
+        gap_s: float = TURN_GAP_S,
     ) -> None:
         self.limits = limits
+        self.gap_s = gap_s
         self.clock = clock
         self.pool = tuple(pool)
         self.codes = codes
@@ -94,6 +96,7 @@ class Directory:
             rounds=rounds,
             seconds=seconds,
             rng=self.rng,
+            gap_s=self.gap_s,
         )
         player, effects = room.join(name)
         self.rooms[code] = room

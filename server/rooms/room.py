@@ -19,9 +19,10 @@ Rules (README: Rooms):
 * ``room_start`` (host, in the lobby) plays ``rounds`` rounds; in each, every connected
   player draws once, in seat order, for ``seconds``.  The word is drawn at random from the
   room's word list (else every word of the model) without repeats within a game.
-* A turn ends when time is up, when every connected guesser has guessed it (the AI too
-  when no human guesses), or when its drawer leaves.  :data:`TURN_GAP_S` later the next one
-  begins; after the last, ``game_end`` and the room is back in the lobby.
+* A turn ends when time is up, when every connected guesser has guessed it (while some
+  guesser is connected; the AI when no other human is seated), or when its drawer leaves.
+  ``gap_s`` (:data:`TURN_GAP_S`) later the next one begins; after the last, ``game_end``
+  and the room is back in the lobby.
 * A guess is compared by :func:`server.rooms.text.closeness`.  A right guess scores by speed
   (:func:`guess_points`: from :data:`GUESS_MAX_POINTS` at once down to
   :data:`GUESS_MIN_POINTS` at the end) and gives the drawer :data:`DRAWER_SHARE` of it; its
@@ -189,8 +190,10 @@ class Room:
         rounds: int = DEFAULT_ROUNDS,
         seconds: int = DEFAULT_TURN_S,
         rng: random.Random | None = None,
+        gap_s: float = TURN_GAP_S,
     ) -> None:
         self.code = code
+        self.gap_s = gap_s
         self.limits = limits
         self.clock = clock
         #: The words a turn's word is drawn from: the room's list, else ``pool`` (every word of the model).
@@ -288,7 +291,7 @@ class Room:
         if self.host is None:
             self.host = pid
         effects = self._views()
-        if self.turn is not None and self.state == "playing":
+        if self.turn is not None and not self.turn.over and self.state == "playing":
             effects.append(Send((pid,), self.turn_view(pid)))
             effects.extend(self._replay(pid))
         return player, effects
@@ -305,9 +308,9 @@ class Room:
             self.host = player.id
         effects = self._views()
         t = self.turn
-        if t is not None and self.state == "playing":
+        if t is not None and not t.over and self.state == "playing":
             effects.append(Send((player.id,), self.turn_view(player.id)))
-            if t.drawer == player.id and not t.over:
+            if t.drawer == player.id:
                 finished = tuple(t.strokes) + ((t.pending,) if t.pending[0] else ())
                 effects.append(DrawerBegins(player.id, finished))
             effects.extend(self._replay(player.id))
@@ -420,7 +423,7 @@ class Room:
         t = self.turn
         assert t is not None and not t.over
         t.over = True
-        self.gap_until = self.clock() + TURN_GAP_S
+        self.gap_until = self.clock() + self.gap_s
         effects: list[Effect] = [DrawerEnds(t.drawer)]
         msg = {
             "type": "turn_end",
@@ -441,12 +444,16 @@ class Room:
         return effects
 
     def _maybe_end_turn(self) -> list[Effect]:
-        """End the turn when every connected guesser has guessed (the AI, when no human guesses)."""
+        """End the turn when every connected guesser has guessed (the AI, when no human is seated to guess)."""
         t = self.turn
         if t is None or t.over or self.state != "playing":
             return []
-        guessers = [pid for pid in self.connected() if pid != t.drawer]
-        done = all(pid in t.guessed for pid in guessers) if guessers else AI_ID in t.guessed
+        seated = [p for p in self.humans if p.id != t.drawer]
+        if not seated:
+            done = AI_ID in t.guessed
+        else:  # guessers who dropped may come back: their turn waits for them (or the time)
+            connected = [p.id for p in seated if p.connected]
+            done = bool(connected) and all(pid in t.guessed for pid in connected)
         return self._end_turn("guessed") if done else []
 
     def tick(self) -> list[Effect]:
