@@ -37,20 +37,28 @@ from server.game import Game
 from server.limits import Limits
 from server.plugin import Conversation, Registry, Services
 from server.rooms.directory import Directory
-from server.rooms.errors import AlreadyInRoom, NotInRoom
+from server.rooms.errors import AlreadyInRoom, NotInRoom, RoomCode
 from server.rooms.messages import (
     GuessMsg,
     RoomCreateMsg,
     RoomJoinMsg,
     RoomLeaveMsg,
     RoomStartMsg,
+    parse_guess,
+    parse_room_create,
+    parse_room_join,
+    parse_room_leave,
+    parse_room_start,
 )
+from server.rooms.metrics import RoomMetrics
 from server.rooms.room import TURN_GAP_S, Disposed, DrawerBegins, DrawerEnds, Effect, Room, Send
 
-__all__ = ["AI_TOP_K", "Rooms"]
+__all__ = ["AI_TOP_K", "FEATURE", "Rooms"]
 
 log = logging.getLogger("doodlestream.rooms")
 
+#: The name ``welcome.features`` offers the rooms under.
+FEATURE = "rooms"
 #: Guesses the AI shows after each pen-up, in guesses.
 AI_TOP_K = 3
 
@@ -90,21 +98,24 @@ class Rooms:
         self.timers: dict[str, asyncio.TimerHandle] = {}
         self.games_started = 0
         self.guesses = 0
+        #: Messages pushed to members (each member's copy counts).
+        self.pushed = 0
 
     # ------------------------------------------------------------ installing
 
     def install(self, registry: Registry) -> None:
         self._services = registry.services
-        registry.handle(RoomCreateMsg, self.on_create)
-        registry.handle(RoomJoinMsg, self.on_join)
-        registry.handle(RoomLeaveMsg, self.on_leave)
-        registry.handle(RoomStartMsg, self.on_start)
-        registry.handle(GuessMsg, self.on_guess)
+        registry.errors(RoomCode)
+        registry.handle("room_create", parse_room_create, self.on_create, feature=FEATURE)
+        registry.handle("room_join", parse_room_join, self.on_join, feature=FEATURE)
+        registry.handle("room_leave", parse_room_leave, self.on_leave, feature=FEATURE)
+        registry.handle("room_start", parse_room_start, self.on_start, feature=FEATURE)
+        registry.handle("guess", parse_guess, self.on_guess, feature=FEATURE)
+        registry.collector(RoomMetrics(self.health))
         registry.drawing_message_hook(self.on_drawing)
         registry.session_end_hook(self.on_session_end)
         registry.health("rooms", self.health)
         registry.on_close(self.close)
-        registry.offer("rooms")
 
     @property
     def services(self) -> Services:
@@ -126,6 +137,7 @@ class Rooms:
             "members": len(self.members),
             "games_started": self.games_started,
             "guesses": self.guesses,
+            "pushed": self.pushed,
         }
 
     async def close(self) -> None:
@@ -158,6 +170,7 @@ class Rooms:
                     if frame is None:
                         frame = frames[conv.text] = protocol.encode(effect.msg, text=conv.text)
                     conv.push(frame)
+                    self.pushed += 1
             elif isinstance(effect, DrawerBegins):
                 conv = attached.get(effect.player)
                 if conv is not None:
