@@ -35,20 +35,16 @@ from server import protocol
 from server.custom_words import CustomVocabulary
 from server.game import Game
 from server.limits import Limits
-from server.plugin import Conversation, Registry, Services
+from server.plugin import Conversation, MessageHandler, Registry, Services
 from server.rooms.directory import Directory
 from server.rooms.errors import AlreadyInRoom, NotInRoom, RoomCode
 from server.rooms.messages import (
+    PARSERS,
     GuessMsg,
     RoomCreateMsg,
     RoomJoinMsg,
     RoomLeaveMsg,
     RoomStartMsg,
-    parse_guess,
-    parse_room_create,
-    parse_room_join,
-    parse_room_leave,
-    parse_room_start,
 )
 from server.rooms.metrics import RoomMetrics
 from server.rooms.room import TURN_GAP_S, Disposed, DrawerBegins, DrawerEnds, Effect, Room, Send
@@ -106,11 +102,15 @@ class Rooms:
     def install(self, registry: Registry) -> None:
         self._services = registry.services
         registry.errors(RoomCode)
-        registry.handle("room_create", parse_room_create, self.on_create, feature=FEATURE)
-        registry.handle("room_join", parse_room_join, self.on_join, feature=FEATURE)
-        registry.handle("room_leave", parse_room_leave, self.on_leave, feature=FEATURE)
-        registry.handle("room_start", parse_room_start, self.on_start, feature=FEATURE)
-        registry.handle("guess", parse_guess, self.on_guess, feature=FEATURE)
+        handlers: dict[str, MessageHandler[Any]] = {
+            "room_create": self.on_create,
+            "room_join": self.on_join,
+            "room_leave": self.on_leave,
+            "room_start": self.on_start,
+            "guess": self.on_guess,
+        }
+        for kind, parse in PARSERS.items():
+            registry.handle(kind, parse, handlers[kind], feature=FEATURE)
         registry.collector(RoomMetrics(self.health))
         registry.drawing_message_hook(self.on_drawing)
         registry.session_end_hook(self.on_session_end)

@@ -9,7 +9,9 @@ anything else, whatever the map holds.  Names and guesses go through
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from server.errors import InvalidField
@@ -23,11 +25,13 @@ from server.limits import (
     MIN_TURN_S,
     Limits,
 )
+from server.protocol import Message, Parser
 from server.rooms.codes import CODE_CHARS, MAX_KEY_CHARS
 from server.rooms.room import DEFAULT_ROUNDS, DEFAULT_TURN_S
 from server.rooms.text import clean
 
 __all__ = [
+    "PARSERS",
     "GuessMsg",
     "RoomCreateMsg",
     "RoomJoinMsg",
@@ -130,3 +134,15 @@ def parse_room_start(m: Payload, seq: int | None, limits: Limits, text: bool) ->
 
 def parse_guess(m: Payload, seq: int | None, limits: Limits, text: bool) -> GuessMsg:
     return GuessMsg(seq, clean(m.get("text"), "text", max_chars=MAX_GUESS_CHARS))
+
+
+#: The rooms' client message types and their parsers (what :class:`server.rooms.feature.Rooms` registers).
+PARSERS: Mapping[str, Parser[Message]] = MappingProxyType(
+    {
+        "room_create": parse_room_create,
+        "room_join": parse_room_join,
+        "room_leave": parse_room_leave,
+        "room_start": parse_room_start,
+        "guess": parse_guess,
+    }
+)
