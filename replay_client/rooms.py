@@ -145,8 +145,9 @@ class RoomPlayer:
         return await self._ask(msg, "room")
 
     async def start(self) -> Msg:
-        """Start the game (host only); this player's ``turn`` (or the ``error``)."""
-        return await self._ask({"type": "room_start"}, "turn")
+        """Start the game (host only); this player's first ``turn`` (or the ``error``)."""
+        answer = await self._ask({"type": "room_start"}, "room")
+        return answer if answer.get("type") == "error" else await self.expect("turn")
 
     async def guess(self, text: str) -> Msg:
         """Guess ``text``; this player's ``guessed`` (or the ``error``)."""

@@ -50,5 +50,12 @@ def create_server(
         kept=None if shared else history.resumable,  # after a restart: keys the history kept
         shared=history.store if shared else None,
     )
-    features: list[Feature] = [WebClient(config.web_root), resume, history, teaching, Rooms(config.limits), Metrics()]
+    features: list[Feature] = [
+        WebClient(config.web_root),
+        resume,
+        history,
+        teaching,
+        Rooms(config.limits, web_root=config.web_root),
+        Metrics(),
+    ]
     return DoodleServer(config, model=model, features=features)

@@ -398,7 +398,8 @@ class Room:
             p.score = 0
         self.state, self.round, self.order, self.used = "playing", 0, [], set()
         self.turn = None
-        return self._next_turn()
+        turn = self._next_turn()
+        return self._views() + turn
 
     def _next_turn(self) -> list[Effect]:
         self.gap_until = None
