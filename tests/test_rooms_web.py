@@ -130,7 +130,8 @@ async def test_three_browsers_play_a_whole_game_with_the_ai(site: str, async_bro
     for turn in range(1, 4):
         for page in pages.values():
             await page.wait_for_function(f"window.room.stats.turns >= {turn} && !window.room.state.turnOver")
-        drawer_name = [n for n, p in pages.items() if await p.is_visible("#draw-tools")][0]
+        visible = {n: await p.is_visible("#draw-tools") for n, p in pages.items()}
+        (drawer_name,) = (n for n, shown in visible.items() if shown)
         drawers.append(drawer_name)
         drawer = pages[drawer_name]
         word = (await drawer.inner_text("#turn-word")).removeprefix("Draw: ")
