@@ -42,8 +42,10 @@ EXPECT_TIMEOUT_S = 30.0
 class RoomPlayer:
     """One player's connection (see module docstring)."""
 
-    def __init__(self, url: str, *, text: bool = False, keep: Callable[[Msg], bool] | None = None) -> None:
-        self.client = DoodleClient(url, text=text)
+    def __init__(
+        self, url: str, *, text: bool = False, keep: Callable[[Msg], bool] | None = None, open_timeout_s: float = 10.0
+    ) -> None:
+        self.client = DoodleClient(url, text=text, open_timeout_s=open_timeout_s)
         #: Which messages are kept (in ``inbox`` and ``received``); the others only go to ``on_message``.
         self.keep = keep
         self.inbox: list[Msg] = []
