@@ -213,6 +213,45 @@ def run(spec: RoomsSpec, server_pid: int) -> dict[str, Any]:
     }
 
 
+def notify_hop(messages: int = 2_000) -> dict[str, Any]:
+    """What shared state would add to each relayed ``drawn``: one PostgreSQL ``NOTIFY`` -> ``LISTEN`` hop.
+
+    One message at a time on loopback (the least it can cost): the latency from ``pg_notify`` to the
+    listener receiving it, and PostgreSQL's CPU per message.  Affinity by room code relays in-process
+    instead (:func:`run`'s latency includes the whole server path)."""
+    import psycopg  # the postgres extra: only this measurement needs it
+
+    from bench.services import PostgresServer
+
+    pg = PostgresServer()
+    payload = json.dumps(
+        {
+            "type": "drawn",
+            "player": "p1",
+            "op": "points",
+            "x": [512.5] * 3,
+            "y": [300.5] * 3,
+            "t": [1200, 1216, 1232],
+            "room": "K7QMXT4P",
+        }
+    )
+    try:
+        with psycopg.connect(pg.url, autocommit=True) as listener, psycopg.connect(pg.url, autocommit=True) as sender:
+            listener.execute("LISTEN room")
+            assert pg.proc is not None
+            cpu0 = sum(cpu_seconds(p) for p in tree(pg.proc.pid))
+            latencies = []
+            for _ in range(messages):
+                start = time.perf_counter()
+                sender.execute("SELECT pg_notify('room', %s)", (payload,))
+                next(listener.notifies(timeout=5))
+                latencies.append((time.perf_counter() - start) * 1000.0)
+            cpu1 = sum(cpu_seconds(p) for p in tree(pg.proc.pid))
+    finally:
+        pg.stop()
+    return {"latency_ms": summarize(latencies), "postgres_cpu_ms_per_message": (cpu1 - cpu0) * 1000 / messages}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.rooms", description=__doc__.split("\n\n")[0])
     ap.add_argument("--rooms", type=int, default=250)
@@ -222,6 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--window-s", type=float, default=30.0)
     ap.add_argument("--processes", type=int, default=2, help="client processes")
     ap.add_argument("--quick", action="store_true", help="4 rooms for a few seconds (a smoke test)")
+    ap.add_argument("--notify", action="store_true", help="also measure one PostgreSQL NOTIFY hop (shared state)")
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "rooms_results.json")
     args = ap.parse_args(argv)
     if args.quick:
@@ -235,6 +275,13 @@ def main(argv: list[str] | None = None) -> int:
         result = run(spec, server.pid)
     finally:
         server.stop()
+    if args.notify:
+        result["notify_hop"] = hop = notify_hop()
+        print(
+            f"a PostgreSQL NOTIFY hop: p50 {hop['latency_ms']['p50']:.2f} ms, p99 {hop['latency_ms']['p99']:.2f} ms,"
+            f" {hop['postgres_cpu_ms_per_message']:.3f} ms of PostgreSQL CPU a message",
+            flush=True,
+        )
     result["date"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     lat = result["latency_ms"]
     print(

@@ -29,7 +29,7 @@ from typing import Any
 from websockets.exceptions import ConnectionClosed
 
 from replay_client.client import DoodleClient, Msg
-from replay_client.replay import Pacer, batches, synthesise_times
+from replay_client.replay import Pacer, stream, synthesise_times
 from server import quickdraw
 from server.quickdraw import Drawing
 
@@ -202,26 +202,19 @@ class RoomPlayer:
         sent: Callable[[Msg], Any] | None = None,
     ) -> None:
         """Stream ``drawing`` as the drawer (see module docstring); ``sent(msg)`` is told of each ``points`` sent."""
-        drawing = synthesise_times(drawing)
         pacer = pacer or Pacer(self.welcome.get("limits", {}))
         max_points = int(self.welcome.get("limits", {}).get("max_points_per_message", 2048))
-        loop = asyncio.get_running_loop()
-        start = loop.time()
-        t_first = drawing.strokes[0].t[0] if drawing.strokes and drawing.strokes[0].t else 0
-        for stroke in drawing.strokes:
-            xs, ys, ts = stroke.x, stroke.y, stroke.t or ()
-            for i, j in batches(ts, batch_ms, max_points):
-                if speed > 0:
-                    delay = start + (ts[j - 1] - t_first) / 1000.0 / speed - loop.time()
-                    if delay > 0:
-                        await asyncio.sleep(delay)
-                await pacer.take()
-                msg = {"type": "points", "x": list(xs[i:j]), "y": list(ys[i:j]), "t": list(ts[i:j])}
-                await self.send(msg)
-                if sent is not None:
-                    sent(msg)
-            await pacer.take()
+
+        async def send(msg: Msg) -> None:
+            await self.send(msg)
+            if sent is not None:
+                sent(msg)
+
+        async def pen_up() -> None:
             await self.send({"type": "pen_up"})
+
+        timed = synthesise_times(drawing)
+        await stream(send, pacer, timed, speed=speed, batch_ms=batch_ms, max_points=max_points, end_stroke=pen_up)
 
 
 # ------------------------------------------------------------------ bots: players that replay drawings
