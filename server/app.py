@@ -465,6 +465,7 @@ class DoodleServer:
             registry=self.registry,
             drawing_ended=self.drawing_ended,
             ranker=self._ranker,
+            address=addr,
         )
         self.connections.add(conn)
         try:
@@ -487,6 +488,11 @@ class DoodleServer:
             self.per_address[addr] -= 1
             if self.per_address[addr] <= 0:
                 del self.per_address[addr]
+            for end_hook in self.registry.session_end_hooks:
+                try:
+                    await end_hook(conn)
+                except Exception:
+                    log.exception("session end hook failed for session %s", session.id)
             session.pen_up()
             if session.strokes:
                 await self.drawing_ended(session, "shutdown" if self.stopping else "disconnect")

@@ -5,7 +5,8 @@ browser sketchpad and ``/classes`` (:class:`server.web.WebClient`), and keeps dr
 (every one, or submitted ones only with ``keep="submitted"``) in the doodle history
 with its gallery (:class:`server.history.feature.DoodleHistory`), lets a dropped
 drawing be resumed (:class:`server.resume.Resume`), for a model that can have them,
-teaches custom words (:class:`server.teach.Teaching`), and serves ``/metrics``
+teaches custom words (:class:`server.teach.Teaching`), plays rooms
+(:class:`server.rooms.feature.Rooms`), and serves ``/metrics``
 (:class:`server.metrics.Metrics`).
 """
 
@@ -20,6 +21,7 @@ from server.infer import Model
 from server.metrics import Metrics
 from server.plugin import Feature
 from server.resume import Resume
+from server.rooms.feature import Rooms
 from server.teach import Teaching
 from server.web import WebClient
 
@@ -48,5 +50,12 @@ def create_server(
         kept=None if shared else history.resumable,  # after a restart: keys the history kept
         shared=history.store if shared else None,
     )
-    features: list[Feature] = [WebClient(config.web_root), resume, history, teaching, Metrics()]
+    features: list[Feature] = [
+        WebClient(config.web_root),
+        resume,
+        history,
+        teaching,
+        Rooms(config.limits, web_root=config.web_root),
+        Metrics(),
+    ]
     return DoodleServer(config, model=model, features=features)

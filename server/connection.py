@@ -45,7 +45,7 @@ from enum import StrEnum
 from functools import partial
 from typing import Any
 
-from websockets.asyncio.server import ServerConnection
+from websockets.asyncio.server import ServerConnection, broadcast
 from websockets.exceptions import ConnectionClosed
 
 from server import protocol
@@ -60,6 +60,8 @@ from server.session import Session
 
 log = logging.getLogger("doodlestream.connection")
 
+#: The core's drawing messages, shown to :meth:`server.plugin.Registry.drawing_message_hook` once answered.
+DRAWING_MESSAGES = (protocol.PointsMsg, protocol.StrokeMsg, protocol.PenUpMsg, protocol.UndoMsg, protocol.ClearMsg)
 #: Errors after which the frame's ``seq`` is not looked for (the frame is unreadable or was not read).
 NO_SEQ_CODES = frozenset({ErrorCode.MALFORMED, ErrorCode.RATE_LIMITED})
 
@@ -100,8 +102,10 @@ class Connection:
         registry: Registry,
         drawing_ended: Callable[[Session, str], Awaitable[Fault | None]],
         ranker: Ranker,
+        address: str = "?",
     ) -> None:
         self.ws = ws
+        self._address = address
         self._session = session
         self.text = text
         self.limits = limits
@@ -110,6 +114,7 @@ class Connection:
         self.image_slots = image_slots
         self.registry = registry
         self.observers = registry.observers
+        self.drawing_message_hooks = registry.drawing_message_hooks
         self.drawing_ended = drawing_ended
         self.ranker = ranker
         #: Messages to send after the reply being prepared (``recognized``).
@@ -131,6 +136,23 @@ class Connection:
     @property
     def session(self) -> Session:
         return self._session
+
+    @property
+    def address(self) -> str:
+        return self._address
+
+    def push(self, frame: bytes | str) -> None:
+        """Send ``frame`` now, never waiting (:class:`server.plugin.Conversation`); drop a client that does not read."""
+        transport = self.ws.transport
+        if transport.is_closing():
+            return
+        if transport.get_write_buffer_size() > self.limits.max_send_buffer_bytes:
+            log.warning(
+                "session %s: dropped, %d bytes it did not read", self.session.id, transport.get_write_buffer_size()
+            )
+            transport.abort()
+            return
+        broadcast((self.ws,), frame)
 
     async def run(self) -> None:
         """Read and answer messages until the client leaves, idles out, or :meth:`stop_reading`.
@@ -353,6 +375,15 @@ class Connection:
         handler = self.registry.handler(kind)
         if handler is not None:  # a feature's own message type
             return await handler(self, msg, received)
+        if not self.drawing_message_hooks or not isinstance(msg, DRAWING_MESSAGES):
+            return await self.dispatch_core(kind, msg, received)
+        reply = await self.dispatch_core(kind, msg, received)
+        for hook in self.drawing_message_hooks:
+            await hook(self, msg, reply)
+        return reply
+
+    async def dispatch_core(self, kind: str, msg: protocol.Message, received: float) -> protocol.Payload | None:
+        """Answer one of the core's own messages."""
         s = self.session
         if isinstance(msg, protocol.PointsMsg):
             s.add_points(msg.x, msg.y, msg.t)

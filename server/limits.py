@@ -150,6 +150,35 @@ MAX_MINE_KEYS = 200
 #: seconds. Code: ``unknown_drawing`` past it.
 RESUME_TAKEOVER_S = 5.0
 
+# ---------------------------------------------------------------- rooms (server/rooms/, protocol v1.2)
+
+#: Human players in one room (the AI is one more), in players. Code: ``room_full``.
+MAX_ROOM_PLAYERS = 8
+#: Rooms open at once whose creator came from one address, in rooms. Code: ``too_many_rooms``.
+MAX_ROOMS_PER_ADDRESS = 3
+#: Rooms open at once on one server, in rooms. Code: ``too_many_rooms``.
+MAX_ROOMS = 5_000
+#: ``room_create`` and ``room_join`` messages from one address in any 60 seconds, in messages
+#: (room codes cannot be found by trying them). Code: ``rate_limited``.
+MAX_ROOM_JOINS_PER_MINUTE = 20
+#: Characters in a player's name, in characters (after NFC; no control or bidi characters).
+#: Code: ``invalid_field``.
+MAX_NAME_CHARS = 24
+#: Characters in a guess, in characters (after NFC; no control or bidi characters). Code: ``invalid_field``.
+MAX_GUESS_CHARS = 48
+#: Guesses one player may type per second (token bucket rate), in guesses/s. Code: ``rate_limited``.
+MAX_GUESSES_PER_SECOND = 2.0
+#: Burst allowance of the guess rate limit, in guesses.
+GUESS_BURST = 5
+#: How long a dropped player's seat is kept for a rejoin (``room_join`` with its ``key``), in
+#: seconds. Code: ``unknown_seat`` past it.
+ROOM_REJOIN_S = 60.0
+#: Shortest and longest turn a room may ask for (``room_create.seconds``), in seconds. Code: ``invalid_field``.
+MIN_TURN_S = 15
+MAX_TURN_S = 240
+#: Most rounds a room may ask for (``room_create.rounds``), in rounds. Code: ``invalid_field``.
+MAX_ROUNDS = 10
+
 # ---------------------------------------------------------------- instances sharing PostgreSQL (--db postgresql://)
 
 #: How often an instance writes the keys of its sessions' drawings to the shared database, so that
@@ -211,6 +240,7 @@ SERVER_SIDE = frozenset(
         "store_queue_drawings",
         "store_timeout_s",
         "max_resume_keys",
+        "max_rooms",
     }
 )
 
@@ -248,6 +278,13 @@ class Limits:
     max_server_custom_words: int = MAX_SERVER_CUSTOM_WORDS
     resume_ttl_s: float = RESUME_TTL_S
     max_resume_keys: int = MAX_RESUME_KEYS
+    max_room_players: int = MAX_ROOM_PLAYERS
+    max_rooms_per_address: int = MAX_ROOMS_PER_ADDRESS
+    max_rooms: int = MAX_ROOMS
+    max_room_joins_per_minute: int = MAX_ROOM_JOINS_PER_MINUTE
+    max_guesses_per_second: float = MAX_GUESSES_PER_SECOND
+    guess_burst: int = GUESS_BURST
+    room_rejoin_s: float = ROOM_REJOIN_S
 
     def public(self) -> dict[str, float | int]:
         """The limits as sent to clients in ``welcome`` (those that concern a client)."""
@@ -261,4 +298,9 @@ class Limits:
         out["max_word_list"] = MAX_WORD_LIST
         out["max_top_k"] = MAX_TOP_K
         out["max_teach_drawings"] = MAX_TEACH_DRAWINGS
+        out["max_name_chars"] = MAX_NAME_CHARS
+        out["max_guess_chars"] = MAX_GUESS_CHARS
+        out["min_turn_s"] = MIN_TURN_S
+        out["max_turn_s"] = MAX_TURN_S
+        out["max_rounds"] = MAX_ROUNDS
         return out

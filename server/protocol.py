@@ -61,8 +61,8 @@ from server.limits import (
 )
 
 PROTOCOL_VERSION = 1
-#: Additions to v1 a v1 client never notices (see the module docstring); 1 = the game API.
-PROTOCOL_MINOR = 1
+#: Additions to v1 a v1 client never notices (see the module docstring); 1 = the game API, 2 = rooms.
+PROTOCOL_MINOR = 2
 #: Characters of a drawing key a client may send back (``hello.resume``), in characters.
 MAX_KEY_CHARS = 64
 SCOPES = ("session", "server")

@@ -57,12 +57,12 @@ def model() -> Classifier:
 
 
 async def test_welcome_names_features_and_minor_version(srv: ServerProcess) -> None:
-    """welcome carries protocol 1, protocol_minor 1, the installed features and the v1.1 limits."""
+    """welcome carries protocol 1, protocol_minor 2 (rooms), the installed features and the v1.1 limits."""
     async with DoodleClient(srv.url) as c:
         w = c.welcome
-    assert w["protocol"] == 1 and w["protocol_minor"] == 1
+    assert w["protocol"] == 1 and w["protocol_minor"] == 2
     assert set(w["features"]) == {
-        *("words", "target", "teach", "resume", "submit", "sprite", "delete", "mine", "moderate"),
+        *("words", "target", "teach", "resume", "submit", "sprite", "delete", "mine", "moderate", "rooms"),
     }
     for name in ("max_custom_words", "max_custom_examples_per_word", "max_server_custom_words", "resume_ttl_s"):
         assert name in w["limits"]

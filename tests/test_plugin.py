@@ -21,6 +21,7 @@ from server.metrics import Metrics
 from server.plugin import Conversation, Registry
 from server.protocol import Payload
 from server.resume import ResumeCode
+from server.rooms.errors import RoomCode
 from server.teach_protocol import TeachCode
 from tests.support import FakeModel
 
@@ -129,7 +130,7 @@ def test_a_core_type_or_a_taken_code_cannot_be_registered() -> None:
 async def test_the_shipped_server_declares_the_cores_and_its_features_codes() -> None:
     """create_server with the shipped model: its features declare their own codes beside the core's, and their types."""
     srv = create_server(ServerConfig(host="127.0.0.1", port=0))  # the shipped model: it can be taught
-    codes = [c.value for enum in (ErrorCode, HistoryCode, TeachCode, ResumeCode) for c in enum]
+    codes = [c.value for enum in (ErrorCode, HistoryCode, TeachCode, ResumeCode, RoomCode) for c in enum]
     assert srv.registry.error_codes == sorted(codes)
-    assert set(srv.registry.parsers) >= {"submit", "sprite", "delete", "mine", "moderate"}
-    assert set(srv.registry.features) >= {"resume", "submit", "sprite", "delete", "mine", "moderate"}
+    assert set(srv.registry.parsers) >= {"submit", "sprite", "delete", "mine", "moderate", "room_create", "guess"}
+    assert set(srv.registry.features) >= {"resume", "submit", "sprite", "delete", "mine", "moderate", "rooms"}

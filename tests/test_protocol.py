@@ -16,10 +16,11 @@ from server import protocol, teach_protocol
 from server.errors import ClientFault, ErrorCode, InvalidField, LimitExceeded, MalformedMessage, UnknownType
 from server.history import messages as history_messages
 from server.limits import Limits
+from server.rooms import messages as room_messages
 
 L = Limits()
 #: Every message type the shipped features register beside the core's: the decoder's promise holds for all.
-ALL_PARSERS = {**protocol.CORE_PARSERS, **history_messages.PARSERS, **teach_protocol.PARSERS}
+ALL_PARSERS = {**protocol.CORE_PARSERS, **history_messages.PARSERS, **teach_protocol.PARSERS, **room_messages.PARSERS}
 
 
 def decode(frame: bytes | str) -> protocol.Message:
@@ -144,6 +145,12 @@ def test_fuzz_any_bytes_decode_or_raise_a_protocol_error(data: bytes) -> None:
                 "admin_token",
                 "scope",
                 "drawings",
+                "name",
+                "code",
+                "text",
+                "rounds",
+                "seconds",
+                "words",
             ]
         ),
         msgpack_values,
@@ -411,5 +418,5 @@ def test_a_feature_type_is_unknown_to_a_decoder_without_its_feature(kind: str) -
 
 def test_feature_types_are_not_the_cores_nor_each_others() -> None:
     """The shipped features' message types are disjoint from the core's and from each other's."""
-    tables = [protocol.CORE_PARSERS, history_messages.PARSERS, teach_protocol.PARSERS]
+    tables = [protocol.CORE_PARSERS, history_messages.PARSERS, teach_protocol.PARSERS, room_messages.PARSERS]
     assert sum(len(t) for t in tables) == len(ALL_PARSERS)
