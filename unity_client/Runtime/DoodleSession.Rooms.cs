@@ -1,0 +1,198 @@
+// DoodleSession's rooms (protocol v1.2, feature "rooms"): the calls, the events, the room and turn in
+// play, and the seat kept across reconnects (a new connection rejoins with the seat's key).
+
+using System;
+using System.Collections.Generic;
+using System.Threading.Tasks;
+
+namespace Doodlestream
+{
+    public sealed partial class DoodleSession
+    {
+        private string _roomCode, _roomKey; // the seat held: a new connection rejoins it
+        private long? _rejoinSeq;
+
+        /// <summary>The room as last seen (null: in no room). After a drop it stays, and a reconnect rejoins the seat.</summary>
+        public RoomMessage Room { get; private set; }
+        /// <summary>The turn being played in the room, or null (the lobby, between turns).</summary>
+        public TurnMessage Turn { get; private set; }
+        /// <summary>True while the session holds a seat in a room.</summary>
+        public bool InRoom { get { return HoldsSeat; } }
+        /// <summary>True while this player draws the room's turn: draw as always; the others see it as <see cref="Drawn"/>.</summary>
+        public bool IsDrawer { get { return Turn != null && Room != null && Turn.Drawer == Room.You; } }
+
+        private bool HoldsSeat { get { return _roomKey != null; } }
+
+        /// <summary>v1.2: the room, after every change (create, join, start, other players joining, leaving, dropping).</summary>
+        public event Action<RoomMessage> RoomReceived;
+        /// <summary>v1.2: a turn begins (or goes on, after a rejoin). The kept drawing starts empty: the drawer draws from here.</summary>
+        public event Action<TurnMessage> TurnStarted;
+        /// <summary>v1.2: the drawer's strokes as they arrive (another player's turn), or the turn so far after a (re)join.</summary>
+        public event Action<DrawnMessage> Drawn;
+        /// <summary>v1.2: the AI's guesses after each of the drawer's pen-ups.</summary>
+        public event Action<AiMessage> AiGuessed;
+        /// <summary>v1.2: a player (or the AI) guessed.</summary>
+        public event Action<GuessedMessage> Guessed;
+        /// <summary>v1.2: a turn is over (the word, the points, the scores).</summary>
+        public event Action<TurnEndMessage> TurnEnded;
+        /// <summary>v1.2: the game is over; the room is back in its lobby.</summary>
+        public event Action<GameEndMessage> GameEnded;
+        /// <summary>v1.2: the session left its room (<see cref="LeaveRoom"/>, or its seat was taken by a rejoin elsewhere).</summary>
+        public event Action<RoomLeftMessage> RoomLeft;
+        /// <summary>v1.2: the room ended; the session is in no room.</summary>
+        public event Action<RoomEndedMessage> RoomEnded;
+
+        /// <summary>Opens a room and sits in it as host; <see cref="RoomReceived"/> follows. See <see cref="DoodleClient.CreateRoom"/>.</summary>
+        public long? CreateRoom(string name, int? rounds = null, int? seconds = null, IList<string> words = null)
+        {
+            return Try(c => c.CreateRoom(name, rounds, seconds, words));
+        }
+
+        /// <summary><see cref="CreateRoom"/>, waiting for the room.</summary>
+        /// <exception cref="InvalidOperationException">Not connected.</exception>
+        public Task<RoomMessage> CreateRoomAsync(string name, int? rounds = null, int? seconds = null, IList<string> words = null)
+        {
+            return Ask(c => c.CreateRoomAsync(name, rounds, seconds, words));
+        }
+
+        /// <summary>Sits in room <paramref name="code"/>; <see cref="RoomReceived"/> follows, or an error (<see cref="RoomErrors"/>).</summary>
+        public long? JoinRoom(string code, string name)
+        {
+            return Try(c => c.JoinRoom(code, name));
+        }
+
+        /// <summary><see cref="JoinRoom"/>, waiting for the room.</summary>
+        /// <exception cref="InvalidOperationException">Not connected.</exception>
+        public Task<RoomMessage> JoinRoomAsync(string code, string name)
+        {
+            return Ask(c => c.JoinRoomAsync(code, name));
+        }
+
+        /// <summary>Leaves the room for good (the seat is not rejoined after a reconnect); <see cref="RoomLeft"/> follows.</summary>
+        public long? LeaveRoom()
+        {
+            long? seq = Try(c => c.LeaveRoom());
+            ForgetRoom(null);
+            return seq;
+        }
+
+        /// <summary>The host starts a game; <see cref="TurnStarted"/> follows for every member.</summary>
+        public long? StartRoom()
+        {
+            return Try(c => c.StartRoom());
+        }
+
+        /// <summary><see cref="StartRoom"/>, waiting for its answer.</summary>
+        /// <exception cref="InvalidOperationException">Not connected.</exception>
+        public Task<ServerMessage> StartRoomAsync()
+        {
+            return Ask(c => c.StartRoomAsync());
+        }
+
+        /// <summary>Guesses the word being drawn; <see cref="Guessed"/> follows.</summary>
+        public long? SendGuess(string text)
+        {
+            return Try(c => c.SendGuess(text));
+        }
+
+        /// <summary><see cref="SendGuess"/>, waiting for this player's <c>guessed</c>.</summary>
+        /// <exception cref="InvalidOperationException">Not connected.</exception>
+        public Task<GuessedMessage> GuessAsync(string text)
+        {
+            return Ask(c => c.GuessAsync(text));
+        }
+
+        // A new connection takes the held seat back (after the settings, so the room's drawing replaces nothing it sets).
+        private void Rejoin(DoodleClient client)
+        {
+            Say("rejoining room " + (Room != null ? Room.Shown : _roomCode));
+            ForgetDrawing();
+            _rejoinSeq = client.RejoinRoom(_roomCode, _roomKey);
+        }
+
+        // The answer to a rejoin was an error: the seat is gone (held too long, or the room ended).
+        private void LostSeat(ErrorMessage m)
+        {
+            _rejoinSeq = null;
+            ForgetRoom("the seat could not be rejoined (" + m.Code + ")");
+        }
+
+        private void ForgetRoom(string why)
+        {
+            if (why != null && HoldsSeat) Say("left room " + _roomCode + ": " + why);
+            _roomCode = _roomKey = null;
+            Room = null;
+            Turn = null;
+        }
+
+        private void WireRooms(DoodleClient client)
+        {
+            client.RoomReceived += m =>
+            {
+                if (!Current(client)) return;
+                if (m.Seq.HasValue && m.Seq == _rejoinSeq) _rejoinSeq = null;
+                Room = m;
+                _roomCode = m.Code;
+                _roomKey = m.Key;
+                if (!m.IsPlaying) Turn = null;
+                Raise(RoomReceived, m);
+            };
+            client.TurnStarted += m =>
+            {
+                if (!Current(client)) return;
+                Turn = m;
+                ForgetDrawing(); // the server cleared the drawer's drawing
+                LastGuesses = null;
+                Raise(TurnStarted, m);
+            };
+            client.Drawn += m =>
+            {
+                if (!Current(client)) return;
+                if (m.Op == "replay" && Room != null && m.Player == Room.You) KeepReplayed(m);
+                Raise(Drawn, m);
+            };
+            client.AiGuessed += m => { if (Current(client)) Raise(AiGuessed, m); };
+            client.Guessed += m => { if (Current(client)) Raise(Guessed, m); };
+            client.TurnEnded += m =>
+            {
+                if (!Current(client)) return;
+                Turn = null;
+                ForgetDrawing();
+                Raise(TurnEnded, m);
+            };
+            client.GameEnded += m =>
+            {
+                if (!Current(client)) return;
+                Turn = null;
+                Raise(GameEnded, m);
+            };
+            client.RoomLeft += m =>
+            {
+                if (!Current(client)) return;
+                ForgetRoom(m.Reason);
+                Raise(RoomLeft, m);
+            };
+            client.RoomEnded += m =>
+            {
+                if (!Current(client)) return;
+                ForgetRoom("the room ended");
+                Raise(RoomEnded, m);
+            };
+        }
+
+        // The drawer rejoined: its drawing is the turn's so far, as the server replayed it.
+        private void KeepReplayed(DrawnMessage m)
+        {
+            ForgetDrawing();
+            foreach (var s in m.Strokes) _finished.Add(Copy(s));
+            if (m.Pending != null) _current = Copy(m.Pending);
+        }
+
+        private Stroke Copy(Stroke s)
+        {
+            var c = NewStroke();
+            for (int i = 0; i < s.Count; i++) c.Add(s.X[i], s.Y[i], s.T != null ? s.T[i] : 0);
+            return c;
+        }
+    }
+}
