@@ -14,6 +14,7 @@
 //   Harness.exe outline IN W H MAX          the sample's outline (convex hull, MAX corners) of IN (W x H alpha bytes)
 //   Harness.exe token URL TOKEN             connect with DoodleClient.Token (a header), then without
 //   Harness.exe token_url URL TOKEN         the URL the WebGL transport opens (token in the query)
+//   Harness.exe room URL DIR                C# clients play a turn in a room (RoomHarness.cs)
 //   Harness.exe pumped URL                  a pumped DoodleClient over ClientWebSocketTransport, driven from
 //                                           this one thread as Update would: events, awaitable calls, close,
 //                                           then the reply timeout and the keep-alive over a transport gone deaf
@@ -31,7 +32,7 @@ using System.Threading.Tasks;
 using Doodlestream;
 using Doodlestream.MsgPack;
 
-internal static class Harness
+internal static partial class Harness
 {
     private static int Main(string[] args)
     {
@@ -50,6 +51,7 @@ internal static class Harness
                 case "alloc": return Allocations(args[1]);
                 case "behaviours": Behaviours(); return 0;
                 case "outline": Outline(args[1], int.Parse(args[2], CultureInfo.InvariantCulture), int.Parse(args[3], CultureInfo.InvariantCulture), int.Parse(args[4], CultureInfo.InvariantCulture)); return 0;
+                case "room": return Room(args[1], args[2]);
                 case "token_url": Console.WriteLine(DoodleTransportUrls.WithToken(new Uri(args[1]), args[2])); return 0;
                 default:
                     Console.Error.WriteLine("usage: Harness.exe encode|roundtrip|reject|backoff|session ...");
@@ -713,7 +715,7 @@ internal static class Harness
             foreach (char c in (string)v)
             {
                 if (c == '"' || c == '\\') sb.Append('\\').Append(c);
-                else if (c < 0x20) sb.Append("\\u").Append(((int)c).ToString("x4"));
+                else if (c < 0x20 || c > 0x7e) sb.Append("\\u").Append(((int)c).ToString("x4")); // ASCII out: a full-AOT run has no locale
                 else sb.Append(c);
             }
             sb.Append('"');

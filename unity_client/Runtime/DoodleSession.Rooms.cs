@@ -76,6 +76,14 @@ namespace Doodlestream
             return seq;
         }
 
+        /// <summary><see cref="LeaveRoom"/>, waiting for the <c>room_left</c>.</summary>
+        /// <exception cref="InvalidOperationException">Not connected (the seat is forgotten all the same).</exception>
+        public Task<RoomLeftMessage> LeaveRoomAsync()
+        {
+            ForgetRoom(null);
+            return Ask(c => c.LeaveRoomAsync());
+        }
+
         /// <summary>The host starts a game; <see cref="TurnStarted"/> follows for every member.</summary>
         public long? StartRoom()
         {
