@@ -47,6 +47,7 @@ from server.limits import (
     WORKER_STABLE_S,
     Limits,
 )
+from server.rooms.codes import ALPHABET
 
 EVENT_LOOPS = ("uvloop", "asyncio")
 
@@ -157,6 +158,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--compression", action="store_true", help="offer permessage-deflate (off: costs memory, saves little)"
     )
+    p.add_argument(
+        "--room-prefix",
+        default=None,
+        help="first character of every room code this instance makes (one of "
+        f"{ALPHABET}), so that a balancer sends each room's players here (deploy/haproxy.cfg: s1=2, s2=3, s3=4)",
+    )
     p.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
     for f in fields(Limits):
         p.add_argument(
@@ -170,6 +177,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 async def main_async(args: argparse.Namespace) -> int:
     limits = Limits(**{f.name: getattr(args, f.name) for f in fields(Limits)})
+    if args.room_prefix is not None and (len(args.room_prefix) != 1 or args.room_prefix not in ALPHABET):
+        print(f"python -m server: --room-prefix must be one character of {ALPHABET}", file=sys.stderr)
+        return 2
     if limits.history_max_bytes < limits.max_record_bytes:
         print(
             f"python -m server: --history-max-bytes ({limits.history_max_bytes}) must be at least"
@@ -194,6 +204,7 @@ async def main_async(args: argparse.Namespace) -> int:
         reuse_port=args.reuse_port,
         compression=args.compression,
         worker=args.worker_index,
+        room_prefix=args.room_prefix,
     )
     log = logging.getLogger("doodlestream.server")
     if hasattr(os, "geteuid") and os.geteuid() == 0:

@@ -92,7 +92,12 @@ _INSTALLED_WEB = _PACKAGE / "web_client"
 WEB_ROOT = _INSTALLED_WEB if (_INSTALLED_WEB / "index.html").is_file() else _PACKAGE.parent / "web_client"
 WS_PATH = "/ws"
 #: Query parameters ``/ws`` accepts (anything else is refused with 400) and their allowed values.
-WS_QUERY_PARAMS: dict[str, frozenset[str] | None] = {"encoding": frozenset({"msgpack", "json"}), "token": None}
+#: ``room`` (a room code) is for the balancer only: it sends a room's players to the instance holding it.
+WS_QUERY_PARAMS: dict[str, frozenset[str] | None] = {
+    "encoding": frozenset({"msgpack", "json"}),
+    "token": None,
+    "room": None,
+}
 DEFAULT_PORTS = {"http": "80", "ws": "80", "https": "443", "wss": "443"}
 #: Paths whose errors are JSON (the rest are browser routes: HTML error pages).
 JSON_PREFIXES = ("/api/", WS_PATH)
@@ -125,6 +130,8 @@ class ServerConfig:
     worker: int = 0
     #: The admin token server-scope custom words need (``--admin-token``); ``None``: refused.
     admin_token: str | None = None
+    #: First character of this instance's room codes (``--room-prefix``), for balancer affinity; ``None``: any.
+    room_prefix: str | None = None
 
 
 class DoodleServer:

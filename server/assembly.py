@@ -55,7 +55,7 @@ def create_server(
         resume,
         history,
         teaching,
-        Rooms(config.limits, web_root=config.web_root),
+        Rooms(config.limits, web_root=config.web_root, code_prefix=config.room_prefix),
         Metrics(),
     ]
     return DoodleServer(config, model=model, features=features)

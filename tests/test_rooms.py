@@ -6,6 +6,7 @@ servers run the fake model with small room limits.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import random
 from collections.abc import AsyncIterator, Iterator
@@ -15,7 +16,7 @@ import pytest
 
 from replay_client.client import DoodleClient
 from replay_client.replay import Pacer, play
-from replay_client.rooms import RoomPlayer
+from replay_client.rooms import RoomPlayer, fill_room
 from server.app import DoodleServer, ServerConfig
 from server.limits import Limits
 from server.quickdraw import Drawing, read_file
@@ -43,8 +44,9 @@ def strings(value: Any) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 async def game_server() -> AsyncIterator[DoodleServer]:
-    """The real model with the rooms feature (a short pause between turns, a seeded word order)."""
-    config = ServerConfig(host="127.0.0.1", port=0, model_dir=MODEL_DIR)
+    """The real model with the rooms feature (a short pause between turns, a seeded word order); every client is
+    127.0.0.1, and rooms whose players left stay open while their seats are held: more rooms per address."""
+    config = ServerConfig(host="127.0.0.1", port=0, model_dir=MODEL_DIR, limits=Limits(max_rooms_per_address=50))
     srv = DoodleServer(config, features=[Rooms(config.limits, gap_s=0.3, rng=random.Random(5))])
     await srv.start()
     yield srv
@@ -258,3 +260,30 @@ async def test_a_member_that_does_not_read_is_dropped_not_waited_for() -> None:
             assert (await a.guess("x"))["code"] == "not_now"
     finally:
         await srv.close()
+
+
+async def test_a_script_fills_a_room_with_bots_that_replay_drawings(
+    game_server: DoodleServer, drawings: dict[str, Drawing]
+) -> None:
+    """fill_room seats a replaying bot in a person's room: the bot draws the word it is given, the person sees it
+    and guesses it; the game ends with both scored."""
+    url = f"ws://127.0.0.1:{game_server.port}/ws"
+    asked: list[str] = []
+
+    def drawing_of(word: str) -> Drawing:
+        asked.append(word)
+        return drawings[word]
+
+    async with RoomPlayer(url) as host:
+        room = await host.create("Host", rounds=1, seconds=15, words=WORDS)
+        assert room["type"] == "room", room
+        bots = asyncio.create_task(fill_room(url, 1, code=room["code"], speed=0, drawing_of=drawing_of))
+        await host.expect("room", lambda m: len(m["players"]) == 3)
+        await host.start()
+        bot_turn = await host.expect("turn", lambda m: m["drawer"] != host.id, timeout_s=30)
+        await host.expect("drawn", lambda m: m["op"] == "pen_up")
+        assert asked and bot_turn["length"] == len(asked[-1])
+        assert (await host.guess(asked[-1]))["correct"]
+        end = await host.expect("game_end", timeout_s=30)
+        assert (await bots)["type"] == "game_end"
+        assert all(s["score"] > 0 for s in end["scores"] if s["id"] != "ai")

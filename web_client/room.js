@@ -123,9 +123,12 @@ function send(msg) {
   return true;
 }
 
+// With a room known, the socket names it (?room=CODE): a balancer sends it to the instance holding the room.
 function wsUrl() {
   const proto = location.protocol === "https:" ? "wss:" : "ws:";
-  return `${proto}//${location.host}/ws`;
+  const seat = saved();
+  const code = (state.room && state.room.code) || (seat && seat.code) || codeInPath();
+  return `${proto}//${location.host}/ws${code ? `?room=${encodeURIComponent(code.slice(0, 16))}` : ""}`;
 }
 
 function setConn(kind, text) {

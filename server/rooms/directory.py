@@ -1,6 +1,7 @@
 """The open rooms of one server, by code, and what each address may do with them (Sans-I/O).
 
-:class:`Directory` creates rooms under fresh codes (:func:`server.rooms.codes.new_code`),
+:class:`Directory` creates rooms under fresh codes (:func:`server.rooms.codes.new_code`; all
+beginning with ``prefix`` when one is given, for a balancer's affinity by code),
 finds them by a code as typed, and forgets them once disposed.  It enforces the limits that
 are not one room's own: ``max_rooms`` on the server and ``max_rooms_per_address`` open rooms
 created from one address (:class:`server.rooms.errors.TooManyRooms`), and
@@ -18,7 +19,7 @@ from collections.abc import Callable, Sequence
 
 from server.errors import ErrorCode, LimitExceeded
 from server.limits import Limits
-from server.rooms.codes import new_code, parse_code, shown
+from server.rooms.codes import parse_code, prefixed, shown
 from server.rooms.errors import TooManyRooms, UnknownRoom
 from server.rooms.room import DEFAULT_ROUNDS, DEFAULT_TURN_S, TURN_GAP_S, Clock, Effect, Player, Room
 
@@ -37,7 +38,8 @@ class Directory:
         *,
         clock: Clock,
         pool: Sequence[str],
-        codes: Callable[[], str] = new_code,
+        prefix: str | None = None,
+        codes: Callable[[], str] | None = None,
         rng: random.Random | None = None,
         gap_s: float = TURN_GAP_S,
     ) -> None:
@@ -45,7 +47,9 @@ class Directory:
         self.gap_s = gap_s
         self.clock = clock
         self.pool = tuple(pool)
-        self.codes = codes
+        #: The first character of every code made here (``None``: any), for a balancer's affinity.
+        self.prefix = prefix
+        self.codes = codes or prefixed(prefix)
         self.rng = rng
         self.rooms: dict[str, Room] = {}
         #: The address each open room was created from, and how many each address has open.
@@ -109,8 +113,13 @@ class Directory:
         code = parse_code(text)
         room = self.rooms.get(code) if code is not None else None
         if room is None or room.disposed:
-            named = shown(code) if code is not None else repr(text[:16])
-            raise UnknownRoom(f"no open room has the code {named} (check it, or the room has ended)")
+            if code is None:
+                raise UnknownRoom(f"{text[:16]!r} is not a room code (8 letters and digits, such as ABCD-EFGH)")
+            if self.prefix is not None and code[0] != self.prefix:
+                raise UnknownRoom(
+                    f"room {shown(code)} has ended: the server that held it is gone (or the code is mistyped)"
+                )
+            raise UnknownRoom(f"no open room has the code {shown(code)}: it has ended, or the code is mistyped")
         return room
 
     def forget(self, code: str) -> None:

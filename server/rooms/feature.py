@@ -90,9 +90,11 @@ class Rooms:
         rng: random.Random | None = None,
         gap_s: float = TURN_GAP_S,
         web_root: Path | None = None,
+        code_prefix: str | None = None,
     ) -> None:
         self.limits = limits or Limits()
         self.web_root = web_root
+        self.code_prefix = code_prefix
         self.gap_s = gap_s
         self.clock = clock
         self.rng = rng
@@ -146,7 +148,12 @@ class Rooms:
     def _directory(self) -> Directory:
         if self.directory is None:
             self.directory = Directory(
-                self.limits, clock=self.clock, pool=list(self.services.model.labels), rng=self.rng, gap_s=self.gap_s
+                self.limits,
+                clock=self.clock,
+                pool=list(self.services.model.labels),
+                rng=self.rng,
+                gap_s=self.gap_s,
+                prefix=self.code_prefix,
             )
         return self.directory
 
