@@ -9,12 +9,16 @@ he leaves and the game ends. The server is started with ``--max-room-players 2``
 
 from __future__ import annotations
 
+import asyncio
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bench.services import HAProxy
+from replay_client.rooms import RoomPlayer
 from server import quickdraw
 from tests.conftest import RAW, ServerProcess
 from tests.unity_support import STUB, UNITY, build_aot_harness, build_harness, free_port, mcs, run
@@ -67,6 +71,8 @@ def test_csharp_clients_play_a_turn_in_a_room(
     assert out["not_host"] == "not_host" and out["start_error"] is None
     assert out["create_error"] is None and out["created_seq_answered"] and out["join_error"] is None
     assert out["joined_you"] == "p2" and cy["errors"] == ["unknown_room", "room_full"]
+    # The unknown code was asked again on a connection opened with ?room=CODE (a balancer's route), then refused.
+    assert cy["connects"] == 2
     first = ann["rooms"][0]
     assert first["you"] == "p1" and first["host"] == "p1" and first["state"] == "lobby" and first["has_key"]
     assert len(first["code"]) == 8 and first["shown"] == f"{first['code'][:4]}-{first['code'][4:]}"
@@ -138,3 +144,32 @@ def test_readme_room_example_compiles_against_the_package(tmp_path: Path) -> Non
     runtime = sorted((UNITY / "Runtime").glob("*.cs"))
     r = mcs("-target:library", f"-out:{tmp_path / 'Rooms.dll'}", f"-r:{stub}", *map(str, runtime), str(src))
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+@pytest.mark.rooms
+async def test_csharp_session_reaches_rooms_on_two_servers_behind_haproxy(harness: Path) -> None:
+    """Through deploy/haproxy.cfg: joining a room of the other server reconnects once with ?room=CODE; so does a rejoin."""
+    if shutil.which("haproxy") is None and not shutil.which("/usr/sbin/haproxy"):
+        pytest.skip("needs Debian haproxy (scripts/setup.sh)")
+    servers = [ServerProcess("--room-prefix", p, "--trusted-proxy", "127.0.0.1") for p in ("2", "3")]
+    proxy = HAProxy([*(f"127.0.0.1:{s.port}" for s in servers), f"127.0.0.1:{free_port()}"])
+    hosts = [RoomPlayer(f"{proxy.url}?room={prefix}") for prefix in ("2", "3")]
+    try:
+        proxy.wait_states({"s1": "UP", "s2": "UP"})
+        codes = []
+        for host in hosts:  # a room on each server, held open by its host
+            await host.connect()
+            codes.append((await host.create("host"))["code"])
+        assert [c[0] for c in codes] == ["2", "3"]
+        (out,) = await asyncio.to_thread(run, harness, "balanced", proxy.url, *codes, timeout_s=120)
+    finally:
+        for host in hosts:
+            await host.close()
+        proxy.stop()
+        for srv in servers:
+            srv.stop()
+    assert out["faults"] == 0 and out["errors"] == [], out
+    assert out["a"] == codes[0] and out["b"] == codes[1]
+    # Room B was asked on A's server first (unknown_room there, not raised), then reached through ?room=B.
+    assert out["connects_for_b"] == 1
+    assert out["rejoined"] == codes[1]

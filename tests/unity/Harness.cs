@@ -52,6 +52,7 @@ internal static partial class Harness
                 case "behaviours": Behaviours(); return 0;
                 case "outline": Outline(args[1], int.Parse(args[2], CultureInfo.InvariantCulture), int.Parse(args[3], CultureInfo.InvariantCulture), int.Parse(args[4], CultureInfo.InvariantCulture)); return 0;
                 case "room": return Room(args[1], args[2]);
+                case "balanced": return Balanced(args[1], args[2], args[3]);
                 case "token_url": Console.WriteLine(DoodleTransportUrls.WithToken(new Uri(args[1]), args[2])); return 0;
                 default:
                     Console.Error.WriteLine("usage: Harness.exe encode|roundtrip|reject|backoff|session ...");

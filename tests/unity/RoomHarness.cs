@@ -8,6 +8,9 @@
 //                               drops after the first stroke and his session rejoins the seat; Bo
 //                               guesses wrong, then right; the turn ends; Bo leaves; the game ends.
 //                               Prints one "room" line of everything seen.
+//   Harness.exe balanced URL A B  through a balancer (deploy/haproxy.cfg) to two servers holding rooms A and B:
+//                               join A, leave, join B (on the other server: reached through ?room=B),
+//                               drop and rejoin B's seat. Prints one "balanced" line.
 
 using System;
 using System.Collections.Generic;
@@ -147,6 +150,32 @@ internal static partial class Harness
         if (server == null) throw task.Exception.InnerException;
         errorCode = server.Error.Code;
         return default(T);
+    }
+
+    private static int Balanced(string url, string codeA, string codeB)
+    {
+        var unity = new Player("Unity", url);
+        var all = new List<Player> { unity };
+        unity.Session.Start(PumpClock.Elapsed.TotalSeconds);
+        PumpAll(all, () => unity.Session.IsConnected, 30, "a connection");
+        string code;
+        var a = Await(all, unity.Session.JoinRoomAsync(codeA, "Unity"), "room A", out code);
+        var result = new Dictionary<string, object> { { "event", "balanced" }, { "a", a != null ? a.Code : code } };
+        Await(all, unity.Session.LeaveRoomAsync(), "leaving room A", out code);
+        int before = unity.Connects;
+        var b = Await(all, unity.Session.JoinRoomAsync(codeB, "Unity"), "room B", out code);
+        result["b"] = b != null ? b.Code : code;
+        result["connects_for_b"] = unity.Connects - before;
+        int rooms = unity.Rooms.Count;
+        before = unity.Connects;
+        unity.Session.Client.Dispose(); // a drop: the new connection must reach B's server again
+        PumpAll(all, () => unity.Connects > before && unity.Rooms.Count > rooms || unity.Errors.Count > 0, 30, "the rejoin");
+        result["rejoined"] = unity.Session.InRoom ? unity.Session.Room.Code : null;
+        result["errors"] = unity.Errors.Select(e => (object)e.Code).ToList();
+        result["faults"] = unity.Faults;
+        Emit(result);
+        unity.Session.Dispose();
+        return 0;
     }
 
     private static int Room(string url, string dir)

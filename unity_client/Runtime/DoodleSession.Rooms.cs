@@ -11,6 +11,17 @@ namespace Doodlestream
     {
         private string _roomCode, _roomKey; // the seat held: a new connection rejoins it
         private long? _rejoinSeq;
+        private Joining _joining; // a JoinRoom not yet answered
+        private string _urlRoom; // the room code the current connection's URL names, or null
+
+        /// <summary>A <see cref="JoinRoom"/> under way: sent on the connection of the moment, again on the next one.</summary>
+        private sealed class Joining
+        {
+            public string Code, Name;
+            public long? Seq;
+            public bool Rerouted;
+            public TaskCompletionSource<RoomMessage> Done;
+        }
 
         /// <summary>The room as last seen (null: in no room). After a drop it stays, and a reconnect rejoins the seat.</summary>
         public RoomMessage Room { get; private set; }
@@ -55,22 +66,100 @@ namespace Doodlestream
             return Ask(c => c.CreateRoomAsync(name, rounds, seconds, words));
         }
 
-        /// <summary>Sits in room <paramref name="code"/>; <see cref="RoomReceived"/> follows, or an error (<see cref="RoomErrors"/>).</summary>
+        /// <summary>Sits in room <paramref name="code"/> (any case, dash or not); <see cref="RoomReceived"/> follows, or an
+        /// error (<see cref="RoomErrors"/>). Sent now when connected (its <c>seq</c> is returned), else on the next
+        /// connection (null). Behind a balancer the room may live on another server: an <c>unknown_room</c> from a
+        /// connection that did not name the room is not raised; the session reconnects once with
+        /// <c>?room=CODE</c> (<see cref="DoodleTransportUrls.WithRoom"/>), which reaches the room's server, and asks again.</summary>
         public long? JoinRoom(string code, string name)
         {
-            return Try(c => c.JoinRoom(code, name));
+            StartJoin(code, name, null);
+            return _joining != null ? _joining.Seq : null;
         }
 
-        /// <summary><see cref="JoinRoom"/>, waiting for the room.</summary>
-        /// <exception cref="InvalidOperationException">Not connected.</exception>
+        /// <summary><see cref="JoinRoom"/>, waiting for the room (across a reconnect, if one is needed).</summary>
+        /// <exception cref="DoodleServerException">The server refused it (<c>unknown_room</c>, <c>room_full</c>...).</exception>
         public Task<RoomMessage> JoinRoomAsync(string code, string name)
         {
-            return Ask(c => c.JoinRoomAsync(code, name));
+            var done = new TaskCompletionSource<RoomMessage>();
+            StartJoin(code, name, done);
+            return done.Task;
+        }
+
+        // The room a new connection names in its URL (?room=CODE): the seat held, else the room being joined.
+        private Uri RoutedUrl(Uri url)
+        {
+            _rejoinSeq = null; // seqs start again on each connection
+            if (_joining != null) _joining.Seq = null;
+            _urlRoom = _roomCode ?? (_joining != null ? _joining.Code : null);
+            return _urlRoom == null ? url : new Uri(DoodleTransportUrls.WithRoom(url, _urlRoom));
+        }
+
+        private void StartJoin(string code, string name, TaskCompletionSource<RoomMessage> done)
+        {
+            if (code == null) throw new ArgumentNullException("code");
+            if (name == null) throw new ArgumentNullException("name");
+            string normal = code.Replace("-", "").Replace(" ", "").ToUpperInvariant();
+            if (normal.Length == 0) throw new ArgumentException("a room code has 8 characters (such as 'K7QM-XT4P')", "code");
+            CancelJoin();
+            _joining = new Joining { Code = normal, Name = name, Done = done };
+            try
+            {
+                SendJoin(_client);
+            }
+            catch (ArgumentException) // a name or code the server would refuse
+            {
+                _joining = null;
+                throw;
+            }
+        }
+
+        private void SendJoin(DoodleClient client)
+        {
+            var j = _joining;
+            if (client == null || j == null) return;
+            try
+            {
+                j.Seq = client.JoinRoom(j.Code, j.Name);
+            }
+            catch (InvalidOperationException) // not connected any more: the next connection sends it
+            {
+                j.Seq = null;
+            }
+        }
+
+        private void CancelJoin()
+        {
+            var j = _joining;
+            _joining = null;
+            if (j != null && j.Done != null) j.Done.TrySetCanceled();
+        }
+
+        // An error answering the join: an unknown room asked on a connection that did not name it is asked
+        // again, once, through the room's server (true: not to be raised); any other ends the join.
+        private bool JoinRefused(ErrorMessage m)
+        {
+            var j = _joining;
+            if (j == null || m.Seq != j.Seq) return false;
+            if (m.Code == RoomErrors.UnknownRoom && !j.Rerouted && _urlRoom != j.Code)
+            {
+                j.Rerouted = true;
+                j.Seq = null;
+                Say("room " + j.Code + " is not on this server: reconnecting through ?room=" + j.Code);
+                double now = _nowS;
+                Stop(true);
+                Start(now);
+                return true;
+            }
+            _joining = null;
+            if (j.Done != null) j.Done.TrySetException(new DoodleServerException(m));
+            return false;
         }
 
         /// <summary>Leaves the room for good (the seat is not rejoined after a reconnect); <see cref="RoomLeft"/> follows.</summary>
         public long? LeaveRoom()
         {
+            CancelJoin();
             long? seq = Try(c => c.LeaveRoom());
             ForgetRoom(null);
             return seq;
@@ -80,6 +169,7 @@ namespace Doodlestream
         /// <exception cref="InvalidOperationException">Not connected (the seat is forgotten all the same).</exception>
         public Task<RoomLeftMessage> LeaveRoomAsync()
         {
+            CancelJoin();
             ForgetRoom(null);
             return Ask(c => c.LeaveRoomAsync());
         }
@@ -143,6 +233,12 @@ namespace Doodlestream
                 _roomCode = m.Code;
                 _roomKey = m.Key;
                 if (!m.IsPlaying) Turn = null;
+                var j = _joining;
+                if (j != null && m.Seq.HasValue && m.Seq == j.Seq)
+                {
+                    _joining = null;
+                    if (j.Done != null) j.Done.TrySetResult(m);
+                }
                 Raise(RoomReceived, m);
             };
             client.TurnStarted += m =>

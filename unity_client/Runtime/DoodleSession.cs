@@ -232,7 +232,7 @@ namespace Doodlestream
             DoodleClient created;
             try
             {
-                created = new DoodleClient(new Uri(ServerUrl), _factory())
+                created = new DoodleClient(RoutedUrl(new Uri(ServerUrl)), _factory())
                 {
                     ConnectTimeout = ConnectTimeout,
                     ReplyTimeout = ReplyTimeout,
@@ -288,6 +288,7 @@ namespace Doodlestream
                     _current = new Stroke();
                     _drawingKey = null;
                 }
+                if (!rejoin) SendJoin(client); // a JoinRoom waiting for this connection
             }
             catch (Exception e) // the connection ended meanwhile, or a kept setting no longer fits its limits
             {
@@ -357,6 +358,7 @@ namespace Doodlestream
                     return;
                 }
                 if (m.Seq.HasValue && m.Seq == _rejoinSeq) LostSeat(m);
+                if (m.Seq.HasValue && JoinRefused(m)) return; // retried through the room's server
                 Raise(ErrorReceived, m);
             };
             client.Cleared += m =>

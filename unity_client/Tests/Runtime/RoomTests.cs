@@ -18,11 +18,13 @@ namespace Doodlestream.Tests
         {
             public readonly List<Dictionary<string, object>> Sent = new List<Dictionary<string, object>>();
             private readonly Queue<TransportEvent> _inbox = new Queue<TransportEvent>();
+            public Uri Url;
 
             public long BufferedBytes { get { return 0; } }
 
             public void Connect(Uri url, string token, int maxMessageBytes)
             {
+                Url = url;
                 Push(new Dictionary<string, object>
                 {
                     { "type", "welcome" }, { "protocol", 1L }, { "session", "s1" }, { "model", "m" }, { "classes", 345L },
@@ -295,6 +297,7 @@ namespace Doodlestream.Tests
             Assert.IsTrue(s.IsConnected);
             var types = transports[1].Sent.ConvertAll(m => (string)m["type"]);
             Assert.AreEqual(new[] { "hello", "room_join" }, types); // no resume, no strokes: the room replays its drawing
+            Assert.AreEqual("?room=K7QMXT4P", transports[1].Url.Query); // a balancer sends it to the room's server
             var join = transports[1].Sent[1];
             Assert.AreEqual("K7QMXT4P", join["code"]);
             Assert.AreEqual("key-p1", join["key"]);
@@ -331,7 +334,74 @@ namespace Doodlestream.Tests
             s.Pump(3.0);
             Assert.AreEqual(4, transports.Count);
             Assert.AreEqual(new[] { "hello" }, transports[3].Sent.ConvertAll(m => (string)m["type"])); // nothing to rejoin
+            Assert.AreEqual("", transports[3].Url.Query);
             s.Dispose();
+        }
+
+        private static DoodleSession Session(List<MemoryTransport> transports)
+        {
+            var s = new DoodleSession(() => { var t = new MemoryTransport(); transports.Add(t); return t; })
+            {
+                InitialBackoff = TimeSpan.FromSeconds(0.1), MaxBackoff = TimeSpan.FromSeconds(0.1), BackoffSeed = 1,
+            };
+            s.Start(0);
+            s.Pump(0);
+            s.Pump(0);
+            Assert.IsTrue(s.IsConnected);
+            return s;
+        }
+
+        /// <summary>Behind a balancer: a join answered unknown_room by a server the connection did not name is asked
+        /// again, once, on a new connection opened with ?room=CODE; the awaited join completes there, or fails.</summary>
+        [Test]
+        public void JoinReachesTheRoomsServerThroughItsCode()
+        {
+            var transports = new List<MemoryTransport>();
+            var s = Session(transports);
+            var errors = new List<ErrorMessage>();
+            s.ErrorReceived += errors.Add;
+            var joined = s.JoinRoomAsync("k7qm-xt4p", "Bo");
+            var first = transports[0].Sent[transports[0].Sent.Count - 1];
+            Assert.AreEqual("room_join", first["type"]);
+            transports[0].Push(Map("type", "error", "code", RoomErrors.UnknownRoom, "message", "not here", "seq", first["seq"]));
+            s.Pump(0.1);
+            Assert.AreEqual(0, errors.Count); // not raised: asked again through the room's server
+            s.Pump(0.2);
+            s.Pump(0.2);
+            Assert.AreEqual(2, transports.Count);
+            Assert.AreEqual("?room=K7QMXT4P", transports[1].Url.Query);
+            var again = transports[1].Sent[transports[1].Sent.Count - 1];
+            Assert.AreEqual("room_join", again["type"]);
+            Assert.AreEqual("K7QMXT4P", again["code"]);
+            Assert.AreEqual("Bo", again["name"]);
+            Assert.IsFalse(joined.IsCompleted);
+            var room = RoomMap("p2", "lobby");
+            room["seq"] = again["seq"];
+            transports[1].Push(room);
+            s.Pump(0.3);
+            Assert.IsTrue(joined.IsCompleted);
+            Assert.AreEqual("p2", joined.Result.You);
+            Assert.IsTrue(s.InRoom);
+
+            // A room unknown on its own server too: the error is raised and the awaited join fails.
+            var lost = new List<MemoryTransport>();
+            var other = Session(lost);
+            var refused = other.JoinRoomAsync("ZZZZ-ZZZZ", "Cy");
+            var ask = lost[0].Sent[lost[0].Sent.Count - 1];
+            lost[0].Push(Map("type", "error", "code", RoomErrors.UnknownRoom, "seq", ask["seq"]));
+            other.Pump(0.1);
+            other.Pump(0.2);
+            other.Pump(0.2);
+            Assert.AreEqual("?room=ZZZZZZZZ", lost[1].Url.Query);
+            ask = lost[1].Sent[lost[1].Sent.Count - 1];
+            lost[1].Push(Map("type", "error", "code", RoomErrors.UnknownRoom, "seq", ask["seq"]));
+            other.Pump(0.3);
+            Assert.IsTrue(refused.IsFaulted);
+            Assert.AreEqual(RoomErrors.UnknownRoom, ((DoodleServerException)refused.Exception.InnerException).Error.Code);
+            Assert.IsFalse(other.InRoom);
+            Assert.AreEqual(2, lost.Count);
+            s.Dispose();
+            other.Dispose();
         }
     }
 }
