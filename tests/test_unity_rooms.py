@@ -148,7 +148,7 @@ def test_readme_room_example_compiles_against_the_package(tmp_path: Path) -> Non
 
 @pytest.mark.rooms
 async def test_csharp_session_reaches_rooms_on_two_servers_behind_haproxy(harness: Path) -> None:
-    """Through deploy/haproxy.cfg: joining a room of the other server reconnects once with ?room=CODE; so does a rejoin."""
+    """Via deploy/haproxy.cfg: joining a room of the other server reconnects once with ?room=CODE; so does a rejoin."""
     if shutil.which("haproxy") is None and not shutil.which("/usr/sbin/haproxy"):
         pytest.skip("needs Debian haproxy (scripts/setup.sh)")
     servers = [ServerProcess("--room-prefix", p, "--trusted-proxy", "127.0.0.1") for p in ("2", "3")]
