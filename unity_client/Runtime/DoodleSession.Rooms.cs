@@ -126,6 +126,12 @@ namespace Doodlestream
             {
                 j.Seq = null;
             }
+            catch (ArgumentException e) when (client != _client) // a name this server's limits refuse, found on connecting
+            {
+                _joining = null;
+                if (j.Done != null) j.Done.TrySetException(e);
+                Say("cannot join room " + j.Code + ": " + e.Message);
+            }
         }
 
         private void CancelJoin()
