@@ -27,6 +27,7 @@ import asyncio
 import json
 import math
 import multiprocessing as mp
+import os
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -282,6 +283,7 @@ def main(argv: list[str] | None = None) -> int:
             f" {hop['postgres_cpu_ms_per_message']:.3f} ms of PostgreSQL CPU a message",
             flush=True,
         )
+    result["machine"] = {"cpus": os.cpu_count(), "loadavg_1m_after": os.getloadavg()[0]}
     result["date"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     lat = result["latency_ms"]
     print(
