@@ -81,7 +81,7 @@ async def test_a_feature_message_is_decoded_answered_offered_and_counted(echo_se
     its own error code is answered and counted from 0, and its collector shows in /metrics."""
     url = f"ws://127.0.0.1:{echo_server.port}/ws"
     async with DoodleClient(url) as c:
-        assert c.welcome["features"] == ["echo", "target", "words"]
+        assert c.welcome["features"] == ["echo", "recognize", "target", "words"]
         reply = await c.call({"type": "echo", "text": "hi"})
         assert reply["type"] == "echoed" and reply["text"] == "hi" and reply["strokes"] == 0 and "seq" in reply
         assert (await c.call({"type": "echo", "text": 5}))["code"] == ErrorCode.INVALID_FIELD
