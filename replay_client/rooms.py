@@ -23,12 +23,11 @@ import random
 import sys
 from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from websockets.exceptions import ConnectionClosed
 
-from replay_client.client import DoodleClient, Msg
+from replay_client.client import ClientSocket, DoodleClient, Msg
 from replay_client.replay import Pacer, stream, synthesise_times
 from server import quickdraw
 from server.quickdraw import Drawing
@@ -39,7 +38,7 @@ __all__ = ["EXPECT_TIMEOUT_S", "RoomBot", "RoomPlayer", "fill_room", "raw_drawin
 EXPECT_TIMEOUT_S = 30.0
 
 
-class RoomPlayer:
+class RoomPlayer(ClientSocket):
     """One player's connection (see module docstring)."""
 
     def __init__(
@@ -59,15 +58,6 @@ class RoomPlayer:
         self.id: str | None = None
         self.key: str | None = None
         self.on_message: Callable[[float, Msg], None] | None = None
-
-    async def __aenter__(self) -> RoomPlayer:
-        await self.connect()
-        return self
-
-    async def __aexit__(
-        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.close()
 
     @property
     def welcome(self) -> Msg:
@@ -118,14 +108,20 @@ class RoomPlayer:
     ) -> Msg:
         """Take the first message of type ``kind`` (or one of several) matching ``where`` not taken yet, waiting."""
         kinds = {kind} if isinstance(kind, str) else set(kind)
+        return await self._take(
+            lambda m: m.get("type") in kinds and (where is None or where(m)), f"a {kind!r} message", timeout_s
+        )
+
+    async def _take(self, match: Callable[[Msg], bool], what: str, timeout_s: float | None) -> Msg:
+        """Remove and return the first message in the inbox that ``match`` es, waiting for one."""
         async with asyncio.timeout(timeout_s):
             while True:
                 for i, msg in enumerate(self.inbox):
-                    if msg.get("type") in kinds and (where is None or where(msg)):
+                    if match(msg):
                         del self.inbox[i]
                         return msg
                 if self.closed:
-                    raise ConnectionError(f"the connection closed before a {kind!r} message came")
+                    raise ConnectionError(f"the connection closed before {what} came")
                 self._arrival.clear()
                 await self._arrival.wait()
 
@@ -179,16 +175,11 @@ class RoomPlayer:
         return await self._answer(seq, kind)
 
     async def _answer(self, seq: int, kind: str) -> Msg:
-        async with asyncio.timeout(EXPECT_TIMEOUT_S):
-            while True:
-                for i, m in enumerate(self.inbox):
-                    if m.get("seq") == seq and m.get("type") in (kind, "error"):
-                        del self.inbox[i]
-                        return m
-                if self.closed:
-                    raise ConnectionError(f"the connection closed before the answer to seq {seq}")
-                self._arrival.clear()
-                await self._arrival.wait()
+        return await self._take(
+            lambda m: m.get("seq") == seq and m.get("type") in (kind, "error"),
+            f"the answer to seq {seq}",
+            EXPECT_TIMEOUT_S,
+        )
 
     # ------------------------------------------------------------ drawing
 
