@@ -39,7 +39,7 @@ import logging
 import os
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from pathlib import Path
@@ -62,13 +62,14 @@ from server.connection import Connection
 from server.errors import ClientTooSlow, Fault
 from server.game import Ranker
 from server.http import error_response, json_response, without_body
-from server.infer import DEFAULT_MODEL_DIR, Batcher, Classifier, Model, Prediction
+from server.infer import DEFAULT_MODEL_DIR, Batcher, Classifier, Model, Prediction, Priority
 from server.limits import (
     BATCH_WAIT_MS,
     IMAGE_DECODES,
     LISTEN_BACKLOG,
     MAX_BATCH,
     MAX_QUERY_FIELDS,
+    RENDER_JOBS_PER_ADDRESS,
     RENDER_NICE,
     RENDER_SHARE,
     RENDER_THREADS,
@@ -76,7 +77,7 @@ from server.limits import (
 )
 from server.plugin import Access, Endpoint, Feature, HttpRequest, Registry
 from server.render import Image
-from server.render_pool import RenderPool
+from server.render_pool import Budget, Lane, RenderPool
 from server.session import Session
 
 log = logging.getLogger("doodlestream.server")
@@ -154,6 +155,8 @@ class DoodleServer:
         self.image_slots = asyncio.Semaphore(IMAGE_DECODES)
         self.sessions: dict[str, Session] = {}
         self.per_address: Counter[str] = Counter()
+        #: The render time each address's sessions share (:class:`server.render_pool.Budget`).
+        self.render_budgets: dict[str, Budget] = {}
         #: Drawings handed to the hooks, by reason (clear, disconnect, shutdown).
         self.drawings_ended: Counter[str] = Counter()
         #: Drawings whose hooks are still running (the history is storing them).
@@ -179,15 +182,17 @@ class DoodleServer:
     def model(self) -> Model:
         return self._model
 
-    async def classify(self, image: Image) -> list[tuple[str, float]]:
-        return await self.batcher.classify(image)
+    async def classify(self, image: Image, *, owner: Hashable = None) -> list[tuple[str, float]]:
+        return await self.batcher.classify(image, owner=owner)
 
     async def model_input(self, session: Session) -> Image:
         """``session``'s model input (finished strokes), rendered off the loop in its lane."""
         return await self.renders.run(session.lane, session.render_snapshot, session.snapshot())
 
-    async def predict(self, image: Image) -> Prediction:
-        return await self.batcher.predict(image)
+    async def predict(
+        self, image: Image, *, owner: Hashable = None, priority: Priority = Priority.INTERACTIVE
+    ) -> Prediction:
+        return await self.batcher.predict(image, owner=owner, priority=priority)
 
     @property
     def ranker(self) -> Ranker:
@@ -305,6 +310,7 @@ class DoodleServer:
             "batch_sizes": dict(st.sizes),
             "model_s": round(st.model_ms / 1000, 6),
             "model_failures": st.failures,
+            "model_queue": self.batcher.queue_report(),
             "drawings_ended": dict(self.drawings_ended),
             **{name: report() for name, report in self.registry.health_reports.items()},
         }
@@ -451,7 +457,10 @@ class DoodleServer:
         if self.per_address[addr] >= limit:  # handshakes that raced
             await ws.close(1008, f"at most {limit} sessions per address")
             return
-        session = Session(self.config.limits, game=self._ranker.new_game())
+        budget = self.render_budgets.get(addr)
+        if budget is None:
+            budget = self.render_budgets[addr] = Budget(RENDER_JOBS_PER_ADDRESS)
+        session = Session(self.config.limits, game=self._ranker.new_game(), address=addr, lane=Lane(budget))
         self.sessions[session.id] = session
         self.per_address[addr] += 1
         conn = Connection(
@@ -487,6 +496,7 @@ class DoodleServer:
             self.per_address[addr] -= 1
             if self.per_address[addr] <= 0:
                 del self.per_address[addr]
+                self.render_budgets.pop(addr, None)
             session.pen_up()
             if session.strokes:
                 await self.drawing_ended(session, "shutdown" if self.stopping else "disconnect")

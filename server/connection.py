@@ -52,6 +52,7 @@ from server.game import Ranker
 from server.infer import TOP_K, Batcher
 from server.limits import INLINE_RENDER_POINTS, Limits
 from server.plugin import Registry
+from server.ratelimit import TokenBucket
 from server.render import Image, render_image
 from server.render_pool import RenderPool
 from server.session import Session
@@ -60,26 +61,6 @@ log = logging.getLogger("doodlestream.connection")
 
 #: Errors after which the frame's ``seq`` is not looked for (the frame is unreadable or was not read).
 NO_SEQ_CODES = frozenset({ErrorCode.MALFORMED, ErrorCode.RATE_LIMITED})
-
-
-class TokenBucket:
-    """Message rate limit: ``rate`` per second with a ``burst`` allowance."""
-
-    __slots__ = ("burst", "rate", "stamp", "tokens")
-
-    def __init__(self, rate: float, burst: int) -> None:
-        self.rate, self.burst = rate, float(burst)
-        self.tokens = float(burst)
-        self.stamp = time.monotonic()
-
-    def take(self) -> bool:
-        now = time.monotonic()
-        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        if self.tokens >= 1.0:
-            self.tokens -= 1.0
-            return True
-        return False
 
 
 class Connection:
@@ -285,7 +266,7 @@ class Connection:
         top: list[tuple[str, float]] = []
         target: tuple[str, float, int] | None = None
         if image is not None:
-            ranking = self.ranker.rank(await self.batcher.predict(image), g)
+            ranking = self.ranker.rank(await self.batcher.predict(image, owner=s.id), g)
             top = ranking.top(g.top_k)
             found = ranking.target(g.target) if g.target is not None else None
             if g.target is not None and found is not None:

@@ -86,6 +86,10 @@ RENDER_THREADS = 4
 #: ``c`` CPU seconds its next one waits ``c * (1 / share - 1)`` (ordinary renders take well
 #: under a millisecond; only a client sending the costliest messages is slowed, to itself).
 RENDER_SHARE = 0.5
+#: Render jobs of the sessions of one client address run at once, in jobs: however many
+#: sessions an address opens, its renders (strokes, pictures, ``teach`` examples) use at
+#: most this many render threads and ``RENDER_SHARE`` of each (:mod:`server.render_pool`).
+RENDER_JOBS_PER_ADDRESS = 1
 #: ``image`` pictures decoded at once, server-wide, in pictures (decoding one of
 #: ``MAX_IMAGE_PIXELS`` pixels peaks near 90 MiB); the others wait their turn in order.
 IMAGE_DECODES = 1
@@ -131,6 +135,15 @@ MAX_SERVER_CUSTOM_WORDS = 256
 #: Example drawings in one ``teach`` message, in drawings (each within the drawing limits:
 #: strokes, points per stroke, points per drawing). Code: ``invalid_field``.
 MAX_TEACH_DRAWINGS = 20
+#: Points in one example drawing of a ``teach`` message (every stroke), in points: an example
+#: is rendered five times (itself and its augmented copies), and real drawings need far
+#: fewer than a live canvas (the largest of the 9,118 raw Quick, Draw! drawings has 1,174).
+#: Code: ``drawing_too_large``.
+MAX_TEACH_POINTS_PER_DRAWING = 2_048
+#: Example drawings the sessions of one client address may teach per minute, all ``teach``
+#: messages together, in drawings (a token bucket holding a minute's worth; each costs five
+#: model calls' worth of images, queued behind every pen-up). Code: ``rate_limited``.
+MAX_TEACH_EXAMPLES_PER_MINUTE = 60
 #: Words in ``hello.words``, in words. Code: ``invalid_field``.
 MAX_WORD_LIST = 345
 #: Largest ``hello.top_k``, in guesses (the smallest is 1; the default ``server.infer.TOP_K``).
@@ -246,6 +259,8 @@ class Limits:
     max_custom_words: int = MAX_CUSTOM_WORDS
     max_custom_examples_per_word: int = MAX_CUSTOM_EXAMPLES_PER_WORD
     max_server_custom_words: int = MAX_SERVER_CUSTOM_WORDS
+    max_teach_points_per_drawing: int = MAX_TEACH_POINTS_PER_DRAWING
+    max_teach_examples_per_minute: int = MAX_TEACH_EXAMPLES_PER_MINUTE
     resume_ttl_s: float = RESUME_TTL_S
     max_resume_keys: int = MAX_RESUME_KEYS
 

@@ -90,6 +90,8 @@ class Session:
     limits: Limits
     id: str = field(default_factory=lambda: secrets.token_urlsafe(12))
     client: str | None = None
+    #: What the per-address limits count the client under (``server.addresses.address_key``; "" when unknown).
+    address: str = ""
     live_ms: int | None = None
     started_at: float = field(default_factory=time.time)
     canvas: Canvas = field(default_factory=Canvas)

@@ -192,7 +192,9 @@ class HistoryService:
         """Make the session's last guess list be for all of its strokes."""
         sent = session.guesses_sent
         if session.strokes and (not sent or sent[-1].strokes != session.strokes):
-            session.record_guesses(await self.services.classify(await self.services.model_input(session)))
+            session.record_guesses(
+                await self.services.classify(await self.services.model_input(session), owner=session.id)
+            )
 
     async def _admit(self, reason: str) -> None:
         """Wait for (shutdown) or insist on (``submit``) a place in the store queue; raise when there is none."""
