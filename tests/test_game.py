@@ -385,6 +385,42 @@ async def test_a_drawing_left_at_a_restart_is_resumed_from_the_history_once(tmp_
         second.stop()
 
 
+async def test_concurrent_resumes_of_one_key_resume_it_exactly_once(tmp_path: Any) -> None:
+    """Two hello.resume with one key sent together, after a restart (the key only in the history) and for a
+    key this server remembers: exactly one resumes, the other answers unknown_drawing."""
+    db = str(tmp_path / "h.sqlite3")
+    d = drawings("bicycle", 1)[0]
+    with ServerProcess("--db", db) as first:
+        async with DoodleClient(first.url) as c:
+            await c.call({"type": "hello", "client": "racer"})
+            await c.call(stroke_msg(d.strokes[0]))
+            old_key = c.drawing
+    with ServerProcess("--db", db) as second:
+        async with DoodleClient(second.url) as c:
+            await c.call({"type": "hello", "client": "racer"})
+            await c.call(stroke_msg(d.strokes[0]))
+            new_key = c.drawing
+        await wait_idle(second.http)
+        for key in (old_key, new_key):
+            async with DoodleClient(second.url) as a, DoodleClient(second.url) as b:
+                replies = await asyncio.gather(a.hello(resume=key), b.hello(resume=key))
+                assert sorted(r.get("resumed", False) for r in replies) == [False, True], replies
+                assert [r["code"] for r in replies if "code" in r] == [ErrorCode.UNKNOWN_DRAWING]
+
+
+async def test_a_deleted_drawings_key_no_longer_resumes(srv: ServerProcess) -> None:
+    """A drawing kept at a disconnect and then deleted by its key cannot be resumed (it would be re-created)."""
+    d = drawings("bicycle", 1, skip=5)[0]
+    async with DoodleClient(srv.url) as c:
+        await c.call({"type": "hello", "client": "deleter"})
+        await c.call(stroke_msg(d.strokes[0]))
+        key = c.drawing
+    await wait_idle(srv.http)
+    async with DoodleClient(srv.url) as c:
+        assert (await c.call({"type": "delete", "key": key}))["type"] == "deleted"
+        assert (await c.hello(resume=key))["code"] == ErrorCode.UNKNOWN_DRAWING
+
+
 class HeldModel:
     """The shipped model, recording each call's images (as bytes); ``hold()`` makes the next call wait for ``go``."""
 
