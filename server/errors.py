@@ -46,6 +46,7 @@ class ErrorCode(StrEnum):
     WORD_TAKEN = "word_taken"
     TOO_MANY_WORDS = "too_many_words"
     TOO_MANY_EXAMPLES = "too_many_examples"
+    BAD_TEXT = "bad_text"
     INTERNAL = "internal"
 
 
@@ -100,6 +101,12 @@ class LimitExceeded(ClientFault):
     def __init__(self, message: str, *, code: ErrorCode) -> None:
         super().__init__(message)
         self.code = ErrorCode(code)  # per instance: which limit
+
+
+class BadText(ClientFault):
+    """A word, name or ``hello.client`` holding control or bidi-formatting characters."""
+
+    code = ErrorCode.BAD_TEXT
 
 
 class BadImage(ClientFault):

@@ -162,6 +162,10 @@ MAX_MINE_KEYS = 200
 #: server has not yet seen drop, as after a Wi-Fi handover) to be closed and its drawing ended, in
 #: seconds. Code: ``unknown_drawing`` past it.
 RESUME_TAKEOVER_S = 5.0
+#: Wrong ``admin_token`` values one client address may send per minute, in tokens (a token bucket
+#: holding a minute's worth); past it its admin requests answer ``rate_limited`` unchecked.
+#: Code: ``rate_limited``.
+MAX_ADMIN_FAILURES_PER_MINUTE = 10
 
 # ---------------------------------------------------------------- instances sharing PostgreSQL (--db postgresql://)
 
@@ -224,6 +228,7 @@ SERVER_SIDE = frozenset(
         "store_queue_drawings",
         "store_timeout_s",
         "max_resume_keys",
+        "max_admin_failures_per_minute",
     }
 )
 
@@ -263,6 +268,7 @@ class Limits:
     max_teach_examples_per_minute: int = MAX_TEACH_EXAMPLES_PER_MINUTE
     resume_ttl_s: float = RESUME_TTL_S
     max_resume_keys: int = MAX_RESUME_KEYS
+    max_admin_failures_per_minute: int = MAX_ADMIN_FAILURES_PER_MINUTE
 
     def public(self) -> dict[str, float | int]:
         """The limits as sent to clients in ``welcome`` (those that concern a client)."""

@@ -31,12 +31,16 @@ class TokenBucket:
         self.tokens = float(burst)
         self.stamp = time.monotonic()
 
-    def take(self, n: float = 1.0) -> bool:
-        """Take ``n`` tokens if the bucket holds them (else take none)."""
+    def available(self) -> float:
+        """The tokens the bucket holds now."""
         now = time.monotonic()
         self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
         self.stamp = now
-        if self.tokens >= n:
+        return self.tokens
+
+    def take(self, n: float = 1.0) -> bool:
+        """Take ``n`` tokens if the bucket holds them (else take none)."""
+        if self.available() >= n:
             self.tokens -= n
             return True
         return False

@@ -27,7 +27,8 @@ Promises:
   instance is used by all within ``CUSTOM_WORDS_SYNC_S`` plus a database read.  It
   needs ``admin_token`` on the message equal to the server's ``--admin-token``
   (compared in constant time); without one configured, or with a wrong or missing one,
-  it answers ``forbidden``.
+  it answers ``forbidden``; wrong tokens are logged and throttled per address
+  (:class:`server.admin.AdminGate`: ``rate_limited``).
 * The example images wait for the model behind every pen-up and live guess
   (:attr:`server.infer.Priority.BULK`, in the session's turn), and render in the session's
   lane within its address's render budget (:mod:`server.render_pool`), so a ``teach``
@@ -48,7 +49,6 @@ Promises:
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 import math
 import sqlite3
@@ -57,8 +57,9 @@ from typing import Any
 import numpy as np
 
 from server import protocol
+from server.admin import AdminGate
 from server.custom_words import CustomVocabulary, CustomWordError, example_images
-from server.errors import ErrorCode, Forbidden, LimitExceeded, StoreFailed, UnknownWord, WordTaken
+from server.errors import ErrorCode, LimitExceeded, StoreFailed, UnknownWord, WordTaken
 from server.game import Ranker
 from server.history.store import AsyncStore, StoreTimeout
 from server.infer import Priority
@@ -81,8 +82,11 @@ class Teaching:
         admin_token: str | None,
         shared: bool = False,
         examples_per_minute: int = MAX_TEACH_EXAMPLES_PER_MINUTE,
+        admin: AdminGate | None = None,
     ) -> None:
         self.store = store
+        #: The admin-token check (shared with the history's ``moderate`` when the server passes one).
+        self.admin = admin or AdminGate(admin_token)
         self.examples_per_minute = examples_per_minute
         #: Per client address: the example drawings it may still teach (refilled at ``examples_per_minute``).
         self._allowance = PerAddress(examples_per_minute / 60.0, examples_per_minute)
@@ -174,13 +178,9 @@ class Teaching:
         except (sqlite3.Error, OSError, StoreTimeout) as e:
             raise StoreFailed(f"the custom words could not be read back ({type(e).__name__})") from None
 
-    def _authorize(self, scope: str, token: str | None) -> None:
-        if scope != "server":
-            return
-        if self.admin_token is None:
-            raise Forbidden("server-scope words need the admin token, and this server has none (--admin-token)")
-        if token is None or not hmac.compare_digest(token.encode(), self.admin_token.encode()):
-            raise Forbidden("server-scope words need the admin token ('admin_token')")
+    def _authorize(self, scope: str, token: str | None, address: str) -> None:
+        if scope == "server":
+            self.admin.check(token, address=address, what="server-scope words")
 
     def _vocabulary(self, conv: Conversation, scope: str) -> CustomVocabulary:
         return self.ranker.server if scope == "server" else conv.session.game.vocabulary
@@ -215,7 +215,7 @@ class Teaching:
             )
 
     async def on_teach(self, conv: Conversation, msg: protocol.TeachMsg, received: float) -> protocol.Payload:
-        self._authorize(msg.scope, msg.admin_token)
+        self._authorize(msg.scope, msg.admin_token, conv.session.address)
         vocabulary = self._vocabulary(conv, msg.scope)
         n = len(msg.drawings)
         self._check(vocabulary, msg.word, msg.scope, n)
@@ -243,7 +243,7 @@ class Teaching:
         )
 
     async def on_forget(self, conv: Conversation, msg: protocol.ForgetMsg, received: float) -> protocol.Payload:
-        self._authorize(msg.scope, msg.admin_token)
+        self._authorize(msg.scope, msg.admin_token, conv.session.address)
         vocabulary = self._vocabulary(conv, msg.scope)
         if msg.word not in vocabulary:
             raise UnknownWord([msg.word], f"{msg.word!r} is not a {msg.scope}-scope custom word")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sqlite3
 
+from server.admin import AdminGate
 from server.errors import StartupFailed
 from server.history import gallery
 from server.history.databases import open_database, shown
@@ -33,7 +34,9 @@ class DoodleHistory:
         keep: Keep = "all",
         admin_token: str | None = None,
         public_gallery: bool = True,
+        admin: AdminGate | None = None,
     ) -> None:
+        self.admin = admin or AdminGate(admin_token)
         self.db = db
         self.admin_token = admin_token
         self.public_gallery = public_gallery
@@ -50,7 +53,7 @@ class DoodleHistory:
     def install(self, registry: Registry) -> None:
         reader = StoreReader(self.store)
         service = HistoryService(
-            self.store, reader, registry.services, limits=self.limits, keep=self.keep, admin_token=self.admin_token
+            self.store, reader, registry.services, limits=self.limits, keep=self.keep, admin=self.admin
         )
         self.service = service
         registry.on_start(self.open)

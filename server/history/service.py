@@ -48,7 +48,6 @@
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 import sqlite3
 import time
@@ -57,7 +56,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Literal, TypeVar
 
 from server import protocol
-from server.errors import ErrorCode, Fault, Forbidden, LimitExceeded, NotFound, NothingToSave, StoreFailed
+from server.admin import AdminGate
+from server.errors import ErrorCode, Fault, LimitExceeded, NotFound, NothingToSave, StoreFailed
 from server.history.record import NewDoodle, lower_bound
 from server.history.sprite import parse_sprite_options, sprite_png
 from server.history.store import AsyncStore, DoodleReader, StoreTimeout, Usage
@@ -126,6 +126,7 @@ class HistoryService:
         limits: Limits | None = None,
         keep: Keep = "all",
         admin_token: str | None = None,
+        admin: AdminGate | None = None,
     ) -> None:
         if keep not in KEEP_CHOICES:
             raise ValueError(f"keep must be one of {KEEP_CHOICES}, not {keep!r}")
@@ -134,7 +135,8 @@ class HistoryService:
         self.services = services
         self.limits = limits or Limits()
         self.keep_policy: Keep = keep
-        self.admin_token = admin_token
+        #: The admin-token check (:class:`server.admin.AdminGate`; shared with ``teach`` when the server passes one).
+        self.admin = admin or AdminGate(admin_token)
         self._saved: dict[str, _Saved] = {}
         self._watched: set[str] = set()  # sessions with a finalizer that forgets them
         #: Drawings not kept because the queue was full, by reason.
@@ -330,11 +332,7 @@ class HistoryService:
         return protocol.with_seq(protocol.mine(drawings=found), msg.seq)
 
     async def on_moderate(self, conn: Conversation, msg: protocol.ModerateMsg, received: float) -> protocol.Payload:
-        if self.admin_token is None:
-            raise Forbidden("moderation needs the admin token, and this server has none (--admin-token)")
-        token = msg.admin_token
-        if token is None or not hmac.compare_digest(token.encode(), self.admin_token.encode()):
-            raise Forbidden("moderation needs the admin token ('admin_token')")
+        self.admin.check(msg.admin_token, address=conn.session.address, what="moderation requests")
         doodle_id = msg.id
         if msg.action == "delete":
             found = await self._write(conn.session, lambda: self.store.delete(doodle_id))
