@@ -55,11 +55,15 @@ import logging
 import time
 import weakref
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from enum import StrEnum
 from typing import Any
 
+from prometheus_client.core import CounterMetricFamily, Metric
+
 from server import protocol
-from server.errors import InvalidField, StoreFailed, UnknownDrawing
+from server.errors import ClientFault, InvalidField, StoreFailed
+from server.history.messages import DeleteMsg
 from server.history.store import AsyncStore
 from server.limits import RESUME_SYNC_S, RESUME_TAKEOVER_S, Limits
 from server.periodic import Periodic
@@ -75,6 +79,19 @@ TAKEN_OVER = 4001
 NOT_RESUMABLE = (
     "no resumable drawing has this key (unknown, expired, deleted, or resumed already); this is a new drawing"
 )
+
+
+class ResumeCode(StrEnum):
+    """The ``error`` code only ``resume`` answers."""
+
+    #: A ``hello.resume`` key unknown, used up or expired.
+    UNKNOWN_DRAWING = "unknown_drawing"
+
+
+class UnknownDrawing(ClientFault):
+    """A ``hello.resume`` key that names no resumable drawing (unknown, or expired)."""
+
+    code = ResumeCode.UNKNOWN_DRAWING
 
 
 class Resume:
@@ -117,6 +134,9 @@ class Resume:
     def install(self, registry: Registry) -> None:
         self._services = registry.services
         registry.offer("resume")
+        registry.errors(ResumeCode)
+        if self.shared is not None:
+            registry.collector(self)
         registry.drawing_hook(self.on_drawing_end)
         registry.hello_hook(self.on_hello)
         registry.health("resume", self.health)
@@ -130,6 +150,14 @@ class Resume:
             return {"keys": len(self._ended)}
         return {"shared": True, "held": len(self._held), "sync_failures": self.sync_failures}
 
+    def collect(self) -> Iterator[Metric]:
+        """The metrics of a shared resume store (a collector, registered when there is one)."""
+        yield CounterMetricFamily(
+            "doodlestream_resume_sync_failures",
+            "Resume keys not written to the shared database.",
+            value=self.sync_failures,
+        )
+
     def _expire(self, now: float) -> None:
         while self._ended:
             key, expires = next(iter(self._ended.items()))
@@ -141,7 +169,7 @@ class Resume:
 
     def on_message(self, msg: object) -> None:
         """A ``delete`` names a drawing's key: it no longer resumes (see module docstring)."""
-        if isinstance(msg, protocol.DeleteMsg):
+        if isinstance(msg, DeleteMsg):
             self.forget(msg.key)
 
     def on_error(self, code: str) -> None:
