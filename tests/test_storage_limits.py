@@ -300,6 +300,63 @@ def test_a_damaged_database_stops_the_start_with_a_clear_message(tmp_path: Path)
         ServerProcess("--db", str(path))
 
 
+def test_a_database_with_damaged_pages_stops_the_start_with_a_clear_message(tmp_path: Path) -> None:
+    """A doodle database whose header is intact but whose pages past it are overwritten: the start-up
+    quick_check finds it, exit 2 saying it is damaged and what to do."""
+    from server.history.store import SQLiteStore
+    from tests.support import doodle
+
+    path = tmp_path / "h.sqlite3"
+    store = SQLiteStore(path)
+    for i in range(300):
+        store.add(doodle(i))
+    store.close()  # checkpointed into the file
+    with open(path, "r+b") as f:
+        size = f.seek(0, os.SEEK_END)
+        f.seek(size // 2)
+        f.write(bytes(range(256)) * 64)  # 16 KiB of garbage over pages in the middle
+    with pytest.raises(RuntimeError, match=r"(?s)server exited 2.*malformed.*damaged.*move it aside"):
+        ServerProcess("--db", str(path))
+
+
+#: A database left with its WAL files (the writer was killed), on a tmpfs then remounted read-only,
+#: and the server started on it; in a private mount namespace (root, ``unshare -m``).
+READ_ONLY_FS = """
+set -e
+mount -t tmpfs doodle-ro "$DIR"
+"$PY" -c 'import os, sys; from server.history.store import SQLiteStore; from tests.support import doodle
+s = SQLiteStore(sys.argv[1]); s.add(doodle(1)); os._exit(0)' "$DIR/h.sqlite3"
+mount -o remount,ro "$DIR"
+set +e
+"$PY" -m server --port 0 --db "$DIR/h.sqlite3" 2>&1
+echo "exit=$?"
+"""
+
+
+def test_a_database_on_a_filesystem_gone_read_only_stops_the_start(tmp_path: Path) -> None:
+    """An existing database whose filesystem went read-only (its WAL files let it open): the start-up test
+    write fails, exit 2 saying it is read-only."""
+    import subprocess
+    import sys
+
+    unshare = shutil.which("unshare")
+    probe = subprocess.run([unshare or "unshare", "-m", "true"], capture_output=True) if unshare else None
+    if os.geteuid() != 0 or probe is None or probe.returncode != 0:
+        pytest.skip("needs root and unshare -m to mount a read-only filesystem")
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "DIR": str(tmp_path), "PY": sys.executable, "PYTHONPATH": str(root)}
+    done = subprocess.run(
+        [unshare, "-m", "--propagation", "private", "sh", "-c", READ_ONLY_FS],  # type: ignore[list-item]
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=root,
+        timeout=120,
+    )
+    out = done.stdout + done.stderr
+    assert "exit=2" in out and "read-only" in out and "listening" not in out, out[-2000:]
+
+
 def test_a_read_only_database_stops_the_start_with_a_clear_message() -> None:
     """--db on a file this user may not write (as nobody): exit 2, saying it is read-only and what to do."""
     folder = Path(tempfile.mkdtemp(prefix="doodle-ro-", dir="/tmp"))  # /tmp: a path nobody can reach

@@ -84,6 +84,11 @@ EVICT_BATCH = 64
 BUSY_TIMEOUT_MS = 10_000
 #: Largest WAL file kept after a checkpoint, in bytes (``PRAGMA journal_size_limit``).
 WAL_LIMIT_BYTES = 67_108_864
+#: Longest the start-up ``PRAGMA quick_check`` of a database file may run, in seconds; a check
+#: not done by then is given up (logged), so a huge history cannot hold the start back.
+STARTUP_CHECK_S = 10.0
+#: SQLite virtual-machine steps between two looks at the clock during the start-up check, in steps.
+CHECK_STEPS = 10_000
 
 SCHEMA_VERSION = 4
 SCHEMA = """
@@ -456,8 +461,10 @@ class SQLiteStore:
     """:class:`DoodleStore` on one SQLite file (or ``:memory:``), keeping to ``quota``.
 
     Opening fails with :class:`sqlite3.DatabaseError` on a file that is not a doodle
-    database (or is damaged where opening reads it), and with :class:`sqlite3.OperationalError`
-    or :class:`OSError` where it cannot be written (read-only file or filesystem)."""
+    database or has damaged pages (``PRAGMA quick_check``, given up after
+    ``STARTUP_CHECK_S``), and with :class:`sqlite3.OperationalError` or :class:`OSError`
+    where it cannot be written (read-only file or filesystem: a test write is committed,
+    even when the database needs no migration)."""
 
     def __init__(self, path: str | Path, quota: Quota | None = None, *, readonly: bool = False) -> None:
         path = str(path)
@@ -487,13 +494,34 @@ class SQLiteStore:
                 raise sqlite3.OperationalError(f"{path}: could not switch to WAL mode (got {mode})")
             self.db.execute(f"PRAGMA journal_size_limit = {WAL_LIMIT_BYTES}")
         self.db.execute("PRAGMA synchronous = FULL")
+        if path != MEMORY_DB:
+            self._quick_check()
         with self.db:
             self.db.execute("BEGIN IMMEDIATE")  # fails now, not at the first drawing, on a read-only file
             version = int(self.db.execute("PRAGMA user_version").fetchone()[0])
             if version < SCHEMA_VERSION:
                 for statement in _statements(MIGRATIONS[version]):
                     self.db.execute(statement)
-                self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            # The test write: the header is rewritten and committed, so a filesystem that went read-only under
+            # an existing database (whose WAL files let it open) fails here, not at the first drawing.
+            self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _quick_check(self) -> None:
+        """``PRAGMA quick_check`` within ``STARTUP_CHECK_S``: damaged pages raise :class:`sqlite3.DatabaseError`."""
+        deadline = time.monotonic() + STARTUP_CHECK_S
+        self.db.set_progress_handler(lambda: int(time.monotonic() > deadline), CHECK_STEPS)
+        try:
+            rows = self.db.execute("PRAGMA quick_check(1)").fetchall()
+        except sqlite3.OperationalError as e:
+            if "interrupted" not in str(e):
+                raise
+            log.warning("%s: the start-up check did not finish within %g s; skipped", self.path, STARTUP_CHECK_S)
+            return
+        finally:
+            self.db.set_progress_handler(None, 0)
+        found = rows[0][0] if rows else "ok"
+        if found != "ok":
+            raise sqlite3.DatabaseError(f"{self.path}: database disk image is malformed (quick_check: {found})")
 
     def set_lock_timeout(self, seconds: float) -> None:
         self.db.execute(f"PRAGMA busy_timeout = {max(1, int(seconds * 1000))}")
@@ -663,6 +691,7 @@ class AsyncStore:
         self._writes_pending = 0
         #: When the call now running began (``time.monotonic()``), or ``None``.
         self.busy_since: float | None = None
+        self._closing = False
 
     @property
     def writes_pending(self) -> int:
@@ -766,8 +795,9 @@ class AsyncStore:
 
     async def close(self) -> None:
         """Close the store once the calls before finish, waiting at most ``timeout_s`` (then the thread is left)."""
-        if not self._thread.is_alive():
+        if not self._thread.is_alive() or self._closing:
             return
+        self._closing = True
 
         def closed(s: DoodleStore) -> None:
             if s is not None:
