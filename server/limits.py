@@ -113,6 +113,9 @@ RECV_QUEUE_FRAMES = 4
 #: Longest a shutdown (SIGTERM) waits for in-flight replies and drawing hooks before it
 #: drops the connections left, in seconds.
 SHUTDOWN_GRACE_S = 10.0
+#: Time a stop (SIGTERM) may take beyond ``SHUTDOWN_GRACE_S`` and the history's last wait
+#: (``STORE_TIMEOUT_S``) before the process leaves at once, in seconds (``python -m server``).
+SHUTDOWN_MARGIN_S = 2.0
 #: Identical log lines (same logger, level and text) let through per window, in lines;
 #: the rest of the window's repeats are counted and reported with the next one let through
 #: (:mod:`server.logfilter`).

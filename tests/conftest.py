@@ -86,10 +86,12 @@ def http_get(url: str) -> tuple[int, bytes, str]:
 class ServerProcess(spawn.ServerProcess):
     """`python -m server --port 0 ...` (server.spawn) keeping its history in memory unless `--db` is given."""
 
-    def __init__(self, *args: str, env: dict[str, str] | None = None, prefix: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, *args: str, env: dict[str, str] | None = None, prefix: tuple[str, ...] = (), module: str = "server"
+    ) -> None:
         if "--db" not in args:
             args = (*args, "--db", ":memory:")
-        super().__init__(*args, env=env, prefix=prefix, cwd=ROOT, start_timeout_s=90)
+        super().__init__(*args, module=module, env=env, prefix=prefix, cwd=ROOT, start_timeout_s=90)
 
 
 @pytest.fixture(scope="session")

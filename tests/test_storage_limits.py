@@ -292,6 +292,33 @@ async def test_sigterm_finishes_within_its_grace_while_the_database_is_locked(tm
         srv.stop()
 
 
+async def test_sigterm_exits_within_the_grace_even_with_the_store_thread_blocked(tmp_path: Path) -> None:
+    """A store whose writes never return (a frozen disk; tests/frozen_disk.py): after submits and clears
+    are stuck in it, SIGTERM with drawings still open exits within --shutdown-grace-s (3 s) plus the
+    history's last wait (--store-timeout-s, 1 s), not at the thaw."""
+    srv = ServerProcess(
+        "--db", str(tmp_path / "h.sqlite3"), "--shutdown-grace-s", "3", "--store-timeout-s", "1",
+        module="tests.frozen_disk",
+    )  # fmt: skip
+    try:
+        clients = [DoodleClient(srv.url) for _ in range(4)]
+        for c in clients:
+            await c.connect()
+            await small_drawing(c)
+        assert (await clients[0].request({"type": "submit"}))["code"] == "store_failed"  # the write is stuck
+        await clients[1].request({"type": "clear"})
+        await small_drawing(clients[1])
+        t = time.monotonic()
+        srv.proc.send_signal(signal.SIGTERM)
+        code = await asyncio.to_thread(srv.proc.wait, 60)
+        took = time.monotonic() - t
+        print(f"SIGTERM with the store thread blocked: exited {code} in {took:.2f} s")
+        assert took < 3 + 1 + 3  # the grace, the store's timeout, and room for a loaded machine
+        assert "unfinished" in srv.stderr()
+    finally:
+        srv.stop(timeout_s=5)
+
+
 def test_a_damaged_database_stops_the_start_with_a_clear_message(tmp_path: Path) -> None:
     """--db naming a file that is not a SQLite database: exit 2, saying it is damaged and what to do."""
     path = tmp_path / "h.sqlite3"
