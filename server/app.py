@@ -18,7 +18,9 @@ Promises:
 * HTTP requests are routed by a werkzeug map: ``GET`` and ``HEAD`` (no body) only;
   errors are HTML pages, except under ``/api/`` (JSON).  A :class:`server.errors.Fault`
   raised by an endpoint answers its own HTTP status; anything else is logged and 500.
-  Every answer closes the connection (``Connection: close``).
+  Every answer closes the connection (``Connection: close``).  Each client address may
+  make ``max_http_requests_per_second`` requests a second (burst ``http_request_burst``;
+  ``/healthz`` and ``/ws`` handshakes not counted): past it, **429** with ``Retry-After``.
 * Each route's :class:`server.plugin.Access` is enforced here, before its endpoint runs:
   with a token, a route the request may not read answers 401; one that needs the token
   is never cached by shared caches (``Cache-Control: private``); a browser page opened
@@ -76,6 +78,7 @@ from server.limits import (
     Limits,
 )
 from server.plugin import Access, Endpoint, Feature, HttpRequest, Registry
+from server.ratelimit import PerAddress
 from server.render import Image
 from server.render_pool import Budget, Lane, RenderPool
 from server.session import Session
@@ -95,6 +98,8 @@ WS_PATH = "/ws"
 #: Query parameters ``/ws`` accepts (anything else is refused with 400) and their allowed values.
 WS_QUERY_PARAMS: dict[str, frozenset[str] | None] = {"encoding": frozenset({"msgpack", "json"}), "token": None}
 DEFAULT_PORTS = {"http": "80", "ws": "80", "https": "443", "wss": "443"}
+#: HTTP paths the per-address request rate does not count (a load balancer's health check).
+UNLIMITED_PATHS = frozenset({"/healthz"})
 #: Paths whose errors are JSON (the rest are browser routes: HTML error pages).
 JSON_PREFIXES = ("/api/", WS_PATH)
 
@@ -168,6 +173,8 @@ class DoodleServer:
         self._trusted = set(self.config.trusted_proxies or ())
         self.gate = TokenGate(self.config.token, public_gallery=self.config.public_gallery)
         self.admission = Admission(self.config.limits, self._trusted)
+        #: HTTP requests per address (``max_http_requests_per_second``; not ``/ws`` nor ``/healthz``).
+        self.http_rate = PerAddress(limits.max_http_requests_per_second, limits.http_request_burst)
         self.registry = Registry(self)
         self.registry.route("/healthz", self._healthz, access=Access.PUBLIC)
         self.registry.offer("words")  # the core ranks hello.words and reports hello.target
@@ -385,6 +392,16 @@ class DoodleServer:
                 refused = error_response(HTTPStatus.BAD_REQUEST, "malformed handshake headers")
             if refused is not None:
                 refused.headers["Connection"] = "close"
+            return refused
+        if path not in UNLIMITED_PATHS and not self.http_rate.take(self.address_key(conn, request)):
+            limits = self.config.limits
+            refused = error_response(
+                HTTPStatus.TOO_MANY_REQUESTS,
+                f"at most {limits.max_http_requests_per_second:g} requests per second per address",
+                html=html,
+            )
+            refused.headers["Retry-After"] = "1"
+            refused.headers["Connection"] = "close"
             return refused
         response = await self._route(conn, request, path, query, html=html)
         response.headers["Connection"] = "close"  # one request per connection (websockets closes after it)

@@ -73,6 +73,12 @@ MIN_LIVE_MS = 50
 MAX_LIVE_MS = 5_000
 #: Characters in a ``word`` a client submits, in characters.
 MAX_WORD_CHARS = 64
+#: HTTP requests (pages, files, the JSON API, pictures; not ``/ws`` handshakes nor ``/healthz``)
+#: one client address may make per second, in requests (a token bucket): past it, HTTP 429
+#: with ``Retry-After``.
+MAX_HTTP_REQUESTS_PER_SECOND = 10
+#: Burst allowance of the HTTP request rate, in requests (a gallery page and its files are about 5).
+HTTP_REQUEST_BURST = 40
 #: Query parameters one HTTP request may carry, in fields (more: 400).
 MAX_QUERY_FIELDS = 16
 #: Classifications run in one model call, in requests (micro-batch size cap).
@@ -232,6 +238,8 @@ SERVER_SIDE = frozenset(
         "store_timeout_s",
         "max_resume_keys",
         "max_admin_failures_per_minute",
+        "max_http_requests_per_second",
+        "http_request_burst",
     }
 )
 
@@ -272,6 +280,8 @@ class Limits:
     resume_ttl_s: float = RESUME_TTL_S
     max_resume_keys: int = MAX_RESUME_KEYS
     max_admin_failures_per_minute: int = MAX_ADMIN_FAILURES_PER_MINUTE
+    max_http_requests_per_second: float = MAX_HTTP_REQUESTS_PER_SECOND
+    http_request_burst: int = HTTP_REQUEST_BURST
 
     def public(self) -> dict[str, float | int]:
         """The limits as sent to clients in ``welcome`` (those that concern a client)."""

@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
 import json
 import logging
 import queue
@@ -63,6 +64,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from server.errors import NotFound, StoreFailed
+from server.history.listing import thumbnail_strokes
 from server.history.record import EncodedRecord, Guess, GuessList, NewDoodle, encode_record
 from server.limits import HISTORY_MAX_BYTES, HISTORY_MAX_DRAWINGS, MAX_RECORD_BYTES, STORE_TIMEOUT_S
 
@@ -824,12 +826,14 @@ class DoodleReader(Protocol):
         ...
 
     async def page(self, *, word: str | None, limit: int, before: int | None) -> list[DoodleInfo]:
-        """As :meth:`DoodleStore.page`; :class:`StoreFailed` on a read error."""
+        """As :meth:`DoodleStore.page`, each drawing's strokes thumbnail-grade
+        (:func:`server.history.listing.thumbnail_strokes`); :class:`StoreFailed` on a read error."""
         ...
 
 
 class StoreReader:
-    """:class:`DoodleReader` over an :class:`AsyncStore`."""
+    """:class:`DoodleReader` over an :class:`AsyncStore` (the history gives it one of its own, on its own
+    connection, where the database allows: :class:`server.history.feature.DoodleHistory`)."""
 
     def __init__(self, store: AsyncStore) -> None:
         self._store = store
@@ -844,7 +848,13 @@ class StoreReader:
         return doodle
 
     async def page(self, *, word: str | None, limit: int, before: int | None) -> list[DoodleInfo]:
+        def listing(s: DoodleStore) -> list[DoodleInfo]:  # on the store's thread: the full strokes never reach the loop
+            return [
+                dataclasses.replace(d, drawing=thumbnail_strokes(d.drawing))
+                for d in s.page(word=word, limit=limit, before=before)
+            ]
+
         try:
-            return await self._store.page(word=word, limit=limit, before=before)
+            return await self._store.call(listing)
         except (sqlite3.Error, StoreTimeout) as e:
             raise StoreFailed(f"the doodle database could not be read ({e})") from None
