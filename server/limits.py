@@ -39,8 +39,9 @@ MESSAGE_BURST = 2_000
 #: Errors a session may provoke in a row before it is closed with 1008, in errors.
 MAX_ERRORS_IN_A_ROW = 64
 #: Open sessions per client IP address, in sessions (beyond it the handshake is refused
-#: with HTTP 429).  With the other defaults one session holds at most about 6.8 MiB, so
-#: one address at most about 420 MiB with the one picture being decoded (the arithmetic
+#: with HTTP 429).  With the other defaults one session holds at most about 10.8 MiB (its
+#: custom words and a ``teach`` in flight included), so one address at most about 680 MiB
+#: with the one frame and the one picture being decoded server-wide (the arithmetic
 #: is in docs/OPERATIONS.md).
 MAX_SESSIONS_PER_ADDRESS = 48
 #: Connections per client address between the TCP accept and a complete HTTP request, in
