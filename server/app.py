@@ -78,7 +78,7 @@ from server.limits import (
     Limits,
 )
 from server.plugin import Access, Endpoint, Feature, HttpRequest, Registry
-from server.ratelimit import PerAddress
+from server.ratelimit import PerAddress, TimeShare
 from server.render import Image
 from server.render_pool import Budget, Lane, RenderPool
 from server.session import Session
@@ -162,6 +162,8 @@ class DoodleServer:
         self.per_address: Counter[str] = Counter()
         #: The render time each address's sessions share (:class:`server.render_pool.Budget`).
         self.render_budgets: dict[str, Budget] = {}
+        #: The share of the event loop each address's messages may take to decode (``loop_share_per_address``).
+        self.decode_shares: dict[str, TimeShare] = {}
         #: Drawings handed to the hooks, by reason (clear, disconnect, shutdown).
         self.drawings_ended: Counter[str] = Counter()
         #: Drawings whose hooks are still running (the history is storing them).
@@ -477,7 +479,13 @@ class DoodleServer:
         budget = self.render_budgets.get(addr)
         if budget is None:
             budget = self.render_budgets[addr] = Budget(RENDER_JOBS_PER_ADDRESS)
-        session = Session(self.config.limits, game=self._ranker.new_game(), address=addr, lane=Lane(budget))
+        decoding = self.decode_shares.get(addr)
+        if decoding is None:
+            share = self.config.limits.loop_share_per_address
+            decoding = self.decode_shares[addr] = TimeShare(share, self.config.limits.decode_burst_s)
+        session = Session(
+            self.config.limits, game=self._ranker.new_game(), address=addr, lane=Lane(budget), decoding=decoding
+        )
         self.sessions[session.id] = session
         self.per_address[addr] += 1
         conn = Connection(
@@ -514,6 +522,7 @@ class DoodleServer:
             if self.per_address[addr] <= 0:
                 del self.per_address[addr]
                 self.render_budgets.pop(addr, None)
+                self.decode_shares.pop(addr, None)
             session.pen_up()
             if session.strokes:
                 await self.drawing_ended(session, "shutdown" if self.stopping else "disconnect")

@@ -125,6 +125,10 @@ class Connection:
         self._watchdog = loop.call_at(loop.time() + idle, self._watch)
         try:
             while not self.stopping:
+                debt = self.session.decoding.debt_s() if self.session.decoding is not None else 0.0
+                if debt > 0:  # its address's share of decoding is spent: read on once it is back in credit
+                    await asyncio.sleep(debt)
+                    continue
                 self._reading_since = loop.time()
                 try:
                     frame = await self.ws.recv()
@@ -383,7 +387,12 @@ class Connection:
                 raise LimitExceeded(
                     f"more than {limits.max_messages_per_second:g} messages per second", code=ErrorCode.RATE_LIMITED
                 )
-            kind, msg = protocol.decode_typed(frame, limits=limits, parsers=self.registry.parsers)
+            started = time.perf_counter()
+            try:
+                kind, msg = protocol.decode_typed(frame, limits=limits, parsers=self.registry.parsers)
+            finally:
+                if self.session.decoding is not None:
+                    self.session.decoding.charge(time.perf_counter() - started)
             seq = msg.seq
             for observer in self.observers:
                 observer.on_message(msg)

@@ -36,6 +36,13 @@ MAX_STROKES = 256
 MAX_MESSAGES_PER_SECOND = 1_000
 #: Burst allowance of the message rate limit, in messages.
 MESSAGE_BURST = 2_000
+#: Share of the event loop's time that decoding the messages of one client address's sessions
+#: may take, as a fraction (long-run; with ``DECODE_BURST_S`` of allowance): past it, those
+#: sessions' next messages are read only once the share is back in credit, so no address can
+#: buy the loop with costly legal messages (a 20-example ``teach`` decodes in about 20 ms).
+LOOP_SHARE_PER_ADDRESS = 0.25
+#: Allowance of ``LOOP_SHARE_PER_ADDRESS``, in seconds of decoding.
+DECODE_BURST_S = 0.25
 #: Errors a session may provoke in a row before it is closed with 1008, in errors.
 MAX_ERRORS_IN_A_ROW = 64
 #: Open sessions per client IP address, in sessions (beyond it the handshake is refused
@@ -241,6 +248,8 @@ SERVER_SIDE = frozenset(
         "max_admin_failures_per_minute",
         "max_http_requests_per_second",
         "http_request_burst",
+        "loop_share_per_address",
+        "decode_burst_s",
     }
 )
 
@@ -283,6 +292,8 @@ class Limits:
     max_admin_failures_per_minute: int = MAX_ADMIN_FAILURES_PER_MINUTE
     max_http_requests_per_second: float = MAX_HTTP_REQUESTS_PER_SECOND
     http_request_burst: int = HTTP_REQUEST_BURST
+    loop_share_per_address: float = LOOP_SHARE_PER_ADDRESS
+    decode_burst_s: float = DECODE_BURST_S
 
     def public(self) -> dict[str, float | int]:
         """The limits as sent to clients in ``welcome`` (those that concern a client)."""

@@ -2,6 +2,8 @@
 
 * :class:`TokenBucket` allows ``rate`` tokens per second with a ``burst`` allowance; a
   request takes some tokens or, when the bucket holds too few, none.
+* :class:`TimeShare` is a share of a thread's time: work done is charged after the fact,
+  and the next work waits until the share is back in credit.
 * :class:`PerAddress` keeps one bucket per client address (the key of
   :func:`server.addresses.address_key`), made on first use.  Memory stays bounded: past
   ``ALLOWANCES_KEPT`` addresses, those whose bucket is full again are forgotten (a full
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 import time
 
-__all__ = ["ALLOWANCES_KEPT", "OVERFLOW", "PerAddress", "TokenBucket"]
+__all__ = ["ALLOWANCES_KEPT", "OVERFLOW", "PerAddress", "TimeShare", "TokenBucket"]
 
 #: Addresses whose buckets are kept before the full ones are forgotten, in addresses.
 ALLOWANCES_KEPT = 4_096
@@ -53,6 +55,26 @@ class TokenBucket:
     def full(self) -> bool:
         """Whether it has refilled completely since it was last taken from (it can be forgotten)."""
         return self.tokens + (time.monotonic() - self.stamp) * self.rate >= self.burst
+
+
+class TimeShare:
+    """A share of one thread's time (the event loop's) that work may use: ``share`` seconds per second, with
+    ``burst_s`` seconds of allowance.  :meth:`charge` records work done (the share may go into debt);
+    :meth:`debt_s` is how long to wait before the next work so that the share holds."""
+
+    __slots__ = ("bucket",)
+
+    def __init__(self, share: float, burst_s: float) -> None:
+        self.bucket = TokenBucket(share, burst_s)
+
+    def charge(self, seconds: float) -> None:
+        self.bucket.available()
+        self.bucket.tokens -= seconds
+
+    def debt_s(self) -> float:
+        """Seconds until the share is back in credit (0 when it is)."""
+        left = self.bucket.available()
+        return 0.0 if left >= 0 else -left / self.bucket.rate
 
 
 class PerAddress:

@@ -214,7 +214,7 @@ def test_a_neighbours_pen_ups_stay_fast_while_another_client_sends_the_costliest
     noisy: list[float] = []
     try:
         for _ in range(ATTEMPTS):
-            alone = asyncio.run(adversary.neighbour(srv.url, CONTROL_S))
+            alone, _ = asyncio.run(adversary.neighbour(srv.url, CONTROL_S))
             control = summarize(alone)
             print(f"control: neighbour alone p50 {control['p50']:.1f} max {control['max']:.1f} ms")
             if control["p90"] > NEIGHBOUR_BOUND_MS / 2:
