@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import tracemalloc
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 
 import msgpack
 import pytest
@@ -77,6 +77,26 @@ async def test_lone_surrogates_are_invalid_field_not_internal_and_log_nothing(sm
     assert "Traceback" not in small.stderr() and "internal" not in small.stderr()
 
 
+async def rss_per_session(srv: ServerProcess, fill: Callable[[DoodleClient], Awaitable[None]], n: int) -> float:
+    """RSS growth of ``srv`` per session, in KiB, for ``n`` sessions each ``fill``ed, after a first session filled
+    the same way (allocator pools and the pool threads exist before measuring; it stays open, so what it holds
+    is not freed memory the measured ones could reuse)."""
+    warm = DoodleClient(srv.url)
+    await warm.connect()
+    await fill(warm)
+    await asyncio.sleep(0.5)
+    before = rss_kib(srv.proc.pid)
+    clients = [DoodleClient(srv.url) for _ in range(n)]
+    for c in clients:
+        await c.connect()
+        await fill(c)
+    await asyncio.sleep(0.5)
+    per_session = (rss_kib(srv.proc.pid) - before) / n
+    for c in [warm, *clients]:
+        await c.close()
+    return per_session
+
+
 async def test_one_sessions_full_drawing_stays_within_its_memory_budget() -> None:
     """RSS growth of a server with N sessions, each with a drawing of max_points_per_drawing zigzag points
     (nothing simplified away) rendered, stays under DRAWING_BUDGET_KIB per session."""
@@ -97,20 +117,7 @@ async def test_one_sessions_full_drawing_stays_within_its_memory_budget() -> Non
                 assert (await c.call({"type": "pen_up"}))["strokes"] == k + 1
             assert (await c.call({"type": "stroke", "x": [0], "y": [0]}))["code"] == "drawing_too_large"
 
-        async with DoodleClient(srv.url) as warm:  # allocator pools and the pool threads exist before measuring
-            await fill(warm)
-            await warm.call({"type": "clear"})
-        await asyncio.sleep(0.5)
-        before = rss_kib(srv.proc.pid)
-        n = 6
-        clients = [DoodleClient(srv.url) for _ in range(n)]
-        for c in clients:
-            await c.connect()
-            await fill(c)
-        await asyncio.sleep(0.5)
-        per_session = (rss_kib(srv.proc.pid) - before) / n
-        for c in clients:
-            await c.close()
+        per_session = await rss_per_session(srv, fill, 6)
         print(f"one full drawing: {per_session:.0f} KiB of RSS per session (budget {DRAWING_BUDGET_KIB} KiB)")
         assert per_session <= DRAWING_BUDGET_KIB
     finally:
@@ -178,20 +185,7 @@ async def test_a_full_session_vocabulary_stays_within_its_memory_budget() -> Non
                 assert (await c.teach(f"custom{w}", drawings))["examples"] == per_word
             assert (await c.teach("one-more", [example[:1]]))["code"] == "too_many_words"
 
-        warm = DoodleClient(srv.url)  # kept open: its words are not freed memory the others could reuse
-        await warm.connect()
-        await fill(warm)
-        await asyncio.sleep(0.5)
-        before = rss_kib(srv.proc.pid)
-        n = 3
-        clients = [DoodleClient(srv.url) for _ in range(n)]
-        for c in clients:
-            await c.connect()
-        await asyncio.gather(*(fill(c) for c in clients))
-        await asyncio.sleep(0.5)
-        per_session = (rss_kib(srv.proc.pid) - before) / n
-        for c in [warm, *clients]:
-            await c.close()
+        per_session = await rss_per_session(srv, fill, 3)
         print(f"one full session vocabulary: {per_session:.0f} KiB of RSS per session (budget {VOCABULARY_BUDGET_KIB})")
         assert per_session <= VOCABULARY_BUDGET_KIB
     finally:
