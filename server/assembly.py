@@ -12,6 +12,7 @@ teaches custom words (:class:`server.teach.Teaching`), plays rooms
 
 from __future__ import annotations
 
+from server.admin import AdminGate
 from server.app import DoodleServer, ServerConfig
 from server.history.databases import is_shared
 from server.history.feature import DoodleHistory
@@ -32,11 +33,13 @@ def create_server(
     """A server with every feature; the history in ``db`` (a SQLite path, ``:memory:``, or a PostgreSQL URL shared
     by several instances), opened by ``start()``,
     keeping ``keep`` drawings (``all``, or ``submitted`` ones only)."""
+    # One admin-token check for teach and moderate: wrong tokens are throttled per address across both.
+    admin = AdminGate(config.admin_token, failures_per_minute=config.limits.max_admin_failures_per_minute)
     history = DoodleHistory(
         db,
         limits=config.limits,
         keep=keep,
-        admin_token=config.admin_token,
+        admin=admin,
         public_gallery=config.token is None or config.public_gallery,
     )
     # A database several instances share (PostgreSQL) also holds the resume keys, and its custom words
@@ -44,7 +47,13 @@ def create_server(
     shared = is_shared(db)
     # Resume before the history: a dropped drawing's key is resumable before its record is written.
     # Teaching after the history: its start hook loads the stored words once the database is open.
-    teaching = Teaching(history.store if db != MEMORY_DB else None, admin_token=config.admin_token, shared=shared)
+    teaching = Teaching(
+        history.store if db != MEMORY_DB else None,
+        admin_token=config.admin_token,
+        admin=admin,
+        shared=shared,
+        examples_per_minute=config.limits.max_teach_examples_per_minute,
+    )
     resume = Resume(
         config.limits,
         kept=None if shared else history.resumable,  # after a restart: keys the history kept

@@ -56,6 +56,7 @@ from server.game import Ranker, almost, recognizes
 from server.infer import TOP_K, Batcher
 from server.limits import INLINE_RENDER_POINTS, Limits
 from server.plugin import Registry
+from server.ratelimit import TokenBucket
 from server.render import Image, render_image
 from server.render_pool import RenderPool
 from server.session import Session
@@ -66,26 +67,6 @@ log = logging.getLogger("doodlestream.connection")
 DRAWING_MESSAGES = (protocol.PointsMsg, protocol.StrokeMsg, protocol.PenUpMsg, protocol.UndoMsg, protocol.ClearMsg)
 #: Errors after which the frame's ``seq`` is not looked for (the frame is unreadable or was not read).
 NO_SEQ_CODES = frozenset({ErrorCode.MALFORMED, ErrorCode.RATE_LIMITED})
-
-
-class TokenBucket:
-    """Message rate limit: ``rate`` per second with a ``burst`` allowance."""
-
-    __slots__ = ("burst", "rate", "stamp", "tokens")
-
-    def __init__(self, rate: float, burst: int) -> None:
-        self.rate, self.burst = rate, float(burst)
-        self.tokens = float(burst)
-        self.stamp = time.monotonic()
-
-    def take(self) -> bool:
-        now = time.monotonic()
-        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        if self.tokens >= 1.0:
-            self.tokens -= 1.0
-            return True
-        return False
 
 
 class Connection:
@@ -168,6 +149,10 @@ class Connection:
         self._watchdog = loop.call_at(loop.time() + idle, self._watch)
         try:
             while not self.stopping:
+                debt = self.session.decoding.debt_s() if self.session.decoding is not None else 0.0
+                if debt > 0:  # its address's share of decoding is spent: read on once it is back in credit
+                    await asyncio.sleep(debt)
+                    continue
                 self._reading_since = loop.time()
                 try:
                     frame = await self.ws.recv()
@@ -311,7 +296,7 @@ class Connection:
         top: list[tuple[str, float]] = []
         target: tuple[str, float, int, bool] | None = None
         if image is not None:
-            ranking = self.ranker.rank(await self.batcher.predict(image), g)
+            ranking = self.ranker.rank(await self.batcher.predict(image, owner=s.id), g)
             top = ranking.top(g.top_k)
             found = ranking.target(g.target) if g.target is not None else None
             if g.target is not None and found is not None:
@@ -441,7 +426,12 @@ class Connection:
                 raise LimitExceeded(
                     f"more than {limits.max_messages_per_second:g} messages per second", code=ErrorCode.RATE_LIMITED
                 )
-            kind, msg = protocol.decode_typed(frame, limits=limits, parsers=self.registry.parsers)
+            started = time.perf_counter()
+            try:
+                kind, msg = protocol.decode_typed(frame, limits=limits, parsers=self.registry.parsers)
+            finally:
+                if self.session.decoding is not None:
+                    self.session.decoding.charge(time.perf_counter() - started)
             seq = msg.seq
             for observer in self.observers:
                 observer.on_message(msg)

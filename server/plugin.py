@@ -62,7 +62,7 @@ server's health report (what an authorized ``/healthz`` shows).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum, StrEnum
 from types import MappingProxyType
@@ -74,7 +74,7 @@ from werkzeug.routing import Map, Rule
 
 from server.errors import ErrorCode
 from server.game import Ranker
-from server.infer import Model, Prediction
+from server.infer import Model, Prediction, Priority
 from server.protocol import CORE_PARSERS, HelloMsg, Message, Parser, Payload
 from server.render import Image
 from server.session import Session
@@ -176,16 +176,20 @@ class Services(Protocol):
     @property
     def model(self) -> Model: ...
 
-    async def classify(self, image: Image) -> list[tuple[str, float]]:
-        """The top guesses for one model input (micro-batched with other sessions')."""
+    async def classify(self, image: Image, *, owner: Hashable = None) -> list[tuple[str, float]]:
+        """The top guesses for one model input (micro-batched with other sessions'; ``owner``: the session
+        whose turn it takes in the fair queue, :class:`server.infer.Batcher`)."""
         ...
 
     async def model_input(self, session: Session) -> Image:
         """The model input of ``session``'s finished strokes, rendered off the event loop."""
         ...
 
-    async def predict(self, image: Image) -> Prediction:
-        """Every calibrated score and the embedding of one model input (micro-batched)."""
+    async def predict(
+        self, image: Image, *, owner: Hashable = None, priority: Priority = Priority.INTERACTIVE
+    ) -> Prediction:
+        """Every calibrated score and the embedding of one model input (micro-batched, in ``owner``'s turn
+        at ``priority``: :class:`server.infer.Batcher`)."""
         ...
 
     @property
