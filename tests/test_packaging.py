@@ -44,7 +44,7 @@ TRAINING_ONLY = {"tensorflow", "tensorflow-cpu", "keras", "matplotlib", "flask"}
 
 
 #: Pages whose every file must load from an installed wheel.
-PAGES = ["/", "/?mode=play", "/gallery", "/gallery/mine"]
+PAGES = ["/", "/?mode=play", "/gallery", "/gallery/mine", "/r"]
 
 
 @pytest.fixture(scope="module")
@@ -211,4 +211,4 @@ def test_an_installed_wheel_serves_every_file_its_pages_load(wheel_path: Path, t
     failed = {u: s for u, s in loaded.items() if s != 200}
     assert not failed, f"not served by the installed wheel: {failed}"
     expected = {"/main.js", "/game.js", "/pad.js", "/socket.js", "/words.json", "/vendor/msgpack.min.js", "/logo.svg"}
-    assert expected | {"/gallery/gallery.js", "/gallery/mine.js", "/storage.js", "/drawing.js"} <= paths
+    assert expected | {"/gallery/gallery.js", "/gallery/mine.js", "/storage.js", "/drawing.js", "/room.js"} <= paths

@@ -1,5 +1,6 @@
-// What this browser keeps in localStorage, declared once: the sketchpad, the play mode and the
-// gallery's "my drawings" page (server/history/static/mine.js) all read and write through here.
+// What this browser keeps in localStorage (and the room page in sessionStorage), declared once: the
+// sketchpad, the play mode and the gallery's "my drawings" page (server/history/static/mine.js) read
+// and write through here; the room page (room.js) takes its key from here.
 //
 // Promises:
 // - Every key is one constant below; nothing else in the client names a localStorage key.
@@ -11,6 +12,7 @@ export const KEYS = Object.freeze({
   drawings: "doodlestream.mine", // [{id, key, word, at}]: drawings saved in this browser, newest first
   drawingKeys: "doodlestream.keys", // [key, ...]: every drawing key the sketchpad drew under, newest first
   game: "doodlestream.game", // {seen: [word], best: {word: ms}, streak, bestStreak}: the play mode's record
+  room: "doodlestream.room", // sessionStorage (this tab only), room.js: {code, key, name}, to take the seat back
 });
 //: At most this many drawings and keys are remembered (server/limits.py MAX_MINE_KEYS).
 export const MAX_KEPT = 200;
