@@ -1,9 +1,10 @@
-// Strokes onto a canvas, shared by the sketchpad, the play mode and the gallery's pages
-// (server/history/static/gallery.js and mine.js import it from /drawing.js).
+// Strokes onto a canvas, shared by the sketchpad, the play mode, the room page and the gallery's
+// pages (server/history/static/gallery.js and mine.js import it from /drawing.js).
 //
 // Promises:
 // - drawStrokes(ctx, strokes, k, width) draws strokes of {x: [], y: []} in a coordinate frame
-//   scaled by k (device pixels per unit); a one-point stroke is a dot.
+//   scaled by k (device pixels per unit); a one-point stroke is a dot. fitCanvas(canvas, logical)
+//   sizes a square canvas to its width on screen (device pixels) and gives that k.
 // - drawFitted(canvas, strokes, options) draws stored strokes ([[x...], [y...], [t...]?], the
 //   Quick Draw raw format the JSON API serves) centred into the canvas with a margin, on a white
 //   ground, and marks the canvas data-drawn; an empty drawing leaves the canvas untouched.
@@ -29,6 +30,17 @@ export function drawStrokes(c, strokes, k, width = LINE_WIDTH) {
     for (let i = 1; i < s.x.length; i++) c.lineTo(s.x[i] * k, s.y[i] * k);
     c.stroke();
   }
+}
+
+/** Size a square canvas to its width on screen, in device pixels; the device pixels per logical unit. */
+export function fitCanvas(canvas, logical) {
+  const rect = canvas.getBoundingClientRect();
+  const side = Math.max(1, Math.round(rect.width * (window.devicePixelRatio || 1)));
+  if (canvas.width !== side) {
+    canvas.width = side;
+    canvas.height = side;
+  }
+  return side / logical;
 }
 
 export function drawFitted(canvas, strokes, { margin = 8, line = 2.5, ground = "#fff" } = {}) {

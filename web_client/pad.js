@@ -19,7 +19,7 @@
 // - While locked (the play mode between rounds) nothing is drawn, and a click on the canvas does
 //   not move the keyboard focus.
 
-import { drawStrokes } from "./drawing.js";
+import { drawStrokes, fitCanvas } from "./drawing.js";
 import { conn, configure, hello, onMessage, onWelcome, request, send, stats, wake } from "./socket.js";
 import { rememberKey } from "./storage.js";
 import * as view from "./view.js";
@@ -51,14 +51,7 @@ export const state = {
 let scale = 1; // device pixels per logical unit
 
 function resize() {
-  const rect = els.pad.getBoundingClientRect();
-  const dpr = window.devicePixelRatio || 1;
-  const side = Math.max(1, Math.round(rect.width * dpr));
-  if (els.pad.width !== side) {
-    els.pad.width = side;
-    els.pad.height = side;
-  }
-  scale = side / LOGICAL;
+  scale = fitCanvas(els.pad, LOGICAL);
   redraw();
 }
 
