@@ -36,13 +36,37 @@ def test_a_schema_1_database_gains_the_hidden_column(pg_url: str) -> None:
     doodle_id = store.add(doodle(1))
     store.close()
     with psycopg.connect(pg_url, autocommit=True) as conn:
-        conn.execute("ALTER TABLE doodles DROP COLUMN hidden")
+        conn.execute("ALTER TABLE doodles DROP COLUMN hidden, DROP COLUMN target, DROP COLUMN target_recognized")
         conn.execute("UPDATE doodle_schema SET version = 1")
     store = PostgresStore(pg_url)
     try:
         assert store.get(doodle_id) is not None and store.set_hidden(doodle_id, True) and store.get(doodle_id) is None
     finally:
         store.close()
+
+
+def test_a_schema_2_database_gains_targets_and_its_drawings_keep_their_meaning(pg_url: str) -> None:
+    """A database of schema 2 (before targets) is migrated to 3 at open: its drawings still list, recognized when
+    their final top guess was their word (what it meant then); a new drawing keeps the round's verdict."""
+    store = PostgresStore(pg_url)
+    right, wrong = store.add(doodle(1, word="cat", guess="cat")), store.add(doodle(2, word="cat", guess="dog"))
+    store.close()
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("ALTER TABLE doodles DROP COLUMN target, DROP COLUMN target_recognized")
+        conn.execute("UPDATE doodle_schema SET version = 2")
+    store = PostgresStore(pg_url)
+    try:
+        assert [(d.id, d.target, d.recognized) for d in store.page(word=None, limit=10, before=None)] == [
+            (wrong, None, False),
+            (right, None, True),
+        ]
+        new = store.add(dataclasses.replace(doodle(3, word="cat", guess="cat"), target="cat", target_recognized=False))
+        assert [d.recognized for d in store.scan()] == [True, False, False]
+        assert store.get(new).target == "cat"  # type: ignore[union-attr]
+    finally:
+        store.close()
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        assert conn.execute("SELECT version FROM doodle_schema").fetchone() == (3,)
 
 
 def test_the_moderation_command_works_on_a_postgresql_url(pg_url: str) -> None:
