@@ -19,10 +19,9 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 
 from replay_client.client import DoodleClient
-from server.limits import MAX_SPRITE_PX, MAX_WORD_CHARS
-from tests.conftest import ROOT, ServerProcess, raw_sample
 from server.history.export import export
-from tests.conftest import SHIPPED_META
+from server.limits import MAX_SPRITE_PX, MAX_WORD_CHARS
+from tests.conftest import ROOT, SHIPPED_META, ServerProcess, raw_sample
 from tests.support import wait_idle
 from tests.web_support import real_drawing
 

@@ -437,7 +437,7 @@ def grouped_custom_words(rows: Iterable[Sequence[Any]]) -> list[tuple[str, list[
 
 def info_from_row(row: Sequence[Any]) -> DoodleInfo:
     """The :class:`DoodleInfo` of a row of ``_INFO_COLUMNS``."""
-    return DoodleInfo(*row[:7], json.loads(row[7]), row[8], bool(row[9]))
+    return DoodleInfo(row[0], row[1], row[2], row[3], row[4], row[5], row[6], json.loads(row[7]), row[8], bool(row[9]))
 
 
 def doodle_from_row(row: Sequence[Any]) -> Doodle:
