@@ -109,8 +109,7 @@ async def test_recognized_in_the_api_and_the_export_is_the_rounds_verdict(
 ) -> None:
     """A real car whose target leads below the strict threshold, submitted under "score": no `recognized`, so
     not recognized in the gallery, /api/doodles and the export though its final top guess is car; under "top1" it
-    is; on the
-    sketchpad (no target) the final top guess decides, as before."""
+    is; on the sketchpad (no target) the final top guess decides, as before."""
     car = real_drawing(LEADS)
     verdicts: dict[str, tuple[int, bool]] = {}
     for rule in ("score", "top1", None):
