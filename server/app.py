@@ -75,7 +75,7 @@ from server.limits import (
     Limits,
 )
 from server.plugin import Access, Endpoint, Feature, HttpRequest, Registry
-from server.render import Image
+from server.render import PICTURE, Canvas, Image
 from server.render_pool import RenderPool
 from server.session import Session
 
@@ -451,7 +451,8 @@ class DoodleServer:
         if self.per_address[addr] >= limit:  # handshakes that raced
             await ws.close(1008, f"at most {limit} sessions per address")
             return
-        session = Session(self.config.limits, game=self._ranker.new_game())
+        encoding = getattr(self._model, "encoding", PICTURE)  # the model's input: how the canvas encodes
+        session = Session(self.config.limits, game=self._ranker.new_game(), canvas=Canvas(encoding))
         self.sessions[session.id] = session
         self.per_address[addr] += 1
         conn = Connection(

@@ -225,7 +225,7 @@ class Session:
         return self.canvas.work(*snapshot)
 
     def render_snapshot(self, snapshot: Snapshot) -> Image:
-        """The 64x64 model input of ``snapshot``; updates the canvas (one caller at a time)."""
+        """The model input of ``snapshot`` (:attr:`Canvas.encoding`); updates the canvas (one caller at a time)."""
         strokes, pending = snapshot
         self.canvas.sync(strokes)
         return self.canvas.image(pending=pending)
