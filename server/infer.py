@@ -142,11 +142,14 @@ class Classifier:
         self._threads = threads
         self.buckets = _buckets(max_batch)
         self._interpreters: dict[int, object] = {}
+        #: The network's own input shape, read before any resize (checked against the encoding).
+        self._native_input: tuple[int, ...] = ()
         first = self._interpreter(1)
-        inp = first.get_input_details()[0]["shape"]  # type: ignore[attr-defined]
         px, depth = self.encoding.input_px, self.encoding.depth
-        if tuple(int(v) for v in inp[1:]) != (px, px, depth):
-            raise ModelError(f"model input {tuple(inp)} is not (batch, {px}, {px}, {depth}) as model.json records")
+        if self._native_input[1:] != (px, px, depth):
+            raise ModelError(
+                f"model input {self._native_input} is not (batch, {px}, {px}, {depth}) as model.json records"
+            )
         outputs = first.get_output_details()  # type: ignore[attr-defined]
         widths = [int(o["shape"][-1]) for o in outputs]
         scores = [i for i, w in enumerate(widths) if w == len(self.labels)]
@@ -167,7 +170,9 @@ class Classifier:
             from ai_edge_litert.interpreter import Interpreter
 
             it = Interpreter(model_content=self._content, num_threads=self._threads)
-            idx = it.get_input_details()[0]["index"]
+            detail = it.get_input_details()[0]
+            idx = detail["index"]
+            self._native_input = tuple(int(v) for v in detail["shape"])
             px = self.encoding.input_px
             it.resize_tensor_input(idx, [bucket, px, px, self.encoding.depth])
             it.allocate_tensors()
