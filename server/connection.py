@@ -22,9 +22,10 @@ A :class:`Connection` wraps one ``websockets`` connection and its
   stroke is in progress and new points arrived, with at most one pending live
   classification per session (a new one starts only once the session's lane is idle);
   pen-up, undo and clear cancel a pending one.
-* Message types beyond the core drawing ones are answered by the handler a feature
-  registered (:class:`server.plugin.Registry`); a ``hello`` is also handed to every
-  feature's hello hook (``resume``), whose fields join the reply.
+* Frames are decoded for the core's message types and those the installed features
+  registered (:class:`server.plugin.Registry`), so a type no installed feature handles
+  is ``unknown_type``; a feature's type is answered by its handler.  A ``hello`` is
+  also handed to every feature's hello hook (``resume``), whose fields join the reply.
 * v1.1 (:mod:`server.game`): guesses are ranked by the server's :class:`server.game.Ranker`
   for the session's ``hello`` settings; every ``guesses`` and ``cleared`` carries the
   drawing's key, ``guesses`` the target's score and rank when there is a target.  Once per
@@ -40,6 +41,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from enum import StrEnum
 from functools import partial
 from typing import Any
 
@@ -47,7 +49,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from server import protocol
-from server.errors import ClientTooSlow, ErrorCode, Fault, InvalidField, LimitExceeded, Unhandled
+from server.errors import ClientTooSlow, ErrorCode, Fault, InvalidField, LimitExceeded
 from server.game import Ranker
 from server.infer import TOP_K, Batcher
 from server.limits import INLINE_RENDER_POINTS, Limits
@@ -347,7 +349,10 @@ class Connection:
             reply.update(await hook(self, msg))
         return reply
 
-    async def dispatch(self, msg: protocol.ClientMsg, received: float) -> protocol.Payload | None:
+    async def dispatch(self, kind: str, msg: protocol.Message, received: float) -> protocol.Payload | None:
+        handler = self.registry.handler(kind)
+        if handler is not None:  # a feature's own message type
+            return await handler(self, msg, received)
         s = self.session
         if isinstance(msg, protocol.PointsMsg):
             s.add_points(msg.x, msg.y, msg.t)
@@ -388,12 +393,8 @@ class Connection:
                 )
             reply, _ = await self.guesses(image, received, drawing=False, followups=self.followups)
             return protocol.with_seq(reply, msg.seq)
-        if isinstance(msg, protocol.HelloMsg):
-            return protocol.with_seq(await self.hello(msg), msg.seq)
-        handler = self.registry.handler(type(msg))
-        if handler is None:  # a parser without a handler is a programming error
-            raise Unhandled(f"message type {type(msg).__name__} is not handled")
-        return await handler(self, msg, received)
+        assert isinstance(msg, protocol.HelloMsg), f"core message {kind!r} has no dispatch"
+        return protocol.with_seq(await self.hello(msg), msg.seq)
 
     async def handle_frame(self, frame: bytes | str) -> None:
         received = time.perf_counter()
@@ -405,12 +406,12 @@ class Connection:
                 raise LimitExceeded(
                     f"more than {limits.max_messages_per_second:g} messages per second", code=ErrorCode.RATE_LIMITED
                 )
-            msg = protocol.decode(frame, limits=limits)
+            kind, msg = protocol.decode_typed(frame, limits=limits, parsers=self.registry.parsers)
             seq = msg.seq
             for observer in self.observers:
                 observer.on_message(msg)
             self.followups = []
-            reply = await self.dispatch(msg, received)
+            reply = await self.dispatch(kind, msg, received)
             self.errors_in_a_row = 0
             if reply is not None:
                 await self.send(reply, text=is_text)
@@ -424,7 +425,7 @@ class Connection:
             log.exception("session %s: unexpected error", self.session.id)
             await self.reject(frame, ErrorCode.INTERNAL, "the server failed on this message; it was logged", seq)
 
-    async def reject(self, frame: bytes | str, code: ErrorCode, message: str, seq: int | None) -> None:
+    async def reject(self, frame: bytes | str, code: StrEnum, message: str, seq: int | None) -> None:
         self.errors_in_a_row += 1
         for observer in self.observers:
             observer.on_error(code.value)

@@ -1,9 +1,11 @@
-"""Every exception doodlestream raises on purpose, and every protocol error code, in one place.
+"""The exceptions tree and the core's protocol error codes; where every other exception type lives.
 
-:class:`ErrorCode` lists each ``code`` an ``error`` message can carry (the README's list
-is checked against it).  A :class:`Fault` is an error the server answers: over the
-socket with an ``error`` message carrying its ``code``, over HTTP with its
-``http_status``.  Its two bases say whose fault it is:
+:class:`ErrorCode` lists each ``code`` the core's ``error`` messages can carry.  A
+feature that answers errors of its own declares their codes as its own ``StrEnum`` and
+registers it (:meth:`server.plugin.Registry.errors`); the README's list is checked
+against the core's and the shipped features' codes together.  A :class:`Fault` is an
+error the server answers: over the socket with an ``error`` message carrying its
+``code``, over HTTP with its ``http_status``.  Its two bases say whose fault it is:
 
 * :class:`ClientFault` (HTTP 4xx): the request cannot be accepted; the client can fix it.
 * :class:`ServerFault` (HTTP 5xx): the server could not do it (model, database); the
@@ -11,6 +13,17 @@ socket with an ``error`` message carrying its ``code``, over HTTP with its
 
 Anything that is not a :class:`Fault` reaching a handler is a bug: it is logged and
 answered with code ``internal`` (HTTP 500).
+
+Where each exception type lives (every one derives from :class:`DoodleError`):
+
+* here: the tree's bases, the core's faults (protocol, limits, pictures, model, shared
+  stores: :class:`StoreError` for a database that failed, whatever its engine, and
+  :class:`StoreFailed` for the answer), and the server's own errors;
+* ``server/history/errors.py``: the history feature's codes and faults (``submit``,
+  ``sprite``, stored records);
+* ``server/teach.py``: custom-word codes and faults; ``server/custom_words.py``: the
+  vocabulary's own (``CustomWordError``), which ``teach`` answers with its codes;
+* ``server/resume.py``: ``unknown_drawing``.
 """
 
 from __future__ import annotations
@@ -20,7 +33,7 @@ from http import HTTPStatus
 
 
 class ErrorCode(StrEnum):
-    """Every ``code`` of the protocol's ``error`` message."""
+    """The core's ``code`` values of the protocol's ``error`` message (features add their own)."""
 
     MALFORMED = "malformed"
     UNKNOWN_TYPE = "unknown_type"
@@ -34,18 +47,11 @@ class ErrorCode(StrEnum):
     IMAGE_TOO_LARGE = "image_too_large"
     IMAGE_TOO_MANY_PIXELS = "image_too_many_pixels"
     BAD_IMAGE = "bad_image"
-    NOTHING_TO_SAVE = "nothing_to_save"
-    BAD_SPRITE = "bad_sprite"
     NOT_FOUND = "not_found"
-    RECORD_TOO_LARGE = "record_too_large"
     STORE_FAILED = "store_failed"
     INFERENCE_FAILED = "inference_failed"
     UNKNOWN_WORD = "unknown_word"
-    UNKNOWN_DRAWING = "unknown_drawing"
     FORBIDDEN = "forbidden"
-    WORD_TAKEN = "word_taken"
-    TOO_MANY_WORDS = "too_many_words"
-    TOO_MANY_EXAMPLES = "too_many_examples"
     INTERNAL = "internal"
 
 
@@ -56,7 +62,8 @@ class DoodleError(Exception):
 class Fault(DoodleError):
     """An error answered to the client: ``code`` in an ``error`` message, or ``http_status``."""
 
-    code: ErrorCode
+    #: :class:`ErrorCode`, or a feature's own code.
+    code: StrEnum
     http_status: HTTPStatus
 
     @property
@@ -97,9 +104,9 @@ class InvalidField(ClientFault):
 class LimitExceeded(ClientFault):
     """A named limit (see :mod:`server.limits`) was exceeded; ``code`` names which."""
 
-    def __init__(self, message: str, *, code: ErrorCode) -> None:
+    def __init__(self, message: str, *, code: StrEnum) -> None:
         super().__init__(message)
-        self.code = ErrorCode(code)  # per instance: which limit
+        self.code = code  # per instance: which limit
 
 
 class BadImage(ClientFault):
@@ -115,18 +122,6 @@ class NotFound(ClientFault):
     http_status = HTTPStatus.NOT_FOUND
 
 
-class BadSprite(ClientFault):
-    """A sprite's ``size``, ``color`` or ``width`` is out of its limits."""
-
-    code = ErrorCode.BAD_SPRITE
-
-
-class NothingToSave(ClientFault):
-    """``submit`` (or a sprite of the current drawing) on an empty canvas."""
-
-    code = ErrorCode.NOTHING_TO_SAVE
-
-
 class UnknownWord(ClientFault):
     """Words that are neither the model's nor custom words the session can see; ``words`` lists them."""
 
@@ -137,23 +132,11 @@ class UnknownWord(ClientFault):
         super().__init__(message or f"unknown words: {', '.join(map(repr, self.words))}")
 
 
-class UnknownDrawing(ClientFault):
-    """A ``hello.resume`` key that names no resumable drawing (unknown, or expired)."""
-
-    code = ErrorCode.UNKNOWN_DRAWING
-
-
 class Forbidden(ClientFault):
     """A request that needs the admin token, without it (or with a wrong one, or none configured)."""
 
     code = ErrorCode.FORBIDDEN
     http_status = HTTPStatus.FORBIDDEN
-
-
-class WordTaken(ClientFault):
-    """A custom word may not be named like one of the model's words (or, for a session, a server one)."""
-
-    code = ErrorCode.WORD_TAKEN
 
 
 class InferenceFailed(ServerFault):
@@ -166,12 +149,6 @@ class StoreFailed(ServerFault):
     """The doodle database could not write or read; nothing was stored or found."""
 
     code = ErrorCode.STORE_FAILED
-
-
-class Unhandled(ServerFault):
-    """A decoded message type that no handler was installed for (a wiring bug)."""
-
-    code = ErrorCode.INTERNAL
 
 
 class StartupFailed(DoodleError):

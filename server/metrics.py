@@ -2,9 +2,11 @@
 
 :class:`Metrics` is a feature (:mod:`server.plugin`).  It counts what the core tells its
 :class:`server.plugin.Observer` (messages by type, errors by code, guesses and their
-latency) and, at each scrape, reads the rest from the server's health report (sessions,
-batches, model time, the history's queue and failures, resume and custom-word syncs),
-so nothing on a message's path waits for it.  Every metric is named ``doodlestream_*``
+latency), and at each scrape reads the core's figures from the server's health report
+(sessions, batches, model time, drawings ended) and every collector a feature
+registered (:meth:`server.plugin.Registry.collector`: the history's queue and failures,
+resume's syncs), so nothing on a message's path waits for it and this module knows no
+feature.  Every error code the installed features declared is counted from 0.  Every metric is named ``doodlestream_*``
 and listed in docs/OPERATIONS.md with the alerts to set.
 
 The route is :attr:`server.plugin.Access.PRIVATE`: with ``--token`` set, a scrape must
@@ -17,7 +19,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from typing import Any
 
 from prometheus_client import CollectorRegistry, Histogram, ProcessCollector, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
@@ -65,16 +66,6 @@ class _FromHealth(Collector):
         for reason, n in sorted(h.get("drawings_ended", {}).items()):
             ended.add_metric([reason], n)
         yield ended
-        history = h.get("history")
-        if isinstance(history, Mapping):
-            yield from _history(history)
-        resume = h.get("resume")
-        if isinstance(resume, Mapping) and "sync_failures" in resume:
-            yield CounterMetricFamily(
-                "doodlestream_resume_sync_failures",
-                "Resume keys not written to the shared database.",
-                value=resume["sync_failures"],
-            )
 
 
 def _batch_histogram(sizes: Mapping[int, int]) -> HistogramMetricFamily:
@@ -88,25 +79,15 @@ def _batch_histogram(sizes: Mapping[int, int]) -> HistogramMetricFamily:
     )
 
 
-def _history(history: Mapping[str, Any]) -> Iterator[Metric]:
-    yield GaugeMetricFamily(
-        "doodlestream_storage_queue", "Drawings accepted and not yet committed to the database.", history["queue"]
-    )
-    yield GaugeMetricFamily(
-        "doodlestream_storage_queue_max", "Most drawings the storage queue holds.", history["queue_max"]
-    )
-    lost = CounterMetricFamily("doodlestream_storage_failures", "Drawings not stored, by why.", labels=["reason"])
-    for reason in ("failures", "timeouts", "dropped", "too_large"):
-        lost.add_metric([reason], history.get(reason, 0))
-    yield lost
-    yield GaugeMetricFamily(
-        "doodlestream_storage_ok",
-        "1 while the database answers in time and the last write succeeded, else 0.",
-        1 if history.get("state") == "ok" else 0,
-    )
-    if "drawings" in history:
-        yield GaugeMetricFamily("doodlestream_history_drawings", "Drawings stored.", history["drawings"])
-        yield GaugeMetricFamily("doodlestream_history_bytes", "Bytes the stored drawings take.", history["bytes"])
+class _Features(Collector):
+    """What the installed features' collectors report at each scrape."""
+
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+
+    def collect(self) -> Iterator[Metric]:
+        for collector in self.registry.collectors:
+            yield from collector.collect()
 
 
 class _Counts(Collector):
@@ -116,6 +97,8 @@ class _Counts(Collector):
     def __init__(self) -> None:
         self.messages: dict[type, int] = {}
         self.errors: dict[str, int] = {}
+        #: Every code the server may answer, each shown from 0 (set at the server's start).
+        self.codes: list[str] = []
 
     def collect(self) -> Iterator[Metric]:
         messages = CounterMetricFamily("doodlestream_messages", "Client messages decoded, by type.", labels=["type"])
@@ -123,8 +106,8 @@ class _Counts(Collector):
             messages.add_metric([message_type(cls)], n)
         yield messages
         errors = CounterMetricFamily("doodlestream_errors", "Errors answered, by code.", labels=["code"])
-        for code, n in sorted(self.errors.items()):
-            errors.add_metric([code], n)
+        for code in sorted({*self.codes, *self.errors}):
+            errors.add_metric([code], self.errors.get(code, 0))
         yield errors
 
 
@@ -147,6 +130,12 @@ class Metrics:
 
     def install(self, registry: Registry) -> None:
         self.registry.register(_FromHealth(registry.services))
+        self.registry.register(_Features(registry))
+
+        async def codes() -> None:  # once every feature is installed
+            self.counts.codes = registry.error_codes
+
+        registry.on_start(codes)
         registry.route("/metrics", self.endpoint, access=Access.PRIVATE)
         registry.observe(self)
 

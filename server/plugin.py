@@ -10,7 +10,24 @@ never touches the server's own state; the server reads what was registered.
   a response or raises a :class:`server.errors.Fault` (answered with its HTTP status).
   Each route declares who may read it (:class:`Access`; private unless it says
   otherwise); the server enforces it before the endpoint runs, in one place.
-* :meth:`Registry.handle` answers one decoded message type (:mod:`server.protocol`).
+* :meth:`Registry.handle` adds one client message type: ``registry.handle("submit",
+  parse, handler)``.  ``parse(map, seq, limits, text)`` turns the frame's map into the
+  feature's own frozen message class or raises a :class:`server.errors.ClientFault`
+  (:class:`server.protocol.Parser`; build it from :mod:`server.protocol`'s field checks,
+  and fuzz it as tests/test_protocol.py does); ``handler(conversation, message,
+  received)`` returns the reply (``None``: none) or raises a :class:`server.errors.Fault`.
+  The type joins ``welcome.features`` under its own name, or ``feature=`` (``forget``
+  is offered as ``teach``).  A type no installed
+  feature handles is answered ``unknown_type``, exactly as a type nobody knows.  The
+  core's types (``hello``, ``points``...) cannot be taken.
+* :meth:`Registry.errors` declares the feature's own error codes, a ``StrEnum`` whose
+  values are new codes (its faults carry them: ``code = MyCode.X``); a code already
+  taken by the core or another feature is refused.  Codes shared by several features
+  (``forbidden``, ``store_failed``, ``not_found``) are the core's
+  (:class:`server.errors.ErrorCode`).
+* :meth:`Registry.collector` adds a Prometheus collector (``collect()`` yielding metric
+  families) that ``/metrics`` reads at each scrape: a feature reports its own metrics
+  from its own state; the metrics feature knows none of them.
 * :meth:`Registry.drawing_hook` is called with every drawing that ends (clear,
   disconnect, shutdown) and the reason.
   A hook that could not do its part for the drawing raises a
@@ -19,8 +36,9 @@ never touches the server's own state; the server reads what was registered.
   (before it accepts connections) and after it has closed every connection.
 * :meth:`Registry.health` adds a named part to ``/healthz`` (a function returning a JSON
   map; it runs on the event loop and must be quick).
-* :meth:`Registry.offer` names a capability in ``welcome.features`` (protocol v1.1): a
-  feature offers what it installed, so clients never probe with messages that fail.
+* ``welcome.features`` (protocol v1.1) is what is installed: the message types handled
+  (above) and what :meth:`Registry.offer` names (a capability without a message type of
+  its own, as ``resume``, a ``hello`` field), so clients never probe with messages that fail.
 * :meth:`Registry.hello_hook` sees every ``hello`` after the core applied it; the map it
   returns joins the ``hello`` reply (a :class:`server.errors.Fault` it raises answers the
   ``hello`` instead).
@@ -37,22 +55,39 @@ server's health report (what an authorized ``/healthz`` shows).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from enum import Enum
+from enum import Enum, StrEnum
+from types import MappingProxyType
 from typing import Any, Protocol, TypeVar
 
 from websockets.datastructures import Headers
 from websockets.http11 import Response
 from werkzeug.routing import Map, Rule
 
+from server.errors import ErrorCode
 from server.game import Ranker
 from server.infer import Model, Prediction
-from server.protocol import HelloMsg, Payload
+from server.protocol import CORE_PARSERS, HelloMsg, Message, Parser, Payload
 from server.render import Image
 from server.session import Session
 
-M = TypeVar("M")
+M = TypeVar("M", bound=Message)
+
+__all__ = [
+    "Access",
+    "Collector",
+    "Conversation",
+    "DrawingHook",
+    "Endpoint",
+    "Feature",
+    "HelloHook",
+    "HttpRequest",
+    "MessageHandler",
+    "Observer",
+    "Registry",
+    "Services",
+]
 
 
 class Access(Enum):
@@ -142,6 +177,12 @@ class Services(Protocol):
         ...
 
 
+class Collector(Protocol):
+    """A Prometheus collector (as :class:`prometheus_client.registry.Collector`): metric families at each scrape."""
+
+    def collect(self) -> Iterable[Any]: ...
+
+
 class Observer(Protocol):
     """Told of what the core does (see module docstring); each method is quick and never raises."""
 
@@ -171,7 +212,11 @@ class Registry:
         self.services = services
         self._rules: list[Rule] = []
         self._access: dict[str, Access] = {}
-        self._handlers: dict[type, MessageHandler[Any]] = {}
+        self._parsers: dict[str, Parser[Message]] = dict(CORE_PARSERS)
+        self._parsers_view = MappingProxyType(self._parsers)
+        self._handlers: dict[str, MessageHandler[Any]] = {}
+        self._codes: dict[str, StrEnum] = {code.value: code for code in ErrorCode}
+        self._collectors: list[Collector] = []
         self._hooks: list[DrawingHook] = []
         self._on_start: list[LifecycleHook] = []
         self._on_close: list[LifecycleHook] = []
@@ -189,11 +234,27 @@ class Registry:
         self._rules.append(Rule(rule, endpoint=(endpoint, access), methods=["GET"]))
         self._access[rule] = access
 
-    def handle(self, msg_type: type[M], handler: MessageHandler[M]) -> None:
-        """Answer decoded messages of ``msg_type`` with ``handler`` (one handler per type)."""
-        if msg_type in self._handlers:
-            raise ValueError(f"{msg_type.__name__} already has a handler")
+    def handle(
+        self, msg_type: str, parse: Parser[M], handler: MessageHandler[M], *, feature: str | None = None
+    ) -> None:
+        """Decode client messages of type ``msg_type`` with ``parse`` and answer them with ``handler``;
+        offer ``feature`` (by default ``msg_type``) in ``welcome.features``."""
+        if msg_type in self._parsers:
+            raise ValueError(f"message type {msg_type!r} is already handled")
+        self._parsers[msg_type] = parse
         self._handlers[msg_type] = handler
+        self.offer(feature or msg_type)
+
+    def errors(self, codes: type[StrEnum]) -> None:
+        """Declare a feature's own ``error`` codes (each value new to the server)."""
+        for code in codes:
+            if code.value in self._codes:
+                raise ValueError(f"error code {code.value!r} is already declared")
+            self._codes[code.value] = code
+
+    def collector(self, collector: Collector) -> None:
+        """Have ``/metrics`` read ``collector.collect()`` at each scrape."""
+        self._collectors.append(collector)
 
     def drawing_hook(self, hook: DrawingHook) -> None:
         """Call ``hook(session, reason)`` for every drawing that ends with strokes."""
@@ -251,8 +312,23 @@ class Registry:
         """Each rule with who may read it."""
         return dict(self._access)
 
-    def handler(self, msg_type: type) -> MessageHandler[Any] | None:
+    @property
+    def parsers(self) -> Mapping[str, Parser[Message]]:
+        """Every client message type the server decodes: the core's and the installed features' (a live view)."""
+        return self._parsers_view
+
+    def handler(self, msg_type: str) -> MessageHandler[Any] | None:
+        """The handler of feature message type ``msg_type`` (``None`` for the core's types)."""
         return self._handlers.get(msg_type)
+
+    @property
+    def error_codes(self) -> list[str]:
+        """Every ``error`` code the server may answer: the core's and the installed features'."""
+        return sorted(self._codes)
+
+    @property
+    def collectors(self) -> tuple[Collector, ...]:
+        return tuple(self._collectors)
 
     @property
     def drawing_hooks(self) -> tuple[DrawingHook, ...]:

@@ -16,13 +16,20 @@ Contract:
 * Strings the server keeps (``word``, ``client``) are valid Unicode: a JSON frame's lone
   UTF-16 surrogate (``"\\ud800"``) is ``invalid_field``.
 * :func:`encode` serialises a server message (a plain dict built by the helpers here).
+* The core's message types are here (:data:`CORE_PARSERS`); a feature declares its own
+  message classes and :class:`Parser` functions in its own module, built from the field
+  checks here (:func:`word`, :func:`admin_token`, :func:`point_lists`...), and registers
+  them with :meth:`server.plugin.Registry.handle`.  :func:`decode` takes the table of
+  every installed type: the promise above holds for registered parsers too (the tests
+  fuzz each one).
 
 Versioning: ``protocol`` (1) changes only when a v1 client would break; ``protocol_minor``
 counts additions a v1 client never notices: optional fields in client messages, fields
 added to existing server messages (v1 clients ignore unknown fields), new client message
 types, and new server message types sent only to a client that asked for them (a
 ``recognized`` only after ``hello.target``, ``taught`` only in answer to ``teach``).
-Which additions a server has installed is in ``welcome.features``.
+A type no installed feature handles is ``unknown_type``.  Which additions a server has
+installed is in ``welcome.features``.
 """
 
 from __future__ import annotations
@@ -31,9 +38,11 @@ import base64
 import binascii
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Union
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Any, Protocol, TypeVar, Union
 
 import msgpack
 import numpy as np
@@ -43,8 +52,6 @@ from server.errors import ErrorCode, InvalidField, LimitExceeded, MalformedMessa
 from server.limits import (
     MAX_COORDINATE,
     MAX_LIVE_MS,
-    MAX_MINE_KEYS,
-    MAX_TEACH_DRAWINGS,
     MAX_TIME_MS,
     MAX_TOP_K,
     MAX_WORD_CHARS,
@@ -129,78 +136,6 @@ class ImageMsg:
     data: bytes
 
 
-@dataclass(frozen=True, slots=True)
-class SubmitMsg:
-    """Store the current drawing in the history; ``word`` is what the player meant to draw."""
-
-    seq: int | None
-    word: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class SpriteMsg:
-    """A PNG sprite of the current drawing (no ``id``) or of stored drawing ``id``.
-
-    ``size``, ``color`` and ``width`` are checked by :mod:`server.history.sprite`."""
-
-    seq: int | None
-    id: int | None
-    size: Any
-    color: Any
-    width: Any
-
-
-@dataclass(frozen=True, slots=True)
-class TeachMsg:
-    """v1.1: teach ``word`` from example ``drawings`` (each a list of ``(N, 2)`` point arrays)."""
-
-    seq: int | None
-    word: str
-    drawings: tuple[tuple[npt.NDArray[np.float64], ...], ...]
-    scope: str
-    admin_token: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class ForgetMsg:
-    """v1.1: remove custom word ``word`` from ``scope``."""
-
-    seq: int | None
-    word: str
-    scope: str
-    admin_token: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class DeleteMsg:
-    """v1.1: delete the kept drawing whose drawing key is ``key`` (its player's: only they were sent the key)."""
-
-    seq: int | None
-    key: str
-
-
-@dataclass(frozen=True, slots=True)
-class MineMsg:
-    """v1.1: which of these drawing keys (a player's own, kept by their client) have a kept drawing, and its id."""
-
-    seq: int | None
-    keys: tuple[str, ...]
-
-
-#: What a moderator may do to a kept drawing (``moderate.action``).
-MODERATE_ACTIONS = ("hide", "show", "delete")
-
-
-@dataclass(frozen=True, slots=True)
-class ModerateMsg:
-    """v1.1: with the server's admin token, hide, show again or delete kept drawing ``id``."""
-
-    seq: int | None
-    id: int
-    action: str
-    admin_token: str | None
-
-
 ClientMsg = Union[
     HelloMsg,
     PointsMsg,
@@ -209,13 +144,6 @@ ClientMsg = Union[
     UndoMsg,
     ClearMsg,
     ImageMsg,
-    SubmitMsg,
-    SpriteMsg,
-    TeachMsg,
-    ForgetMsg,
-    DeleteMsg,
-    MineMsg,
-    ModerateMsg,
 ]
 
 
@@ -277,7 +205,7 @@ def _numbers(m: Payload, key: str, limits: Limits, *, bound: float, beyond: str)
     return arr
 
 
-def _points(m: Payload, limits: Limits) -> tuple[Floats, Floats, Ints | None]:
+def point_lists(m: Payload, limits: Limits) -> tuple[Floats, Floats, Ints | None]:
     x = _numbers(m, "x", limits, bound=MAX_COORDINATE, beyond=f"'x' holds a coordinate beyond +-{MAX_COORDINATE:g}")
     y = _numbers(m, "y", limits, bound=MAX_COORDINATE, beyond=f"'y' holds a coordinate beyond +-{MAX_COORDINATE:g}")
     if len(x) != len(y):
@@ -301,7 +229,7 @@ def _points(m: Payload, limits: Limits) -> tuple[Floats, Floats, Ints | None]:
     return x, y, t_arr
 
 
-def _is_unicode(text: str) -> bool:
+def is_unicode(text: str) -> bool:
     """Whether ``text`` is valid Unicode (JSON's ``\\ud800`` escapes make lone surrogates, which are not)."""
     try:
         text.encode("utf-8")
@@ -338,18 +266,18 @@ def _hello(m: Payload, seq: int | None, limits: Limits, text: bool) -> HelloMsg:
     client = m.get("client")
     if client is not None and (not isinstance(client, str) or len(client) > MAX_WORD_CHARS):
         raise InvalidField(f"'client' must be a string of at most {MAX_WORD_CHARS} characters")
-    if client is not None and not _is_unicode(client):
+    if client is not None and not is_unicode(client):
         raise InvalidField("'client' must be valid Unicode (no lone surrogates)")
     given = frozenset(k for k in ("words", "top_k", "target", "target_threshold", "resume") if k in m)
     words = m.get("words")
     if words is not None:
         if not isinstance(words, list) or not 1 <= len(words) <= MAX_WORD_LIST:
             raise InvalidField(f"'words' must be a list of 1 to {MAX_WORD_LIST} words (or null: every word)")
-        words = tuple(dict.fromkeys(_word(w, "words") for w in words))
+        words = tuple(dict.fromkeys(word(w, "words") for w in words))
     k = m.get("top_k")
     if k is not None and (isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_TOP_K):
         raise InvalidField(f"'top_k' must be an integer from 1 to {MAX_TOP_K}")
-    target = _word(m.get("target"), "target")
+    target = word(m.get("target"), "target")
     threshold = m.get("target_threshold")
     if threshold is not None and (
         isinstance(threshold, bool) or not isinstance(threshold, int | float) or not 0 < threshold <= 1
@@ -358,7 +286,7 @@ def _hello(m: Payload, seq: int | None, limits: Limits, text: bool) -> HelloMsg:
     resume = m.get("resume")
     if resume is not None and (not isinstance(resume, str) or not 1 <= len(resume) <= MAX_KEY_CHARS):
         raise InvalidField(f"'resume' must be a drawing key (a string of at most {MAX_KEY_CHARS} characters)")
-    if resume is not None and not _is_unicode(resume):
+    if resume is not None and not is_unicode(resume):
         raise InvalidField("'resume' must be valid Unicode (no lone surrogates)")
     return HelloMsg(
         seq,
@@ -374,24 +302,24 @@ def _hello(m: Payload, seq: int | None, limits: Limits, text: bool) -> HelloMsg:
 
 
 def _points_msg(m: Payload, seq: int | None, limits: Limits, text: bool) -> PointsMsg:
-    return PointsMsg(seq, *_points(m, limits))
+    return PointsMsg(seq, *point_lists(m, limits))
 
 
 def _stroke_msg(m: Payload, seq: int | None, limits: Limits, text: bool) -> StrokeMsg:
-    return StrokeMsg(seq, *_points(m, limits))
+    return StrokeMsg(seq, *point_lists(m, limits))
 
 
 def _image_msg(m: Payload, seq: int | None, limits: Limits, text: bool) -> ImageMsg:
     return ImageMsg(seq, _bytes(m, "png", text=text, max_bytes=limits.max_image_bytes))
 
 
-def _word(v: Any, key: str = "word") -> str | None:
-    """A player's word: a string of 1..MAX_WORD_CHARS characters, no control characters, trimmed."""
+def word(v: Any, key: str = "word") -> str | None:
+    """A player's word: a string of 1..MAX_WORD_CHARS characters, no control characters, trimmed (``None``: none)."""
     if v is None:
         return None
     if not isinstance(v, str):
         raise InvalidField(f"'{key}' must hold strings")
-    if not _is_unicode(v):
+    if not is_unicode(v):
         raise InvalidField(f"'{key}' must be valid Unicode (no lone surrogates)")
     word: str = v.strip()
     if not word or len(word) > MAX_WORD_CHARS:
@@ -401,133 +329,73 @@ def _word(v: Any, key: str = "word") -> str | None:
     return word
 
 
-def _required_word(m: Payload) -> str:
-    word = _word(m.get("word"))
-    if word is None:
+def required_word(m: Payload) -> str:
+    """``m["word"]`` as :func:`word`, which must be there."""
+    found = word(m.get("word"))
+    if found is None:
         raise InvalidField("'word' is required")
-    return word
+    return found
 
 
-def _scope(m: Payload) -> str:
-    scope = m.get("scope", "session")
-    if scope not in SCOPES:
+def scope(m: Payload) -> str:
+    """``m["scope"]``: one of :data:`SCOPES` (``session`` when absent)."""
+    value = m.get("scope", "session")
+    if value not in SCOPES:
         raise InvalidField(f"'scope' must be one of {list(SCOPES)}")
-    return str(scope)
+    return str(value)
 
 
-def _admin_token(m: Payload) -> str | None:
+def admin_token(m: Payload) -> str | None:
+    """``m["admin_token"]``: a string of at most 1024 characters, or ``None``."""
     token = m.get("admin_token")
-    if token is not None and (not isinstance(token, str) or len(token) > 1024 or not _is_unicode(token)):
+    if token is not None and (not isinstance(token, str) or len(token) > 1024 or not is_unicode(token)):
         raise InvalidField("'admin_token' must be a string of at most 1024 characters")
     return token
 
 
-def _drawing(v: Any, limits: Limits) -> tuple[npt.NDArray[np.float64], ...]:
-    """One example drawing: a list of strokes as in ``stroke`` messages, within the drawing limits."""
-    if not isinstance(v, list) or not v:
-        raise InvalidField("each of 'drawings' must be a non-empty list of strokes ({'x', 'y', 't'?} maps)")
-    if len(v) > limits.max_strokes:
-        raise LimitExceeded(
-            f"an example drawing holds at most {limits.max_strokes} strokes", code=ErrorCode.TOO_MANY_STROKES
-        )
-    strokes, total = [], 0
-    for stroke in v:
-        if not isinstance(stroke, dict):
-            raise InvalidField("a stroke of 'drawings' must be a map with 'x' and 'y'")
-        x, y, _ = _points(stroke, limits)
-        if not len(x):
-            raise InvalidField("a stroke of 'drawings' needs at least one point")
-        if len(x) > limits.max_points_per_stroke:
-            raise LimitExceeded(
-                f"a stroke holds at most {limits.max_points_per_stroke} points", code=ErrorCode.STROKE_TOO_LONG
-            )
-        total += len(x)
-        if total > limits.max_points_per_drawing:
-            raise LimitExceeded(
-                f"a drawing holds at most {limits.max_points_per_drawing} points", code=ErrorCode.DRAWING_TOO_LARGE
-            )
-        strokes.append(np.stack([x, y], axis=1))
-    return tuple(strokes)
-
-
-def _teach_msg(m: Payload, seq: int | None, limits: Limits, text: bool) -> TeachMsg:
-    word = _required_word(m)
-    drawings = m.get("drawings")
-    if not isinstance(drawings, list) or not 1 <= len(drawings) <= MAX_TEACH_DRAWINGS:
-        raise InvalidField(f"'drawings' must be a list of 1 to {MAX_TEACH_DRAWINGS} drawings")
-    parsed = tuple(_drawing(d, limits) for d in drawings)
-    return TeachMsg(seq, word, parsed, _scope(m), _admin_token(m))
-
-
-def _forget_msg(m: Payload, seq: int | None, limits: Limits, text: bool) -> ForgetMsg:
-    return ForgetMsg(seq, _required_word(m), _scope(m), _admin_token(m))
-
-
-def _submit_msg(m: Payload, seq: int | None, limits: Limits, text: bool) -> SubmitMsg:
-    return SubmitMsg(seq, _word(m.get("word")))
-
-
-def _sprite_msg(m: Payload, seq: int | None, limits: Limits, text: bool) -> SpriteMsg:
-    doodle_id = m.get("id")
-    if doodle_id is not None and (
-        isinstance(doodle_id, bool) or not isinstance(doodle_id, int) or not 1 <= doodle_id < 2**63
-    ):
-        raise InvalidField("'id' must be the positive integer id of a stored drawing")
-    return SpriteMsg(seq, doodle_id, m.get("size"), m.get("color"), m.get("width"))
-
-
-def _doodle_id(v: Any) -> int:
+def doodle_id(v: Any) -> int:
+    """The positive 63-bit id of a kept drawing."""
     if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v < 2**63:
         raise InvalidField("'id' must be the positive integer id of a stored drawing")
     return v
 
 
-def _mine_msg(m: Payload, seq: int | None, limits: Limits, text: bool) -> MineMsg:
-    keys = m.get("keys")
-    if (
-        not isinstance(keys, list)
-        or not 1 <= len(keys) <= MAX_MINE_KEYS
-        or not all(isinstance(k, str) and 1 <= len(k) <= MAX_KEY_CHARS and _is_unicode(k) for k in keys)
-    ):
-        raise InvalidField(
-            f"'keys' must be a list of 1 to {MAX_MINE_KEYS} drawing keys (strings of 1 to {MAX_KEY_CHARS} characters)"
-        )
-    return MineMsg(seq, tuple(dict.fromkeys(keys)))
+def drawing_key(v: Any, key: str) -> str:
+    """A drawing key a client sends back: a string of 1..:data:`MAX_KEY_CHARS` characters."""
+    if not isinstance(v, str) or not 1 <= len(v) <= MAX_KEY_CHARS or not is_unicode(v):
+        raise InvalidField(f"'{key}' must be a drawing key (a string of 1 to {MAX_KEY_CHARS} characters)")
+    return v
 
 
-def _delete_msg(m: Payload, seq: int | None, limits: Limits, text: bool) -> DeleteMsg:
-    key = m.get("key")
-    if not isinstance(key, str) or not 1 <= len(key) <= MAX_KEY_CHARS or not _is_unicode(key):
-        raise InvalidField(f"'key' must be a drawing key (a string of 1 to {MAX_KEY_CHARS} characters)")
-    return DeleteMsg(seq, key)
+class Message(Protocol):
+    """What every decoded client message has: the ``seq`` its replies echo."""
+
+    @property
+    def seq(self) -> int | None: ...
 
 
-def _moderate_msg(m: Payload, seq: int | None, limits: Limits, text: bool) -> ModerateMsg:
-    action = m.get("action")
-    if action not in MODERATE_ACTIONS:
-        raise InvalidField(f"'action' must be one of {list(MODERATE_ACTIONS)}")
-    return ModerateMsg(seq, _doodle_id(m.get("id")), str(action), _admin_token(m))
+M_co = TypeVar("M_co", bound=Message, covariant=True)
 
 
-Parser = Callable[[Payload, "int | None", Limits, bool], ClientMsg]
+class Parser(Protocol[M_co]):
+    """``(map, seq, limits, text)`` -> one message; raises only :class:`server.errors.ClientFault`."""
 
-#: Client message types and their parsers; extend here to add a message.
-PARSERS: dict[str, Parser] = {
-    "hello": _hello,
-    "points": _points_msg,
-    "stroke": _stroke_msg,
-    "pen_up": lambda m, seq, limits, text: PenUpMsg(seq),
-    "undo": lambda m, seq, limits, text: UndoMsg(seq),
-    "clear": lambda m, seq, limits, text: ClearMsg(seq),
-    "image": _image_msg,
-    "submit": _submit_msg,
-    "sprite": _sprite_msg,
-    "teach": _teach_msg,
-    "forget": _forget_msg,
-    "delete": _delete_msg,
-    "mine": _mine_msg,
-    "moderate": _moderate_msg,
-}
+    def __call__(self, m: Payload, seq: int | None, limits: Limits, text: bool, /) -> M_co: ...
+
+
+#: The core's client message types and their parsers; a feature's own types come with it
+#: (:meth:`server.plugin.Registry.handle`) and are decoded by passing ``parsers`` to :func:`decode`.
+CORE_PARSERS: Mapping[str, Parser[ClientMsg]] = MappingProxyType(
+    {
+        "hello": _hello,
+        "points": _points_msg,
+        "stroke": _stroke_msg,
+        "pen_up": lambda m, seq, limits, text: PenUpMsg(seq),
+        "undo": lambda m, seq, limits, text: UndoMsg(seq),
+        "clear": lambda m, seq, limits, text: ClearMsg(seq),
+        "image": _image_msg,
+    }
+)
 
 
 def load(frame: bytes | str, *, limits: Limits) -> Payload:
@@ -560,17 +428,25 @@ def load(frame: bytes | str, *, limits: Limits) -> Payload:
     return obj
 
 
-def decode(frame: bytes | str, *, limits: Limits) -> ClientMsg:
-    """Frame -> typed client message (see module docstring)."""
+def decode(frame: bytes | str, *, limits: Limits, parsers: Mapping[str, Parser[Message]] = CORE_PARSERS) -> Message:
+    """Frame -> typed client message (see module docstring), for the types in ``parsers`` (the core's and
+    the installed features'); any other type is :class:`UnknownType`."""
+    return decode_typed(frame, limits=limits, parsers=parsers)[1]
+
+
+def decode_typed(
+    frame: bytes | str, *, limits: Limits, parsers: Mapping[str, Parser[Message]] = CORE_PARSERS
+) -> tuple[str, Message]:
+    """As :func:`decode`, with the message's ``type`` (what the server dispatches on)."""
     m = load(frame, limits=limits)
     kind = m.get("type")
     if not isinstance(kind, str):
         raise UnknownType("a message needs a string 'type'")
-    parser = PARSERS.get(kind)
+    parser = parsers.get(kind)
     if parser is None:
         shown = kind if len(kind) <= 32 else kind[:32] + "..."
-        raise UnknownType(f"unknown message type {shown!r}; protocol v1.{PROTOCOL_MINOR} knows {sorted(PARSERS)}")
-    return parser(m, _seq(m), limits, isinstance(frame, str))
+        raise UnknownType(f"unknown message type {shown!r}; this server knows {sorted(parsers)}")
+    return kind, parser(m, _seq(m), limits, isinstance(frame, str))
 
 
 def seq_of(frame: bytes | str, *, limits: Limits) -> int | None:
@@ -661,39 +537,6 @@ def cleared(*, drawing: str | None = None) -> Payload:
     return {"type": "cleared"} if drawing is None else {"type": "cleared", "drawing": drawing}
 
 
-def taught(*, word: str, examples: int, scope: str) -> Payload:
-    return {"type": "taught", "word": word, "examples": examples, "scope": scope}
-
-
-def forgotten(*, word: str, scope: str) -> Payload:
-    return {"type": "forgotten", "word": word, "scope": scope}
-
-
-def saved(*, doodle_id: int, drawing: str | None = None) -> Payload:
-    """v1.1 adds ``drawing``: the key the drawing is kept under (what ``delete`` takes)."""
-    return (
-        {"type": "saved", "id": doodle_id}
-        if drawing is None
-        else {"type": "saved", "id": doodle_id, "drawing": drawing}
-    )
-
-
-def deleted(*, doodle_id: int) -> Payload:
-    return {"type": "deleted", "id": doodle_id}
-
-
-def mine(*, drawings: dict[str, int]) -> Payload:
-    """The ``mine`` reply: ``[{"key", "id"}]`` for the asked keys that have a kept, shown drawing."""
-    return {"type": "mine", "drawings": [{"key": k, "id": i} for k, i in drawings.items()]}
-
-
-def moderated(*, doodle_id: int, action: str) -> Payload:
-    return {"type": "moderated", "id": doodle_id, "action": action}
-
-
-def sprite(*, png: bytes) -> Payload:
-    return {"type": "sprite", "png": png}
-
-
-def error(*, code: ErrorCode, message: str) -> Payload:
+def error(*, code: StrEnum, message: str) -> Payload:
+    """An ``error``: ``code`` is the core's :class:`server.errors.ErrorCode` or a feature's own code."""
     return {"type": "error", "code": code.value, "message": message}

@@ -48,11 +48,14 @@ import logging
 import time
 import weakref
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from enum import StrEnum
 from typing import Any
 
+from prometheus_client.core import CounterMetricFamily, Metric
+
 from server import protocol
-from server.errors import InvalidField, StoreFailed, UnknownDrawing
+from server.errors import ClientFault, InvalidField, StoreFailed
 from server.history.store import AsyncStore
 from server.limits import RESUME_SYNC_S, RESUME_TAKEOVER_S, Limits
 from server.periodic import Periodic
@@ -65,6 +68,19 @@ log = logging.getLogger("doodlestream.resume")
 RESUMABLE_REASONS = frozenset({"disconnect", "shutdown"})
 #: WebSocket close code of a session whose drawing another connection resumed (a private-use code).
 TAKEN_OVER = 4001
+
+
+class ResumeCode(StrEnum):
+    """The ``error`` code only ``resume`` answers."""
+
+    #: A ``hello.resume`` key unknown, used up or expired.
+    UNKNOWN_DRAWING = "unknown_drawing"
+
+
+class UnknownDrawing(ClientFault):
+    """A ``hello.resume`` key that names no resumable drawing (unknown, or expired)."""
+
+    code = ResumeCode.UNKNOWN_DRAWING
 
 
 class Resume:
@@ -101,6 +117,9 @@ class Resume:
     def install(self, registry: Registry) -> None:
         self._services = registry.services
         registry.offer("resume")
+        registry.errors(ResumeCode)
+        if self.shared is not None:
+            registry.collector(self)
         registry.drawing_hook(self.on_drawing_end)
         registry.hello_hook(self.on_hello)
         registry.health("resume", self.health)
@@ -112,6 +131,14 @@ class Resume:
         if self.shared is None:
             return {"keys": len(self._ended)}
         return {"shared": True, "held": len(self._held), "sync_failures": self.sync_failures}
+
+    def collect(self) -> Iterator[Metric]:
+        """The metrics of a shared resume store (a collector, registered when there is one)."""
+        yield CounterMetricFamily(
+            "doodlestream_resume_sync_failures",
+            "Resume keys not written to the shared database.",
+            value=self.sync_failures,
+        )
 
     def _expire(self, now: float) -> None:
         while self._ended:

@@ -2,7 +2,8 @@
 
 :class:`Teaching` is installed only for a model that can have custom words
 (:attr:`server.game.Ranker.teachable`: an embedding output and fitted ``custom_words``
-parameters in ``model.json``); it then offers ``"teach"`` in ``welcome.features``.
+parameters in ``model.json``); it then offers ``"teach"`` in ``welcome.features``.  Its
+messages, replies and error codes are in :mod:`server.teach_protocol`.
 
 Promises:
 
@@ -50,13 +51,15 @@ from typing import Any
 import numpy as np
 
 from server import protocol
+from server import teach_protocol as wire
 from server.custom_words import CustomVocabulary, CustomWordError, example_images
-from server.errors import ErrorCode, Forbidden, LimitExceeded, StoreFailed, UnknownWord, WordTaken
+from server.errors import Forbidden, LimitExceeded, StoreFailed, UnknownWord
 from server.game import Ranker
 from server.history.store import AsyncStore, StoreTimeout
 from server.limits import CUSTOM_WORDS_SYNC_S
 from server.periodic import Periodic
 from server.plugin import Conversation, Registry, Services
+from server.teach_protocol import ForgetMsg, TeachCode, TeachMsg, WordTaken
 
 log = logging.getLogger("doodlestream.teach")
 
@@ -90,9 +93,9 @@ class Teaching:
         self._services = registry.services
         if not self.ranker.teachable:
             return
-        registry.offer("teach")
-        registry.handle(protocol.TeachMsg, self.on_teach)
-        registry.handle(protocol.ForgetMsg, self.on_forget)
+        registry.errors(TeachCode)
+        registry.handle("teach", wire.parse_teach, self.on_teach)
+        registry.handle("forget", wire.parse_forget, self.on_forget, feature="teach")
         if self.shared:
             registry.on_start(self.start_sync)
             registry.on_close(self._syncing.stop)
@@ -175,16 +178,16 @@ class Teaching:
         if word not in vocabulary and len(vocabulary) >= vocabulary.max_words:
             raise LimitExceeded(
                 f"the {scope} scope holds at most {vocabulary.max_words} custom words; forget one first",
-                code=ErrorCode.TOO_MANY_WORDS,
+                code=TeachCode.TOO_MANY_WORDS,
             )
         held = len(vocabulary[word].examples) if word in vocabulary else 0
         if held + adding > vocabulary.max_examples:
             raise LimitExceeded(
                 f"{word!r} would hold {held + adding} examples; at most {vocabulary.max_examples}",
-                code=ErrorCode.TOO_MANY_EXAMPLES,
+                code=TeachCode.TOO_MANY_EXAMPLES,
             )
 
-    async def on_teach(self, conv: Conversation, msg: protocol.TeachMsg, received: float) -> protocol.Payload:
+    async def on_teach(self, conv: Conversation, msg: TeachMsg, received: float) -> protocol.Payload:
         self._authorize(msg.scope, msg.admin_token)
         vocabulary = self._vocabulary(conv, msg.scope)
         n = len(msg.drawings)
@@ -202,13 +205,11 @@ class Teaching:
             if self.shared:
                 await self._sync_now()
                 held = len(vocabulary[msg.word].examples) if msg.word in vocabulary else 0
-                return protocol.with_seq(protocol.taught(word=msg.word, examples=held, scope=msg.scope), msg.seq)
+                return protocol.with_seq(wire.taught(word=msg.word, examples=held, scope=msg.scope), msg.seq)
         taught = vocabulary.teach(msg.word, vectors)
-        return protocol.with_seq(
-            protocol.taught(word=msg.word, examples=len(taught.examples), scope=msg.scope), msg.seq
-        )
+        return protocol.with_seq(wire.taught(word=msg.word, examples=len(taught.examples), scope=msg.scope), msg.seq)
 
-    async def on_forget(self, conv: Conversation, msg: protocol.ForgetMsg, received: float) -> protocol.Payload:
+    async def on_forget(self, conv: Conversation, msg: ForgetMsg, received: float) -> protocol.Payload:
         self._authorize(msg.scope, msg.admin_token)
         vocabulary = self._vocabulary(conv, msg.scope)
         if msg.word not in vocabulary:
@@ -220,6 +221,6 @@ class Teaching:
                 raise StoreFailed(f"the custom word could not be removed ({type(e).__name__})") from None
             if self.shared:
                 await self._sync_now()
-                return protocol.with_seq(protocol.forgotten(word=msg.word, scope=msg.scope), msg.seq)
+                return protocol.with_seq(wire.forgotten(word=msg.word, scope=msg.scope), msg.seq)
         vocabulary.forget(msg.word)
-        return protocol.with_seq(protocol.forgotten(word=msg.word, scope=msg.scope), msg.seq)
+        return protocol.with_seq(wire.forgotten(word=msg.word, scope=msg.scope), msg.seq)

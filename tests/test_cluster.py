@@ -26,6 +26,7 @@ from replay_client.client import DoodleClient
 from server import quickdraw
 from server.errors import ErrorCode
 from server.limits import CUSTOM_WORDS_SYNC_S, RESUME_SYNC_S
+from server.resume import ResumeCode
 from tests.conftest import RAW, ServerProcess
 from tests.support import get_json
 
@@ -199,7 +200,7 @@ async def test_a_drawing_left_on_one_instance_is_resumed_once_on_another(cluster
             await asyncio.wait_for(again.ws.wait_closed(), SLACK_S)
             assert again.ws.close_code == 4001
         async with DoodleClient(a.url) as other:
-            assert (await other.hello(resume="B" * 22))["code"] == ErrorCode.UNKNOWN_DRAWING
+            assert (await other.hello(resume="B" * 22))["code"] == ResumeCode.UNKNOWN_DRAWING
 
 
 def test_the_killed_instance_is_marked_down_by_the_health_checks(cluster: Cluster) -> None:

@@ -24,8 +24,9 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from replay_client.client import DoodleClient
-from server import protocol
+from server import protocol, teach_protocol
 from server.errors import ClientFault
+from server.history import messages as history_messages
 from server.limits import Limits
 from server.render import render_image
 from tests.conftest import ServerProcess, raw_sample
@@ -34,7 +35,8 @@ L = Limits()
 N_MESSAGES = 20_000
 N_CONNECTIONS = 4
 WINDOW = 16  # frames in flight per hostile connection
-TYPES = sorted(protocol.PARSERS)
+PARSERS = {**protocol.CORE_PARSERS, **history_messages.PARSERS, **teach_protocol.PARSERS}
+TYPES = sorted(PARSERS)
 
 
 def pack(m: object) -> bytes:
@@ -144,7 +146,7 @@ def hostile(rng: random.Random) -> bytes | str:
 def expected(frame: bytes | str) -> tuple[str, int | None] | None:
     """The error code (and echoed seq) the server must answer; ``None`` when the frame is not hostile."""
     try:
-        msg = protocol.decode(frame, limits=L)
+        msg = protocol.decode(frame, limits=L, parsers=PARSERS)
     except ClientFault as e:
         return e.code, (None if e.code == "malformed" else protocol.seq_of(frame, limits=L))
     if isinstance(msg, protocol.ImageMsg):

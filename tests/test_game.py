@@ -14,6 +14,8 @@ from server import quickdraw
 from server.errors import ErrorCode
 from server.infer import Classifier, top_k
 from server.render import as_points, render
+from server.resume import ResumeCode
+from server.teach_protocol import TeachCode
 from tests.conftest import MODEL_DIR, RAW, SHIPPED_META, ServerProcess
 from tests.support import get_json, wait_idle
 
@@ -218,7 +220,7 @@ async def test_unknown_or_expired_keys_answer_unknown_drawing(srv: ServerProcess
     """A made-up key, a key used up, or one past resume_ttl_s answers unknown_drawing; a new drawing starts."""
     async with DoodleClient(srv.url) as c:
         err = await c.call({"type": "hello", "resume": "A" * 22})
-        assert err["code"] == ErrorCode.UNKNOWN_DRAWING
+        assert err["code"] == ResumeCode.UNKNOWN_DRAWING
         reply = await c.call(stroke_msg(drawings("cat", 1)[0].strokes[0]))
         key = reply["drawing"]
         assert key != "A" * 22
@@ -229,7 +231,7 @@ async def test_unknown_or_expired_keys_answer_unknown_drawing(srv: ServerProcess
     await asyncio.sleep(2.2)  # resume_ttl_s is 2 s for this server
     async with DoodleClient(srv.url) as c:
         err = await c.call({"type": "hello", "resume": key})
-        assert err["code"] == ErrorCode.UNKNOWN_DRAWING
+        assert err["code"] == ResumeCode.UNKNOWN_DRAWING
         assert (await c.call({"type": "clear"}))["drawing"] != key
 
 
@@ -254,7 +256,7 @@ async def test_session_word_taught_from_real_drawings_competes(srv: ServerProces
             assert (await other.hello(words=["zorblat"]))["code"] == ErrorCode.UNKNOWN_WORD
         assert (await c.forget("zorblat"))["type"] == "forgotten"
         assert (await c.forget("zorblat"))["code"] == ErrorCode.UNKNOWN_WORD
-        assert (await c.teach("cat", [[(s.x, s.y) for s in teach_from[0].strokes]]))["code"] == ErrorCode.WORD_TAKEN
+        assert (await c.teach("cat", [[(s.x, s.y) for s in teach_from[0].strokes]]))["code"] == TeachCode.WORD_TAKEN
 
 
 async def test_server_words_need_the_admin_token_and_show_in_classes(srv: ServerProcess) -> None:
@@ -269,7 +271,7 @@ async def test_server_words_need_the_admin_token_and_show_in_classes(srv: Server
         assert (await c.teach("snailish", example, scope="server", admin_token=ADMIN))["examples"] == 3
         async with DoodleClient(srv.url) as other:
             assert (await other.hello(words=["snailish", "snail"]))["words"] == ["snailish", "snail"]
-            assert (await other.teach("snailish", example))["code"] == ErrorCode.WORD_TAKEN
+            assert (await other.teach("snailish", example))["code"] == TeachCode.WORD_TAKEN
         classes = get_json(srv.http + "/classes")
         assert len(classes["classes"]) == 345
         assert classes["words"][-1] == {"word": "snailish", "custom": True, "examples": 3}
@@ -374,7 +376,7 @@ async def test_a_drawing_left_at_a_restart_is_resumed_from_the_history_once(tmp_
             hello = await a.hello(resume=key)
             assert hello["resumed"] is True and hello["drawing"] == key
             err = await b.call({"type": "hello", "resume": key})  # a second taker while the first draws
-            assert err["code"] == ErrorCode.UNKNOWN_DRAWING
+            assert err["code"] == ResumeCode.UNKNOWN_DRAWING
             for s in d.strokes:
                 await a.call(stroke_msg(s))
             assert (await a.call({"type": "submit", "word": "bicycle"}))["type"] == "saved"

@@ -7,6 +7,9 @@ import re
 from pathlib import Path
 
 from server.errors import ErrorCode
+from server.history.errors import HistoryCode
+from server.resume import ResumeCode
+from server.teach_protocol import TeachCode
 from tests.conftest import ROOT
 
 SERVER = ROOT / "server"
@@ -87,12 +90,13 @@ def test_the_cycle_finder_finds_a_type_only_cycle(tmp_path: Path) -> None:
 
 
 def test_readme_lists_exactly_the_error_codes_of_the_enum() -> None:
-    """The README's "Error codes:" paragraph names every ErrorCode and nothing else."""
+    """The README's "Error codes:" paragraph names every code of the core and the shipped features, nothing else."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     paragraph = readme[readme.index("Error codes:") :].split("\n\n", 1)[0]
     codes_part = re.sub(r"\([^)]*\)", "", paragraph.split(". An error never")[0])  # drop the explanations
     listed = re.findall(r"`([a-z_]+)`", codes_part)
-    assert sorted(listed) == sorted(code.value for code in ErrorCode)
+    codes = [code.value for enum in (ErrorCode, HistoryCode, TeachCode, ResumeCode) for code in enum]
+    assert sorted(listed) == sorted(codes)
     assert len(listed) == len(set(listed))
 
 

@@ -12,11 +12,19 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from server import protocol
-from server.errors import ClientFault, InvalidField, LimitExceeded, MalformedMessage, UnknownType
+from server import protocol, teach_protocol
+from server.errors import ClientFault, ErrorCode, InvalidField, LimitExceeded, MalformedMessage, UnknownType
+from server.history import messages as history_messages
 from server.limits import Limits
 
 L = Limits()
+#: Every message type the shipped features register beside the core's: the decoder's promise holds for all.
+ALL_PARSERS = {**protocol.CORE_PARSERS, **history_messages.PARSERS, **teach_protocol.PARSERS}
+
+
+def decode(frame: bytes | str) -> protocol.Message:
+    """Decode with every shipped parser, as a server with every feature installed does."""
+    return protocol.decode(frame, limits=L, parsers=ALL_PARSERS)
 
 
 def pack(m: object) -> bytes:
@@ -108,7 +116,7 @@ msgpack_values = st.recursive(
 def test_fuzz_any_bytes_decode_or_raise_a_protocol_error(data: bytes) -> None:
     """Arbitrary bytes never raise anything but a ClientFault."""
     try:
-        protocol.decode(data, limits=L)
+        decode(data)
     except ClientFault:
         pass
 
@@ -116,9 +124,32 @@ def test_fuzz_any_bytes_decode_or_raise_a_protocol_error(data: bytes) -> None:
 @settings(max_examples=600, deadline=None)
 @given(
     st.dictionaries(
-        st.sampled_from(["type", "x", "y", "t", "seq", "png", "live_ms", "client", "zzz"]), msgpack_values, max_size=6
+        st.sampled_from(
+            [
+                "type",
+                "x",
+                "y",
+                "t",
+                "seq",
+                "png",
+                "live_ms",
+                "client",
+                "zzz",
+                "word",
+                "id",
+                "size",
+                "key",
+                "keys",
+                "action",
+                "admin_token",
+                "scope",
+                "drawings",
+            ]
+        ),
+        msgpack_values,
+        max_size=6,
     ),
-    st.sampled_from(["points", "stroke", "pen_up", "undo", "clear", "image", "hello", "nope"]),
+    st.sampled_from([*sorted(ALL_PARSERS), "nope"]),
     st.booleans(),
 )
 def test_fuzz_any_map_decodes_or_raises_a_protocol_error(m: dict, kind: str, as_text: bool) -> None:
@@ -129,7 +160,7 @@ def test_fuzz_any_map_decodes_or_raises_a_protocol_error(m: dict, kind: str, as_
     except (ValueError, OverflowError):
         return
     try:
-        msg = protocol.decode(frame, limits=L)
+        msg = decode(frame)
     except ClientFault:
         return
     if isinstance(msg, protocol.PointsMsg | protocol.StrokeMsg):
@@ -219,7 +250,7 @@ def test_fuzz_text_and_binary_frames_are_not_interchangeable(m: dict) -> None:
 def test_fuzz_any_text_frame_decodes_or_raises_a_protocol_error(text: str) -> None:
     """Arbitrary text frames never raise anything but a ClientFault."""
     try:
-        protocol.decode(text, limits=L)
+        decode(text)
     except ClientFault:
         pass
 
@@ -247,9 +278,9 @@ def test_lone_surrogates_in_kept_strings_are_invalid_field(text: str, bad: str, 
     kind = "submit" if field == "word" else "hello"
     spoiled = text[:at] + bad + text[at:]
     with pytest.raises(InvalidField) as e:
-        protocol.decode(json.dumps({"type": kind, field: spoiled}), limits=L)
+        decode(json.dumps({"type": kind, field: spoiled}))
     assert e.value.code == "invalid_field" and "surrogate" in e.value.message
-    ok = protocol.decode(json.dumps({"type": kind, field: text}), limits=L)
+    ok = decode(json.dumps({"type": kind, field: text}))
     assert getattr(ok, field) in (text, text.strip())
 
 
@@ -307,11 +338,11 @@ def test_teach_decodes_drawings_within_limits(n: int, points: int, scope: str | 
         m["scope"] = scope
     ok = 1 <= n <= 20 and points >= 1 and scope in ("session", "server", None)
     try:
-        t = protocol.decode(json.dumps(m), limits=L)
+        t = decode(json.dumps(m))
     except ClientFault as e:
         assert not ok and e.code
         return
-    assert ok and isinstance(t, protocol.TeachMsg)
+    assert ok and isinstance(t, teach_protocol.TeachMsg)
     assert t.word == "zorblat" and t.scope == (scope or "session") and len(t.drawings) == n
     assert all(s.shape == (points, 2) for d in t.drawings for s in d)
 
@@ -323,7 +354,7 @@ def test_v11_replies_encode_their_fields() -> None:
     assert protocol.guesses(strokes=1, top=[], ms=1.0).keys() == {"type", "strokes", "guesses", "ms"}
     assert protocol.recognized(word="cat", score_=0.95, strokes=3, ms=1200)["ms"] == 1200
     assert protocol.cleared(drawing="k") == {"type": "cleared", "drawing": "k"}
-    assert protocol.taught(word="w", examples=3, scope="session")["examples"] == 3
+    assert teach_protocol.taught(word="w", examples=3, scope="session")["examples"] == 3
     w = protocol.welcome(session="s", model="m", classes=3, limits={}, features=["words", "resume"])
     assert w["protocol_minor"] == protocol.PROTOCOL_MINOR and w["features"] == ["resume", "words"]
 
@@ -368,3 +399,17 @@ def test_the_small_points_fast_path_decodes_exactly_as_the_general_one(
     finally:
         protocol._fits = fits
     assert fast == general
+
+
+@pytest.mark.parametrize("kind", sorted(set(ALL_PARSERS) - set(protocol.CORE_PARSERS)))
+def test_a_feature_type_is_unknown_to_a_decoder_without_its_feature(kind: str) -> None:
+    """A feature's message type decodes only when its parser is given: the core alone answers unknown_type."""
+    with pytest.raises(UnknownType) as e:
+        protocol.decode(pack({"type": kind}), limits=L)
+    assert e.value.code == ErrorCode.UNKNOWN_TYPE and kind in e.value.message
+
+
+def test_feature_types_are_not_the_cores_nor_each_others() -> None:
+    """The shipped features' message types are disjoint from the core's and from each other's."""
+    tables = [protocol.CORE_PARSERS, history_messages.PARSERS, teach_protocol.PARSERS]
+    assert sum(len(t) for t in tables) == len(ALL_PARSERS)

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from server.errors import BadSprite
+from server.history.errors import BadSprite
 from server.history.sprite import SpriteOptions, parse_sprite_options, sprite_png, sprite_rgba, thumbnail_png
 from server.limits import MAX_SPRITE_PX, MAX_SPRITE_WIDTH_PX, MIN_SPRITE_PX
 

@@ -3,8 +3,10 @@
 It opens the database when the server starts (one that cannot be opened, is damaged,
 or cannot be written, e.g. on a read-only filesystem, stops the start with
 :class:`server.errors.StartupFailed` naming the file and what to do), stores drawings through
-:class:`server.history.service.HistoryService`, answers ``submit``, ``sprite``, ``delete``
-and ``moderate``, adds the gallery's routes, reports ``history`` in ``/healthz``, and
+:class:`server.history.service.HistoryService`, answers its messages
+(:mod:`server.history.messages`) with its own error codes (:mod:`server.history.errors`),
+adds the gallery's routes, reports ``history`` in ``/healthz`` and its metrics
+(:mod:`server.history.metrics`), and
 closes the database after the server has closed every socket.
 """
 
@@ -13,13 +15,14 @@ from __future__ import annotations
 import sqlite3
 
 from server.errors import StartupFailed
-from server.history import gallery
+from server.history import gallery, messages
 from server.history.databases import open_database, shown
+from server.history.errors import HistoryCode
+from server.history.metrics import HistoryMetrics
 from server.history.service import HistoryService, Keep
 from server.history.store import MEMORY_DB, AsyncStore, Quota, StoreReader, StoreTimeout
 from server.limits import Limits
 from server.plugin import Registry
-from server.protocol import DeleteMsg, MineMsg, ModerateMsg, SpriteMsg, SubmitMsg
 
 
 class DoodleHistory:
@@ -57,16 +60,13 @@ class DoodleHistory:
         registry.health("history", service.health)
         registry.on_close(self.store.close)
         registry.drawing_hook(service.on_drawing_end)
-        registry.handle(SubmitMsg, service.on_submit)
-        registry.handle(SpriteMsg, service.on_sprite)
-        registry.handle(DeleteMsg, service.on_delete)
-        registry.handle(MineMsg, service.on_mine)
-        registry.handle(ModerateMsg, service.on_moderate)
-        registry.offer("submit")
-        registry.offer("sprite")
-        registry.offer("delete")
-        registry.offer("mine")
-        registry.offer("moderate")
+        registry.errors(HistoryCode)
+        registry.handle("submit", messages.parse_submit, service.on_submit)
+        registry.handle("sprite", messages.parse_sprite, service.on_sprite)
+        registry.handle("delete", messages.parse_delete, service.on_delete)
+        registry.handle("mine", messages.parse_mine, service.on_mine)
+        registry.handle("moderate", messages.parse_moderate, service.on_moderate)
+        registry.collector(HistoryMetrics(service))
         gallery.Gallery(reader, keep=self.keep, public=self.public_gallery).install(registry)
 
     async def resumable(self, key: str) -> bool:

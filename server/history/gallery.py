@@ -49,7 +49,8 @@ from urllib.parse import urlencode
 
 from websockets.http11 import Response
 
-from server.errors import BadSprite, InvalidField
+from server.errors import InvalidField
+from server.history.errors import BadSprite
 from server.history.sprite import parse_sprite_options, sprite_png, thumbnail_png
 from server.history.store import DoodleReader
 from server.http import html_response, json_response, respond, static_file, templates

@@ -21,8 +21,8 @@ import sys
 from pathlib import Path
 
 from server.history.databases import is_shared, open_database, shown
+from server.history.messages import MODERATE_ACTIONS
 from server.history.store import DoodleStore
-from server.protocol import MODERATE_ACTIONS
 
 
 def moderate(store: DoodleStore, action: str, doodle_id: int) -> bool:

@@ -28,7 +28,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from server.errors import ErrorCode, LimitExceeded
+from server.errors import LimitExceeded
+from server.history.errors import HistoryCode
 
 #: Numbers handed to the JSON encoder at once, in numbers (one GIL hold each).
 SLICE = 1_024
@@ -103,7 +104,7 @@ class _Budget:
         if self.used > self.max_bytes:
             raise LimitExceeded(
                 f"the drawing is too large to keep: its record passes {self.max_bytes} bytes (max_record_bytes)",
-                code=ErrorCode.RECORD_TOO_LARGE,
+                code=HistoryCode.RECORD_TOO_LARGE,
             )
 
 

@@ -57,7 +57,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Literal, TypeVar
 
 from server import protocol
-from server.errors import ErrorCode, Fault, Forbidden, LimitExceeded, NotFound, NothingToSave, StoreFailed
+from server.errors import Fault, Forbidden, LimitExceeded, NotFound, StoreFailed
+from server.history import messages
+from server.history.errors import HistoryCode, NothingToSave
 from server.history.record import NewDoodle, lower_bound
 from server.history.sprite import parse_sprite_options, sprite_png
 from server.history.store import AsyncStore, DoodleReader, StoreTimeout, Usage
@@ -150,17 +152,20 @@ class HistoryService:
 
     # ------------------------------------------------------------ health
 
+    def state(self) -> str:
+        """``ok``, ``stalled`` or ``failing`` (see :meth:`health`)."""
+        busy = self.store.busy_since
+        stalled = busy is not None and time.monotonic() - busy > self.limits.store_timeout_s
+        return "stalled" if stalled else "failing" if self.last_error else "ok"
+
     def health(self) -> dict[str, Any]:
         """The ``history`` part of ``/healthz``: policy, queue, what was lost and why, usage, state.
 
         ``state``: ``ok``; ``stalled`` while a database call has run longer than
         ``store_timeout_s`` (a frozen disk or a lock held elsewhere); ``failing`` while the
         last write failed."""
-        busy = self.store.busy_since
-        stalled = busy is not None and time.monotonic() - busy > self.limits.store_timeout_s
-        state = "stalled" if stalled else "failing" if self.last_error else "ok"
         out: dict[str, Any] = {
-            "state": state,
+            "state": self.state(),
             "keep": self.keep_policy,
             "queue": self.store.writes_pending,
             "queue_max": self.limits.store_queue_drawings,
@@ -238,7 +243,7 @@ class HistoryService:
         try:
             doodle_id, self.usage = await self._write(session, lambda: self.store.add(doodle))
         except Fault as e:
-            if e.code == ErrorCode.RECORD_TOO_LARGE:
+            if e.code == HistoryCode.RECORD_TOO_LARGE:
                 self.too_large += 1
             raise
         if session.id not in self._watched:
@@ -251,7 +256,7 @@ class HistoryService:
         return LimitExceeded(
             f"the drawing is too large to keep: its record passes {self.limits.max_record_bytes} bytes"
             " (max_record_bytes)",
-            code=ErrorCode.RECORD_TOO_LARGE,
+            code=HistoryCode.RECORD_TOO_LARGE,
         )
 
     async def _write(self, session: Session, op: Callable[[], Awaitable[T]]) -> T:
@@ -289,16 +294,16 @@ class HistoryService:
         finally:
             self._saved.pop(session.id, None)  # the next drawing of this session is a new one
 
-    async def on_submit(self, conn: Conversation, msg: protocol.SubmitMsg, received: float) -> protocol.Payload:
+    async def on_submit(self, conn: Conversation, msg: messages.SubmitMsg, received: float) -> protocol.Payload:
         session = conn.session
         conn.cancel_live()
         session.pen_up()
         if not session.strokes:
             raise NothingToSave("there is no stroke to save; draw something first")
         doodle_id = await self.keep(session, "submit", msg.word)
-        return protocol.with_seq(protocol.saved(doodle_id=doodle_id, drawing=session.drawing_key), msg.seq)
+        return protocol.with_seq(messages.saved(doodle_id=doodle_id, drawing=session.drawing_key), msg.seq)
 
-    async def on_sprite(self, conn: Conversation, msg: protocol.SpriteMsg, received: float) -> protocol.Payload:
+    async def on_sprite(self, conn: Conversation, msg: messages.SpriteMsg, received: float) -> protocol.Payload:
         options = parse_sprite_options(msg.size, msg.color, msg.width)
         if msg.id is not None:
             drawing = (await self.reader.get(msg.id)).drawing
@@ -307,9 +312,9 @@ class HistoryService:
             if not drawing:
                 raise NothingToSave("the canvas is empty; there is nothing to make a sprite of")
         png = await asyncio.get_running_loop().run_in_executor(None, sprite_png, drawing, options)
-        return protocol.with_seq(protocol.sprite(png=png), msg.seq)
+        return protocol.with_seq(messages.sprite(png=png), msg.seq)
 
-    async def on_delete(self, conn: Conversation, msg: protocol.DeleteMsg, received: float) -> protocol.Payload:
+    async def on_delete(self, conn: Conversation, msg: messages.DeleteMsg, received: float) -> protocol.Payload:
         doodle_id = await self._write(conn.session, lambda: self.store.delete_key(msg.key))
         if doodle_id is None:
             raise NotFound("no kept drawing has this key (deleted already, never kept, or evicted)")
@@ -317,17 +322,17 @@ class HistoryService:
         if saved is not None and saved.doodle_id == doodle_id:
             del self._saved[conn.session.id]
         log.info("session %s deleted drawing %d", conn.session.id, doodle_id)
-        return protocol.with_seq(protocol.deleted(doodle_id=doodle_id), msg.seq)
+        return protocol.with_seq(messages.deleted(doodle_id=doodle_id), msg.seq)
 
-    async def on_mine(self, conn: Conversation, msg: protocol.MineMsg, received: float) -> protocol.Payload:
+    async def on_mine(self, conn: Conversation, msg: messages.MineMsg, received: float) -> protocol.Payload:
         """``mine``: which of a client's own drawing keys have a kept drawing (read-only; keys are unguessable)."""
         try:
             found = await self.store.ids_of_keys(list(msg.keys))
         except (StoreTimeout, sqlite3.Error, OSError) as e:  # every store raises these (PostgresError too)
             raise StoreFailed(f"the history could not be read ({type(e).__name__})") from None
-        return protocol.with_seq(protocol.mine(drawings=found), msg.seq)
+        return protocol.with_seq(messages.mine(drawings=found), msg.seq)
 
-    async def on_moderate(self, conn: Conversation, msg: protocol.ModerateMsg, received: float) -> protocol.Payload:
+    async def on_moderate(self, conn: Conversation, msg: messages.ModerateMsg, received: float) -> protocol.Payload:
         if self.admin_token is None:
             raise Forbidden("moderation needs the admin token, and this server has none (--admin-token)")
         token = msg.admin_token
@@ -342,4 +347,4 @@ class HistoryService:
         if not found:
             raise NotFound(f"there is no drawing {doodle_id}")
         log.info("session %s: moderator %s drawing %d", conn.session.id, msg.action, doodle_id)
-        return protocol.with_seq(protocol.moderated(doodle_id=doodle_id, action=msg.action), msg.seq)
+        return protocol.with_seq(messages.moderated(doodle_id=doodle_id, action=msg.action), msg.seq)

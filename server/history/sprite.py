@@ -12,7 +12,7 @@ points equal) becomes a dot in the middle.
 :func:`thumbnail_png` is the same drawing, centred on an opaque white square.
 
 :func:`parse_sprite_options` validates options against :mod:`server.limits` and raises
-:class:`server.errors.BadSprite` (code ``bad_sprite``) with a clear message.
+:class:`server.history.errors.BadSprite` (code ``bad_sprite``) with a clear message.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from server.errors import BadSprite
+from server.history.errors import BadSprite
 from server.limits import MAX_SPRITE_PX, MAX_SPRITE_WIDTH_PX, MIN_SPRITE_PX
 
 #: Sprite side when none is asked for, in pixels.
