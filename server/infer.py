@@ -143,10 +143,10 @@ class Classifier:
         self.buckets = _buckets(max_batch)
         self._interpreters: dict[int, object] = {}
         #: The network's own input shape, read before any resize (checked against the encoding).
-        self._native_input: tuple[int, ...] = ()
+        self._native_input: tuple[int, ...] = (0,)
         first = self._interpreter(1)
         px, depth = self.encoding.input_px, self.encoding.depth
-        if self._native_input[1:] != (px, px, depth):
+        if list(self._native_input[1:]) != [px, px, depth]:
             raise ModelError(
                 f"model input {self._native_input} is not (batch, {px}, {px}, {depth}) as model.json records"
             )
