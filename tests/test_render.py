@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import cv2
 import numpy as np
 import pytest
@@ -75,11 +77,8 @@ def test_render_ignores_where_and_how_big_the_drawing_is(strokes, scale, dx, dy)
     assert np.mean(np.abs(a - b) > 64) < 0.02
 
 
-@settings(max_examples=150, deadline=None)
-@given(strokes_st(), st.lists(st.sampled_from(["push", "pop", "clear", "sync"]), max_size=12), st.data())
-def test_incremental_canvas_equals_full_render(strokes, ops, data) -> None:
-    """Canvas after any push/pop/clear/sync sequence equals render() of the strokes it holds."""
-    canvas = Canvas()
+def drive_canvas(canvas: Canvas, strokes: list[np.ndarray], ops: list[str], data: st.DataObject) -> Iterator[list]:
+    """Apply ``ops`` (push/pop/clear/sync) to ``canvas``; after each, yield the strokes it should hold."""
     held: list[np.ndarray] = []
     feed = iter(strokes * 2)
     for op in ["push", *ops]:
@@ -102,6 +101,15 @@ def test_incremental_canvas_equals_full_render(strokes, ops, data) -> None:
         else:
             canvas.clear()
             held.clear()
+        yield held
+
+
+@settings(max_examples=150, deadline=None)
+@given(strokes_st(), st.lists(st.sampled_from(["push", "pop", "clear", "sync"]), max_size=12), st.data())
+def test_incremental_canvas_equals_full_render(strokes, ops, data) -> None:
+    """Canvas after any push/pop/clear/sync sequence equals render() of the strokes it holds."""
+    canvas = Canvas()
+    for held in drive_canvas(canvas, strokes, ops, data):
         assert np.array_equal(canvas.image(), render(held))
 
 
@@ -382,28 +390,7 @@ def test_incremental_multichannel_canvas_equals_encode(strokes, ops, data) -> No
     """A two-channel Canvas after any push/pop/clear/sync sequence, with or without a pending stroke, equals
     encode() of the strokes it holds: serving's incremental input is training's input."""
     canvas = Canvas(TWO)
-    held: list[np.ndarray] = []
-    feed = iter(strokes * 2)
-    for op in ["push", *ops]:
-        if op == "push":
-            s = next(feed, None)
-            if s is None:
-                continue
-            canvas.push(s)
-            if len(s):
-                held.append(s)
-        elif op == "pop":
-            canvas.pop()
-            if held:
-                held.pop()
-        elif op == "sync":
-            keep = data.draw(st.integers(0, len(held)))
-            extra = data.draw(st.lists(st.sampled_from(strokes or [as_points([], [])]), max_size=3))
-            held = [*held[:keep], *(s.copy() for s in extra if len(s))]
-            canvas.sync(held)
-        else:
-            canvas.clear()
-            held.clear()
+    for held in drive_canvas(canvas, strokes, ops, data):
         assert np.array_equal(canvas.image(), render_module.encode(held, TWO))
         pending = data.draw(st.sampled_from(strokes or [as_points([0, 1], [0, 1])]))
         assert np.array_equal(canvas.image(pending=pending), render_module.encode([*held, pending], TWO))
