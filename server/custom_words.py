@@ -290,11 +290,13 @@ def example_vectors(embeddings: npt.NDArray[np.floating], drawings: int, params:
     return means
 
 
-def example_embeddings(embed: Embed, drawings: Sequence[Sequence[Points]], params: Params) -> Matrix:
-    """:func:`example_vectors` of ``drawings`` through the model ``embed``."""
+def example_embeddings(
+    embed: Embed, drawings: Sequence[Sequence[Points]], params: Params, encoding: Encoding = PICTURE
+) -> Matrix:
+    """:func:`example_vectors` of ``drawings`` through the model ``embed`` (whose input is ``encoding``)."""
     if not drawings:
         raise CustomWordError("a custom word needs at least one example drawing")
-    return example_vectors(embed(example_images(drawings)), len(drawings), params)
+    return example_vectors(embed(example_images(drawings, encoding)), len(drawings), params)
 
 
 def prototype(examples: npt.NDArray[np.floating]) -> Vector:
