@@ -118,16 +118,16 @@ def run_train(tmp: Path, *extra: str) -> str:
 
 def test_train_stops_resumes_and_exports_a_servable_model(tmp_path: Path) -> None:
     """A time-boxed run stops after a chunk, the same command resumes, and the export loads in the server."""
-    first = run_train(tmp_path, "--max-chunks", "1")
+    first = run_train(tmp_path, "--max-chunks", "1", "--channels", "order,progress")
     assert '"chunk": 1' in first and "run the same command to resume" in first
     assert not (tmp_path / "model").exists()
-    second = run_train(tmp_path)
+    second = run_train(tmp_path, "--channels", "order,progress")
     assert "resuming at chunk 1/3" in second and "exported to" in second
     meta = json.loads((tmp_path / "model" / "model.json").read_text())
     assert meta["classes"] == 345 and meta["trained_chunks"] == 3
     assert meta["name"].endswith(f"-345-r{RECIPE_VERSION}")  # a new recipe's model never reuses an old name
-    encoding = Encoding(train.CHANNELS, train.INPUT_PX)
-    assert meta["render"] == render_params(encoding) and meta["render"]["channels"] == list(train.CHANNELS)
+    encoding = Encoding(("order", "progress"))
+    assert meta["render"] == render_params(encoding) and meta["render"]["channels"] == ["order", "progress"]
     assert meta["recipe"]["floor"] == 3 and meta["near_copies_left_out"] > 0
     assert meta["val_raw_rendered"]["top1"] is not None
     from server.infer import Batcher, Classifier

@@ -66,8 +66,10 @@ EPOCHS = 5.0
 #: the other words had grown to about 4,900 a pass; 1,000 gives the seven thin words back
 #: the share they had in r1, 600 of about 3,000).
 FLOOR = 1_000
-#: r3's input channels (:data:`server.render.CHANNELS`).
-CHANNELS = ("order", "progress")
+#: r3's input channels (:data:`server.render.CHANNELS`): the picture alone. Two channels
+#: (``order,progress``) scored 1.5 points lower in balanced top-1 after 153,600 samples in the
+#: same run beside it (models/MODEL_CARD.md, Recognition v3).
+CHANNELS = ("order",)
 #: r3's input side, in pixels.
 INPUT_PX = 64
 #: The training drawings that near-copy a raw validation drawing (:mod:`training.near_copies`).
