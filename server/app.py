@@ -18,11 +18,14 @@ Promises:
 * HTTP requests are routed by a werkzeug map: ``GET`` and ``HEAD`` (no body) only;
   errors are HTML pages, except under ``/api/`` (JSON).  A :class:`server.errors.Fault`
   raised by an endpoint answers its own HTTP status; anything else is logged and 500.
-  Every answer closes the connection (``Connection: close``).
+  Every answer closes the connection (``Connection: close``).  Each client address may
+  make ``max_http_requests_per_second`` requests a second (burst ``http_request_burst``;
+  ``/healthz`` and ``/ws`` handshakes not counted): past it, **429** with ``Retry-After``.
 * Each route's :class:`server.plugin.Access` is enforced here, before its endpoint runs:
   with a token, a route the request may not read answers 401; one that needs the token
   is never cached by shared caches (``Cache-Control: private``); a browser page opened
-  with a valid ``?token=`` sets the token cookie.  The endpoint never sees ``token``.
+  with a valid ``?token=`` (public pages too: the sketchpad's token link) sets the token
+  cookie.  The endpoint never sees ``token``.
 * :meth:`DoodleServer.close` (SIGTERM) stops accepting, lets every message being
   handled get its reply, hands every open drawing with strokes to the drawing hooks
   with reason ``"shutdown"``, closes every socket with 1001, runs the features' close
@@ -39,7 +42,7 @@ import logging
 import os
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from pathlib import Path
@@ -62,21 +65,23 @@ from server.connection import Connection
 from server.errors import ClientTooSlow, Fault
 from server.game import Ranker
 from server.http import error_response, json_response, without_body
-from server.infer import DEFAULT_MODEL_DIR, Batcher, Classifier, Model, Prediction
+from server.infer import DEFAULT_MODEL_DIR, Batcher, Classifier, Model, Prediction, Priority
 from server.limits import (
     BATCH_WAIT_MS,
     IMAGE_DECODES,
     LISTEN_BACKLOG,
     MAX_BATCH,
     MAX_QUERY_FIELDS,
+    RENDER_JOBS_PER_ADDRESS,
     RENDER_NICE,
     RENDER_SHARE,
     RENDER_THREADS,
     Limits,
 )
 from server.plugin import Access, Endpoint, Feature, HttpRequest, Registry
+from server.ratelimit import PerAddress, TimeShare
 from server.render import PICTURE, Canvas, Image
-from server.render_pool import RenderPool
+from server.render_pool import Budget, Lane, RenderPool
 from server.session import Session
 
 log = logging.getLogger("doodlestream.server")
@@ -92,8 +97,15 @@ _INSTALLED_WEB = _PACKAGE / "web_client"
 WEB_ROOT = _INSTALLED_WEB if (_INSTALLED_WEB / "index.html").is_file() else _PACKAGE.parent / "web_client"
 WS_PATH = "/ws"
 #: Query parameters ``/ws`` accepts (anything else is refused with 400) and their allowed values.
-WS_QUERY_PARAMS: dict[str, frozenset[str] | None] = {"encoding": frozenset({"msgpack", "json"}), "token": None}
+#: ``room`` (a room code) is for the balancer only: it sends a room's players to the instance holding it.
+WS_QUERY_PARAMS: dict[str, frozenset[str] | None] = {
+    "encoding": frozenset({"msgpack", "json"}),
+    "token": None,
+    "room": None,
+}
 DEFAULT_PORTS = {"http": "80", "ws": "80", "https": "443", "wss": "443"}
+#: HTTP paths the per-address request rate does not count (a load balancer's health check).
+UNLIMITED_PATHS = frozenset({"/healthz"})
 #: Paths whose errors are JSON (the rest are browser routes: HTML error pages).
 JSON_PREFIXES = ("/api/", WS_PATH)
 
@@ -125,6 +137,8 @@ class ServerConfig:
     worker: int = 0
     #: The admin token server-scope custom words need (``--admin-token``); ``None``: refused.
     admin_token: str | None = None
+    #: First character of this instance's room codes (``--room-prefix``), for balancer affinity; ``None``: any.
+    room_prefix: str | None = None
 
 
 class DoodleServer:
@@ -154,6 +168,10 @@ class DoodleServer:
         self.image_slots = asyncio.Semaphore(IMAGE_DECODES)
         self.sessions: dict[str, Session] = {}
         self.per_address: Counter[str] = Counter()
+        #: The render time each address's sessions share (:class:`server.render_pool.Budget`).
+        self.render_budgets: dict[str, Budget] = {}
+        #: The share of the event loop each address's messages may take to decode (``loop_share_per_address``).
+        self.decode_shares: dict[str, TimeShare] = {}
         #: Drawings handed to the hooks, by reason (clear, disconnect, shutdown).
         self.drawings_ended: Counter[str] = Counter()
         #: Drawings whose hooks are still running (the history is storing them).
@@ -165,6 +183,8 @@ class DoodleServer:
         self._trusted = set(self.config.trusted_proxies or ())
         self.gate = TokenGate(self.config.token, public_gallery=self.config.public_gallery)
         self.admission = Admission(self.config.limits, self._trusted)
+        #: HTTP requests per address (``max_http_requests_per_second``; not ``/ws`` nor ``/healthz``).
+        self.http_rate = PerAddress(limits.max_http_requests_per_second, limits.http_request_burst)
         self.registry = Registry(self)
         self.registry.route("/healthz", self._healthz, access=Access.PUBLIC)
         self.registry.offer("words")  # the core ranks hello.words and reports hello.target
@@ -180,15 +200,17 @@ class DoodleServer:
     def model(self) -> Model:
         return self._model
 
-    async def classify(self, image: Image) -> list[tuple[str, float]]:
-        return await self.batcher.classify(image)
+    async def classify(self, image: Image, *, owner: Hashable = None) -> list[tuple[str, float]]:
+        return await self.batcher.classify(image, owner=owner)
 
     async def model_input(self, session: Session) -> Image:
         """``session``'s model input (finished strokes), rendered off the loop in its lane."""
         return await self.renders.run(session.lane, session.render_snapshot, session.snapshot())
 
-    async def predict(self, image: Image) -> Prediction:
-        return await self.batcher.predict(image)
+    async def predict(
+        self, image: Image, *, owner: Hashable = None, priority: Priority = Priority.INTERACTIVE
+    ) -> Prediction:
+        return await self.batcher.predict(image, owner=owner, priority=priority)
 
     @property
     def ranker(self) -> Ranker:
@@ -306,6 +328,7 @@ class DoodleServer:
             "batch_sizes": dict(st.sizes),
             "model_s": round(st.model_ms / 1000, 6),
             "model_failures": st.failures,
+            "model_queue": self.batcher.queue_report(),
             "drawings_ended": dict(self.drawings_ended),
             **{name: report() for name, report in self.registry.health_reports.items()},
         }
@@ -381,6 +404,16 @@ class DoodleServer:
             if refused is not None:
                 refused.headers["Connection"] = "close"
             return refused
+        if path not in UNLIMITED_PATHS and not self.http_rate.take(self.address_key(conn, request)):
+            limits = self.config.limits
+            refused = error_response(
+                HTTPStatus.TOO_MANY_REQUESTS,
+                f"at most {limits.max_http_requests_per_second:g} requests per second per address",
+                html=html,
+            )
+            refused.headers["Retry-After"] = "1"
+            refused.headers["Connection"] = "close"
+            return refused
         response = await self._route(conn, request, path, query, html=html)
         response.headers["Connection"] = "close"  # one request per connection (websockets closes after it)
         return without_body(response) if request.method == "HEAD" else response
@@ -424,8 +457,9 @@ class DoodleServer:
             cache = response.headers.get("Cache-Control", "no-store").replace("public", "private")
             del response.headers["Cache-Control"]
             response.headers["Cache-Control"] = cache
-            if grant is Grant.QUERY and html and response.status_code < HTTPStatus.BAD_REQUEST:
-                response.headers["Set-Cookie"] = self.gate.set_cookie(secure=self._came_over_https(conn, request))
+        if grant is Grant.QUERY and html and response.status_code < HTTPStatus.BAD_REQUEST:
+            # a token link (the sketchpad's too, a public page): this browser holds the token from now on
+            response.headers["Set-Cookie"] = self.gate.set_cookie(secure=self._came_over_https(conn, request))
         return response
 
     async def _call(self, endpoint: Endpoint, request: HttpRequest, path: str, *, html: bool) -> Response:
@@ -452,8 +486,22 @@ class DoodleServer:
         if self.per_address[addr] >= limit:  # handshakes that raced
             await ws.close(1008, f"at most {limit} sessions per address")
             return
+        budget = self.render_budgets.get(addr)
+        if budget is None:
+            budget = self.render_budgets[addr] = Budget(RENDER_JOBS_PER_ADDRESS)
+        decoding = self.decode_shares.get(addr)
+        if decoding is None:
+            share = self.config.limits.loop_share_per_address
+            decoding = self.decode_shares[addr] = TimeShare(share, self.config.limits.decode_burst_s)
         encoding = getattr(self._model, "encoding", PICTURE)  # the model's input: how the canvas encodes
-        session = Session(self.config.limits, game=self._ranker.new_game(), canvas=Canvas(encoding))
+        session = Session(
+            self.config.limits,
+            game=self._ranker.new_game(),
+            address=addr,
+            lane=Lane(budget),
+            decoding=decoding,
+            canvas=Canvas(encoding),
+        )
         self.sessions[session.id] = session
         self.per_address[addr] += 1
         conn = Connection(
@@ -467,6 +515,7 @@ class DoodleServer:
             registry=self.registry,
             drawing_ended=self.drawing_ended,
             ranker=self._ranker,
+            address=addr,
         )
         self.connections.add(conn)
         try:
@@ -489,6 +538,13 @@ class DoodleServer:
             self.per_address[addr] -= 1
             if self.per_address[addr] <= 0:
                 del self.per_address[addr]
+                self.render_budgets.pop(addr, None)
+                self.decode_shares.pop(addr, None)
+            for end_hook in self.registry.session_end_hooks:
+                try:
+                    await end_hook(conn)
+                except Exception:
+                    log.exception("session end hook failed for session %s", session.id)
             session.pen_up()
             if session.strokes:
                 await self.drawing_ended(session, "shutdown" if self.stopping else "disconnect")

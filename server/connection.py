@@ -47,7 +47,7 @@ from enum import StrEnum
 from functools import partial
 from typing import Any
 
-from websockets.asyncio.server import ServerConnection
+from websockets.asyncio.server import ServerConnection, broadcast
 from websockets.exceptions import ConnectionClosed
 
 from server import protocol
@@ -56,34 +56,17 @@ from server.game import Ranker, almost, recognizes
 from server.infer import TOP_K, Batcher
 from server.limits import INLINE_RENDER_POINTS, Limits
 from server.plugin import Registry
+from server.ratelimit import TokenBucket
 from server.render import Image, render_image
 from server.render_pool import RenderPool
 from server.session import Session
 
 log = logging.getLogger("doodlestream.connection")
 
+#: The core's drawing messages, shown to :meth:`server.plugin.Registry.drawing_message_hook` once answered.
+DRAWING_MESSAGES = (protocol.PointsMsg, protocol.StrokeMsg, protocol.PenUpMsg, protocol.UndoMsg, protocol.ClearMsg)
 #: Errors after which the frame's ``seq`` is not looked for (the frame is unreadable or was not read).
 NO_SEQ_CODES = frozenset({ErrorCode.MALFORMED, ErrorCode.RATE_LIMITED})
-
-
-class TokenBucket:
-    """Message rate limit: ``rate`` per second with a ``burst`` allowance."""
-
-    __slots__ = ("burst", "rate", "stamp", "tokens")
-
-    def __init__(self, rate: float, burst: int) -> None:
-        self.rate, self.burst = rate, float(burst)
-        self.tokens = float(burst)
-        self.stamp = time.monotonic()
-
-    def take(self) -> bool:
-        now = time.monotonic()
-        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        if self.tokens >= 1.0:
-            self.tokens -= 1.0
-            return True
-        return False
 
 
 class Connection:
@@ -102,8 +85,10 @@ class Connection:
         registry: Registry,
         drawing_ended: Callable[[Session, str], Awaitable[Fault | None]],
         ranker: Ranker,
+        address: str = "?",
     ) -> None:
         self.ws = ws
+        self._address = address
         self._session = session
         self.text = text
         self.limits = limits
@@ -112,6 +97,7 @@ class Connection:
         self.image_slots = image_slots
         self.registry = registry
         self.observers = registry.observers
+        self.drawing_message_hooks = registry.drawing_message_hooks
         self.drawing_ended = drawing_ended
         self.ranker = ranker
         #: Messages to send after the reply being prepared (``recognized``).
@@ -134,6 +120,23 @@ class Connection:
     def session(self) -> Session:
         return self._session
 
+    @property
+    def address(self) -> str:
+        return self._address
+
+    def push(self, frame: bytes | str) -> None:
+        """Send ``frame`` now, never waiting (:class:`server.plugin.Conversation`); drop a client that does not read."""
+        transport = self.ws.transport
+        if transport.is_closing():
+            return
+        if transport.get_write_buffer_size() > self.limits.max_send_buffer_bytes:
+            log.warning(
+                "session %s: dropped, %d bytes it did not read", self.session.id, transport.get_write_buffer_size()
+            )
+            transport.abort()
+            return
+        broadcast((self.ws,), frame)
+
     async def run(self) -> None:
         """Read and answer messages until the client leaves, idles out, or :meth:`stop_reading`.
 
@@ -146,6 +149,10 @@ class Connection:
         self._watchdog = loop.call_at(loop.time() + idle, self._watch)
         try:
             while not self.stopping:
+                debt = self.session.decoding.debt_s() if self.session.decoding is not None else 0.0
+                if debt > 0:  # its address's share of decoding is spent: read on once it is back in credit
+                    await asyncio.sleep(debt)
+                    continue
                 self._reading_since = loop.time()
                 try:
                     frame = await self.ws.recv()
@@ -289,7 +296,7 @@ class Connection:
         top: list[tuple[str, float]] = []
         target: tuple[str, float, int, bool] | None = None
         if image is not None:
-            ranking = self.ranker.rank(await self.batcher.predict(image), g)
+            ranking = self.ranker.rank(await self.batcher.predict(image, owner=s.id), g)
             top = ranking.top(g.top_k)
             found = ranking.target(g.target) if g.target is not None else None
             if g.target is not None and found is not None:
@@ -361,6 +368,15 @@ class Connection:
         handler = self.registry.handler(kind)
         if handler is not None:  # a feature's own message type
             return await handler(self, msg, received)
+        if not self.drawing_message_hooks or not isinstance(msg, DRAWING_MESSAGES):
+            return await self.dispatch_core(kind, msg, received)
+        reply = await self.dispatch_core(kind, msg, received)
+        for hook in self.drawing_message_hooks:
+            await hook(self, msg, reply)
+        return reply
+
+    async def dispatch_core(self, kind: str, msg: protocol.Message, received: float) -> protocol.Payload | None:
+        """Answer one of the core's own messages."""
         s = self.session
         if isinstance(msg, protocol.PointsMsg):
             s.add_points(msg.x, msg.y, msg.t)
@@ -414,7 +430,12 @@ class Connection:
                 raise LimitExceeded(
                     f"more than {limits.max_messages_per_second:g} messages per second", code=ErrorCode.RATE_LIMITED
                 )
-            kind, msg = protocol.decode_typed(frame, limits=limits, parsers=self.registry.parsers)
+            started = time.perf_counter()
+            try:
+                kind, msg = protocol.decode_typed(frame, limits=limits, parsers=self.registry.parsers)
+            finally:
+                if self.session.decoding is not None:
+                    self.session.decoding.charge(time.perf_counter() - started)
             seq = msg.seq
             for observer in self.observers:
                 observer.on_message(msg)

@@ -52,6 +52,7 @@ class ErrorCode(StrEnum):
     INFERENCE_FAILED = "inference_failed"
     UNKNOWN_WORD = "unknown_word"
     FORBIDDEN = "forbidden"
+    BAD_TEXT = "bad_text"
     INTERNAL = "internal"
 
 
@@ -107,6 +108,12 @@ class LimitExceeded(ClientFault):
     def __init__(self, message: str, *, code: StrEnum) -> None:
         super().__init__(message)
         self.code = code  # per instance: which limit
+
+
+class BadText(ClientFault):
+    """A word, name or ``hello.client`` holding control or bidi-formatting characters."""
+
+    code = ErrorCode.BAD_TEXT
 
 
 class BadImage(ClientFault):

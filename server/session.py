@@ -18,7 +18,7 @@ Promises:
   a copy of the pending one) and :meth:`Session.render_snapshot` (anywhere, one call at
   a time per session: it brings the canvas up to the snapshot and renders it; the server
   runs it in the session's :attr:`Session.lane` of :class:`server.render_pool.RenderPool`).
-* :meth:`Session.model_input` (both steps at once) equals ``render(strokes)`` of the
+* :meth:`Session.model_input` (both steps at once) equals ``encode(strokes, canvas.encoding)`` of the
   finished strokes (plus the pending stroke when asked), whatever order of
   points/undo/clear led there.
 * :meth:`Session.drawing` is the drawing in Quick Draw raw format
@@ -45,6 +45,7 @@ from server.errors import ErrorCode, LimitExceeded
 from server.game import Game
 from server.limits import Limits
 from server.protocol import Floats, Ints
+from server.ratelimit import TimeShare
 from server.render import Canvas, Image, Points
 from server.render_pool import Lane
 
@@ -90,6 +91,10 @@ class Session:
     limits: Limits
     id: str = field(default_factory=lambda: secrets.token_urlsafe(12))
     client: str | None = None
+    #: What the per-address limits count the client under (``server.addresses.address_key``; "" when unknown).
+    address: str = ""
+    #: The share of the event loop the decoding of its address's messages may take (``None``: unbounded).
+    decoding: TimeShare | None = None
     live_ms: int | None = None
     started_at: float = field(default_factory=time.time)
     canvas: Canvas = field(default_factory=Canvas)

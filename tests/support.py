@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import http.client
 import json
+import re
 import time
 import urllib.request
 from collections.abc import Callable
@@ -17,6 +18,18 @@ from server.plugin import Registry
 from server.session import Session
 
 WORDS = [f"word{i}" for i in range(10)]
+#: An ES module's imports: ``import x from "s"``, ``import "s"``, ``export {x} from "s"``, ``import("s")`` (groups
+#: ``what``: what is imported; ``spec`` or ``dynamic``: the specifier).
+JS_IMPORT = re.compile(
+    r"""(?:^|;|\s)(?:import|export)\s+(?P<what>[\w*\s{},$]*?)\s*(?:from\s+)?["'](?P<spec>[^"']+)["']"""
+    r"""|import\(\s*["'](?P<dynamic>[^"']+)["']\s*\)""",
+    re.MULTILINE,
+)
+
+
+def js_imports(text: str) -> list[tuple[str, str]]:
+    """(what is imported, specifier) for each import in an ES module's source."""
+    return [((m.group("what") or "").strip(), m.group("spec") or m.group("dynamic")) for m in JS_IMPORT.finditer(text)]
 
 
 class FakeModel:

@@ -28,7 +28,7 @@ HISTORY_ROUTES = [
     "/doodles/1/sprite.png",
 ]
 #: Routes anyone may read, token or not.
-PUBLIC_ROUTES = ["/", "/classes", "/app.js", "/healthz"]
+PUBLIC_ROUTES = ["/", "/classes", "/main.js", "/words.json", "/api/access", "/healthz"]
 
 
 async def store_one(srv: ServerProcess, token: str | None) -> None:
@@ -94,6 +94,33 @@ async def test_a_token_link_sets_a_strict_httponly_cookie_that_opens_the_gallery
     assert get(tokened.port, "/gallery?token=wrong")[0] == 401
     # A bearer request or a JSON route gets no cookie: only a browser page opened from a token link.
     assert "Set-Cookie" not in get(tokened.port, "/api/doodles?token=" + quote(TOKEN))[1]
+
+
+async def test_the_players_token_link_on_the_public_page_sets_the_cookie_and_api_access_tells_the_page(
+    tokened: ServerProcess, server: ServerProcess
+) -> None:
+    """/?token= (a public page) sets the same cookie; /api/access says whether a request holds the token: not without
+    it or with a wrong one, yes with the cookie or a bearer header, always on a server without a token."""
+    status, headers, _ = get(tokened.port, "/?mode=play&token=" + quote(TOKEN))
+    assert status == 200 and headers["Set-Cookie"].startswith(COOKIE + "=")
+    assert "Set-Cookie" not in get(tokened.port, "/?token=wrong")[1] and "Set-Cookie" not in get(tokened.port, "/")[1]
+    cookie = {"Cookie": headers["Set-Cookie"].split(";")[0]}
+    access = {
+        "none": get(tokened.port, "/api/access"),
+        "wrong": get(tokened.port, "/api/access?token=wrong"),
+        "cookie": get(tokened.port, "/api/access", cookie),
+        "bearer": get(tokened.port, "/api/access", {"Authorization": f"Bearer {TOKEN}"}),
+        "open server": get(server.port, "/api/access"),
+    }
+    said = {k: json.loads(body) for k, (status, _, body) in access.items() if status == 200}
+    assert said == {
+        "none": {"authorized": False},
+        "wrong": {"authorized": False},
+        "cookie": {"authorized": True},
+        "bearer": {"authorized": True},
+        "open server": {"authorized": True},
+    }
+    assert "Set-Cookie" not in access["cookie"][1]  # JSON answers never set it
 
 
 async def test_public_gallery_opens_the_drawings_but_not_the_health_details() -> None:

@@ -80,7 +80,7 @@ def test_gallery_lists_thumbnails_newest_first_and_escapes_every_word(srv: Serve
     ids = [int(m) for m in re.findall(r'href="/doodles/(\d+)"', page)]
     assert ids == [d["id"] for d in reversed(seeded)]
     assert all(f'<canvas class="thumb" data-id="{i}"' in page for i in ids)
-    assert '<script src="/gallery/gallery.js">' in page and "<img" not in page
+    assert '<script type="module" src="/gallery/gallery.js">' in page and "<img" not in page
     assert "<script>alert" not in page and XSS in html.unescape(page)
     assert "<b>bold</b>" not in page
 
@@ -286,7 +286,8 @@ async def test_chromium_shows_the_gallery_and_replays_a_drawing(
             })""",
         )
         assert len(inked) == len(seeded) and min(inked) > 20, inked
-        beyond_static = [u for u in requests if u not in ("/gallery/gallery.css", "/gallery/gallery.js")]
+        static = ("/gallery/gallery.css", "/gallery/gallery.js", "/drawing.js", "/logo.svg")  # files, cached
+        beyond_static = [u for u in requests if u not in static]
         assert beyond_static == ["/gallery", "/api/doodles"], requests
         assert XSS in await page.inner_text("main")
         await page.screenshot(path=str(shots / "gallery.png"), full_page=True)
@@ -412,3 +413,72 @@ def test_the_moderation_command_hides_shows_and_deletes_in_a_database_file(tmp_p
     assert [d.id for d in store.page(word=None, limit=10, before=None)] == [b] and store.get(a) is None
     store.close()
     assert moderate.main(["--db", str(tmp_path / "none.sqlite3"), "hide", "1"]) == 2
+
+
+async def test_listings_carry_thumbnail_grade_strokes_and_the_full_ones_stay_at_the_record(
+    srv: ServerProcess,
+) -> None:
+    """A drawing of 6,000 points (with times) is listed with at most MAX_THUMB_POINTS integer points in
+    0..255 and at most MAX_THUMB_BYTES of strokes, its shape kept; /api/doodles/ID keeps every point."""
+    from server.history.listing import MAX_THUMB_BYTES, MAX_THUMB_POINTS
+
+    xs = [float(i % 600) for i in range(2_000)]
+    ys = [float((i * 7) % 400) for i in range(2_000)]
+    async with DoodleClient(srv.url) as c:
+        for k in range(3):
+            await c.request({"type": "stroke", "x": [x + k for x in xs], "y": ys, "t": list(range(2_000))})
+        saved = await c.request({"type": "submit", "word": "zigzag"})
+    status, page = get_json(srv, "/api/doodles?word=zigzag&limit=200")
+    item = next(d for d in page["doodles"] if d["id"] == saved["id"])
+    strokes = item["drawing"]
+    assert status == 200 and len(strokes) == 3 and all(len(s) == 2 for s in strokes)  # x, y: no times
+    assert sum(len(s[0]) for s in strokes) <= MAX_THUMB_POINTS
+    assert all(isinstance(v, int) and 0 <= v <= 255 for s in strokes for axis in s for v in axis)
+    assert max(v for s in strokes for v in s[0]) == 255  # scaled into the box, the wider side spanning it
+    assert len(json.dumps(strokes, separators=(",", ":"))) <= MAX_THUMB_BYTES
+    status, full = get_json(srv, f"/api/doodles/{saved['id']}")
+    assert status == 200 and [len(s[0]) for s in full["drawing"]] == [2_000] * 3 and len(full["drawing"][0]) == 3
+
+
+async def test_a_busy_reader_never_holds_up_the_writer(tmp_path: Path) -> None:
+    """With the gallery's read connection busy for 3 s (longer than --store-timeout-s 1), a submit is stored at
+    once: reads have a connection and thread of their own."""
+    import asyncio
+    import time
+
+    from server.app import DoodleServer, ServerConfig
+    from server.history.feature import DoodleHistory
+    from server.limits import Limits
+    from tests.support import FakeModel
+
+    limits = Limits(store_timeout_s=1.0)
+    history = DoodleHistory(str(tmp_path / "h.sqlite3"), limits=limits)
+    srv = DoodleServer(ServerConfig(port=0, limits=limits), model=FakeModel(), features=[history])
+    await srv.start()
+    try:
+        assert history.reads is not None and history.reads is not history.store
+        busy = asyncio.create_task(history.reads.call(lambda s: time.sleep(3)))
+        await asyncio.sleep(0.1)
+        async with DoodleClient(f"ws://127.0.0.1:{srv.port}/ws") as c:
+            await c.request({"type": "stroke", "x": [0, 10, 20], "y": [0, 10, 0]})
+            saved = await c.request({"type": "submit", "word": "cat"})
+            assert saved["type"] == "saved", saved
+        assert history.reads.busy_since is not None  # the reader was still busy all along
+        await asyncio.gather(busy, return_exceptions=True)
+        await asyncio.sleep(3)
+    finally:
+        await srv.close()
+
+
+def test_http_requests_are_rate_limited_per_address_except_the_health_check() -> None:
+    """--max-http-requests-per-second 1 --http-request-burst 3: the fourth request at once is 429 with
+    Retry-After; /healthz still answers."""
+    s = ServerProcess("--max-http-requests-per-second", "1", "--http-request-burst", "3")
+    try:
+        codes = [get(s, "/api/doodles?limit=1")[0] for _ in range(3)]
+        status, body, headers = get(s, "/api/doodles?limit=200")
+        assert codes == [200, 200, 200] and status == 429 and headers["Retry-After"] == "1"
+        assert b"per second" in body
+        assert all(get(s, "/healthz")[0] == 200 for _ in range(5))
+    finally:
+        s.stop()

@@ -202,7 +202,7 @@ SPRITE_AND_SUBMIT_ERRORS: list[tuple[str, dict[str, Any], str]] = [
     ("word not a string", {"type": "submit", "word": 5}, "invalid_field"),
     ("word too long", {"type": "submit", "word": "w" * (MAX_WORD_CHARS + 1)}, "invalid_field"),
     ("word blank", {"type": "submit", "word": "   "}, "invalid_field"),
-    ("word with control characters", {"type": "submit", "word": "cat\x00"}, "invalid_field"),
+    ("word with control characters", {"type": "submit", "word": "cat\x00"}, "bad_text"),
     ("unknown id", {"type": "sprite", "id": 10**12}, "not_found"),
     ("id not an integer", {"type": "sprite", "id": "1"}, "invalid_field"),
     ("id zero", {"type": "sprite", "id": 0}, "invalid_field"),

@@ -9,6 +9,7 @@ from pathlib import Path
 from server.errors import ErrorCode
 from server.history.errors import HistoryCode
 from server.resume import ResumeCode
+from server.rooms.errors import RoomCode
 from server.teach_protocol import TeachCode
 from tests.conftest import ROOT
 
@@ -95,7 +96,7 @@ def test_readme_lists_exactly_the_error_codes_of_the_enum() -> None:
     paragraph = readme[readme.index("Error codes:") :].split("\n\n", 1)[0]
     codes_part = re.sub(r"\([^)]*\)", "", paragraph.split(". An error never")[0])  # drop the explanations
     listed = re.findall(r"`([a-z_]+)`", codes_part)
-    codes = [code.value for enum in (ErrorCode, HistoryCode, TeachCode, ResumeCode) for code in enum]
+    codes = [code.value for enum in (ErrorCode, HistoryCode, TeachCode, ResumeCode, RoomCode) for code in enum]
     assert sorted(listed) == sorted(codes)
     assert len(listed) == len(set(listed))
 

@@ -158,9 +158,8 @@ def test_train_stops_resumes_and_exports_a_servable_model(tmp_path: Path) -> Non
 
 
 def test_multichannel_training_inputs_are_exactly_what_the_server_encodes(small: train_data.DrawingSet) -> None:
-    """Un-augmented training batches of the r3 encoding equal server.render.encode of the same strokes."""
-
-    encoding = Encoding(train.CHANNELS, train.INPUT_PX)
+    """Un-augmented two-channel training batches equal server.render.encode of the same strokes."""
+    encoding = Encoding(("order", "progress"))
     idx = np.arange(0, len(small), 97)
     x, _ = train_data.render_batch(small, idx, seed=None, encoding=encoding)
     assert x.shape == (len(idx), *encoding.shape)

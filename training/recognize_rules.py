@@ -33,7 +33,7 @@ false: the per-word thresholds and ``threshold_95`` were fitted on the other hal
 * ``median_s``: median time to recognition of the wins.
 
 Two word sets: all the model's words, and the play mode's game words
-(``web_client/words.js``, made by ``scripts/game_words.py``); scores are always ranked
+(``web_client/words.json``, made by ``scripts/game_words.py``); scores are always ranked
 over all the model's words (the play mode sends no word list).  The shipped rules
 (:data:`server.game.RULES`) are also scored through :func:`server.game.recognizes` itself,
 and the command fails if that differs from the table.  Results go to
@@ -73,7 +73,7 @@ AIM_FALSE_RANDOM = 0.01
 PER_WORD_FALSE = (0.01, 0.005)
 #: Drawings rendered and classified per chunk (bounds memory), in drawings.
 CHUNK = 400
-GAME_WORDS_JS = Path(__file__).resolve().parent.parent / "web_client" / "words.js"
+GAME_WORDS_JSON = Path(__file__).resolve().parent.parent / "web_client" / "words.json"
 
 Scores = npt.NDArray[np.float32]
 Times = npt.NDArray[np.float64]
@@ -298,11 +298,10 @@ def shipped_check(states: States, labels: list[str], threshold: float, rule_figu
             raise SystemExit(f"rule {name!r}: the server's decision wins {wins / n:.4f}, the table {expected:.4f}")
 
 
-def game_words(path: Path = GAME_WORDS_JS) -> list[str]:
-    """The play mode's words (``web_client/words.js``: one JSON object after ``export default``)."""
-    text = path.read_text(encoding="utf-8")
-    body = json.loads(text[text.index("{") : text.rindex("}") + 1])
-    return [w["word"] for w in body["words"]]
+def game_words(path: Path = GAME_WORDS_JSON) -> list[str]:
+    """The play mode's words (``web_client/words.json``'s ``words``)."""
+    words: list[str] = json.loads(path.read_text(encoding="utf-8"))["words"]
+    return words
 
 
 def candidates(threshold: float, per_word: dict[float, npt.NDArray[np.float64]]) -> dict[str, Rule]:
