@@ -3,7 +3,7 @@
 A round of the play mode knows the word the player is drawing (``hello.target``); the
 question is when to say "I know, it's X".  This command replays every raw drawing
 (``$DOODLE_SHARED/quickdraw/raw``, recorded with timing) through the server's own model
-path -- :func:`server.render.render` of the strokes so far at each pen-up (the function
+path -- :func:`server.render.encode` of the strokes so far at each pen-up (the function
 the session canvas matches) and :class:`server.infer.Classifier` (the serving
 interpreter, calibrated scores) -- and scores every candidate rule on the same states.
 ``--live-ms N`` adds a state every N ms of a stroke in progress, as the live guesses a
@@ -60,7 +60,7 @@ import numpy.typing as npt
 from server import quickdraw
 from server.game import DEFAULT_RULE, RULES, Ranking, recognizes, threshold_of
 from server.infer import Classifier
-from server.render import Points, render
+from server.render import Points, encode
 from training.calibrate import is_calibration
 from training.data import strokes_of
 
@@ -129,7 +129,7 @@ def replay(
         images = []
         for d in drawings[c : c + CHUNK]:
             for strokes, at, pen_up in moments(d, live_ms):
-                images.append(render(strokes))
+                images.append(encode(strokes, model.encoding))
                 times.append(at)
                 pen_ups.append(pen_up)
             starts.append(len(times))
