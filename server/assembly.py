@@ -42,11 +42,13 @@ def create_server(
     shared = is_shared(db)
     # Resume before the history: a dropped drawing's key is resumable before its record is written.
     # Teaching after the history: its start hook loads the stored words once the database is open.
-    teaching = Teaching(history.store if db != MEMORY_DB else None, admin_token=config.admin_token, shared=shared)
+    teaching = Teaching(
+        history.store if db != MEMORY_DB else None, admin_token=config.admin_token, shared=history.shared
+    )
     resume = Resume(
         config.limits,
         kept=None if shared else history.resumable,  # after a restart: keys the history kept
-        shared=history.store if shared else None,
+        shared=history.shared,
     )
     features: list[Feature] = [WebClient(config.web_root), resume, history, teaching, Metrics()]
     return DoodleServer(config, model=model, features=features)

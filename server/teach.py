@@ -45,33 +45,37 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-import sqlite3
-from typing import Any
 
 import numpy as np
 
 from server import protocol
 from server import teach_protocol as wire
 from server.custom_words import CustomVocabulary, CustomWordError, example_images
-from server.errors import Forbidden, LimitExceeded, StoreFailed, UnknownWord
+from server.errors import Forbidden, LimitExceeded, StoreError, StoreFailed, UnknownWord
 from server.game import Ranker
-from server.history.store import AsyncStore, StoreTimeout
 from server.limits import CUSTOM_WORDS_SYNC_S
 from server.periodic import Periodic
 from server.plugin import Conversation, Registry, Services
+from server.stores import CustomWordStore, SharedCustomWordStore
 from server.teach_protocol import ForgetMsg, TeachCode, TeachMsg, WordTaken
 
 log = logging.getLogger("doodlestream.teach")
 
 
 class Teaching:
-    """The ``teach`` feature; server-scope words kept in ``store`` (``None``: in memory only), which other
-    instances change too when ``shared``."""
+    """The ``teach`` feature; server-scope words kept in ``store`` (``None``: in memory only), or in ``shared``,
+    a store other instances change too."""
 
-    def __init__(self, store: AsyncStore | None, *, admin_token: str | None, shared: bool = False) -> None:
-        self.store = store
+    def __init__(
+        self,
+        store: CustomWordStore | None,
+        *,
+        admin_token: str | None,
+        shared: SharedCustomWordStore | None = None,
+    ) -> None:
+        self.store: CustomWordStore | None = shared or store
         self.admin_token = admin_token
-        self.shared = shared and store is not None
+        self.shared = shared
         self._services: Services | None = None
         #: The shared database's custom-words version last applied (``None``: none yet).
         self._version: int | None = None
@@ -96,7 +100,7 @@ class Teaching:
         registry.errors(TeachCode)
         registry.handle("teach", wire.parse_teach, self.on_teach)
         registry.handle("forget", wire.parse_forget, self.on_forget, feature="teach")
-        if self.shared:
+        if self.shared is not None:
             registry.on_start(self.start_sync)
             registry.on_close(self._syncing.stop)
         elif self.store is not None:
@@ -124,16 +128,9 @@ class Teaching:
 
     async def sync(self) -> None:
         """Shared database: make the server's words the stored ones, if any instance changed them since last time."""
-        assert self.store is not None
-        model = self.key
+        assert self.shared is not None
         async with self._sync_lock:
-            seen = self._version
-
-            def read(s: Any) -> tuple[int, list[tuple[str, list[list[float]]]] | None]:
-                version = int(s.custom_words_version(model))
-                return version, (None if version == seen else s.custom_words(model))
-
-            version, words = await self.store.call(read)
+            version, words = await self.shared.custom_words_since(self.key, self._version)
             if words is None:
                 return
             vocabulary = self.ranker.server
@@ -155,7 +152,7 @@ class Teaching:
         """After this instance wrote a word: the stored words, now (the write is committed, so they hold it)."""
         try:
             await self.sync()
-        except (sqlite3.Error, OSError, StoreTimeout) as e:
+        except (StoreError, OSError) as e:
             raise StoreFailed(f"the custom words could not be read back ({type(e).__name__})") from None
 
     def _authorize(self, scope: str, token: str | None) -> None:
@@ -200,9 +197,9 @@ class Teaching:
         if msg.scope == "server" and self.store is not None:
             try:
                 await self.store.add_custom_word(self.key, msg.word, vectors.tolist())
-            except (sqlite3.Error, OSError, StoreTimeout) as e:
+            except (StoreError, OSError) as e:
                 raise StoreFailed(f"the custom word could not be stored ({type(e).__name__})") from None
-            if self.shared:
+            if self.shared is not None:
                 await self._sync_now()
                 held = len(vocabulary[msg.word].examples) if msg.word in vocabulary else 0
                 return protocol.with_seq(wire.taught(word=msg.word, examples=held, scope=msg.scope), msg.seq)
@@ -217,9 +214,9 @@ class Teaching:
         if msg.scope == "server" and self.store is not None:
             try:
                 await self.store.forget_custom_word(self.key, msg.word)
-            except (sqlite3.Error, OSError, StoreTimeout) as e:
+            except (StoreError, OSError) as e:
                 raise StoreFailed(f"the custom word could not be removed ({type(e).__name__})") from None
-            if self.shared:
+            if self.shared is not None:
                 await self._sync_now()
                 return protocol.with_seq(wire.forgotten(word=msg.word, scope=msg.scope), msg.seq)
         vocabulary.forget(msg.word)

@@ -124,3 +124,25 @@ def test_no_test_module_imports_another() -> None:
             )
             offenders += [f"{path.name}: {n}" for n in names if re.match(r"tests\.test_", n)]
     assert offenders == []
+
+
+def test_every_exception_type_lives_where_errors_py_says() -> None:
+    """Each exception class defined under server/ is in server/errors.py or a module its docstring names for it."""
+    import importlib
+    import inspect
+
+    import server.errors
+
+    doc = server.errors.__doc__ or ""
+    misplaced, found = [], []
+    for path in sorted(SERVER.rglob("*.py")):
+        rel = path.relative_to(ROOT).as_posix()
+        if rel == "server/errors.py" or rel.endswith("__main__.py"):
+            continue
+        module = importlib.import_module(rel.removesuffix(".py").replace("/", "."))
+        for name, obj in vars(module).items():
+            if inspect.isclass(obj) and issubclass(obj, BaseException) and obj.__module__ == module.__name__:
+                found.append(name)
+                if f"``{rel}``" not in doc:
+                    misplaced.append(f"{rel}: {name}")
+    assert misplaced == [] and len(found) >= 10, found

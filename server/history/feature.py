@@ -12,15 +12,15 @@ closes the database after the server has closed every socket.
 
 from __future__ import annotations
 
-import sqlite3
+from typing import Any
 
-from server.errors import StartupFailed
+from server.errors import StartupFailed, StoreError
 from server.history import gallery, messages
-from server.history.databases import open_database, shown
+from server.history.databases import is_shared, open_database, open_shared_database, shown
 from server.history.errors import HistoryCode
 from server.history.metrics import HistoryMetrics
 from server.history.service import HistoryService, Keep
-from server.history.store import MEMORY_DB, AsyncStore, Quota, StoreReader, StoreTimeout
+from server.history.store import MEMORY_DB, AsyncStore, Quota, SharedAsyncStore, StoreReader
 from server.limits import Limits
 from server.plugin import Registry
 
@@ -47,7 +47,14 @@ class DoodleHistory:
             max_drawings=self.limits.history_max_drawings,
             max_bytes=self.limits.history_max_bytes,
         )
-        self.store = AsyncStore(lambda: open_database(db, quota), timeout_s=self.limits.store_timeout_s)
+        timeout_s = self.limits.store_timeout_s
+        #: The database, when several instances share it (PostgreSQL): resume keys and custom words too.
+        self.shared: SharedAsyncStore | None = None
+        self.store: AsyncStore[Any]
+        if is_shared(db):
+            self.store = self.shared = SharedAsyncStore(lambda: open_shared_database(db, quota), timeout_s=timeout_s)
+        else:
+            self.store = AsyncStore(lambda: open_database(db, quota), timeout_s=timeout_s)
         self.service: HistoryService | None = None
 
     def install(self, registry: Registry) -> None:
@@ -79,7 +86,7 @@ class DoodleHistory:
             usage = await self.store.usage()
             if self.service is not None:
                 self.service.usage = usage
-        except (sqlite3.DatabaseError, OSError, StoreTimeout) as e:
+        except (StoreError, OSError) as e:
             await self.store.close()
             raise StartupFailed(f"cannot open the history database {shown(self.db)!r}: {e}{_hint(e)}") from e
 
