@@ -40,22 +40,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from enum import StrEnum
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import CloseCode
 
 from server import protocol
 from server.errors import ClientTooSlow, ErrorCode, Fault, InvalidField, LimitExceeded
-from server.game import Ranker
-from server.infer import TOP_K, Batcher
+from server.infer import TOP_K
 from server.limits import INLINE_RENDER_POINTS, Limits
-from server.plugin import Registry
+from server.plugin import Registry, Services
 from server.render import Image, render_image
-from server.render_pool import RenderPool
 from server.session import Session
 
 log = logging.getLogger("doodlestream.connection")
@@ -84,34 +82,39 @@ class TokenBucket:
         return False
 
 
+class Host(Services, Protocol):
+    """What a :class:`Connection` uses of its server: the services features use, and a little more."""
+
+    @property
+    def limits(self) -> Limits: ...
+
+    @property
+    def registry(self) -> Registry:
+        """The installed features: message types, observers, hello hooks."""
+        ...
+
+    @property
+    def image_slots(self) -> asyncio.Semaphore:
+        """Pictures decoded at once, server-wide (``IMAGE_DECODES``)."""
+        ...
+
+    async def drawing_ended(self, session: Session, reason: str) -> Fault | None:
+        """Hand a finished drawing to every drawing hook; the first fault one raised."""
+        ...
+
+
 class Connection:
     """One session's loop and state around its :class:`Session` (see module docstring)."""
 
-    def __init__(
-        self,
-        ws: ServerConnection,
-        session: Session,
-        *,
-        text: bool,
-        limits: Limits,
-        batcher: Batcher,
-        renders: RenderPool,
-        image_slots: asyncio.Semaphore,
-        registry: Registry,
-        drawing_ended: Callable[[Session, str], Awaitable[Fault | None]],
-        ranker: Ranker,
-    ) -> None:
+    def __init__(self, ws: ServerConnection, session: Session, *, text: bool, host: Host) -> None:
         self.ws = ws
         self._session = session
         self.text = text
-        self.limits = limits
-        self.batcher = batcher
-        self.renders = renders
-        self.image_slots = image_slots
-        self.registry = registry
-        self.observers = registry.observers
-        self.drawing_ended = drawing_ended
-        self.ranker = ranker
+        self.host = host
+        self.limits = limits = host.limits
+        self.registry = host.registry
+        self.observers = host.registry.observers
+        self.ranker = host.ranker
         #: Messages to send after the reply being prepared (``recognized``).
         self.followups: list[protocol.Payload] = []
         self.live_task: asyncio.Task[None] | None = None
@@ -153,7 +156,7 @@ class Connection:
                     if self._ending is not None:
                         await self.close(*self._ending)
                     elif not self.stopping:
-                        await self.close(1001, f"idle for {idle:g} s")
+                        await self.close(CloseCode.GOING_AWAY, f"idle for {idle:g} s")
                     return
                 finally:
                     self._reading_since = None
@@ -260,7 +263,8 @@ class Connection:
 
     async def render(self, fn: Any, *args: Any) -> Image:
         """``fn(*args)`` on the render pool, in this session's lane."""
-        return await self.renders.run(self.session.lane, fn, *args)
+        image: Image = await self.host.render(self.session, fn, *args)
+        return image
 
     async def model_input(self, *, pending: bool = False) -> Image:
         """The session's model input: rendered here when it is small (at most
@@ -287,7 +291,7 @@ class Connection:
         top: list[tuple[str, float]] = []
         target: tuple[str, float, int] | None = None
         if image is not None:
-            ranking = self.ranker.rank(await self.batcher.predict(image), g)
+            ranking = self.ranker.rank(await self.host.predict(image), g)
             top = ranking.top(g.top_k)
             found = ranking.target(g.target) if g.target is not None else None
             if g.target is not None and found is not None:
@@ -377,7 +381,7 @@ class Connection:
             self.cancel_live()
             failure = None
             if s.pen_up() or s.strokes:
-                failure = await self.drawing_ended(s, "clear")
+                failure = await self.host.drawing_ended(s, "clear")
             s.clear()
             await self.model_input()  # the canvas lets go of the old strokes now, not at the next render
             reply = protocol.cleared(drawing=s.drawing_key)
@@ -385,7 +389,7 @@ class Connection:
                 reply.update(stored=False, error={"code": failure.code.value, "message": failure.message})
             return protocol.with_seq(reply, msg.seq)
         if isinstance(msg, protocol.ImageMsg):
-            async with self.image_slots:  # a picture's decoding peaks at tens of MiB: IMAGE_DECODES at once
+            async with self.host.image_slots:  # a picture's decoding peaks at tens of MiB: IMAGE_DECODES at once
                 image = await self.render(partial(render_image, msg.data, max_pixels=self.limits.max_image_pixels))
             reply, _ = await self.guesses(image, received, drawing=False, followups=self.followups)
             return protocol.with_seq(reply, msg.seq)
@@ -432,4 +436,4 @@ class Connection:
         await self.send(reply, text=isinstance(frame, str))
         if self.errors_in_a_row >= limits.max_errors_in_a_row:
             reason = f"too many bad messages in a row ({self.errors_in_a_row}; last: {code.value})"
-            await self.close(1008, reason[:120])
+            await self.close(CloseCode.POLICY_VIOLATION, reason[:120])
