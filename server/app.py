@@ -181,7 +181,7 @@ class DoodleServer:
     def ranker(self) -> Ranker:
         return self._ranker
 
-    async def render(self, session: Session, fn: Callable[..., Any], *args: Any) -> Any:
+    async def in_lane(self, session: Session, fn: Callable[..., Any], *args: Any) -> Any:
         return await self.renders.run(session.lane, fn, *args)
 
     # ------------------------------------------------------------ lifecycle

@@ -261,9 +261,9 @@ class Connection:
 
     # ------------------------------------------------------------ messages
 
-    async def render(self, fn: Any, *args: Any) -> Image:
+    async def in_lane(self, fn: Any, *args: Any) -> Image:
         """``fn(*args)`` on the render pool, in this session's lane."""
-        image: Image = await self.host.render(self.session, fn, *args)
+        image: Image = await self.host.in_lane(self.session, fn, *args)
         return image
 
     async def model_input(self, *, pending: bool = False) -> Image:
@@ -273,7 +273,7 @@ class Connection:
         snapshot = s.snapshot(pending=pending)
         if not s.lane.pending and s.render_work(snapshot) <= INLINE_RENDER_POINTS:
             return s.render_snapshot(snapshot)
-        return await self.render(s.render_snapshot, snapshot)
+        return await self.in_lane(s.render_snapshot, snapshot)
 
     async def guesses(
         self,
@@ -390,7 +390,7 @@ class Connection:
             return protocol.with_seq(reply, msg.seq)
         if isinstance(msg, protocol.ImageMsg):
             async with self.host.image_slots:  # a picture's decoding peaks at tens of MiB: IMAGE_DECODES at once
-                image = await self.render(partial(render_image, msg.data, max_pixels=self.limits.max_image_pixels))
+                image = await self.in_lane(partial(render_image, msg.data, max_pixels=self.limits.max_image_pixels))
             reply, _ = await self.guesses(image, received, drawing=False, followups=self.followups)
             return protocol.with_seq(reply, msg.seq)
         assert isinstance(msg, protocol.HelloMsg), f"core message {kind!r} has no dispatch"

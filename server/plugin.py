@@ -172,7 +172,7 @@ class Services(Protocol):
         """What an authorized ``/healthz`` answers: sessions, batching and model counters, each feature's part."""
         ...
 
-    async def render(self, session: Session, fn: Callable[..., Any], *args: Any) -> Any:
+    async def in_lane(self, session: Session, fn: Callable[..., Any], *args: Any) -> Any:
         """``fn(*args)`` on the render pool, in ``session``'s lane (off the event loop)."""
         ...
 

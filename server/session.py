@@ -10,7 +10,7 @@ Promises:
 * Limits from :class:`server.limits.Limits` (points per stroke, strokes and points per
   drawing) are checked *before* anything changes, so a rejected message leaves the
   drawing intact.
-* Points are stored once, compactly: each finished stroke is one :class:`Stroke` (an
+* Points are stored once, compactly: each finished stroke is one :class:`PackedStroke` (an
   ``(N, 2)`` float64 array of x, y that the canvas shares, and an int64 array of times:
   24 bytes a point); ``guesses_sent`` holds at most one record per stroke count.
 * Changing the drawing is cheap (no rendering).  Rendering is split in two so it can run
@@ -61,7 +61,7 @@ def new_drawing_key() -> str:
 
 
 @dataclass(frozen=True, slots=True, eq=False)
-class Stroke:
+class PackedStroke:
     """One finished stroke: ``xy`` an ``(N, 2)`` float64 array (client pixels), ``t`` int64 ms."""
 
     xy: Points
@@ -94,7 +94,7 @@ class Session:
     started_at: float = field(default_factory=time.time)
     canvas: Canvas = field(default_factory=Canvas)
     lane: Lane = field(default_factory=Lane)
-    raw: list[Stroke] = field(default_factory=list)
+    raw: list[PackedStroke] = field(default_factory=list)
     #: Points in the finished strokes.
     points: int = 0
     guesses_sent: list[GuessRecord] = field(default_factory=list)
@@ -179,7 +179,7 @@ class Session:
         assert pending is not None
         t = np.concatenate(self._cur_t)
         self._reset_current()
-        self.raw.append(Stroke(pending, t))
+        self.raw.append(PackedStroke(pending, t))
         self.points += len(t)
         return True
 

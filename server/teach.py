@@ -190,7 +190,7 @@ class Teaching:
         n = len(msg.drawings)
         self._check(vocabulary, msg.word, msg.scope, n)
         drawings = [list(d) for d in msg.drawings]
-        images = await self.services.render(conv.session, example_images, drawings)
+        images = await self.services.in_lane(conv.session, example_images, drawings)
         predictions = await asyncio.gather(*(self.services.predict(img) for img in images))
         vectors = self.ranker.example_vectors(np.stack([p.embedding for p in predictions]), n)
         self._check(vocabulary, msg.word, msg.scope, n)  # again: another request may have taught meanwhile

@@ -201,7 +201,7 @@ def test_without_custom_words_the_ranking_is_the_models() -> None:
 def test_vocabulary_limits_refuse_before_changing_anything() -> None:
     """Model words are taken; past max_words or max_examples a teach is refused and nothing changes."""
     vocab = cw.CustomVocabulary(reserved=LABELS, max_words=2, max_examples=3)
-    with pytest.raises(cw.WordTaken):
+    with pytest.raises(cw.ModelWordTaken):
         vocab.teach("w0", np.ones((1, 4)))
     vocab.teach("a", np.ones((2, 4)))
     vocab.teach("b", np.ones((1, 4)))

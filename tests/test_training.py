@@ -164,6 +164,6 @@ def test_the_optimizer_keeps_no_keras_ema(tmp_path: Path) -> None:
         np.zeros((0, 2), np.uint8), np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0, np.int16)
     )
     no_images = np.zeros((0, 64, 64, 1), np.uint8)
-    data = train.Data(["a", "b"], empty, no_images, np.zeros(0, np.int16), [], np.zeros(0, bool))
+    data = train.Data(["a", "b"], empty, no_images, np.zeros(0, np.int16), [])
     model, state = train.build_or_resume(args, data, train.Plan(epoch_len=1000, chunks=2, steps_per_chunk=8))
     assert state == {"chunk": 0, "seconds": 0.0} and model.optimizer.use_ema is False

@@ -49,7 +49,6 @@ import numpy.typing as npt
 from server import quickdraw
 from server.render import render, render_params
 from training import data as train_data
-from training.calibrate import is_calibration
 
 #: The recipe's version, the end of the model's name (``doodle-mobile0.75-345-r2``): bump it when
 #: the recipe changes, so two different models never share a name (clients read it in ``welcome``
@@ -135,8 +134,6 @@ class Data:
     val_x: npt.NDArray[np.uint8]
     val_y: npt.NDArray[np.int16]
     excluded: list[str]
-    #: Which validation drawings are in the calibration half (:func:`training.calibrate.is_calibration`).
-    val_calibration: npt.NDArray[np.bool_]
 
 
 @dataclass
@@ -162,15 +159,13 @@ def load_data(args: argparse.Namespace) -> Data:
     print(f"loaded {len(ds):,} drawings of {len(labels)} words in {time.time() - t0:.0f}s", flush=True)
     if excluded:
         print(f"left out {len(excluded)} words: {', '.join(excluded)}", flush=True)
-    val_strokes, val_y, val_drawings = train_data.load_raw(args.val, labels=labels, exclude=excluded)
+    val_strokes, val_y, _ = train_data.load_raw(args.val, labels=labels, exclude=excluded)
     if args.val_limit is not None:
         keep = np.random.default_rng(0).permutation(len(val_y))[: args.val_limit]
         val_strokes, val_y = [val_strokes[i] for i in keep], val_y[keep]
-        val_drawings = [val_drawings[i] for i in keep]
     val_x = np.stack([render(s) for s in val_strokes])[..., None]
-    calibration = np.array([is_calibration(d.key_id) for d in val_drawings], dtype=bool)
     print(f"validation: {len(val_y):,} raw drawings", flush=True)
-    return Data(labels, ds, val_x, val_y, excluded, calibration)
+    return Data(labels, ds, val_x, val_y, excluded)
 
 
 def plan(args: argparse.Namespace, data: Data) -> Plan:

@@ -94,7 +94,7 @@ class _Saved:
         return len(raw) == len(self.strokes) and all(a is b for a, b in zip(raw, self.strokes, strict=True))
 
 
-def snapshot(session: Session, reason: str, word: str | None) -> NewDoodle:
+def new_record(session: Session, reason: str, word: str | None) -> NewDoodle:
     """The session's drawing as a record to store, in one step per stroke and per guess list.
 
     The stroke arrays are shared, not copied: a session never changes a finished stroke."""
@@ -234,7 +234,7 @@ class HistoryService:
         if word is None and saved is not None:
             word = saved.word  # the player named this drawing earlier; strokes changed since
         await self._final_guesses(session)
-        doodle = snapshot(session, reason, word)
+        doodle = new_record(session, reason, word)
         if lower_bound(doodle) > self.limits.max_record_bytes:
             self.too_large += 1
             raise self._too_large()
