@@ -168,16 +168,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-async def main_async(args: argparse.Namespace) -> int:
+def config_from_args(args: argparse.Namespace) -> ServerConfig:
+    """The server's options from its flags; :class:`ValueError` for flags that contradict each other."""
     limits = Limits(**{f.name: getattr(args, f.name) for f in fields(Limits)})
     if limits.history_max_bytes < limits.max_record_bytes:
-        print(
-            f"python -m server: --history-max-bytes ({limits.history_max_bytes}) must be at least"
-            f" --max-record-bytes ({limits.max_record_bytes})",
-            file=sys.stderr,
+        raise ValueError(
+            f"--history-max-bytes ({limits.history_max_bytes}) must be at least"
+            f" --max-record-bytes ({limits.max_record_bytes})"
         )
-        return 2
-    config = ServerConfig(
+    return ServerConfig(
         host=args.host,
         port=args.port,
         model_dir=args.model,
@@ -195,6 +194,14 @@ async def main_async(args: argparse.Namespace) -> int:
         compression=args.compression,
         worker=args.worker_index,
     )
+
+
+async def main_async(args: argparse.Namespace) -> int:
+    try:
+        config = config_from_args(args)
+    except ValueError as e:
+        print(f"python -m server: {e}", file=sys.stderr)
+        return 2
     log = logging.getLogger("doodlestream.server")
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         log.warning("running as root: it needs no privileges; run it as an unprivileged user (docs/OPERATIONS.md)")

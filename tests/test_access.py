@@ -13,7 +13,7 @@ from replay_client.client import DoodleClient
 from server.access import COOKIE, Grant, TokenGate
 from server.plugin import Access
 from tests.conftest import ServerProcess
-from tests.support import get
+from tests.support import InProcessServer, get
 
 TOKEN = "g4llery-s3cret"
 #: Routes that show players' drawings (one stored drawing has id 1).
@@ -41,7 +41,7 @@ async def store_one(srv: ServerProcess, token: str | None) -> None:
 
 @pytest.fixture(scope="module")
 def tokened() -> Iterator[ServerProcess]:
-    srv = ServerProcess(env={"DOODLESTREAM_TOKEN": TOKEN})
+    srv = InProcessServer(env={"DOODLESTREAM_TOKEN": TOKEN})
     yield srv
     srv.stop()
 
@@ -98,7 +98,7 @@ async def test_a_token_link_sets_a_strict_httponly_cookie_that_opens_the_gallery
 
 async def test_public_gallery_opens_the_drawings_but_not_the_health_details() -> None:
     """With --public-gallery the history routes answer without the token; /ws and /healthz's details still need it."""
-    srv = ServerProcess("--public-gallery", env={"DOODLESTREAM_TOKEN": TOKEN})
+    srv = InProcessServer("--public-gallery", env={"DOODLESTREAM_TOKEN": TOKEN})
     try:
         await store_one(srv, TOKEN)
         for path in HISTORY_ROUTES:

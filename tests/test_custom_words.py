@@ -446,6 +446,7 @@ def test_choose_left_out_is_fixed_by_its_seed() -> None:
     assert len(set(chosen)) == custom_words_eval.LEFT_OUT and set(chosen) <= set(words)
 
 
+@pytest.mark.slow
 def test_the_evaluation_command_runs_and_writes_results_card_and_params(tmp_path: Path) -> None:
     """A tiny run (shipped model copied, 2 model words hidden): JSON with every figure in 0..1, the
     card's custom-words block rewritten, the rest of the card untouched, and the parameters written

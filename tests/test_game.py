@@ -16,8 +16,8 @@ from server.infer import Classifier, top_k
 from server.render import as_points, render
 from server.resume import ResumeCode
 from server.teach_protocol import TeachCode
-from tests.conftest import MODEL_DIR, RAW, SHIPPED_META, ServerProcess
-from tests.support import get_json, wait_idle
+from tests.conftest import MODEL_DIR, RAW, SHIPPED_LABELS, SHIPPED_META, ServerProcess
+from tests.support import InProcessServer, get_json, wait_idle
 
 ADMIN = "s3cret-admin"
 V1_KEYS = {
@@ -46,7 +46,7 @@ def example(d: quickdraw.Drawing) -> list[dict[str, Any]]:
 @pytest.fixture(scope="module")
 def srv() -> Iterator[ServerProcess]:
     """A server with an admin token and a short resume window (2 s)."""
-    s = ServerProcess("--admin-token", ADMIN, "--resume-ttl-s", "2")
+    s = InProcessServer("--admin-token", ADMIN, "--resume-ttl-s", "2")
     yield s
     s.stop()
 
@@ -66,7 +66,7 @@ async def test_welcome_names_features_and_minor_version(srv: ServerProcess) -> N
     }
     for name in ("max_custom_words", "max_custom_examples_per_word", "max_server_custom_words", "resume_ttl_s"):
         assert name in w["limits"]
-    assert w["limits"]["max_top_k"] == 20 and w["limits"]["max_word_list"] == 345
+    assert w["limits"]["max_top_k"] == 20 and w["limits"]["max_word_list"] == len(SHIPPED_LABELS)
 
 
 async def test_a_v1_client_gets_v1_replies(srv: ServerProcess, model: Classifier) -> None:
@@ -273,9 +273,9 @@ async def test_server_words_need_the_admin_token_and_show_in_classes(srv: Server
             assert (await other.hello(words=["snailish", "snail"]))["words"] == ["snailish", "snail"]
             assert (await other.teach("snailish", example))["code"] == TeachCode.WORD_TAKEN
         classes = get_json(srv.http + "/classes")
-        assert len(classes["classes"]) == 345
+        assert classes["classes"] == SHIPPED_LABELS
         assert classes["words"][-1] == {"word": "snailish", "custom": True, "examples": 3}
-        assert not any(w["custom"] for w in classes["words"][:345])
+        assert not any(w["custom"] for w in classes["words"][: len(SHIPPED_LABELS)])
         assert (await c.forget("snailish", scope="server"))["code"] == ErrorCode.FORBIDDEN
         assert (await c.forget("snailish", scope="server", admin_token=ADMIN))["type"] == "forgotten"
         assert all(not w["custom"] for w in get_json(srv.http + "/classes")["words"])
@@ -292,7 +292,7 @@ async def stored_server_word(tmp_path: Any, word: str) -> str:
     """A history database (its path) in which a server taught ``word`` at server scope from one drawing."""
     db = str(tmp_path / "h.sqlite3")
     example = [[(s.x, s.y) for s in drawings("snail", 1)[0].strokes]]
-    with ServerProcess("--db", db, "--admin-token", ADMIN) as s1:
+    with InProcessServer("--db", db, "--admin-token", ADMIN) as s1:
         async with DoodleClient(s1.url) as c:
             assert (await c.teach(word, example, scope="server", admin_token=ADMIN))["type"] == "taught"
     return db
@@ -301,7 +301,7 @@ async def stored_server_word(tmp_path: Any, word: str) -> str:
 async def test_server_words_survive_a_restart(tmp_path: Any) -> None:
     """Server-scope words are stored in the history database and loaded again at start."""
     db = await stored_server_word(tmp_path, "keepme")
-    with ServerProcess("--db", db) as s2:
+    with InProcessServer("--db", db) as s2:
         assert {"word": "keepme", "custom": True, "examples": 1} in get_json(s2.http + "/classes")["words"]
 
 
@@ -322,7 +322,7 @@ async def test_server_words_of_another_feature_space_are_not_loaded(tmp_path: An
         store.add_custom_word(meta["name"], "older", vectors)
     finally:
         store.close()
-    with ServerProcess("--db", db) as s2:
+    with InProcessServer("--db", db) as s2:
         listed = {w["word"] for w in get_json(s2.http + "/classes")["words"] if w.get("custom")}
     assert listed == {"keepme"}
     store = open_database(db)
@@ -361,7 +361,7 @@ async def test_a_drawing_left_at_a_restart_is_resumed_from_the_history_once(tmp_
     """A key the last server kept at shutdown resumes on the next one (history file), only once at a time."""
     db = str(tmp_path / "h.sqlite3")
     d = drawings("bicycle", 1)[0]
-    first = ServerProcess("--db", db)
+    first = InProcessServer("--db", db)
     try:
         async with DoodleClient(first.url) as c:
             await c.call({"type": "hello", "client": "restarter"})
@@ -370,7 +370,7 @@ async def test_a_drawing_left_at_a_restart_is_resumed_from_the_history_once(tmp_
             key = c.drawing
     finally:
         first.stop()  # kept at the disconnect (or the shutdown)
-    second = ServerProcess("--db", db)
+    second = InProcessServer("--db", db)
     try:
         async with DoodleClient(second.url) as a, DoodleClient(second.url) as b:
             hello = await a.hello(resume=key)

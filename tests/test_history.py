@@ -21,7 +21,7 @@ from websockets.exceptions import ConnectionClosed
 from replay_client.client import DoodleClient
 from server.limits import MAX_SPRITE_PX, MAX_WORD_CHARS
 from tests.conftest import ROOT, ServerProcess, raw_sample
-from tests.support import wait_idle
+from tests.support import InProcessServer, wait_idle
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +32,7 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def srv(db: Path) -> Iterator[ServerProcess]:
     """A server keeping its history in a fresh file (60 sessions at once from this address: over the default 48)."""
-    s = ServerProcess("--db", str(db), "--max-sessions-per-address", "100")
+    s = InProcessServer("--db", str(db), "--max-sessions-per-address", "100")
     yield s
     s.stop()
 
@@ -261,6 +261,7 @@ async def test_many_sessions_storing_at_once_lose_nothing(srv: ServerProcess) ->
     assert left == sorted(json.dumps(d["drawing"]) for d in sample[40:])
 
 
+@pytest.mark.slow
 async def test_a_drawing_acknowledged_as_saved_survives_sigkill(tmp_path: Path) -> None:
     """SIGKILL right after `saved`: a new server on the same file serves the drawing, exactly."""
     path = tmp_path / "crash.sqlite3"
@@ -337,6 +338,7 @@ def test_an_unusable_database_path_stops_the_server_with_a_message(tmp_path: Pat
         ServerProcess("--db", str(blocker / "doodles.sqlite3"))
 
 
+@pytest.mark.slow
 async def test_sigkill_under_load_loses_no_acknowledged_drawing(tmp_path: Path) -> None:
     """20 sessions submit drawings as fast as they can; SIGKILL mid-stream; every drawing acknowledged
     with `saved` is found, exactly, after a restart."""

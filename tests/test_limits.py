@@ -22,6 +22,7 @@ from bench.metrics import rss_kib
 from replay_client.client import DoodleClient
 from server import limits as limit_values
 from tests.conftest import ServerProcess
+from tests.support import InProcessServer
 
 TIGHT = {
     "--max-frame-bytes": 20_000,
@@ -39,7 +40,7 @@ TIGHT = {
 @pytest.fixture(scope="module")
 def tight() -> Iterator[ServerProcess]:
     """A live server with small limits, so that each is cheap to reach."""
-    srv = ServerProcess(*(str(v) for kv in TIGHT.items() for v in kv))
+    srv = InProcessServer(*(str(v) for kv in TIGHT.items() for v in kv))
     yield srv
     srv.stop()
 

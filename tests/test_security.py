@@ -18,7 +18,7 @@ from replay_client.client import DoodleClient
 from server.app import DoodleServer, ServerConfig
 from server.web import WebClient
 from tests.conftest import ROOT, ServerProcess
-from tests.support import FakeModel
+from tests.support import FakeModel, InProcessServer
 
 TOKEN = "s3cret-tök3n"  # non-ASCII on purpose: compared as UTF-8 bytes
 
@@ -61,7 +61,7 @@ async def status_of(url: str, **kw: object) -> int:
 def guarded() -> Iterator[ServerProcess]:
     """A live server with a token (from the environment), an extra origin, one session per address, and
     127.0.0.1 trusted as a proxy."""
-    srv = ServerProcess(
+    srv = InProcessServer(
         "--origin",
         "https://app.example",
         "--max-sessions-per-address",
@@ -91,7 +91,7 @@ async def test_token_is_required_in_query_or_bearer_header(guarded: ServerProces
 
 async def test_bearer_header_token() -> None:
     """An ASCII token passed with --token is accepted from an Authorization: Bearer header."""
-    srv = ServerProcess("--token", "abc123XYZ")
+    srv = InProcessServer("--token", "abc123XYZ")
     try:
         assert await status_of(srv.url, additional_headers={"Authorization": "Bearer abc123XYZ"}) == 101
         assert await status_of(srv.url, additional_headers={"Authorization": "Bearer abc123XY"}) == 401

@@ -61,6 +61,7 @@ def test_training_images_are_exactly_what_the_server_renders(small: train_data.D
     assert np.array_equal(y, small.labels[idx])
 
 
+@pytest.mark.slow
 def test_raw_validation_drawings_render_like_served_ones(labels: list[str]) -> None:
     """load_raw gives strokes that render() turns into the server's input; labels match words."""
     strokes, y, records = train_data.load_raw(RAW, labels=labels)
@@ -113,6 +114,7 @@ def run_train(tmp: Path, *extra: str) -> str:
     return out.stdout
 
 
+@pytest.mark.slow
 def test_train_stops_resumes_and_exports_a_servable_model(tmp_path: Path) -> None:
     """A time-boxed run stops after a chunk, the same command resumes, and the export loads in the server."""
     first = run_train(tmp_path, "--max-chunks", "1")
@@ -154,6 +156,7 @@ def test_several_folders_load_word_by_word(labels: list[str], tmp_path: Path) ->
     assert [s.tolist() for s in both.strokes(0)] == [s.tolist() for s in one.strokes(0)]
 
 
+@pytest.mark.slow
 def test_the_optimizer_keeps_no_keras_ema(tmp_path: Path) -> None:
     """The run's optimizer has no Keras EMA: Keras 3.15's use_ema leaves BatchNormalization's moving statistics
     wrong (a 563k-sample run of this recipe scored top-1 0.005 in inference mode, 0.37 with batch statistics)."""
