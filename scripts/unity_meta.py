@@ -4,20 +4,25 @@ Unity imports nothing from a read-only package (installed by git URL) that has n
 writes random GUIDs into a package installed from disk, so teammates get "missing script". Every
 file and folder of the package therefore carries a committed ``.meta`` whose GUID is derived from
 its path inside the package (MD5 of ``doodlestream:`` + the POSIX path): stable across clones and
-unique per path. Unity skips names starting with ``.`` and folders ending in ``~`` (it copies a
+unique per path. A ``.meta`` that exists keeps its GUID, whatever its file's path: scenes and
+prefabs reference scripts by GUID, so a file that moves or is split keeps the ``.meta`` (and GUID)
+it was released with; only a new file gets a derived GUID. Unity skips names starting with ``.``
+and folders ending in ``~`` (it copies a
 ``Samples~`` sample into the project on request), so those folders get no ``.meta``, but what lies
 inside them does, so an imported sample keeps its GUIDs.
 
     python scripts/unity_meta.py           # write missing or stale .meta files, remove orphans
     python scripts/unity_meta.py --check   # list differences, exit status 1 if any
 
-Renaming a file changes its GUID: references to it (a scene, a prefab) then need mending in Unity.
+Renaming a file: move its ``.meta`` with it (``git mv`` both) so that its GUID, and every reference
+to it, survives; the generator then only rewrites the importer settings around the kept GUID.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import re
 import sys
 from pathlib import Path
 
@@ -70,12 +75,26 @@ def assets(root: Path = PACKAGE) -> list[Path]:
     return out
 
 
+_GUID_LINE = re.compile(r"^guid: ([0-9a-f]{32})$", re.M)
+
+
+def existing_guid(meta: Path) -> str | None:
+    """The GUID an existing ``.meta`` file holds, or None (no file, or no GUID line in it)."""
+    if not meta.is_file():
+        return None
+    m = _GUID_LINE.search(meta.read_text(encoding="utf-8"))
+    return m.group(1) if m else None
+
+
 def expected(root: Path = PACKAGE) -> dict[Path, str]:
-    """The ``.meta`` path and text each asset under ``root`` should have."""
+    """The ``.meta`` path and text each asset under ``root`` should have: its existing GUID kept,
+    a derived one (:func:`guid`) for an asset that has no ``.meta`` yet."""
     metas = {}
     for p in assets(root):
         kind = "folder" if p.is_dir() else p.suffix if p.suffix in _TEMPLATES else "other"
-        metas[p.with_name(p.name + ".meta")] = _TEMPLATES[kind].format(guid=guid(p.relative_to(root).as_posix()))
+        meta = p.with_name(p.name + ".meta")
+        kept = existing_guid(meta)
+        metas[meta] = _TEMPLATES[kind].format(guid=kept or guid(p.relative_to(root).as_posix()))
     return metas
 
 

@@ -154,6 +154,7 @@ class DoodleServer:
         self.registry.route("/healthz", self._healthz, access=Access.PUBLIC)
         self.registry.offer("words")  # the core ranks hello.words and reports hello.target
         self.registry.offer("target")
+        self.registry.offer("recognize")  # hello.recognize: the rule of recognized (server/game.py)
         for feature in features:
             feature.install(self.registry)
 

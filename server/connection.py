@@ -28,9 +28,11 @@ A :class:`Connection` wraps one ``websockets`` connection and its
   also handed to every feature's hello hook (``resume``), whose fields join the reply.
 * v1.1 (:mod:`server.game`): guesses are ranked by the server's :class:`server.game.Ranker`
   for the session's ``hello`` settings; every ``guesses`` and ``cleared`` carries the
-  drawing's key, ``guesses`` the target's score and rank when there is a target.  Once per
-  drawing, the first time the target's score reaches the threshold (a live guess
-  included), a ``recognized`` message follows the ``guesses`` that showed it.  A v1 client
+  drawing's key, ``guesses`` the target's score, rank and ``almost`` when there is a
+  target.  Once per drawing, the first time the session's rule (``hello.recognize``,
+  :func:`server.game.recognizes`: ``"top1"`` at pen-ups, ``"score"`` at live guesses too)
+  recognizes the target, a ``recognized`` message naming the rule follows the ``guesses``
+  that showed it.  A v1 client
   (no v1.1 field in its ``hello``) gets the same messages as from a v1 server, with the
   ``drawing`` field added to ``guesses`` and ``cleared``.
 """
@@ -50,6 +52,7 @@ from websockets.frames import CloseCode
 
 from server import protocol
 from server.errors import ClientTooSlow, ErrorCode, Fault, InvalidField, LimitExceeded
+from server.game import almost, recognizes
 from server.infer import TOP_K
 from server.limits import INLINE_RENDER_POINTS, Limits
 from server.plugin import Registry, Services
@@ -289,19 +292,22 @@ class Connection:
         s = self.session
         g = s.game
         top: list[tuple[str, float]] = []
-        target: tuple[str, float, int] | None = None
+        target: tuple[str, float, int, bool] | None = None
         if image is not None:
             ranking = self.ranker.rank(await self.host.predict(image), g)
             top = ranking.top(g.top_k)
             found = ranking.target(g.target) if g.target is not None else None
             if g.target is not None and found is not None:
-                target = (g.target, *found)
+                rule = g.rule_in_force
                 threshold = g.threshold if g.threshold is not None else self.ranker.threshold
-                if drawing and not g.recognized and found[0] >= threshold:
+                if drawing and not g.recognized and recognizes(rule, ranking, g.target, threshold, live=live):
                     g.recognized = True
                     followups.append(
-                        protocol.recognized(word=g.target, score_=found[0], strokes=s.strokes, ms=s.drawing_ms())
+                        protocol.recognized(
+                            word=g.target, score_=found[0], strokes=s.strokes, ms=s.drawing_ms(), rule=rule
+                        )
                     )
+                target = (g.target, *found, almost(found[1], g.recognized))
         elapsed = time.perf_counter() - received
         for observer in self.observers:
             observer.on_guesses(elapsed, live=live)
@@ -340,6 +346,8 @@ class Connection:
             g.top_k = msg.top_k or TOP_K
         if "target_threshold" in given:
             g.threshold = msg.target_threshold
+        if "recognize" in given:
+            g.rule = msg.recognize
         reply: protocol.Payload = {"type": "hello", "protocol": protocol.PROTOCOL_VERSION, "live_ms": s.live_ms or 0}
         if given:
             reply.update(
@@ -348,6 +356,7 @@ class Connection:
                 top_k=g.top_k,
                 target=g.target,
                 target_threshold=g.threshold if g.threshold is not None else self.ranker.threshold,
+                recognize=g.rule_in_force,
             )
         for hook in self.registry.hello_hooks:
             reply.update(await hook(self, msg))

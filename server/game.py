@@ -18,10 +18,19 @@ Contract
   renormalises the scores among its words.
 * **Target.** :meth:`Ranking.target` is the target's score and its 1-based rank among all
   candidates (ties in the stable order of the candidates), whether or not it is in the top.
-* **Threshold.** ``recognized`` fires when the target's score reaches the session's
+* **Rule.** :func:`recognizes` decides ``recognized`` by the session's ``hello.recognize``
+  (:data:`RULES`; when it chose none, ``"score"`` if it set its own ``target_threshold``,
+  else :data:`DEFAULT_RULE`: :attr:`Game.rule_in_force`): ``"top1"`` when the target is
+  the top guess (rank 1) at a pen-up (live guesses, taken mid-stroke, do not decide: with
+  them the random-target false wins measured over the aim); ``"score"`` when the target's
+  score (live guesses included) reaches the session's
   ``target_threshold``, else :attr:`Ranker.threshold`: ``model.json``'s
   ``calibration.threshold_95`` (the calibrated score from which the top guess is right 95%
   of the time on the calibration half of the raw set), else :data:`FALLBACK_THRESHOLD`.
+  ``python -m training.recognize_rules`` measures both, and the candidates the default was
+  chosen from, on the raw set (the model card's table).
+* **Almost.** :func:`almost`: the target is within the top :data:`ALMOST_RANK` and not yet
+  recognized in this drawing (what a client shows as "almost!").
 """
 
 from __future__ import annotations
@@ -47,10 +56,17 @@ from server.custom_words import (
 from server.errors import ModelError, UnknownWord
 from server.infer import TOP_K, Prediction, top_k
 from server.limits import MAX_CUSTOM_EXAMPLES_PER_WORD, MAX_CUSTOM_WORDS, MAX_SERVER_CUSTOM_WORDS
+from server.protocol import RECOGNIZE_RULES
 
 #: ``recognized`` threshold of a model whose ``model.json`` records no ``calibration.threshold_95``,
 #: as a calibrated score: a documented stand-in, not a measured precision.
 FALLBACK_THRESHOLD = 0.9
+#: The ``recognized`` rules a session may choose (``hello.recognize``).
+RULES = RECOGNIZE_RULES
+#: The rule of a session that chose none: measured by ``training.recognize_rules`` (model card).
+DEFAULT_RULE = "top1"
+#: ``guesses.target.almost`` while the target ranks within this many guesses, in ranks.
+ALMOST_RANK = 3
 
 Top = list[tuple[str, float]]
 
@@ -75,8 +91,19 @@ class Game:
     target: str | None = None
     #: The session's own ``recognized`` threshold (``None``: the server's).
     threshold: float | None = None
+    #: The session's ``recognized`` rule as ``hello.recognize`` set it (``None``: see :attr:`rule_in_force`).
+    rule: str | None = None
     #: Whether ``recognized`` was sent for the drawing in progress.
     recognized: bool = False
+
+    @property
+    def rule_in_force(self) -> str:
+        """The session's ``recognized`` rule: its ``hello.recognize``; else ``"score"`` when it set
+        its own ``target_threshold`` (a client from before ``recognize`` that asked for a
+        threshold keeps getting it); else :data:`DEFAULT_RULE`."""
+        if self.rule is not None:
+            return self.rule
+        return "score" if self.threshold is not None else DEFAULT_RULE
 
 
 @dataclass(frozen=True)
@@ -107,6 +134,25 @@ class Ranking:
         score = self.scores[i]
         rank = int(np.count_nonzero(self.scores > score) + np.count_nonzero(self.scores[:i] == score)) + 1
         return float(score), rank
+
+
+def recognizes(rule: str, ranking: Ranking, word: str, threshold: float, *, live: bool = False) -> bool:
+    """Whether ``word`` counts as recognized in ``ranking`` (a ``live`` guess or not) by ``rule``
+    (see module docstring)."""
+    found = ranking.target(word)
+    if found is None:
+        return False
+    score, rank = found
+    if rule == "score":
+        return score >= threshold
+    if rule == "top1":
+        return rank == 1 and not live
+    raise ValueError(f"unknown rule {rule!r}")
+
+
+def almost(rank: int, recognized: bool) -> bool:
+    """Whether a target ranked ``rank`` is "almost" there (see module docstring)."""
+    return rank <= ALMOST_RANK and not recognized
 
 
 @dataclass

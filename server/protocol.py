@@ -66,6 +66,8 @@ PROTOCOL_MINOR = 1
 #: Characters of a drawing key a client may send back (``hello.resume``), in characters.
 MAX_KEY_CHARS = 64
 SCOPES = ("session", "server")
+#: ``hello.recognize``: when the target counts as recognized (:func:`server.game.recognizes`).
+RECOGNIZE_RULES = ("top1", "score")
 
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int64]
@@ -79,8 +81,9 @@ class HelloMsg:
     """Opt-ins: ``live_ms`` asks for guesses while drawing; ``client`` names the client kind.
 
     v1.1: ``words`` (a word list, ``None`` = every word), ``top_k``, ``target``,
-    ``target_threshold`` and ``resume`` (a drawing key); ``given`` names those the message
-    carried (one it does not carry leaves the session's setting as it was)."""
+    ``target_threshold``, ``recognize`` (one of :data:`RECOGNIZE_RULES`, ``None`` = the
+    default) and ``resume`` (a drawing key); ``given`` names those the message carried (one
+    it does not carry leaves the session's setting as it was)."""
 
     seq: int | None
     live_ms: int | None
@@ -91,6 +94,7 @@ class HelloMsg:
     target_threshold: float | None = None
     resume: str | None = None
     given: frozenset[str] = frozenset()
+    recognize: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,7 +272,7 @@ def _hello(m: Payload, seq: int | None, limits: Limits, text: bool) -> HelloMsg:
         raise InvalidField(f"'client' must be a string of at most {MAX_WORD_CHARS} characters")
     if client is not None and not is_unicode(client):
         raise InvalidField("'client' must be valid Unicode (no lone surrogates)")
-    given = frozenset(k for k in ("words", "top_k", "target", "target_threshold", "resume") if k in m)
+    given = frozenset(k for k in ("words", "top_k", "target", "target_threshold", "recognize", "resume") if k in m)
     words = m.get("words")
     if words is not None:
         if not isinstance(words, list) or not 1 <= len(words) <= MAX_WORD_LIST:
@@ -283,6 +287,9 @@ def _hello(m: Payload, seq: int | None, limits: Limits, text: bool) -> HelloMsg:
         isinstance(threshold, bool) or not isinstance(threshold, int | float) or not 0 < threshold <= 1
     ):
         raise InvalidField("'target_threshold' must be a score in (0, 1]")
+    recognize = m.get("recognize")
+    if recognize is not None and (not isinstance(recognize, str) or recognize not in RECOGNIZE_RULES):
+        raise InvalidField(f"'recognize' must be one of {', '.join(map(repr, RECOGNIZE_RULES))} (or null: the default)")
     resume = m.get("resume")
     if resume is not None and (not isinstance(resume, str) or not 1 <= len(resume) <= MAX_KEY_CHARS):
         raise InvalidField(f"'resume' must be a drawing key (a string of at most {MAX_KEY_CHARS} characters)")
@@ -298,6 +305,7 @@ def _hello(m: Payload, seq: int | None, limits: Limits, text: bool) -> HelloMsg:
         None if threshold is None else float(threshold),
         resume,
         given,
+        recognize,
     )
 
 
@@ -512,7 +520,7 @@ def guesses(
     ms: float,
     live: bool = False,
     drawing: str | None = None,
-    target: tuple[str, float, int] | None = None,
+    target: tuple[str, float, int, bool] | None = None,
 ) -> Payload:
     msg: Payload = {
         "type": "guesses",
@@ -525,12 +533,13 @@ def guesses(
     if drawing is not None:
         msg["drawing"] = drawing
     if target is not None:
-        msg["target"] = {"word": target[0], "score": score(target[1]), "rank": target[2]}
+        msg["target"] = {"word": target[0], "score": score(target[1]), "rank": target[2], "almost": target[3]}
     return msg
 
 
-def recognized(*, word: str, score_: float, strokes: int, ms: int) -> Payload:
-    return {"type": "recognized", "word": word, "score": score(score_), "strokes": strokes, "ms": ms}
+def recognized(*, word: str, score_: float, strokes: int, ms: int, rule: str) -> Payload:
+    """v1.1 adds ``rule``: the rule (``hello.recognize``) that recognized it."""
+    return {"type": "recognized", "word": word, "score": score(score_), "strokes": strokes, "ms": ms, "rule": rule}
 
 
 def cleared(*, drawing: str | None = None) -> Payload:

@@ -7,11 +7,14 @@ import asyncio
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
 import pytest
 
 from replay_client.client import DoodleClient
 from server import quickdraw
+from server.custom_words import CustomVocabulary
 from server.errors import ErrorCode
+from server.game import ALMOST_RANK, DEFAULT_RULE, Game, Ranking, almost, recognizes
 from server.infer import Classifier, top_k
 from server.render import as_points, render
 from server.resume import ResumeCode
@@ -62,7 +65,7 @@ async def test_welcome_names_features_and_minor_version(srv: ServerProcess) -> N
         w = c.welcome
     assert w["protocol"] == 1 and w["protocol_minor"] == 1
     assert set(w["features"]) == {
-        *("words", "target", "teach", "resume", "submit", "sprite", "delete", "mine", "moderate"),
+        *("words", "target", "recognize", "teach", "resume", "submit", "sprite", "delete", "mine", "moderate"),
     }
     for name in ("max_custom_words", "max_custom_examples_per_word", "max_server_custom_words", "resume_ttl_s"):
         assert name in w["limits"]
@@ -122,15 +125,21 @@ async def test_unknown_words_are_named(srv: ServerProcess) -> None:
         assert ok["words"] is None and ok["target"] is None
 
 
-async def test_target_is_reported_and_recognized_fires_once_for_real_drawings(srv: ServerProcess) -> None:
-    """Every guesses carries the target's score and rank; real raw drawings of the target are recognized
-    once per drawing, right after the first guesses whose target score reaches the threshold, with `ms`
-    in the drawing's own time (from its first point)."""
+@pytest.mark.parametrize("rule", ["score", "top1", None])
+async def test_target_is_reported_and_recognized_fires_once_for_real_drawings(
+    srv: ServerProcess, rule: str | None
+) -> None:
+    """Every guesses carries the target's score, rank and `almost` (top 3, not yet recognized); real raw
+    drawings of the target are recognized once per drawing, right after the first guesses where the rule
+    holds ("score": the score reaches the threshold, as before; "top1", the default: the target leads),
+    naming the rule, with `ms` in the drawing's own time (from its first point)."""
     recognized = 0
+    expected_rule = rule or DEFAULT_RULE
     async with DoodleClient(srv.url) as c:
-        hello = await c.call({"type": "hello", "target": "apple", "top_k": 1})
+        hello = await c.call({"type": "hello", "target": "apple", "top_k": 1, "recognize": rule})
         threshold = hello["target_threshold"]
         assert threshold == pytest.approx(SHIPPED_META["calibration"]["threshold_95"])  # the model's own
+        assert hello["recognize"] == expected_rule
         for d in drawings("apple", 10):
             first_t = d.strokes[0].t[0] if d.strokes[0].t else 0
             expected: list[dict[str, Any]] = []
@@ -140,7 +149,8 @@ async def test_target_is_reported_and_recognized_fires_once_for_real_drawings(sr
                 t = reply["target"]
                 assert t["word"] == "apple" and t["rank"] >= 1 and 0 <= t["score"] <= 1
                 assert (t["rank"] == 1) == (reply["guesses"][0]["word"] == "apple")
-                if t["score"] >= threshold and not expected:
+                holds = t["score"] >= threshold if expected_rule == "score" else t["rank"] == 1
+                if holds and not expected:
                     last_t = max(max(x.t or (0,)) for x in d.strokes[:k])
                     expected.append(
                         {
@@ -149,13 +159,94 @@ async def test_target_is_reported_and_recognized_fires_once_for_real_drawings(sr
                             "score": t["score"],
                             "strokes": k,
                             "ms": last_t - first_t,
+                            "rule": expected_rule,
                         }
                     )
+                assert t["almost"] is (t["rank"] <= ALMOST_RANK and not expected)
             cleared = await c.call({"type": "clear"})  # every recognized of this drawing arrived before this
             assert cleared["type"] == "cleared"
             assert c.recognized == expected
             recognized += len(expected)
     assert recognized >= 3
+
+
+async def test_recognize_rule_is_a_session_setting_and_bad_values_change_nothing(srv: ServerProcess) -> None:
+    """hello.recognize is echoed with the other v1.1 settings, kept until changed (a hello without it keeps
+    it, null restores the default: "score" while the session has its own threshold, else "top1"); a bad
+    value is invalid_field and leaves every setting as it was."""
+    async with DoodleClient(srv.url) as c:
+        h = await c.call({"type": "hello", "target": "apple", "recognize": "score", "target_threshold": 0.5})
+        assert (h["recognize"], h["target_threshold"], h["target"]) == ("score", 0.5, "apple")
+        assert (await c.call({"type": "hello", "top_k": 3}))["recognize"] == "score"
+        bad = await c.call({"type": "hello", "target": "cat", "recognize": "maybe"})
+        assert bad["type"] == "error" and bad["code"] == ErrorCode.INVALID_FIELD and "'recognize'" in bad["message"]
+        h = await c.call({"type": "hello", "top_k": 3})
+        assert (h["recognize"], h["target"]) == ("score", "apple")
+        assert (await c.call({"type": "hello", "recognize": None}))["recognize"] == "score"  # its own threshold
+        h = await c.call({"type": "hello", "target_threshold": None})
+        assert (h["recognize"], h["target_threshold"]) == (DEFAULT_RULE, SHIPPED_META["calibration"]["threshold_95"])
+        assert DEFAULT_RULE == "top1"
+
+
+async def test_a_client_that_sets_its_own_threshold_keeps_the_score_rule(srv: ServerProcess) -> None:
+    """A hello with target_threshold and no recognize (a v1.1 client from before it) gets "score": its
+    threshold still decides; one with neither gets the default."""
+    async with DoodleClient(srv.url) as c:
+        h = await c.call({"type": "hello", "target": "apple", "target_threshold": 0.6})
+        assert (h["recognize"], h["target_threshold"]) == ("score", 0.6)
+    async with DoodleClient(srv.url) as c:
+        assert (await c.call({"type": "hello", "target": "apple"}))["recognize"] == DEFAULT_RULE
+
+
+async def test_top1_ignores_the_threshold_and_score_keeps_it(srv: ServerProcess) -> None:
+    """A drawing whose target leads at a score under target_threshold is recognized by "top1" (the
+    threshold applies to "score" only) and not by "score"."""
+    fired: dict[str, list[list[str]]] = {"top1": [], "score": []}
+    for d in drawings("apple", 3):
+        for rule, seen in fired.items():
+            async with DoodleClient(srv.url) as c:
+                await c.call({"type": "hello", "target": "apple", "recognize": rule, "target_threshold": 1.0})
+                ranks = [(await c.call(stroke_msg(s)))["target"]["rank"] for s in d.strokes]
+                await c.call({"type": "clear"})
+                seen.append([m["rule"] for m in c.recognized])
+                if rule == "top1":
+                    assert seen[-1] == (["top1"] if 1 in ranks else [])
+    assert ["top1"] in fired["top1"]  # some drawing did lead, under a score of 1.0
+    assert fired["score"] == [[]] * len(fired["score"])
+
+
+async def test_top1_is_decided_at_pen_ups_and_score_at_live_guesses_too(srv: ServerProcess) -> None:
+    """A live guess in which the target leads carries `almost` but no `recognized` under "top1"; the pen-up
+    that ends the stroke brings it. Under "score" a live guess past the threshold brings `recognized`."""
+    async with DoodleClient(srv.url) as c:  # a drawing of apple and the first pen-up at which apple leads
+        await c.call({"type": "hello", "target": "apple", "recognize": "score", "target_threshold": 1.0})
+        for d in drawings("apple", 5):
+            ranks = [(await c.call(stroke_msg(s)))["target"]["rank"] for s in d.strokes]
+            await c.call({"type": "clear"})
+            if 1 in ranks:
+                break
+    k = ranks.index(1) + 1
+    async with DoodleClient(srv.url) as c:
+        await c.call({"type": "hello", "target": "apple", "live_ms": 50})
+        for s in d.strokes[: k - 1]:
+            await c.call(stroke_msg(s))
+        last = stroke_msg(d.strokes[k - 1])
+        await c.send({"type": "points", "x": last["x"], "y": last["y"], "t": last["t"]})
+        live = await c.recv()  # the whole stroke drawn, the pen still down: the same picture as pen-up k
+        assert live["type"] == "guesses" and live["live"] and live["target"]["rank"] == 1
+        assert live["target"]["almost"] is True
+        reply = await c.call({"type": "pen_up"})
+        assert reply["target"]["rank"] == 1 and reply["target"]["almost"] is False
+        await c.call({"type": "clear"})
+        assert [(m["strokes"], m["rule"]) for m in c.recognized] == [(k, "top1")]  # at the pen-up, not before
+    async with DoodleClient(srv.url) as c:
+        await c.call(
+            {"type": "hello", "target": "apple", "live_ms": 50, "recognize": "score", "target_threshold": 1e-9}
+        )
+        first = stroke_msg(d.strokes[0])
+        await c.send({"type": "points", "x": first["x"], "y": first["y"], "t": first["t"]})
+        assert (await c.recv())["live"] is True
+        assert (await c.recv())["type"] == "recognized"  # right after the live guess, before any pen-up
 
 
 def records(srv: ServerProcess) -> list[dict[str, Any]]:
@@ -385,3 +476,30 @@ async def test_a_drawing_left_at_a_restart_is_resumed_from_the_history_once(tmp_
         assert len(mine) == 1 and mine[0]["strokes"] == len(d.strokes) and mine[0]["word"] == "bicycle"
     finally:
         second.stop()
+
+
+def test_almost_is_the_top_almost_rank_until_recognized() -> None:
+    """almost: rank 1..ALMOST_RANK (3) and not yet recognized; never once recognized."""
+    assert [almost(r, False) for r in range(1, 6)] == [True, True, True, False, False]
+    assert not any(almost(r, True) for r in range(1, 6))
+    assert ALMOST_RANK == 3
+
+
+def test_recognizes_by_rule_and_the_rule_in_force() -> None:
+    """recognizes: top1 = rank 1 whatever the score, score = the threshold whatever the rank; a word that
+    is not a candidate never; an unknown rule raises. rule_in_force: recognize, else score with an own
+    threshold, else top1."""
+    names = ["cat", "dog", "cow"]
+    scores = np.array([0.3, 0.45, 0.25])
+    ranking = Ranking(names, scores, np.argsort(-scores, kind="stable"))
+    assert [recognizes("top1", ranking, w, 0.4) for w in names] == [False, True, False]
+    assert [recognizes("score", ranking, w, 0.28) for w in names] == [True, True, False]
+    assert not recognizes("top1", ranking, "owl", 0.1) and not recognizes("score", ranking, "owl", 0.1)
+    with pytest.raises(ValueError):
+        recognizes("maybe", ranking, "cat", 0.5)
+    game = Game(CustomVocabulary(reserved=frozenset()))
+    assert game.rule_in_force == DEFAULT_RULE == "top1"
+    game.threshold = 0.5
+    assert game.rule_in_force == "score"
+    game.rule = "top1"
+    assert game.rule_in_force == "top1"

@@ -371,6 +371,23 @@ def test_hello_v11_fields_decode_or_fail_with_a_code(
     assert h.resume == resume
 
 
+@pytest.mark.parametrize("rule", [*protocol.RECOGNIZE_RULES, None])
+def test_hello_recognize_decodes_each_rule_or_null(rule: str | None) -> None:
+    """hello.recognize: each rule (and null, the default) decodes, from msgpack and JSON, and is named in `given`."""
+    for frame in (pack({"type": "hello", "recognize": rule}), json.dumps({"type": "hello", "recognize": rule})):
+        h = protocol.decode(frame, limits=L)
+        assert isinstance(h, protocol.HelloMsg) and h.recognize == rule and h.given == {"recognize"}
+    assert protocol.decode(pack({"type": "hello"}), limits=L).given == frozenset()  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("bad", ["TOP1", "top2", "", " score", 1, True, 0.5, ["top1"], {"rule": "top1"}])
+def test_hello_recognize_refuses_anything_else_as_invalid_field(bad: object) -> None:
+    """hello.recognize that is not one of the rules is invalid_field naming the field and the rules."""
+    with pytest.raises(InvalidField) as e:
+        protocol.decode(pack({"type": "hello", "target": "cat", "recognize": bad}), limits=L)
+    assert "'recognize'" in e.value.message and "'top1'" in e.value.message and "'score'" in e.value.message
+
+
 @settings(max_examples=100, deadline=None)
 @given(
     n=st.integers(0, 22),
@@ -396,10 +413,11 @@ def test_teach_decodes_drawings_within_limits(n: int, points: int, scope: str | 
 
 def test_v11_replies_encode_their_fields() -> None:
     """guesses with a drawing key and target, recognized, cleared, taught, forgotten and welcome's features."""
-    g = protocol.guesses(strokes=2, top=[("cat", 0.5)], ms=1.0, drawing="k", target=("dog", 0.123456, 7))
-    assert g["drawing"] == "k" and g["target"] == {"word": "dog", "score": 0.12346, "rank": 7}
+    g = protocol.guesses(strokes=2, top=[("cat", 0.5)], ms=1.0, drawing="k", target=("dog", 0.123456, 2, True))
+    assert g["drawing"] == "k" and g["target"] == {"word": "dog", "score": 0.12346, "rank": 2, "almost": True}
     assert protocol.guesses(strokes=1, top=[], ms=1.0).keys() == {"type", "strokes", "guesses", "ms"}
-    assert protocol.recognized(word="cat", score_=0.95, strokes=3, ms=1200)["ms"] == 1200
+    r = protocol.recognized(word="cat", score_=0.95, strokes=3, ms=1200, rule="top1")
+    assert r["ms"] == 1200 and r["rule"] == "top1"
     assert protocol.cleared(drawing="k") == {"type": "cleared", "drawing": "k"}
     assert teach_protocol.taught(word="w", examples=3, scope="session")["examples"] == 3
     w = protocol.welcome(session="s", model="m", classes=3, limits={}, features=["words", "resume"])

@@ -53,9 +53,10 @@ def aot_behaviour_exe(behaviour_exe: Path, tmp_path_factory: pytest.TempPathFact
     return folder / behaviour_exe.name
 
 
-def run_fault(exe: Path, server: FaultServer, seconds: float, play: str = "", run: str = "threaded") -> dict[str, Any]:
+def run_fault(exe: Path, server: FaultServer, seconds: float, play: str = "", run: str = "default") -> dict[str, Any]:
     """Runs BehaviourHarness.exe against ``server``; ``play`` (default: the server's mode) says what the game does;
-    ``run`` is ``threaded`` or ``pumped`` (the connection driven from Update, as in WebGL players)."""
+    ``run`` is the transport: ``default`` (ClientWebSocketTransport) or ``lossy`` (sends only when pumped, drops
+    its queue on Dispose)."""
     r = subprocess.run(
         ["mono", str(exe), "fault", server.url, play or server.mode, str(seconds), run],
         capture_output=True,
@@ -75,7 +76,7 @@ def hang() -> Iterator[FaultServer]:
         yield s
 
 
-@pytest.mark.parametrize("run", ["threaded", "pumped"])
+@pytest.mark.parametrize("run", ["default", "lossy"])
 def test_a_server_that_stops_answering_is_noticed_by_the_reply_timeout_and_the_keep_alive(
     behaviour_exe: Path, hang: FaultServer, run: str
 ) -> None:
@@ -92,23 +93,22 @@ def test_a_server_that_stops_answering_is_noticed_by_the_reply_timeout_and_the_k
     assert s["states"][:4] == ["Connecting", "Connected", "Disconnected", "Connecting"], s
 
 
-@pytest.mark.parametrize("run", ["threaded", "pumped"])
+@pytest.mark.parametrize("run", ["default", "lossy"])
 def test_close_after_welcome_backs_off_instead_of_a_reconnect_storm(behaviour_exe: Path, run: str) -> None:
-    """Connections closing right after welcome: waits double (0.1, 0.2, 0.4, 0.8 s), not a retry every 0.1 s."""
+    """Connections closing right after welcome: decorrelated waits (0.1 s to 3x the last), not one every 0.1 s."""
     with FaultServer("close") as server:
         s = run_fault(behaviour_exe, server, 6, run=run)
     # Measured by the server, from its close to the next connection: never shorter than the client's
     # delay, whatever the load. Lower bounds of each delay with 20 % jitter: 0.08, 0.16, 0.32, 0.64 s.
     waits = server.gaps_s
     assert len(waits) >= 4, (waits, s)
-    for i, floor in enumerate([0.08, 0.16, 0.32, 0.64]):
-        assert waits[i] >= floor, (i, waits)
-    assert s["connecting"] <= 10, s  # doubling to 1.6 s allows 7 in 6 s; a storm at 0.1 s would make about 60
+    assert all(w >= 0.1 for w in waits), waits  # never under Initial
+    assert s["connecting"] <= 20, s  # the waits grow about 1.5x a step; a storm at 0.1 s would make about 60
     # The server's close (1000) is seen; a send racing with it may end one as a send failure instead.
     assert sum(e["code"] == 1000 for e in s["ends"]) >= len(waits) // 2, s
 
 
-@pytest.mark.parametrize("run", ["threaded", "pumped"])
+@pytest.mark.parametrize("run", ["default", "lossy"])
 def test_a_1009_close_backs_off_harder(behaviour_exe: Path, run: str) -> None:
     """A close with 1009 (message too big) skips two doublings: the first wait is at least 0.32 s, not 0.08 s."""
     with FaultServer("too_big") as server:
@@ -118,16 +118,15 @@ def test_a_1009_close_backs_off_harder(behaviour_exe: Path, run: str) -> None:
     assert all(got and got[0] == "hello" for got in server.received if got), server.received
 
 
-@pytest.mark.parametrize("run", ["threaded", "pumped"])
-def test_disabling_sends_what_is_queued_before_closing(behaviour_exe: Path, run: str) -> None:
-    """A stroke sent just before OnDisable (a scene change) reaches the server: the close flushes the queue."""
+def test_disabling_sends_what_is_queued_before_closing(behaviour_exe: Path) -> None:
+    """A stroke sent just before OnDisable (a scene change) reaches the server: the disposed transport drains."""
     with FaultServer("record") as server:
-        s = run_fault(behaviour_exe, server, 10, play="flush", run=run)
+        s = run_fault(behaviour_exe, server, 10, play="flush")
     assert s["connected"] == 1, s
     assert "stroke" in server.received[0], server.received
 
 
-@pytest.mark.parametrize("compiled", ["jit", "full_aot", "pumped", "pumped_full_aot"])
+@pytest.mark.parametrize("compiled", ["jit", "full_aot", "lossy", "lossy_full_aot"])
 def test_pause_and_resume_continue_the_drawing_and_the_awaitable_calls_answer(
     request: pytest.FixtureRequest, compiled: str, server: ServerProcess
 ) -> None:
@@ -138,7 +137,7 @@ def test_pause_and_resume_continue_the_drawing_and_the_awaitable_calls_answer(
     else:
         cmd, env = ["mono", str(request.getfixturevalue("behaviour_exe"))], None
     r = subprocess.run(
-        [*cmd, "resume", server.url, "pumped" if compiled.startswith("pumped") else "threaded"],
+        [*cmd, "resume", server.url, "lossy" if compiled.startswith("lossy") else "default"],
         capture_output=True,
         text=True,
         timeout=120,
@@ -163,3 +162,16 @@ def test_pause_and_resume_continue_the_drawing_and_the_awaitable_calls_answer(
     assert s["submit_async"] == "saved", s
     assert isinstance(s["sprite_async"], int) and s["sprite_async"] > 8, s
     assert s["not_connected_throws"] and s["errors"] == [], s
+    assert s["off_thread_stroke_throws"], s  # BeginStroke/AddPoint are main-thread only, and checked
+
+
+@pytest.mark.parametrize("run", ["default", "lossy"])
+def test_pausing_right_after_a_stroke_loses_nothing_with_a_transport_that_does_not_drain(
+    behaviour_exe: Path, run: str
+) -> None:
+    """Paused in the frame a stroke is queued: the close is pumped until Closed, not disposed at once (0.2.0's bug)."""
+    with FaultServer("record") as server:
+        s = run_fault(behaviour_exe, server, 10, play="pause_flush", run=run)
+    assert s["connected"] == 1, s
+    assert "stroke" in server.received[0], server.received
+    assert s["lossy_dropped"] == 0, s  # nothing was left in a LossyTransport when it was disposed

@@ -14,7 +14,7 @@ import pytest
 
 from replay_client.client import DoodleClient
 from server import quickdraw
-from tests.conftest import CHROMIUM, RAW, ROOT, SHIPPED_META, ServerProcess, http_get
+from tests.conftest import CHROMIUM, RAW, ROOT, ServerProcess, http_get
 
 get = http_get
 
@@ -485,11 +485,10 @@ def test_everything_in_the_sketchpad_works_by_keyboard_with_a_visible_focus(serv
 
 # ---------------------------------------------------------------- issue 15: play mode
 
-#: Words whose first raw drawing the shipped model recognizes (score past threshold_95), and
-#: one it does not (bicycle: it reads motorbike), so a game sees both endings.
+#: Words whose first raw drawing the shipped model recognizes (by the default rule, "top1": the word
+#: leads at some guess), and one it does not (bicycle: it reads motorbike; bicycle's best score is 0.26),
+#: so a game sees both endings.
 GAME_WORDS = ["angel", "axe", "backpack", "eye", "flying saucer", "bicycle"]
-#: The shipped model's default `recognized` threshold (model.json), which a recognized round's meter reaches.
-RECOGNIZED_AT = SHIPPED_META["calibration"]["threshold_95"]
 
 
 def test_a_whole_game_with_real_drawings_recognized_rounds_summary_and_axe(a11y_page: Page) -> None:
@@ -523,7 +522,7 @@ def test_a_whole_game_with_real_drawings_recognized_rounds_summary_and_axe(a11y_
                 assert title == "Recognized!", (word, page.locator("#game-card-text").inner_text())
                 article = "an" if word[0] in "aeiou" else "a"
                 assert page.locator("#game-card-text").inner_text() == f"Oh, I know, it's {article} {word}!"
-                assert page.locator("#target-meter").evaluate("m => m.value") >= RECOGNIZED_AT
+                assert page.locator("#target-meter").evaluate("m => m.value") > 0  # the target led: top1
             if i == 1:
                 assert axe_violations(page) == []
         page.wait_for_function("window.doodle.game.results.every(r => r.id)", timeout=10_000)

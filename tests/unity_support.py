@@ -27,6 +27,8 @@ HARNESS = ROOT / "tests" / "unity" / "Harness.cs"
 BEHAVIOUR_HARNESS = ROOT / "tests" / "unity" / "BehaviourHarness.cs"
 STUB = ROOT / "tests" / "unity" / "UnityEngineStub.cs"
 SAMPLE = UNITY / "Samples~" / "DrawWithMouse"
+GAME_SAMPLE = UNITY / "Samples~" / "DoodleToLife"
+SAMPLES = (SAMPLE, GAME_SAMPLE)
 
 
 def mcs(*args: str) -> subprocess.CompletedProcess[str]:
@@ -38,8 +40,8 @@ def mcs(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def sources() -> tuple[list[Path], list[Path]]:
-    """The runtime's and the sample's C# files split into (plain .NET, needs UnityEngine)."""
-    files = sorted([*(UNITY / "Runtime").rglob("*.cs"), *SAMPLE.rglob("*.cs")])
+    """The runtime's and the samples' C# files split into (plain .NET, needs UnityEngine)."""
+    files = sorted([*(UNITY / "Runtime").rglob("*.cs"), *(f for sample in SAMPLES for f in sample.rglob("*.cs"))])
     engine = [f for f in files if re.search(r"^\s*using\s+UnityEngine\b", f.read_text(encoding="utf-8"), re.M)]
     return [f for f in files if f not in engine], engine
 

@@ -2,7 +2,9 @@
 // Runtime files, it plays Unity's part (OnEnable, an Update every 10 ms on the main thread,
 // OnDisable) and reports, one JSON object per line, what the behaviour raised and on which thread.
 //
-//   (every mode takes a last argument "pumped": the behaviour then runs pumped, as in WebGL)
+//   (every mode takes a last argument, the transport: "default" (ClientWebSocketTransport, made by the
+//   behaviour) or "lossy" (LossyTransport: sends only when pumped and drops its queue on Dispose, as a
+//   NativeWebSocket adapter may))
 //   BehaviourHarness.exe restart URL      connect; print "connected"; wait for "restarted" on stdin while
 //                                         the test restarts the server; expect a reconnect; print a summary
 //   BehaviourHarness.exe fault URL MODE S  against a fault-injection server (tests/test_unity_faults.py):
@@ -26,11 +28,11 @@ internal static class BehaviourHarness
     private static readonly System.Diagnostics.Stopwatch Clock = System.Diagnostics.Stopwatch.StartNew();
     private static int _offMainThread;
 
-    private static bool _pumped; // a last argument "pumped": the behaviour runs pumped, as in WebGL
+    private static bool _lossy; // a last argument "lossy": the behaviour's transports are LossyTransports
 
     private static int Main(string[] args)
     {
-        _pumped = args[args.Length - 1] == "pumped";
+        _lossy = args[args.Length - 1] == "lossy";
         switch (args[0])
         {
             case "restart": return Restart(args[1]);
@@ -40,12 +42,73 @@ internal static class BehaviourHarness
         }
     }
 
-    // A behaviour as the game gets it; pumped over ClientWebSocketTransport (all from Update, as in WebGL) when asked.
+    // A behaviour as the game gets it; over LossyTransports when asked.
     private static DoodleStreamBehaviour NewBehaviour()
     {
         var behaviour = new DoodleStreamBehaviour();
-        if (_pumped) behaviour.TransportFactory = () => new ClientWebSocketTransport();
+        if (_lossy) behaviour.TransportFactory = () => new LossyTransport();
         return behaviour;
+    }
+
+    /// <summary>A transport that does not drain on Dispose: frames wait in its own queue until it is pumped
+    /// (TryReceive), and Dispose drops what is still there and aborts the socket. A client that disposes
+    /// it right after Close loses the last frames; one that pumps the close until Closed loses nothing.</summary>
+    private sealed class LossyTransport : IDoodleTransport
+    {
+        private readonly ClientWebSocketTransport _inner = new ClientWebSocketTransport();
+        private readonly Queue<byte[]> _queue = new Queue<byte[]>();
+        private bool _closeWanted, _closeForwarded;
+        private int _closeCode;
+        private string _closeReason;
+        public static int Dropped;
+
+        public long BufferedBytes { get { return _inner.BufferedBytes + _queue.Sum(f => (long)f.Length); } }
+        public void Connect(Uri url, string token, int maxMessageBytes) { _inner.Connect(url, token, maxMessageBytes); }
+
+        public void Send(byte[] buffer, int offset, int count)
+        {
+            if (_closeWanted) throw new InvalidOperationException("closing");
+            var copy = new byte[count];
+            Buffer.BlockCopy(buffer, offset, copy, 0, count);
+            _queue.Enqueue(copy);
+        }
+
+        public void Close(int code, string reason)
+        {
+            _closeWanted = true;
+            _closeCode = code;
+            _closeReason = reason;
+        }
+
+        public bool TryReceive(out TransportEvent e)
+        {
+            try
+            {
+                while (_queue.Count > 0)
+                {
+                    var f = _queue.Peek();
+                    _inner.Send(f, 0, f.Length);
+                    _queue.Dequeue();
+                }
+            }
+            catch (InvalidOperationException)
+            {
+                // not open yet: they wait
+            }
+            if (_closeWanted && !_closeForwarded && _queue.Count == 0)
+            {
+                _closeForwarded = true;
+                _inner.Close(_closeCode, _closeReason);
+            }
+            return _inner.TryReceive(out e);
+        }
+
+        public void Dispose()
+        {
+            Dropped += _queue.Count;
+            _queue.Clear();
+            _inner.Dispose(); // never asked to close (when the close was not forwarded): aborted at once
+        }
     }
 
     private static int Restart(string url)
@@ -63,25 +126,25 @@ internal static class BehaviourHarness
         double endedAt = -1;
         var guesses = new List<GuessesMessage>();
         int disconnects = 0, failures = 0, onGuessesUnityEvent = 0;
-        b.Connected += w => { Note("connected"); sessions.Add(w.Session); };
-        b.Disconnected += d => { Note("disconnected"); disconnects++; endedAt = Clock.Elapsed.TotalSeconds; };
-        b.ConnectionFailed += e => { Note("failed"); failures++; endedAt = Clock.Elapsed.TotalSeconds; };
-        b.ConnectionStateChanged += s =>
+        b.Session.Connected += w => { Note("connected"); sessions.Add(w.Session); };
+        b.Session.Disconnected += d => { Note("disconnected"); disconnects++; endedAt = Clock.Elapsed.TotalSeconds; };
+        b.Session.ConnectionFailed += e => { Note("failed"); failures++; endedAt = Clock.Elapsed.TotalSeconds; };
+        b.Session.ConnectionStateChanged += s =>
         {
             Note("state " + s);
             if (s == ConnectionState.Connecting && endedAt >= 0) waits.Add(Clock.Elapsed.TotalSeconds - endedAt);
         };
-        b.GuessesReceived += g => { Note("guesses"); guesses.Add(g); };
+        b.Session.GuessesReceived += g => { Note("guesses"); guesses.Add(g); };
         // Throwing handlers (a C# one, a UnityEvent listener) must not keep the message from the others.
-        b.GuessesReceived += g => { throw new InvalidOperationException("a game handler that throws"); };
+        b.Session.GuessesReceived += g => { throw new InvalidOperationException("a game handler that throws"); };
         int afterThrowingHandler = 0, topGuessEvents = 0;
-        b.GuessesReceived += g => afterThrowingHandler++;
+        b.Session.GuessesReceived += g => afterThrowingHandler++;
         var unityEvent = (GuessesEvent)Get(b, "onGuesses");
         unityEvent.AddListener(g => { Note("unity event"); onGuessesUnityEvent++; });
         unityEvent.AddListener(g => { throw new InvalidOperationException("an Inspector listener that throws"); });
         ((TextEvent)Get(b, "onTopGuess")).AddListener(w => topGuessEvents++); // raised after onGuesses
 
-        long? notConnected = b.PenUp(); // before OnEnable: no connection, no exception
+        long? notConnected = b.Session.PenUp(); // before OnEnable: no connection, no exception
         var clamps = new List<int>();
         foreach (int ms in new[] { 10, 99999, -5, 120 })
         {
@@ -91,13 +154,13 @@ internal static class BehaviourHarness
         b.LiveMs = 0;
         Call(b, "OnEnable");
         Pump(b, () => sessions.Count == 1, 20);
-        var seq = b.SendStroke(new float[] { 0, 50, 100 }, new float[] { 0, 80, 0 });
+        var seq = b.Session.SendStroke(new float[] { 0, 50, 100 }, new float[] { 0, 80, 0 });
         Pump(b, () => guesses.Count == 1, 20);
         var upSince = Clock.Elapsed.TotalSeconds;
         Pump(b, () => Clock.Elapsed.TotalSeconds - upSince > 0.6, 5); // up long enough to count as good: back-off resets
         // A stroke is in progress when the server goes away; the player keeps drawing through the outage.
         float px = 0;
-        b.SendPoint(px, 10);
+        b.Session.SendPoint(px, 10);
         Emit("connected", null);
 
         // The test stops the server, starts it again on the same port and then writes a line.
@@ -105,13 +168,13 @@ internal static class BehaviourHarness
         int failuresBefore = failures;
         var restarted = new ManualResetEventSlim();
         new Thread(() => { Console.In.ReadLine(); restarted.Set(); }) { IsBackground = true }.Start();
-        Pump(b, () => restarted.IsSet && sessions.Count == 2, 90, () => { if (px < 200) b.SendPoint(px += 1, 10 + px / 2); });
+        Pump(b, () => restarted.IsSet && sessions.Count == 2, 90, () => { if (px < 200) b.Session.SendPoint(px += 1, 10 + px / 2); });
         // The behaviour replayed the finished stroke and the one in progress before publishing the new
         // connection: the pen-up ends stroke 2, and the next stroke is the third.
-        b.SendPoint(px + 5, 20);
-        b.PenUp();
+        b.Session.SendPoint(px + 5, 20);
+        b.Session.PenUp();
         Pump(b, () => guesses.Count == 3, 20);
-        var seq2 = b.SendStroke(new float[] { 0, 50, 100 }, new float[] { 0, 80, 0 });
+        var seq2 = b.Session.SendStroke(new float[] { 0, 50, 100 }, new float[] { 0, 80, 0 });
         Pump(b, () => guesses.Count == 4, 20);
         Call(b, "OnDisable");
         Call(b, "Update");
@@ -157,31 +220,38 @@ internal static class BehaviourHarness
         long? penUpSeq = null;
         double disabledAt = -1;
         var states = new List<string>();
-        b.Disconnected += d =>
+        b.Session.Disconnected += d =>
         {
             ends.Add("{\"code\":" + (d.CloseStatus.HasValue ? ((int)d.CloseStatus.Value).ToString() : "null")
                 + ",\"error\":" + (d.Error == null ? "null" : "\"" + d.Error.GetType().Name + "\"")
                 + ",\"reason\":\"" + Escape(d.Reason) + "\"}");
             endedAt = Clock.Elapsed.TotalSeconds;
         };
-        b.ConnectionFailed += e => endedAt = Clock.Elapsed.TotalSeconds;
-        b.ConnectionStateChanged += st =>
+        b.Session.ConnectionFailed += e => endedAt = Clock.Elapsed.TotalSeconds;
+        b.Session.ConnectionStateChanged += st =>
         {
             states.Add(st.ToString());
             if (st != ConnectionState.Connecting) return;
             connecting++;
             if (endedAt >= 0) waits.Add(Clock.Elapsed.TotalSeconds - endedAt);
         };
-        b.Connected += w =>
+        b.Session.Connected += w =>
         {
             connected++;
             // The first connection sends a pen-up the server never answers; the second stays idle,
             // so only the keep-alive can find out that the server stopped answering.
-            if (connected == 1 && mode == "hang") penUpSeq = b.PenUp();
+            if (connected == 1 && mode == "hang") penUpSeq = b.Session.PenUp();
+            if (connected == 1 && mode == "pause_flush")
+            {
+                // Queued in the frame the app is paused: closed politely, pumped by the next Updates.
+                b.Session.SendStroke(new float[] { 0, 50, 100 }, new float[] { 0, 80, 0 });
+                Call(b, "OnApplicationPause", true);
+                disabledAt = Clock.Elapsed.TotalSeconds;
+            }
             if (connected == 1 && mode == "flush")
             {
                 // Queued just before the component is disabled (a scene change): it must still go out.
-                b.SendStroke(new float[] { 0, 50, 100 }, new float[] { 0, 80, 0 });
+                b.Session.SendStroke(new float[] { 0, 50, 100 }, new float[] { 0, 80, 0 });
                 Call(b, "OnDisable");
                 disabledAt = Clock.Elapsed.TotalSeconds;
             }
@@ -200,6 +270,7 @@ internal static class BehaviourHarness
         Field(o, "ends", "[" + string.Join(",", ends) + "]");
         Field(o, "states", "[" + string.Join(",", states.Select(x => "\"" + x + "\"")) + "]");
         Field(o, "off_main_thread", _offMainThread.ToString());
+        Field(o, "lossy_dropped", LossyTransport.Dropped.ToString());
         o.Append('}');
         Console.WriteLine(o);
         return 0;
@@ -217,15 +288,15 @@ internal static class BehaviourHarness
         var recognized = new List<RecognizedMessage>();
         var hellos = new List<HelloMessage>();
         var errors = new List<string>();
-        b.Connected += w => { Note("connected"); welcomes.Add(w); };
-        b.GuessesReceived += g => { Note("guesses"); guesses.Add(g); };
-        b.Recognized += r => { Note("recognized"); recognized.Add(r); };
-        b.ErrorReceived += e => errors.Add(e.Code);
-        b.MessageReceived += m => { if (m is HelloMessage) hellos.Add((HelloMessage)m); };
+        b.Session.Connected += w => { Note("connected"); welcomes.Add(w); };
+        b.Session.GuessesReceived += g => { Note("guesses"); guesses.Add(g); };
+        b.Session.Recognized += r => { Note("recognized"); recognized.Add(r); };
+        b.Session.ErrorReceived += e => errors.Add(e.Code);
+        b.Session.MessageReceived += m => { if (m is HelloMessage) hellos.Add((HelloMessage)m); };
         Call(b, "OnEnable");
         Pump(b, () => welcomes.Count == 1, 20);
         // A threshold this low is reached by any drawing: Recognized follows the first guesses.
-        var targetTask = b.SetTargetAsync("cat", 1e-6);
+        var targetTask = b.Session.SetTargetAsync("cat", 1e-6);
         Pump(b, () => targetTask.IsCompleted, 20);
         DrawStroke(b, 0, guesses, 1);
         DrawStroke(b, 1, guesses, 2);
@@ -257,19 +328,28 @@ internal static class BehaviourHarness
         }
 
         // Awaitable calls: a third stroke, then submit and sprite.
-        b.SendPoints(new float[] { 10, 60, 110 }, new float[] { 100, 20, 100 }, new long[] { 5000, 5040, 5080 });
-        var penUp = b.PenUpAsync();
+        b.Session.SendPoints(new float[] { 10, 60, 110 }, new float[] { 100, 20, 100 }, new long[] { 5000, 5040, 5080 });
+        var penUp = b.Session.PenUpAsync();
         Pump(b, () => penUp.IsCompleted, 20);
-        var submit = b.SubmitAsync("cat");
+        var submit = b.Session.SubmitAsync("cat");
         Pump(b, () => submit.IsCompleted, 20);
-        var sprite = b.SpriteAsync(64, "#ff0000", 3f);
+        var sprite = b.Session.SpriteAsync(64, "#ff0000", 3f);
         Pump(b, () => sprite.IsCompleted, 20);
         Call(b, "OnDisable");
         Call(b, "Update");
+        // The stroke helpers read Screen and Time: main thread only, and they say so off it.
+        bool offThreadThrows = false;
+        var other = new Thread(() =>
+        {
+            try { b.AddPoint(new UnityEngine.Vector2(1, 2)); }
+            catch (InvalidOperationException) { offThreadThrows = true; }
+        });
+        other.Start();
+        other.Join();
         bool notConnectedThrows = false;
         try
         {
-            b.PenUpAsync();
+            b.Session.PenUpAsync();
         }
         catch (InvalidOperationException)
         {
@@ -298,6 +378,7 @@ internal static class BehaviourHarness
         Field(o, "submit_async", Outcome(submit));
         Field(o, "sprite_async", sprite.Status == System.Threading.Tasks.TaskStatus.RanToCompletion ? sprite.Result.Png.Length.ToString() : Outcome(sprite));
         Field(o, "not_connected_throws", notConnectedThrows ? "true" : "false");
+        Field(o, "off_thread_stroke_throws", offThreadThrows ? "true" : "false");
         Field(o, "errors", "[" + string.Join(",", errors.Select(e => "\"" + e + "\"")) + "]");
         Field(o, "off_main_thread", _offMainThread.ToString());
         o.Append('}');

@@ -5,8 +5,13 @@
 //   Harness.exe encode OUT                  the fixed sample value, encoded by MsgPackCodec -> OUT
 //   Harness.exe roundtrip IN OUT            decode IN with MsgPackCodec, encode it again -> OUT
 //   Harness.exe reject IN                   IN holds one hex input per line; reports how each decodes
-//   Harness.exe backoff                     delays of a seeded Backoff(0.5 s, 8 s, jitter 0.2)
+//   Harness.exe backoff                     delays of a seeded Backoff(0.5 s, 8 s)
+//   Harness.exe stampede N DOWN_S           N clients dropped by a server restart: the busiest 50 ms of reconnects
 //   Harness.exe session URL DRAWING PACE_MS stream DRAWING (JSON: [[xs, ys, ts], ...]) point by point
+//   Harness.exe alloc URL                   bytes a DoodleSession allocates on the pumping thread: per frame idle and
+//                                           drawing, per received guesses (GC.GetAllocatedBytesForCurrentThread)
+//   Harness.exe behaviours                  the DoodleToLife sample's word -> behaviour table, bodies and forces
+//   Harness.exe outline IN W H MAX          the sample's outline (convex hull, MAX corners) of IN (W x H alpha bytes)
 //   Harness.exe token URL TOKEN             connect with DoodleClient.Token (a header), then without
 //   Harness.exe token_url URL TOKEN         the URL the WebGL transport opens (token in the query)
 //   Harness.exe pumped URL                  a pumped DoodleClient over ClientWebSocketTransport, driven from
@@ -38,9 +43,13 @@ internal static class Harness
                 case "roundtrip": File.WriteAllBytes(args[2], MsgPackCodec.Serialize(MsgPackCodec.Deserialize(File.ReadAllBytes(args[1])))); return 0;
                 case "reject": Reject(args[1]); return 0;
                 case "backoff": BackoffDelays(); return 0;
+                case "stampede": Stampede(int.Parse(args[1], CultureInfo.InvariantCulture), double.Parse(args[2], CultureInfo.InvariantCulture)); return 0;
                 case "session": return Session(args[1], args[2], int.Parse(args[3], CultureInfo.InvariantCulture));
                 case "token": return TokenHeader(args[1], args[2]);
                 case "pumped": return Pumped(args[1]);
+                case "alloc": return Allocations(args[1]);
+                case "behaviours": Behaviours(); return 0;
+                case "outline": Outline(args[1], int.Parse(args[2], CultureInfo.InvariantCulture), int.Parse(args[3], CultureInfo.InvariantCulture), int.Parse(args[4], CultureInfo.InvariantCulture)); return 0;
                 case "token_url": Console.WriteLine(DoodleTransportUrls.WithToken(new Uri(args[1]), args[2])); return 0;
                 default:
                     Console.Error.WriteLine("usage: Harness.exe encode|roundtrip|reject|backoff|session ...");
@@ -113,11 +122,76 @@ internal static class Harness
 
     private static void BackoffDelays()
     {
-        var b = new Backoff(TimeSpan.FromSeconds(0.5), TimeSpan.FromSeconds(8), 0.2, 7);
+        var b = new Backoff(TimeSpan.FromSeconds(0.5), TimeSpan.FromSeconds(8), 7);
         var delays = new List<object>();
-        for (int i = 0; i < 8; i++) delays.Add(b.Next().TotalSeconds);
+        for (int i = 0; i < 12; i++) delays.Add(b.Next().TotalSeconds);
         b.Reset();
-        Emit(new Dictionary<string, object> { { "delays", delays }, { "after_reset", b.Next().TotalSeconds } });
+        double afterReset = b.Next().TotalSeconds;
+        b.Escalate(2);
+        double escalated = b.Next().TotalSeconds;
+        var restart = new List<object>();
+        for (int i = 0; i < 200; i++) restart.Add(new Backoff(TimeSpan.FromSeconds(0.5), TimeSpan.FromSeconds(30)).NextAfterRestart().TotalSeconds);
+        Emit(new Dictionary<string, object>
+        {
+            { "delays", delays }, { "after_reset", afterReset }, { "escalated", escalated }, { "after_restart", restart },
+        });
+    }
+
+    /// <summary>10,000 clients dropped at once by a server restart (close 1001), the server down for DOWN_S:
+    /// each waits its first delay, fails while the server is down and backs off, then connects. Prints the
+    /// largest share of reconnects (and of all attempts) in any 50 ms window, for this Backoff and for the
+    /// 0.2.0 one (each delay x 0.8-1.0, the first one Initial).</summary>
+    private static void Stampede(int clients, double downS)
+    {
+        var initial = TimeSpan.FromSeconds(0.5);
+        var max = TimeSpan.FromSeconds(30);
+        var rng = new Random(11);
+        var schemes = new Dictionary<string, object>();
+        foreach (var scheme in new[] { "decorrelated", "v0.2" })
+        {
+            var connects = new List<double>();
+            var attempts = new List<double>();
+            for (int c = 0; c < clients; c++)
+            {
+                var b = new Backoff(initial, max);
+                int attempt = 0;
+                double t = scheme == "v0.2" ? OldDelay(initial, max, attempt++, rng) : b.NextAfterRestart().TotalSeconds;
+                while (true)
+                {
+                    attempts.Add(t);
+                    if (t >= downS) break;
+                    t += scheme == "v0.2" ? OldDelay(initial, max, attempt++, rng) : b.Next().TotalSeconds; // refused at once
+                }
+                connects.Add(t);
+            }
+            schemes[scheme] = new Dictionary<string, object>
+            {
+                { "busiest_connects", Busiest(connects, 0.05) / clients },
+                { "busiest_attempts", Busiest(attempts, 0.05) / clients },
+                { "attempts", attempts.Count },
+                { "last_connect_s", connects.Max() },
+            };
+        }
+        Emit(new Dictionary<string, object> { { "clients", clients }, { "down_s", downS }, { "schemes", schemes } });
+    }
+
+    private static double OldDelay(TimeSpan initial, TimeSpan max, int attempt, Random rng)
+    {
+        double baseS = Math.Min(initial.TotalSeconds * Math.Pow(2, Math.Min(attempt, 30)), max.TotalSeconds);
+        return baseS * (1 - 0.2 * rng.NextDouble());
+    }
+
+    // The most of `times` in any window [t, t + width): a sliding window over the sorted times.
+    private static double Busiest(List<double> times, double width)
+    {
+        var sorted = times.OrderBy(x => x).ToArray();
+        int best = 0, lo = 0;
+        for (int hi = 0; hi < sorted.Length; hi++)
+        {
+            while (sorted[hi] - sorted[lo] >= width) lo++;
+            best = Math.Max(best, hi - lo + 1);
+        }
+        return best;
     }
 
     // ------------------------------------------------------------------ live session
@@ -126,6 +200,133 @@ internal static class Harness
     private static int _liveGuesses;
 
     /// <summary>Connects with the token in the Authorization header (not in the URL), then without any.</summary>
+    // ------------------------------------------------------------------ the DoodleToLife sample's plain C#
+
+    private static void Behaviours()
+    {
+        var table = new Dictionary<string, object>();
+        foreach (var kv in Doodlestream.Samples.DoodleBehaviours.Words) table[kv.Key] = kv.Value.ToString();
+        var bodies = new Dictionary<string, object>();
+        foreach (var word in new[] { "bird", "Hot Air Balloon ", "wheel", "anvil", "house", "", null })
+        {
+            var b = Doodlestream.Samples.DoodleBehaviours.BodyFor(word);
+            // Average force over one second of physics steps (50 Hz), for a body of its mass at rest, under -9.81 m/s^2.
+            double fx = 0, fy = 0;
+            for (int step = 0; step < 50; step++)
+            {
+                float x, y;
+                Doodlestream.Samples.DoodleBehaviours.Force(b, b.Mass, -9.81f, 0f, step / 50f, out x, out y);
+                fx += x / 50;
+                fy += y / 50;
+            }
+            bodies[word ?? "null"] = new Dictionary<string, object>
+            {
+                { "motion", b.Motion.ToString() }, { "mass", b.Mass }, { "gravity", b.GravityScale }, { "round", b.Round },
+                { "spin", b.Spin }, { "drag", b.LinearDrag }, { "mean_force_x", fx }, { "mean_force_y", fy },
+                { "weight", b.Mass * 9.81 * b.GravityScale },
+            };
+        }
+        Emit(new Dictionary<string, object> { { "table", table }, { "bodies", bodies } });
+    }
+
+    private static void Outline(string path, int width, int height, int maxPoints)
+    {
+        var alpha = File.ReadAllBytes(path);
+        var hull = Doodlestream.Samples.DoodleOutline.Hull(alpha, width, height, 16, maxPoints);
+        var local = Doodlestream.Samples.DoodleOutline.ToLocal(hull, width, height, width / 2f);
+        Emit(new Dictionary<string, object>
+        {
+            { "hull", hull.Select(v => (object)(double)v).ToList() }, { "area", Doodlestream.Samples.DoodleOutline.Area(hull) },
+            { "local", local.Select(v => (object)(double)v).ToList() }, { "radius", (double)Doodlestream.Samples.DoodleOutline.Radius(local) },
+        });
+    }
+
+    // ------------------------------------------------------------------ allocations
+
+    /// <summary>A session over ClientWebSocketTransport against the live server, pumped from this thread
+    /// as Update would: the bytes this thread allocates per frame idle, per frame while drawing (two
+    /// points a frame, sent as one message), and per received guesses (decoded and raised).</summary>
+    private static int Allocations(string url)
+    {
+        var session = new DoodleSession { ServerUrl = url, KeepAliveInterval = TimeSpan.Zero, ReplyTimeout = TimeSpan.FromSeconds(60) };
+        int guesses = 0, faults = 0;
+        session.GuessesReceived += g => guesses++;
+        session.Faulted += e => faults++;
+        Func<double> now = () => PumpClock.Elapsed.TotalSeconds;
+        session.Start(now());
+        double deadline = now() + 20;
+        while (!session.IsConnected)
+        {
+            if (now() > deadline) throw new TimeoutException("alloc: no connection");
+            session.Pump(now());
+            Thread.Sleep(2);
+        }
+        const int Warm = 200, Frames = 400;
+        Action idle = () => { session.Pump(now()); session.FlushPoints(); };
+        float x = 0;
+        Action draw = () =>
+        {
+            session.AddPoint(x += 1.5f, 100 + (x % 40), now());
+            session.AddPoint(x += 1.5f, 100 + (x % 40), now());
+            session.Pump(now());
+            session.FlushPoints();
+        };
+        double idleB = PerFrame(idle, Warm, Frames);
+        // Steady state: a game plays rounds; the first round's strokes grow their lists, later ones reuse them.
+        session.BeginStroke(0, 100, now());
+        PerFrame(draw, Warm + Frames, 0);
+        session.EndStroke();
+        session.Clear();
+        x = 0;
+        session.BeginStroke(0, 100, now());
+        double drawB = PerFrame(draw, Warm, Frames);
+        session.EndStroke();
+        // Guesses: the reply to a pen-up, decoded and raised inside Pump; only the pumps are measured.
+        long bytes = 0;
+        int rounds = 0;
+        for (int round = 0; round < 40; round++)
+        {
+            int before = guesses;
+            session.BeginStroke(10 + round, 10, now());
+            session.AddPoint(60 + round, 80, now());
+            session.EndStroke();
+            deadline = now() + 20;
+            while (guesses == before)
+            {
+                if (now() > deadline) throw new TimeoutException("alloc: no guesses");
+                long a = GC.GetAllocatedBytesForCurrentThread();
+                session.Pump(now());
+                bytes += GC.GetAllocatedBytesForCurrentThread() - a;
+                Thread.Sleep(1);
+            }
+            if (round >= 10) rounds++; // the first ones fill the word cache
+            else bytes = 0;
+        }
+        Emit(new Dictionary<string, object>
+        {
+            { "event", "alloc" }, { "idle_bytes_per_frame", idleB }, { "drawing_bytes_per_frame", drawB },
+            { "bytes_per_guesses", (double)bytes / rounds }, { "guesses", guesses }, { "faults", faults }, { "frames", Frames },
+        });
+        session.Dispose();
+        return 0;
+    }
+
+    // Bytes this thread allocates per call of frame(), after `warm` calls; a frame every 2 ms.
+    private static double PerFrame(Action frame, int warm, int frames)
+    {
+        for (int i = 0; i < warm; i++) { frame(); Thread.Sleep(2); }
+        long total = 0;
+        if (frames == 0) return 0;
+        for (int i = 0; i < frames; i++)
+        {
+            long a = GC.GetAllocatedBytesForCurrentThread();
+            frame();
+            total += GC.GetAllocatedBytesForCurrentThread() - a;
+            Thread.Sleep(2);
+        }
+        return (double)total / frames;
+    }
+
     // ------------------------------------------------------------------ pumped mode
 
     /// <summary>A transport that, once <see cref="Deaf"/>, drops what arrives: a server gone silent (a dead Wi-Fi).</summary>
@@ -136,7 +337,7 @@ internal static class Harness
         public int Dropped;
         public long BufferedBytes { get { return _inner.BufferedBytes; } }
         public void Connect(Uri url, string token, int maxMessageBytes) { _inner.Connect(url, token, maxMessageBytes); }
-        public void Send(byte[] message) { _inner.Send(message); }
+        public void Send(byte[] buffer, int offset, int count) { _inner.Send(buffer, offset, count); }
         public void Close(int code, string reason) { _inner.Close(code, reason); }
         public void Dispose() { _inner.Dispose(); }
 
@@ -181,8 +382,6 @@ internal static class Harness
         DisconnectInfo bye = null;
         client.Disconnected += d => { onMain(); bye = d; };
         client.Faulted += e => names.Add("fault " + e.Message);
-        bool threadedCallRefused = false;
-        try { client.ConnectAsync().GetAwaiter().GetResult(); } catch (InvalidOperationException) { threadedCallRefused = true; }
 
         var connecting = client.Connect(PumpClock.Elapsed.TotalSeconds);
         bool completedBeforePump = connecting.IsCompleted;
@@ -204,7 +403,7 @@ internal static class Harness
         PumpUntil(client, () => names.Contains("cleared"), 20, "cleared");
         Emit(new Dictionary<string, object>
         {
-            { "event", "pumped" }, { "session", welcome.Session }, { "threaded_call_refused", threadedCallRefused },
+            { "event", "pumped" }, { "session", welcome.Session }, 
             { "completed_before_pump", completedBeforePump }, { "hello_seq", helloSeq }, { "pen_up_seq", penUpSeq },
             { "stroke_strokes", guesses.Strokes }, { "stroke_words", guesses.Guesses.Count },
             { "stroke_reply_seq", guesses.Seq }, { "continuation_on_pump_thread", continuationThread == main },

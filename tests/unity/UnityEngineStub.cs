@@ -90,6 +90,8 @@ namespace UnityEngine
     {
         public static float Round(float f) { return (float)Math.Round(f); }
         public static int Max(int a, int b) { return Math.Max(a, b); }
+        public static float Max(float a, float b) { return Math.Max(a, b); }
+        public static float Min(float a, float b) { return Math.Min(a, b); }
     }
 
     public static class Debug
@@ -107,6 +109,49 @@ namespace UnityEngine
         private static readonly System.Diagnostics.Stopwatch Clock = System.Diagnostics.Stopwatch.StartNew();
         public static float realtimeSinceStartup { get { return (float)Clock.Elapsed.TotalSeconds; } }
         public static double realtimeSinceStartupAsDouble { get { return Clock.Elapsed.TotalSeconds; } }
+        public static float time { get { return (float)Clock.Elapsed.TotalSeconds; } }
+    }
+
+    public struct Color32
+    {
+        public byte r, g, b, a;
+        public Color32(byte r, byte g, byte b, byte a) { this.r = r; this.g = g; this.b = b; this.a = a; }
+    }
+
+    public enum ForceMode2D { Force = 0, Impulse = 1 }
+
+    // Unity 2021 names (velocity, drag, angularDrag) and Unity 6 ones (linearVelocity, linearDamping,
+    // angularDamping; the old ones are obsolete there): the samples use each under UNITY_6000_0_OR_NEWER or not.
+    public sealed class Rigidbody2D : Component
+    {
+        public float mass { get; set; }
+        public float gravityScale { get; set; }
+        public float drag { get; set; }
+        public float angularDrag { get; set; }
+        public Vector2 velocity { get; set; }
+        public float linearDamping { get; set; }
+        public float angularDamping { get; set; }
+        public Vector2 linearVelocity { get; set; }
+        public void AddForce(Vector2 force) { }
+        public void AddForce(Vector2 force, ForceMode2D mode) { }
+        public void AddTorque(float torque) { }
+    }
+
+    public class Collider2D : Behaviour { }
+
+    public sealed class PolygonCollider2D : Collider2D
+    {
+        public Vector2[] points { get; set; }
+    }
+
+    public sealed class CircleCollider2D : Collider2D
+    {
+        public float radius { get; set; }
+    }
+
+    public static class Physics2D
+    {
+        public static Vector2 gravity { get { return new Vector2(0, -9.81f); } set { } }
     }
 
     public static class Screen
@@ -190,6 +235,7 @@ namespace UnityEngine
     public sealed class Texture2D : Texture
     {
         public Texture2D(int width, int height, TextureFormat textureFormat, bool mipChain) { }
+        public Color32[] GetPixels32() { return new Color32[0]; }
     }
 
     public static class ImageConversion

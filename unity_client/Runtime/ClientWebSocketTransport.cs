@@ -1,4 +1,4 @@
-// IDoodleTransport over System.Net.WebSockets.ClientWebSocket, polled: for pumped mode in native players.
+// IDoodleTransport over System.Net.WebSockets.ClientWebSocket, for native players and any .NET.
 
 using System;
 using System.Collections.Generic;
@@ -10,20 +10,31 @@ namespace Doodlestream
 {
     /// <summary>
     /// A <see cref="IDoodleTransport"/> over <see cref="ClientWebSocket"/> (native players and any
-    /// .NET; not WebGL). It starts no thread, task or timer of its own: every call to
-    /// <see cref="TryReceive"/> looks at the socket operations in flight (one receive, one send) and
-    /// starts the next one, so everything happens as fast as the client is pumped.
+    /// .NET; not WebGL, which has no threads: there <c>WebGLWebSocketTransport</c> is used). Once open,
+    /// one background thread sends and one receives; the pumping thread only moves pooled buffers in
+    /// and out of two queues, so it allocates nothing per frame while drawing and nothing per message
+    /// received (a <c>SendAsync</c> or <c>ReceiveAsync</c> there would allocate its task every time).
     /// </summary>
     public sealed class ClientWebSocketTransport : IDoodleTransport
     {
+        /// <summary>Largest buffer kept in the pool for reuse, in bytes (a sprite PNG is not kept).</summary>
+        public const int MaxPooledBytes = 64 * 1024;
+
+        private struct Frame
+        {
+            public byte[] Buffer;
+            public int Count;
+        }
+
         private readonly ClientWebSocket _ws = new ClientWebSocket();
         private readonly CancellationTokenSource _stop = new CancellationTokenSource();
-        private readonly Queue<byte[]> _outbox = new Queue<byte[]>();
-        private readonly Queue<TransportEvent> _events = new Queue<TransportEvent>();
-        private Task _connect, _send, _close;
-        private Task<WebSocketReceiveResult> _receive;
-        private byte[] _rx = new byte[64 * 1024];
-        private int _rxLen;
+        private readonly object _lock = new object(); // guards every field below
+        private readonly Queue<Frame> _outbox = new Queue<Frame>(64);
+        private readonly Queue<TransportEvent> _events = new Queue<TransportEvent>(64);
+        private readonly Stack<byte[]> _pool = new Stack<byte[]>();
+        private readonly ManualResetEventSlim _sendDone = new ManualResetEventSlim();
+        private Task _connect;
+        private byte[] _lent; // the buffer of the message TryReceive handed out last: back to the pool on the next call
         private int _maxMessageBytes;
         private long _buffered;
         private bool _open, _closeWanted, _done;
@@ -31,7 +42,7 @@ namespace Doodlestream
         private string _closeReason;
 
         /// <inheritdoc/>
-        public long BufferedBytes { get { return _buffered; } }
+        public long BufferedBytes { get { lock (_lock) return _buffered; } }
 
         /// <inheritdoc/>
         public void Connect(Uri url, string token, int maxMessageBytes)
@@ -43,119 +54,193 @@ namespace Doodlestream
         }
 
         /// <inheritdoc/>
-        public void Send(byte[] message)
+        public void Send(byte[] buffer, int offset, int count)
         {
-            if (!_open || _closeWanted || _done) throw new InvalidOperationException("the socket is not open");
-            _outbox.Enqueue(message);
-            _buffered += message.Length;
+            if (buffer == null) throw new ArgumentNullException("buffer");
+            if (offset < 0 || count < 0 || offset > buffer.Length - count) throw new ArgumentOutOfRangeException("count");
+            lock (_lock)
+            {
+                if (!_open || _closeWanted || _done) throw new InvalidOperationException("the socket is not open");
+                byte[] pooled = Rent(count);
+                Buffer.BlockCopy(buffer, offset, pooled, 0, count);
+                _outbox.Enqueue(new Frame { Buffer = pooled, Count = count });
+                _buffered += count;
+                Monitor.PulseAll(_lock);
+            }
         }
 
         /// <inheritdoc/>
         public void Close(int code, string reason)
         {
-            if (_done) return;
-            if (!_open)
+            lock (_lock)
             {
-                Finish(1000, reason);
-                return;
+                if (_done) return;
+                if (!_open)
+                {
+                    Finish(1000, reason);
+                    return;
+                }
+                _closeCode = code;
+                _closeReason = reason;
+                _closeWanted = true;
+                Monitor.PulseAll(_lock);
             }
-            _closeWanted = true;
-            _closeCode = code;
-            _closeReason = reason;
         }
 
         /// <inheritdoc/>
         public bool TryReceive(out TransportEvent e)
         {
-            if (_events.Count == 0 && !_done) Step();
-            if (_events.Count > 0)
+            lock (_lock)
             {
-                e = _events.Dequeue();
-                return true;
+                if (_lent != null)
+                {
+                    Return(_lent);
+                    _lent = null;
+                }
+                if (!_open && !_done && _connect != null && _connect.IsCompleted)
+                {
+                    if (_connect.IsFaulted || _connect.IsCanceled) Fail(_connect.Exception);
+                    else Opened();
+                }
+                if (_events.Count > 0)
+                {
+                    e = _events.Dequeue();
+                    if (e.Kind == TransportEventKind.Message) _lent = e.Data;
+                    return true;
+                }
             }
             e = default(TransportEvent);
             return false;
         }
 
-        // Looks at what completed and starts what comes next; never blocks.
-        private void Step()
+        // Under _lock: the socket is open; the send and receive threads start.
+        private void Opened()
+        {
+            _open = true;
+            _events.Enqueue(new TransportEvent { Kind = TransportEventKind.Open });
+            new Thread(SendLoop) { IsBackground = true, Name = "doodlestream send" }.Start();
+            new Thread(ReceiveLoop) { IsBackground = true, Name = "doodlestream receive" }.Start();
+        }
+
+        // Under _lock: a buffer of at least `count` bytes, from the pool when one is big enough.
+        private byte[] Rent(int count)
+        {
+            return _pool.Count > 0 && _pool.Peek().Length >= count ? _pool.Pop() : new byte[Math.Max(count, 256)];
+        }
+
+        // Under _lock.
+        private void Return(byte[] buffer)
+        {
+            if (_pool.Count < 64 && buffer.Length <= MaxPooledBytes) _pool.Push(buffer);
+        }
+
+        // The send thread: the queued frames in order, then the close frame once asked for.
+        private void SendLoop()
         {
             try
             {
-                if (_connect == null || !_connect.IsCompleted) return;
-                if (!_open)
+                while (true)
                 {
-                    if (_connect.IsFaulted || _connect.IsCanceled) { Fail(_connect.Exception); return; }
-                    _open = true;
-                    _events.Enqueue(new TransportEvent { Kind = TransportEventKind.Open });
-                }
-                if (_send != null && _send.IsCompleted)
-                {
-                    if (_send.IsFaulted || _send.IsCanceled) { Fail(_send.Exception); return; }
-                    _send = null;
-                }
-                if (_send == null && _outbox.Count > 0)
-                {
-                    var frame = _outbox.Dequeue();
-                    _buffered -= frame.Length;
-                    _send = _ws.SendAsync(new ArraySegment<byte>(frame), WebSocketMessageType.Binary, true, _stop.Token);
-                }
-                else if (_send == null && _closeWanted && _close == null)
-                {
-                    _close = _ws.CloseOutputAsync((WebSocketCloseStatus)_closeCode, _closeReason ?? "", _stop.Token);
-                }
-                if (_close != null && _close.IsCompleted && (_close.IsFaulted || _close.IsCanceled)) { Fail(_close.Exception); return; }
-                while (!_done)
-                {
-                    if (_receive == null)
+                    Frame f;
+                    lock (_lock)
                     {
-                        if (_rxLen == _rx.Length)
-                        {
-                            if (_rxLen >= _maxMessageBytes)
-                            {
-                                Fail(new System.IO.InvalidDataException("server message larger than " + _maxMessageBytes + " bytes"));
-                                return;
-                            }
-                            Array.Resize(ref _rx, (int)Math.Min((long)_rx.Length * 2, _maxMessageBytes));
-                        }
-                        _receive = _ws.ReceiveAsync(new ArraySegment<byte>(_rx, _rxLen, _rx.Length - _rxLen), _stop.Token);
+                        while (_outbox.Count == 0 && !_closeWanted && !_stop.IsCancellationRequested) Monitor.Wait(_lock);
+                        if (_stop.IsCancellationRequested) return;
+                        if (_outbox.Count == 0) break; // close wanted, everything sent
+                        f = _outbox.Dequeue();
                     }
-                    if (!_receive.IsCompleted) return;
-                    if (_receive.IsFaulted || _receive.IsCanceled) { Fail(_receive.Exception); return; }
-                    var r = _receive.Result;
-                    _receive = null;
+                    _ws.SendAsync(new ArraySegment<byte>(f.Buffer, 0, f.Count), WebSocketMessageType.Binary, true, _stop.Token).GetAwaiter().GetResult();
+                    lock (_lock)
+                    {
+                        _buffered -= f.Count;
+                        Return(f.Buffer);
+                    }
+                }
+                _ws.CloseOutputAsync((WebSocketCloseStatus)_closeCode, _closeReason ?? "", _stop.Token).GetAwaiter().GetResult();
+            }
+            catch (Exception e)
+            {
+                lock (_lock) if (!_stop.IsCancellationRequested) Fail(e);
+            }
+            finally
+            {
+                _sendDone.Set();
+            }
+        }
+
+        // The receive thread: whole messages, copied into pooled buffers and queued for TryReceive.
+        private void ReceiveLoop()
+        {
+            var rx = new byte[64 * 1024];
+            int len = 0;
+            try
+            {
+                while (true)
+                {
+                    if (len == rx.Length)
+                    {
+                        if (len >= _maxMessageBytes)
+                        {
+                            lock (_lock) Fail(new System.IO.InvalidDataException("server message larger than " + _maxMessageBytes + " bytes"));
+                            return;
+                        }
+                        Array.Resize(ref rx, (int)Math.Min((long)rx.Length * 2, _maxMessageBytes));
+                    }
+                    var r = _ws.ReceiveAsync(new ArraySegment<byte>(rx, len, rx.Length - len), _stop.Token).GetAwaiter().GetResult();
                     if (r.MessageType == WebSocketMessageType.Close)
                     {
                         int code = _ws.CloseStatus.HasValue ? (int)_ws.CloseStatus.Value : 1005;
                         string reason = _ws.CloseStatusDescription ?? "";
-                        if (!_closeWanted) _close = _ws.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "", CancellationToken.None); // answer the server's close; best effort
-                        Finish(code, reason);
+                        bool answer;
+                        lock (_lock) answer = !_closeWanted;
+                        if (answer) // answer the server's close; best effort
+                        {
+                            try
+                            {
+                                _ws.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "", CancellationToken.None).Wait(2000);
+                            }
+                            catch (Exception)
+                            {
+                                // going away anyway
+                            }
+                        }
+                        lock (_lock) Finish(code, reason);
                         return;
                     }
-                    _rxLen += r.Count;
+                    len += r.Count;
                     if (!r.EndOfMessage) continue;
-                    var data = new byte[_rxLen];
-                    Buffer.BlockCopy(_rx, 0, data, 0, _rxLen);
-                    _rxLen = 0;
-                    if (r.MessageType == WebSocketMessageType.Text)
-                        _events.Enqueue(new TransportEvent { Kind = TransportEventKind.Error, Reason = "server sent a text frame; this client speaks msgpack only" });
-                    else
-                        _events.Enqueue(new TransportEvent { Kind = TransportEventKind.Message, Data = data });
+                    lock (_lock)
+                    {
+                        if (r.MessageType == WebSocketMessageType.Text)
+                        {
+                            _events.Enqueue(new TransportEvent { Kind = TransportEventKind.Error, Reason = "server sent a text frame; this client speaks msgpack only" });
+                        }
+                        else
+                        {
+                            var buffer = Rent(len);
+                            Buffer.BlockCopy(rx, 0, buffer, 0, len);
+                            _events.Enqueue(new TransportEvent { Kind = TransportEventKind.Message, Data = buffer, Count = len });
+                        }
+                    }
+                    len = 0;
                 }
             }
-            catch (Exception e) // a synchronous failure starting an operation
+            catch (Exception e)
             {
-                Fail(e);
+                lock (_lock) if (!_stop.IsCancellationRequested) Fail(e);
             }
         }
 
+        // Under _lock.
         private void Fail(Exception e)
         {
+            if (_done) return;
             var inner = e is AggregateException && e.InnerException != null ? e.InnerException : e;
             _events.Enqueue(new TransportEvent { Kind = TransportEventKind.Error, Reason = inner == null ? "connection failed" : inner.Message });
             Finish(1006, inner == null ? "" : inner.Message);
         }
 
+        // Under _lock.
         private void Finish(int code, string reason)
         {
             if (_done) return;
@@ -169,7 +254,8 @@ namespace Doodlestream
             try
             {
                 _stop.Cancel();
-                if (_close == null) _ws.Abort();
+                lock (_lock) Monitor.PulseAll(_lock);
+                _ws.Abort();
                 _ws.Dispose();
             }
             catch (Exception)
@@ -183,39 +269,24 @@ namespace Doodlestream
         /// out in the background within 2 s, as a browser's WebSocket does; otherwise it is aborted at once.</summary>
         public void Dispose()
         {
-            bool drain = _closeWanted && _open && !_done;
-            _done = true;
-            if (drain)
+            bool drain;
+            lock (_lock)
             {
-                _ = DrainAndCloseAsync();
-                return;
+                drain = _closeWanted && _open && !_done;
+                _done = true;
+                if (!drain) _outbox.Clear();
             }
-            _outbox.Clear();
-            Abort();
-        }
-
-        private async Task DrainAndCloseAsync()
-        {
-            try
-            {
-                using (var limit = new CancellationTokenSource(TimeSpan.FromSeconds(2)))
-                {
-                    if (_send != null) await _send.ConfigureAwait(false);
-                    while (_outbox.Count > 0)
-                        await _ws.SendAsync(new ArraySegment<byte>(_outbox.Dequeue()), WebSocketMessageType.Binary, true, limit.Token).ConfigureAwait(false);
-                    if (_close != null) await _close.ConfigureAwait(false);
-                    else _close = _ws.CloseOutputAsync((WebSocketCloseStatus)_closeCode, _closeReason ?? "", limit.Token);
-                    await _close.ConfigureAwait(false);
-                }
-            }
-            catch (Exception)
-            {
-                // the socket is going away anyway
-            }
-            finally
+            if (!drain)
             {
                 Abort();
+                return;
             }
+            var sent = _sendDone;
+            ThreadPool.QueueUserWorkItem(_ =>
+            {
+                sent.Wait(TimeSpan.FromSeconds(2)); // the send thread sends what is queued, then the close frame
+                Abort();
+            });
         }
     }
 }

@@ -1,10 +1,9 @@
-// A plain C# client for doodlestream protocol v1.1: threaded over System.Net.WebSockets.ClientWebSocket,
-// or pumped (no threads, no timers) over an IDoodleTransport, as Unity's WebGL players need.
-// No UnityEngine dependency: it runs in Unity (2021 LTS and later; WebGL in pumped mode) and in any
-// .NET (Framework 4.x, Mono, .NET Standard 2.x) program.
+// One connection of doodlestream protocol v1.1, pumped (no threads, no timers of its own) over an
+// IDoodleTransport: the one engine under DoodleSession, DoodleStreamBehaviour and, through a pump
+// thread (ConnectAsync), bots and tools. No UnityEngine dependency: it runs in Unity (2021 LTS and
+// later, WebGL included) and in any .NET (Framework 4.x, Mono, .NET Standard 2.x) program.
 
 using System;
-using System.Collections.Concurrent;
 using System.Collections.Generic;
 using System.Diagnostics;
 using System.Net.WebSockets;
@@ -88,19 +87,18 @@ namespace Doodlestream
     /// and raises a typed event for every message the server sends.
     /// </summary>
     /// <remarks>
-    /// <para>Threading: the <c>Send*</c> methods are thread-safe and never block; they queue the frame
-    /// for a background send loop (frames go out in the order they were queued). Events are raised
-    /// on a thread-pool thread, one at a time, in the order the messages arrived; in Unity use
-    /// <c>DoodleStreamBehaviour</c>, which forwards them to the main thread.</para>
-    /// <para>Two modes. Threaded (<see cref="DoodleClient(Uri)"/>, native players): the socket
-    /// lives on thread-pool tasks as described above. Pumped (<see cref="DoodleClient(Uri, IDoodleTransport)"/>,
-    /// WebGL players, or anywhere threads are unwelcome): nothing happens between calls to
-    /// <see cref="Pump"/>, which the owner calls every frame with its own clock; every event is
-    /// raised inside <see cref="Pump"/>, on the caller's thread, and the reply timeout, keep-alive and
-    /// connect timeout are measured on that clock. Start it with <see cref="Connect"/>, not
-    /// <see cref="ConnectAsync"/>; the <c>Send*</c> methods are then for the pumping thread only.</para>
+    /// <para>One engine: the client never starts a thread or a timer. Its owner calls
+    /// <see cref="Connect"/> and then <see cref="Pump"/> every frame with its own clock (a MonoBehaviour's
+    /// Update; <see cref="DoodleSession"/> does); every event is raised inside <see cref="Pump"/>, on the
+    /// pumping thread, and the reply timeout, keep-alive and connect timeout are measured on that clock.
+    /// Outside a game loop (bots, tools), <see cref="ConnectAsync"/> connects and starts a pump thread
+    /// (<see cref="DoodlePumpThread"/>) that pumps every few milliseconds; events are then raised on that
+    /// thread. Every public member takes the client's lock, so the <c>Send*</c> methods may be called
+    /// from any thread; they never block on the network (the transport queues the frame).</para>
+    /// <para>The transport is <see cref="ClientWebSocketTransport"/> unless one is given (WebGL players:
+    /// <c>WebGLWebSocketTransport</c>).</para>
     /// <para>A client connects once. To reconnect, dispose it and create a new one (the server
-    /// starts a new session, with an empty drawing, for every connection).</para>
+    /// starts a new session, with an empty drawing, for every connection); <see cref="DoodleSession"/> does.</para>
     /// <para>Every message gets a fresh <c>seq</c>; the <c>Send*</c> methods return it, and the
     /// server echoes it in the reply (<see cref="ServerMessage.Seq"/>), errors included. The
     /// <c>*Async</c> methods wait for that reply instead (the events are raised for it too).</para>
@@ -123,44 +121,38 @@ namespace Doodlestream
         /// 1024-pixel sprite PNG included) and far from what a hostile 16 MiB frame would decode into.</summary>
         public const int DefaultMaxMessageBytes = 2 * 1024 * 1024;
 
-        private readonly ClientWebSocket _ws; // threaded mode
-        private readonly IDoodleTransport _transport; // pumped mode
-        private double _nowS; // pumped mode: the owner's clock at the latest Connect/Pump
+        private readonly object _gate = new object(); // every public member holds it: Pump and sends from other threads
+        private readonly IDoodleTransport _transport;
+        private readonly MsgPackWriter _writer = new MsgPackWriter(1024); // reused for every message
+        private readonly Utf8Cache _strings = new Utf8Cache(); // words and drawing keys of guesses
+        private readonly Dictionary<long, Pending> _pending = new Dictionary<long, Pending>();
+        private double _nowS; // the owner's clock at the latest Connect/Pump
         private long _connectDueTicks, _closeDueTicks = long.MaxValue;
         private TaskCompletionSource<WelcomeMessage> _welcomed;
         private readonly TaskCompletionSource<bool> _endedTask = new TaskCompletionSource<bool>(); // completed in End
-        private readonly CancellationTokenSource _stop = new CancellationTokenSource();
-        private readonly ConcurrentDictionary<long, Pending> _pending = new ConcurrentDictionary<long, Pending>();
-        private readonly TaskCompletionSource<bool> _closeSent = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
-        private static readonly byte[] CloseFrame = new byte[0]; // queued by CloseAsync: the send loop closes then
-        private static readonly Stopwatch Clock = Stopwatch.StartNew();
+        private DoodlePumpThread _pumpThread; // ConnectAsync only
         private long _lastSendTicks;
         private int _liveMs;
         private string _drawing;
-        private readonly ConcurrentQueue<byte[]> _outbox = new ConcurrentQueue<byte[]>();
-        private readonly SemaphoreSlim _outboxSignal = new SemaphoreSlim(0);
-        private long _queuedBytes;
         private long _seq;
         private int _state = (int)ConnectionState.Disconnected;
         private int _ended;
         private int _started;
-        private Task _receiveLoop = Task.FromResult(0);
 
         /// <summary>Creates a client for <paramref name="url"/>, e.g. <c>ws://127.0.0.1:8765/ws</c>.</summary>
         public DoodleClient(string url) : this(new Uri(url)) { }
 
-        /// <summary>Creates a client for <paramref name="url"/> (scheme <c>ws</c> or <c>wss</c>).</summary>
+        /// <summary>Creates a client for <paramref name="url"/> (scheme <c>ws</c> or <c>wss</c>) over a <see cref="ClientWebSocketTransport"/>.</summary>
         public DoodleClient(Uri url) : this(url, null) { }
 
-        /// <summary>Creates a pumped client for <paramref name="url"/> over <paramref name="transport"/>
-        /// (null: a threaded client over <see cref="ClientWebSocket"/>); see <see cref="Pump"/>.</summary>
+        /// <summary>Creates a client for <paramref name="url"/> over <paramref name="transport"/>
+        /// (null: a <see cref="ClientWebSocketTransport"/>); see <see cref="Pump"/>.</summary>
         public DoodleClient(Uri url, IDoodleTransport transport)
         {
             if (url == null) throw new ArgumentNullException("url");
-            _transport = transport;
-            if (transport == null) _ws = new ClientWebSocket();
             if (url.Scheme != "ws" && url.Scheme != "wss")
                 throw new ArgumentException("the server URL must start with ws:// or wss://, got " + url, "url");
+            _transport = transport ?? new ClientWebSocketTransport();
             Url = url;
             ConnectTimeout = TimeSpan.FromSeconds(10);
             ReplyTimeout = TimeSpan.FromSeconds(15);
@@ -204,7 +196,7 @@ namespace Doodlestream
 
         /// <summary>The key of the drawing in progress (from the latest <c>guesses</c>, <c>cleared</c>
         /// or resuming <c>hello</c>); pass it to <see cref="Resume"/> on a new connection to continue it.</summary>
-        public string Drawing { get { return Volatile.Read(ref _drawing); } }
+        public string Drawing { get { lock (_gate) return _drawing; } }
 
         /// <summary>True when the server's <c>welcome</c> lists <paramref name="feature"/> (v1.1:
         /// <c>words</c>, <c>target</c>, <c>teach</c>, <c>resume</c>, <c>submit</c>, <c>sprite</c>).</summary>
@@ -253,21 +245,22 @@ namespace Doodlestream
         /// <summary>Raised once when the connection ends, whoever ended it.</summary>
         public event Action<DisconnectInfo> Disconnected;
 
-        /// <summary>True for a pumped client (made with a transport): see <see cref="Pump"/>.</summary>
-        public bool IsPumped { get { return _transport != null; } }
-
-        /// <summary>Pumped mode: starts opening the socket; <paramref name="nowSeconds"/> is the owner's
+        /// <summary>Starts opening the socket; <paramref name="nowSeconds"/> is the owner's
         /// clock (any origin, e.g. Unity's <c>Time.realtimeSinceStartupAsDouble</c>), the same one it
         /// passes to <see cref="Pump"/>. The task completes, inside a later <see cref="Pump"/>, with the
         /// server's <c>welcome</c>, or fails as <see cref="ConnectAsync"/> would.</summary>
-        /// <exception cref="InvalidOperationException">Not a pumped client, or it was already connected once.</exception>
+        /// <exception cref="InvalidOperationException">It was already connected once.</exception>
         public Task<WelcomeMessage> Connect(double nowSeconds)
         {
-            if (_transport == null) throw new InvalidOperationException("Connect(now) is for a pumped client (made with a transport); use ConnectAsync");
+            lock (_gate) return ConnectLocked(nowSeconds, TaskCreationOptions.None);
+        }
+
+        private Task<WelcomeMessage> ConnectLocked(double nowSeconds, TaskCreationOptions options)
+        {
             if (Interlocked.Exchange(ref _started, 1) != 0)
                 throw new InvalidOperationException("a DoodleClient connects once; create a new one to reconnect");
             _nowS = nowSeconds;
-            _welcomed = new TaskCompletionSource<WelcomeMessage>();
+            _welcomed = new TaskCompletionSource<WelcomeMessage>(options);
             SetState(ConnectionState.Connecting);
             _connectDueTicks = NowTicks() + (long)(ConnectTimeout.TotalSeconds * Stopwatch.Frequency);
             try
@@ -281,12 +274,16 @@ namespace Doodlestream
             return _welcomed.Task;
         }
 
-        /// <summary>Pumped mode: handles what the transport received since the last call (raising the
+        /// <summary>Handles what the transport received since the last call (raising the
         /// events, completing the awaitable calls) and checks the connect timeout, reply timeout and
         /// keep-alive against <paramref name="nowSeconds"/>. Call it every frame, from one thread.</summary>
         public void Pump(double nowSeconds)
         {
-            if (_transport == null) throw new InvalidOperationException("Pump is for a pumped client (made with a transport)");
+            lock (_gate) PumpLocked(nowSeconds);
+        }
+
+        private void PumpLocked(double nowSeconds)
+        {
             _nowS = nowSeconds;
             TransportEvent e;
             while (Volatile.Read(ref _ended) == 0 && _transport.TryReceive(out e))
@@ -294,7 +291,7 @@ namespace Doodlestream
                 switch (e.Kind)
                 {
                     case TransportEventKind.Message:
-                        OnTransportMessage(e.Data);
+                        OnTransportMessage(e.Data, e.Count > 0 ? e.Count : e.Data.Length);
                         break;
                     case TransportEventKind.Error:
                         var error = new WebSocketException(e.Reason ?? "WebSocket error");
@@ -331,14 +328,32 @@ namespace Doodlestream
             }
         }
 
-        private void OnTransportMessage(byte[] data)
+        private static readonly byte[] GuessesPrefix = { 0xa4, (byte)'t', (byte)'y', (byte)'p', (byte)'e', 0xa7, (byte)'g', (byte)'u', (byte)'e', (byte)'s', (byte)'s', (byte)'e', (byte)'s' };
+
+        // guesses (the server writes "type" first) skip the map decoding: they come every few frames while drawing.
+        private bool IsGuesses(byte[] data, int count)
+        {
+            if (count < 1 + GuessesPrefix.Length || (data[0] & 0xf0) != 0x80) return false;
+            for (int i = 0; i < GuessesPrefix.Length; i++)
+                if (data[1 + i] != GuessesPrefix[i]) return false;
+            return true;
+        }
+
+        private void OnTransportMessage(byte[] data, int count)
         {
             ServerMessage msg;
             try
             {
-                var map = MsgPackCodec.Deserialize(data, 0, data.Length) as IDictionary<string, object>;
-                if (map == null) throw new DoodleProtocolException("server message is not a map");
-                msg = ServerMessage.Parse(map);
+                if (IsGuesses(data, count))
+                {
+                    msg = GuessesMessage.Decode(data, 0, count, _strings);
+                }
+                else
+                {
+                    var map = MsgPackCodec.Deserialize(data, 0, count) as IDictionary<string, object>;
+                    if (map == null) throw new DoodleProtocolException("server message is not a map");
+                    msg = ServerMessage.Parse(map);
+                }
             }
             catch (FormatException e) // MsgPackException, DoodleProtocolException
             {
@@ -359,7 +374,7 @@ namespace Doodlestream
                 return;
             }
             Welcome = welcome;
-            Volatile.Write(ref _lastSendTicks, NowTicks());
+            _lastSendTicks = NowTicks();
             SetState(ConnectionState.Connected);
             Dispatch(welcome);
             _welcomed.TrySetResult(welcome);
@@ -367,48 +382,26 @@ namespace Doodlestream
 
         private long NowTicks()
         {
-            return _transport != null ? (long)(_nowS * Stopwatch.Frequency) : Clock.ElapsedTicks;
+            return (long)(_nowS * Stopwatch.Frequency);
         }
 
-        /// <summary>Opens the socket and waits for the server's <c>welcome</c>; then messages can be sent.</summary>
+        /// <summary>For programs without a game loop (bots, tools): connects and starts a pump thread
+        /// (<see cref="DoodlePumpThread"/>) that pumps this client every few milliseconds until it ends;
+        /// events are raised on that thread and the awaitable calls' continuations on the thread pool.
+        /// Completes with the server's <c>welcome</c>. Do not call <see cref="Pump"/> as well.</summary>
         /// <exception cref="InvalidOperationException">This client was already connected once.</exception>
         /// <exception cref="TimeoutException">No <c>welcome</c> within <see cref="ConnectTimeout"/>.</exception>
-        /// <exception cref="WebSocketException">The socket could not be opened.</exception>
-        public async Task<WelcomeMessage> ConnectAsync(CancellationToken cancellationToken = default(CancellationToken))
+        /// <exception cref="System.Net.WebSockets.WebSocketException">The socket could not be opened.</exception>
+        public Task<WelcomeMessage> ConnectAsync(CancellationToken cancellationToken = default(CancellationToken))
         {
-            if (_transport != null) throw new InvalidOperationException("a pumped client connects with Connect(now) and Pump(now)");
-            if (Interlocked.Exchange(ref _started, 1) != 0)
-                throw new InvalidOperationException("a DoodleClient connects once; create a new one to reconnect");
-            SetState(ConnectionState.Connecting);
-            using (var timeout = new CancellationTokenSource(ConnectTimeout))
-            using (var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token, _stop.Token))
+            Task<WelcomeMessage> welcome;
+            lock (_gate)
             {
-                try
-                {
-                    if (!string.IsNullOrEmpty(Token)) _ws.Options.SetRequestHeader("Authorization", "Bearer " + Token);
-                    await _ws.ConnectAsync(Url, linked.Token).ConfigureAwait(false);
-                    var first = await ReceiveMessageAsync(linked.Token).ConfigureAwait(false);
-                    var welcome = first as WelcomeMessage;
-                    if (welcome == null)
-                        throw new DoodleProtocolException("expected 'welcome' first, got " + (first == null ? "the connection closing" : "'" + first.Type + "'"));
-                    Welcome = welcome;
-                }
-                catch (Exception e)
-                {
-                    bool timedOut = timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested;
-                    Exception error = timedOut ? new TimeoutException("no welcome from " + Url + " within " + ConnectTimeout.TotalSeconds + " s", e) : e;
-                    End(null, error.Message, error, false);
-                    if (timedOut) throw error;
-                    throw;
-                }
+                welcome = ConnectLocked(DoodlePumpThread.Now, TaskCreationOptions.RunContinuationsAsynchronously);
+                _pumpThread = new DoodlePumpThread(Pump, () => State == ConnectionState.Disconnected);
             }
-            Volatile.Write(ref _lastSendTicks, Clock.ElapsedTicks);
-            SetState(ConnectionState.Connected);
-            _ = Task.Run(() => SendLoopAsync()); // ends on its own when the connection ends
-            _ = Task.Run(() => WatchdogAsync()); // likewise
-            Dispatch(Welcome); // before the receive loop starts, so that Welcomed is always the first event
-            _receiveLoop = Task.Run(() => ReceiveLoopAsync());
-            return Welcome;
+            if (cancellationToken.CanBeCanceled) cancellationToken.Register(() => { if (State == ConnectionState.Connecting) Dispose(); });
+            return welcome;
         }
 
         // ------------------------------------------------------------------ sending
@@ -421,29 +414,38 @@ namespace Doodlestream
         /// <c>max_points_per_message</c> go out as several messages. No reply follows (live guesses may).</returns>
         public long SendPoints(IList<float> x, IList<float> y, IList<long> t = null)
         {
-            CheckPoints(x, y, t);
-            int per = MaxPointsPerMessage;
-            long seq;
-            int start = 0;
-            do
+            lock (_gate)
             {
-                seq = Send(BuildPoints("points", x, y, t, start, Math.Min(per, x.Count - start), out seq), seq, false);
-                start += per;
-            } while (start < x.Count);
-            return seq;
+                CheckPoints(x, y, t);
+                int per = MaxPointsPerMessage;
+                long seq;
+                int start = 0;
+                do
+                {
+                    seq = Send(BuildPoints("points", x, y, t, start, Math.Min(per, x.Count - start), out seq), seq, false);
+                    start += per;
+                } while (start < x.Count);
+                return seq;
+            }
         }
 
         /// <summary>Appends one point to the current stroke; see <see cref="SendPoints"/>.</summary>
         public long SendPoint(float x, float y, long? t = null)
         {
-            return SendPoints(new[] { x }, new[] { y }, t.HasValue ? new[] { t.Value } : null);
+            lock (_gate)
+            {
+                return SendPoints(new[] { x }, new[] { y }, t.HasValue ? new[] { t.Value } : null);
+            }
         }
 
         /// <summary>Ends the current stroke; the server answers with <c>guesses</c>.</summary>
         public long PenUp()
         {
-            long seq;
-            return Send(Begin("pen_up", 0, out seq), seq, true);
+            lock (_gate)
+            {
+                long seq;
+                return Send(Begin("pen_up", 0, out seq), seq, true);
+            }
         }
 
         /// <summary>Ends the current stroke and waits for the server's <c>guesses</c>.</summary>
@@ -451,48 +453,63 @@ namespace Doodlestream
         /// <exception cref="DoodleDisconnectedException">The connection ended first (a missing reply included).</exception>
         public Task<GuessesMessage> PenUpAsync()
         {
-            long seq;
-            return Ask<GuessesMessage>(Begin("pen_up", 0, out seq), seq);
+            lock (_gate)
+            {
+                long seq;
+                return Ask<GuessesMessage>(Begin("pen_up", 0, out seq), seq);
+            }
         }
 
         /// <summary>Sends a whole stroke (points, then pen-up); the server answers with <c>guesses</c>.</summary>
         public long SendStroke(IList<float> x, IList<float> y, IList<long> t = null)
         {
-            CheckStroke(x, y, t);
-            if (x.Count <= MaxPointsPerMessage)
+            lock (_gate)
             {
-                long seq;
-                return Send(BuildPoints("stroke", x, y, t, 0, x.Count, out seq), seq, true);
+                CheckStroke(x, y, t);
+                if (x.Count <= MaxPointsPerMessage)
+                {
+                    long seq;
+                    return Send(BuildPoints("stroke", x, y, t, 0, x.Count, out seq), seq, true);
+                }
+                SendPoints(x, y, t);
+                return PenUp();
             }
-            SendPoints(x, y, t);
-            return PenUp();
         }
 
         /// <summary>Sends a whole stroke and waits for the server's <c>guesses</c>.</summary>
         public Task<GuessesMessage> StrokeAsync(IList<float> x, IList<float> y, IList<long> t = null)
         {
-            CheckStroke(x, y, t);
-            if (x.Count > MaxPointsPerMessage)
+            lock (_gate)
             {
-                SendPoints(x, y, t);
-                return PenUpAsync();
+                CheckStroke(x, y, t);
+                if (x.Count > MaxPointsPerMessage)
+                {
+                    SendPoints(x, y, t);
+                    return PenUpAsync();
+                }
+                long seq;
+                return Ask<GuessesMessage>(BuildPoints("stroke", x, y, t, 0, x.Count, out seq), seq);
             }
-            long seq;
-            return Ask<GuessesMessage>(BuildPoints("stroke", x, y, t, 0, x.Count, out seq), seq);
         }
 
         /// <summary>Drops the stroke in progress, else the last stroke; the server answers with <c>guesses</c> for what is left.</summary>
         public long Undo()
         {
-            long seq;
-            return Send(Begin("undo", 0, out seq), seq, true);
+            lock (_gate)
+            {
+                long seq;
+                return Send(Begin("undo", 0, out seq), seq, true);
+            }
         }
 
         /// <summary>Starts a new, empty drawing; the server answers with <c>cleared</c>.</summary>
         public long Clear()
         {
-            long seq;
-            return Send(Begin("clear", 0, out seq), seq, true);
+            lock (_gate)
+            {
+                long seq;
+                return Send(Begin("clear", 0, out seq), seq, true);
+            }
         }
 
         /// <summary>Opts in to live guesses every <paramref name="liveMs"/> ms while drawing (0 = off, else 50..5000).</summary>
@@ -500,23 +517,32 @@ namespace Doodlestream
         /// <param name="client">The kind of client, reported to the server.</param>
         public long Hello(int liveMs, string client = "unity")
         {
-            long seq;
-            return Send(BuildHello(liveMs, client, null, null, out seq), seq, true);
+            lock (_gate)
+            {
+                long seq;
+                return Send(BuildHello(liveMs, client, null, null, out seq), seq, true);
+            }
         }
 
         /// <summary>From now on ranks only <paramref name="words"/> (model words or custom words;
         /// null = every word again); feature <c>words</c>. The <c>hello</c> reply (or <c>unknown_word</c>) follows.</summary>
         public long SetWords(IList<string> words)
         {
-            long seq;
-            return Send(BuildWords(words, out seq), seq, true);
+            lock (_gate)
+            {
+                long seq;
+                return Send(BuildWords(words, out seq), seq, true);
+            }
         }
 
         /// <summary><see cref="SetWords"/>, waiting for the settings now in force.</summary>
         public Task<HelloMessage> SetWordsAsync(IList<string> words)
         {
-            long seq;
-            return Ask<HelloMessage>(BuildWords(words, out seq), seq);
+            lock (_gate)
+            {
+                long seq;
+                return Ask<HelloMessage>(BuildWords(words, out seq), seq);
+            }
         }
 
         /// <summary>The word the player is drawing (null = none); feature <c>target</c>. Every
@@ -525,23 +551,32 @@ namespace Doodlestream
         /// <paramref name="threshold"/> (null: the model's calibrated default).</summary>
         public long SetTarget(string word, double? threshold = null)
         {
-            long seq;
-            return Send(BuildTarget(word, threshold, out seq), seq, true);
+            lock (_gate)
+            {
+                long seq;
+                return Send(BuildTarget(word, threshold, out seq), seq, true);
+            }
         }
 
         /// <summary><see cref="SetTarget"/>, waiting for the settings now in force.</summary>
         public Task<HelloMessage> SetTargetAsync(string word, double? threshold = null)
         {
-            long seq;
-            return Ask<HelloMessage>(BuildTarget(word, threshold, out seq), seq);
+            lock (_gate)
+            {
+                long seq;
+                return Ask<HelloMessage>(BuildTarget(word, threshold, out seq), seq);
+            }
         }
 
         /// <summary>Guesses per reply, 1..<c>max_top_k</c> (default 5).</summary>
         public long SetTopK(int topK)
         {
-            CheckRange("topK", topK, 1, Limit("max_top_k", 20));
-            long seq;
-            return Send(BuildHello(_liveMs, null, "top_k", topK, out seq), seq, true);
+            lock (_gate)
+            {
+                CheckRange("topK", topK, 1, Limit("max_top_k", 20));
+                long seq;
+                return Send(BuildHello(_liveMs, null, "top_k", topK, out seq), seq, true);
+            }
         }
 
         /// <summary>Continues the drawing <paramref name="drawingKey"/> of an ended connection (feature
@@ -550,23 +585,32 @@ namespace Doodlestream
         /// and the session goes on with a new drawing.</summary>
         public long Resume(string drawingKey)
         {
-            if (string.IsNullOrEmpty(drawingKey)) throw new ArgumentException("a drawing key is needed", "drawingKey");
-            long seq;
-            return Send(BuildHello(_liveMs, null, "resume", drawingKey, out seq), seq, true);
+            lock (_gate)
+            {
+                if (string.IsNullOrEmpty(drawingKey)) throw new ArgumentException("a drawing key is needed", "drawingKey");
+                long seq;
+                return Send(BuildHello(_liveMs, null, "resume", drawingKey, out seq), seq, true);
+            }
         }
 
         /// <summary>Stores the current drawing as <paramref name="word"/>; the server answers with <c>saved</c> (its id).</summary>
         public long Submit(string word)
         {
-            long seq;
-            return Send(BuildSubmit(word, out seq), seq, true);
+            lock (_gate)
+            {
+                long seq;
+                return Send(BuildSubmit(word, out seq), seq, true);
+            }
         }
 
         /// <summary>Stores the current drawing as <paramref name="word"/> and waits for its id.</summary>
         public Task<SavedMessage> SubmitAsync(string word)
         {
-            long seq;
-            return Ask<SavedMessage>(BuildSubmit(word, out seq), seq);
+            lock (_gate)
+            {
+                long seq;
+                return Ask<SavedMessage>(BuildSubmit(word, out seq), seq);
+            }
         }
 
         /// <summary>Asks for a PNG of a stored drawing (<paramref name="id"/>) or of the current one (no id); the server answers with <c>sprite</c>.</summary>
@@ -576,29 +620,38 @@ namespace Doodlestream
         /// <param name="width">The line width in pixels, or null for the server's default.</param>
         public long RequestSprite(long? id = null, int? size = null, string color = null, float? width = null)
         {
-            long seq;
-            return Send(BuildSprite(id, size, color, width, out seq), seq, true);
+            lock (_gate)
+            {
+                long seq;
+                return Send(BuildSprite(id, size, color, width, out seq), seq, true);
+            }
         }
 
         /// <summary>A PNG of the current drawing (or of stored drawing <paramref name="id"/>), awaited.</summary>
         public Task<SpriteMessage> SpriteAsync(int? size = null, string color = null, float? width = null, long? id = null)
         {
-            long seq;
-            return Ask<SpriteMessage>(BuildSprite(id, size, color, width, out seq), seq);
+            lock (_gate)
+            {
+                long seq;
+                return Ask<SpriteMessage>(BuildSprite(id, size, color, width, out seq), seq);
+            }
         }
 
         /// <summary>Asks the server to classify a PNG or JPEG of a whole canvas; it answers with <c>guesses</c> (strokes 0).</summary>
         public long SendImage(byte[] png)
         {
-            if (png == null) throw new ArgumentNullException("png");
-            double max = Limit("max_image_bytes", double.MaxValue);
-            if (png.Length > max)
-                throw new ArgumentException("the image has " + png.Length + " bytes, over the server's max_image_bytes " + max, "png");
-            long seq;
-            var w = Begin("image", 1, out seq);
-            w.WriteString("png");
-            w.WriteBinary(png);
-            return Send(w, seq, true);
+            lock (_gate)
+            {
+                if (png == null) throw new ArgumentNullException("png");
+                double max = Limit("max_image_bytes", double.MaxValue);
+                if (png.Length > max)
+                    throw new ArgumentException("the image has " + png.Length + " bytes, over the server's max_image_bytes " + max, "png");
+                long seq;
+                var w = Begin("image", 1, out seq);
+                w.WriteString("png");
+                w.WriteBinary(png);
+                return Send(w, seq, true);
+            }
         }
 
         /// <summary>Teaches the custom word <paramref name="word"/> from example drawings (feature
@@ -609,55 +662,73 @@ namespace Doodlestream
         /// <param name="adminToken">The server's admin token, for scope <c>server</c>.</param>
         public long Teach(string word, IList<IList<Stroke>> drawings, string scope = "session", string adminToken = null)
         {
-            long seq;
-            return Send(BuildTeach(word, drawings, scope, adminToken, out seq), seq, true);
+            lock (_gate)
+            {
+                long seq;
+                return Send(BuildTeach(word, drawings, scope, adminToken, out seq), seq, true);
+            }
         }
 
         /// <summary><see cref="Teach"/>, waiting for the <c>taught</c> answer.</summary>
         public Task<TaughtMessage> TeachAsync(string word, IList<IList<Stroke>> drawings, string scope = "session", string adminToken = null)
         {
-            long seq;
-            return Ask<TaughtMessage>(BuildTeach(word, drawings, scope, adminToken, out seq), seq);
+            lock (_gate)
+            {
+                long seq;
+                return Ask<TaughtMessage>(BuildTeach(word, drawings, scope, adminToken, out seq), seq);
+            }
         }
 
         /// <summary>Removes the custom word <paramref name="word"/>; <see cref="Forgotten"/> follows.</summary>
         public long Forget(string word, string scope = "session", string adminToken = null)
         {
-            long seq;
-            return Send(BuildForget(word, scope, adminToken, out seq), seq, true);
+            lock (_gate)
+            {
+                long seq;
+                return Send(BuildForget(word, scope, adminToken, out seq), seq, true);
+            }
         }
 
         /// <summary><see cref="Forget"/>, waiting for the <c>forgotten</c> answer.</summary>
         public Task<ForgottenMessage> ForgetAsync(string word, string scope = "session", string adminToken = null)
         {
-            long seq;
-            return Ask<ForgottenMessage>(BuildForget(word, scope, adminToken, out seq), seq);
+            lock (_gate)
+            {
+                long seq;
+                return Ask<ForgottenMessage>(BuildForget(word, scope, adminToken, out seq), seq);
+            }
         }
 
         /// <summary>Sends any message map: <paramref name="message"/> must hold a string <c>type</c>; a <c>seq</c> is added.
         /// Every type but <c>points</c> is expected to be answered within <see cref="ReplyTimeout"/>.</summary>
         public long Send(IDictionary<string, object> message)
         {
-            if (message == null) throw new ArgumentNullException("message");
-            object type;
-            if (!message.TryGetValue("type", out type) || !(type is string))
-                throw new ArgumentException("a message needs a string 'type'", "message");
-            long seq;
-            var w = Begin((string)type, message.Count - 1 + (message.ContainsKey("seq") ? -1 : 0), out seq);
-            foreach (var kv in message)
+            lock (_gate)
             {
-                if (kv.Key == "type" || kv.Key == "seq") continue;
-                w.WriteString(kv.Key);
-                w.WriteValue(kv.Value);
+                if (message == null) throw new ArgumentNullException("message");
+                object type;
+                if (!message.TryGetValue("type", out type) || !(type is string))
+                    throw new ArgumentException("a message needs a string 'type'", "message");
+                long seq;
+                var w = Begin((string)type, message.Count - 1 + (message.ContainsKey("seq") ? -1 : 0), out seq);
+                foreach (var kv in message)
+                {
+                    if (kv.Key == "type" || kv.Key == "seq") continue;
+                    w.WriteString(kv.Key);
+                    w.WriteValue(kv.Value);
+                }
+                return Send(w, seq, (string)type != "points");
             }
-            return Send(w, seq, (string)type != "points");
         }
 
         /// <summary>Sends <paramref name="frame"/> as one binary frame, as it is (for testing a server's error handling).</summary>
         public void SendRaw(byte[] frame)
         {
-            if (frame == null) throw new ArgumentNullException("frame");
-            Enqueue((byte[])frame.Clone());
+            lock (_gate)
+            {
+                if (frame == null) throw new ArgumentNullException("frame");
+                Enqueue(frame, frame.Length);
+            }
         }
 
         // ------------------------------------------------------------------ message builders
@@ -891,41 +962,32 @@ namespace Doodlestream
             }
         }
 
-        // Starts a message map of type, seq and extraFields more pairs; seq is this message's fresh seq.
+        // Starts a message map of type, seq and extraFields more pairs in the reused writer; seq is this message's fresh seq.
         private MsgPackWriter Begin(string type, int extraFields, out long seq)
         {
             if (State != ConnectionState.Connected)
                 throw new InvalidOperationException("not connected (state " + State + ")");
-            var w = new MsgPackWriter(64);
+            var w = _writer;
+            w.Clear();
             w.WriteMapHeader(2 + extraFields);
             w.WriteString("type");
             w.WriteString(type);
-            seq = Interlocked.Increment(ref _seq);
+            seq = ++_seq;
             w.WriteString("seq");
             w.WriteInt(seq);
             return w;
         }
 
-        // Queues the message; when the server answers it, the answer is due within ReplyTimeout.
+        // Hands the message to the transport (which copies it); when the server answers it, the answer is due within ReplyTimeout.
         private long Send(MsgPackWriter w, long seq, bool answered, Pending pending = null)
         {
-            byte[] frame = w.ToArray();
-            CheckFrame(frame);
+            CheckFrame(w.Length);
+            Enqueue(w.GetBuffer(), w.Length);
             if (answered || pending != null)
             {
                 pending = pending ?? new Pending();
                 pending.DueTicks = DueTicks();
                 _pending[seq] = pending;
-            }
-            try
-            {
-                Enqueue(frame);
-            }
-            catch (Exception)
-            {
-                Pending dropped;
-                _pending.TryRemove(seq, out dropped);
-                throw;
             }
             return seq;
         }
@@ -933,8 +995,9 @@ namespace Doodlestream
         // Queues the message and completes the task with its answer (an error answer throws DoodleServerException).
         private Task<T> Ask<T>(MsgPackWriter w, long seq) where T : ServerMessage
         {
-            // Pumped: continuations run inside Pump, on the pumping thread (WebGL has no thread pool to post to).
-            var tcs = new TaskCompletionSource<T>(_transport != null ? TaskCreationOptions.None : TaskCreationOptions.RunContinuationsAsynchronously);
+            // Continuations run inside Pump, on the pumping thread (WebGL has no thread pool to post to);
+            // on the thread pool for a client pumped by its own thread (ConnectAsync).
+            var tcs = new TaskCompletionSource<T>(_pumpThread == null ? TaskCreationOptions.None : TaskCreationOptions.RunContinuationsAsynchronously);
             var pending = new Pending
             {
                 OnReply = m =>
@@ -956,54 +1019,21 @@ namespace Doodlestream
             return timeout > TimeSpan.Zero ? NowTicks() + (long)(timeout.TotalSeconds * Stopwatch.Frequency) : long.MaxValue;
         }
 
-        private void CheckFrame(byte[] frame)
+        private void CheckFrame(int length)
         {
             double max = Limit("max_frame_bytes", double.MaxValue);
-            if (frame.Length > max) // the server would close the connection (1009) without a word
-                throw new ArgumentException("the message would be " + frame.Length + " bytes, over the server's max_frame_bytes " + max);
+            if (length > max) // the server would close the connection (1009) without a word
+                throw new ArgumentException("the message would be " + length + " bytes, over the server's max_frame_bytes " + max);
         }
 
-        private void Enqueue(byte[] frame)
+        private void Enqueue(byte[] frame, int length)
         {
             if (State != ConnectionState.Connected)
                 throw new InvalidOperationException("not connected (state " + State + ")");
-            if (Interlocked.Add(ref _queuedBytes, frame.Length) > MaxQueuedBytes)
-            {
-                Interlocked.Add(ref _queuedBytes, -frame.Length);
+            if (_transport.BufferedBytes + length > MaxQueuedBytes)
                 throw new InvalidOperationException("send queue is full (" + MaxQueuedBytes + " bytes waiting); is the server reachable?");
-            }
-            Volatile.Write(ref _lastSendTicks, NowTicks());
-            if (_transport != null)
-            {
-                Interlocked.Add(ref _queuedBytes, -frame.Length);
-                if (_transport.BufferedBytes + frame.Length > MaxQueuedBytes)
-                    throw new InvalidOperationException("send queue is full (" + MaxQueuedBytes + " bytes waiting); is the server reachable?");
-                _transport.Send(frame);
-                return;
-            }
-            _outbox.Enqueue(frame);
-            _outboxSignal.Release();
-        }
-
-        // Ends a connection whose server stopped answering; sends the keep-alive while idle.
-        private async Task WatchdogAsync()
-        {
-            try
-            {
-                while (!_stop.IsCancellationRequested)
-                {
-                    var reply = ReplyTimeout;
-                    var keepAlive = KeepAliveInterval;
-                    double tickS = 1.0;
-                    if (reply > TimeSpan.Zero) tickS = Math.Min(tickS, reply.TotalSeconds / 4);
-                    if (keepAlive > TimeSpan.Zero) tickS = Math.Min(tickS, keepAlive.TotalSeconds / 4);
-                    await Task.Delay(TimeSpan.FromSeconds(Math.Max(0.02, tickS)), _stop.Token).ConfigureAwait(false);
-                    if (!CheckTimers(Clock.ElapsedTicks)) return;
-                }
-            }
-            catch (OperationCanceledException)
-            {
-            }
+            _lastSendTicks = NowTicks();
+            _transport.Send(frame, 0, length);
         }
 
         // The reply timeout and the keep-alive at time `now`; false once the connection is ended.
@@ -1011,15 +1041,15 @@ namespace Doodlestream
         {
             var reply = ReplyTimeout;
             var keepAlive = KeepAliveInterval;
-            foreach (var kv in _pending)
+            foreach (var kv in _pending) // Dictionary's enumerator is a struct: nothing allocated per frame
             {
                 if (kv.Value.DueTicks >= now) continue;
                 var e = new TimeoutException("no answer to seq " + kv.Key + " within " + reply.TotalSeconds + " s: the connection is presumed dead");
                 End(null, e.Message, e, false);
                 return false;
             }
-            if (keepAlive > TimeSpan.Zero && _pending.IsEmpty && State == ConnectionState.Connected
-                && now - Volatile.Read(ref _lastSendTicks) >= keepAlive.TotalSeconds * Stopwatch.Frequency)
+            if (keepAlive > TimeSpan.Zero && _pending.Count == 0 && State == ConnectionState.Connected
+                && now - _lastSendTicks >= keepAlive.TotalSeconds * Stopwatch.Frequency)
             {
                 try
                 {
@@ -1037,110 +1067,17 @@ namespace Doodlestream
             return true;
         }
 
-        private async Task SendLoopAsync()
-        {
-            try
-            {
-                while (true)
-                {
-                    await _outboxSignal.WaitAsync(_stop.Token).ConfigureAwait(false);
-                    byte[] frame;
-                    if (!_outbox.TryDequeue(out frame)) continue;
-                    if (ReferenceEquals(frame, CloseFrame))
-                    {
-                        await _ws.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "client closing", _stop.Token).ConfigureAwait(false);
-                        _closeSent.TrySetResult(true);
-                        return;
-                    }
-                    Interlocked.Add(ref _queuedBytes, -frame.Length);
-                    await _ws.SendAsync(new ArraySegment<byte>(frame), WebSocketMessageType.Binary, true, _stop.Token).ConfigureAwait(false);
-                }
-            }
-            catch (OperationCanceledException)
-            {
-            }
-            catch (Exception e)
-            {
-                End(null, "send failed: " + e.Message, e, false);
-            }
-        }
-
         // ------------------------------------------------------------------ receiving
-
-        private byte[] _rx = new byte[64 * 1024];
-
-        /// <summary>The next whole server message, decoded and parsed; null when the server closed.</summary>
-        private async Task<ServerMessage> ReceiveMessageAsync(CancellationToken ct)
-        {
-            int len = 0;
-            while (true)
-            {
-                if (len == _rx.Length)
-                {
-                    if (len >= MaxMessageBytes) // fatal: the rest of the frame cannot be skipped cleanly
-                        throw new System.IO.InvalidDataException("server message larger than " + MaxMessageBytes + " bytes");
-                    Array.Resize(ref _rx, (int)Math.Min((long)_rx.Length * 2, MaxMessageBytes));
-                }
-                var r = await _ws.ReceiveAsync(new ArraySegment<byte>(_rx, len, _rx.Length - len), ct).ConfigureAwait(false);
-                if (r.MessageType == WebSocketMessageType.Close) return null;
-                len += r.Count;
-                if (!r.EndOfMessage) continue;
-                if (r.MessageType == WebSocketMessageType.Text)
-                    throw new DoodleProtocolException("server sent a text frame; this client speaks msgpack only");
-                var map = MsgPackCodec.Deserialize(_rx, 0, len) as IDictionary<string, object>;
-                if (map == null) throw new DoodleProtocolException("server message is not a map");
-                return ServerMessage.Parse(map);
-            }
-        }
-
-        private async Task ReceiveLoopAsync()
-        {
-            try
-            {
-                while (true)
-                {
-                    ServerMessage msg;
-                    try
-                    {
-                        msg = await ReceiveMessageAsync(_stop.Token).ConfigureAwait(false);
-                    }
-                    catch (FormatException e) // MsgPackException, DoodleProtocolException: skip the frame
-                    {
-                        Fault(e);
-                        continue;
-                    }
-                    if (msg == null) break;
-                    Dispatch(msg);
-                }
-                // The server closed: answer its close frame, then report why it closed.
-                var status = _ws.CloseStatus;
-                string reason = _ws.CloseStatusDescription;
-                try
-                {
-                    using (var t = new CancellationTokenSource(TimeSpan.FromSeconds(2)))
-                        await _ws.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "", t.Token).ConfigureAwait(false);
-                }
-                catch (Exception)
-                {
-                    // the socket is going away anyway
-                }
-                End(status, reason, null, State == ConnectionState.Closing);
-            }
-            catch (Exception e)
-            {
-                bool byClient = _stop.IsCancellationRequested || State == ConnectionState.Closing;
-                End(SafeCloseStatus(), byClient ? "closed by client" : "receive failed: " + e.Message, byClient ? null : e, byClient);
-            }
-        }
 
         private void Dispatch(ServerMessage msg)
         {
             Pending pending = null;
-            if (msg.Seq.HasValue && _pending.TryRemove(msg.Seq.Value, out pending) && pending.KeepAlive) return; // only proof of life
+            if (msg.Seq.HasValue && _pending.TryGetValue(msg.Seq.Value, out pending)) _pending.Remove(msg.Seq.Value);
+            if (pending != null && pending.KeepAlive) return; // only proof of life
             string drawing = msg is GuessesMessage ? ((GuessesMessage)msg).Drawing
                 : msg is ClearedMessage ? ((ClearedMessage)msg).Drawing
                 : msg is HelloMessage ? ((HelloMessage)msg).Drawing : null;
-            if (drawing != null) Volatile.Write(ref _drawing, drawing);
+            if (drawing != null) _drawing = drawing;
             if (pending != null && pending.OnReply != null)
             {
                 try
@@ -1181,93 +1118,57 @@ namespace Doodlestream
 
         private void Fault(Exception e)
         {
-            var h = Faulted;
-            if (h == null) return;
-            try
-            {
-                h(e);
-            }
-            catch (Exception)
-            {
-                // a throwing Faulted handler has nowhere left to report to
-            }
+            Handlers.Report(Faulted, e);
         }
 
         // ------------------------------------------------------------------ closing
 
-        /// <summary>Closes the connection politely: the queued frames are sent first; waits at most <paramref name="timeout"/> (default 2 s).</summary>
-        /// <remarks>Pumped: the task completes inside <see cref="Pump"/>, when the server answered the close or the time is up.</remarks>
+        /// <summary>Closes the connection politely: the transport sends what it holds, then the close frame.
+        /// The task completes inside <see cref="Pump"/> when the server answered the close, or after
+        /// <paramref name="timeout"/> (default 2 s), when the client lets the transport go. The transport
+        /// is disposed only then: one that drops its queue on <c>Dispose</c> loses nothing.</summary>
         public Task CloseAsync(TimeSpan? timeout = null)
         {
-            var limit = timeout ?? TimeSpan.FromSeconds(2);
-            if (Interlocked.CompareExchange(ref _state, (int)ConnectionState.Closing, (int)ConnectionState.Connected) != (int)ConnectionState.Connected)
+            lock (_gate)
             {
-                Dispose();
-                return Task.FromResult(0);
+                var limit = timeout ?? TimeSpan.FromSeconds(2);
+                if (Interlocked.CompareExchange(ref _state, (int)ConnectionState.Closing, (int)ConnectionState.Connected) != (int)ConnectionState.Connected)
+                {
+                    if (State != ConnectionState.Closing) Dispose(); // closing already: the first close goes on
+                    return _endedTask.Task;
+                }
+                _closeDueTicks = NowTicks() + (long)(limit.TotalSeconds * Stopwatch.Frequency);
+                try
+                {
+                    _transport.Close(1000, "client closing"); // the transport sends what is queued first
+                }
+                catch (Exception)
+                {
+                    Dispose();
+                }
+                return _endedTask.Task;
             }
-            if (_transport == null) return CloseThreadedAsync(limit);
-            _closeDueTicks = NowTicks() + (long)(limit.TotalSeconds * Stopwatch.Frequency);
-            try
-            {
-                _transport.Close(1000, "client closing"); // the transport sends what is queued first
-            }
-            catch (Exception)
-            {
-                Dispose();
-            }
-            return _endedTask.Task;
         }
 
-        private async Task CloseThreadedAsync(TimeSpan limit)
-        {
-            // The send loop sends the close frame after every frame queued before it (a WebSocket
-            // takes one send at a time, so closing from here could cut a frame in flight).
-            _outbox.Enqueue(CloseFrame);
-            _outboxSignal.Release();
-            try
-            {
-                var sent = await Task.WhenAny(_closeSent.Task, Task.Delay(limit)).ConfigureAwait(false);
-                if (sent == _closeSent.Task) await Task.WhenAny(_receiveLoop, Task.Delay(limit)).ConfigureAwait(false);
-            }
-            catch (Exception)
-            {
-                // fall through to the hard close
-            }
-            Dispose();
-        }
-
-        /// <summary>Closes the socket at once (no close handshake) and stops the loops; safe to call more than once.</summary>
+        /// <summary>Closes the socket at once (no close handshake; the transport is disposed) and stops the pump thread if any; safe to call more than once.</summary>
         public void Dispose()
         {
-            End(null, "closed by client", null, true);
+            lock (_gate) End(null, "closed by client", null, true);
         }
 
-        private void End(WebSocketCloseStatus? status, string reason, Exception error, bool byClient)
+        private void End(System.Net.WebSockets.WebSocketCloseStatus? status, string reason, Exception error, bool byClient)
         {
             if (Interlocked.Exchange(ref _ended, 1) != 0) return;
             SetState(ConnectionState.Disconnected);
             try
             {
-                _stop.Cancel();
-            }
-            catch (ObjectDisposedException)
-            {
-            }
-            try
-            {
-                if (_ws != null)
-                {
-                    _ws.Abort();
-                    _ws.Dispose();
-                }
-                if (_transport != null) _transport.Dispose();
+                _transport.Dispose();
             }
             catch (Exception)
             {
                 // already gone
             }
-            byte[] dropped;
-            while (_outbox.TryDequeue(out dropped)) { }
+            if (_pumpThread != null) _pumpThread.Stop();
             var info = new DisconnectInfo(status, reason, error, byClient);
             FailPending(info);
             if (_welcomed != null && !_welcomed.Task.IsCompleted)
@@ -1279,10 +1180,12 @@ namespace Doodlestream
         // Every request still waiting fails; one registered after this point finds the state Disconnected first.
         private void FailPending(DisconnectInfo info)
         {
-            foreach (var seq in _pending.Keys)
+            if (_pending.Count == 0) return;
+            var waiting = new List<Pending>(_pending.Values);
+            _pending.Clear();
+            foreach (var p in waiting)
             {
-                Pending p;
-                if (!_pending.TryRemove(seq, out p) || p.OnFail == null) continue;
+                if (p.OnFail == null) continue;
                 try
                 {
                     p.OnFail(new DoodleDisconnectedException(info));
@@ -1294,27 +1197,81 @@ namespace Doodlestream
             }
         }
 
-        private WebSocketCloseStatus? SafeCloseStatus()
-        {
-            try
-            {
-                return _ws.CloseStatus;
-            }
-            catch (ObjectDisposedException)
-            {
-                return null;
-            }
-        }
-
         private void SetState(ConnectionState s)
         {
             Volatile.Write(ref _state, (int)s);
         }
     }
 
+    /// <summary>
+    /// Pumps a <see cref="DoodleClient"/> or <see cref="DoodleSession"/> from a background thread, for
+    /// programs without a game loop (bots, tools, tests). Never in Unity: there the MonoBehaviour pumps
+    /// from Update (WebGL players have no threads at all).
+    /// </summary>
+    public sealed class DoodlePumpThread
+    {
+        /// <summary>Milliseconds between two pumps.</summary>
+        public const int IntervalMs = 5;
+
+        private static readonly Stopwatch Clock = Stopwatch.StartNew();
+        private readonly Action<double> _pump;
+        private readonly Func<bool> _done;
+        private volatile bool _stop;
+
+        /// <summary>Seconds on the clock the thread pumps with (monotonic, any origin).</summary>
+        public static double Now { get { return Clock.Elapsed.TotalSeconds; } }
+
+        /// <summary>Starts a background thread calling <paramref name="pump"/>(<see cref="Now"/>) every
+        /// <see cref="IntervalMs"/> ms until <paramref name="done"/> returns true or <see cref="Stop"/> is called.</summary>
+        public DoodlePumpThread(Action<double> pump, Func<bool> done)
+        {
+            if (pump == null) throw new ArgumentNullException("pump");
+            _pump = pump;
+            _done = done ?? (() => false);
+            new Thread(Run) { IsBackground = true, Name = "doodlestream pump" }.Start();
+        }
+
+        /// <summary>Ends the thread after its current pump (safe from any thread, the pump's own included).</summary>
+        public void Stop()
+        {
+            _stop = true;
+        }
+
+        private void Run()
+        {
+            while (!_stop)
+            {
+                try
+                {
+                    _pump(Now);
+                }
+                catch (Exception)
+                {
+                    // a client reports its failures as events; nothing is left to tell here
+                }
+                if (_done()) return;
+                Thread.Sleep(IntervalMs);
+            }
+        }
+    }
+
     /// <summary>Raising events whose handlers may throw (shared by <see cref="DoodleClient"/> and the MonoBehaviour).</summary>
     internal static class Handlers
     {
+        /// <summary>Passes <paramref name="e"/> to the <c>Faulted</c> handler <paramref name="faulted"/>, if any; one that throws has nowhere left to report to.</summary>
+        internal static void Report(Action<Exception> faulted, Exception e)
+        {
+            if (faulted == null) return;
+            try
+            {
+                faulted(e);
+            }
+            catch (Exception)
+            {
+                // nowhere left to report to
+            }
+        }
+
         /// <summary>Calls each handler of <paramref name="handler"/> on its own: one that throws is passed to
         /// <paramref name="onThrow"/> and the handlers after it still run.</summary>
         internal static void InvokeEach<T>(Action<T> handler, T arg, Action<Exception> onThrow)

@@ -1,4 +1,4 @@
-// The socket under a DoodleClient in pumped mode: a WebSocket that is polled, never calls back.
+// The socket under a DoodleClient: a WebSocket that is polled, never calls back.
 
 using System;
 
@@ -22,8 +22,12 @@ namespace Doodlestream
     {
         /// <summary>What happened.</summary>
         public TransportEventKind Kind;
-        /// <summary>The message's bytes (<see cref="TransportEventKind.Message"/> only).</summary>
+        /// <summary>The message's bytes (<see cref="TransportEventKind.Message"/> only): its first
+        /// <see cref="Count"/> bytes. It may be the transport's own buffer, valid until the next
+        /// <see cref="IDoodleTransport.TryReceive"/> (the client decodes it before that).</summary>
         public byte[] Data;
+        /// <summary>Bytes of <see cref="Data"/> that are the message; 0 means all of it.</summary>
+        public int Count;
         /// <summary>The WebSocket close code (<see cref="TransportEventKind.Closed"/>; 1006 when the connection was lost without one).</summary>
         public int CloseCode;
         /// <summary>The close reason, or what went wrong.</summary>
@@ -31,10 +35,14 @@ namespace Doodlestream
     }
 
     /// <summary>
-    /// A WebSocket for a <see cref="DoodleClient"/> in pumped mode: it never starts a thread or a timer
-    /// of its own and never calls back; the client polls it (<see cref="TryReceive"/>) from the
-    /// thread that pumps it (a MonoBehaviour's Update). That is what Unity's WebGL players allow.
+    /// A WebSocket for a <see cref="DoodleClient"/>: it never calls back; the client polls it
+    /// (<see cref="TryReceive"/>) from the thread that pumps it (a MonoBehaviour's Update), one call
+    /// at a time. That is what Unity's WebGL players allow.
     /// </summary>
+    /// <remarks>The client calls <see cref="Dispose"/> only once the transport reported
+    /// <see cref="TransportEventKind.Closed"/>, or the close timed out, or the game is going away (a
+    /// disabled or destroyed component, which gets no more frames to pump): a transport should then
+    /// still send what it holds and its close frame, in the background, as a browser's WebSocket does.</remarks>
     /// <remarks>Implementations: <see cref="ClientWebSocketTransport"/> (native players, any .NET)
     /// and <c>WebGLWebSocketTransport</c> (WebGL players: the browser's WebSocket through
     /// <c>Plugins/WebGL/DoodleStreamWebSocket.jslib</c>).</remarks>
@@ -45,8 +53,11 @@ namespace Doodlestream
         /// allows headers, else as <c>?token=</c>. Messages over <paramref name="maxMessageBytes"/> end the connection.</summary>
         void Connect(Uri url, string token, int maxMessageBytes);
 
-        /// <summary>Queues one binary message; messages go out in order. Throws <see cref="InvalidOperationException"/> when the socket is not open.</summary>
-        void Send(byte[] message);
+        /// <summary>Queues one binary message, the <paramref name="count"/> bytes of <paramref name="buffer"/>
+        /// from <paramref name="offset"/>; messages go out in order. The caller reuses the buffer at once:
+        /// copy it (into a pooled buffer: this is called every frame while drawing). Throws
+        /// <see cref="InvalidOperationException"/> when the socket is not open.</summary>
+        void Send(byte[] buffer, int offset, int count);
 
         /// <summary>Bytes queued by <see cref="Send"/> and not yet handed to the network.</summary>
         long BufferedBytes { get; }

@@ -26,13 +26,32 @@ namespace Doodlestream
         /// <summary>The <c>seq</c> of the client message this answers, when that message carried one.</summary>
         public long? Seq { get; private set; }
 
+        private IReadOnlyDictionary<string, object> _fields;
+        private readonly byte[] _raw; // the frame, for a message decoded without a map: Fields decodes it on first use
+
         /// <summary>Every field of the decoded map (msgpack values as produced by <see cref="Doodlestream.MsgPack.MsgPackCodec"/>).</summary>
-        public IReadOnlyDictionary<string, object> Fields { get; private set; }
+        public IReadOnlyDictionary<string, object> Fields
+        {
+            get
+            {
+                if (_fields == null)
+                    _fields = new ReadOnlyDictionary<string, object>((IDictionary<string, object>)Doodlestream.MsgPack.MsgPackCodec.Deserialize(_raw));
+                return _fields;
+            }
+        }
+
+        /// <summary>A message decoded straight from its frame (<paramref name="raw"/>, kept for <see cref="Fields"/>).</summary>
+        internal ServerMessage(string type, long? seq, byte[] raw)
+        {
+            Type = type;
+            Seq = seq;
+            _raw = raw;
+        }
 
         /// <summary>Creates a message from a decoded map.</summary>
         protected ServerMessage(IDictionary<string, object> fields)
         {
-            Fields = new ReadOnlyDictionary<string, object>(fields);
+            _fields = new ReadOnlyDictionary<string, object>(fields);
             Type = fields.ContainsKey("type") ? fields["type"] as string : null;
             object seq;
             if (fields.TryGetValue("seq", out seq) && seq is long) Seq = (long)seq;
@@ -158,7 +177,11 @@ namespace Doodlestream
         /// <c>resume</c>, <c>submit</c>, <c>sprite</c> (empty from a v1.0 server).</summary>
         public IReadOnlyList<string> Features { get; private set; }
 
-        internal WelcomeMessage(IDictionary<string, object> f) : base(f)
+        /// <summary>Parses a decoded message map (public, so that games can build messages to unit-test their handlers).</summary>
+
+        /// <exception cref="DoodleProtocolException">A required field is missing or of the wrong type.</exception>
+
+        public WelcomeMessage(IDictionary<string, object> f) : base(f)
         {
             Protocol = (int)RequireLong("protocol");
             Session = RequireString("session");
@@ -212,7 +235,11 @@ namespace Doodlestream
         /// <summary>v1.1: true when the <c>resume</c> worked.</summary>
         public bool Resumed { get; private set; }
 
-        internal HelloMessage(IDictionary<string, object> f) : base(f)
+        /// <summary>Parses a decoded message map (public, so that games can build messages to unit-test their handlers).</summary>
+
+        /// <exception cref="DoodleProtocolException">A required field is missing or of the wrong type.</exception>
+
+        public HelloMessage(IDictionary<string, object> f) : base(f)
         {
             Protocol = (int)RequireLong("protocol");
             LiveMs = (int)RequireLong("live_ms");
@@ -293,7 +320,11 @@ namespace Doodlestream
         /// <summary>v1.1: the target word's score and rank, when a target is set and the canvas is not empty; else null.</summary>
         public TargetScore Target { get; private set; }
 
-        internal GuessesMessage(IDictionary<string, object> f) : base(f)
+        /// <summary>Parses a decoded message map (public, so that games can build messages to unit-test their handlers).</summary>
+
+        /// <exception cref="DoodleProtocolException">A required field is missing or of the wrong type.</exception>
+
+        public GuessesMessage(IDictionary<string, object> f) : base(f)
         {
             Strokes = (int)RequireLong("strokes");
             Ms = RequireDouble("ms");
@@ -325,6 +356,109 @@ namespace Doodlestream
             }
         }
 
+        private GuessesMessage(long? seq, byte[] raw) : base("guesses", seq, raw) { }
+
+        private static readonly byte[] KeySeq = Ascii("seq"), KeyStrokes = Ascii("strokes"), KeyMs = Ascii("ms");
+        private static readonly byte[] KeyLive = Ascii("live"), KeyGuesses = Ascii("guesses"), KeyDrawing = Ascii("drawing");
+        private static readonly byte[] KeyTarget = Ascii("target"), KeyWord = Ascii("word"), KeyScore = Ascii("score"), KeyRank = Ascii("rank");
+
+        private static byte[] Ascii(string s)
+        {
+            return System.Text.Encoding.ASCII.GetBytes(s);
+        }
+
+        /// <summary>Decodes a <c>guesses</c> frame without building maps (words and drawing keys come from
+        /// <paramref name="strings"/>): what arrives every few frames while drawing allocates only this
+        /// message, its guesses and a copy of the frame (for <see cref="ServerMessage.Fields"/>).</summary>
+        /// <exception cref="Doodlestream.MsgPack.MsgPackException">The frame is not valid msgpack.</exception>
+        /// <exception cref="DoodleProtocolException">A field is missing or of the wrong type.</exception>
+        public static GuessesMessage Decode(byte[] data, int offset, int count, Doodlestream.MsgPack.Utf8Cache strings)
+        {
+            var r = new Doodlestream.MsgPack.MsgPackReader(data, offset, count);
+            int n = r.ReadMapHeader();
+            long? seq = null;
+            int strokes = -1;
+            double ms = double.NaN;
+            bool live = false;
+            Guess[] guesses = null;
+            string drawing = null;
+            TargetScore target = null;
+            for (int i = 0; i < n; i++)
+            {
+                int k, kl;
+                r.ReadStringBytes(out k, out kl);
+                if (r.BytesEqual(k, kl, KeySeq)) { if (!r.TryReadNil()) seq = r.ReadInteger(); }
+                else if (r.BytesEqual(k, kl, KeyStrokes)) strokes = (int)r.ReadInteger();
+                else if (r.BytesEqual(k, kl, KeyMs)) ms = r.ReadNumber();
+                else if (r.BytesEqual(k, kl, KeyLive)) live = r.Peek() == 0xc3 || r.Peek() == 0xc2 ? r.ReadBool() : SkipFalse(r);
+                else if (r.BytesEqual(k, kl, KeyDrawing)) drawing = r.TryReadNil() ? null : r.ReadString(strings);
+                else if (r.BytesEqual(k, kl, KeyGuesses)) guesses = ReadGuesses(r, strings);
+                else if (r.BytesEqual(k, kl, KeyTarget)) target = r.TryReadNil() ? null : ReadTarget(r, strings);
+                else r.Skip(); // "type" (the caller checked it) and fields of newer servers
+            }
+            if (strokes < 0) throw new DoodleProtocolException("'guesses' message lacks 'strokes'");
+            if (double.IsNaN(ms)) throw new DoodleProtocolException("'guesses' message lacks 'ms'");
+            if (guesses == null) throw new DoodleProtocolException("'guesses' message lacks 'guesses'");
+            if (r.Remaining != 0) throw new Doodlestream.MsgPack.MsgPackException("msgpack: " + r.Remaining + " unexpected bytes after the value");
+            var raw = new byte[count];
+            Buffer.BlockCopy(data, offset, raw, 0, count);
+            return new GuessesMessage(seq, raw)
+            {
+                Strokes = strokes, Ms = ms, Live = live, Guesses = new ReadOnlyCollection<Guess>(guesses), Drawing = drawing, Target = target,
+            };
+        }
+
+        private static bool SkipFalse(Doodlestream.MsgPack.MsgPackReader r)
+        {
+            r.Skip();
+            return false;
+        }
+
+        private static Guess[] ReadGuesses(Doodlestream.MsgPack.MsgPackReader r, Doodlestream.MsgPack.Utf8Cache strings)
+        {
+            var a = new Guess[r.ReadArrayHeader()];
+            for (int g = 0; g < a.Length; g++)
+            {
+                string word;
+                double score;
+                long rank;
+                ReadWordScore(r, strings, out word, out score, out rank);
+                if (word == null || double.IsNaN(score))
+                    throw new DoodleProtocolException("'guesses' message: each guess needs a string 'word' and a number 'score'");
+                a[g] = new Guess(word, score);
+            }
+            return a;
+        }
+
+        private static TargetScore ReadTarget(Doodlestream.MsgPack.MsgPackReader r, Doodlestream.MsgPack.Utf8Cache strings)
+        {
+            string word;
+            double score;
+            long rank;
+            ReadWordScore(r, strings, out word, out score, out rank);
+            if (word == null || double.IsNaN(score) || rank < 0)
+                throw new DoodleProtocolException("'guesses' message: 'target' needs a string 'word', a number 'score' and an int 'rank'");
+            return new TargetScore(word, score, (int)rank);
+        }
+
+        // A map of word, score and (a target's) rank; what is absent stays null, NaN, -1; other keys are skipped.
+        private static void ReadWordScore(Doodlestream.MsgPack.MsgPackReader r, Doodlestream.MsgPack.Utf8Cache strings, out string word, out double score, out long rank)
+        {
+            word = null;
+            score = double.NaN;
+            rank = -1;
+            int n = r.ReadMapHeader();
+            for (int i = 0; i < n; i++)
+            {
+                int k, kl;
+                r.ReadStringBytes(out k, out kl);
+                if (r.BytesEqual(k, kl, KeyWord)) word = r.ReadString(strings);
+                else if (r.BytesEqual(k, kl, KeyScore)) score = r.ReadNumber();
+                else if (r.BytesEqual(k, kl, KeyRank)) rank = r.ReadInteger();
+                else r.Skip();
+            }
+        }
+
         /// <inheritdoc/>
         public override string ToString()
         {
@@ -338,7 +472,11 @@ namespace Doodlestream
         /// <summary>v1.1: the key of the new drawing, or null from an older server.</summary>
         public string Drawing { get; private set; }
 
-        internal ClearedMessage(IDictionary<string, object> f) : base(f)
+        /// <summary>Parses a decoded message map (public, so that games can build messages to unit-test their handlers).</summary>
+
+        /// <exception cref="DoodleProtocolException">A required field is missing or of the wrong type.</exception>
+
+        public ClearedMessage(IDictionary<string, object> f) : base(f)
         {
             Drawing = OptionalString("drawing");
         }
@@ -356,7 +494,11 @@ namespace Doodlestream
         /// <summary>Milliseconds from the drawing's first point to its latest, in the drawing's own time.</summary>
         public long Ms { get; private set; }
 
-        internal RecognizedMessage(IDictionary<string, object> f) : base(f)
+        /// <summary>Parses a decoded message map (public, so that games can build messages to unit-test their handlers).</summary>
+
+        /// <exception cref="DoodleProtocolException">A required field is missing or of the wrong type.</exception>
+
+        public RecognizedMessage(IDictionary<string, object> f) : base(f)
         {
             Word = RequireString("word");
             Score = RequireDouble("score");
@@ -381,7 +523,11 @@ namespace Doodlestream
         /// <summary><c>session</c> or <c>server</c>.</summary>
         public string Scope { get; private set; }
 
-        internal TaughtMessage(IDictionary<string, object> f) : base(f)
+        /// <summary>Parses a decoded message map (public, so that games can build messages to unit-test their handlers).</summary>
+
+        /// <exception cref="DoodleProtocolException">A required field is missing or of the wrong type.</exception>
+
+        public TaughtMessage(IDictionary<string, object> f) : base(f)
         {
             Word = RequireString("word");
             Examples = (int)RequireLong("examples");
@@ -397,7 +543,11 @@ namespace Doodlestream
         /// <summary><c>session</c> or <c>server</c>.</summary>
         public string Scope { get; private set; }
 
-        internal ForgottenMessage(IDictionary<string, object> f) : base(f)
+        /// <summary>Parses a decoded message map (public, so that games can build messages to unit-test their handlers).</summary>
+
+        /// <exception cref="DoodleProtocolException">A required field is missing or of the wrong type.</exception>
+
+        public ForgottenMessage(IDictionary<string, object> f) : base(f)
         {
             Word = RequireString("word");
             Scope = RequireString("scope");
@@ -448,7 +598,11 @@ namespace Doodlestream
         /// <summary>Human-readable explanation.</summary>
         public string Message { get; private set; }
 
-        internal ErrorMessage(IDictionary<string, object> f) : base(f)
+        /// <summary>Parses a decoded message map (public, so that games can build messages to unit-test their handlers).</summary>
+
+        /// <exception cref="DoodleProtocolException">A required field is missing or of the wrong type.</exception>
+
+        public ErrorMessage(IDictionary<string, object> f) : base(f)
         {
             Code = RequireString("code");
             object m;
@@ -468,7 +622,11 @@ namespace Doodlestream
         /// <summary>The stored drawing's id (pass it to <see cref="DoodleClient.RequestSprite"/>).</summary>
         public long Id { get; private set; }
 
-        internal SavedMessage(IDictionary<string, object> f) : base(f)
+        /// <summary>Parses a decoded message map (public, so that games can build messages to unit-test their handlers).</summary>
+
+        /// <exception cref="DoodleProtocolException">A required field is missing or of the wrong type.</exception>
+
+        public SavedMessage(IDictionary<string, object> f) : base(f)
         {
             Id = RequireLong("id");
         }
@@ -480,7 +638,11 @@ namespace Doodlestream
         /// <summary>The PNG file's bytes (e.g. for <c>Texture2D.LoadImage</c>).</summary>
         public byte[] Png { get; private set; }
 
-        internal SpriteMessage(IDictionary<string, object> f) : base(f)
+        /// <summary>Parses a decoded message map (public, so that games can build messages to unit-test their handlers).</summary>
+
+        /// <exception cref="DoodleProtocolException">A required field is missing or of the wrong type.</exception>
+
+        public SpriteMessage(IDictionary<string, object> f) : base(f)
         {
             object v = Require("png");
             Png = v as byte[];

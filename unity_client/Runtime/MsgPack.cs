@@ -82,6 +82,9 @@ namespace Doodlestream.MsgPack
         /// <summary>Bytes written so far.</summary>
         public int Length { get { return _len; } }
 
+        /// <summary>The writer's own buffer: its first <see cref="Length"/> bytes are what was written (valid until the next write or <see cref="Clear"/>).</summary>
+        public byte[] GetBuffer() { return _buf; }
+
         /// <summary>A copy of the bytes written so far.</summary>
         public byte[] ToArray()
         {
@@ -145,15 +148,10 @@ namespace Doodlestream.MsgPack
             else BigEndian(0xcf, v, 8);
         }
 
-        /// <summary>Writes a float32.</summary>
+        /// <summary>Writes a float32 (a bit-cast: nothing allocated).</summary>
         public void WriteFloat(float v)
         {
-            var b = BitConverter.GetBytes(v);
-            if (BitConverter.IsLittleEndian) Array.Reverse(b);
-            Ensure(5);
-            _buf[_len++] = 0xca;
-            Buffer.BlockCopy(b, 0, _buf, _len, 4);
-            _len += 4;
+            BigEndian(0xca, new FloatBits { Float = v }.Bits, 4);
         }
 
         /// <summary>Writes a float64.</summary>
@@ -331,6 +329,133 @@ namespace Doodlestream.MsgPack
             return (int)n;
         }
 
+        // ---- streaming reads, for decoders that build no maps (GuessesMessage.Decode): nothing allocated
+
+        /// <summary>The next byte (a value's format marker), not consumed.</summary>
+        public byte Peek()
+        {
+            Need(1);
+            return _data[_pos];
+        }
+
+        /// <summary>Consumes a nil and returns true, or returns false when the next value is not nil.</summary>
+        public bool TryReadNil()
+        {
+            if (Peek() != 0xc0) return false;
+            _pos++;
+            return true;
+        }
+
+        /// <summary>Reads a map header: the number of key/value pairs that follow.</summary>
+        public int ReadMapHeader()
+        {
+            byte b = Peek();
+            int at = Position;
+            _pos++;
+            if ((b & 0xf0) == 0x80) return b & 0x0f;
+            if (b == 0xde) return Length(2);
+            if (b == 0xdf) return Length(4);
+            throw new MsgPackException("msgpack: expected a map at offset " + at);
+        }
+
+        /// <summary>Reads an array header: the number of values that follow.</summary>
+        public int ReadArrayHeader()
+        {
+            byte b = Peek();
+            int at = Position;
+            _pos++;
+            if ((b & 0xf0) == 0x90) return b & 0x0f;
+            if (b == 0xdc) return Length(2);
+            if (b == 0xdd) return Length(4);
+            throw new MsgPackException("msgpack: expected an array at offset " + at);
+        }
+
+        /// <summary>Reads a str header and skips its bytes, which lie at <paramref name="offset"/> (in the
+        /// reader's array), <paramref name="length"/> long; nothing is decoded.</summary>
+        public void ReadStringBytes(out int offset, out int length)
+        {
+            byte b = Peek();
+            int at = Position;
+            _pos++;
+            if ((b & 0xe0) == 0xa0) length = b & 0x1f;
+            else if (b == 0xd9) length = Length(1);
+            else if (b == 0xda) length = Length(2);
+            else if (b == 0xdb) length = Length(4);
+            else throw new MsgPackException("msgpack: expected a str at offset " + at);
+            Need(length);
+            offset = _pos;
+            _pos += length;
+        }
+
+        /// <summary>True when the <paramref name="length"/> bytes at <paramref name="offset"/> are <paramref name="ascii"/>.</summary>
+        public bool BytesEqual(int offset, int length, byte[] ascii)
+        {
+            if (length != ascii.Length) return false;
+            for (int i = 0; i < length; i++)
+                if (_data[offset + i] != ascii[i]) return false;
+            return true;
+        }
+
+        /// <summary>Reads a str through <paramref name="cache"/>: a string seen before is not allocated again.</summary>
+        public string ReadString(Utf8Cache cache)
+        {
+            int offset, length;
+            ReadStringBytes(out offset, out length);
+            return cache.Get(_data, offset, length);
+        }
+
+        /// <summary>Reads an integer (any int format, or a float with an integral value).</summary>
+        public long ReadInteger()
+        {
+            int at = Position;
+            byte b = Peek();
+            if (b == 0xca || b == 0xcb)
+            {
+                double d = ReadNumber();
+                if (Math.Floor(d) == d && Math.Abs(d) < 9e18) return (long)d;
+                throw new MsgPackException("msgpack: expected an integer at offset " + at);
+            }
+            _pos++;
+            if (b <= 0x7f) return b;
+            if (b >= 0xe0) return (sbyte)b;
+            switch (b)
+            {
+                case 0xcc: return (long)BigEndian(1);
+                case 0xcd: return (long)BigEndian(2);
+                case 0xce: return (long)BigEndian(4);
+                case 0xcf: return unchecked((long)BigEndian(8));
+                case 0xd0: return (sbyte)BigEndian(1);
+                case 0xd1: return (short)BigEndian(2);
+                case 0xd2: return (int)BigEndian(4);
+                case 0xd3: return (long)BigEndian(8);
+            }
+            throw new MsgPackException("msgpack: expected an integer at offset " + at);
+        }
+
+        /// <summary>Reads a number (int or float) as a double.</summary>
+        public double ReadNumber()
+        {
+            byte b = Peek();
+            if (b == 0xca) { _pos++; return new FloatBits { Bits = (uint)BigEndian(4) }.Float; }
+            if (b == 0xcb) { _pos++; return BitConverter.Int64BitsToDouble((long)BigEndian(8)); }
+            return ReadInteger();
+        }
+
+        /// <summary>Reads a bool.</summary>
+        public bool ReadBool()
+        {
+            byte b = Peek();
+            if (b != 0xc2 && b != 0xc3) throw new MsgPackException("msgpack: expected a bool at offset " + Position);
+            _pos++;
+            return b == 0xc3;
+        }
+
+        /// <summary>Skips the next value (decoding it).</summary>
+        public void Skip()
+        {
+            ReadValue();
+        }
+
         /// <summary>Reads the next value (see <see cref="MsgPackCodec"/> for the .NET types produced).</summary>
         /// <exception cref="MsgPackException">Truncated or malformed input, or a type outside the supported subset.</exception>
         public object ReadValue()
@@ -351,11 +476,7 @@ namespace Doodlestream.MsgPack
                 case 0xc4: return ReadBinary(Length(1));
                 case 0xc5: return ReadBinary(Length(2));
                 case 0xc6: return ReadBinary(Length(4));
-                case 0xca:
-                {
-                    var f = BitConverter.GetBytes((uint)BigEndian(4));
-                    return BitConverter.ToSingle(f, 0);
-                }
+                case 0xca: return new FloatBits { Bits = (uint)BigEndian(4) }.Float;
                 case 0xcb: return BitConverter.Int64BitsToDouble((long)BigEndian(8));
                 case 0xcc: return (long)BigEndian(1);
                 case 0xcd: return (long)BigEndian(2);
@@ -437,6 +558,64 @@ namespace Doodlestream.MsgPack
         {
             if (++_depth > MsgPackCodec.MaxDepth)
                 throw new MsgPackException("msgpack: nested deeper than " + MsgPackCodec.MaxDepth + " levels at offset " + Position);
+        }
+    }
+
+    /// <summary>A float32 and its IEEE 754 bits in one place: a bit-cast without <c>BitConverter</c>'s arrays.</summary>
+    [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Explicit)]
+    internal struct FloatBits
+    {
+        [System.Runtime.InteropServices.FieldOffset(0)] public float Float;
+        [System.Runtime.InteropServices.FieldOffset(0)] public uint Bits;
+    }
+
+    /// <summary>UTF-8 strings decoded once: the words of guesses come back every few frames, and a
+    /// string already seen is handed out again instead of being allocated. Holds at most
+    /// <see cref="Capacity"/> strings (then starts over). One thread at a time.</summary>
+    public sealed class Utf8Cache
+    {
+        /// <summary>Most strings kept.</summary>
+        public const int Capacity = 1024;
+        /// <summary>Longest string kept, in bytes (longer ones are decoded every time).</summary>
+        public const int MaxBytes = 128;
+
+        private static readonly UTF8Encoding StrictUtf8 = new UTF8Encoding(false, true);
+        private readonly Dictionary<ulong, string> _strings = new Dictionary<ulong, string>();
+
+        /// <summary>The string whose UTF-8 bytes are <paramref name="length"/> bytes of <paramref name="data"/> from <paramref name="offset"/>.</summary>
+        /// <exception cref="MsgPackException">The bytes are not valid UTF-8.</exception>
+        public string Get(byte[] data, int offset, int length)
+        {
+            if (length > MaxBytes) return Decode(data, offset, length);
+            ulong h = 14695981039346656037UL ^ (ulong)length; // FNV-1a
+            for (int i = 0; i < length; i++) h = (h ^ data[offset + i]) * 1099511628211UL;
+            string s;
+            if (_strings.TryGetValue(h, out s) && SameAscii(s, data, offset, length)) return s;
+            s = Decode(data, offset, length);
+            if (_strings.Count >= Capacity) _strings.Clear();
+            _strings[h] = s;
+            return s;
+        }
+
+        // The cached string is returned only when it is ASCII and equal byte for byte (a hash collision, or non-ASCII text, decodes again).
+        private static bool SameAscii(string s, byte[] data, int offset, int length)
+        {
+            if (s.Length != length) return false;
+            for (int i = 0; i < length; i++)
+                if (s[i] > 0x7f || s[i] != data[offset + i]) return false;
+            return true;
+        }
+
+        private static string Decode(byte[] data, int offset, int length)
+        {
+            try
+            {
+                return StrictUtf8.GetString(data, offset, length);
+            }
+            catch (ArgumentException)
+            {
+                throw new MsgPackException("msgpack: str at offset " + offset + " is not valid UTF-8");
+            }
         }
     }
 }

@@ -26,6 +26,8 @@ namespace Doodlestream
         [DllImport("__Internal")] private static extern void DoodleStreamWs_Free(int id);
 
         private int _id;
+        private byte[] _rx = new byte[4096]; // reused for every event: a message is decoded before the next TryReceive
+        private byte[] _tx = new byte[0]; // for a message that does not start at offset 0 (the client's never do)
 
         /// <inheritdoc/>
         public long BufferedBytes { get { return _id > 0 ? DoodleStreamWs_BufferedAmount(_id) : 0; } }
@@ -38,9 +40,18 @@ namespace Doodlestream
         }
 
         /// <inheritdoc/>
-        public void Send(byte[] message)
+        public void Send(byte[] buffer, int offset, int count)
         {
-            if (_id <= 0 || DoodleStreamWs_Send(_id, message, message.Length) != 0)
+            if (buffer == null) throw new ArgumentNullException("buffer");
+            if (offset < 0 || count < 0 || offset > buffer.Length - count) throw new ArgumentOutOfRangeException("count");
+            if (offset != 0)
+            {
+                if (_tx.Length < count) _tx = new byte[count];
+                Buffer.BlockCopy(buffer, offset, _tx, 0, count);
+                buffer = _tx;
+            }
+            // The plugin copies the bytes into a JavaScript ArrayBuffer before it returns.
+            if (_id <= 0 || DoodleStreamWs_Send(_id, buffer, count) != 0)
                 throw new InvalidOperationException("the socket is not open");
         }
 
@@ -60,16 +71,16 @@ namespace Doodlestream
             int length = DoodleStreamWs_NextLength(_id);
             e.Kind = (TransportEventKind)kind;
             e.CloseCode = DoodleStreamWs_NextCode(_id);
-            var buffer = new byte[Math.Max(length, 1)];
-            int n = DoodleStreamWs_Pop(_id, buffer, buffer.Length);
+            if (_rx.Length < length) _rx = new byte[Math.Max(length, _rx.Length * 2)];
+            int n = DoodleStreamWs_Pop(_id, _rx, _rx.Length);
             if (e.Kind == TransportEventKind.Message)
             {
-                if (buffer.Length != n) Array.Resize(ref buffer, n);
-                e.Data = buffer;
+                e.Data = _rx;
+                e.Count = n;
             }
             else
             {
-                e.Reason = Encoding.UTF8.GetString(buffer, 0, n);
+                e.Reason = Encoding.UTF8.GetString(_rx, 0, n);
             }
             return true;
         }

@@ -78,21 +78,21 @@ namespace Doodlestream.Samples
         private void OnEnable()
         {
             if (stream == null) return;
-            stream.GuessesReceived += OnGuesses;
-            stream.ErrorReceived += OnServerError;
-            stream.ConnectionStateChanged += OnState;
-            stream.Saved += OnSaved;
-            stream.SpriteReceived += OnSprite;
+            stream.Session.GuessesReceived += OnGuesses;
+            stream.Session.ErrorReceived += OnServerError;
+            stream.Session.ConnectionStateChanged += OnState;
+            stream.Session.Saved += OnSaved;
+            stream.Session.SpriteReceived += OnSprite;
         }
 
         private void OnDisable()
         {
             if (stream == null) return;
-            stream.GuessesReceived -= OnGuesses;
-            stream.ErrorReceived -= OnServerError;
-            stream.ConnectionStateChanged -= OnState;
-            stream.Saved -= OnSaved;
-            stream.SpriteReceived -= OnSprite;
+            stream.Session.GuessesReceived -= OnGuesses;
+            stream.Session.ErrorReceived -= OnServerError;
+            stream.Session.ConnectionStateChanged -= OnState;
+            stream.Session.Saved -= OnSaved;
+            stream.Session.SpriteReceived -= OnSprite;
         }
 
         private void Update()
@@ -183,7 +183,7 @@ namespace Doodlestream.Samples
                 Destroy(_strokes[_strokes.Count - 1].gameObject);
                 _strokes.RemoveAt(_strokes.Count - 1);
             }
-            stream.Undo();
+            stream.Session.Undo();
         }
 
         private void ClearDrawing(bool tellServer)
@@ -193,7 +193,7 @@ namespace Doodlestream.Samples
             _strokes.Clear();
             _current = null;
             _guesses = null;
-            if (tellServer) stream.Clear();
+            if (tellServer) stream.Session.Clear();
         }
 
         // ------------------------------------------------------------------ sprites
@@ -206,7 +206,7 @@ namespace Doodlestream.Samples
                 _lastError = "draw something first";
                 return;
             }
-            _submitSeq = stream.Submit(word);
+            _submitSeq = stream.Session.Submit(word);
         }
 
         private void RequestSpriteOfDrawing(bool clearAfter)
@@ -217,14 +217,14 @@ namespace Doodlestream.Samples
                 return;
             }
             _spriteClears = clearAfter;
-            stream.RequestSprite(null, spriteSize);
+            stream.Session.RequestSprite(null, spriteSize);
         }
 
         private void OnSaved(SavedMessage saved)
         {
             _status = "saved as #" + saved.Id;
             _spriteClears = true;
-            stream.RequestSprite(saved.Id, spriteSize);
+            stream.Session.RequestSprite(saved.Id, spriteSize);
         }
 
         private void OnSprite(SpriteMessage sprite)

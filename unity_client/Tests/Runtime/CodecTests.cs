@@ -81,13 +81,13 @@ namespace Doodlestream.Tests
             Assert.Throws<DoodleProtocolException>(() => ServerMessage.Parse(new Dictionary<string, object> { { "seq", 1L } }));
         }
 
-        /// <summary>Escalate skips doublings (a server that refused us), still capped.</summary>
+        /// <summary>Escalate floors the next delay at Initial x 2^steps, still capped.</summary>
         [Test]
         public void BackoffEscalates()
         {
-            var b = new Backoff(TimeSpan.FromSeconds(0.5), TimeSpan.FromSeconds(4), 0, 1);
+            var b = new Backoff(TimeSpan.FromSeconds(0.5), TimeSpan.FromSeconds(4), 1);
             b.Escalate(2);
-            Assert.AreEqual(2.0, b.Next().TotalSeconds, 1e-9);
+            Assert.IsTrue(b.Next().TotalSeconds >= 2.0 - 1e-9);
             b.Escalate(10);
             Assert.AreEqual(4.0, b.Next().TotalSeconds, 1e-9);
         }
@@ -118,19 +118,22 @@ namespace Doodlestream.Tests
             Assert.IsFalse(w.HasFeature("teach"));
         }
 
-        /// <summary>Back-off doubles up to its cap, with jitter below each step, and starts again after Reset.</summary>
+        /// <summary>Decorrelated jitter: each delay in [Initial, 3 x the previous], capped; Reset starts again; a restart spreads.</summary>
         [Test]
-        public void BackoffDoublesToTheCap()
+        public void BackoffIsDecorrelatedAndCapped()
         {
-            var b = new Backoff(TimeSpan.FromSeconds(0.5), TimeSpan.FromSeconds(4), 0.2, 1);
-            double[] caps = { 0.5, 1, 2, 4, 4 };
-            foreach (double cap in caps)
+            var b = new Backoff(TimeSpan.FromSeconds(0.5), TimeSpan.FromSeconds(4), 1);
+            double prev = 0.5;
+            for (int i = 0; i < 20; i++)
             {
                 double s = b.Next().TotalSeconds;
-                Assert.IsTrue(s <= cap + 1e-9 && s >= 0.8 * cap - 1e-9, "delay " + s + " outside [0.8, 1] x " + cap);
+                Assert.IsTrue(s >= 0.5 - 1e-9 && s <= Math.Min(4, 3 * prev) + 1e-9, "delay " + s + " after " + prev);
+                prev = s;
             }
             b.Reset();
-            Assert.IsTrue(b.Next().TotalSeconds <= 0.5 + 1e-9);
+            Assert.IsTrue(b.Next().TotalSeconds <= 1.5 + 1e-9);
+            double r = b.NextAfterRestart().TotalSeconds;
+            Assert.IsTrue(r >= 0 && r <= 4 + 1e-9, "restart delay " + r);
         }
     }
 }

@@ -11,6 +11,8 @@
 // Unity copies these functions as text into the player (Emscripten library rules): they may use
 // only their arguments, the $DoodleStreamWs object and Emscripten's runtime (HEAPU8, UTF8ToString,
 // stringToUTF8, lengthBytesUTF8), never variables of this file.
+// Pointers arrive as signed 32-bit ints: a heap over 2 GB (Unity 6 allows 4 GB) makes them negative,
+// so every pointer is read as `ptr >>> 0` (unsigned) before it indexes HEAPU8 or is read as a string.
 
 var DoodleStreamWebSocketLibrary = {
   $DoodleStreamWs: {
@@ -20,7 +22,7 @@ var DoodleStreamWebSocketLibrary = {
 
   DoodleStreamWs_Connect__deps: ['$DoodleStreamWs'],
   DoodleStreamWs_Connect: function (urlPtr, maxMessageBytes) {
-    var url = UTF8ToString(urlPtr);
+    var url = UTF8ToString(urlPtr >>> 0);
     var id = DoodleStreamWs.nextId++;
     var s = { ws: null, events: [], max: maxMessageBytes, ended: false };
     DoodleStreamWs.sockets[id] = s;
@@ -68,6 +70,7 @@ var DoodleStreamWebSocketLibrary = {
     var s = DoodleStreamWs.sockets[id];
     if (!s || !s.ws || s.ws.readyState !== 1) return -1;
     // A copy: the player's heap may move (memory growth) or be shared (threads).
+    ptr = ptr >>> 0;
     s.ws.send(HEAPU8.slice(ptr, ptr + length));
     return 0;
   },
@@ -83,7 +86,7 @@ var DoodleStreamWebSocketLibrary = {
     var s = DoodleStreamWs.sockets[id];
     if (!s || !s.ws || s.ended) return;
     try {
-      s.ws.close(code, UTF8ToString(reasonPtr));
+      s.ws.close(code, UTF8ToString(reasonPtr >>> 0));
     } catch (e) { // a code or reason the browser refuses: close plainly
       s.ws.close();
     }
@@ -114,6 +117,7 @@ var DoodleStreamWebSocketLibrary = {
     var s = DoodleStreamWs.sockets[id];
     if (!s || !s.events.length) return 0;
     var ev = s.events.shift();
+    bufferPtr = bufferPtr >>> 0;
     if (ev.kind === 1) {
       var n = Math.min(ev.data.length, bufferLength);
       HEAPU8.set(ev.data.subarray(0, n), bufferPtr);
