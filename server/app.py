@@ -44,7 +44,6 @@ from server.admission import Admission, connection_class
 from server.connection import Connection
 from server.errors import ClientTooSlow, Fault
 from server.front import FrontConfig, HttpFront
-from server.game import Ranker
 from server.http import json_response
 from server.infer import DEFAULT_MODEL_DIR, Batcher, Classifier, Model, Prediction
 from server.limits import (
@@ -58,6 +57,7 @@ from server.limits import (
     Limits,
 )
 from server.plugin import Access, Feature, HttpRequest, Registry
+from server.ranking import Ranker
 from server.render import Image
 from server.render_pool import RenderPool
 from server.session import Session
@@ -154,7 +154,7 @@ class DoodleServer:
         self.registry.route("/healthz", self._healthz, access=Access.PUBLIC)
         self.registry.offer("words")  # the core ranks hello.words and reports hello.target
         self.registry.offer("target")
-        self.registry.offer("recognize")  # hello.recognize: the rule of recognized (server/game.py)
+        self.registry.offer("recognize")  # hello.recognize: the rule of recognized (server/ranking.py)
         for feature in features:
             feature.install(self.registry)
 

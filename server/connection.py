@@ -26,11 +26,11 @@ A :class:`Connection` wraps one ``websockets`` connection and its
   registered (:class:`server.plugin.Registry`), so a type no installed feature handles
   is ``unknown_type``; a feature's type is answered by its handler.  A ``hello`` is
   also handed to every feature's hello hook (``resume``), whose fields join the reply.
-* v1.1 (:mod:`server.game`): guesses are ranked by the server's :class:`server.game.Ranker`
+* v1.1 (:mod:`server.ranking`): guesses are ranked by the server's :class:`server.ranking.Ranker`
   for the session's ``hello`` settings; every ``guesses`` and ``cleared`` carries the
   drawing's key, ``guesses`` the target's score, rank and ``almost`` when there is a
   target.  Once per drawing, the first time the session's rule (``hello.recognize``,
-  :func:`server.game.recognizes`: ``"top1"`` at pen-ups, ``"score"`` at live guesses too)
+  :func:`server.ranking.recognizes`: ``"top1"`` at pen-ups, ``"score"`` at live guesses too)
   recognizes the target, a ``recognized`` message naming the rule follows the ``guesses``
   that showed it.  A v1 client
   (no v1.1 field in its ``hello``) gets the same messages as from a v1 server, with the
@@ -52,10 +52,10 @@ from websockets.frames import CloseCode
 
 from server import protocol
 from server.errors import ClientTooSlow, ErrorCode, Fault, InvalidField, LimitExceeded
-from server.game import almost, recognizes
 from server.infer import TOP_K
 from server.limits import INLINE_RENDER_POINTS, Limits
 from server.plugin import Registry, Services
+from server.ranking import almost, recognizes
 from server.render import Image, render_image
 from server.session import Session
 

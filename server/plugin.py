@@ -48,7 +48,7 @@ never touches the server's own state; the server reads what was registered.
 
 :attr:`Registry.services` is what a feature may use of the running server: the model,
 the micro-batched classifier (top guesses, or every score with the embedding), the
-game ranker (:class:`server.game.Ranker`: custom words), a session's model input
+game ranker (:class:`server.ranking.Ranker`: custom words), a session's model input
 rendered off the event loop, the render pool for other work in a session's lane, and the
 server's health report (what an authorized ``/healthz`` shows).
 """
@@ -66,9 +66,9 @@ from websockets.http11 import Response
 from werkzeug.routing import Map, Rule
 
 from server.errors import ErrorCode
-from server.game import Ranker
 from server.infer import Model, Prediction
 from server.protocol import CORE_PARSERS, HelloMsg, Message, Parser, Payload
+from server.ranking import Ranker
 from server.render import Image
 from server.session import Session
 

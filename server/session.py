@@ -27,7 +27,7 @@ Promises:
   random bits, URL-safe): the history keeps one record per key and ``hello.resume``
   names it.  :meth:`Session.clear` starts a new drawing with a new key.
 * :attr:`Session.game` holds the session's game settings and custom words
-  (:class:`server.game.Game`); :meth:`Session.drawing_ms` is the time from the drawing's
+  (:class:`server.ranking.Game`); :meth:`Session.drawing_ms` is the time from the drawing's
   first point to its latest one, in the drawing's own ``t``.
 """
 
@@ -42,9 +42,9 @@ import numpy as np
 
 from server.custom_words import CustomVocabulary
 from server.errors import ErrorCode, LimitExceeded
-from server.game import Game
 from server.limits import Limits
 from server.protocol import Floats, Ints
+from server.ranking import Game
 from server.render import Canvas, Image, Points
 from server.render_pool import Lane
 

@@ -1,7 +1,7 @@
 """Teaching words by drawing (protocol v1.1 ``teach`` and ``forget``).
 
 :class:`Teaching` is installed only for a model that can have custom words
-(:attr:`server.game.Ranker.teachable`: an embedding output and fitted ``custom_words``
+(:attr:`server.ranking.Ranker.teachable`: an embedding output and fitted ``custom_words``
 parameters in ``model.json``); it then offers ``"teach"`` in ``welcome.features``.  Its
 messages, replies and error codes are in :mod:`server.teach_protocol`.
 
@@ -52,10 +52,10 @@ from server import protocol
 from server import teach_protocol as wire
 from server.custom_words import CustomVocabulary, CustomWordError, example_images
 from server.errors import Forbidden, LimitExceeded, StoreError, StoreFailed, UnknownWord
-from server.game import Ranker
 from server.limits import CUSTOM_WORDS_SYNC_S
 from server.periodic import Periodic
 from server.plugin import Conversation, Registry, Services
+from server.ranking import Ranker
 from server.stores import CustomWordStore, SharedCustomWordStore
 from server.teach_protocol import ForgetMsg, TeachCode, TeachMsg, WordTaken
 

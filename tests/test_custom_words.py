@@ -21,8 +21,8 @@ from replay_client.client import DoodleClient
 from server import custom_words as cw
 from server import quickdraw
 from server.errors import ModelError
-from server.game import Ranker
 from server.infer import Classifier
+from server.ranking import Ranker
 from server.render import Points, as_points, render
 from tests.conftest import MODEL_DIR, RAW, SIMPLIFIED, ServerProcess
 from training import custom_words_eval, train

@@ -14,8 +14,8 @@ from replay_client.client import DoodleClient
 from server import quickdraw
 from server.custom_words import CustomVocabulary
 from server.errors import ErrorCode
-from server.game import ALMOST_RANK, DEFAULT_RULE, Game, Ranking, almost, recognizes
 from server.infer import Classifier, top_k
+from server.ranking import ALMOST_RANK, DEFAULT_RULE, Game, Ranking, almost, recognizes
 from server.render import as_points, render
 from server.resume import ResumeCode
 from server.teach_protocol import TeachCode
@@ -425,7 +425,7 @@ async def test_server_words_of_another_feature_space_are_not_loaded(tmp_path: An
 
 def test_sessions_share_the_rankers_labels_instead_of_copying_them() -> None:
     """Each session's vocabulary refers to the ranker's one set of labels (a copy per session cost 32 KB)."""
-    from server.game import Ranker
+    from server.ranking import Ranker
 
     ranker = Ranker([f"w{i}" for i in range(345)], None)
     a, b = ranker.new_game(), ranker.new_game()
@@ -437,7 +437,7 @@ def test_target_rank_without_a_sort_equals_the_stable_order(seed: int) -> None:
     """The target's rank counted from the scores (v1 path, no sort) is its place in the stable best-first order."""
     import numpy as np
 
-    from server.game import Ranking
+    from server.ranking import Ranking
 
     rng = np.random.default_rng(seed)
     scores = rng.integers(0, 6, 40).astype(np.float32) / 10  # many ties

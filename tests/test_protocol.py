@@ -132,6 +132,7 @@ VALID: dict[str, dict[str, object]] = {
         "top_k": 3,
         "target": "cat",
         "target_threshold": 0.5,
+        "recognize": "top1",
         "resume": "k" * 22,
     },
     "points": {"type": "points", "seq": 1, "x": [1.0, 2.0], "y": [2.0, 3.0], "t": [0, 16]},
