@@ -12,6 +12,7 @@ from websockets.datastructures import Headers
 from replay_client.client import DoodleClient
 from server.access import COOKIE, Grant, TokenGate
 from server.plugin import Access
+from server.spawn import Loopback
 from tests.conftest import ServerProcess
 from tests.support import InProcessServer, get
 
@@ -31,7 +32,7 @@ HISTORY_ROUTES = [
 PUBLIC_ROUTES = ["/", "/classes", "/app.js", "/healthz"]
 
 
-async def store_one(srv: ServerProcess, token: str | None) -> None:
+async def store_one(srv: Loopback, token: str | None) -> None:
     url = srv.url + (f"?token={quote(token)}" if token else "")
     async with DoodleClient(url) as c:
         await c.request({"type": "stroke", "x": [0, 50, 100], "y": [0, 80, 0]})
@@ -40,13 +41,13 @@ async def store_one(srv: ServerProcess, token: str | None) -> None:
 
 
 @pytest.fixture(scope="module")
-def tokened() -> Iterator[ServerProcess]:
+def tokened() -> Iterator[InProcessServer]:
     srv = InProcessServer(env={"DOODLESTREAM_TOKEN": TOKEN})
     yield srv
     srv.stop()
 
 
-async def test_history_routes_need_the_token_and_public_ones_do_not(tokened: ServerProcess) -> None:
+async def test_history_routes_need_the_token_and_public_ones_do_not(tokened: InProcessServer) -> None:
     """With a token, every history route answers 401 without it (HTML or JSON) and 200 with a Bearer header."""
     await store_one(tokened, TOKEN)
     bearer = {"Authorization": f"Bearer {TOKEN}"}
@@ -66,7 +67,7 @@ async def test_history_routes_need_the_token_and_public_ones_do_not(tokened: Ser
         assert get(tokened.port, path)[0] == 200, path
 
 
-async def test_healthz_tells_the_public_only_that_the_server_is_up(tokened: ServerProcess) -> None:
+async def test_healthz_tells_the_public_only_that_the_server_is_up(tokened: InProcessServer) -> None:
     """Without the token /healthz is exactly {"status": "ok"}; with it, the details (pid, sessions, counts)."""
     status, _, body = get(tokened.port, "/healthz")
     assert status == 200 and json.loads(body) == {"status": "ok"}
@@ -75,7 +76,7 @@ async def test_healthz_tells_the_public_only_that_the_server_is_up(tokened: Serv
     assert status == 200 and {"pid", "sessions", "pending_drawings", "classifications"} <= set(details)
 
 
-async def test_a_token_link_sets_a_strict_httponly_cookie_that_opens_the_gallery(tokened: ServerProcess) -> None:
+async def test_a_token_link_sets_a_strict_httponly_cookie_that_opens_the_gallery(tokened: InProcessServer) -> None:
     """/gallery?token= answers the page and a cookie (HttpOnly, SameSite=Strict, Path=/, not the token itself)
     that then opens the API and pictures; a forged cookie does not."""
     status, headers, body = get(tokened.port, "/gallery?token=" + quote(TOKEN))

@@ -31,20 +31,20 @@ DRAWING_BUDGET_KIB = 1_536
 
 
 @pytest.fixture(scope="module")
-def small() -> Iterator[ServerProcess]:
+def small() -> Iterator[InProcessServer]:
     """A live server whose drawings hold at most 120 points."""
     srv = InProcessServer("--max-points-per-drawing", "120", "--max-points-per-message", "50")
     yield srv
     srv.stop()
 
 
-async def test_welcome_announces_the_points_per_drawing_limit(small: ServerProcess) -> None:
+async def test_welcome_announces_the_points_per_drawing_limit(small: InProcessServer) -> None:
     """welcome carries max_points_per_drawing as configured."""
     async with DoodleClient(small.url) as c:
         assert c.welcome["limits"]["max_points_per_drawing"] == 120
 
 
-async def test_a_drawing_over_its_points_limit_is_refused_and_left_intact(small: ServerProcess) -> None:
+async def test_a_drawing_over_its_points_limit_is_refused_and_left_intact(small: InProcessServer) -> None:
     """Points past max_points_per_drawing get drawing_too_large and change nothing; undo makes room again."""
     line = {"x": list(range(50)), "y": list(range(50))}
     async with DoodleClient(small.url) as c:
@@ -61,7 +61,7 @@ async def test_a_drawing_over_its_points_limit_is_refused_and_left_intact(small:
         assert (await c.call({"type": "stroke", **{k: v[:20] for k, v in line.items()}}))["strokes"] == 3
 
 
-async def test_lone_surrogates_are_invalid_field_not_internal_and_log_nothing(small: ServerProcess) -> None:
+async def test_lone_surrogates_are_invalid_field_not_internal_and_log_nothing(small: InProcessServer) -> None:
     """JSON "\\ud800" in hello.client or submit.word answers invalid_field; the session then stores its drawing."""
     async with DoodleClient(small.url, text=True) as c:
         for _ in range(20):
