@@ -204,12 +204,20 @@ async def _started(args: argparse.Namespace) -> DoodleServer:
     return server
 
 
+class Served(Loopback):
+    """A server :func:`serving` runs: its addresses (``url``, ``http``) and the :class:`DoodleServer` itself."""
+
+    def __init__(self, server: DoodleServer) -> None:
+        self.server = server
+        self.port = server.port
+
+
 @contextlib.asynccontextmanager
-async def serving(*flags: str) -> AsyncIterator[DoodleServer]:
+async def serving(*flags: str) -> AsyncIterator[Served]:
     """``python -m server FLAGS``'s server in the running event loop (the test's own): server and client in one
     loop.  The test must not block the loop (no ``urllib``; use ``asyncio.to_thread`` for blocking calls)."""
     server = await _started(server_args(flags))
     try:
-        yield server
+        yield Served(server)
     finally:
         await server.close()

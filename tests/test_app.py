@@ -14,10 +14,11 @@ import numpy as np
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import CloseCode
 
 from replay_client.client import DoodleClient
 from tests.conftest import SHIPPED_LABELS, SHIPPED_META, ServerProcess, http_get, raw_sample
-from tests.support import InProcessServer, wait_for
+from tests.support import InProcessServer, serving, wait_for
 
 get = http_get
 
@@ -273,54 +274,45 @@ async def test_error_echoes_seq_when_it_can(server: ServerProcess) -> None:
 
 async def test_too_many_strokes_and_points_per_stroke_are_enforced() -> None:
     """Stroke and per-stroke point limits answer their codes and leave the drawing intact."""
-    srv = InProcessServer("--max-strokes", "3", "--max-points-per-stroke", "10")
-    try:
-        async with DoodleClient(srv.url) as c:
-            assert c.welcome["limits"]["max_strokes"] == 3
-            for _ in range(3):
-                assert (await c.request({"type": "stroke", "x": [0, 5, 9], "y": [0, 5, 2]}))["type"] == "guesses"
-            err = await c.request({"type": "stroke", "x": [1, 2], "y": [1, 2]})
-            assert err["code"] == "too_many_strokes"
-            await c.request({"type": "undo"})
-            await c.points(list(range(8)), list(range(8)))
-            err = await c.request({"type": "points", "x": [1, 2, 3], "y": [1, 2, 3]})
-            assert err["code"] == "stroke_too_long"
-            ok = await c.pen_up()
-            assert ok["strokes"] == 3
-    finally:
-        assert srv.stop() == 0
+    async with serving("--max-strokes", "3", "--max-points-per-stroke", "10") as srv, DoodleClient(srv.url) as c:
+        assert c.welcome["limits"]["max_strokes"] == 3
+        for _ in range(3):
+            assert (await c.request({"type": "stroke", "x": [0, 5, 9], "y": [0, 5, 2]}))["type"] == "guesses"
+        err = await c.request({"type": "stroke", "x": [1, 2], "y": [1, 2]})
+        assert err["code"] == "too_many_strokes"
+        await c.request({"type": "undo"})
+        await c.points(list(range(8)), list(range(8)))
+        err = await c.request({"type": "points", "x": [1, 2, 3], "y": [1, 2, 3]})
+        assert err["code"] == "stroke_too_long"
+        ok = await c.pen_up()
+        assert ok["strokes"] == 3
 
 
 async def test_a_client_that_keeps_flooding_errors_is_closed_with_1008() -> None:
     """max_errors_in_a_row bad messages close the socket with 1008 and a reason."""
-    srv = InProcessServer("--max-errors-in-a-row", "5")
-    try:
-        async with DoodleClient(srv.url) as c:
-            assert c.ws is not None
-            for _ in range(4):
-                await c.send_raw(b"\xc1")
-                assert (await c.reply())["code"] == "malformed"
+    async with serving("--max-errors-in-a-row", "5") as srv, DoodleClient(srv.url) as c:
+        assert c.ws is not None
+        for _ in range(4):
             await c.send_raw(b"\xc1")
             assert (await c.reply())["code"] == "malformed"
-            with pytest.raises(ConnectionClosed) as exc:
-                await c.recv()
-            assert exc.value.rcvd is not None and exc.value.rcvd.code == 1008
-            assert "too many bad messages" in exc.value.rcvd.reason
-    finally:
-        srv.stop()
+        await c.send_raw(b"\xc1")
+        assert (await c.reply())["code"] == "malformed"
+        with pytest.raises(ConnectionClosed) as exc:
+            await c.recv()
+        assert exc.value.rcvd is not None and exc.value.rcvd.code == CloseCode.POLICY_VIOLATION
+        assert "too many bad messages" in exc.value.rcvd.reason
 
 
 async def test_message_rate_limit_answers_rate_limited() -> None:
     """Messages beyond the rate and burst get `rate_limited` errors."""
-    srv = InProcessServer("--max-messages-per-second", "5", "--message-burst", "5", "--max-errors-in-a-row", "1000")
-    try:
-        async with DoodleClient(srv.url) as c:
-            for _ in range(12):
-                await c.send({"type": "pen_up"})
-            codes = [(await c.reply()).get("code") for _ in range(12)]
-            assert codes.count("rate_limited") >= 5 and codes[0] is None
-    finally:
-        srv.stop()
+    async with (
+        serving("--max-messages-per-second", "5", "--message-burst", "5", "--max-errors-in-a-row", "1000") as srv,
+        DoodleClient(srv.url) as c,
+    ):
+        for _ in range(12):
+            await c.send({"type": "pen_up"})
+        codes = [(await c.reply()).get("code") for _ in range(12)]
+        assert codes.count("rate_limited") >= 5 and codes[0] is None
 
 
 async def test_live_guesses_arrive_while_drawing_when_asked(server: ServerProcess) -> None:
