@@ -21,9 +21,14 @@ Phases (each prints a progress line and its figures):
    through the balancer: latency, each part's CPU, and what PostgreSQL sees per stored
    drawing (transactions, WAL bytes, database bytes).
 7. **adversarial** (:mod:`bench.adversary`): a neighbour's pen-up latency (p50, p99,
-   max) while another client sends the costliest legal messages.
+   max) and its submits (saved or failed) while another client attacks, once per kind
+   of attack (``adversary.ATTACKS``: the costliest drawing messages, a ``teach`` flood
+   from one address, anonymous gallery readers), each on a fresh server with a history
+   file of its own.
 8. **baseline** (:mod:`bench.baseline`): one session on the same drawings, then the
    same human-pace lobby, for the ratios.
+9. **rooms** (:mod:`bench.rooms`): ``rooms`` rooms of 4 on one instance, human-paced
+   drawers: the drawer-point -> guesser latency, server CPU per room, rooms per core.
 
 Writes ``bench/results.json``, ``bench/results.md`` and ``bench/latency.png``
 (``--out`` elsewhere).  ``--quick`` runs every phase small, as a smoke test, and
@@ -39,6 +44,7 @@ import os
 import platform
 import resource
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,11 +52,17 @@ from typing import Any
 
 from bench import adversary, load, procs, report, services
 from bench import drawings as bench_drawings
+from bench import rooms as bench_rooms
 from bench.metrics import cpu_seconds, ratio, rss_kib, tree
 from server.infer import DEFAULT_MODEL_DIR
-from server.limits import BATCH_WAIT_MS, MAX_BATCH
+from server.limits import BATCH_WAIT_MS, LOOP_SHARE_PER_ADDRESS, MAX_BATCH
 from server.spawn import ServerProcess
 
+#: Players in each room of the rooms phase (one draws).
+ROOM_PLAYERS = 4
+#: The adversarial phase's servers keep the per-address share of the event loop in force (the attacker
+#: connects from another loopback address than the neighbour: ``adversary.ATTACKER_ADDRESS``).
+ATTACKED_SERVER_ARGS = ("--loop-share-per-address", str(LOOP_SHARE_PER_ADDRESS))
 #: The latency target of a human-pace lobby: client-measured p99 from pen-up to guesses, in ms.
 TARGET_P99_MS = 50.0
 
@@ -81,6 +93,9 @@ class Profile:
     cluster_instances: int  # behind HAProxy, sharing PostgreSQL (deploy/haproxy.cfg has 3 server lines)
     cluster_players: int
     cluster_s: float
+    rooms: int  # rooms of ROOM_PLAYERS with human-paced drawers
+    rooms_ramp_s: float
+    rooms_s: float
 
 
 FULL = Profile(
@@ -106,6 +121,9 @@ FULL = Profile(
     cluster_instances=2,
     cluster_players=400,
     cluster_s=30.0,
+    rooms=250,
+    rooms_ramp_s=60.0,
+    rooms_s=30.0,
 )
 
 QUICK = Profile(
@@ -131,6 +149,9 @@ QUICK = Profile(
     cluster_instances=2,
     cluster_players=4,
     cluster_s=2.0,
+    rooms=4,
+    rooms_ramp_s=1.0,
+    rooms_s=3.0,
 )
 
 
@@ -384,16 +405,48 @@ class Bench:
         )
         return out
 
-    def adversarial(self) -> dict[str, Any]:
-        """A neighbour's pen-up latency while another client sends the costliest legal messages."""
-        with procs.ours(model=self.model) as server:
-            r = adversary.run(server.url, self.p.attack_s)
-        self.latencies["adversarial: neighbour"] = r.pop("latencies_ms")
-        self.results["adversarial"] = r
-        n = r["neighbour"]
+    def adversarial(self, kinds: tuple[str, ...] = adversary.ATTACKS) -> dict[str, Any]:
+        """A neighbour's pen-up latency and submits while another client attacks, for each of ``kinds``.
+
+        ``results["adversarial"]`` holds the ``costly`` attack's figures (as before the other kinds existed)
+        and ``attacks``: every kind's."""
+        attacks: dict[str, Any] = {}
+        for kind in kinds:
+            with (
+                tempfile.TemporaryDirectory(prefix="doodle-bench-") as tmp,
+                procs.ours(
+                    *ATTACKED_SERVER_ARGS, "--db", str(Path(tmp) / "history.sqlite3"), model=self.model
+                ) as server,
+            ):
+                r = adversary.run(server.url, self.p.attack_s, kind)
+            self.latencies[f"adversarial {kind}: neighbour"] = r.pop("latencies_ms")
+            attacks[kind] = r
+            n, v = r["neighbour"], r["victim"]
+            log(
+                f"adversarial ({kind}): neighbour pen-up p50 {n['p50']:.1f} ms, p99 {n['p99']:.1f} ms, "
+                f"max {n['max']:.1f} ms over {n['n']}; submits saved {v['saved']}, failed {v['failed']}; "
+                f"attacker sent {r['attacker']['messages']} messages"
+            )
+        out = dict(attacks.get("costly", next(iter(attacks.values()))))
+        out["attacks"] = attacks
+        self.results["adversarial"] = out
+        return out
+
+    def rooms(self) -> dict[str, Any]:
+        """Rooms with human-paced drawers on one instance (:mod:`bench.rooms`)."""
+        p = self.p
+        with procs.ours(*bench_rooms.ROOM_SERVER_ARGS, model=self.model) as server:
+            spec = bench_rooms.RoomsSpec(
+                server.url, p.rooms, ROOM_PLAYERS, p.rooms_ramp_s, p.settle_s * 5, p.rooms_s, p.client_processes
+            )
+            r = bench_rooms.run(spec, server.pid)
+        self.results["rooms"] = r
+        lat = r["latency_ms"]
         log(
-            f"adversarial: neighbour pen-up p50 {n['p50']:.1f} ms, p99 {n['p99']:.1f} ms, max {n['max']:.1f} ms "
-            f"over {n['n']}; attacker sent {r['attacker']['messages']} messages"
+            f"rooms: {p.rooms} x {ROOM_PLAYERS}: drawer point -> guesser"
+            f" p50 {lat['p50']:.1f} ms, p99 {lat['p99']:.1f} ms;"
+            f" {r['server_cpu_per_room'] * 1000:.2f} ms CPU per room-second, {r['rooms_per_core']:.0f} rooms per core;"
+            f" {r['rooms_failed']} rooms failed"
         )
         return r
 
@@ -408,33 +461,35 @@ class Bench:
             defaults={"max_batch": MAX_BATCH, "batch_wait_ms": BATCH_WAIT_MS, "model_threads": 1},
             drawings=len(bench_drawings.load(p.per_word)),
         )
-        log(f"{p.name} mode; phase 1/8: memory and one session")
+        log(f"{p.name} mode; phase 1/9: memory and one session")
         server = self.memory(compression=True)
         server.stop(check=True)
         server = self.memory(compression=False)
         self.results["model"] = server.healthz()["model"]
         try:
-            log("phase 2/8: lobby on one worker")
+            log("phase 2/9: lobby on one worker")
             self.lobby(server, "1 worker")
             self.client_split(server)
         finally:
             server.stop(check=True)
-        log("phase 3/8: micro-batching sweep")
+        log("phase 3/9: micro-batching sweep")
         self.sweep()
-        log("phase 4/8: two workers")
+        log("phase 4/9: two workers")
         with procs.ours("--workers", "2", model=self.model) as server:
             self.lobby(server, "2 workers")
-        log("phase 5/8: capacity (human-pace lobbies growing until p99 > 50 ms)")
+        log("phase 5/9: capacity (human-pace lobbies growing until p99 > 50 ms)")
         self.capacity()
-        log("phase 6/8: cluster (PostgreSQL, instances, HAProxy)")
+        log("phase 6/9: cluster (PostgreSQL, instances, HAProxy)")
         self.cluster()
-        log("phase 7/8: adversarial (a neighbour while another client sends the costliest messages)")
+        log("phase 7/9: adversarial (a neighbour while another client sends the costliest messages)")
         self.adversarial()
-        log("phase 8/8: baseline (Flask + Keras model.predict per request)")
+        log("phase 8/9: baseline (Flask + Keras model.predict per request)")
         with procs.baseline(model=self.model) as server:
             self.measure("baseline: 1 session", server, self.single(server, kind="baseline"), processes=1)
             spec = self.human(server.http, p.baseline_players, p.baseline_s, kind="baseline")
             self.measure(f"baseline: {p.baseline_players} human", server, spec)
+        log("phase 9/9: rooms (4 players each, human-paced drawers)")
+        self.rooms()
         self.results["seconds"] = time.monotonic() - t_start
         self.results["targets"] = targets(self.results)
         return self.results
@@ -468,9 +523,15 @@ def targets(res: dict[str, Any]) -> list[dict[str, Any]]:
         return {"name": name, "target": goal, "value": value, "unit": unit, "met": bool(met), "digits": digits}
 
     attacked = res.get("adversarial", {}).get("neighbour", {}).get("max", math.nan)
+    attacks = res.get("adversarial", {}).get("attacks", {})
+    others = [a["neighbour"]["max"] for k, a in attacks.items() if k != "costly"]
+    worst_other = max(others, default=math.nan)
+    failed_submits = float(sum(a.get("victim", {}).get("failed", 0) for a in attacks.values()))
     cap = res.get("capacity", {})
     players, per_core = cap.get("players", 0), cap.get("players_per_core", math.nan)
     cluster_p99 = res.get("cluster", {}).get("p99", math.nan)
+    rooms = res.get("rooms", {})
+    rooms_p99 = rooms.get("latency_ms", {}).get("p99", math.nan)
     return [
         t("one session p50", "<= 2 ms", single["p50"], "ms", single["p50"] <= 2, 2),
         t("one session p99", "<= 5 ms", single["p99"], "ms", single["p99"] <= 5, 2),
@@ -489,9 +550,20 @@ def targets(res: dict[str, Any]) -> list[dict[str, Any]]:
         t("p50 latency vs baseline", ">= 20x lower", lat_ratio, "x", lat_ratio >= 20, 1),
         t("bytes sent per guess vs baseline", ">= 20x fewer", bytes_ratio, "x", bytes_ratio >= 20, 1),
         t("neighbour pen-up max under attack", "<= 100 ms", attacked, "ms", attacked <= 100, 1),
+        t("neighbour pen-up max under teach flood / readers", "<= 250 ms", worst_other, "ms", worst_other <= 250, 1),
+        t("victim submits failed under attack", "0", failed_submits, "", failed_submits == 0, 0),
         t("human-paced players at p99 <= 50 ms (this machine)", ">= 1,000", float(players), "", players >= 1000, 0),
         t("human-paced players per core of server CPU", "reported", per_core, "", True, 0),
         t("cluster (HAProxy + PostgreSQL) human-pace p99", "<= 50 ms", cluster_p99, "ms", cluster_p99 <= 50, 1),
+        t("rooms: drawer point -> guesser p99", "<= 50 ms", rooms_p99, "ms", rooms_p99 <= 50, 1),
+        t(
+            "rooms per core of server CPU (4 players, human-paced drawer)",
+            "reported",
+            rooms.get("rooms_per_core", math.nan),
+            "",
+            True,
+            0,
+        ),
     ]
 
 

@@ -1,10 +1,20 @@
-"""The adversarial phase: a neighbour's pen-up latency while another client sends the costliest legal messages.
+"""The adversarial phase: a neighbour's pen-up latency while another client attacks, in each of :data:`ATTACKS`.
 
-:func:`run` starts one **attacker** session in its own process (``python -m
-bench.adversary URL SECONDS``, so the attack's client
-work never delays the neighbour's clock) and measures, in this process, one
-**neighbour** session that draws small strokes and times each ``pen_up`` to its
-guesses.  Promises:
+:func:`run` starts the **attacker** in its own process (``python -m bench.adversary URL
+SECONDS [KIND]``, so the attack's client work never delays the neighbour's clock) and
+measures, in this process, one **neighbour** session that draws small strokes, times
+each ``pen_up`` to its guesses, and every ``SUBMIT_EVERY`` pen-ups submits its drawing
+(the **victim**: each ``submit`` answered ``saved`` or not).  The kinds:
+
+* ``costly``: one session sending the costliest drawing messages (below).
+* ``teach``: ``TEACHERS`` sessions of one address, each sending the costliest legal
+  ``teach`` in a loop (``max_teach_drawings`` examples of ``max_teach_points_per_drawing``
+  zigzag points; ``forget`` when the word is full), whatever the answer.
+* ``reader``: first plants ``PLANTED`` drawings of about ``PLANTED_KB`` each (submitted),
+  then ``READERS`` anonymous loops reading ``/api/doodles?limit=200``, ``/gallery?limit=200``
+  and thumbnails as fast as they are answered (refusals, 429, counted).
+
+Promises of the ``costly`` kind:
 
 * The attacker stays within every limit the server announces in ``welcome`` (it is a
   legal client) and sends what costs the server most: live guesses at the shortest
@@ -15,8 +25,9 @@ guesses.  Promises:
   shrinks back: everything again), and an ``image`` of ``max_image_pixels`` pixels.
   It answers a refusal (``drawing_too_large``, ``too_many_strokes``) by undoing one
   stroke and going on, so its drawing stays full.
-* :func:`run` returns the neighbour's latencies (count, p50, p99, max, in ms) and what
-  the attacker got done (messages, guesses, errors by code), as plain JSON-able data.
+* :func:`run` returns the neighbour's latencies (count, p50, p99, max, in ms), the
+  victim's submits (``saved``, ``failed`` with codes) and what the attacker got done
+  (messages, guesses, errors by code or HTTP status), as plain JSON-able data.
 """
 
 from __future__ import annotations
@@ -34,6 +45,7 @@ from typing import Any
 import cv2
 import msgpack
 import numpy as np
+from websockets.exceptions import ConnectionClosed
 
 from bench.drawings import ROOT
 from bench.metrics import summarize
@@ -48,6 +60,20 @@ START_S = 0.5
 ATTACKER_EXIT_S = 300.0
 #: Codes the attacker answers by undoing a stroke (its drawing is full).
 FULL_CODES = frozenset({"drawing_too_large", "too_many_strokes"})
+#: The kinds of attack (see module docstring), in the order the benchmark runs them.
+ATTACKS = ("costly", "teach", "reader")
+#: Sessions of the teach attack (one address), in sessions.
+TEACHERS = 8
+#: Drawings the reader attack plants, in drawings, and the size of each (its strokes), in KB.
+PLANTED = 40
+PLANTED_KB = 150
+#: Concurrent anonymous reading loops of the reader attack, in loops.
+READERS = 4
+#: The loopback address the attacker connects from (the neighbour uses 127.0.0.1): the server's
+#: per-address limits see two clients, as they would two machines.
+ATTACKER_ADDRESS = "127.0.0.2"
+#: The neighbour submits its drawing every this many pen-ups (then starts a new one), in pen-ups.
+SUBMIT_EVERY = 8
 
 
 def zigzag(n: int, side: float, phase: float = 0.0) -> tuple[list[float], list[float]]:
@@ -156,9 +182,14 @@ class Attacker:
         await self.answered({"type": "hello", "live_ms": int(lim.get("min_live_ms", 50)), "seq": 0})
 
 
-async def attack(url: str, seconds: float) -> dict[str, Any]:
-    """Attack ``url`` for ``seconds`` (then finish the cycle under way); prints ``attacking`` once under way."""
-    async with DoodleClient(url, open_timeout_s=60) as c:
+async def attack(url: str, seconds: float, kind: str = "costly") -> dict[str, Any]:
+    """Attack ``url`` with ``kind`` for ``seconds`` (then finish what is under way); prints ``attacking`` once under
+    way."""
+    if kind == "teach":
+        return await teach_flood(url, seconds)
+    if kind == "reader":
+        return await read_flood(url, seconds)
+    async with DoodleClient(url, open_timeout_s=60, local_addr=(ATTACKER_ADDRESS, 0)) as c:
         attacker = Attacker(c)
         await attacker.start()
         print("attacking", flush=True)
@@ -170,9 +201,116 @@ async def attack(url: str, seconds: float) -> dict[str, Any]:
         return attacker.stats.as_dict()
 
 
-async def neighbour(url: str, seconds: float, pause_s: float = 0.02) -> list[float]:
-    """A session drawing small strokes for ``seconds``: each ``pen_up``'s latency to its guesses, in ms."""
+def teach_frame(limits: Msg, word: str, seq: int) -> bytes:
+    """The costliest legal ``teach``: ``max_teach_drawings`` zigzags of ``max_teach_points_per_drawing`` points."""
+    n = int(limits.get("max_teach_points_per_drawing", 2_048))
+    per = int(limits.get("max_points_per_stroke", 8_192))
+    drawings = int(limits.get("max_teach_drawings", 20))
+    x, y = zigzag(n, BOX_PX)
+    strokes = [{"x": x[i : i + per], "y": y[i : i + per]} for i in range(0, n, per)]
+    frame: bytes = msgpack.packb({"type": "teach", "word": word, "drawings": [strokes] * drawings, "seq": seq})
+    return frame
+
+
+async def teach_flood(url: str, seconds: float) -> dict[str, Any]:
+    """``TEACHERS`` sessions sending the costliest ``teach`` in a loop for ``seconds`` (see module docstring)."""
+    stats = AttackStats()
+
+    async def session(k: int, end: float) -> None:
+        async with DoodleClient(url, open_timeout_s=60, local_addr=(ATTACKER_ADDRESS, 0)) as c:
+            frame = teach_frame(c.welcome["limits"], f"flood{k}", 1)
+            forget = msgpack.packb({"type": "forget", "word": f"flood{k}", "seq": 2})
+            while time.monotonic() < end:
+                await c.send_raw(frame)
+                stats.messages += 1
+                r = await c.recv()
+                if r.get("type") == "taught":
+                    stats.guesses += 1
+                elif r.get("code") == "too_many_examples":
+                    await c.send_raw(forget)
+                    stats.messages += 1
+                    await c.recv()
+                else:
+                    stats.errors[str(r.get("code"))] += 1
+
+    async def teacher(k: int, end: float) -> None:
+        while time.monotonic() < end:  # closed after too many refusals in a row (1008): it comes back
+            try:
+                await session(k, end)
+            except ConnectionClosed:
+                stats.errors["closed"] += 1
+
+    end = time.monotonic() + seconds
+    tasks = [asyncio.create_task(teacher(k, end)) for k in range(TEACHERS)]
+    await asyncio.sleep(0.2)
+    print("attacking", flush=True)
+    await asyncio.gather(*tasks)
+    out = stats.as_dict()
+    out["taught"] = out.pop("guesses")
+    return out
+
+
+def planted_drawing(kb: int) -> list[dict[str, list[float]]]:
+    """Strokes whose stored record is about ``kb`` KB (zigzags of 2,048 points, about 50 KB each)."""
+    return [{"x": x, "y": y} for x, y in (zigzag(2_048, BOX_PX, phase=k / 7) for k in range(max(1, kb // 50)))]
+
+
+async def read_flood(url: str, seconds: float) -> dict[str, Any]:
+    """Plant ``PLANTED`` big drawings, then ``READERS`` anonymous loops read listings and thumbnails for
+    ``seconds`` (see module docstring)."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    where = urlsplit(url)
+    ids: list[int] = []
+    async with DoodleClient(url, open_timeout_s=60, local_addr=(ATTACKER_ADDRESS, 0)) as c:
+        for _ in range(PLANTED):
+            for s in planted_drawing(PLANTED_KB):
+                await c.call({"type": "stroke", **s})
+            saved = await c.call({"type": "submit", "word": "planted"})
+            if saved.get("type") == "saved":
+                ids.append(int(saved["id"]))
+            await c.call({"type": "clear"})
+    stats = AttackStats()
+    statuses: Counter[str] = Counter()
+    read_bytes = 0
+
+    def get(path: str) -> None:
+        nonlocal read_bytes
+        conn = http.client.HTTPConnection(
+            where.hostname or "127.0.0.1", where.port, timeout=30, source_address=(ATTACKER_ADDRESS, 0)
+        )
+        try:
+            conn.request("GET", path)
+            r = conn.getresponse()
+            read_bytes += len(r.read())
+            statuses[str(r.status)] += 1
+        except OSError as e:
+            statuses[type(e).__name__] += 1
+        finally:
+            conn.close()
+
+    def reader(k: int, end: float) -> None:
+        i = 0
+        while time.monotonic() < end:
+            path = ("/api/doodles?limit=200", "/gallery?limit=200", f"/doodles/{ids[i % len(ids)] if ids else 1}.png")
+            get(path[i % 3])
+            stats.messages += 1
+            i += 1 + k
+
+    end = time.monotonic() + seconds
+    print("attacking", flush=True)
+    await asyncio.gather(*(asyncio.to_thread(reader, k, end) for k in range(READERS)))
+    out = stats.as_dict()
+    out.update(planted=len(ids), http_status=dict(statuses), read_mb=round(read_bytes / 1e6, 1))
+    return out
+
+
+async def neighbour(url: str, seconds: float, pause_s: float = 0.02) -> tuple[list[float], dict[str, Any]]:
+    """A session drawing small strokes for ``seconds``: each ``pen_up``'s latency to its guesses, in ms, and
+    its submits (every ``SUBMIT_EVERY`` pen-ups): ``{"saved", "failed", "codes"}``."""
     lat: list[float] = []
+    submits: dict[str, Any] = {"saved": 0, "failed": 0, "codes": Counter()}
     x, y = zigzag(24, 200.0)
     points = msgpack.packb({"type": "points", "x": x, "y": y})
     async with DoodleClient(url, open_timeout_s=60) as c:
@@ -186,16 +324,23 @@ async def neighbour(url: str, seconds: float, pause_s: float = 0.02) -> list[flo
             if r.get("type") != "guesses":
                 raise RuntimeError(f"the neighbour's pen-up got {r}")
             k += 1
-            if k % 8 == 0:
+            if k % SUBMIT_EVERY == 0:
+                saved = await c.call({"type": "submit", "word": "neighbour"})
+                if saved.get("type") == "saved":
+                    submits["saved"] += 1
+                else:
+                    submits["failed"] += 1
+                    submits["codes"][str(saved.get("code"))] += 1
                 await c.call({"type": "clear"})
             await asyncio.sleep(pause_s)
-    return lat
+    submits["codes"] = dict(submits["codes"])
+    return lat, submits
 
 
-def run(url: str, seconds: float) -> dict[str, Any]:
-    """Attack ``url`` from another process for ``seconds`` while a neighbour draws; the figures."""
+def run(url: str, seconds: float, kind: str = "costly") -> dict[str, Any]:
+    """Attack ``url`` with ``kind`` from another process for ``seconds`` while a neighbour draws; the figures."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bench.adversary", url, str(seconds + START_S + 1.0)],
+        [sys.executable, "-m", "bench.adversary", url, str(seconds + START_S + 1.0), kind],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -207,7 +352,7 @@ def run(url: str, seconds: float) -> dict[str, Any]:
         if line.strip() != "attacking":
             raise RuntimeError(f"the attacker did not start: {line!r} {proc.stderr.read() if proc.stderr else ''}")
         time.sleep(START_S)  # the attack is under way before the first measurement
-        lat = asyncio.run(neighbour(url, seconds))
+        lat, submits = asyncio.run(neighbour(url, seconds))
         out, err = proc.communicate(timeout=ATTACKER_EXIT_S)
     finally:
         if proc.poll() is None:
@@ -216,16 +361,24 @@ def run(url: str, seconds: float) -> dict[str, Any]:
     if proc.returncode != 0:
         raise RuntimeError(f"the attacker failed ({proc.returncode}): {err[-2000:]}")
     attack = json.loads(out.strip().splitlines()[-1])
-    return {"seconds": seconds, "neighbour": summarize(lat), "attacker": attack, "latencies_ms": lat}
+    return {
+        "kind": kind,
+        "seconds": seconds,
+        "neighbour": summarize(lat),
+        "victim": submits,
+        "attacker": attack,
+        "latencies_ms": lat,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m bench.adversary URL SECONDS``: the attacker alone; prints its figures as JSON."""
+    """``python -m bench.adversary URL SECONDS [KIND]``: the attacker alone; prints its figures as JSON."""
     args = sys.argv[1:] if argv is None else argv
-    if len(args) != 2:
-        print("usage: python -m bench.adversary URL SECONDS", file=sys.stderr)
+    if len(args) not in (2, 3) or (len(args) == 3 and args[2] not in ATTACKS):
+        print(f"usage: python -m bench.adversary URL SECONDS [{'|'.join(ATTACKS)}]", file=sys.stderr)
         return 2
-    print(json.dumps(asyncio.run(attack(args[0], float(args[1])))), flush=True)
+    kind = args[2] if len(args) == 3 else "costly"
+    print(json.dumps(asyncio.run(attack(args[0], float(args[1]), kind))), flush=True)
     return 0
 
 

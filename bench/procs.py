@@ -24,6 +24,8 @@ BENCH_SERVER_ARGS = [
     "100000",
     "--max-handshakes-per-address",
     "100000",
+    "--loop-share-per-address",  # every benchmark client comes from one address
+    "1.0",
     "--log-level",
     "WARNING",
 ]

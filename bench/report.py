@@ -111,20 +111,27 @@ def memory_table(results: dict[str, Any]) -> list[str]:
 
 
 def adversarial_table(results: dict[str, Any]) -> list[str]:
-    """The neighbour's pen-up latency while another client sends the costliest legal messages."""
+    """The neighbour's pen-up latency and submits while another client attacks, one row per kind of attack."""
     adv = results.get("adversarial")
     if not adv:
         return []
-    n, a = adv["neighbour"], adv["attacker"]
-    errors = ", ".join(f"{k} {v}" for k, v in sorted(a.get("errors", {}).items())) or "none"
-    row = [_f(adv["seconds"]), _f(n["n"]), _f(n["p50"], 2), _f(n["p99"], 2), _f(n["max"], 2)]
-    row += [_f(a["messages"]), _f(a["guesses"]), errors]
-    head = ["seconds", "neighbour pen-ups", "p50 ms", "p99 ms", "max ms", "attacker messages", "attacker guesses"]
+    attacks = adv.get("attacks") or {"costly": adv}  # results of runs before the other kinds existed
+    rows = []
+    for kind, r in attacks.items():
+        n, a, v = r["neighbour"], r["attacker"], r.get("victim", {})
+        refused = {**a.get("errors", {}), **{f"HTTP {k}": c for k, c in a.get("http_status", {}).items()}}
+        errors = ", ".join(f"{k} {c}" for k, c in sorted(refused.items())) or "none"
+        submits = f"{v['saved']} saved, {v['failed']} failed" if v else "-"
+        latency = [_f(n["n"]), _f(n["p50"], 2), _f(n["p99"], 2), _f(n["max"], 2)]
+        rows.append([kind, _f(r["seconds"]), *latency, submits, _f(a["messages"]), errors])
+    head = ["attack", "seconds", "neighbour pen-ups", "p50 ms", "p99 ms", "max ms", "neighbour submits"]
     return [
-        "Adversarial: a neighbour's pen-up latency while one client sends the costliest legal messages "
-        "(`bench/adversary.py`: 8,192-point zigzags, live guesses, undo after each, 4 MP images):",
+        "Adversarial: a neighbour's pen-up latency and submits while another client attacks (`bench/adversary.py`): "
+        "`costly` sends 8,192-point zigzags, live guesses, undo after each, 4 MP images; `teach` is 8 sessions of "
+        "one address sending the costliest legal teach in a loop; `reader` plants 40 drawings of 150 KB, then 4 "
+        "anonymous loops read `/api/doodles?limit=200`, `/gallery?limit=200` and thumbnails:",
         "",
-        *_table([*head, "attacker refused"], [row]),
+        *_table([*head, "attacker messages", "attacker answers (refused)"], rows),
         "",
     ]
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import msgpack
 from websockets.asyncio.client import ClientConnection, connect
@@ -23,7 +23,26 @@ from websockets.asyncio.client import ClientConnection, connect
 Msg = dict[str, Any]
 
 
-class DoodleClient:
+class ClientSocket:
+    """Something that ``connect()`` s and ``close()`` s, used as ``async with`` (open on entry, closed on exit)."""
+
+    async def connect(self) -> Msg:
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
+        await self.connect()
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+
+class DoodleClient(ClientSocket):
     """One connection to a doodlestream server."""
 
     def __init__(self, url: str, *, text: bool = False, open_timeout_s: float = 10.0, **connect_kw: Any) -> None:
@@ -38,15 +57,6 @@ class DoodleClient:
         self.recognized: list[Msg] = []
         self.drawing: str | None = None
         self.seq = 0
-
-    async def __aenter__(self) -> DoodleClient:
-        await self.connect()
-        return self
-
-    async def __aexit__(
-        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.close()
 
     async def connect(self) -> Msg:
         """Open the socket and return the server's ``welcome``."""

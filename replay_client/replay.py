@@ -24,7 +24,7 @@ import asyncio
 import dataclasses
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,6 +105,34 @@ def batches(ts: tuple[int, ...], batch_ms: float, max_points: int) -> Iterator[t
         i = j
 
 
+async def stream(
+    send: Callable[[Msg], Awaitable[Any]],
+    pacer: Pacer,
+    drawing: Drawing,
+    *,
+    speed: float,
+    batch_ms: float,
+    max_points: int,
+    end_stroke: Callable[[], Awaitable[Any]],
+) -> None:
+    """Send the timed ``drawing``'s points with ``send`` as ``points`` messages, each when its last point was
+    drawn (divided by ``speed``; ``0``: at once) and under ``pacer``, and ``await end_stroke()`` after each stroke."""
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    t_first = drawing.strokes[0].t[0] if drawing.strokes and drawing.strokes[0].t else 0
+    for stroke in drawing.strokes:
+        xs, ys, ts = stroke.x, stroke.y, stroke.t or ()
+        for i, j in batches(ts, batch_ms, max_points):
+            if speed > 0:
+                delay = start + (ts[j - 1] - t_first) / 1000.0 / speed - loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            await pacer.take()
+            await send({"type": "points", "x": list(xs[i:j]), "y": list(ys[i:j]), "t": list(ts[i:j])})
+        await pacer.take()
+        await end_stroke()
+
+
 def describe(reply: Msg) -> str:
     if reply.get("type") == "error":
         return f"{reply.get('code')}: {reply.get('message')}"
@@ -146,19 +174,8 @@ async def play(
         if hello.get("type") != "hello":
             result.errors.append(f"hello target: {describe(hello)}")
     client.recognized.clear()
-    loop = asyncio.get_running_loop()
-    start = loop.time()
-    t_first = drawing.strokes[0].t[0] if drawing.strokes[0].t else 0
-    for stroke in drawing.strokes:
-        xs, ys, ts = stroke.x, stroke.y, stroke.t or ()
-        for i, j in batches(ts, batch_ms, max_points):
-            if speed > 0:
-                delay = start + (ts[j - 1] - t_first) / 1000.0 / speed - loop.time()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-            await pacer.take()
-            await client.send({"type": "points", "x": list(xs[i:j]), "y": list(ys[i:j]), "t": list(ts[i:j])})
-        await pacer.take()
+
+    async def pen_up() -> None:
         sent = time.perf_counter()
         async with asyncio.timeout(REPLY_TIMEOUT_S):
             reply = await client.call({"type": "pen_up"})
@@ -168,6 +185,8 @@ async def play(
             result.scores = [float(g["score"]) for g in reply.get("guesses", [])]
         else:
             result.errors.append(f"pen-up {len(result.guesses) + 1}: {describe(reply)}")
+
+    await stream(client.send, pacer, drawing, speed=speed, batch_ms=batch_ms, max_points=max_points, end_stroke=pen_up)
     if word is not None:
         async with asyncio.timeout(REPLY_TIMEOUT_S):  # every recognized of this drawing arrives before its reply
             await client.call({"type": "hello", "live_ms": live_ms, "target": word})

@@ -4,6 +4,12 @@ Prints one line ``doodlestream listening on http://HOST:PORT`` once it accepts
 connections (``--port 0`` picks a free port; scripts and tests read the line).
 SIGTERM and SIGINT stop it: it stops accepting, lets in-flight replies go out, hands
 every open drawing to the drawing hooks, closes every socket with 1001, and exits 0.
+The exit keeps to ``--shutdown-grace-s`` even when a thread cannot finish (a write stuck on
+a frozen disk): the stop waits at most the grace for replies and at most
+``--store-timeout-s`` more for the history, plus ``SHUTDOWN_MARGIN_S``; past that, or at
+a second SIGTERM/SIGINT, the process leaves at once with status 1, and when every socket
+is closed but the interpreter's exit still waits for a thread after ``SHUTDOWN_MARGIN_S``,
+with status 0 (``os._exit``), logging why.
 It needs no privileges and writes nothing but its logs (stderr); as root it warns.
 At start it raises its soft open-file limit to the hard one (``RLIMIT_NOFILE``); a
 failed ``accept`` (out of descriptors all the same) is logged as one line, at most
@@ -22,6 +28,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import fields
@@ -40,6 +47,7 @@ from server.limits import (
     BATCH_WAIT_MS,
     MAX_BATCH,
     RENDER_THREADS,
+    SHUTDOWN_MARGIN_S,
     WORKER_HEARTBEAT_S,
     WORKER_HUNG_S,
     WORKER_RESTART_MAX_S,
@@ -47,6 +55,7 @@ from server.limits import (
     WORKER_STABLE_S,
     Limits,
 )
+from server.rooms.codes import ALPHABET
 
 EVENT_LOOPS = ("uvloop", "asyncio")
 
@@ -157,6 +166,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--compression", action="store_true", help="offer permessage-deflate (off: costs memory, saves little)"
     )
+    p.add_argument(
+        "--room-prefix",
+        default=None,
+        help="first character of every room code this instance makes (one of "
+        f"{ALPHABET}), so that a balancer sends each room's players here (deploy/haproxy.cfg: s1=2, s2=3, s3=4)",
+    )
     p.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
     for f in fields(Limits):
         p.add_argument(
@@ -171,6 +186,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def config_from_args(args: argparse.Namespace) -> ServerConfig:
     """The server's options from its flags; :class:`ValueError` for flags that contradict each other."""
     limits = Limits(**{f.name: getattr(args, f.name) for f in fields(Limits)})
+    if args.room_prefix is not None and (len(args.room_prefix) != 1 or args.room_prefix not in ALPHABET):
+        raise ValueError(f"--room-prefix must be one character of {ALPHABET}")
     if limits.history_max_bytes < limits.max_record_bytes:
         raise ValueError(
             f"--history-max-bytes ({limits.history_max_bytes}) must be at least"
@@ -193,6 +210,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         reuse_port=args.reuse_port,
         compression=args.compression,
         worker=args.worker_index,
+        room_prefix=args.room_prefix,
     )
 
 
@@ -226,8 +244,29 @@ async def main_async(args: argparse.Namespace) -> int:
     if beating is not None:
         beating.cancel()
     log.info("stopping: %d sessions open", len(server.sessions))
+    limit_s = config.limits.shutdown_grace_s + config.limits.store_timeout_s + SHUTDOWN_MARGIN_S
+    watchdog = threading.Timer(limit_s, _leave_now, args=(1, f"the stop took more than {limit_s:g} s"))
+    watchdog.daemon = True
+    watchdog.start()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, _leave_now, 1, "a second signal during the stop")
     await server.close()
+    watchdog.cancel()
+    # Every socket is closed. The interpreter's exit waits for its threads (one stuck in a write on a frozen disk
+    # would hold it until the thaw): if the exit takes longer than the margin, leave without them.
+    leaving = threading.Timer(SHUTDOWN_MARGIN_S, _leave_now, args=(0, "a thread still busy after every socket closed"))
+    leaving.daemon = True
+    leaving.start()
     return 0
+
+
+def _leave_now(code: int, why: str) -> None:
+    """Exit the process at once with ``code`` (no thread is waited for), after logging ``why``."""
+    logging.getLogger("doodlestream.server").error("exiting now: %s", why)
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 async def _heartbeat(fd: int) -> None:

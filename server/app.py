@@ -27,7 +27,7 @@ import logging
 import os
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,12 +45,13 @@ from server.connection import Connection
 from server.errors import ClientTooSlow, Fault
 from server.front import FrontConfig, HttpFront
 from server.http import json_response
-from server.infer import DEFAULT_MODEL_DIR, Batcher, Classifier, Model, Prediction
+from server.infer import DEFAULT_MODEL_DIR, Batcher, Classifier, Model, Prediction, Priority
 from server.limits import (
     BATCH_WAIT_MS,
     IMAGE_DECODES,
     LISTEN_BACKLOG,
     MAX_BATCH,
+    RENDER_JOBS_PER_ADDRESS,
     RENDER_NICE,
     RENDER_SHARE,
     RENDER_THREADS,
@@ -58,8 +59,9 @@ from server.limits import (
 )
 from server.plugin import Access, Feature, HttpRequest, Registry
 from server.ranking import Ranker
+from server.ratelimit import TimeShare
 from server.render import Image
-from server.render_pool import RenderPool
+from server.render_pool import Budget, Lane, RenderPool
 from server.session import Session
 
 log = logging.getLogger("doodlestream.server")
@@ -102,6 +104,8 @@ class ServerConfig:
     worker: int = 0
     #: The admin token server-scope custom words need (``--admin-token``); ``None``: refused.
     admin_token: str | None = None
+    #: First character of this instance's room codes (``--room-prefix``), for balancer affinity; ``None``: any.
+    room_prefix: str | None = None
 
 
 class DoodleServer:
@@ -130,6 +134,10 @@ class DoodleServer:
         self.renders = RenderPool(self.config.render_threads, nice=RENDER_NICE, share=RENDER_SHARE)
         self.image_slots = asyncio.Semaphore(IMAGE_DECODES)
         self.sessions: dict[str, Session] = {}
+        #: The render time each address's sessions share (:class:`server.render_pool.Budget`).
+        self.render_budgets: dict[str, Budget] = {}
+        #: The share of the event loop each address's messages may take to decode (``loop_share_per_address``).
+        self.decode_shares: dict[str, TimeShare] = {}
         #: Drawings handed to the hooks, by reason (clear, disconnect, shutdown).
         self.drawings_ended: Counter[str] = Counter()
         #: Drawings whose hooks are still running (the history is storing them).
@@ -168,15 +176,17 @@ class DoodleServer:
     def limits(self) -> Limits:
         return self.config.limits
 
-    async def classify(self, image: Image) -> list[tuple[str, float]]:
-        return await self.batcher.classify(image)
+    async def classify(self, image: Image, *, owner: Hashable = None) -> list[tuple[str, float]]:
+        return await self.batcher.classify(image, owner=owner)
 
     async def model_input(self, session: Session) -> Image:
         """``session``'s model input (finished strokes), rendered off the loop in its lane."""
         return await self.renders.run(session.lane, session.render_snapshot, session.snapshot())
 
-    async def predict(self, image: Image) -> Prediction:
-        return await self.batcher.predict(image)
+    async def predict(
+        self, image: Image, *, owner: Hashable = None, priority: Priority = Priority.INTERACTIVE
+    ) -> Prediction:
+        return await self.batcher.predict(image, owner=owner, priority=priority)
 
     @property
     def ranker(self) -> Ranker:
@@ -294,6 +304,7 @@ class DoodleServer:
             "batch_sizes": dict(st.sizes),
             "model_s": round(st.model_ms / 1000, 6),
             "model_failures": st.failures,
+            "model_queue": self.batcher.queue_report(),
             "drawings_ended": dict(self.drawings_ended),
             **{name: report() for name, report in self.registry.health_reports.items()},
         }
@@ -311,9 +322,18 @@ class DoodleServer:
             limit = self.config.limits.max_sessions_per_address
             await ws.close(CloseCode.POLICY_VIOLATION, f"at most {limit} sessions per address")
             return
-        session = Session(self.config.limits, game=self._ranker.new_game())
+        budget = self.render_budgets.get(addr)
+        if budget is None:
+            budget = self.render_budgets[addr] = Budget(RENDER_JOBS_PER_ADDRESS)
+        decoding = self.decode_shares.get(addr)
+        if decoding is None:
+            share = self.config.limits.loop_share_per_address
+            decoding = self.decode_shares[addr] = TimeShare(share, self.config.limits.decode_burst_s)
+        session = Session(
+            self.config.limits, game=self._ranker.new_game(), address=addr, lane=Lane(budget), decoding=decoding
+        )
         self.sessions[session.id] = session
-        conn = Connection(ws, session, text=text, host=self)
+        conn = Connection(ws, session, text=text, host=self, address=addr)
         self.connections.add(conn)
         try:
             await conn.send(
@@ -332,7 +352,14 @@ class DoodleServer:
             conn.cancel_live()
             self.connections.discard(conn)
             self.sessions.pop(session.id, None)
-            self.front.leave(addr)
+            if self.front.leave(addr):  # its last session
+                self.render_budgets.pop(addr, None)
+                self.decode_shares.pop(addr, None)
+            for end_hook in self.registry.session_end_hooks:
+                try:
+                    await end_hook(conn)
+                except Exception:
+                    log.exception("session end hook failed for session %s", session.id)
             session.pen_up()
             if session.strokes:
                 await self.drawing_ended(session, "shutdown" if self.stopping else "disconnect")

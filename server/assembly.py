@@ -5,12 +5,14 @@ browser sketchpad and ``/classes`` (:class:`server.web.WebClient`), and keeps dr
 (every one, or submitted ones only with ``keep="submitted"``) in the doodle history
 with its gallery (:class:`server.history.feature.DoodleHistory`), lets a dropped
 drawing be resumed (:class:`server.resume.Resume`), for a model that can have them,
-teaches custom words (:class:`server.teach.Teaching`), and serves ``/metrics``
+teaches custom words (:class:`server.teach.Teaching`), plays rooms
+(:class:`server.rooms.feature.Rooms`), and serves ``/metrics``
 (:class:`server.metrics.Metrics`).
 """
 
 from __future__ import annotations
 
+from server.admin import AdminGate
 from server.app import DoodleServer, ServerConfig
 from server.history.databases import is_shared
 from server.history.feature import DoodleHistory
@@ -20,6 +22,7 @@ from server.infer import Model
 from server.metrics import Metrics
 from server.plugin import Feature
 from server.resume import Resume
+from server.rooms.feature import Rooms
 from server.teach import Teaching
 from server.web import WebClient
 
@@ -30,11 +33,13 @@ def create_server(
     """A server with every feature; the history in ``db`` (a SQLite path, ``:memory:``, or a PostgreSQL URL shared
     by several instances), opened by ``start()``,
     keeping ``keep`` drawings (``all``, or ``submitted`` ones only)."""
+    # One admin-token check for teach and moderate: wrong tokens are throttled per address across both.
+    admin = AdminGate(config.admin_token, failures_per_minute=config.limits.max_admin_failures_per_minute)
     history = DoodleHistory(
         db,
         limits=config.limits,
         keep=keep,
-        admin_token=config.admin_token,
+        admin=admin,
         public_gallery=config.token is None or config.public_gallery,
     )
     # A database several instances share (PostgreSQL) also holds the resume keys, and its custom words
@@ -43,12 +48,23 @@ def create_server(
     # Resume before the history: a dropped drawing's key is resumable before its record is written.
     # Teaching after the history: its start hook loads the stored words once the database is open.
     teaching = Teaching(
-        history.store if db != MEMORY_DB else None, admin_token=config.admin_token, shared=history.shared
+        history.store if db != MEMORY_DB else None,
+        admin_token=config.admin_token,
+        admin=admin,
+        shared=history.shared,
+        examples_per_minute=config.limits.max_teach_examples_per_minute,
     )
     resume = Resume(
         config.limits,
         kept=None if shared else history.resumable,  # after a restart: keys the history kept
         shared=history.shared,
     )
-    features: list[Feature] = [WebClient(config.web_root), resume, history, teaching, Metrics()]
+    features: list[Feature] = [
+        WebClient(config.web_root),
+        resume,
+        history,
+        teaching,
+        Rooms(config.limits, web_root=config.web_root, code_prefix=config.room_prefix),
+        Metrics(),
+    ]
     return DoodleServer(config, model=model, features=features)

@@ -46,7 +46,7 @@ from enum import StrEnum
 from functools import partial
 from typing import Any, Protocol
 
-from websockets.asyncio.server import ServerConnection
+from websockets.asyncio.server import ServerConnection, broadcast
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
 
@@ -56,33 +56,16 @@ from server.infer import TOP_K
 from server.limits import INLINE_RENDER_POINTS, Limits
 from server.plugin import Registry, Services
 from server.ranking import almost, recognizes
+from server.ratelimit import TokenBucket
 from server.render import Image, render_image
 from server.session import Session
 
 log = logging.getLogger("doodlestream.connection")
 
+#: The core's drawing messages, shown to :meth:`server.plugin.Registry.drawing_message_hook` once answered.
+DRAWING_MESSAGES = (protocol.PointsMsg, protocol.StrokeMsg, protocol.PenUpMsg, protocol.UndoMsg, protocol.ClearMsg)
 #: Errors after which the frame's ``seq`` is not looked for (the frame is unreadable or was not read).
 NO_SEQ_CODES = frozenset({ErrorCode.MALFORMED, ErrorCode.RATE_LIMITED})
-
-
-class TokenBucket:
-    """Message rate limit: ``rate`` per second with a ``burst`` allowance."""
-
-    __slots__ = ("burst", "rate", "stamp", "tokens")
-
-    def __init__(self, rate: float, burst: int) -> None:
-        self.rate, self.burst = rate, float(burst)
-        self.tokens = float(burst)
-        self.stamp = time.monotonic()
-
-    def take(self) -> bool:
-        now = time.monotonic()
-        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        if self.tokens >= 1.0:
-            self.tokens -= 1.0
-            return True
-        return False
 
 
 class Host(Services, Protocol):
@@ -109,14 +92,16 @@ class Host(Services, Protocol):
 class Connection:
     """One session's loop and state around its :class:`Session` (see module docstring)."""
 
-    def __init__(self, ws: ServerConnection, session: Session, *, text: bool, host: Host) -> None:
+    def __init__(self, ws: ServerConnection, session: Session, *, text: bool, host: Host, address: str = "?") -> None:
         self.ws = ws
+        self._address = address
         self._session = session
         self.text = text
         self.host = host
         self.limits = limits = host.limits
         self.registry = host.registry
         self.observers = host.registry.observers
+        self.drawing_message_hooks = host.registry.drawing_message_hooks
         self.ranker = host.ranker
         #: Messages to send after the reply being prepared (``recognized``).
         self.followups: list[protocol.Payload] = []
@@ -138,6 +123,23 @@ class Connection:
     def session(self) -> Session:
         return self._session
 
+    @property
+    def address(self) -> str:
+        return self._address
+
+    def push(self, frame: bytes | str) -> None:
+        """Send ``frame`` now, never waiting (:class:`server.plugin.Conversation`); drop a client that does not read."""
+        transport = self.ws.transport
+        if transport.is_closing():
+            return
+        if transport.get_write_buffer_size() > self.limits.max_send_buffer_bytes:
+            log.warning(
+                "session %s: dropped, %d bytes it did not read", self.session.id, transport.get_write_buffer_size()
+            )
+            transport.abort()
+            return
+        broadcast((self.ws,), frame)
+
     async def run(self) -> None:
         """Read and answer messages until the client leaves, idles out, or :meth:`stop_reading`.
 
@@ -150,6 +152,10 @@ class Connection:
         self._watchdog = loop.call_at(loop.time() + idle, self._watch)
         try:
             while not self.stopping:
+                debt = self.session.decoding.debt_s() if self.session.decoding is not None else 0.0
+                if debt > 0:  # its address's share of decoding is spent: read on once it is back in credit
+                    await asyncio.sleep(debt)
+                    continue
                 self._reading_since = loop.time()
                 try:
                     frame = await self.ws.recv()
@@ -294,7 +300,7 @@ class Connection:
         top: list[tuple[str, float]] = []
         target: tuple[str, float, int, bool] | None = None
         if image is not None:
-            ranking = self.ranker.rank(await self.host.predict(image), g)
+            ranking = self.ranker.rank(await self.host.predict(image, owner=s.id), g)
             top = ranking.top(g.top_k)
             found = ranking.target(g.target) if g.target is not None else None
             if g.target is not None and found is not None:
@@ -366,6 +372,15 @@ class Connection:
         handler = self.registry.handler(kind)
         if handler is not None:  # a feature's own message type
             return await handler(self, msg, received)
+        if not self.drawing_message_hooks or not isinstance(msg, DRAWING_MESSAGES):
+            return await self.dispatch_core(kind, msg, received)
+        reply = await self.dispatch_core(kind, msg, received)
+        for hook in self.drawing_message_hooks:
+            await hook(self, msg, reply)
+        return reply
+
+    async def dispatch_core(self, kind: str, msg: protocol.Message, received: float) -> protocol.Payload | None:
+        """Answer one of the core's own messages."""
         s = self.session
         if isinstance(msg, protocol.PointsMsg):
             s.add_points(msg.x, msg.y, msg.t)
@@ -415,7 +430,12 @@ class Connection:
                 raise LimitExceeded(
                     f"more than {limits.max_messages_per_second:g} messages per second", code=ErrorCode.RATE_LIMITED
                 )
-            kind, msg = protocol.decode_typed(frame, limits=limits, parsers=self.registry.parsers)
+            started = time.perf_counter()
+            try:
+                kind, msg = protocol.decode_typed(frame, limits=limits, parsers=self.registry.parsers)
+            finally:
+                if self.session.decoding is not None:
+                    self.session.decoding.charge(time.perf_counter() - started)
             seq = msg.seq
             for observer in self.observers:
                 observer.on_message(msg)

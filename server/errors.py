@@ -28,6 +28,7 @@ Where each exception type lives (a test holds every module to this list):
   ``server/custom_words.py``: the vocabulary's own ``CustomWordError`` tree (a
   ``ValueError``: the library is used outside the server too), answered by ``teach``;
 * ``server/resume.py``: ``unknown_drawing``;
+* ``server/rooms/errors.py``: the rooms feature's codes and faults;
 * ``server/quickdraw.py``: ``DataError`` (bad Quick, Draw! data, a ``ValueError``);
   ``server/spawn.py``: a child server that did not start or died (``RuntimeError``).
 """
@@ -58,6 +59,7 @@ class ErrorCode(StrEnum):
     INFERENCE_FAILED = "inference_failed"
     UNKNOWN_WORD = "unknown_word"
     FORBIDDEN = "forbidden"
+    BAD_TEXT = "bad_text"
     INTERNAL = "internal"
 
 
@@ -113,6 +115,12 @@ class LimitExceeded(ClientFault):
     def __init__(self, message: str, *, code: StrEnum) -> None:
         super().__init__(message)
         self.code = code  # per instance: which limit
+
+
+class BadText(ClientFault):
+    """A word, name or ``hello.client`` holding control or bidi-formatting characters."""
+
+    code = ErrorCode.BAD_TEXT
 
 
 class BadImage(ClientFault):

@@ -7,7 +7,9 @@
   (:class:`server.plugin.Registry`): ``GET`` and ``HEAD`` (no body) only; errors are
   HTML pages, except under ``/api/`` and ``/ws`` (JSON).  A :class:`server.errors.Fault`
   raised by an endpoint answers its own HTTP status; anything else is logged and 500.
-  Every answer closes the connection (``Connection: close``).
+  Every answer closes the connection (``Connection: close``).  Each client address may
+  make ``max_http_requests_per_second`` requests a second (burst ``http_request_burst``;
+  ``/healthz`` and ``/ws`` handshakes not counted): past it, **429** with ``Retry-After``.
 * Each route's :class:`server.plugin.Access` is enforced here, before its endpoint runs:
   with a token, a route the request may not read answers 401; one that needs the token
   is never cached by shared caches (``Cache-Control: private``); a browser page opened
@@ -41,15 +43,31 @@ from server.errors import Fault
 from server.http import error_response, without_body
 from server.limits import MAX_QUERY_FIELDS, Limits
 from server.plugin import Endpoint, HttpRequest, Registry
+from server.ratelimit import PerAddress
 
-__all__ = ["DEFAULT_PORTS", "JSON_PREFIXES", "WS_PATH", "WS_QUERY_PARAMS", "FrontConfig", "HttpFront"]
+__all__ = [
+    "DEFAULT_PORTS",
+    "JSON_PREFIXES",
+    "UNLIMITED_PATHS",
+    "WS_PATH",
+    "WS_QUERY_PARAMS",
+    "FrontConfig",
+    "HttpFront",
+]
 
 log = logging.getLogger("doodlestream.server")
 
 WS_PATH = "/ws"
 #: Query parameters ``/ws`` accepts (anything else is refused with 400) and their allowed values.
-WS_QUERY_PARAMS: dict[str, frozenset[str] | None] = {"encoding": frozenset({"msgpack", "json"}), "token": None}
+#: ``room`` (a room code) is for the balancer only: it sends a room's players to the instance holding it.
+WS_QUERY_PARAMS: dict[str, frozenset[str] | None] = {
+    "encoding": frozenset({"msgpack", "json"}),
+    "token": None,
+    "room": None,
+}
 DEFAULT_PORTS = {"http": "80", "ws": "80", "https": "443", "wss": "443"}
+#: HTTP paths the per-address request rate does not count (a load balancer's health check).
+UNLIMITED_PATHS = frozenset({"/healthz"})
 #: Paths whose errors are JSON (the rest are browser routes: HTML error pages).
 JSON_PREFIXES = ("/api/", WS_PATH)
 
@@ -77,6 +95,8 @@ class HttpFront:
         self._routes: MapAdapter | None = None
         #: Open sessions per client address (:meth:`enter` / :meth:`leave`).
         self.per_address: Counter[str] = Counter()
+        #: HTTP requests per address (``max_http_requests_per_second``; not ``/ws`` nor ``/healthz``).
+        self.http_rate = PerAddress(self.limits.max_http_requests_per_second, self.limits.http_request_burst)
 
     # ------------------------------------------------------------ addresses
 
@@ -100,11 +120,13 @@ class HttpFront:
         self.per_address[addr] += 1
         return True
 
-    def leave(self, addr: str) -> None:
-        """A session from ``addr`` ended."""
+    def leave(self, addr: str) -> bool:
+        """A session from ``addr`` ended; whether it was the address's last."""
         self.per_address[addr] -= 1
         if self.per_address[addr] <= 0:
             del self.per_address[addr]
+            return True
+        return False
 
     # ------------------------------------------------------------ /ws
 
@@ -168,6 +190,15 @@ class HttpFront:
                 refused = error_response(HTTPStatus.BAD_REQUEST, "malformed handshake headers")
             if refused is not None:
                 refused.headers["Connection"] = "close"
+            return refused
+        if path not in UNLIMITED_PATHS and not self.http_rate.take(self.address_key(conn, request)):
+            refused = error_response(
+                HTTPStatus.TOO_MANY_REQUESTS,
+                f"at most {self.limits.max_http_requests_per_second:g} requests per second per address",
+                html=html,
+            )
+            refused.headers["Retry-After"] = "1"
+            refused.headers["Connection"] = "close"
             return refused
         response = await self._route(conn, request, path, query, html=html)
         response.headers["Connection"] = "close"  # one request per connection (websockets closes after it)

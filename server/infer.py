@@ -7,10 +7,20 @@ batch-size bucket (1, 2, 4, ... ``max_batch``): a batch is padded up to its buck
 call re-allocates tensors.  It is not thread-safe; :class:`Batcher` owns it.
 
 :class:`Batcher` is what sessions call.  ``await batcher.classify(image)`` queues the
-image as a pending future; a flusher task runs every pending image as one model call
-when ``max_batch`` are waiting or the oldest has waited ``batch_wait_ms``, in a
-single worker thread so the event loop never blocks.  Results come back in request
-order, identical to unbatched calls.  ``await batcher.predict(image)`` is the same request
+image as a pending future; a flusher task runs up to ``max_batch`` waiting images as one
+model call when ``max_batch`` are waiting or the oldest has waited ``batch_wait_ms``, in a
+single worker thread so the event loop never blocks.  Results are identical to
+unbatched calls.
+
+The queue is fair (no session can buy the model for itself): each request names its
+``owner`` (the session) and its :class:`Priority`.  A batch takes every waiting
+:attr:`Priority.INTERACTIVE` request (pen-ups, live guesses, pictures) before any
+:attr:`Priority.BULK` one (the images of a ``teach``), and within a priority one request
+per owner in turn (round-robin), an owner's own requests in the order they came.  So a
+pen-up waits at most for the model call in progress and its own (with fewer than
+``max_batch`` other sessions' interactive requests waiting), however many ``teach``
+images another session queued.  :meth:`Batcher.queue_report` gives the queue's depth and
+waits (``/healthz`` ``model_queue``, ``/metrics``).  ``await batcher.predict(image)`` is the same request
 for the whole :class:`Prediction`: every calibrated score and the embedding (the
 model's second output; width 0 for a model without one), from the same batched call
 (``Model.predict_with_embedding`` when the model has it).  If a batch call fails, each of its images is
@@ -25,8 +35,11 @@ import json
 import logging
 import math
 import time
+from collections import deque
+from collections.abc import Hashable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from enum import IntEnum
 from pathlib import Path
 from typing import Protocol
 
@@ -204,6 +217,14 @@ def top_k(labels: list[str], probs: Probs, k: int = TOP_K) -> Top:
     return [(labels[i], float(probs[i])) for i in idx]
 
 
+class Priority(IntEnum):
+    """Which requests a batch takes first: every waiting :attr:`INTERACTIVE` one (pen-ups, live
+    guesses, pictures) before any :attr:`BULK` one (``teach`` examples)."""
+
+    INTERACTIVE = 0
+    BULK = 1
+
+
 @dataclass
 class BatchStats:
     """Counters of a :class:`Batcher` (for /healthz and benchmarks)."""
@@ -214,6 +235,18 @@ class BatchStats:
     largest: int = 0
     model_ms: float = 0.0
     sizes: dict[int, int] = field(default_factory=dict)
+    #: Seconds requests waited in the queue before their model call began, all together.
+    queue_wait_s: float = 0.0
+    #: The longest wait of one request in the queue, in milliseconds.
+    queue_wait_max_ms: float = 0.0
+
+
+@dataclass(slots=True)
+class _Request:
+    image: Images
+    future: asyncio.Future[Prediction]
+    #: Event-loop time it was queued.
+    queued: float
 
 
 class Batcher:
@@ -226,7 +259,9 @@ class Batcher:
         self.max_batch = max_batch
         self.batch_wait_s = max(0.0, batch_wait_ms) / 1000.0
         self.stats = BatchStats()
-        self._pending: list[tuple[Images, asyncio.Future[Prediction]]] = []
+        #: Per priority, each owner's waiting requests; an owner's place in the dict is its turn.
+        self._queues: tuple[dict[Hashable, deque[_Request]], ...] = tuple({} for _ in Priority)
+        self._depth = 0
         self._wakeup: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="infer")
@@ -239,7 +274,7 @@ class Batcher:
 
     async def close(self) -> None:
         """Finish every pending request, then stop."""
-        while self._pending:
+        while self._depth:
             await asyncio.sleep(0.001)
         if self._task is not None:
             self._task.cancel()
@@ -252,23 +287,60 @@ class Batcher:
 
     @property
     def in_flight(self) -> int:
-        return len(self._pending)
+        """Requests waiting for a model call (the queue's depth)."""
+        return self._depth
 
-    async def classify(self, image: Images) -> Top:
+    def queue_report(self) -> dict[str, float | int]:
+        """The model queue now: its ``depth`` (requests), the ``oldest_wait_ms`` of a waiting request, the
+        ``owners`` waiting, and since start the requests' summed ``wait_s`` and ``max_wait_ms``."""
+        heads = [q[0].queued for queues in self._queues for q in queues.values() if q]
+        oldest = (asyncio.get_running_loop().time() - min(heads)) * 1000 if heads else 0.0
+        return {
+            "depth": self._depth,
+            "owners": sum(len(queues) for queues in self._queues),
+            "oldest_wait_ms": round(oldest, 3),
+            "wait_s": round(self.stats.queue_wait_s, 6),
+            "max_wait_ms": round(self.stats.queue_wait_max_ms, 3),
+        }
+
+    async def classify(self, image: Images, *, owner: Hashable = None) -> Top:
         """Top-5 words for one ``(64, 64)`` uint8 image; raises :class:`InferenceFailed`."""
-        return top_k(self.model.labels, (await self.predict(image)).scores)
+        return top_k(self.model.labels, (await self.predict(image, owner=owner)).scores)
 
-    async def predict(self, image: Images) -> Prediction:
-        """Every score and the embedding of one ``(64, 64)`` uint8 image; raises :class:`InferenceFailed`."""
+    async def predict(
+        self, image: Images, *, owner: Hashable = None, priority: Priority = Priority.INTERACTIVE
+    ) -> Prediction:
+        """Every score and the embedding of one ``(64, 64)`` uint8 image; raises :class:`InferenceFailed`.
+
+        ``owner`` (a session) and ``priority`` place it in the queue (see module docstring)."""
         if image.shape[:2] != (INPUT_PX, INPUT_PX) or image.dtype != np.uint8:
             raise InferenceFailed(f"image must be {INPUT_PX}x{INPUT_PX} uint8, got {image.shape} {image.dtype}")
         if self._task is None:
             await self.start()
-        fut: asyncio.Future[Prediction] = asyncio.get_running_loop().create_future()
-        self._pending.append((image, fut))
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[Prediction] = loop.create_future()
+        queues = self._queues[priority]
+        queue = queues.get(owner)
+        if queue is None:
+            queue = queues[owner] = deque()
+        queue.append(_Request(image, fut, loop.time()))
+        self._depth += 1
         assert self._wakeup is not None
         self._wakeup.set()
         return await fut
+
+    def _take(self) -> list[_Request]:
+        """The next batch: up to ``max_batch`` requests, one per owner in turn, interactive ones first."""
+        batch: list[_Request] = []
+        for queues in self._queues:
+            while queues and len(batch) < self.max_batch:
+                owner = next(iter(queues))
+                queue = queues.pop(owner)
+                batch.append(queue.popleft())
+                if queue:
+                    queues[owner] = queue  # to the back of the round
+        self._depth -= len(batch)
+        return batch
 
     async def _run(self) -> None:
         assert self._wakeup is not None
@@ -276,11 +348,11 @@ class Batcher:
         while True:
             await self._wakeup.wait()
             self._wakeup.clear()
-            if not self._pending:
+            if not self._depth:
                 continue
-            if len(self._pending) < self.max_batch and self.batch_wait_s > 0:
+            if self._depth < self.max_batch and self.batch_wait_s > 0:
                 deadline = loop.time() + self.batch_wait_s
-                while len(self._pending) < self.max_batch:
+                while self._depth < self.max_batch:
                     left = deadline - loop.time()
                     if left <= 0:
                         break
@@ -289,20 +361,26 @@ class Batcher:
                     except TimeoutError:
                         break
                     self._wakeup.clear()
-            batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
-            if self._pending:
+            batch = self._take()
+            if self._depth:
                 self._wakeup.set()
-            live = [(img, fut) for img, fut in batch if not fut.done()]
+            live = [r for r in batch if not r.future.done()]
             if not live:
                 continue
-            results = await loop.run_in_executor(self._executor, self._predict, [img for img, _ in live])
-            for (_, fut), res in zip(live, results, strict=True):
-                if fut.done():
+            now = loop.time()
+            s = self.stats
+            for r in live:
+                waited = now - r.queued
+                s.queue_wait_s += waited
+                s.queue_wait_max_ms = max(s.queue_wait_max_ms, waited * 1000)
+            results = await loop.run_in_executor(self._executor, self._predict, [r.image for r in live])
+            for r, res in zip(live, results, strict=True):
+                if r.future.done():
                     continue
                 if isinstance(res, BaseException):
-                    fut.set_exception(res)
+                    r.future.set_exception(res)
                 else:
-                    fut.set_result(res)
+                    r.future.set_result(res)
 
     def _call(self, images: Images) -> list[Prediction]:
         """One model call: scores and embeddings (an empty embedding when the model has none)."""

@@ -36,11 +36,19 @@ MAX_STROKES = 256
 MAX_MESSAGES_PER_SECOND = 1_000
 #: Burst allowance of the message rate limit, in messages.
 MESSAGE_BURST = 2_000
+#: Share of the event loop's time that decoding the messages of one client address's sessions
+#: may take, as a fraction (long-run; with ``DECODE_BURST_S`` of allowance): past it, those
+#: sessions' next messages are read only once the share is back in credit, so no address can
+#: buy the loop with costly legal messages (a 20-example ``teach`` decodes in about 20 ms).
+LOOP_SHARE_PER_ADDRESS = 0.25
+#: Allowance of ``LOOP_SHARE_PER_ADDRESS``, in seconds of decoding.
+DECODE_BURST_S = 0.25
 #: Errors a session may provoke in a row before it is closed with 1008, in errors.
 MAX_ERRORS_IN_A_ROW = 64
 #: Open sessions per client IP address, in sessions (beyond it the handshake is refused
-#: with HTTP 429).  With the other defaults one session holds at most about 6.8 MiB, so
-#: one address at most about 420 MiB with the one picture being decoded (the arithmetic
+#: with HTTP 429).  With the other defaults one session holds at most about 10.8 MiB (its
+#: custom words and a ``teach`` in flight included), so one address at most about 680 MiB
+#: with the one frame and the one picture being decoded server-wide (the arithmetic
 #: is in docs/OPERATIONS.md).
 MAX_SESSIONS_PER_ADDRESS = 48
 #: Connections per client address between the TCP accept and a complete HTTP request, in
@@ -73,6 +81,12 @@ MIN_LIVE_MS = 50
 MAX_LIVE_MS = 5_000
 #: Characters in a ``word`` a client submits, in characters.
 MAX_WORD_CHARS = 64
+#: HTTP requests (pages, files, the JSON API, pictures; not ``/ws`` handshakes nor ``/healthz``)
+#: one client address may make per second, in requests (a token bucket): past it, HTTP 429
+#: with ``Retry-After``.
+MAX_HTTP_REQUESTS_PER_SECOND = 10
+#: Burst allowance of the HTTP request rate, in requests (a gallery page and its files are about 5).
+HTTP_REQUEST_BURST = 40
 #: Query parameters one HTTP request may carry, in fields (more: 400).
 MAX_QUERY_FIELDS = 16
 #: Classifications run in one model call, in requests (micro-batch size cap).
@@ -86,6 +100,10 @@ RENDER_THREADS = 4
 #: ``c`` CPU seconds its next one waits ``c * (1 / share - 1)`` (ordinary renders take well
 #: under a millisecond; only a client sending the costliest messages is slowed, to itself).
 RENDER_SHARE = 0.5
+#: Render jobs of the sessions of one client address run at once, in jobs: however many
+#: sessions an address opens, its renders (strokes, pictures, ``teach`` examples) use at
+#: most this many render threads and ``RENDER_SHARE`` of each (:mod:`server.render_pool`).
+RENDER_JOBS_PER_ADDRESS = 1
 #: ``image`` pictures decoded at once, server-wide, in pictures (decoding one of
 #: ``MAX_IMAGE_PIXELS`` pixels peaks near 90 MiB); the others wait their turn in order.
 IMAGE_DECODES = 1
@@ -109,6 +127,9 @@ RECV_QUEUE_FRAMES = 4
 #: Longest a shutdown (SIGTERM) waits for in-flight replies and drawing hooks before it
 #: drops the connections left, in seconds.
 SHUTDOWN_GRACE_S = 10.0
+#: Time a stop (SIGTERM) may take beyond ``SHUTDOWN_GRACE_S`` and the history's last wait
+#: (``STORE_TIMEOUT_S``) before the process leaves at once, in seconds (``python -m server``).
+SHUTDOWN_MARGIN_S = 2.0
 #: Identical log lines (same logger, level and text) let through per window, in lines;
 #: the rest of the window's repeats are counted and reported with the next one let through
 #: (:mod:`server.logfilter`).
@@ -131,6 +152,15 @@ MAX_SERVER_CUSTOM_WORDS = 256
 #: Example drawings in one ``teach`` message, in drawings (each within the drawing limits:
 #: strokes, points per stroke, points per drawing). Code: ``invalid_field``.
 MAX_TEACH_DRAWINGS = 20
+#: Points in one example drawing of a ``teach`` message (every stroke), in points: an example
+#: is rendered five times (itself and its augmented copies), and real drawings need far
+#: fewer than a live canvas (the largest of the 9,118 raw Quick, Draw! drawings has 1,174).
+#: Code: ``drawing_too_large``.
+MAX_TEACH_POINTS_PER_DRAWING = 2_048
+#: Example drawings the sessions of one client address may teach per minute, all ``teach``
+#: messages together, in drawings (a token bucket holding a minute's worth; each costs five
+#: model calls' worth of images, queued behind every pen-up). Code: ``rate_limited``.
+MAX_TEACH_EXAMPLES_PER_MINUTE = 60
 #: Words in ``hello.words``, in words. Code: ``invalid_field``.
 MAX_WORD_LIST = 345
 #: Largest ``hello.top_k``, in guesses (the smallest is 1; the default ``server.infer.TOP_K``).
@@ -149,6 +179,39 @@ MAX_MINE_KEYS = 200
 #: server has not yet seen drop, as after a Wi-Fi handover) to be closed and its drawing ended, in
 #: seconds. Code: ``unknown_drawing`` past it.
 RESUME_TAKEOVER_S = 5.0
+#: Wrong ``admin_token`` values one client address may send per minute, in tokens (a token bucket
+#: holding a minute's worth); past it its admin requests answer ``rate_limited`` unchecked.
+#: Code: ``rate_limited``.
+MAX_ADMIN_FAILURES_PER_MINUTE = 10
+
+# ---------------------------------------------------------------- rooms (server/rooms/, protocol v1.2)
+
+#: Human players in one room (the AI is one more), in players. Code: ``room_full``.
+MAX_ROOM_PLAYERS = 8
+#: Rooms open at once whose creator came from one address, in rooms. Code: ``too_many_rooms``.
+MAX_ROOMS_PER_ADDRESS = 3
+#: Rooms open at once on one server, in rooms. Code: ``too_many_rooms``.
+MAX_ROOMS = 5_000
+#: ``room_create`` and ``room_join`` messages from one address in any 60 seconds, in messages
+#: (room codes cannot be found by trying them). Code: ``rate_limited``.
+MAX_ROOM_JOINS_PER_MINUTE = 20
+#: Characters in a player's name, in characters (after NFC; no control or bidi characters).
+#: Code: ``invalid_field``.
+MAX_NAME_CHARS = 24
+#: Characters in a guess, in characters (after NFC; no control or bidi characters). Code: ``invalid_field``.
+MAX_GUESS_CHARS = 48
+#: Guesses one player may type per second (token bucket rate), in guesses/s. Code: ``rate_limited``.
+MAX_GUESSES_PER_SECOND = 2.0
+#: Burst allowance of the guess rate limit, in guesses.
+GUESS_BURST = 5
+#: How long a dropped player's seat is kept for a rejoin (``room_join`` with its ``key``), in
+#: seconds. Code: ``unknown_seat`` past it.
+ROOM_REJOIN_S = 60.0
+#: Shortest and longest turn a room may ask for (``room_create.seconds``), in seconds. Code: ``invalid_field``.
+MIN_TURN_S = 15
+MAX_TURN_S = 240
+#: Most rounds a room may ask for (``room_create.rounds``), in rounds. Code: ``invalid_field``.
+MAX_ROUNDS = 10
 
 # ---------------------------------------------------------------- instances sharing PostgreSQL (--db postgresql://)
 
@@ -211,6 +274,12 @@ SERVER_SIDE = frozenset(
         "store_queue_drawings",
         "store_timeout_s",
         "max_resume_keys",
+        "max_rooms",
+        "max_admin_failures_per_minute",
+        "max_http_requests_per_second",
+        "http_request_burst",
+        "loop_share_per_address",
+        "decode_burst_s",
     }
 )
 
@@ -246,8 +315,22 @@ class Limits:
     max_custom_words: int = MAX_CUSTOM_WORDS
     max_custom_examples_per_word: int = MAX_CUSTOM_EXAMPLES_PER_WORD
     max_server_custom_words: int = MAX_SERVER_CUSTOM_WORDS
+    max_teach_points_per_drawing: int = MAX_TEACH_POINTS_PER_DRAWING
+    max_teach_examples_per_minute: int = MAX_TEACH_EXAMPLES_PER_MINUTE
     resume_ttl_s: float = RESUME_TTL_S
     max_resume_keys: int = MAX_RESUME_KEYS
+    max_room_players: int = MAX_ROOM_PLAYERS
+    max_rooms_per_address: int = MAX_ROOMS_PER_ADDRESS
+    max_rooms: int = MAX_ROOMS
+    max_room_joins_per_minute: int = MAX_ROOM_JOINS_PER_MINUTE
+    max_guesses_per_second: float = MAX_GUESSES_PER_SECOND
+    guess_burst: int = GUESS_BURST
+    room_rejoin_s: float = ROOM_REJOIN_S
+    max_admin_failures_per_minute: int = MAX_ADMIN_FAILURES_PER_MINUTE
+    max_http_requests_per_second: float = MAX_HTTP_REQUESTS_PER_SECOND
+    http_request_burst: int = HTTP_REQUEST_BURST
+    loop_share_per_address: float = LOOP_SHARE_PER_ADDRESS
+    decode_burst_s: float = DECODE_BURST_S
 
     def public(self) -> dict[str, float | int]:
         """The limits as sent to clients in ``welcome`` (those that concern a client)."""
@@ -261,4 +344,9 @@ class Limits:
         out["max_word_list"] = MAX_WORD_LIST
         out["max_top_k"] = MAX_TOP_K
         out["max_teach_drawings"] = MAX_TEACH_DRAWINGS
+        out["max_name_chars"] = MAX_NAME_CHARS
+        out["max_guess_chars"] = MAX_GUESS_CHARS
+        out["min_turn_s"] = MIN_TURN_S
+        out["max_turn_s"] = MAX_TURN_S
+        out["max_rounds"] = MAX_ROUNDS
         return out

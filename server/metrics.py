@@ -62,6 +62,21 @@ class _FromHealth(Collector):
             "doodlestream_model_failures", "Images the model failed on.", value=h["model_failures"]
         )
         yield _batch_histogram(h["batch_sizes"])
+        queue = h.get("model_queue")
+        if isinstance(queue, Mapping):
+            yield GaugeMetricFamily(
+                "doodlestream_model_queue_depth", "Images waiting for a model call.", value=queue["depth"]
+            )
+            yield GaugeMetricFamily(
+                "doodlestream_model_queue_oldest_wait_seconds",
+                "How long the oldest image waiting for a model call has waited.",
+                value=queue["oldest_wait_ms"] / 1000,
+            )
+            yield CounterMetricFamily(
+                "doodlestream_model_queue_wait_seconds",
+                "Time images waited for their model call, all together (rate / classifications rate = mean wait).",
+                value=queue["wait_s"],
+            )
         ended = CounterMetricFamily("doodlestream_drawings_ended", "Drawings that ended, by reason.", labels=["reason"])
         for reason, n in sorted(h.get("drawings_ended", {}).items()):
             ended.add_metric([reason], n)

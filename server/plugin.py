@@ -42,6 +42,13 @@ never touches the server's own state; the server reads what was registered.
 * :meth:`Registry.hello_hook` sees every ``hello`` after the core applied it; the map it
   returns joins the ``hello`` reply (a :class:`server.errors.Fault` it raises answers the
   ``hello`` instead).
+* :meth:`Registry.drawing_message_hook` is called after the core answered one of its
+  drawing messages (``points``, ``stroke``, ``pen_up``, ``undo``, ``clear``) with the
+  conversation, the message and the reply (``None`` for ``points``; ``guesses`` after a
+  pen-up): the rooms relay a drawer's strokes and the AI's guesses from it.
+* :meth:`Registry.session_end_hook` is called once for every connection that ends (the
+  client left, dropped or idled out, or the server stops), before its drawing is handed to
+  the drawing hooks.
 * :meth:`Registry.observe` adds an :class:`Observer` the core tells of every decoded
   message, every ``error`` it answers and every ``guesses`` it sends (synchronously, on
   the event loop: an observer only counts, quickly, and never raises).
@@ -55,7 +62,7 @@ server's health report (what an authorized ``/healthz`` shows).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum, StrEnum
 from types import MappingProxyType
@@ -66,7 +73,7 @@ from websockets.http11 import Response
 from werkzeug.routing import Map, Rule
 
 from server.errors import ErrorCode
-from server.infer import Model, Prediction
+from server.infer import Model, Prediction, Priority
 from server.protocol import CORE_PARSERS, HelloMsg, Message, Parser, Payload
 from server.ranking import Ranker
 from server.render import Image
@@ -136,9 +143,29 @@ class Conversation(Protocol):
         """Read no further message and close with ``code``; the drawing ends as at a disconnect."""
         ...
 
+    @property
+    def address(self) -> str:
+        """What the per-address limits count this client under (:func:`server.addresses.address_key`)."""
+        ...
+
+    @property
+    def text(self) -> bool:
+        """Whether the client speaks JSON (text frames), else msgpack."""
+        ...
+
+    def push(self, frame: bytes | str) -> None:
+        """Send an encoded message now, without waiting (fan-out from another session's message).
+
+        A client whose unread messages already fill ``max_send_buffer_bytes`` is dropped instead
+        (as a reply that waits ``send_timeout_s`` drops it): pushing never waits on a slow reader."""
+        ...
+
 
 MessageHandler = Callable[[Conversation, M, float], Awaitable[Payload | None]]
 """``(conversation, message, received)`` -> the reply (``received``: ``time.perf_counter()``)."""
+DrawingMessageHook = Callable[[Conversation, object, Payload | None], Awaitable[None]]
+"""``(conversation, message, reply)`` after the core answered a drawing message."""
+SessionEndHook = Callable[[Conversation], Awaitable[None]]
 HelloHook = Callable[[Conversation, HelloMsg], Awaitable[Payload]]
 """``(conversation, hello)`` -> fields added to the ``hello`` reply."""
 
@@ -149,16 +176,20 @@ class Services(Protocol):
     @property
     def model(self) -> Model: ...
 
-    async def classify(self, image: Image) -> list[tuple[str, float]]:
-        """The top guesses for one model input (micro-batched with other sessions')."""
+    async def classify(self, image: Image, *, owner: Hashable = None) -> list[tuple[str, float]]:
+        """The top guesses for one model input (micro-batched with other sessions'; ``owner``: the session
+        whose turn it takes in the fair queue, :class:`server.infer.Batcher`)."""
         ...
 
     async def model_input(self, session: Session) -> Image:
         """The model input of ``session``'s finished strokes, rendered off the event loop."""
         ...
 
-    async def predict(self, image: Image) -> Prediction:
-        """Every calibrated score and the embedding of one model input (micro-batched)."""
+    async def predict(
+        self, image: Image, *, owner: Hashable = None, priority: Priority = Priority.INTERACTIVE
+    ) -> Prediction:
+        """Every calibrated score and the embedding of one model input (micro-batched, in ``owner``'s turn
+        at ``priority``: :class:`server.infer.Batcher`)."""
         ...
 
     @property
@@ -224,6 +255,8 @@ class Registry:
         self._features: list[str] = []
         self._hello: list[HelloHook] = []
         self._observers: list[Observer] = []
+        self._drawing_messages: list[DrawingMessageHook] = []
+        self._session_ends: list[SessionEndHook] = []
 
     # ------------------------------------------------------------ for features
 
@@ -285,11 +318,27 @@ class Registry:
         """Tell ``observer`` of every message, error and guesses (see :class:`Observer`)."""
         self._observers.append(observer)
 
+    def drawing_message_hook(self, hook: DrawingMessageHook) -> None:
+        """Call ``hook(conversation, message, reply)`` after the core answered a drawing message."""
+        self._drawing_messages.append(hook)
+
+    def session_end_hook(self, hook: SessionEndHook) -> None:
+        """Call ``hook(conversation)`` once when a connection ends, before its drawing hooks."""
+        self._session_ends.append(hook)
+
     # ------------------------------------------------------------ for the server
 
     @property
     def observers(self) -> tuple[Observer, ...]:
         return tuple(self._observers)
+
+    @property
+    def drawing_message_hooks(self) -> tuple[DrawingMessageHook, ...]:
+        return tuple(self._drawing_messages)
+
+    @property
+    def session_end_hooks(self) -> tuple[SessionEndHook, ...]:
+        return tuple(self._session_ends)
 
     @property
     def features(self) -> list[str]:

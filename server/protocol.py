@@ -14,7 +14,10 @@ Contract:
   within :class:`server.limits.Limits` (coordinates within ``MAX_COORDINATE``); times
   as int64 milliseconds in ``0..MAX_TIME_MS``.
 * Strings the server keeps (``word``, ``client``) are valid Unicode: a JSON frame's lone
-  UTF-16 surrogate (``"\\ud800"``) is ``invalid_field``.
+  UTF-16 surrogate (``"\\ud800"``) is ``invalid_field``.  Text a player names (words,
+  ``hello.client``, names: :func:`clean_text`) comes back NFC-normalised and trimmed; one
+  holding control characters, line or paragraph separators, or bidi formatting characters
+  (an RTL override shows ``gpj.exe`` as ``exe.jpg``) is ``bad_text``.
 * :func:`encode` serialises a server message (a plain dict built by the helpers here).
 * The core's message types are here (:data:`CORE_PARSERS`); a feature declares its own
   message classes and :class:`Parser` functions in its own module, built from the field
@@ -38,6 +41,7 @@ import base64
 import binascii
 import json
 import math
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -48,7 +52,7 @@ import msgpack
 import numpy as np
 import numpy.typing as npt
 
-from server.errors import ErrorCode, InvalidField, LimitExceeded, MalformedMessage, UnknownType
+from server.errors import BadText, ErrorCode, InvalidField, LimitExceeded, MalformedMessage, UnknownType
 from server.limits import (
     MAX_COORDINATE,
     MAX_LIVE_MS,
@@ -61,8 +65,8 @@ from server.limits import (
 )
 
 PROTOCOL_VERSION = 1
-#: Additions to v1 a v1 client never notices (see the module docstring); 1 = the game API.
-PROTOCOL_MINOR = 1
+#: Additions to v1 a v1 client never notices (see the module docstring); 1 = the game API, 2 = rooms.
+PROTOCOL_MINOR = 2
 #: Characters of a drawing key a client may send back (``hello.resume``), in characters.
 MAX_KEY_CHARS = 64
 SCOPES = ("session", "server")
@@ -233,6 +237,31 @@ def point_lists(m: Payload, limits: Limits) -> tuple[Floats, Floats, Ints | None
     return x, y, t_arr
 
 
+#: Unicode's Bidi_Control characters: they reorder how the text around them is shown.
+BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+#: Unicode categories refused in text a player names: control characters, surrogates, line and paragraph separators.
+REFUSED_CATEGORIES = frozenset({"Cc", "Cs", "Zl", "Zp"})
+
+
+def clean_text(v: Any, key: str, *, max_chars: int = MAX_WORD_CHARS, empty: bool = False) -> str:
+    """Text a player names (a word, a name, ``hello.client``): a string that is valid Unicode, returned
+    NFC-normalised and trimmed, of 1 (0 when ``empty``) to ``max_chars`` characters; control and bidi
+    characters are ``bad_text``."""
+    if not isinstance(v, str):
+        raise InvalidField(f"'{key}' must hold strings")
+    if len(v) > 4 * max_chars:  # before normalising: NFC at most triples a string
+        raise InvalidField(f"'{key}' must hold text of 1 to {max_chars} characters")
+    if not is_unicode(v):
+        raise InvalidField(f"'{key}' must be valid Unicode (no lone surrogates)")
+    text = unicodedata.normalize("NFC", v).strip()
+    bad = next((c for c in text if c in BIDI_CONTROLS or unicodedata.category(c) in REFUSED_CATEGORIES), None)
+    if bad is not None:
+        raise BadText(f"'{key}' must not hold control or bidi-formatting characters (found U+{ord(bad):04X})")
+    if (not text and not empty) or len(text) > max_chars:
+        raise InvalidField(f"'{key}' must hold text of 1 to {max_chars} characters")
+    return text
+
+
 def is_unicode(text: str) -> bool:
     """Whether ``text`` is valid Unicode (JSON's ``\\ud800`` escapes make lone surrogates, which are not)."""
     try:
@@ -268,10 +297,8 @@ def _hello(m: Payload, seq: int | None, limits: Limits, text: bool) -> HelloMsg:
         if live != 0 and not MIN_LIVE_MS <= live <= MAX_LIVE_MS:
             raise InvalidField(f"'live_ms' must be 0 (off) or between {MIN_LIVE_MS} and {MAX_LIVE_MS}")
     client = m.get("client")
-    if client is not None and (not isinstance(client, str) or len(client) > MAX_WORD_CHARS):
-        raise InvalidField(f"'client' must be a string of at most {MAX_WORD_CHARS} characters")
-    if client is not None and not is_unicode(client):
-        raise InvalidField("'client' must be valid Unicode (no lone surrogates)")
+    if client is not None:
+        client = clean_text(client, "client", empty=True)
     given = frozenset(k for k in ("words", "top_k", "target", "target_threshold", "recognize", "resume") if k in m)
     words = m.get("words")
     if words is not None:
@@ -322,19 +349,10 @@ def _image_msg(m: Payload, seq: int | None, limits: Limits, text: bool) -> Image
 
 
 def word(v: Any, key: str = "word") -> str | None:
-    """A player's word: a string of 1..MAX_WORD_CHARS characters, no control characters, trimmed (``None``: none)."""
+    """A player's word: :func:`clean_text` of 1..MAX_WORD_CHARS characters (``None`` stays ``None``)."""
     if v is None:
         return None
-    if not isinstance(v, str):
-        raise InvalidField(f"'{key}' must hold strings")
-    if not is_unicode(v):
-        raise InvalidField(f"'{key}' must be valid Unicode (no lone surrogates)")
-    word: str = v.strip()
-    if not word or len(word) > MAX_WORD_CHARS:
-        raise InvalidField(f"'{key}' must hold words of 1 to {MAX_WORD_CHARS} characters")
-    if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in word):
-        raise InvalidField(f"'{key}' must not hold control characters")
-    return word
+    return clean_text(v, key)
 
 
 def required_word(m: Payload) -> str:

@@ -21,6 +21,11 @@ for the costliest legal messages; none of it may run on the event loop.  Promise
   take well under a millisecond, so they never notice; a client sending only the
   costliest messages leaves the machine's other cores (and the rest of its own) to
   everyone else.
+* Lanes may share a :class:`Budget` (the server gives one to every session of a client
+  address): the budget's jobs, whichever lane they come from, run at most ``jobs`` at a
+  time and together use at most ``share`` of a thread each (after a job of ``c`` CPU
+  seconds, the budget's next job waits ``c * (1 / share - 1)`` too).  So opening many
+  sessions buys an address no more render time than one has.
 """
 
 from __future__ import annotations
@@ -37,13 +42,27 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 
+class Budget:
+    """The render time lanes share (one client address's sessions): ``jobs`` at once (see module docstring)."""
+
+    __slots__ = ("ready_at", "slots")
+
+    def __init__(self, jobs: int) -> None:
+        if jobs < 1:
+            raise ValueError("a render budget needs at least one job at a time")
+        self.slots = asyncio.Semaphore(jobs)
+        #: Event-loop time before which the budget's next job does not start (its CPU share).
+        self.ready_at = 0.0
+
+
 class Lane:
-    """One session's queue of render jobs (see module docstring)."""
+    """One session's queue of render jobs, within its ``budget`` if any (see module docstring)."""
 
-    __slots__ = ("_tail", "pending", "ready_at")
+    __slots__ = ("_tail", "budget", "pending", "ready_at")
 
-    def __init__(self) -> None:
+    def __init__(self, budget: Budget | None = None) -> None:
         self._tail: asyncio.Task[Any] | None = None
+        self.budget = budget
         #: Jobs submitted to this lane and not finished yet.
         self.pending = 0
         #: Event-loop time before which the lane's next job does not start (its CPU share).
@@ -99,12 +118,16 @@ class RenderPool:
     ) -> T:
         if previous is not None and not previous.done():
             await asyncio.wait([previous])
-        loop = asyncio.get_running_loop()
-        rest = lane.ready_at - loop.time()
-        if rest > 0:
-            await asyncio.sleep(rest)
-        result, cpu_s = await loop.run_in_executor(self._executor, _timed, fn, args)
-        lane.ready_at = loop.time() + cpu_s * self._rest_per_cpu_s
+        budget = lane.budget
+        async with budget.slots if budget is not None else contextlib.nullcontext():
+            loop = asyncio.get_running_loop()
+            rest = max(lane.ready_at, budget.ready_at if budget is not None else 0.0) - loop.time()
+            if rest > 0:
+                await asyncio.sleep(rest)
+            result, cpu_s = await loop.run_in_executor(self._executor, _timed, fn, args)
+            lane.ready_at = loop.time() + cpu_s * self._rest_per_cpu_s
+            if budget is not None:
+                budget.ready_at = lane.ready_at
         return result
 
     def close(self) -> None:

@@ -20,6 +20,13 @@ sent in every ``guesses`` and ``cleared``.  Promises of :class:`Resume`:
   a disconnect, then the key is resumed as above; if that takes more than
   ``RESUME_TAKEOVER_S``, the ``hello`` answers ``unknown_drawing``.  Only the client that
   was sent the key (128 random bits) can name it.
+* A key is claimed before the ``hello`` waits for anything: of concurrent ``hello.resume``
+  naming one key, exactly one resumes it; the others answer ``unknown_drawing``.  A key a
+  session of this process resumed stays claimed until that session's drawing ends or the
+  session goes.
+* A ``delete`` of a drawing's key (v1.1, :mod:`server.history.service`) forgets the key:
+  it no longer resumes (for ``resume_ttl_s``, whatever the history still says), so a
+  resumed session cannot re-create a record its owner deleted.
 * An unknown, expired or used-up key answers ``unknown_drawing`` (the ``hello``'s other
   fields are applied); the session goes on with its own new drawing.  A ``resume`` after
   the session has drawn answers ``invalid_field``.
@@ -56,6 +63,7 @@ from prometheus_client.core import CounterMetricFamily, Metric
 
 from server import protocol
 from server.errors import ClientFault, InvalidField, StoreError, StoreFailed
+from server.history.messages import DeleteMsg
 from server.limits import RESUME_SYNC_S, RESUME_TAKEOVER_S, Limits
 from server.periodic import Periodic
 from server.plugin import Conversation, Registry, Services
@@ -68,6 +76,9 @@ log = logging.getLogger("doodlestream.resume")
 RESUMABLE_REASONS = frozenset({"disconnect", "shutdown"})
 #: WebSocket close code of a session whose drawing another connection resumed (a private-use code).
 TAKEN_OVER = 4001
+NOT_RESUMABLE = (
+    "no resumable drawing has this key (unknown, expired, deleted, or resumed already); this is a new drawing"
+)
 
 
 class ResumeCode(StrEnum):
@@ -95,8 +106,13 @@ class Resume:
     ) -> None:
         self.ttl_s = limits.resume_ttl_s
         self._kept = kept
-        #: Keys resumed from ``kept`` whose session has not ended yet (not to be resumed twice).
-        self._claimed: set[str] = set()
+        #: Keys a ``hello`` is resuming or a session of this process resumed, with that session's ``id()``
+        #: (not to be resumed twice).
+        self._claimed: dict[str, int] = {}
+        #: Keys whose drawing was deleted, with the ``time.monotonic()`` they may be forgotten at.
+        self._deleted: OrderedDict[str, float] = OrderedDict()
+        #: Keys a ``hello`` is resuming now.
+        self._resuming: set[str] = set()
         self.max_keys = limits.max_resume_keys
         self.shared = shared
         #: Keys being taken over from an open session, set once its drawing has ended.
@@ -113,6 +129,7 @@ class Resume:
         )
         #: Resume keys that could not be written at a drawing's end (the periodic writes count theirs).
         self.end_failures = 0
+        self._dropping: set[asyncio.Task[None]] = set()
 
     def install(self, registry: Registry) -> None:
         self._services = registry.services
@@ -123,6 +140,7 @@ class Resume:
         registry.drawing_hook(self.on_drawing_end)
         registry.hello_hook(self.on_hello)
         registry.health("resume", self.health)
+        registry.observe(self)
         if self.shared is not None:
             registry.on_start(self.start_sync)
             registry.on_close(self._syncing.stop)
@@ -147,9 +165,46 @@ class Resume:
                 return
             del self._ended[key]
 
+    # ------------------------------------------------------------ Observer: deletes
+
+    def on_message(self, msg: object) -> None:
+        """A ``delete`` names a drawing's key: it no longer resumes (see module docstring)."""
+        if isinstance(msg, DeleteMsg):
+            self.forget(msg.key)
+
+    def on_error(self, code: str) -> None:
+        pass
+
+    def on_guesses(self, seconds: float, *, live: bool) -> None:
+        pass
+
+    def forget(self, key: str) -> None:
+        """Make ``key`` unresumable (its drawing is being deleted)."""
+        now = time.monotonic()
+        self._ended.pop(key, None)
+        self._deleted[key] = now + self.ttl_s
+        self._deleted.move_to_end(key)
+        while self._deleted:
+            oldest, until = next(iter(self._deleted.items()))
+            if until > now and len(self._deleted) <= self.max_keys:
+                break
+            del self._deleted[oldest]
+        if self.shared is not None:
+            shared = self.shared
+            task = asyncio.get_running_loop().create_task(self._drop_shared(shared, key))
+            self._dropping.add(task)
+            task.add_done_callback(self._dropping.discard)
+
+    async def _drop_shared(self, shared: ResumeKeyStore, key: str) -> None:
+        try:
+            await shared.drop_keys([key])
+        except (StoreError, OSError) as e:  # a database fault: the key was forgotten here all the same
+            self.end_failures += 1
+            log.warning("deleted drawing's resume key not dropped (%s)", type(e).__name__)
+
     async def on_drawing_end(self, session: Session, reason: str) -> None:
         key = session.drawing_key
-        self._claimed.discard(key)
+        self._release_id(key, id(session))
         try:
             if self.shared is not None:
                 await self._shared_end(key, reason)
@@ -187,27 +242,37 @@ class Resume:
             return {}
         if session.has_drawing:
             raise InvalidField("'resume' must come before the session draws anything (or after a clear)")
-        await self._take_over(conv, msg.resume)
-        if self.shared is not None:
-            resumed = await self._claim(msg.resume)
-        else:
-            self._expire(time.monotonic())
-            resumed = self._ended.pop(msg.resume, None) is not None or await self._from_history(msg.resume)
+        key = msg.resume
+        if key in self._resuming or key in self._deleted:
+            raise UnknownDrawing(NOT_RESUMABLE)
+        self._resuming.add(key)  # before any await: a concurrent hello naming it is refused above
+        try:
+            await self._take_over(conv, key)  # ends the drawing of a session holding it (releasing its claim)
+            if key in self._claimed or len(self._claimed) >= self.max_keys:
+                resumed = False  # resumed by a session that has not drawn yet
+            elif self.shared is not None:
+                resumed = await self._claim(key)
+            else:
+                self._expire(time.monotonic())
+                resumed = self._ended.pop(key, None) is not None or await self._from_history(key)
+            resumed = resumed and key not in self._deleted  # deleted while this hello waited
+        finally:
+            self._resuming.discard(key)
         if not resumed:
-            raise UnknownDrawing(
-                "no resumable drawing has this key (unknown, expired, or resumed already); this is a new drawing"
-            )
-        session.drawing_key = msg.resume
-        return {"drawing": msg.resume, "resumed": True}
+            raise UnknownDrawing(NOT_RESUMABLE)
+        session.drawing_key = key
+        self._claimed[key] = id(session)
+        weakref.finalize(session, self._release_id, key, id(session))
+        return {"drawing": key, "resumed": True}
+
+    def _release_id(self, key: str, session_id: int) -> None:
+        """The session that resumed ``key`` is gone: the key is no longer claimed by it."""
+        if self._claimed.get(key) == session_id:
+            del self._claimed[key]
 
     async def _from_history(self, key: str) -> bool:
-        """Whether ``key``, unknown here, was kept at a disconnect or shutdown (then it is claimed)."""
-        if self._kept is None or key in self._claimed or len(self._claimed) >= self.max_keys:
-            return False
-        if not await self._kept(key):
-            return False
-        self._claimed.add(key)
-        return True
+        """Whether ``key``, unknown here, was kept at a disconnect or shutdown (the caller claimed it)."""
+        return self._kept is not None and await self._kept(key)
 
     # ------------------------------------------------------------ shared keys (PostgreSQL)
 

@@ -45,6 +45,7 @@ from server.errors import ErrorCode, LimitExceeded
 from server.limits import Limits
 from server.protocol import Floats, Ints
 from server.ranking import Game
+from server.ratelimit import TimeShare
 from server.render import Canvas, Image, Points
 from server.render_pool import Lane
 
@@ -90,6 +91,10 @@ class Session:
     limits: Limits
     id: str = field(default_factory=lambda: secrets.token_urlsafe(12))
     client: str | None = None
+    #: What the per-address limits count the client under (``server.addresses.address_key``; "" when unknown).
+    address: str = ""
+    #: The share of the event loop the decoding of its address's messages may take (``None``: unbounded).
+    decoding: TimeShare | None = None
     live_ms: int | None = None
     started_at: float = field(default_factory=time.time)
     canvas: Canvas = field(default_factory=Canvas)

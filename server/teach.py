@@ -28,8 +28,15 @@ Promises:
   instance is used by all within ``CUSTOM_WORDS_SYNC_S`` plus a database read.  It
   needs ``admin_token`` on the message equal to the server's ``--admin-token``
   (compared in constant time); without one configured, or with a wrong or missing one,
-  it answers ``forbidden``.
-* Refused before any work: a model word, or for a session a server custom word
+  it answers ``forbidden``; wrong tokens are logged and throttled per address
+  (:class:`server.admin.AdminGate`: ``rate_limited``).
+* The example images wait for the model behind every pen-up and live guess
+  (:attr:`server.infer.Priority.BULK`, in the session's turn), and render in the session's
+  lane within its address's render budget (:mod:`server.render_pool`), so a ``teach``
+  delays other players by at most a model call.
+* Refused before any work: more example drawings than the sessions of the client's
+  address may still teach this minute (``rate_limited``: ``max_teach_examples_per_minute``,
+  a token bucket per address holding a minute's worth), a model word, or for a session a server custom word
   (``word_taken``); a new word past the vocabulary's size (``too_many_words``: a
   session's ``max_custom_words``, the server's ``max_server_custom_words``); a word
   that would hold more than ``max_custom_examples_per_word`` examples
@@ -43,19 +50,22 @@ Promises:
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
+import math
 
 import numpy as np
 
 from server import protocol
 from server import teach_protocol as wire
+from server.admin import AdminGate
 from server.custom_words import CustomVocabulary, CustomWordError, example_images
-from server.errors import Forbidden, LimitExceeded, StoreError, StoreFailed, UnknownWord
-from server.limits import CUSTOM_WORDS_SYNC_S
+from server.errors import ErrorCode, LimitExceeded, StoreError, StoreFailed, UnknownWord
+from server.infer import Priority
+from server.limits import CUSTOM_WORDS_SYNC_S, MAX_TEACH_EXAMPLES_PER_MINUTE
 from server.periodic import Periodic
 from server.plugin import Conversation, Registry, Services
 from server.ranking import Ranker
+from server.ratelimit import PerAddress
 from server.stores import CustomWordStore, SharedCustomWordStore
 from server.teach_protocol import ForgetMsg, TeachCode, TeachMsg, WordTaken
 
@@ -72,8 +82,15 @@ class Teaching:
         *,
         admin_token: str | None,
         shared: SharedCustomWordStore | None = None,
+        examples_per_minute: int = MAX_TEACH_EXAMPLES_PER_MINUTE,
+        admin: AdminGate | None = None,
     ) -> None:
         self.store: CustomWordStore | None = shared or store
+        #: The admin-token check (shared with the history's ``moderate`` when the server passes one).
+        self.admin = admin or AdminGate(admin_token)
+        self.examples_per_minute = examples_per_minute
+        #: Per client address: the example drawings it may still teach (refilled at ``examples_per_minute``).
+        self._allowance = PerAddress(examples_per_minute / 60.0, examples_per_minute)
         self.admin_token = admin_token
         self.shared = shared
         self._services: Services | None = None
@@ -155,13 +172,9 @@ class Teaching:
         except (StoreError, OSError) as e:
             raise StoreFailed(f"the custom words could not be read back ({type(e).__name__})") from None
 
-    def _authorize(self, scope: str, token: str | None) -> None:
-        if scope != "server":
-            return
-        if self.admin_token is None:
-            raise Forbidden("server-scope words need the admin token, and this server has none (--admin-token)")
-        if token is None or not hmac.compare_digest(token.encode(), self.admin_token.encode()):
-            raise Forbidden("server-scope words need the admin token ('admin_token')")
+    def _authorize(self, scope: str, token: str | None, address: str) -> None:
+        if scope == "server":
+            self.admin.check(token, address=address, what="server-scope words")
 
     def _vocabulary(self, conv: Conversation, scope: str) -> CustomVocabulary:
         return self.ranker.server if scope == "server" else conv.session.game.vocabulary
@@ -184,14 +197,29 @@ class Teaching:
                 code=TeachCode.TOO_MANY_EXAMPLES,
             )
 
+    def _charge(self, address: str, examples: int) -> None:
+        """Take ``examples`` from the address's allowance, or refuse (``rate_limited``) taking none."""
+        per_minute = self.examples_per_minute
+        bucket = self._allowance.bucket(address)
+        if not bucket.take(examples):
+            raise LimitExceeded(
+                f"at most {per_minute} example drawings per minute per address; "
+                f"retry in {math.ceil(bucket.wait_s(examples))} s",
+                code=ErrorCode.RATE_LIMITED,
+            )
+
     async def on_teach(self, conv: Conversation, msg: TeachMsg, received: float) -> protocol.Payload:
-        self._authorize(msg.scope, msg.admin_token)
+        self._authorize(msg.scope, msg.admin_token, conv.session.address)
         vocabulary = self._vocabulary(conv, msg.scope)
         n = len(msg.drawings)
         self._check(vocabulary, msg.word, msg.scope, n)
+        self._charge(conv.session.address, n)
         drawings = [list(d) for d in msg.drawings]
         images = await self.services.in_lane(conv.session, example_images, drawings)
-        predictions = await asyncio.gather(*(self.services.predict(img) for img in images))
+        owner = conv.session.id
+        predictions = await asyncio.gather(
+            *(self.services.predict(img, owner=owner, priority=Priority.BULK) for img in images)
+        )
         vectors = self.ranker.example_vectors(np.stack([p.embedding for p in predictions]), n)
         self._check(vocabulary, msg.word, msg.scope, n)  # again: another request may have taught meanwhile
         if msg.scope == "server" and self.store is not None:
@@ -207,7 +235,7 @@ class Teaching:
         return protocol.with_seq(wire.taught(word=msg.word, examples=len(taught.examples), scope=msg.scope), msg.seq)
 
     async def on_forget(self, conv: Conversation, msg: ForgetMsg, received: float) -> protocol.Payload:
-        self._authorize(msg.scope, msg.admin_token)
+        self._authorize(msg.scope, msg.admin_token, conv.session.address)
         vocabulary = self._vocabulary(conv, msg.scope)
         if msg.word not in vocabulary:
             raise UnknownWord([msg.word], f"{msg.word!r} is not a {msg.scope}-scope custom word")

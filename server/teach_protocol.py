@@ -93,10 +93,9 @@ def _example(v: Any, limits: Limits) -> tuple[npt.NDArray[np.float64], ...]:
                 f"a stroke holds at most {limits.max_points_per_stroke} points", code=ErrorCode.STROKE_TOO_LONG
             )
         total += len(x)
-        if total > limits.max_points_per_drawing:
-            raise LimitExceeded(
-                f"a drawing holds at most {limits.max_points_per_drawing} points", code=ErrorCode.DRAWING_TOO_LARGE
-            )
+        most = min(limits.max_points_per_drawing, limits.max_teach_points_per_drawing)
+        if total > most:
+            raise LimitExceeded(f"an example drawing holds at most {most} points", code=ErrorCode.DRAWING_TOO_LARGE)
         strokes.append(np.stack([x, y], axis=1))
     return tuple(strokes)
 

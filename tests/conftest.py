@@ -96,12 +96,17 @@ def http_get(url: str) -> tuple[int, bytes, str]:
 
 
 class ServerProcess(spawn.ServerProcess):
-    """`python -m server --port 0 ...` (server.spawn) keeping its history in memory unless `--db` is given."""
+    """`python -m server --port 0 ...` (server.spawn) keeping its history in memory unless `--db` is given, with
+    a generous HTTP request rate unless one is given (every test's requests come from one address)."""
 
-    def __init__(self, *args: str, env: dict[str, str] | None = None, prefix: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, *args: str, env: dict[str, str] | None = None, prefix: tuple[str, ...] = (), module: str = "server"
+    ) -> None:
         if "--db" not in args:
             args = (*args, "--db", ":memory:")
-        super().__init__(*args, env=env, prefix=prefix, cwd=ROOT, start_timeout_s=90)
+        if "--max-http-requests-per-second" not in args:  # every test's requests come from one address
+            args = (*args, "--max-http-requests-per-second", "1000", "--http-request-burst", "1000")
+        super().__init__(*args, module=module, env=env, prefix=prefix, cwd=ROOT, start_timeout_s=90)
 
 
 @pytest.fixture(scope="session")

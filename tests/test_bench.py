@@ -125,17 +125,25 @@ def test_recommend_prefers_throughput_among_low_latency_settings() -> None:
 
 @pytest.mark.slow
 def test_adversarial_phase_measures_the_neighbour_and_reports_it() -> None:
-    """The bench's adversarial phase, short, against a real server: neighbour figures, attacker counts, a table."""
+    """The bench's adversarial phase, short, against real servers, for every kind of attack: neighbour figures,
+    the victim's submits, attacker counts (taught examples refused past the address's allowance, HTTP
+    statuses of the readers), a table with one row per attack."""
     from bench import __main__ as bench_main
-    from bench import report
+    from bench import adversary, report
 
     profile = bench_main.Profile(**{**bench_main.QUICK.__dict__, "attack_s": 1.5})
     b = bench_main.Bench(profile, drawings.ROOT / "models")
     r = b.adversarial()
-    assert r["neighbour"]["n"] >= 5 and r["neighbour"]["max"] >= r["neighbour"]["p50"] > 0
-    assert r["attacker"]["messages"] >= 5 and b.latencies["adversarial: neighbour"]
+    assert list(r["attacks"]) == list(adversary.ATTACKS)
+    for kind, a in r["attacks"].items():
+        assert a["neighbour"]["n"] >= 5 and a["neighbour"]["max"] >= a["neighbour"]["p50"] > 0, kind
+        assert a["attacker"]["messages"] >= 1 and b.latencies[f"adversarial {kind}: neighbour"], kind
+        assert a["victim"]["saved"] + a["victim"]["failed"] >= 1, kind
+    assert r["neighbour"] == r["attacks"]["costly"]["neighbour"]
+    assert r["attacks"]["reader"]["attacker"]["planted"] == adversary.PLANTED
+    assert sum(r["attacks"]["reader"]["attacker"]["http_status"].values()) >= 1
     table = "\n".join(report.adversarial_table(b.results))
-    assert "neighbour pen-ups" in table and f"{r['neighbour']['n']}" in table
+    assert "neighbour pen-ups" in table and all(f"| {kind} |" in table for kind in adversary.ATTACKS)
     assert report.adversarial_table({}) == []  # results of runs before the phase existed still render
 
 

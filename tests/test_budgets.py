@@ -4,7 +4,9 @@ client sends the costliest legal messages), the points-per-drawing limit, memory
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+import json
+import tracemalloc
+from collections.abc import Awaitable, Callable, Iterator
 
 import msgpack
 import pytest
@@ -76,6 +78,26 @@ async def test_lone_surrogates_are_invalid_field_not_internal_and_log_nothing(sm
     assert "Traceback" not in small.stderr() and "internal" not in small.stderr()
 
 
+async def rss_per_session(srv: ServerProcess, fill: Callable[[DoodleClient], Awaitable[None]], n: int) -> float:
+    """RSS growth of ``srv`` per session, in KiB, for ``n`` sessions each ``fill``ed, after a first session filled
+    the same way (allocator pools and the pool threads exist before measuring; it stays open, so what it holds
+    is not freed memory the measured ones could reuse)."""
+    warm = DoodleClient(srv.url)
+    await warm.connect()
+    await fill(warm)
+    await asyncio.sleep(0.5)
+    before = rss_kib(srv.proc.pid)
+    clients = [DoodleClient(srv.url) for _ in range(n)]
+    for c in clients:
+        await c.connect()
+        await fill(c)
+    await asyncio.sleep(0.5)
+    per_session = (rss_kib(srv.proc.pid) - before) / n
+    for c in [warm, *clients]:
+        await c.close()
+    return per_session
+
+
 async def test_one_sessions_full_drawing_stays_within_its_memory_budget() -> None:
     """RSS growth of a server with N sessions, each with a drawing of max_points_per_drawing zigzag points
     (nothing simplified away) rendered, stays under DRAWING_BUDGET_KIB per session."""
@@ -96,22 +118,77 @@ async def test_one_sessions_full_drawing_stays_within_its_memory_budget() -> Non
                 assert (await c.call({"type": "pen_up"}))["strokes"] == k + 1
             assert (await c.call({"type": "stroke", "x": [0], "y": [0]}))["code"] == "drawing_too_large"
 
-        async with DoodleClient(srv.url) as warm:  # allocator pools and the pool threads exist before measuring
-            await fill(warm)
-            await warm.call({"type": "clear"})
-        await asyncio.sleep(0.5)
-        before = rss_kib(srv.proc.pid)
-        n = 6
-        clients = [DoodleClient(srv.url) for _ in range(n)]
-        for c in clients:
-            await c.connect()
-            await fill(c)
-        await asyncio.sleep(0.5)
-        per_session = (rss_kib(srv.proc.pid) - before) / n
-        for c in clients:
-            await c.close()
+        per_session = await rss_per_session(srv, fill, 6)
         print(f"one full drawing: {per_session:.0f} KiB of RSS per session (budget {DRAWING_BUDGET_KIB} KiB)")
         assert per_session <= DRAWING_BUDGET_KIB
+    finally:
+        srv.stop()
+
+
+#: One session's custom words filled to the limits (max_custom_words x max_custom_examples_per_word example
+#: vectors of the shipped model's 768 float32, and the prototypes), in KiB: docs/OPERATIONS.md's measured figure
+#: with allocator slack.
+VOCABULARY_BUDGET_KIB = 3_584
+#: Most memory decoding one frame of max_frame_bytes takes (a frame of empty msgpack maps, the worst found), in
+#: MiB: docs/OPERATIONS.md's measured figure with slack.  The event loop decodes one frame at a time.
+FRAME_DECODE_BUDGET_MIB = 80.0
+
+
+def worst_frames(frame_bytes: int) -> dict[str, bytes | str]:
+    """Frames of about ``frame_bytes`` that decode to the most objects (before any field is checked)."""
+    n = 8_192  # the longest array protocol.load accepts (max_points_per_message x 4)
+    fit = frame_bytes - 64
+    return {
+        "empty maps": msgpack.packb({"type": "teach", "drawings": [[{}] * n for _ in range(fit // (n + 3))]}),
+        "empty lists": msgpack.packb({"type": "teach", "drawings": [[[]] * n for _ in range(fit // (n + 3))]}),
+        "small ints": msgpack.packb({"type": "teach", "drawings": [[0] * n for _ in range(fit // (n + 3))]}),
+        "floats": msgpack.packb({"type": "teach", "drawings": [[0.5] * n for _ in range(fit // (9 * n + 3))]}),
+        "JSON empty lists": json.dumps(
+            {"type": "teach", "drawings": [[[]] * n for _ in range(fit // (3 * n + 3))]}, separators=(",", ":")
+        ),
+    }
+
+
+def test_decoding_one_frame_stays_within_its_documented_peak() -> None:
+    """Peak memory (tracemalloc) of decoding the worst frames of max_frame_bytes stays under
+    FRAME_DECODE_BUDGET_MIB; each is then refused with a code, never a traceback."""
+    from server import protocol, teach_protocol
+    from server.errors import ClientFault
+
+    limits = limit_values.Limits()
+    peaks = {}
+    for name, frame in worst_frames(limits.max_frame_bytes).items():
+        assert len(frame) <= limits.max_frame_bytes
+        tracemalloc.start()
+        try:
+            with pytest.raises(ClientFault):
+                protocol.decode(frame, limits=limits, parsers={**protocol.CORE_PARSERS, **teach_protocol.PARSERS})
+            peaks[name] = tracemalloc.get_traced_memory()[1] / 2**20
+        finally:
+            tracemalloc.stop()
+    print("decoding one frame, peak MiB:", {k: round(v, 1) for k, v in peaks.items()})
+    assert max(peaks.values()) <= FRAME_DECODE_BUDGET_MIB
+
+
+async def test_a_full_session_vocabulary_stays_within_its_memory_budget() -> None:
+    """RSS growth of a server with N sessions, each teaching max_custom_words words of
+    max_custom_examples_per_word examples (real teach messages), stays under VOCABULARY_BUDGET_KIB per session."""
+    srv = ServerProcess("--max-teach-examples-per-minute", "1000000")
+    example = [([0.0, 30.0, 60.0], [0.0, 40.0, 10.0])]
+    try:
+        async with DoodleClient(srv.url) as probe:
+            lim = probe.welcome["limits"]
+        words, per_word = lim["max_custom_words"], lim["max_custom_examples_per_word"]
+
+        async def fill(c: DoodleClient) -> None:
+            for w in range(words):
+                drawings = [[(x, [v + k for v in y]) for x, y in example] for k in range(per_word)]
+                assert (await c.teach(f"custom{w}", drawings))["examples"] == per_word
+            assert (await c.teach("one-more", [example[:1]]))["code"] == "too_many_words"
+
+        per_session = await rss_per_session(srv, fill, 3)
+        print(f"one full session vocabulary: {per_session:.0f} KiB of RSS per session (budget {VOCABULARY_BUDGET_KIB})")
+        assert per_session <= VOCABULARY_BUDGET_KIB
     finally:
         srv.stop()
 
@@ -132,7 +209,8 @@ def test_a_neighbours_pen_ups_stay_fast_while_another_client_sends_the_costliest
     windows: list[tuple[float, float]] = []
     try:
         for _ in range(ATTEMPTS):
-            control = summarize(asyncio.run(adversary.neighbour(srv.url, CONTROL_S)))
+            alone, _ = asyncio.run(adversary.neighbour(srv.url, CONTROL_S))
+            control = summarize(alone)
             print(f"control: neighbour alone p50 {control['p50']:.1f} p90 {control['p90']:.1f} ms")
             r = adversary.run(srv.url, ATTACK_S)
             n, a = r["neighbour"], r["attacker"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import subprocess
 import time
@@ -217,7 +218,8 @@ def test_haproxy_config_is_valid() -> None:
     env["DOODLE_STATS"] = "127.0.0.1:2"
     check = subprocess.run(["haproxy", "-c", "-f", str(HAPROXY_CFG)], env=env, capture_output=True, text=True)
     assert check.returncode == 0, check.stdout + check.stderr
-    assert Path(HAPROXY_CFG).read_text().count("server s") == 3
+    # The same three instances in both backends (any socket, and sockets of a room: affinity by room code).
+    assert re.findall(r"^\s+server (s\d)", Path(HAPROXY_CFG).read_text(), re.M) == ["s1", "s2", "s3"] * 2
 
 
 async def test_the_server_limits_each_player_by_the_address_haproxy_forwards() -> None:

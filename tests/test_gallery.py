@@ -22,12 +22,15 @@ from server.limits import MAX_MINE_KEYS, MAX_PAGE, MAX_SPRITE_PX, MAX_WORD_CHARS
 from tests.conftest import ROOT, raw_sample
 from tests.support import InProcessServer
 
+#: Flags lifting the per-address HTTP request rate (tests/test_gallery.py tests it on its own server).
+UNTHROTTLED = ("--max-http-requests-per-second", "1000", "--http-request-burst", "1000")
 XSS = "<script>alert('x')</script>&\"cat"
 
 
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcessServer]:
-    s = InProcessServer("--db", str(tmp_path_factory.mktemp("gallery") / "doodles.sqlite3"))
+    # Many requests from this one address in a row: the per-address HTTP rate is not what this module tests.
+    s = InProcessServer("--db", str(tmp_path_factory.mktemp("gallery") / "doodles.sqlite3"), *UNTHROTTLED)
     yield s
     s.stop()
 
@@ -413,3 +416,72 @@ def test_the_moderation_command_hides_shows_and_deletes_in_a_database_file(tmp_p
     assert [d.id for d in store.page(word=None, limit=10, before=None)] == [b] and store.get(a) is None
     store.close()
     assert moderate.main(["--db", str(tmp_path / "none.sqlite3"), "hide", "1"]) == 2
+
+
+async def test_listings_carry_thumbnail_grade_strokes_and_the_full_ones_stay_at_the_record(
+    srv: InProcessServer,
+) -> None:
+    """A drawing of 6,000 points (with times) is listed with at most MAX_THUMB_POINTS integer points in
+    0..255 and at most MAX_THUMB_BYTES of strokes, its shape kept; /api/doodles/ID keeps every point."""
+    from server.history.listing import MAX_THUMB_BYTES, MAX_THUMB_POINTS
+
+    xs = [float(i % 600) for i in range(2_000)]
+    ys = [float((i * 7) % 400) for i in range(2_000)]
+    async with DoodleClient(srv.url) as c:
+        for k in range(3):
+            await c.request({"type": "stroke", "x": [x + k for x in xs], "y": ys, "t": list(range(2_000))})
+        saved = await c.request({"type": "submit", "word": "zigzag"})
+    status, page = get_json(srv, "/api/doodles?word=zigzag&limit=200")
+    item = next(d for d in page["doodles"] if d["id"] == saved["id"])
+    strokes = item["drawing"]
+    assert status == 200 and len(strokes) == 3 and all(len(s) == 2 for s in strokes)  # x, y: no times
+    assert sum(len(s[0]) for s in strokes) <= MAX_THUMB_POINTS
+    assert all(isinstance(v, int) and 0 <= v <= 255 for s in strokes for axis in s for v in axis)
+    assert max(v for s in strokes for v in s[0]) == 255  # scaled into the box, the wider side spanning it
+    assert len(json.dumps(strokes, separators=(",", ":"))) <= MAX_THUMB_BYTES
+    status, full = get_json(srv, f"/api/doodles/{saved['id']}")
+    assert status == 200 and [len(s[0]) for s in full["drawing"]] == [2_000] * 3 and len(full["drawing"][0]) == 3
+
+
+async def test_a_busy_reader_never_holds_up_the_writer(tmp_path: Path) -> None:
+    """With the gallery's read connection busy for 3 s (longer than --store-timeout-s 1), a submit is stored at
+    once: reads have a connection and thread of their own."""
+    import asyncio
+    import time
+
+    from server.app import DoodleServer, ServerConfig
+    from server.history.feature import DoodleHistory
+    from server.limits import Limits
+    from tests.support import FakeModel
+
+    limits = Limits(store_timeout_s=1.0)
+    history = DoodleHistory(str(tmp_path / "h.sqlite3"), limits=limits)
+    srv = DoodleServer(ServerConfig(port=0, limits=limits), model=FakeModel(), features=[history])
+    await srv.start()
+    try:
+        assert history.reads is not None and history.reads is not history.store
+        busy = asyncio.create_task(history.reads._run(lambda s: time.sleep(3)))  # a read stuck on its thread
+        await asyncio.sleep(0.1)
+        async with DoodleClient(f"ws://127.0.0.1:{srv.port}/ws") as c:
+            await c.request({"type": "stroke", "x": [0, 10, 20], "y": [0, 10, 0]})
+            saved = await c.request({"type": "submit", "word": "cat"})
+            assert saved["type"] == "saved", saved
+        assert history.reads.busy_since is not None  # the reader was still busy all along
+        await asyncio.gather(busy, return_exceptions=True)
+        await asyncio.sleep(3)
+    finally:
+        await srv.close()
+
+
+def test_http_requests_are_rate_limited_per_address_except_the_health_check() -> None:
+    """--max-http-requests-per-second 1 --http-request-burst 3: the fourth request at once is 429 with
+    Retry-After; /healthz still answers."""
+    s = InProcessServer("--max-http-requests-per-second", "1", "--http-request-burst", "3")
+    try:
+        codes = [get(s, "/api/doodles?limit=1")[0] for _ in range(3)]
+        status, body, headers = get(s, "/api/doodles?limit=200")
+        assert codes == [200, 200, 200] and status == 429 and headers["Retry-After"] == "1"
+        assert b"per second" in body
+        assert all(get(s, "/healthz")[0] == 200 for _ in range(5))
+    finally:
+        s.stop()

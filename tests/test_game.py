@@ -60,12 +60,12 @@ def model() -> Classifier:
 
 
 async def test_welcome_names_features_and_minor_version(srv: InProcessServer) -> None:
-    """welcome carries protocol 1, protocol_minor 1, the installed features and the v1.1 limits."""
+    """welcome carries protocol 1, protocol_minor 2 (rooms), the installed features and the v1.1 limits."""
     async with DoodleClient(srv.url) as c:
         w = c.welcome
-    assert w["protocol"] == 1 and w["protocol_minor"] == 1
+    assert w["protocol"] == 1 and w["protocol_minor"] == 2
     assert set(w["features"]) == {
-        *("words", "target", "recognize", "teach", "resume", "submit", "sprite", "delete", "mine", "moderate"),
+        *("words", "target", "recognize", "teach", "resume", "submit", "sprite", "delete", "mine", "moderate", "rooms"),
     }
     for name in ("max_custom_words", "max_custom_examples_per_word", "max_server_custom_words", "resume_ttl_s"):
         assert name in w["limits"]
@@ -476,6 +476,128 @@ async def test_a_drawing_left_at_a_restart_is_resumed_from_the_history_once(tmp_
         assert len(mine) == 1 and mine[0]["strokes"] == len(d.strokes) and mine[0]["word"] == "bicycle"
     finally:
         second.stop()
+
+
+async def test_concurrent_resumes_of_one_key_resume_it_exactly_once(tmp_path: Any) -> None:
+    """Two hello.resume with one key sent together, after a restart (the key only in the history) and for a
+    key this server remembers: exactly one resumes, the other answers unknown_drawing."""
+    db = str(tmp_path / "h.sqlite3")
+    d = drawings("bicycle", 1)[0]
+    with ServerProcess("--db", db) as first:
+        async with DoodleClient(first.url) as c:
+            await c.call({"type": "hello", "client": "racer"})
+            await c.call(stroke_msg(d.strokes[0]))
+            old_key = c.drawing
+    with ServerProcess("--db", db) as second:
+        async with DoodleClient(second.url) as c:
+            await c.call({"type": "hello", "client": "racer"})
+            await c.call(stroke_msg(d.strokes[0]))
+            new_key = c.drawing
+        await wait_idle(second.http)
+        for key in (old_key, new_key):
+            async with DoodleClient(second.url) as a, DoodleClient(second.url) as b:
+                replies = await asyncio.gather(a.hello(resume=key), b.hello(resume=key))
+                assert sorted(r.get("resumed", False) for r in replies) == [False, True], replies
+                assert [r["code"] for r in replies if "code" in r] == [ResumeCode.UNKNOWN_DRAWING]
+
+
+async def test_a_deleted_drawings_key_no_longer_resumes(srv: ServerProcess) -> None:
+    """A drawing kept at a disconnect and then deleted by its key cannot be resumed (it would be re-created)."""
+    d = drawings("bicycle", 1, skip=5)[0]
+    async with DoodleClient(srv.url) as c:
+        await c.call({"type": "hello", "client": "deleter"})
+        await c.call(stroke_msg(d.strokes[0]))
+        key = c.drawing
+    await wait_idle(srv.http)
+    async with DoodleClient(srv.url) as c:
+        assert (await c.call({"type": "delete", "key": key}))["type"] == "deleted"
+        assert (await c.hello(resume=key))["code"] == ResumeCode.UNKNOWN_DRAWING
+
+
+class HeldModel:
+    """The shipped model, recording each call's images (as bytes); ``hold()`` makes the next call wait for ``go``."""
+
+    def __init__(self, inner: Classifier) -> None:
+        import threading
+
+        self.inner = inner
+        self.calls: list[list[bytes]] = []
+        self.go = threading.Event()
+        self.go.set()
+        self.entered = threading.Event()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def hold(self) -> None:
+        self.entered.clear()
+        self.go.clear()
+
+    def predict_with_embedding(self, images: Any) -> Any:
+        self.entered.set()
+        self.go.wait(30)
+        self.calls.append([img.tobytes() for img in images])
+        return self.inner.predict_with_embedding(images)
+
+
+async def test_a_neighbours_pen_up_is_answered_within_a_model_call_of_a_teach_flood(model: Classifier) -> None:
+    """One session's teach of 20 drawings (100 images) is queued while a model call is in progress; a neighbour's
+    pen-up then goes in the next model call (max_batch 4: before the fair queue it waited 25 calls)."""
+    from server.app import ServerConfig
+    from server.assembly import create_server
+
+    held = HeldModel(model)
+    srv = create_server(ServerConfig(port=0, max_batch=4), model=held)
+    await srv.start()
+    url = f"ws://127.0.0.1:{srv.port}/ws"
+    examples = [[(s.x, s.y) for s in d.strokes] for d in drawings("snail", 20)]
+    neighbour = drawings("cat", 1)[0]
+    try:
+        async with DoodleClient(url) as teacher, DoodleClient(url) as other:
+            held.hold()
+            teach = asyncio.create_task(teacher.teach("zorblat", examples))
+            await asyncio.to_thread(held.entered.wait, 30)
+            await wait_for_queue(srv, lambda q: q["depth"] >= 90)
+            pen_up = asyncio.create_task(other.call(stroke_msg(neighbour.strokes[0])))
+            await wait_for_queue(srv, lambda q: q["owners"] == 2)
+            held.go.set()
+            reply = await pen_up
+            assert reply["type"] == "guesses"
+            assert (await teach)["type"] == "taught"
+        mine = render([as_points(neighbour.strokes[0].x, neighbour.strokes[0].y)]).tobytes()
+        ahead = next(i for i, call in enumerate(held.calls) if mine in call)
+        assert ahead <= 1, ahead  # the call in progress, then its own
+    finally:
+        held.go.set()
+        await srv.close()
+
+
+async def wait_for_queue(srv: Any, condition: Any) -> None:
+    """Wait until ``condition(model queue report)`` holds."""
+    from tests.support import wait_for
+
+    await wait_for(lambda: condition(srv.batcher.queue_report()), 30, "the model queue")
+
+
+async def test_teach_examples_are_bounded_in_points_and_per_address_per_minute(model: Classifier) -> None:
+    """An example drawing over max_teach_points_per_drawing is refused (drawing_too_large) though within the live
+    drawing limits; an address teaching more than max_teach_examples_per_minute examples gets rate_limited, in
+    any of its sessions, with nothing taught."""
+    s = ServerProcess("--max-teach-examples-per-minute", "6", "--max-teach-points-per-drawing", "300")
+    example = [[(s_.x, s_.y) for s_ in d.strokes] for d in drawings("snail", 4)]
+    try:
+        async with DoodleClient(s.url) as c, DoodleClient(s.url) as c2:
+            assert c.welcome["limits"]["max_teach_examples_per_minute"] == 6
+            assert c.welcome["limits"]["max_teach_points_per_drawing"] == 300
+            long = [(list(range(301)), [i % 7 for i in range(301)])]
+            assert (await c.teach("zig", [long]))["code"] == ErrorCode.DRAWING_TOO_LARGE
+            assert (await c.teach("zorblat", example))["examples"] == 4
+            refused = await c2.teach("zorblat", example[:3])
+            assert refused["code"] == ErrorCode.RATE_LIMITED and "per minute" in refused["message"]
+            assert (await c2.hello(words=["zorblat"]))["code"] == ErrorCode.UNKNOWN_WORD  # nothing taught
+            assert (await c2.teach("zorblat", example[:2]))["examples"] == 2
+    finally:
+        s.stop()
 
 
 def test_almost_is_the_top_almost_rank_until_recognized() -> None:

@@ -32,7 +32,9 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def srv(db: Path) -> Iterator[InProcessServer]:
     """A server keeping its history in a fresh file (60 sessions at once from this address: over the default 48)."""
-    s = InProcessServer("--db", str(db), "--max-sessions-per-address", "100")
+    s = InProcessServer(
+        "--db", str(db), "--max-sessions-per-address", "100", "--max-http-requests-per-second", "1000"
+    )  # this module polls the API from one address: the HTTP rate limit is tested in test_gallery.py
     yield s
     s.stop()
 
@@ -202,7 +204,7 @@ SPRITE_AND_SUBMIT_ERRORS: list[tuple[str, dict[str, Any], str]] = [
     ("word not a string", {"type": "submit", "word": 5}, "invalid_field"),
     ("word too long", {"type": "submit", "word": "w" * (MAX_WORD_CHARS + 1)}, "invalid_field"),
     ("word blank", {"type": "submit", "word": "   "}, "invalid_field"),
-    ("word with control characters", {"type": "submit", "word": "cat\x00"}, "invalid_field"),
+    ("word with control characters", {"type": "submit", "word": "cat\x00"}, "bad_text"),
     ("unknown id", {"type": "sprite", "id": 10**12}, "not_found"),
     ("id not an integer", {"type": "sprite", "id": "1"}, "invalid_field"),
     ("id zero", {"type": "sprite", "id": 0}, "invalid_field"),

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from server.errors import InferenceFailed, ModelError
-from server.infer import DEFAULT_MODEL_DIR, Batcher, Classifier, top_k
+from server.infer import DEFAULT_MODEL_DIR, Batcher, Classifier, Priority, top_k
 from server.render import INPUT_PX, as_points, render, render_params
 from tests.conftest import ROOT, raw_sample
 
@@ -173,3 +173,57 @@ async def test_predict_returns_every_score_and_the_embedding_batched(model: Clas
         await b.close()
     assert isinstance(res[5], InferenceFailed)
     assert all(not isinstance(r, BaseException) and r.embedding.shape == (0,) for i, r in enumerate(res) if i != 5)
+
+
+class Gated:
+    """A model whose calls wait for ``gate``; each call records the first pixel of its images (who sent them)."""
+
+    name = "gated"
+
+    def __init__(self) -> None:
+        import threading
+
+        self.labels = ["a", "b"]
+        self.gate = threading.Event()
+        self.entered = threading.Event()
+        self.calls: list[list[int]] = []
+
+    def predict(self, images: np.ndarray) -> np.ndarray:
+        self.entered.set()
+        self.gate.wait(30)
+        self.calls.append([int(img.flat[0]) for img in images])
+        return np.full((len(images), 2), 0.5, np.float32)
+
+
+def tagged(tag: int) -> np.ndarray:
+    img = np.zeros((INPUT_PX, INPUT_PX), np.uint8)
+    img.flat[0] = tag
+    return img
+
+
+async def test_a_pen_up_waits_at_most_one_model_call_behind_another_sessions_teach_flood() -> None:
+    """Fair queue: with one call in progress and 100 teach images of session A queued (bulk), session B's
+    pen-up goes in the very next model call; two bulk floods take turns; the queue reports its depth."""
+    model = Gated()
+    b = Batcher(model, max_batch=4)
+    await b.start()
+    try:
+        first = asyncio.create_task(b.predict(tagged(9), owner="A", priority=Priority.BULK))
+        await asyncio.to_thread(model.entered.wait, 10)  # the first call is in progress, held by the gate
+        flood = [asyncio.create_task(b.predict(tagged(1), owner="A", priority=Priority.BULK)) for _ in range(100)]
+        other = [asyncio.create_task(b.predict(tagged(3), owner="C", priority=Priority.BULK)) for _ in range(4)]
+        pen_up = asyncio.create_task(b.predict(tagged(2), owner="B"))
+        await asyncio.sleep(0)
+        report = b.queue_report()
+        assert report["depth"] == 105 and report["owners"] == 3
+        model.gate.set()
+        await pen_up
+        await asyncio.gather(first, *flood, *other)
+    finally:
+        model.gate.set()
+        await b.close()
+    calls_ahead = next(i for i, call in enumerate(model.calls) if 2 in call)
+    assert calls_ahead <= 1, model.calls[:4]  # the call in progress, then its own
+    assert model.calls[1] == [2, 1, 3, 1]  # B first, then A and C in turn
+    assert max(i for i, call in enumerate(model.calls) if 3 in call) == 3  # C's 4 images did not wait for A's 100
+    assert b.queue_report()["depth"] == 0 and b.stats.queue_wait_max_ms > 0

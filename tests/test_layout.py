@@ -9,6 +9,7 @@ from pathlib import Path
 from server.errors import ErrorCode
 from server.history.errors import HistoryCode
 from server.resume import ResumeCode
+from server.rooms.errors import RoomCode
 from server.teach_protocol import TeachCode
 from tests.conftest import ROOT
 
@@ -95,7 +96,7 @@ def test_readme_lists_exactly_the_error_codes_of_the_enum() -> None:
     paragraph = readme[readme.index("Error codes:") :].split("\n\n", 1)[0]
     codes_part = re.sub(r"\([^)]*\)", "", paragraph.split(". An error never")[0])  # drop the explanations
     listed = re.findall(r"`([a-z_]+)`", codes_part)
-    codes = [code.value for enum in (ErrorCode, HistoryCode, TeachCode, ResumeCode) for code in enum]
+    codes = [code.value for enum in (ErrorCode, HistoryCode, TeachCode, ResumeCode, RoomCode) for code in enum]
     assert sorted(listed) == sorted(codes)
     assert len(listed) == len(set(listed))
 
@@ -161,11 +162,19 @@ def layout_rows() -> list[tuple[list[str], str]]:
 
 
 def test_the_readme_layout_table_matches_the_tree() -> None:
-    """Every server module is a row of the README's layout table, every path there exists, and the files a
-    folder's row names are in that folder."""
+    """Every server module is a row of the README's layout table (or named in its package's row), every path
+    there exists, and the files a folder's row names are in that folder."""
     rows = layout_rows()
     listed = {p for paths, _ in rows for p in paths}
     missing_paths = sorted(p for p in listed if not (ROOT / p).exists())
+    # A package's own row may name its modules instead: `server/rooms/` ... `room.py` ...
+    listed |= {
+        folder + name
+        for paths, text in rows
+        for folder in paths
+        if folder.endswith("/")
+        for name in re.findall(r"`([\w.]+\.py)`", text)
+    }
     modules = {p.relative_to(ROOT).as_posix() for p in SERVER.rglob("*.py") if p.name != "__init__.py"}
     unlisted = sorted(modules - listed)
     wrong_files = [

@@ -11,7 +11,7 @@ from replay_client.client import DoodleClient
 from server.metrics import message_type
 from server.protocol import PenUpMsg, PointsMsg, StrokeMsg
 from tests.conftest import http_get
-from tests.support import InProcessServer, get, wait_idle
+from tests.support import InProcessServer, get, get_json, wait_idle
 
 TOKEN = "m3trics-s3cret"
 
@@ -43,7 +43,7 @@ def test_message_type_names_are_the_wire_names() -> None:
 
 async def test_metrics_count_messages_errors_guesses_latency_batches_and_storage(srv: InProcessServer) -> None:
     """After 3 strokes, a bad message and a submit: messages by type, errors by code, latency histogram
-    counts, sessions, batch sizes, model time and the storage queue all show it."""
+    counts, sessions, batch sizes, model time, the model queue (/healthz too) and the storage queue all show it."""
     before = scrape(srv)
     async with DoodleClient(srv.url) as c:
         for i in range(3):
@@ -66,6 +66,11 @@ async def test_metrics_count_messages_errors_guesses_latency_batches_and_storage
     assert 0 < grew("doodlestream_guess_latency_seconds_sum", (("live", "false"),)) < 30
     assert grew("doodlestream_classifications_total") >= 3 and grew("doodlestream_model_seconds_total") > 0
     assert grew("doodlestream_batch_size_count") >= 1 and grew("doodlestream_batch_size_sum") >= 3
+    assert after[("doodlestream_model_queue_depth", ())] == 0  # the fair model queue (server/infer.py)
+    assert after[("doodlestream_model_queue_oldest_wait_seconds", ())] == 0
+    assert ("doodlestream_model_queue_wait_seconds_total", ()) in after
+    queue = get_json(srv.http + "/healthz")["model_queue"]
+    assert queue["depth"] == 0 and queue["owners"] == 0 and set(queue) >= {"oldest_wait_ms", "wait_s", "max_wait_ms"}
     assert after[("doodlestream_storage_queue", ())] == 0 and after[("doodlestream_storage_ok", ())] == 1
     assert grew("doodlestream_history_drawings") == 1
     assert after[("doodlestream_storage_failures_total", (("reason", "failures"),))] == 0

@@ -21,6 +21,7 @@ from server.metrics import Metrics
 from server.plugin import Conversation, Registry
 from server.protocol import Payload
 from server.resume import ResumeCode
+from server.rooms.errors import RoomCode
 from server.teach_protocol import TeachCode
 from tests.support import FakeModel
 
@@ -80,7 +81,7 @@ async def test_a_feature_message_is_decoded_answered_offered_and_counted(echo_se
     its own error code is answered and counted from 0, and its collector shows in /metrics."""
     url = f"ws://127.0.0.1:{echo_server.port}/ws"
     async with DoodleClient(url) as c:
-        assert "echo" in c.welcome["features"] and {"target", "words"} <= set(c.welcome["features"])
+        assert c.welcome["features"] == ["echo", "recognize", "target", "words"]
         reply = await c.call({"type": "echo", "text": "hi"})
         assert reply["type"] == "echoed" and reply["text"] == "hi" and reply["strokes"] == 0 and "seq" in reply
         assert (await c.call({"type": "echo", "text": 5}))["code"] == ErrorCode.INVALID_FIELD
@@ -99,8 +100,7 @@ async def test_types_of_features_not_installed_are_unknown_type() -> None:
     await srv.start()
     try:
         async with DoodleClient(f"ws://127.0.0.1:{srv.port}/ws") as c:
-            features = set(c.welcome["features"])
-            assert {"target", "words"} <= features and not features & {"submit", "sprite", "teach", "resume", "mine"}
+            assert c.welcome["features"] == ["recognize", "target", "words"]
             for kind in ("submit", "teach", "sprite", "moderate"):
                 err = await c.call({"type": kind, "word": "cat"})
                 assert err["type"] == "error" and err["code"] == ErrorCode.UNKNOWN_TYPE and kind in err["message"]
@@ -130,7 +130,7 @@ def test_a_core_type_or_a_taken_code_cannot_be_registered() -> None:
 async def test_the_shipped_server_declares_the_cores_and_its_features_codes() -> None:
     """create_server with the shipped model: its features declare their own codes beside the core's, and their types."""
     srv = create_server(ServerConfig(host="127.0.0.1", port=0))  # the shipped model: it can be taught
-    codes = [c.value for enum in (ErrorCode, HistoryCode, TeachCode, ResumeCode) for c in enum]
+    codes = [c.value for enum in (ErrorCode, HistoryCode, TeachCode, ResumeCode, RoomCode) for c in enum]
     assert srv.registry.error_codes == sorted(codes)
-    assert set(srv.registry.parsers) >= {"submit", "sprite", "delete", "mine", "moderate"}
-    assert set(srv.registry.features) >= {"resume", "submit", "sprite", "delete", "mine", "moderate"}
+    assert set(srv.registry.parsers) >= {"submit", "sprite", "delete", "mine", "moderate", "room_create", "guess"}
+    assert set(srv.registry.features) >= {"resume", "submit", "sprite", "delete", "mine", "moderate", "rooms"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+import unicodedata
 
 import msgpack
 import numpy as np
@@ -16,10 +17,11 @@ from server import protocol, teach_protocol
 from server.errors import ClientFault, ErrorCode, InvalidField, LimitExceeded, MalformedMessage, UnknownType
 from server.history import messages as history_messages
 from server.limits import Limits
+from server.rooms import messages as room_messages
 
 L = Limits()
 #: Every message type the shipped features register beside the core's: the decoder's promise holds for all.
-ALL_PARSERS = {**protocol.CORE_PARSERS, **history_messages.PARSERS, **teach_protocol.PARSERS}
+ALL_PARSERS = {**protocol.CORE_PARSERS, **history_messages.PARSERS, **teach_protocol.PARSERS, **room_messages.PARSERS}
 
 
 def decode(frame: bytes | str) -> protocol.Message:
@@ -155,6 +157,11 @@ VALID: dict[str, dict[str, object]] = {
     "delete": {"type": "delete", "seq": 1, "key": "k" * 22},
     "mine": {"type": "mine", "seq": 1, "keys": ["k" * 22]},
     "moderate": {"type": "moderate", "seq": 1, "id": 7, "action": "hide", "admin_token": "t"},
+    "room_create": {"type": "room_create", "seq": 1, "name": "Ann", "rounds": 2, "seconds": 30, "words": ["cat"]},
+    "room_join": {"type": "room_join", "seq": 1, "code": "ABCD-EFGH", "name": "Bob", "key": "k" * 22},
+    "room_leave": {"type": "room_leave", "seq": 1},
+    "room_start": {"type": "room_start", "seq": 1},
+    "guess": {"type": "guess", "seq": 1, "text": "a cat"},
 }
 
 
@@ -199,7 +206,38 @@ def test_fuzz_one_spoiled_field_decodes_or_is_refused_naming_it(
 
 @settings(max_examples=300, deadline=None)
 @given(
-    st.dictionaries(st.sampled_from(["type", "x", "y", "seq", "word", "zzz"]), msgpack_values, max_size=6),
+    st.dictionaries(
+        st.sampled_from(
+            [
+                "type",
+                "x",
+                "y",
+                "t",
+                "seq",
+                "png",
+                "live_ms",
+                "client",
+                "zzz",
+                "word",
+                "id",
+                "size",
+                "key",
+                "keys",
+                "action",
+                "admin_token",
+                "scope",
+                "drawings",
+                "name",
+                "code",
+                "text",
+                "rounds",
+                "seconds",
+                "words",
+            ]
+        ),
+        msgpack_values,
+        max_size=6,
+    ),
     st.sampled_from([*sorted(ALL_PARSERS), "nope"]),
     st.booleans(),
 )
@@ -316,7 +354,15 @@ def test_short_and_long_point_lists_are_validated_alike(n: int, bad: float) -> N
 
 
 surrogate = st.integers(0xD800, 0xDFFF).map(chr)
-valid_text = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=20).filter(str.strip)
+valid_text = st.text(
+    st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp"), blacklist_characters=protocol.BIDI_CONTROLS),
+    min_size=1,
+    max_size=20,
+).filter(str.strip)
+
+
+def nfc(text: str) -> str:
+    return unicodedata.normalize("NFC", text).strip()
 
 
 @settings(max_examples=200, deadline=None)
@@ -329,7 +375,7 @@ def test_lone_surrogates_in_kept_strings_are_invalid_field(text: str, bad: str, 
         decode(json.dumps({"type": kind, field: spoiled}))
     assert e.value.code == "invalid_field" and "surrogate" in e.value.message
     ok = decode(json.dumps({"type": kind, field: text}))
-    assert getattr(ok, field) in (text, text.strip())
+    assert getattr(ok, field) == nfc(text)
 
 
 @settings(max_examples=200, deadline=None)
@@ -366,7 +412,7 @@ def test_hello_v11_fields_decode_or_fail_with_a_code(
     assert h.given == {"words", "top_k", "target_threshold", "resume"}
     if words is not None:
         assert isinstance(words, list) and 1 <= len(words) <= 345 and h.words is not None
-        assert list(h.words) == list(dict.fromkeys(w.strip() for w in words))
+        assert list(h.words) == list(dict.fromkeys(nfc(w) for w in words))
     assert k is None or (h.top_k == k and 1 <= int(k) <= 20)
     assert threshold is None or (h.target_threshold == threshold and 0 < float(threshold) <= 1)  # type: ignore[arg-type]
     assert h.resume == resume
@@ -410,6 +456,26 @@ def test_teach_decodes_drawings_within_limits(n: int, points: int, scope: str | 
     assert ok and isinstance(t, teach_protocol.TeachMsg)
     assert t.word == "zorblat" and t.scope == (scope or "session") and len(t.drawings) == n
     assert all(s.shape == (points, 2) for d in t.drawings for s in d)
+
+
+@pytest.mark.parametrize(
+    ("kind", "field"),
+    [("submit", "word"), ("hello", "client"), ("hello", "target"), ("teach", "word"), ("forget", "word")],
+)
+def test_text_players_name_is_nfc_and_refuses_control_and_bidi_characters(kind: str, field: str) -> None:
+    """Words and hello.client come back NFC-normalised (a decomposed e-acute equals the composed one); an RTL
+    override, a bidi isolate, a zero-width mark, a bell or a line separator anywhere is bad_text naming it."""
+    stroke = {"x": [1, 2], "y": [1, 2]}
+    extra: dict[str, object] = {"drawings": [[stroke]]} if kind == "teach" else {}
+    ok = decode(pack({"type": kind, field: " cafe\u0301 ", **extra}))
+    assert getattr(ok, field) == "caf\u00e9"
+    for bad in ("\u202e", "\u2066", "\u200f", "\x07", "\u2028", "\x85"):
+        with pytest.raises(ClientFault) as e:
+            decode(pack({"type": kind, field: f"gpj{bad}exe", **extra}))
+        assert e.value.code == "bad_text" and f"U+{ord(bad):04X}" in e.value.message
+    with pytest.raises(ClientFault) as e:
+        protocol.decode(pack({"type": "hello", "words": ["cat", "d\u202eog"]}), limits=L)
+    assert e.value.code == "bad_text"
 
 
 def test_v11_replies_encode_their_fields() -> None:
@@ -477,5 +543,5 @@ def test_a_feature_type_is_unknown_to_a_decoder_without_its_feature(kind: str) -
 
 def test_feature_types_are_not_the_cores_nor_each_others() -> None:
     """The shipped features' message types are disjoint from the core's and from each other's."""
-    tables = [protocol.CORE_PARSERS, history_messages.PARSERS, teach_protocol.PARSERS]
+    tables = [protocol.CORE_PARSERS, history_messages.PARSERS, teach_protocol.PARSERS, room_messages.PARSERS]
     assert sum(len(t) for t in tables) == len(ALL_PARSERS)

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from server.render_pool import Lane, RenderPool
+from server.render_pool import Budget, Lane, RenderPool
 
 
 async def test_a_lane_runs_its_jobs_in_order_one_at_a_time_while_other_lanes_go_on() -> None:
@@ -97,5 +97,41 @@ async def test_a_lane_uses_at_most_its_share_of_a_threads_cpu() -> None:
         next_start = await pool.run(lane, time.monotonic)
         assert other_start - done < 0.04  # another session is not held back
         assert next_start - done >= 0.045  # this one rested about as long as it worked
+    finally:
+        pool.close()
+
+
+async def test_lanes_sharing_a_budget_run_one_job_at_a_time_within_its_share() -> None:
+    """Two sessions of one address (lanes with one Budget of one job) never render at once and together keep
+    to the CPU share; a lane of another address runs beside them."""
+    pool = RenderPool(3, share=0.5)
+    budget = Budget(1)
+    a, b, elsewhere = Lane(budget), Lane(budget), Lane()
+    running: set[str] = set()
+    overlaps: list[str] = []
+    lock = threading.Lock()
+
+    def job(name: str, who: str) -> float:
+        with lock:
+            if running & {"a", "b"} and who in ("a", "b"):
+                overlaps.append(name)
+            running.add(who)
+        end = time.thread_time() + 0.02
+        while time.thread_time() < end:  # 20 ms of CPU
+            pass
+        with lock:
+            running.discard(who)
+        return time.monotonic()
+
+    try:
+        start = time.monotonic()
+        jobs = [
+            asyncio.create_task(pool.run(lane, job, f"{n}{i}", n)) for i in range(3) for n, lane in (("a", a), ("b", b))
+        ]
+        other = await pool.run(elsewhere, job, "x", "x")
+        ends = await asyncio.gather(*jobs)
+        assert not overlaps
+        assert other < max(ends)  # not stuck behind the address's jobs
+        assert max(ends) - start >= 0.1  # 6 jobs of 20 ms CPU at half a thread: at least 5 rests of 20 ms
     finally:
         pool.close()

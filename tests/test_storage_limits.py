@@ -292,12 +292,96 @@ async def test_sigterm_finishes_within_its_grace_while_the_database_is_locked(tm
         srv.stop()
 
 
+async def test_sigterm_exits_within_the_grace_even_with_the_store_thread_blocked(tmp_path: Path) -> None:
+    """A store whose writes never return (a frozen disk; tests/frozen_disk.py): after submits and clears
+    are stuck in it, SIGTERM with drawings still open exits within --shutdown-grace-s (3 s) plus the
+    history's last wait (--store-timeout-s, 1 s), not at the thaw."""
+    srv = ServerProcess(
+        "--db", str(tmp_path / "h.sqlite3"), "--shutdown-grace-s", "3", "--store-timeout-s", "1",
+        module="tests.frozen_disk",
+    )  # fmt: skip
+    try:
+        clients = [DoodleClient(srv.url) for _ in range(4)]
+        for c in clients:
+            await c.connect()
+            await small_drawing(c)
+        assert (await clients[0].request({"type": "submit"}))["code"] == "store_failed"  # the write is stuck
+        await clients[1].request({"type": "clear"})
+        await small_drawing(clients[1])
+        t = time.monotonic()
+        srv.proc.send_signal(signal.SIGTERM)
+        code = await asyncio.to_thread(srv.proc.wait, 60)
+        took = time.monotonic() - t
+        print(f"SIGTERM with the store thread blocked: exited {code} in {took:.2f} s")
+        assert took < 3 + 1 + 3  # the grace, the store's timeout, and room for a loaded machine
+        assert "unfinished" in srv.stderr()
+    finally:
+        srv.stop(timeout_s=5)
+
+
 def test_a_damaged_database_stops_the_start_with_a_clear_message(tmp_path: Path) -> None:
     """--db naming a file that is not a SQLite database: exit 2, saying it is damaged and what to do."""
     path = tmp_path / "h.sqlite3"
     path.write_bytes(b"this is not a database, it is a shopping list\n" * 200)
     with pytest.raises(RuntimeError, match=r"(?s)server exited 2.*damaged.*move it aside"):
         ServerProcess("--db", str(path))
+
+
+def test_a_database_with_damaged_pages_stops_the_start_with_a_clear_message(tmp_path: Path) -> None:
+    """A doodle database whose header is intact but whose pages past it are overwritten: the start-up
+    quick_check finds it, exit 2 saying it is damaged and what to do."""
+    from server.history.store import SQLiteStore
+    from tests.support import doodle
+
+    path = tmp_path / "h.sqlite3"
+    store = SQLiteStore(path)
+    for i in range(300):
+        store.add(doodle(i))
+    store.close()  # checkpointed into the file
+    with open(path, "r+b") as f:
+        size = f.seek(0, os.SEEK_END)
+        f.seek(size // 2)
+        f.write(bytes(range(256)) * 64)  # 16 KiB of garbage over pages in the middle
+    with pytest.raises(RuntimeError, match=r"(?s)server exited 2.*malformed.*damaged.*move it aside"):
+        ServerProcess("--db", str(path))
+
+
+#: A database left with its WAL files (the writer was killed), on a tmpfs then remounted read-only,
+#: and the server started on it; in a private mount namespace (root, ``unshare -m``).
+READ_ONLY_FS = """
+set -e
+mount -t tmpfs doodle-ro "$DIR"
+"$PY" -c 'import os, sys; from server.history.store import SQLiteStore; from tests.support import doodle
+s = SQLiteStore(sys.argv[1]); s.add(doodle(1)); os._exit(0)' "$DIR/h.sqlite3"
+mount -o remount,ro "$DIR"
+set +e
+"$PY" -m server --port 0 --db "$DIR/h.sqlite3" 2>&1
+echo "exit=$?"
+"""
+
+
+def test_a_database_on_a_filesystem_gone_read_only_stops_the_start(tmp_path: Path) -> None:
+    """An existing database whose filesystem went read-only (its WAL files let it open): the start-up test
+    write fails, exit 2 saying it is read-only."""
+    import subprocess
+    import sys
+
+    unshare = shutil.which("unshare")
+    probe = subprocess.run([unshare or "unshare", "-m", "true"], capture_output=True) if unshare else None
+    if os.geteuid() != 0 or probe is None or probe.returncode != 0:
+        pytest.skip("needs root and unshare -m to mount a read-only filesystem")
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "DIR": str(tmp_path), "PY": sys.executable, "PYTHONPATH": str(root)}
+    done = subprocess.run(
+        [unshare, "-m", "--propagation", "private", "sh", "-c", READ_ONLY_FS],  # type: ignore[list-item]
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=root,
+        timeout=120,
+    )
+    out = done.stdout + done.stderr
+    assert "exit=2" in out and "read-only" in out and "listening" not in out, out[-2000:]
 
 
 @pytest.mark.slow

@@ -33,15 +33,14 @@ from tests.conftest import RAW, ROOT, ServerProcess
 from tests.unity_support import (
     BEHAVIOUR_HARNESS,
     GAME_SAMPLE,
-    HARNESS,
     SAMPLE,
     SAMPLES,
     STUB,
     UNITY,
-    aot_framework,
+    build_aot_harness,
+    build_harness,
     free_port,
     mcs,
-    mono_aot,
     run,
     sources,
 )
@@ -58,13 +57,7 @@ PACE_MS = 3  # pause between points, so that live guesses have time to fire
 @pytest.fixture(scope="module")
 def harness(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Harness.exe built from the plain client files; fails the tests when it does not compile."""
-    plain, _ = sources()
-    names = {f.name for f in plain}
-    assert {"DoodleClient.cs", "MsgPack.cs", "Messages.cs"} <= names, names
-    exe = tmp_path_factory.mktemp("unity") / "Harness.exe"
-    r = mcs(f"-out:{exe}", *map(str, plain), str(HARNESS))
-    assert r.returncode == 0, r.stdout + r.stderr
-    return exe
+    return build_harness(tmp_path_factory.mktemp("unity"))
 
 
 def f32(v: float) -> float:
@@ -239,13 +232,7 @@ async def python_pen_up_guesses(url: str, strokes: list[list[list[int]]]) -> lis
 @pytest.fixture(scope="module")
 def aot_harness(harness: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Harness.exe and the framework it loads, all compiled fully ahead of time (mono --aot=full)."""
-    folder = tmp_path_factory.mktemp("aot")
-    for f in aot_framework().glob("*.dll*"):
-        shutil.copy(f, folder / f.name)
-    exe = folder / harness.name
-    shutil.copy(harness, exe)
-    mono_aot(folder, exe)
-    return exe
+    return build_aot_harness(harness, tmp_path_factory.mktemp("aot"))
 
 
 @pytest.mark.parametrize("compiled", ["jit", "full_aot"])

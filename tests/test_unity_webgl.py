@@ -25,7 +25,7 @@ import msgpack
 import pytest
 
 from tests.conftest import CHROMIUM, ROOT, ServerProcess
-from tests.unity_support import HARNESS, STUB, UNITY, FaultServer, free_port, mcs, run, sources
+from tests.unity_support import STUB, UNITY, FaultServer, build_harness, free_port, mcs, run
 
 JSLIB = UNITY / "Runtime" / "Plugins" / "WebGL" / "DoodleStreamWebSocket.jslib"
 WEBGL_CS = UNITY / "Runtime" / "WebGLWebSocketTransport.cs"
@@ -105,11 +105,7 @@ def test_jslib_meta_enables_the_plugin_for_webgl_only() -> None:
 @pytest.fixture(scope="module")
 def harness(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Harness.exe built from the plain client files (its "pumped" mode drives a pumped DoodleClient)."""
-    plain, _ = sources()
-    exe = tmp_path_factory.mktemp("unity-webgl") / "Harness.exe"
-    r = mcs(f"-out:{exe}", *map(str, plain), str(HARNESS))
-    assert r.returncode == 0, r.stdout + r.stderr
-    return exe
+    return build_harness(tmp_path_factory.mktemp("unity-webgl"))
 
 
 @pytest.mark.mono

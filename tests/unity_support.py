@@ -24,6 +24,7 @@ from tests.conftest import ROOT
 
 UNITY = ROOT / "unity_client"
 HARNESS = ROOT / "tests" / "unity" / "Harness.cs"
+ROOM_HARNESS = ROOT / "tests" / "unity" / "RoomHarness.cs"
 BEHAVIOUR_HARNESS = ROOT / "tests" / "unity" / "BehaviourHarness.cs"
 STUB = ROOT / "tests" / "unity" / "UnityEngineStub.cs"
 SAMPLE = UNITY / "Samples~" / "DrawWithMouse"
@@ -44,6 +45,28 @@ def sources() -> tuple[list[Path], list[Path]]:
     files = sorted([*(UNITY / "Runtime").rglob("*.cs"), *(f for sample in SAMPLES for f in sample.rglob("*.cs"))])
     engine = [f for f in files if re.search(r"^\s*using\s+UnityEngine\b", f.read_text(encoding="utf-8"), re.M)]
     return [f for f in files if f not in engine], engine
+
+
+def build_harness(folder: Path) -> Path:
+    """Harness.exe (Harness.cs and its rooms part) built in ``folder`` from the plain client files, or fail."""
+    plain, _ = sources()
+    names = {f.name for f in plain}
+    assert {"DoodleClient.cs", "MsgPack.cs", "Messages.cs", "RoomMessages.cs"} <= names, names
+    exe = folder / "Harness.exe"
+    r = mcs(f"-out:{exe}", *map(str, plain), str(HARNESS), str(ROOM_HARNESS))
+    assert r.returncode == 0, r.stdout + r.stderr
+    return exe
+
+
+def build_aot_harness(harness: Path, folder: Path) -> Path:
+    """A copy of ``harness`` in ``folder`` with the framework it loads, all compiled fully ahead of time."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for f in aot_framework().glob("*.dll*"):
+        shutil.copy(f, folder / f.name)
+    exe = folder / harness.name
+    shutil.copy(harness, exe)
+    mono_aot(folder, exe)
+    return exe
 
 
 # Full ahead-of-time compilation (no JIT at run time), a stand-in for IL2CPP: the framework

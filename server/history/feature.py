@@ -7,20 +7,32 @@ or cannot be written, e.g. on a read-only filesystem, stops the start with
 (:mod:`server.history.messages`) with its own error codes (:mod:`server.history.errors`),
 adds the gallery's routes, reports ``history`` in ``/healthz`` and its metrics
 (:mod:`server.history.metrics`), and
-closes the database after the server has closed every socket.
+closes the database after the server has closed every socket.  The gallery and sprites
+read on a second connection with its own thread (a SQLite file opened read-only, or a
+PostgreSQL connection of its own; ``:memory:`` has one connection), so a reader never
+waits behind the writer nor holds up a ``submit``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from server.admin import AdminGate
 from server.errors import StartupFailed, StoreError
 from server.history import gallery, messages
 from server.history.databases import is_shared, open_database, open_shared_database, shown
 from server.history.errors import HistoryCode
 from server.history.metrics import HistoryMetrics
 from server.history.service import HistoryService, Keep
-from server.history.store import MEMORY_DB, AsyncStore, Quota, SharedAsyncStore, StoreReader
+from server.history.store import (
+    MEMORY_DB,
+    AsyncStore,
+    DoodleStore,
+    Quota,
+    SharedAsyncStore,
+    SQLiteStore,
+    StoreReader,
+)
 from server.limits import Limits
 from server.plugin import Registry
 
@@ -36,7 +48,9 @@ class DoodleHistory:
         keep: Keep = "all",
         admin_token: str | None = None,
         public_gallery: bool = True,
+        admin: AdminGate | None = None,
     ) -> None:
+        self.admin = admin or AdminGate(admin_token)
         self.db = db
         self.admin_token = admin_token
         self.public_gallery = public_gallery
@@ -55,17 +69,20 @@ class DoodleHistory:
             self.store = self.shared = SharedAsyncStore(lambda: open_shared_database(db, quota), timeout_s=timeout_s)
         else:
             self.store = AsyncStore(lambda: open_database(db, quota), timeout_s=timeout_s)
+        #: The gallery's and sprites' reads: a connection and thread of their own (``None``: ``:memory:``, which one
+        #: connection holds), so a reader never waits behind the writer nor holds it up.
+        self.reads = None if db == MEMORY_DB else AsyncStore(lambda: open_reader(db, quota), timeout_s=timeout_s)
         self.service: HistoryService | None = None
 
     def install(self, registry: Registry) -> None:
-        reader = StoreReader(self.store)
+        reader = StoreReader(self.reads or self.store)
         service = HistoryService(
-            self.store, reader, registry.services, limits=self.limits, keep=self.keep, admin_token=self.admin_token
+            self.store, reader, registry.services, limits=self.limits, keep=self.keep, admin=self.admin
         )
         self.service = service
         registry.on_start(self.open)
         registry.health("history", service.health)
-        registry.on_close(self.store.close)
+        registry.on_close(self.close)
         registry.drawing_hook(service.on_drawing_end)
         registry.errors(HistoryCode)
         registry.handle("submit", messages.parse_submit, service.on_submit)
@@ -80,15 +97,27 @@ class DoodleHistory:
         """Whether drawing ``key`` may be resumed from the history (see :meth:`HistoryService.resumable`)."""
         return self.service is not None and await self.service.resumable(key)
 
+    async def close(self) -> None:
+        await self.store.close()
+        if self.reads is not None:
+            await self.reads.close()
+
     async def open(self) -> None:
         try:
             await self.store.open()
             usage = await self.store.usage()
             if self.service is not None:
                 self.service.usage = usage
+            if self.reads is not None:
+                await self.reads.open()
         except (StoreError, OSError) as e:
-            await self.store.close()
+            await self.close()
             raise StartupFailed(f"cannot open the history database {shown(self.db)!r}: {e}{_hint(e)}") from e
+
+
+def open_reader(db: str, quota: Quota) -> DoodleStore:
+    """A second connection to ``db`` for reads only (a SQLite file opened read-only; PostgreSQL: its own pool)."""
+    return open_database(db, quota) if is_shared(db) else SQLiteStore(db, quota, readonly=True)
 
 
 def _hint(e: Exception) -> str:

@@ -48,7 +48,6 @@
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 import time
 import weakref
@@ -56,7 +55,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Literal, TypeVar
 
 from server import protocol
-from server.errors import Fault, Forbidden, LimitExceeded, NotFound, StoreError, StoreFailed, StoreTimeout
+from server.admin import AdminGate
+from server.errors import Fault, LimitExceeded, NotFound, StoreError, StoreFailed, StoreTimeout
 from server.history import messages
 from server.history.errors import HistoryCode, NothingToSave
 from server.history.record import NewDoodle, lower_bound
@@ -127,6 +127,7 @@ class HistoryService:
         limits: Limits | None = None,
         keep: Keep = "all",
         admin_token: str | None = None,
+        admin: AdminGate | None = None,
     ) -> None:
         if keep not in KEEP_CHOICES:
             raise ValueError(f"keep must be one of {KEEP_CHOICES}, not {keep!r}")
@@ -135,7 +136,8 @@ class HistoryService:
         self.services = services
         self.limits = limits or Limits()
         self.keep_policy: Keep = keep
-        self.admin_token = admin_token
+        #: The admin-token check (:class:`server.admin.AdminGate`; shared with ``teach`` when the server passes one).
+        self.admin = admin or AdminGate(admin_token)
         self._saved: dict[str, _Saved] = {}
         self._watched: set[str] = set()  # sessions with a finalizer that forgets them
         #: Drawings not kept because the queue was full, by reason.
@@ -196,7 +198,9 @@ class HistoryService:
         """Make the session's last guess list be for all of its strokes."""
         sent = session.guesses_sent
         if session.strokes and (not sent or sent[-1].strokes != session.strokes):
-            session.record_guesses(await self.services.classify(await self.services.model_input(session)))
+            session.record_guesses(
+                await self.services.classify(await self.services.model_input(session), owner=session.id)
+            )
 
     async def _admit(self, reason: str) -> None:
         """Wait for (shutdown) or insist on (``submit``) a place in the store queue; raise when there is none."""
@@ -332,11 +336,7 @@ class HistoryService:
         return protocol.with_seq(messages.mine(drawings=found), msg.seq)
 
     async def on_moderate(self, conn: Conversation, msg: messages.ModerateMsg, received: float) -> protocol.Payload:
-        if self.admin_token is None:
-            raise Forbidden("moderation needs the admin token, and this server has none (--admin-token)")
-        token = msg.admin_token
-        if token is None or not hmac.compare_digest(token.encode(), self.admin_token.encode()):
-            raise Forbidden("moderation needs the admin token ('admin_token')")
+        self.admin.check(msg.admin_token, address=conn.session.address, what="moderation requests")
         doodle_id = msg.id
         if msg.action == "delete":
             found = await self._write(conn.session, lambda: self.store.delete(doodle_id))

@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
 import json
 import logging
 import queue
@@ -66,6 +67,7 @@ from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 
 from server.errors import NotFound, StoreError, StoreFailed, StoreTimeout
+from server.history.listing import thumbnail_strokes
 from server.history.record import EncodedRecord, Guess, GuessList, NewDoodle, encode_record
 from server.limits import HISTORY_MAX_BYTES, HISTORY_MAX_DRAWINGS, MAX_RECORD_BYTES, STORE_TIMEOUT_S
 from server.stores import CustomWords
@@ -88,6 +90,11 @@ EVICT_BATCH = 64
 BUSY_TIMEOUT_MS = 10_000
 #: Largest WAL file kept after a checkpoint, in bytes (``PRAGMA journal_size_limit``).
 WAL_LIMIT_BYTES = 67_108_864
+#: Longest the start-up ``PRAGMA quick_check`` of a database file may run, in seconds; a check
+#: not done by then is given up (logged), so a huge history cannot hold the start back.
+STARTUP_CHECK_S = 10.0
+#: SQLite virtual-machine steps between two looks at the clock during the start-up check, in steps.
+CHECK_STEPS = 10_000
 
 SCHEMA_VERSION = 4
 SCHEMA = """
@@ -357,6 +364,10 @@ class DrawingStore(Protocol):
 
     async def page(self, *, word: str | None, limit: int, before: int | None) -> list[DoodleInfo]: ...
 
+    async def thumbnail_page(self, *, word: str | None, limit: int, before: int | None) -> list[DoodleInfo]:
+        """As :meth:`page`, with strokes thinned for thumbnails."""
+        ...
+
     async def count(self) -> int: ...
 
     async def usage(self) -> Usage: ...
@@ -518,8 +529,10 @@ class SQLiteStore:
     """:class:`DoodleStore` on one SQLite file (or ``:memory:``), keeping to ``quota``.
 
     Opening fails with :class:`sqlite3.DatabaseError` on a file that is not a doodle
-    database (or is damaged where opening reads it), and with :class:`sqlite3.OperationalError`
-    or :class:`OSError` where it cannot be written (read-only file or filesystem)."""
+    database or has damaged pages (``PRAGMA quick_check``, given up after
+    ``STARTUP_CHECK_S``), and with :class:`sqlite3.OperationalError` or :class:`OSError`
+    where it cannot be written (read-only file or filesystem: a test write is committed,
+    even when the database needs no migration)."""
 
     def __init__(self, path: str | Path, quota: Quota | None = None, *, readonly: bool = False) -> None:
         path = str(path)
@@ -549,13 +562,34 @@ class SQLiteStore:
                 raise sqlite3.OperationalError(f"{path}: could not switch to WAL mode (got {mode})")
             self.db.execute(f"PRAGMA journal_size_limit = {WAL_LIMIT_BYTES}")
         self.db.execute("PRAGMA synchronous = FULL")
+        if path != MEMORY_DB:
+            self._quick_check()
         with self.db:
             self.db.execute("BEGIN IMMEDIATE")  # fails now, not at the first drawing, on a read-only file
             version = int(self.db.execute("PRAGMA user_version").fetchone()[0])
             if version < SCHEMA_VERSION:
                 for statement in _statements(MIGRATIONS[version]):
                     self.db.execute(statement)
-                self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            # The test write: the header is rewritten and committed, so a filesystem that went read-only under
+            # an existing database (whose WAL files let it open) fails here, not at the first drawing.
+            self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _quick_check(self) -> None:
+        """``PRAGMA quick_check`` within ``STARTUP_CHECK_S``: damaged pages raise :class:`sqlite3.DatabaseError`."""
+        deadline = time.monotonic() + STARTUP_CHECK_S
+        self.db.set_progress_handler(lambda: int(time.monotonic() > deadline), CHECK_STEPS)
+        try:
+            rows = self.db.execute("PRAGMA quick_check(1)").fetchall()
+        except sqlite3.OperationalError as e:
+            if "interrupted" not in str(e):
+                raise
+            log.warning("%s: the start-up check did not finish within %g s; skipped", self.path, STARTUP_CHECK_S)
+            return
+        finally:
+            self.db.set_progress_handler(None, 0)
+        found = rows[0][0] if rows else "ok"
+        if found != "ok":
+            raise sqlite3.DatabaseError(f"{self.path}: database disk image is malformed (quick_check: {found})")
 
     def set_lock_timeout(self, seconds: float) -> None:
         self.db.execute(f"PRAGMA busy_timeout = {max(1, int(seconds * 1000))}")
@@ -725,6 +759,7 @@ class AsyncStore(Generic[S]):
         self._writes_pending = 0
         #: When the call now running began (``time.monotonic()``), or ``None``.
         self.busy_since: float | None = None
+        self._closing = False
 
     @property
     def writes_pending(self) -> int:
@@ -820,6 +855,18 @@ class AsyncStore(Generic[S]):
     async def page(self, *, word: str | None, limit: int, before: int | None) -> list[DoodleInfo]:
         return await self._run(lambda s: s.page(word=word, limit=limit, before=before))
 
+    async def thumbnail_page(self, *, word: str | None, limit: int, before: int | None) -> list[DoodleInfo]:
+        """As :meth:`page`, each drawing's strokes thinned for a thumbnail on the store's thread (the full strokes
+        never reach the event loop)."""
+
+        def listing(s: S) -> list[DoodleInfo]:
+            return [
+                dataclasses.replace(d, drawing=thumbnail_strokes(d.drawing))
+                for d in s.page(word=word, limit=limit, before=before)
+            ]
+
+        return await self._run(listing)
+
     async def count(self) -> int:
         return await self._run(lambda s: s.count())
 
@@ -828,8 +875,9 @@ class AsyncStore(Generic[S]):
 
     async def close(self) -> None:
         """Close the store once the calls before finish, waiting at most ``timeout_s`` (then the thread is left)."""
-        if not self._thread.is_alive():
+        if not self._thread.is_alive() or self._closing:
             return
+        self._closing = True
 
         def closed(s: S) -> None:
             if s is not None:
@@ -877,12 +925,14 @@ class DoodleReader(Protocol):
         ...
 
     async def page(self, *, word: str | None, limit: int, before: int | None) -> list[DoodleInfo]:
-        """As :meth:`DoodleStore.page`; :class:`StoreFailed` on a read error."""
+        """As :meth:`DoodleStore.page`, each drawing's strokes thumbnail-grade
+        (:func:`server.history.listing.thumbnail_strokes`); :class:`StoreFailed` on a read error."""
         ...
 
 
 class StoreReader:
-    """:class:`DoodleReader` over an :class:`AsyncStore`."""
+    """:class:`DoodleReader` over an :class:`AsyncStore` (the history gives it one of its own, on its own
+    connection, where the database allows: :class:`server.history.feature.DoodleHistory`)."""
 
     def __init__(self, store: DrawingStore) -> None:
         self._store = store
@@ -898,6 +948,6 @@ class StoreReader:
 
     async def page(self, *, word: str | None, limit: int, before: int | None) -> list[DoodleInfo]:
         try:
-            return await self._store.page(word=word, limit=limit, before=before)
+            return await self._store.thumbnail_page(word=word, limit=limit, before=before)
         except StoreError as e:
             raise StoreFailed(f"the doodle database could not be read ({e})") from None

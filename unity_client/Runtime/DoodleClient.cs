@@ -112,7 +112,7 @@ namespace Doodlestream
     /// error (an image over <c>max_image_bytes</c>, a stroke over <c>max_points_per_stroke</c>, a
     /// word over <c>max_word_chars</c>...) throws <see cref="ArgumentException"/> instead.</para>
     /// </remarks>
-    public sealed class DoodleClient : IDisposable
+    public sealed partial class DoodleClient : IDisposable
     {
         /// <summary>Points per <c>points</c> message when the server's <c>welcome</c> does not say.</summary>
         public const int DefaultMaxPointsPerMessage = 2048;
@@ -1003,8 +1003,8 @@ namespace Doodlestream
                 OnReply = m =>
                 {
                     var reply = m as T;
-                    if (reply != null) tcs.TrySetResult(reply);
-                    else if (m is ErrorMessage) tcs.TrySetException(new DoodleServerException((ErrorMessage)m));
+                    if (m is ErrorMessage) tcs.TrySetException(new DoodleServerException((ErrorMessage)m));
+                    else if (reply != null) tcs.TrySetResult(reply);
                     else tcs.TrySetException(new DoodleProtocolException("expected '" + typeof(T).Name + "' in answer to seq " + seq + ", got '" + m.Type + "'"));
                 },
                 OnFail = e => tcs.TrySetException(e),
@@ -1101,6 +1101,7 @@ namespace Doodlestream
                 else if (msg is HelloMessage) Raise(HelloReceived, (HelloMessage)msg);
                 else if (msg is SavedMessage) Raise(Saved, (SavedMessage)msg);
                 else if (msg is SpriteMessage) Raise(SpriteReceived, (SpriteMessage)msg);
+                else DispatchRoom(msg);
             }
             finally
             {

@@ -27,7 +27,7 @@ namespace Doodlestream
     /// batch, the client encodes into one reused buffer, and <see cref="Pump"/> allocates nothing while
     /// nothing arrives (tests/test_unity_client.py measures it).</para>
     /// </remarks>
-    public sealed class DoodleSession : IDisposable
+    public sealed partial class DoodleSession : IDisposable
     {
         private readonly Func<IDoodleTransport> _factory;
         private readonly List<Stroke> _finished = new List<Stroke>(); // the drawing as sent, kept for a replay
@@ -232,7 +232,7 @@ namespace Doodlestream
             DoodleClient created;
             try
             {
-                created = new DoodleClient(new Uri(ServerUrl), _factory())
+                created = new DoodleClient(RoutedUrl(new Uri(ServerUrl)), _factory())
                 {
                     ConnectTimeout = ConnectTimeout,
                     ReplyTimeout = ReplyTimeout,
@@ -264,13 +264,20 @@ namespace Doodlestream
             {
                 client.Hello(_liveMs);
                 _resumeSeq = null;
+                // In a room the turn's drawing is the server's: the rejoin (last, after the settings) replays it.
+                bool rejoin = HoldsSeat && welcome.HasFeature("rooms");
+                if (HoldsSeat && !rejoin) ForgetRoom("this server has no rooms");
                 bool hasDrawing = _finished.Count > 0 || _current.Count > 0;
-                if (ReplayDrawingOnReconnect && hasDrawing && _drawingKey != null && welcome.HasFeature("resume"))
+                if (ReplayDrawingOnReconnect && !rejoin && hasDrawing && _drawingKey != null && welcome.HasFeature("resume"))
                     _resumeSeq = client.Resume(_drawingKey);
                 if (_words != null) client.SetWords(_words);
                 if (_topK.HasValue) client.SetTopK(_topK.Value);
                 if (_target != null) client.SetTarget(_target, _targetThreshold);
-                if (ReplayDrawingOnReconnect)
+                if (rejoin)
+                {
+                    Rejoin(client);
+                }
+                else if (ReplayDrawingOnReconnect)
                 {
                     foreach (var stroke in _finished) client.SendStroke(stroke.X, stroke.Y, stroke.T);
                     if (_current.Count > 0) client.SendPoints(_current.X, _current.Y, _current.T);
@@ -281,6 +288,7 @@ namespace Doodlestream
                     _current = new Stroke();
                     _drawingKey = null;
                 }
+                if (!rejoin) SendJoin(client); // a JoinRoom waiting for this connection
             }
             catch (Exception e) // the connection ended meanwhile, or a kept setting no longer fits its limits
             {
@@ -349,6 +357,8 @@ namespace Doodlestream
                     Say("the drawing could not be resumed; it is replayed as a new one");
                     return;
                 }
+                if (m.Seq.HasValue && m.Seq == _rejoinSeq) LostSeat(m);
+                if (m.Seq.HasValue && JoinRefused(m)) return; // retried through the room's server
                 Raise(ErrorReceived, m);
             };
             client.Cleared += m =>
@@ -365,6 +375,7 @@ namespace Doodlestream
             client.MessageReceived += m => { if (Current(client) && !(m is WelcomeMessage)) Raise(MessageReceived, m); };
             client.Faulted += e => { if (Current(client)) Fault(e); };
             client.Disconnected += info => OnEnded(client, info);
+            WireRooms(client);
         }
 
         private bool Current(DoodleClient c)
@@ -479,6 +490,13 @@ namespace Doodlestream
         /// <summary>Starts a new drawing (the kept one is forgotten); <see cref="Cleared"/> follows.</summary>
         public long? Clear()
         {
+            ForgetDrawing();
+            return Try(c => c.Clear());
+        }
+
+        // The kept drawing is dropped here only (the server's was cleared, or is about to be).
+        private void ForgetDrawing()
+        {
             _batch.X.Clear();
             _batch.Y.Clear();
             _batch.T.Clear();
@@ -489,7 +507,6 @@ namespace Doodlestream
             _drawingStartS = -1;
             _drawingKey = null;
             _drawingEpoch++;
-            return Try(c => c.Clear());
         }
 
         private void FinishCurrent()

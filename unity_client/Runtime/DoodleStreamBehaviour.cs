@@ -23,6 +23,34 @@ namespace Doodlestream
     [Serializable]
     public sealed class ConnectionStateEvent : UnityEvent<ConnectionState> { }
 
+    /// <summary>A UnityEvent carrying a room (v1.2).</summary>
+    [Serializable]
+    public sealed class RoomEvent : UnityEvent<RoomMessage> { }
+
+    /// <summary>A UnityEvent carrying a room's turn (v1.2).</summary>
+    [Serializable]
+    public sealed class TurnEvent : UnityEvent<TurnMessage> { }
+
+    /// <summary>A UnityEvent carrying the drawer's strokes (v1.2).</summary>
+    [Serializable]
+    public sealed class DrawnEvent : UnityEvent<DrawnMessage> { }
+
+    /// <summary>A UnityEvent carrying the AI's guesses in a room (v1.2).</summary>
+    [Serializable]
+    public sealed class AiEvent : UnityEvent<AiMessage> { }
+
+    /// <summary>A UnityEvent carrying a player's guess (v1.2).</summary>
+    [Serializable]
+    public sealed class GuessedEvent : UnityEvent<GuessedMessage> { }
+
+    /// <summary>A UnityEvent carrying a turn's end (v1.2).</summary>
+    [Serializable]
+    public sealed class TurnEndEvent : UnityEvent<TurnEndMessage> { }
+
+    /// <summary>A UnityEvent carrying a game's end (v1.2).</summary>
+    [Serializable]
+    public sealed class GameEndEvent : UnityEvent<GameEndMessage> { }
+
     /// <summary>
     /// Connects a scene to a doodlestream server: holds the Inspector settings, pumps a
     /// <see cref="DoodleSession"/> (protocol, drawing, replay, back-off) from <c>Update</c>, sends the
@@ -91,6 +119,17 @@ namespace Doodlestream
         [SerializeField] private TextEvent onError = new TextEvent();
         [SerializeField] private SpriteEvent onSprite = new SpriteEvent();
         [SerializeField] private ConnectionStateEvent onConnectionStateChanged = new ConnectionStateEvent();
+
+        [Header("Room events (v1.2; call the rooms through Session)")]
+        [SerializeField] private RoomEvent onRoom = new RoomEvent();
+        [SerializeField] private TurnEvent onTurn = new TurnEvent();
+        [SerializeField] private DrawnEvent onDrawn = new DrawnEvent();
+        [SerializeField] private AiEvent onAiGuesses = new AiEvent();
+        [SerializeField] private GuessedEvent onGuessed = new GuessedEvent();
+        [SerializeField] private TurnEndEvent onTurnEnd = new TurnEndEvent();
+        [SerializeField] private GameEndEvent onGameEnd = new GameEndEvent();
+        [Tooltip("The session is in no room any more: it left, its seat was rejoined elsewhere, or the room ended (the room's code).")]
+        [SerializeField] private TextEvent onRoomClosed = new TextEvent();
 
         private DoodleSession _session;
         private int _mainThread = -1;
@@ -280,6 +319,15 @@ namespace Doodlestream
             _session.ConnectionFailed += e => InvokeSafely(onError, e.Message);
             _session.SpriteReceived += m => InvokeSafely(onSprite, m);
             _session.ConnectionStateChanged += s => InvokeSafely(onConnectionStateChanged, s);
+            _session.RoomReceived += m => InvokeSafely(onRoom, m);
+            _session.TurnStarted += m => InvokeSafely(onTurn, m);
+            _session.Drawn += m => InvokeSafely(onDrawn, m);
+            _session.AiGuessed += m => InvokeSafely(onAiGuesses, m);
+            _session.Guessed += m => InvokeSafely(onGuessed, m);
+            _session.TurnEnded += m => InvokeSafely(onTurnEnd, m);
+            _session.GameEnded += m => InvokeSafely(onGameEnd, m);
+            _session.RoomLeft += m => InvokeSafely(onRoomClosed, m.Code);
+            _session.RoomEnded += m => InvokeSafely(onRoomClosed, m.Code);
             _session.Log += line => { if (logConnection) Debug.Log("doodlestream: " + line, this); };
             _session.Faulted += e => Debug.LogException(e, this);
         }

@@ -77,12 +77,25 @@ namespace Doodlestream
         /// when the token is empty or the query already has a <c>token</c> parameter.</summary>
         public static string WithToken(Uri url, string token)
         {
+            return With(url, "token", token);
+        }
+
+        /// <summary><paramref name="url"/> with <c>room=</c><paramref name="code"/> added to its query (v1.2): a
+        /// balancer sends the socket to the server holding that room (the project's deploy/haproxy.cfg).
+        /// Unchanged when the code is empty or the query already has a <c>room</c> parameter.</summary>
+        public static string WithRoom(Uri url, string code)
+        {
+            return With(url, "room", code);
+        }
+
+        private static string With(Uri url, string key, string value)
+        {
             if (url == null) throw new ArgumentNullException("url");
             string query = url.Query.TrimStart('?');
-            if (string.IsNullOrEmpty(token)) return url.AbsoluteUri;
+            if (string.IsNullOrEmpty(value)) return url.AbsoluteUri;
             foreach (var part in query.Split('&'))
-                if (part == "token" || part.StartsWith("token=", StringComparison.Ordinal)) return url.AbsoluteUri;
-            var b = new UriBuilder(url) { Query = (query.Length > 0 ? query + "&" : "") + "token=" + Uri.EscapeDataString(token) };
+                if (part == key || part.StartsWith(key + "=", StringComparison.Ordinal)) return url.AbsoluteUri;
+            var b = new UriBuilder(url) { Query = (query.Length > 0 ? query + "&" : "") + key + "=" + Uri.EscapeDataString(value) };
             return b.Uri.AbsoluteUri;
         }
     }

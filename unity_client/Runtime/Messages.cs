@@ -1,4 +1,4 @@
-// Typed server -> client messages of doodlestream protocol v1.1 (see the project README).
+// Typed server -> client messages of doodlestream protocol v1.1 (see the project README); v1.2's rooms: RoomMessages.cs.
 // No UnityEngine dependency: this file compiles in any .NET (Framework 4.x / Standard 2.x) project.
 
 using System;
@@ -77,6 +77,15 @@ namespace Doodlestream
                 case "recognized": return new RecognizedMessage(fields);
                 case "taught": return new TaughtMessage(fields);
                 case "forgotten": return new ForgottenMessage(fields);
+                case "room": return new RoomMessage(fields);
+                case "turn": return new TurnMessage(fields);
+                case "drawn": return new DrawnMessage(fields);
+                case "ai": return new AiMessage(fields);
+                case "guessed": return new GuessedMessage(fields);
+                case "turn_end": return new TurnEndMessage(fields);
+                case "game_end": return new GameEndMessage(fields);
+                case "room_left": return new RoomLeftMessage(fields);
+                case "room_ended": return new RoomEndedMessage(fields);
                 default: return new ServerMessage(fields);
             }
         }

@@ -1,0 +1,91 @@
+"""Names and guesses: what other players may be shown, and how guesses are compared (server/rooms/text.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from server.errors import InvalidField
+from server.rooms.text import clean, closeness, comparable, edit_distance, hint
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("  Ada ", "Ada"),
+        ("Cafe\u0301", "Caf\u00e9"),  # NFC
+        ("a   b  c", "a b c"),  # runs of spaces are one
+        ("\U0001f469\u200d\U0001f3a8 Zoë", "\U0001f469\u200d\U0001f3a8 Zoë"),  # emoji ZWJ sequences kept
+        ("日本語", "日本語"),
+    ],
+)
+def test_clean_keeps_ordinary_text_normalised(raw: str, expected: str) -> None:
+    """Names and guesses come back NFC, trimmed, one space between words; joiners emoji need are kept."""
+    assert clean(raw, "name", max_chars=24) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "why"),
+    [
+        ("\ud800", "surrogates"),
+        ("a\x00b", "control"),
+        ("a\x1bb", "control"),
+        ("a\u0085b", "control"),
+        ("evil\u202egnp.exe", "bidirectional"),
+        ("x\u2066y", "bidirectional"),
+        ("x\u200by", "format"),  # zero width space
+        ("   ", "empty"),
+        ("", "empty"),
+        ("x" * 25, "at most 24"),
+        (5, "string"),
+        (None, "string"),
+    ],
+)
+def test_clean_refuses_what_could_hide_or_reorder_text(raw: object, why: str) -> None:
+    """Lone surrogates, control, bidi and invisible format characters, empty and over-long text are invalid_field."""
+    with pytest.raises(InvalidField, match=why):
+        clean(raw, "name", max_chars=24)
+
+
+def test_clean_counts_characters_after_normalising() -> None:
+    """24 precomposed characters pass even when sent decomposed (48 code points)."""
+    assert clean("e\u0301" * 24, "name", max_chars=24) == "\u00e9" * 24
+
+
+def test_comparable_ignores_case_accents_spaces_and_punctuation() -> None:
+    """'T-Shirt', 't shirt' and 'tshirt' compare equal; accents do not count."""
+    assert comparable("T-Shirt") == comparable("t shirt") == "tshirt"
+    assert comparable("Café") == "cafe"
+
+
+@pytest.mark.parametrize(
+    ("guess", "word", "verdict"),
+    [
+        ("cat", "cat", "right"),
+        ("  CAT ", "cat", "right"),
+        ("hot-dog", "hot dog", "right"),
+        ("the eiffel tower", "The Eiffel Tower", "right"),
+        ("is it a cat?", "cat", "close"),  # the word inside a longer guess
+        ("bananna", "banana", "close"),  # one edit
+        ("elefant", "elephant", "close"),  # two edits on a long word
+        ("cats", "cat", "close"),
+        ("dog", "cat", "wrong"),
+        ("cot", "cat", "wrong"),  # short words need the exact word
+        ("!!!", "cat", "wrong"),
+    ],
+)
+def test_closeness(guess: str, word: str, verdict: str) -> None:
+    """A guess is right, close (near, or containing the word) or wrong."""
+    assert closeness(guess, word) == verdict
+
+
+def test_edit_distance_stops_early_past_its_cap() -> None:
+    """Distances above the cap come back as cap + 1 (bounded work on long guesses)."""
+    assert edit_distance("kitten", "sitting", cap=5) == 3
+    assert edit_distance("a" * 40, "b" * 40, cap=2) == 3
+    assert edit_distance("abc", "abcdefgh", cap=2) == 3
+
+
+def test_hint_hides_letters_and_keeps_word_breaks() -> None:
+    """A hint shows each letter or digit as '_' and keeps spaces and hyphens."""
+    assert hint("hot dog") == "___ ___"
+    assert hint("t-shirt") == "_-_____"
