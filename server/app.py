@@ -60,7 +60,7 @@ from server.limits import (
 from server.plugin import Access, Feature, HttpRequest, Registry
 from server.ranking import Ranker
 from server.ratelimit import TimeShare
-from server.render import Image
+from server.render import PICTURE, Canvas, Image
 from server.render_pool import Budget, Lane, RenderPool
 from server.session import Session
 
@@ -329,8 +329,14 @@ class DoodleServer:
         if decoding is None:
             share = self.config.limits.loop_share_per_address
             decoding = self.decode_shares[addr] = TimeShare(share, self.config.limits.decode_burst_s)
+        encoding = getattr(self._model, "encoding", PICTURE)  # the model's input: how the canvas encodes
         session = Session(
-            self.config.limits, game=self._ranker.new_game(), address=addr, lane=Lane(budget), decoding=decoding
+            self.config.limits,
+            game=self._ranker.new_game(),
+            address=addr,
+            lane=Lane(budget),
+            decoding=decoding,
+            canvas=Canvas(encoding),
         )
         self.sessions[session.id] = session
         conn = Connection(ws, session, text=text, host=self, address=addr)

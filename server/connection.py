@@ -414,7 +414,11 @@ class Connection:
             return protocol.with_seq(reply, msg.seq)
         if isinstance(msg, protocol.ImageMsg):
             async with self.host.image_slots:  # a picture's decoding peaks at tens of MiB: IMAGE_DECODES at once
-                image = await self.in_lane(partial(render_image, msg.data, max_pixels=self.limits.max_image_pixels))
+                image = await self.in_lane(
+                    partial(
+                        render_image, msg.data, self.session.canvas.encoding, max_pixels=self.limits.max_image_pixels
+                    )
+                )
             reply, _ = await self.guesses(image, received, drawing=False, followups=self.followups)
             return protocol.with_seq(reply, msg.seq)
         assert isinstance(msg, protocol.HelloMsg), f"core message {kind!r} has no dispatch"

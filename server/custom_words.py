@@ -75,7 +75,7 @@ import numpy.typing as npt
 
 from server.augment import warp
 from server.limits import MAX_CUSTOM_EXAMPLES_PER_WORD, MAX_CUSTOM_WORDS
-from server.render import Points, draw_normalized, normalize, render
+from server.render import PICTURE, Encoding, Points, encode, encode_normalized, normalize
 
 #: Augmented copies rendered of each example drawing besides the drawing itself, in copies.
 EXAMPLE_COPIES = 4
@@ -269,17 +269,17 @@ def nearness(vectors: npt.NDArray[np.floating], params: Params | None) -> npt.ND
 # ------------------------------------------------------------------ examples
 
 
-def example_images(drawings: Sequence[Sequence[Points]]) -> Images:
-    """``(len(drawings) * (1 + EXAMPLE_COPIES), 64, 64)`` uint8: each drawing, then its
-    augmented copies (see module docstring); empty drawings render blank."""
+def example_images(drawings: Sequence[Sequence[Points]], encoding: Encoding = PICTURE) -> Images:
+    """``(len(drawings) * (1 + EXAMPLE_COPIES), *encoding.shape)`` uint8 model inputs: each
+    drawing, then its augmented copies (see module docstring); empty drawings render blank."""
     out = []
     for strokes in drawings:
         norm = normalize(strokes)
-        out.append(draw_normalized(norm))
+        out.append(encode_normalized(norm, encoding))
         for k in range(EXAMPLE_COPIES):
             rng = np.random.default_rng((AUGMENT_SEED, k))
-            out.append(render(warp([s.astype(np.float64) for s in norm], rng)))
-    return np.asarray(out, np.uint8).reshape(-1, *out[0].shape) if out else np.zeros((0, 64, 64), np.uint8)
+            out.append(encode(warp([s.astype(np.float64) for s in norm], rng), encoding))
+    return np.asarray(out, np.uint8) if out else np.zeros((0, *encoding.shape), np.uint8)
 
 
 def example_vectors(embeddings: npt.NDArray[np.floating], drawings: int, params: Params) -> Matrix:
@@ -290,11 +290,13 @@ def example_vectors(embeddings: npt.NDArray[np.floating], drawings: int, params:
     return means
 
 
-def example_embeddings(embed: Embed, drawings: Sequence[Sequence[Points]], params: Params) -> Matrix:
-    """:func:`example_vectors` of ``drawings`` through the model ``embed``."""
+def example_embeddings(
+    embed: Embed, drawings: Sequence[Sequence[Points]], params: Params, encoding: Encoding = PICTURE
+) -> Matrix:
+    """:func:`example_vectors` of ``drawings`` through the model ``embed`` (whose input is ``encoding``)."""
     if not drawings:
         raise CustomWordError("a custom word needs at least one example drawing")
-    return example_vectors(embed(example_images(drawings)), len(drawings), params)
+    return example_vectors(embed(example_images(drawings, encoding)), len(drawings), params)
 
 
 def prototype(examples: npt.NDArray[np.floating]) -> Vector:

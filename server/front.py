@@ -13,7 +13,8 @@
 * Each route's :class:`server.plugin.Access` is enforced here, before its endpoint runs:
   with a token, a route the request may not read answers 401; one that needs the token
   is never cached by shared caches (``Cache-Control: private``); a browser page opened
-  with a valid ``?token=`` sets the token cookie.  The endpoint never sees ``token``.
+  with a valid ``?token=`` (public pages too: the sketchpad's token link) sets the token
+  cookie.  The endpoint never sees ``token``.
 * The socket (``/ws``) accepts only known query parameters (400), the shared token when
   one is set (401; :class:`server.access.TokenGate`), browsers from allowed origins (the
   host it was reached at, or ``--origin``; 403), no bytes sent before the answer (400,
@@ -249,8 +250,9 @@ class HttpFront:
             cache = response.headers.get("Cache-Control", "no-store").replace("public", "private")
             del response.headers["Cache-Control"]
             response.headers["Cache-Control"] = cache
-            if grant is Grant.QUERY and html and response.status_code < HTTPStatus.BAD_REQUEST:
-                response.headers["Set-Cookie"] = self.gate.set_cookie(secure=self._came_over_https(conn, request))
+        if grant is Grant.QUERY and html and response.status_code < HTTPStatus.BAD_REQUEST:
+            # a token link (the sketchpad's too, a public page): this browser holds the token from now on
+            response.headers["Set-Cookie"] = self.gate.set_cookie(secure=self._came_over_https(conn, request))
         return response
 
     async def _call(self, endpoint: Endpoint, request: HttpRequest, path: str, *, html: bool) -> Response:

@@ -48,7 +48,7 @@ import numpy.typing as npt
 
 from server.errors import InferenceFailed, ModelError
 from server.limits import BATCH_WAIT_MS, MAX_BATCH
-from server.render import INPUT_PX, render_params
+from server.render import PICTURE, Encoding, render_params
 
 log = logging.getLogger("doodlestream.infer")
 
@@ -102,20 +102,27 @@ def calibration_temperature(meta: dict[str, object], model_dir: Path) -> float:
     return float(value)
 
 
-def check_render_params(meta: dict[str, object], model_dir: Path) -> None:
-    """Refuse a model trained on other pictures than :mod:`server.render` draws: its
-    ``model.json`` must record ``render`` parameters equal to :func:`render_params`."""
+def check_render_params(meta: dict[str, object], model_dir: Path) -> Encoding:
+    """The input :class:`server.render.Encoding` a model records; refuse a model trained on
+    other pictures than :mod:`server.render` draws: its ``model.json`` must record ``render``
+    parameters equal to :func:`render_params` of that encoding (a model that records no
+    ``channels`` takes :data:`server.render.PICTURE`, as every model up to recipe r2)."""
     recorded = meta.get("render")
     if not isinstance(recorded, dict):
         raise ModelError(
             f"{model_dir / 'model.json'} does not record the renderer's parameters ('render'); "
             "retrain with training/train.py, which records them"
         )
-    ours = render_params()
+    try:
+        encoding = Encoding.of(recorded)
+    except ValueError as e:
+        raise ModelError(f"{model_dir / 'model.json'}: {e}") from None
+    ours = render_params(encoding)
     differ = sorted(k for k in ours.keys() | recorded.keys() if recorded.get(k) != ours.get(k))
     if differ:
         detail = ", ".join(f"{k}: model {recorded.get(k)!r} vs server {ours.get(k)!r}" for k in differ)
         raise ModelError(f"{model_dir} was trained with other rendering parameters than server/render.py ({detail})")
+    return encoding
 
 
 def _buckets(max_batch: int) -> list[int]:
@@ -140,17 +147,22 @@ class Classifier:
         meta_path = model_dir / "model.json"
         self.meta: dict[str, object] = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
         self.name = str(self.meta.get("name", model_dir.name))
-        check_render_params(self.meta, model_dir)
+        #: The model's input (:func:`server.render.encode` with it gives what :meth:`predict` takes).
+        self.encoding = check_render_params(self.meta, model_dir)
         #: Temperature applied to every score (:func:`apply_temperature`); 1.0 = the network's own.
         self.temperature = calibration_temperature(self.meta, model_dir)
         self._content = tflite.read_bytes()
         self._threads = threads
         self.buckets = _buckets(max_batch)
         self._interpreters: dict[int, object] = {}
+        #: The network's own input shape, read before any resize (checked against the encoding).
+        self._native_input: tuple[int, ...] = (0,)
         first = self._interpreter(1)
-        inp = first.get_input_details()[0]["shape"]  # type: ignore[attr-defined]
-        if tuple(int(v) for v in inp[1:]) != (INPUT_PX, INPUT_PX, 1):
-            raise ModelError(f"model input {tuple(inp)} is not (batch, {INPUT_PX}, {INPUT_PX}, 1)")
+        px, depth = self.encoding.input_px, self.encoding.depth
+        if list(self._native_input[1:]) != [px, px, depth]:
+            raise ModelError(
+                f"model input {self._native_input} is not (batch, {px}, {px}, {depth}) as model.json records"
+            )
         outputs = first.get_output_details()  # type: ignore[attr-defined]
         widths = [int(o["shape"][-1]) for o in outputs]
         scores = [i for i, w in enumerate(widths) if w == len(self.labels)]
@@ -171,8 +183,11 @@ class Classifier:
             from ai_edge_litert.interpreter import Interpreter
 
             it = Interpreter(model_content=self._content, num_threads=self._threads)
-            idx = it.get_input_details()[0]["index"]
-            it.resize_tensor_input(idx, [bucket, INPUT_PX, INPUT_PX, 1])
+            detail = it.get_input_details()[0]
+            idx = detail["index"]
+            self._native_input = tuple(int(v) for v in detail["shape"])
+            px = self.encoding.input_px
+            it.resize_tensor_input(idx, [bucket, px, px, self.encoding.depth])
             it.allocate_tensors()
             self._interpreters[bucket] = it
         return it
@@ -180,10 +195,11 @@ class Classifier:
     def warm_up(self) -> None:
         """Create every bucket's interpreter and run it once (no first-call latency)."""
         for b in self.buckets:
-            self.predict(np.zeros((b, INPUT_PX, INPUT_PX), np.uint8))
+            self.predict(np.zeros((b, *self.encoding.shape), np.uint8))
 
     def predict(self, images: Images) -> Probs:
-        """``(B, 64, 64)`` or ``(B, 64, 64, 1)`` uint8 -> ``(B, classes)`` calibrated scores."""
+        """``(B, *encoding.shape)`` uint8 (``(B, 64, 64)`` or ``(B, 64, 64, 1)`` for one channel) ->
+        ``(B, classes)`` calibrated scores."""
         return self.predict_with_embedding(images)[0]
 
     def predict_with_embedding(self, images: Images) -> tuple[Probs, Embeddings]:
@@ -196,8 +212,9 @@ class Classifier:
                 self.predict_with_embedding(images[i : i + self.buckets[-1]]) for i in range(0, n, self.buckets[-1])
             ]
             return np.concatenate([p for p, _ in parts]), np.concatenate([e for _, e in parts])
-        x = np.zeros((bucket, INPUT_PX, INPUT_PX, 1), np.float32)
-        x[:n] = images.reshape(n, INPUT_PX, INPUT_PX, 1)
+        px, depth = self.encoding.input_px, self.encoding.depth
+        x = np.zeros((bucket, px, px, depth), np.float32)
+        x[:n] = images.reshape(n, px, px, depth)
         it = self._interpreter(bucket)
         it.set_tensor(it.get_input_details()[0]["index"], x)  # type: ignore[attr-defined]
         it.invoke()  # type: ignore[attr-defined]
@@ -310,11 +327,13 @@ class Batcher:
     async def predict(
         self, image: Images, *, owner: Hashable = None, priority: Priority = Priority.INTERACTIVE
     ) -> Prediction:
-        """Every score and the embedding of one ``(64, 64)`` uint8 image; raises :class:`InferenceFailed`.
+        """Every score and the embedding of one uint8 model input (the model's
+        :attr:`Classifier.encoding` shape; ``(64, 64)`` for most); raises :class:`InferenceFailed`.
 
         ``owner`` (a session) and ``priority`` place it in the queue (see module docstring)."""
-        if image.shape[:2] != (INPUT_PX, INPUT_PX) or image.dtype != np.uint8:
-            raise InferenceFailed(f"image must be {INPUT_PX}x{INPUT_PX} uint8, got {image.shape} {image.dtype}")
+        shape = getattr(self.model, "encoding", PICTURE).shape
+        if image.shape[:2] != shape[:2] or image.size != math.prod(shape) or image.dtype != np.uint8:
+            raise InferenceFailed(f"image must be uint8 of shape {shape}, got {image.shape} {image.dtype}")
         if self._task is None:
             await self.start()
         loop = asyncio.get_running_loop()

@@ -239,14 +239,18 @@ def point_lists(m: Payload, limits: Limits) -> tuple[Floats, Floats, Ints | None
 
 #: Unicode's Bidi_Control characters: they reorder how the text around them is shown.
 BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-#: Unicode categories refused in text a player names: control characters, surrogates, line and paragraph separators.
-REFUSED_CATEGORIES = frozenset({"Cc", "Cs", "Zl", "Zp"})
+#: Unicode categories refused in text a player names: control characters, surrogates, line and paragraph
+#: separators, and invisible format characters (``Cf``, but for :data:`ALLOWED_FORMAT`).
+REFUSED_CATEGORIES = frozenset({"Cc", "Cs", "Zl", "Zp", "Cf"})
+#: Format characters text may hold all the same: the zero-width (non-)joiners and the emoji variation
+#: selector that emoji sequences need.
+ALLOWED_FORMAT = frozenset("\u200c\u200d\ufe0f")
 
 
 def clean_text(v: Any, key: str, *, max_chars: int = MAX_WORD_CHARS, empty: bool = False) -> str:
     """Text a player names (a word, a name, ``hello.client``): a string that is valid Unicode, returned
     NFC-normalised and trimmed, of 1 (0 when ``empty``) to ``max_chars`` characters; control and bidi
-    characters are ``bad_text``."""
+    characters (and invisible format characters but joiners) are ``bad_text``."""
     if not isinstance(v, str):
         raise InvalidField(f"'{key}' must hold strings")
     if len(v) > 4 * max_chars:  # before normalising: NFC at most triples a string
@@ -254,12 +258,16 @@ def clean_text(v: Any, key: str, *, max_chars: int = MAX_WORD_CHARS, empty: bool
     if not is_unicode(v):
         raise InvalidField(f"'{key}' must be valid Unicode (no lone surrogates)")
     text = unicodedata.normalize("NFC", v).strip()
-    bad = next((c for c in text if c in BIDI_CONTROLS or unicodedata.category(c) in REFUSED_CATEGORIES), None)
+    bad = next((c for c in text if c in BIDI_CONTROLS or _refused(c)), None)
     if bad is not None:
         raise BadText(f"'{key}' must not hold control or bidi-formatting characters (found U+{ord(bad):04X})")
     if (not text and not empty) or len(text) > max_chars:
         raise InvalidField(f"'{key}' must hold text of 1 to {max_chars} characters")
     return text
+
+
+def _refused(c: str) -> bool:
+    return unicodedata.category(c) in REFUSED_CATEGORIES and c not in ALLOWED_FORMAT
 
 
 def is_unicode(text: str) -> bool:

@@ -27,6 +27,16 @@ Contract
   re-renders everything; dropping strokes (:meth:`Canvas.pop`, :meth:`Canvas.sync`)
   redraws from the normalized strokes it keeps when the box stays, else re-renders.
   Its output always equals :func:`render` of the same strokes (tested property).
+* An :class:`Encoding` (recorded in ``model.json`` ``render``, :func:`render_params`) says
+  which input channels a model takes and at what size.  :func:`encode` is the one
+  function from strokes to model input that training and serving share: channel
+  ``order`` is the picture above (the only channel of models up to recipe r2, whose
+  ``model.json`` records no ``channels``: they get :data:`PICTURE`, ``(INPUT_PX, INPUT_PX)``
+  as before); ``progress`` draws each stroke from ``PROGRESS_START`` at its first point
+  to ``PROGRESS_END`` at its last, along its path, so the direction each stroke was drawn
+  in is visible.  More than one channel gives ``(px, px, channels)``.  Every channel of
+  stroke *i* depends on that stroke and its index alone, so :class:`Canvas` stays
+  incremental for every encoding.
 * :func:`render_image` is the seed's image path: a PNG/JPEG of a canvas (any background,
   any colours) is grey-scaled, thresholded, inverted when the background is light,
   cropped to its content and reduced to the same input format.  It raises
@@ -35,7 +45,8 @@ Contract
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import cv2
@@ -71,6 +82,18 @@ FIRST_STROKE_INTENSITY = 255
 FADE_PER_STROKE = 12
 #: The faintest a stroke is drawn, in grey levels.
 MIN_STROKE_INTENSITY = 80
+#: Grey level (0..255) of a stroke's first point in the ``progress`` channel.
+PROGRESS_START = 255
+#: Grey level (0..255) of a stroke's last point in the ``progress`` channel.
+PROGRESS_END = 64
+#: Longest piece of a stroke drawn in one grey level in the ``progress`` channel, in normalized units.
+PROGRESS_PIECE = 32
+#: The input channels a model can take, by name (:class:`Encoding`).
+CHANNELS = ("order", "progress")
+#: Most input channels of one model (OpenCV's area reduction handles up to 4).
+MAX_CHANNELS = 4
+#: Smallest and largest model input side, in pixels.
+MIN_INPUT_PX, MAX_INPUT_PX = 16, 256
 #: Largest coordinate magnitude :func:`as_points` keeps, in client pixels.
 MAX_COORD = 1e12
 #: A drawing whose extent is below this share of its coordinates' magnitude is a dot.
@@ -88,11 +111,56 @@ def stroke_intensity(index: int) -> int:
     return max(FIRST_STROKE_INTENSITY - FADE_PER_STROKE * index, MIN_STROKE_INTENSITY)
 
 
-def render_params() -> dict[str, float | int]:
+@dataclass(frozen=True, slots=True)
+class Encoding:
+    """What a model takes as input: ``channels`` (names from :data:`CHANNELS`, in order) at
+    ``input_px`` x ``input_px``.  Raises ``ValueError`` for anything else."""
+
+    channels: tuple[str, ...] = ("order",)
+    input_px: int = INPUT_PX
+
+    def __post_init__(self) -> None:
+        unknown = [c for c in self.channels if c not in CHANNELS]
+        if unknown or not self.channels or len(set(self.channels)) != len(self.channels):
+            raise ValueError(f"channels must be distinct names among {CHANNELS}, got {list(self.channels)}")
+        if len(self.channels) > MAX_CHANNELS:
+            raise ValueError(f"at most {MAX_CHANNELS} channels, got {len(self.channels)}")
+        if not MIN_INPUT_PX <= self.input_px <= MAX_INPUT_PX:
+            raise ValueError(f"input_px must be in {MIN_INPUT_PX}..{MAX_INPUT_PX}, got {self.input_px}")
+
+    @property
+    def depth(self) -> int:
+        """Channels of the model input."""
+        return len(self.channels)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """Shape of one :func:`encode` output: ``(px, px)`` for one channel, else ``(px, px, depth)``."""
+        px = self.input_px
+        return (px, px) if self.depth == 1 else (px, px, self.depth)
+
+    @classmethod
+    def of(cls, recorded: Mapping[str, Any]) -> Encoding:
+        """The encoding a model's ``render`` parameters record (none recorded: one ``order`` channel)."""
+        channels = recorded.get("channels", ["order"])
+        px = recorded.get("input_px", INPUT_PX)
+        if not isinstance(channels, list) or not all(isinstance(c, str) for c in channels) or type(px) is not int:
+            raise ValueError(
+                f"render.channels must be a list of names and input_px an integer, got {channels!r}, {px!r}"
+            )
+        return cls(tuple(channels), px)
+
+
+#: The input of every model up to recipe r2: one ``order`` channel at ``INPUT_PX``.
+PICTURE = Encoding()
+
+
+def render_params(encoding: Encoding = PICTURE) -> dict[str, Any]:
     """The parameters that decide what the model sees; a model records them (``model.json``
-    ``render``) and :mod:`server.infer` refuses a model trained with others."""
-    return {
-        "input_px": INPUT_PX,
+    ``render``) and :mod:`server.infer` refuses a model trained with others.  For
+    :data:`PICTURE` they are exactly what models up to r2 recorded (no ``channels``)."""
+    params: dict[str, Any] = {
+        "input_px": encoding.input_px,
         "space": SPACE,
         "canvas_px": CANVAS_PX,
         "margin_px": MARGIN_PX,
@@ -105,6 +173,11 @@ def render_params() -> dict[str, float | int]:
         "fade_per_stroke": FADE_PER_STROKE,
         "min_stroke_intensity": MIN_STROKE_INTENSITY,
     }
+    if encoding.channels != PICTURE.channels:
+        params["channels"] = list(encoding.channels)
+    if "progress" in encoding.channels:
+        params.update(progress_start=PROGRESS_START, progress_end=PROGRESS_END, progress_piece=PROGRESS_PIECE)
+    return params
 
 
 def as_points(xs: Sequence[float] | npt.ArrayLike, ys: Sequence[float] | npt.ArrayLike) -> Points:
@@ -236,33 +309,103 @@ def draw_stroke(canvas: Image, stroke: IntStroke, index: int) -> None:
         cv2.polylines(canvas, [pts.reshape(-1, 1, 2)], False, colour, LINE_PX, cv2.LINE_8)
 
 
+def draw_progress(canvas: Image, stroke: IntStroke) -> None:
+    """Draw one normalized stroke onto a ``progress`` channel canvas, in place: pieces of at
+    most ``PROGRESS_PIECE`` units, each in the grey level of its middle's share of the
+    stroke's path (``PROGRESS_START`` at the first point, ``PROGRESS_END`` at the last)."""
+    pts = stroke.astype(np.float64) + MARGIN_PX
+    if len(pts) == 1:
+        p = (int(pts[0, 0]), int(pts[0, 1]))
+        cv2.line(canvas, p, p, PROGRESS_START, LINE_PX, cv2.LINE_8)
+        return
+    seg = np.hypot(*np.diff(pts, axis=0).T)
+    pieces = np.maximum(1, np.ceil(seg / PROGRESS_PIECE)).astype(np.int64)
+    # Every piece's start and end as a share of its segment, then in the whole path.
+    which = np.repeat(np.arange(len(seg)), pieces)
+    k = np.arange(len(which)) - np.repeat(np.cumsum(pieces) - pieces, pieces)
+    a = k / pieces[which]
+    b = (k + 1) / pieces[which]
+    start = np.rint(pts[which] + (pts[which + 1] - pts[which]) * a[:, None]).astype(np.int64)
+    end = np.rint(pts[which] + (pts[which + 1] - pts[which]) * b[:, None]).astype(np.int64)
+    before = np.concatenate([[0.0], np.cumsum(seg)])[which]
+    total = float(seg.sum())
+    share = (before + seg[which] * (a + b) / 2) / total if total > 0 else np.zeros(len(which))
+    grey = np.rint(PROGRESS_START + (PROGRESS_END - PROGRESS_START) * share).astype(np.int64)
+    for (x0, y0), (x1, y1), g in zip(start.tolist(), end.tolist(), grey.tolist(), strict=True):
+        cv2.line(canvas, (x0, y0), (x1, y1), g, LINE_PX, cv2.LINE_8)
+
+
+def draw_channels(canvases: Sequence[Image], stroke: IntStroke, index: int, encoding: Encoding) -> None:
+    """Draw normalized stroke number ``index`` onto one canvas per channel of ``encoding``."""
+    for canvas, channel in zip(canvases, encoding.channels, strict=True):
+        if channel == "order":
+            draw_stroke(canvas, stroke, index)
+        else:
+            draw_progress(canvas, stroke)
+
+
 def blank_canvas() -> Image:
     """An empty drawing canvas."""
     return np.zeros((CANVAS_PX, CANVAS_PX), dtype=np.uint8)
 
 
+def blank_canvases(encoding: Encoding = PICTURE) -> list[Image]:
+    """One empty drawing canvas per channel of ``encoding``."""
+    return [blank_canvas() for _ in encoding.channels]
+
+
 def reduce(canvas: Image, size: int = INPUT_PX) -> Image:
-    """Drawing canvas -> ``size`` x ``size`` model input (area averaging)."""
+    """Drawing canvas (``(H, W)`` or ``(H, W, C)``) -> ``size`` x ``size`` model input (area averaging)."""
     return np.asarray(cv2.resize(canvas, (size, size), interpolation=cv2.INTER_AREA), dtype=np.uint8)
 
 
-def draw_normalized(strokes: Sequence[IntStroke], size: int = INPUT_PX) -> Image:
-    """Draw already-normalized strokes (e.g. simplified data) and reduce them."""
-    canvas = blank_canvas()
+def reduce_channels(canvases: Sequence[Image], encoding: Encoding = PICTURE) -> Image:
+    """One drawing canvas per channel -> the model input of ``encoding`` (:attr:`Encoding.shape`)."""
+    stacked = canvases[0] if len(canvases) == 1 else np.dstack(canvases)
+    return reduce(stacked, encoding.input_px)
+
+
+def encode_normalized(strokes: Sequence[IntStroke], encoding: Encoding = PICTURE) -> Image:
+    """Already-normalized strokes (e.g. simplified data) -> the model input of ``encoding``."""
+    canvases = blank_canvases(encoding)
     for i, s in enumerate(strokes):
-        draw_stroke(canvas, s, i)
-    return reduce(canvas, size)
+        draw_channels(canvases, s, i, encoding)
+    return reduce_channels(canvases, encoding)
+
+
+def encode(strokes: Iterable[Points], encoding: Encoding = PICTURE) -> Image:
+    """Strokes in client pixels -> the uint8 model input of ``encoding`` (:attr:`Encoding.shape`):
+    the one function training and serving share (see module docstring)."""
+    return encode_normalized(normalize(strokes), encoding)
+
+
+def draw_normalized(strokes: Sequence[IntStroke], size: int = INPUT_PX) -> Image:
+    """Draw already-normalized strokes (e.g. simplified data) and reduce them: the ``order`` channel alone."""
+    return encode_normalized(strokes, PICTURE if size == INPUT_PX else Encoding(input_px=size))
 
 
 def render(strokes: Iterable[Points], size: int = INPUT_PX) -> Image:
-    """Strokes in client pixels -> ``size`` x ``size`` uint8 model input."""
+    """Strokes in client pixels -> ``size`` x ``size`` uint8 picture: :func:`encode` with the
+    ``order`` channel alone."""
     return draw_normalized(normalize(strokes), size)
 
 
-class Canvas:
-    """One drawing's strokes and its incrementally kept drawing canvas.
+def from_picture(picture: Image, encoding: Encoding = PICTURE) -> Image:
+    """A picture with no drawing order (:func:`render_image`) as the input of ``encoding``:
+    the ``order`` channel is the picture, the ``progress`` channel the picture at the middle
+    grey of a stroke's path (its direction is unknown)."""
+    if encoding.depth == 1 and encoding.channels == PICTURE.channels:
+        return picture
+    mid = (PROGRESS_START + PROGRESS_END) / 2 / 255
+    layers = [picture if c == "order" else np.rint(picture * mid).astype(np.uint8) for c in encoding.channels]
+    return layers[0] if len(layers) == 1 else np.dstack(layers)
 
-    Besides the canvas it keeps each stroke normalized under the current placement (as
+
+class Canvas:
+    """One drawing's strokes and its incrementally kept drawing canvases (one per channel
+    of its :class:`Encoding`).
+
+    Besides the canvases it keeps each stroke normalized under the current placement (as
     ``uint8``, 2 bytes a point), so dropping strokes that leave the placement unchanged
     (undo of a stroke inside the box) redraws from that cache instead of normalizing
     again.  The strokes are held by reference, never copied.  Not thread-safe: one
@@ -270,11 +413,12 @@ class Canvas:
     loop: :mod:`server.render_pool`).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, encoding: Encoding = PICTURE) -> None:
+        self.encoding = encoding
         self.strokes: list[Points] = []
         self._normalized: list[npt.NDArray[np.uint8]] = []
         self._placement: Placement | None = None
-        self._canvas: Image | None = None  # allocated with the first stroke: idle sessions stay small
+        self._canvas: list[Image] | None = None  # allocated with the first stroke: idle sessions stay small
         self.full_renders = 0
         """How many times the whole drawing was normalized again (for tests and stats)."""
         self.redraws = 0
@@ -290,17 +434,17 @@ class Canvas:
         if self._placement is None:
             self._canvas = None
             return
-        self._canvas = blank_canvas()
+        self._canvas = blank_canvases(self.encoding)
         for i, s in enumerate(self.strokes):
             norm = normalize_stroke(s, self._placement)
             self._normalized.append(norm.astype(np.uint8))
-            draw_stroke(self._canvas, norm, i)
+            draw_channels(self._canvas, norm, i, self.encoding)
 
     def _redraw(self) -> None:
         self.redraws += 1
-        self._canvas = blank_canvas()
+        self._canvas = blank_canvases(self.encoding)
         for i, norm in enumerate(self._normalized):
-            draw_stroke(self._canvas, norm.astype(np.int32), i)
+            draw_channels(self._canvas, norm.astype(np.int32), i, self.encoding)
 
     def push(self, pts: Points) -> None:
         """Append a finished stroke (empty strokes are ignored)."""
@@ -310,7 +454,7 @@ class Canvas:
         if self._canvas is not None and self._placement is not None and self._placement.contains(pts):
             norm = normalize_stroke(pts, self._placement)
             self._normalized.append(norm.astype(np.uint8))
-            draw_stroke(self._canvas, norm, len(self.strokes) - 1)
+            draw_channels(self._canvas, norm, len(self.strokes) - 1, self.encoding)
         else:
             self._rerender()
 
@@ -367,21 +511,23 @@ class Canvas:
         self.strokes.clear()
         self._rerender()
 
-    def image(self, size: int = INPUT_PX, pending: Points | None = None) -> Image:
-        """Model input for the drawing, plus an unfinished ``pending`` stroke if given."""
+    def image(self, size: int | None = None, pending: Points | None = None) -> Image:
+        """Model input for the drawing, plus an unfinished ``pending`` stroke if given
+        (:func:`encode` of the same strokes); ``size`` overrides the encoding's input side."""
+        enc = self.encoding if size is None else Encoding(self.encoding.channels, size)
         if self._canvas is None:
-            return render([] if pending is None else [pending], size)
+            return encode([] if pending is None else [pending], enc)
         if pending is None or not len(pending):
-            return reduce(self._canvas, size) if self._canvas is not None else np.zeros((size, size), np.uint8)
-        if self._canvas is not None and self._placement is not None and self._placement.contains(pending):
-            canvas = self._canvas.copy()
-            draw_stroke(canvas, normalize_stroke(pending, self._placement), len(self.strokes))
-            return reduce(canvas, size)
-        return render([*self.strokes, pending], size)
+            return reduce_channels(self._canvas, enc)
+        if self._placement is not None and self._placement.contains(pending):
+            canvases = [c.copy() for c in self._canvas]
+            draw_channels(canvases, normalize_stroke(pending, self._placement), len(self.strokes), enc)
+            return reduce_channels(canvases, enc)
+        return encode([*self.strokes, pending], enc)
 
 
-def render_image(data: bytes, size: int = INPUT_PX, *, max_pixels: int = MAX_IMAGE_PIXELS) -> Image:
-    """A PNG/JPEG picture of a canvas -> ``size`` x ``size`` model input.
+def render_image(data: bytes, encoding: Encoding = PICTURE, *, max_pixels: int = MAX_IMAGE_PIXELS) -> Image:
+    """A PNG/JPEG picture of a canvas -> the model input of ``encoding`` (:func:`from_picture`).
 
     A picture of more than ``max_pixels`` pixels raises :class:`LimitExceeded` (code
     ``image_too_many_pixels``), judged on its header (:mod:`server.image_header`) before
@@ -398,7 +544,7 @@ def render_image(data: bytes, size: int = INPUT_PX, *, max_pixels: int = MAX_IMA
     if img is None or img.size == 0:
         raise BadImage("image could not be decoded as PNG or JPEG")
     try:
-        return _picture_to_input(img, size, max_pixels=max_pixels)
+        return from_picture(_picture_to_input(img, encoding.input_px, max_pixels=max_pixels), encoding)
     except cv2.error as e:  # a decodable but degenerate picture (found by fuzzing a corrupted JPEG)
         raise BadImage(f"image could not be processed: {str(e).strip().splitlines()[-1][:120]}") from None
 

@@ -18,7 +18,7 @@ Promises:
   a copy of the pending one) and :meth:`Session.render_snapshot` (anywhere, one call at
   a time per session: it brings the canvas up to the snapshot and renders it; the server
   runs it in the session's :attr:`Session.lane` of :class:`server.render_pool.RenderPool`).
-* :meth:`Session.model_input` (both steps at once) equals ``render(strokes)`` of the
+* :meth:`Session.model_input` (both steps at once) equals ``encode(strokes, canvas.encoding)`` of the
   finished strokes (plus the pending stroke when asked), whatever order of
   points/undo/clear led there.
 * :meth:`Session.drawing` is the drawing in Quick Draw raw format
@@ -230,7 +230,7 @@ class Session:
         return self.canvas.work(*snapshot)
 
     def render_snapshot(self, snapshot: Snapshot) -> Image:
-        """The 64x64 model input of ``snapshot``; updates the canvas (one caller at a time)."""
+        """The model input of ``snapshot`` (:attr:`Canvas.encoding`); updates the canvas (one caller at a time)."""
         strokes, pending = snapshot
         self.canvas.sync(strokes)
         return self.canvas.image(pending=pending)

@@ -215,7 +215,7 @@ class Teaching:
         self._check(vocabulary, msg.word, msg.scope, n)
         self._charge(conv.session.address, n)
         drawings = [list(d) for d in msg.drawings]
-        images = await self.services.in_lane(conv.session, example_images, drawings)
+        images = await self.services.in_lane(conv.session, example_images, drawings, conv.session.canvas.encoding)
         owner = conv.session.id
         predictions = await asyncio.gather(
             *(self.services.predict(img, owner=owner, priority=Priority.BULK) for img in images)

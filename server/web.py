@@ -4,13 +4,16 @@ Promises:
 
 * ``/`` is ``web_client/index.html``; other paths serve only the sketchpad's own files:
   regular files inside the web root whose suffix is in :data:`WEB_SUFFIXES`, never under
-  ``node_modules`` (so ``package.json``, the lock file and npm packages are not served),
-  through :func:`server.http.static_file` (no way out of the folder).
+  ``node_modules`` and never npm's files (:data:`NOT_SERVED`: ``package.json``, the lock
+  file), through :func:`server.http.static_file` (no way out of the folder).
 * The one third-party file the page needs, the msgpack library, comes from the npm
   package installed by ``scripts/setup.sh`` (``npm ci`` in ``web_client/``): each vendor
   URL maps to one fixed file (no part of the request path is used to find it).  A missing
   package is a clear 503 naming the set-up step, never a 500.
 * Every route is public (:attr:`server.plugin.Access.PUBLIC`), token or not.
+* ``GET /api/access`` says whether this request may open the socket, ``{"authorized": bool}``
+  (false only on a token server, without the token): a page refused at ``/ws`` learns why there,
+  since browsers hide a refused handshake's status.
 * ``GET /classes`` lists the served model's words in output order (the sketchpad's word
   suggestions; the replay CLI's check that a data set's words are ones the model knows);
   v1.1: ``words`` lists them again as ``{"word", "custom": false}``, then the server-scope
@@ -37,7 +40,9 @@ VENDOR_FILES: dict[str, str] = {
 #: its version, so keep it short).
 VENDOR_CACHE_S = 3_600
 #: Kinds of file the sketchpad is made of (anything else in its folder is not served).
-WEB_SUFFIXES = frozenset({".html", ".js", ".css", ".svg", ".png", ".ico", ".webmanifest"})
+WEB_SUFFIXES = frozenset({".html", ".js", ".json", ".css", ".svg", ".png", ".ico", ".webmanifest"})
+#: npm's files in the web root: not part of the page.
+NOT_SERVED = frozenset({"package.json", "package-lock.json"})
 #: Folder of npm packages: only reached through :data:`VENDOR_FILES`.
 NODE_MODULES = "node_modules"
 
@@ -59,6 +64,7 @@ class WebClient:
         registry.route("/", self.index, access=public)
         registry.route("/<path:rel>", self.own_file, access=public)
         registry.route("/classes", self.classes, access=public)
+        registry.route("/api/access", self.access, access=public)
         for path in VENDOR_FILES:
             registry.route(path, self.vendor, access=public)
 
@@ -68,7 +74,7 @@ class WebClient:
     async def own_file(self, request: HttpRequest) -> Response:
         rel = str(request.params["rel"])
         parts = rel.split("/")
-        if NODE_MODULES in parts or Path(parts[-1]).suffix.lower() not in WEB_SUFFIXES:
+        if NODE_MODULES in parts or rel in NOT_SERVED or Path(parts[-1]).suffix.lower() not in WEB_SUFFIXES:
             raise NotFound("not found")
         return static_file(self.root, rel)
 
@@ -79,6 +85,10 @@ class WebClient:
             message = f"web client dependency missing: {rel} (run scripts/setup.sh, i.e. npm ci)"
             return error_response(HTTPStatus.SERVICE_UNAVAILABLE, message, html=True)
         return static_file(self.root, rel, cache_s=VENDOR_CACHE_S)
+
+    async def access(self, request: HttpRequest) -> Response:
+        """``{"authorized": bool}``: whether this request holds the token (always true without one)."""
+        return json_response({"authorized": request.authorized})
 
     async def classes(self, request: HttpRequest) -> Response:
         """``{"model": name, "classes": [word, ...], "words": [{"word", "custom", "examples"?}, ...]}``."""

@@ -10,6 +10,7 @@ import http.client
 import json
 import logging
 import os
+import re
 import threading
 import time
 import urllib.request
@@ -27,6 +28,18 @@ from server.session import Session
 from server.spawn import Loopback
 
 WORDS = [f"word{i}" for i in range(10)]
+#: An ES module's imports: ``import x from "s"``, ``import "s"``, ``export {x} from "s"``, ``import("s")`` (groups
+#: ``what``: what is imported; ``spec`` or ``dynamic``: the specifier).
+JS_IMPORT = re.compile(
+    r"""(?:^|;|\s)(?:import|export)\s+(?P<what>[\w*\s{},$]*?)\s*(?:from\s+)?["'](?P<spec>[^"']+)["']"""
+    r"""|import\(\s*["'](?P<dynamic>[^"']+)["']\s*\)""",
+    re.MULTILINE,
+)
+
+
+def js_imports(text: str) -> list[tuple[str, str]]:
+    """(what is imported, specifier) for each import in an ES module's source."""
+    return [((m.group("what") or "").strip(), m.group("spec") or m.group("dynamic")) for m in JS_IMPORT.finditer(text)]
 
 
 class FakeModel:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from urllib.parse import quote
@@ -29,7 +30,7 @@ HISTORY_ROUTES = [
     "/doodles/1/sprite.png",
 ]
 #: Routes anyone may read, token or not.
-PUBLIC_ROUTES = ["/", "/classes", "/app.js", "/healthz"]
+PUBLIC_ROUTES = ["/", "/classes", "/main.js", "/words.json", "/api/access", "/healthz"]
 
 
 async def store_one(srv: Loopback, token: str | None) -> None:
@@ -42,14 +43,15 @@ async def store_one(srv: Loopback, token: str | None) -> None:
 
 @pytest.fixture(scope="module")
 def tokened() -> Iterator[InProcessServer]:
+    """A server with a token holding drawing 1 (stored here: the module's tests run on any worker, in any order)."""
     srv = InProcessServer(env={"DOODLESTREAM_TOKEN": TOKEN})
+    asyncio.run(store_one(srv, TOKEN))
     yield srv
     srv.stop()
 
 
 async def test_history_routes_need_the_token_and_public_ones_do_not(tokened: InProcessServer) -> None:
     """With a token, every history route answers 401 without it (HTML or JSON) and 200 with a Bearer header."""
-    await store_one(tokened, TOKEN)
     bearer = {"Authorization": f"Bearer {TOKEN}"}
     for path in HISTORY_ROUTES:
         status, headers, body = get(tokened.port, path)
@@ -95,6 +97,33 @@ async def test_a_token_link_sets_a_strict_httponly_cookie_that_opens_the_gallery
     assert get(tokened.port, "/gallery?token=wrong")[0] == 401
     # A bearer request or a JSON route gets no cookie: only a browser page opened from a token link.
     assert "Set-Cookie" not in get(tokened.port, "/api/doodles?token=" + quote(TOKEN))[1]
+
+
+async def test_the_players_token_link_on_the_public_page_sets_the_cookie_and_api_access_tells_the_page(
+    tokened: ServerProcess, server: ServerProcess
+) -> None:
+    """/?token= (a public page) sets the same cookie; /api/access says whether a request holds the token: not without
+    it or with a wrong one, yes with the cookie or a bearer header, always on a server without a token."""
+    status, headers, _ = get(tokened.port, "/?mode=play&token=" + quote(TOKEN))
+    assert status == 200 and headers["Set-Cookie"].startswith(COOKIE + "=")
+    assert "Set-Cookie" not in get(tokened.port, "/?token=wrong")[1] and "Set-Cookie" not in get(tokened.port, "/")[1]
+    cookie = {"Cookie": headers["Set-Cookie"].split(";")[0]}
+    access = {
+        "none": get(tokened.port, "/api/access"),
+        "wrong": get(tokened.port, "/api/access?token=wrong"),
+        "cookie": get(tokened.port, "/api/access", cookie),
+        "bearer": get(tokened.port, "/api/access", {"Authorization": f"Bearer {TOKEN}"}),
+        "open server": get(server.port, "/api/access"),
+    }
+    said = {k: json.loads(body) for k, (status, _, body) in access.items() if status == 200}
+    assert said == {
+        "none": {"authorized": False},
+        "wrong": {"authorized": False},
+        "cookie": {"authorized": True},
+        "bearer": {"authorized": True},
+        "open server": {"authorized": True},
+    }
+    assert "Set-Cookie" not in access["cookie"][1]  # JSON answers never set it
 
 
 async def test_public_gallery_opens_the_drawings_but_not_the_health_details() -> None:

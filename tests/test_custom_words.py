@@ -89,6 +89,19 @@ def test_example_embeddings_average_the_drawing_and_its_augmented_copies() -> No
     assert np.allclose(got, per, atol=1e-6)
 
 
+def test_example_images_take_the_model_encoding() -> None:
+    """A model with two input channels gets its taught examples encoded as it was trained: encode() of each
+    drawing, then its copies, whose order channel is the one-channel example image."""
+    from server.render import Encoding, encode
+
+    two = Encoding(("order", "progress"))
+    drawings = [spiral(2, 0.0), spiral(3, 1.0)]
+    images = cw.example_images(drawings, two)
+    assert images.shape == (2 * (1 + cw.EXAMPLE_COPIES), 64, 64, 2)
+    assert np.array_equal(images[0], encode(drawings[0], two))
+    assert np.array_equal(images[..., 0], cw.example_images(drawings))
+
+
 # ------------------------------------------------------------------ ranking
 
 

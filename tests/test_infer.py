@@ -175,6 +175,31 @@ async def test_predict_returns_every_score_and_the_embedding_batched(model: Clas
     assert all(not isinstance(r, BaseException) and r.embedding.shape == (0,) for i, r in enumerate(res) if i != 5)
 
 
+def test_an_r2_model_json_loads_as_one_picture_channel_and_channels_must_match_the_network(
+    model: Classifier, tmp_path
+) -> None:
+    """The shipped (r2) model.json records no channels: it loads with the PICTURE encoding and serves encode()'s
+    64x64 input; a model.json claiming two channels for that one-channel network is refused, naming the shapes."""
+    import shutil
+
+    from server.render import PICTURE, Encoding, encode, render_params
+
+    assert "channels" not in model.meta["render"] and model.encoding == PICTURE
+    strokes = [as_points(s[0], s[1]) for s in raw_sample()[0]["drawing"]]
+    assert np.array_equal(model.predict(encode(strokes)[None]), model.predict(images(1)))
+    for name in ("doodle.tflite", "labels.txt"):
+        shutil.copy(DEFAULT_MODEL_DIR / name, tmp_path / name)
+    meta = json.loads((DEFAULT_MODEL_DIR / "model.json").read_text())
+    meta["render"] = render_params(Encoding(("order", "progress")))
+    (tmp_path / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelError, match=r"is not \(batch, 64, 64, 2\)"):
+        Classifier(tmp_path)
+    meta["render"]["channels"] = ["order", "speed"]
+    (tmp_path / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelError, match="channels must be distinct names"):
+        Classifier(tmp_path)
+
+
 class Gated:
     """A model whose calls wait for ``gate``; each call records the first pixel of its images (who sent them)."""
 

@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import ast
 import email
+import ensurepip
+import re
 import subprocess
 import sys
 import zipfile
 from collections.abc import Iterator
+from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import urljoin, urlsplit
 
 import pytest
 from hatchling.builders.wheel import WheelBuilder
 
 from server.spawn import ServerProcess
 from tests.conftest import MODEL_DIR, ROOT, http_get
+from tests.support import js_imports
 
 #: Top-level module a server import names -> the distribution that provides it.
 DISTRIBUTION_OF = {
@@ -38,11 +43,20 @@ OPTIONAL_OF = {
 TRAINING_ONLY = {"tensorflow", "tensorflow-cpu", "keras", "matplotlib", "flask"}
 
 
+#: Pages whose every file must load from an installed wheel.
+PAGES = ["/", "/?mode=play", "/gallery", "/gallery/mine", "/r"]
+
+
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[zipfile.ZipFile]:
+def wheel_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
     (path,) = WheelBuilder(str(ROOT)).build(directory=str(out), versions=["standard"])
-    with zipfile.ZipFile(path) as z:
+    return Path(path)
+
+
+@pytest.fixture(scope="module")
+def wheel(wheel_path: Path) -> Iterator[zipfile.ZipFile]:
+    with zipfile.ZipFile(wheel_path) as z:
         yield z
 
 
@@ -122,3 +136,79 @@ def test_the_unpacked_wheel_serves_its_model_and_sketchpad_elsewhere(wheel: zipf
             check=True,
         ).stdout
     )
+
+
+class _References(HTMLParser):
+    """The files an HTML page loads: scripts, stylesheets, icons and images (not links to other pages)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        ref = a.get("src") if tag in ("script", "img") else a.get("href") if tag == "link" else None
+        if ref and not ref.startswith("data:"):
+            self.found.append(ref)
+
+
+def referenced(url: str, body: bytes, ctype: str) -> list[str]:
+    """The URLs a page, stylesheet or ES module loads (HTML tags, CSS ``url()``, static and dynamic imports)."""
+    text = body.decode("utf-8")
+    if ctype.startswith("text/html"):
+        parser = _References()
+        parser.feed(text)
+        refs = parser.found
+    elif ctype.startswith("text/css"):
+        refs = [r for r in re.findall(r"""url\(\s*["']?([^"')]+)["']?\s*\)""", text) if not r.startswith("data:")]
+    elif "javascript" in ctype and "MessagePack" not in text:  # npm's bundle is not an ES module
+        refs = [spec for _, spec in js_imports(text)]
+    else:
+        refs = []
+    return [urljoin(url, r) for r in refs]
+
+
+def test_an_installed_wheel_serves_every_file_its_pages_load(wheel_path: Path, tmp_path: Path) -> None:
+    """pip-installed (no dependencies, into a folder outside the checkout), the server serves /, the play mode and
+    the gallery with every file they load: scripts, stylesheets, pictures, ES-module imports followed."""
+    pip = next((Path(ensurepip.__file__).parent / "_bundled").glob("pip-*.whl"))  # Python's own pip, offline
+    site = tmp_path / "site"
+    subprocess.run(
+        [
+            sys.executable,
+            f"{pip}/pip",
+            "install",
+            "--no-deps",
+            "--no-index",
+            "--disable-pip-version-check",
+            "--quiet",
+            "--target",
+            str(site),
+            str(wheel_path),
+        ],
+        check=True,
+        cwd=tmp_path,
+    )
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    srv = ServerProcess("--db", ":memory:", env={"PYTHONPATH": str(site), "PYTHONSAFEPATH": "1"}, cwd=elsewhere)
+    try:
+        loaded: dict[str, int] = {}
+        todo = [srv.http + p for p in PAGES]
+        while todo:
+            url = todo.pop()
+            key = urlsplit(url)._replace(fragment="").geturl()
+            if key in loaded:
+                continue
+            status, body, ctype = http_get(key)
+            loaded[key] = status
+            if status == 200:
+                todo += [u for u in referenced(key, body, ctype) if u.startswith(srv.http)]
+        assert srv.healthz()["status"] == "ok"
+    finally:
+        assert srv.stop() == 0, srv.stderr()
+    paths = {urlsplit(u).path for u in loaded}
+    failed = {u: s for u, s in loaded.items() if s != 200}
+    assert not failed, f"not served by the installed wheel: {failed}"
+    expected = {"/main.js", "/game.js", "/pad.js", "/socket.js", "/words.json", "/vendor/msgpack.min.js", "/logo.svg"}
+    assert expected | {"/gallery/gallery.js", "/gallery/mine.js", "/storage.js", "/drawing.js", "/room.js"} <= paths

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import cv2
 import numpy as np
 import pytest
@@ -75,11 +77,8 @@ def test_render_ignores_where_and_how_big_the_drawing_is(strokes, scale, dx, dy)
     assert np.mean(np.abs(a - b) > 64) < 0.02
 
 
-@settings(max_examples=150, deadline=None)
-@given(strokes_st(), st.lists(st.sampled_from(["push", "pop", "clear", "sync"]), max_size=12), st.data())
-def test_incremental_canvas_equals_full_render(strokes, ops, data) -> None:
-    """Canvas after any push/pop/clear/sync sequence equals render() of the strokes it holds."""
-    canvas = Canvas()
+def drive_canvas(canvas: Canvas, strokes: list[np.ndarray], ops: list[str], data: st.DataObject) -> Iterator[list]:
+    """Apply ``ops`` (push/pop/clear/sync) to ``canvas``; after each, yield the strokes it should hold."""
     held: list[np.ndarray] = []
     feed = iter(strokes * 2)
     for op in ["push", *ops]:
@@ -102,6 +101,15 @@ def test_incremental_canvas_equals_full_render(strokes, ops, data) -> None:
         else:
             canvas.clear()
             held.clear()
+        yield held
+
+
+@settings(max_examples=150, deadline=None)
+@given(strokes_st(), st.lists(st.sampled_from(["push", "pop", "clear", "sync"]), max_size=12), st.data())
+def test_incremental_canvas_equals_full_render(strokes, ops, data) -> None:
+    """Canvas after any push/pop/clear/sync sequence equals render() of the strokes it holds."""
+    canvas = Canvas()
+    for held in drive_canvas(canvas, strokes, ops, data):
         assert np.array_equal(canvas.image(), render(held))
 
 
@@ -360,3 +368,72 @@ def test_render_parameters_are_recorded_by_name() -> None:
     assert render_module.stroke_intensity(0) == params["first_stroke_intensity"]
     assert render_module.stroke_intensity(1) == params["first_stroke_intensity"] - params["fade_per_stroke"]
     assert render_module.stroke_intensity(10_000) == params["min_stroke_intensity"]
+
+
+TWO = render_module.Encoding(("order", "progress"))
+
+
+@settings(max_examples=200, deadline=None)
+@given(strokes_st(any_float))
+def test_encode_is_total_and_the_picture_encoding_is_the_v2_render(strokes: list[np.ndarray]) -> None:
+    """encode() never fails; with PICTURE it is exactly render(); with two channels its first is render() and
+    the shape is (64, 64, 2)."""
+    assert np.array_equal(render_module.encode(strokes), render(strokes))
+    two = render_module.encode(strokes, TWO)
+    assert two.shape == TWO.shape == (INPUT_PX, INPUT_PX, 2) and two.dtype == np.uint8
+    assert np.array_equal(two[:, :, 0], render(strokes))
+
+
+@settings(max_examples=120, deadline=None)
+@given(strokes_st(), st.lists(st.sampled_from(["push", "pop", "clear", "sync"]), max_size=10), st.data())
+def test_incremental_multichannel_canvas_equals_encode(strokes, ops, data) -> None:
+    """A two-channel Canvas after any push/pop/clear/sync sequence, with or without a pending stroke, equals
+    encode() of the strokes it holds: serving's incremental input is training's input."""
+    canvas = Canvas(TWO)
+    for held in drive_canvas(canvas, strokes, ops, data):
+        assert np.array_equal(canvas.image(), render_module.encode(held, TWO))
+        pending = data.draw(st.sampled_from(strokes or [as_points([0, 1], [0, 1])]))
+        assert np.array_equal(canvas.image(pending=pending), render_module.encode([*held, pending], TWO))
+
+
+def test_progress_channel_shows_the_direction_a_stroke_was_drawn_in() -> None:
+    """The progress channel is bright where a stroke starts and dim where it ends; drawn backwards it mirrors,
+    while the order channel cannot tell the two apart."""
+    forward = [as_points([0, 100], [0, 0])]
+    backward = [as_points([100, 0], [0, 0])]
+    a, b = render_module.encode(forward, TWO), render_module.encode(backward, TWO)
+    assert np.array_equal(a[:, :, 0], b[:, :, 0]) and not np.array_equal(a[:, :, 1], b[:, :, 1])
+    for image, sign in ((a, 1), (b, -1)):
+        row = image[:, :, 1].max(axis=0).astype(int)
+        ink = np.nonzero(row)[0]
+        quarter = len(ink) // 4
+        start, end = row[ink[:quarter]].mean(), row[ink[-quarter:]].mean()
+        assert sign * (start - end) > 60  # PROGRESS_START (255) at the first point, PROGRESS_END (64) at the last
+
+
+def test_encodings_round_trip_through_their_recorded_parameters() -> None:
+    """Encoding.of(render_params(e)) == e; PICTURE records exactly the shipped (r2) model's render parameters,
+    so an old model.json still matches; bad channel lists and sizes are refused."""
+    from tests.conftest import SHIPPED_META
+
+    for enc in (render_module.PICTURE, TWO, render_module.Encoding(("progress",), 96)):
+        assert render_module.Encoding.of(render_module.render_params(enc)) == enc
+    assert render_module.render_params() == SHIPPED_META["render"] and "channels" not in SHIPPED_META["render"]
+    assert render_module.Encoding.of(SHIPPED_META["render"]) == render_module.PICTURE
+    for bad in ((), ("order", "order"), ("colour",), ("order", "progress") * 3):
+        with pytest.raises(ValueError):
+            render_module.Encoding(bad)
+    with pytest.raises(ValueError):
+        render_module.Encoding(input_px=8)
+    with pytest.raises(ValueError):
+        render_module.Encoding.of({"channels": "order"})
+
+
+def test_a_picture_encodes_for_every_encoding() -> None:
+    """render_image() gives the encoding's shape: the picture as the order channel, a mid grey for progress."""
+    ink = np.full((100, 100), 255, np.uint8)
+    cv2.circle(ink, (50, 50), 30, 0, 3)
+    png = cv2.imencode(".png", ink)[1].tobytes()
+    one, two = render_image(png), render_image(png, TWO)
+    assert two.shape == (INPUT_PX, INPUT_PX, 2) and np.array_equal(two[:, :, 0], one)
+    assert 0 < two[:, :, 1].max() < one.max()

@@ -197,11 +197,12 @@ async def small() -> AsyncIterator[str]:
 
 
 async def test_bad_room_messages_get_their_error_codes(small: str) -> None:
-    """unknown_room, room_full, already_in_room, not_in_room, not_host, not_now, invalid_field (names, guesses,
-    codes, rounds), too_many_rooms and rate_limited (joins a minute): each an error, and the session goes on."""
+    """unknown_room, room_full, already_in_room, not_in_room, not_host, not_now, invalid_field and bad_text
+    (names, guesses, codes, rounds), too_many_rooms and rate_limited (joins a minute): each an error, and the
+    session goes on."""
     async with RoomPlayer(small) as a, RoomPlayer(small) as b, RoomPlayer(small) as c:
         assert (await a.join("ZZZZ-ZZZZ", "a"))["code"] == "unknown_room"
-        assert (await a.create("evil\u202egnp"))["code"] == "invalid_field"
+        assert (await a.create("evil\u202egnp"))["code"] == "bad_text"
         assert (await a.create("x", seconds=5))["code"] == "invalid_field"
         assert (await a.create("x", rounds=99))["code"] == "invalid_field"
         assert (await a.create("x", words=["not a model word"]))["code"] == "unknown_word"
@@ -213,7 +214,7 @@ async def test_bad_room_messages_get_their_error_codes(small: str) -> None:
         assert (await b.start())["code"] == "not_host"
         assert (await b.guess("cat"))["code"] == "not_now"
         await a.start()
-        assert (await b.guess("cat\x00"))["code"] == "invalid_field"
+        assert (await b.guess("cat\x00"))["code"] == "bad_text"
         assert (await b.guess("x" * 100))["code"] == "invalid_field"
         assert (await a.guess("cat"))["code"] == "not_now"  # the drawer
         await a.send({"type": "room_join", "code": 5, "name": "x"})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from server.errors import InvalidField
+from server.errors import ClientFault
 from server.rooms.text import clean, closeness, comparable, edit_distance, hint
 
 
@@ -24,26 +24,27 @@ def test_clean_keeps_ordinary_text_normalised(raw: str, expected: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("raw", "why"),
+    ("raw", "code", "why"),
     [
-        ("\ud800", "surrogates"),
-        ("a\x00b", "control"),
-        ("a\x1bb", "control"),
-        ("a\u0085b", "control"),
-        ("evil\u202egnp.exe", "bidirectional"),
-        ("x\u2066y", "bidirectional"),
-        ("x\u200by", "format"),  # zero width space
-        ("   ", "empty"),
-        ("", "empty"),
-        ("x" * 25, "at most 24"),
-        (5, "string"),
-        (None, "string"),
+        ("\ud800", "invalid_field", "surrogates"),
+        ("a\x00b", "bad_text", "control"),
+        ("a\x1bb", "bad_text", "control"),
+        ("a\u0085b", "bad_text", "control"),
+        ("evil\u202egnp.exe", "bad_text", "bidi"),
+        ("x\u2066y", "bad_text", "bidi"),
+        ("x\u200by", "bad_text", "U\\+200B"),  # zero width space: an invisible format character
+        ("   ", "invalid_field", "1 to 24"),
+        ("", "invalid_field", "1 to 24"),
+        ("x" * 25, "invalid_field", "1 to 24"),
+        (5, "invalid_field", "strings"),
+        (None, "invalid_field", "strings"),
     ],
 )
-def test_clean_refuses_what_could_hide_or_reorder_text(raw: object, why: str) -> None:
-    """Lone surrogates, control, bidi and invisible format characters, empty and over-long text are invalid_field."""
-    with pytest.raises(InvalidField, match=why):
+def test_clean_refuses_what_could_hide_or_reorder_text(raw: object, code: str, why: str) -> None:
+    """Control, bidi and invisible format characters are bad_text; surrogates, empty, over-long text invalid_field."""
+    with pytest.raises(ClientFault, match=why) as caught:
         clean(raw, "name", max_chars=24)
+    assert caught.value.code == code
 
 
 def test_clean_counts_characters_after_normalising() -> None:

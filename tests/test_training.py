@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -10,9 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from server.render import SPACE, as_points, render, render_params
+from server import quickdraw
+from server.render import SPACE, Canvas, Encoding, as_points, encode, render, render_params
 from tests.conftest import RAW, ROOT, SIMPLIFIED
 from training import data as train_data
+from training import train
 from training.train import RECIPE_VERSION
 
 
@@ -117,56 +120,93 @@ def run_train(tmp: Path, *extra: str) -> str:
 @pytest.mark.slow
 def test_train_stops_resumes_and_exports_a_servable_model(tmp_path: Path) -> None:
     """A time-boxed run stops after a chunk, the same command resumes, and the export loads in the server."""
-    first = run_train(tmp_path, "--max-chunks", "1")
+    first = run_train(tmp_path, "--max-chunks", "1", "--channels", "order,progress")
     assert '"chunk": 1' in first and "run the same command to resume" in first
     assert not (tmp_path / "model").exists()
-    second = run_train(tmp_path)
+    second = run_train(tmp_path, "--channels", "order,progress")
     assert "resuming at chunk 1/3" in second and "exported to" in second
     meta = json.loads((tmp_path / "model" / "model.json").read_text())
     assert meta["classes"] == 345 and meta["trained_chunks"] == 3
     assert meta["name"].endswith(f"-345-r{RECIPE_VERSION}")  # a new recipe's model never reuses an old name
-    assert meta["render"] == render_params()
+    encoding = Encoding(("order", "progress"))
+    assert meta["render"] == render_params(encoding) and meta["render"]["channels"] == ["order", "progress"]
+    assert meta["recipe"]["floor"] == 3 and meta["near_copies_left_out"] > 0
     assert meta["val_raw_rendered"]["top1"] is not None
-    from server.infer import Classifier
+    from server.infer import Batcher, Classifier
+    from server.limits import Limits
+    from server.session import Session
 
     clf = Classifier(tmp_path / "model")
-    scores, embedding = clf.predict_with_embedding(np.zeros((2, 64, 64), np.uint8))
+    assert clf.encoding == encoding
+    scores, embedding = clf.predict_with_embedding(np.zeros((2, *encoding.shape), np.uint8))
     assert scores.shape == (2, 345) and embedding.shape == (2, clf.embedding_dim) and clf.embedding_dim > 0
+    # Serving: a session's canvas with the model's encoding gives what training encodes, and the batcher takes it.
+    drawing = next(quickdraw.read(RAW))
+    session = Session(Limits(), canvas=Canvas(clf.encoding))
+    for s in drawing.strokes:
+        session.add_points(np.asarray(s.x, np.float64), np.asarray(s.y, np.float64), None)
+        session.pen_up()
+    served = session.model_input()
+    assert np.array_equal(served, encode(train_data.strokes_of(drawing), encoding))
+
+    async def classify() -> list[tuple[str, float]]:
+        batcher = Batcher(clf)
+        try:
+            return await batcher.classify(served)
+        finally:
+            await batcher.close()
+
+    assert len(asyncio.run(classify())) == 5
 
 
-def test_prefix_keeps_the_first_strokes_at_the_configured_rate() -> None:
-    """prefix() cuts a drawing of n strokes to its first k (1 <= k < n) with probability p, else keeps it whole."""
-    rng = np.random.default_rng(3)
-    strokes = [np.full((2, 2), float(i)) for i in range(5)]
-    cut = 0
-    for _ in range(2000):
-        out = train_data.prefix(strokes, rng, p=0.4)
-        assert 1 <= len(out) <= 5 and all(a is b for a, b in zip(out, strokes, strict=False))
-        cut += len(out) < 5
-    assert 0.35 < cut / 2000 < 0.45
-    assert train_data.prefix(strokes[:1], rng, p=1.0) == strokes[:1]
+def test_multichannel_training_inputs_are_exactly_what_the_server_encodes(small: train_data.DrawingSet) -> None:
+    """Un-augmented two-channel training batches equal server.render.encode of the same strokes."""
+    encoding = Encoding(("order", "progress"))
+    idx = np.arange(0, len(small), 97)
+    x, _ = train_data.render_batch(small, idx, seed=None, encoding=encoding)
+    assert x.shape == (len(idx), *encoding.shape)
+    for k, i in enumerate(idx):
+        assert np.array_equal(x[k], encode(small.strokes(int(i)), encoding))
 
 
-def test_several_folders_load_word_by_word(labels: list[str], tmp_path: Path) -> None:
-    """load_simplified over two folders keeps class order and adds each folder's drawings of a word."""
-    extra = SIMPLIFIED.parent / "simplified-extra"
-    both = train_data.load_simplified([SIMPLIFIED, extra], labels=labels[:4], per_class=2, cache=tmp_path)
-    one = train_data.load_simplified(SIMPLIFIED, labels=labels[:4], per_class=2, cache=tmp_path)
-    assert np.bincount(both.labels).tolist() == [4, 4, 4, 4] and np.bincount(one.labels).tolist() == [2, 2, 2, 2]
-    assert [s.tolist() for s in both.strokes(0)] == [s.tolist() for s in one.strokes(0)]
+def test_near_copies_are_found_listed_and_left_out(labels: list[str], tmp_path: Path) -> None:
+    """A training drawing whose stroke endpoints lie within 3 units of a normalized raw drawing's matches, one 4
+    units off does not; the written list reads back and masks exactly the matched drawings, which subset drops."""
+    from training import near_copies
+
+    strokes = [
+        [[0, 0], [128, 255], [255, 0]],  # the raw drawing itself
+        [[3, 3], [128, 255], [252, 0]],  # endpoints 3 units off
+        [[4, 0], [128, 255], [255, 0]],  # 4 units off
+        [[0, 0], [255, 255]],  # another shape
+    ]
+    points = np.asarray([p for s in strokes for p in s], np.uint8)
+    ds = train_data.DrawingSet(
+        points, np.asarray([len(s) for s in strokes], np.int32), np.ones(4, np.int32), np.zeros(4, np.int16),
+        np.asarray([[0, k] for k in range(4)], np.int32),
+    )  # fmt: skip
+    raw = quickdraw.Drawing(word=labels[0], key_id="1", strokes=(quickdraw.Stroke((10, 138, 265), (5, 260, 5)),))
+    pairs = near_copies.find(ds, [raw])
+    assert pairs == [(0, 0), (1, 0)]
+    path = tmp_path / "near.tsv"
+    near_copies.write(path, ds, [SIMPLIFIED], labels, [raw], pairs)
+    assert near_copies.read(path) == {(SIMPLIFIED.name, labels[0]): {0, 1}}
+    drop = near_copies.mask(ds, [SIMPLIFIED], labels, near_copies.read(path))
+    assert drop.tolist() == [True, True, False, False]
+    kept = ds.subset(~drop)
+    assert len(kept) == 2 and kept.source[:, 1].tolist() == [2, 3]
+    assert np.array_equal(kept.strokes(1)[0], np.asarray(strokes[3], np.float64))
 
 
-@pytest.mark.slow
-def test_the_optimizer_keeps_no_keras_ema(tmp_path: Path) -> None:
-    """The run's optimizer has no Keras EMA: Keras 3.15's use_ema leaves BatchNormalization's moving statistics
-    wrong (a 563k-sample run of this recipe scored top-1 0.005 in inference mode, 0.37 with batch statistics)."""
-    from training import train
+def test_the_shipped_near_copy_list_names_real_drawings_and_states_its_count(labels: list[str]) -> None:
+    """training/near_copies.tsv (the r3 recipe's default) names existing folders and words, its header's count
+    equals its entries, and the model card records that count."""
+    from training import near_copies
 
-    args = train.parse_args(["--work", str(tmp_path)])
-    empty = train_data.DrawingSet(
-        np.zeros((0, 2), np.uint8), np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0, np.int16)
-    )
-    no_images = np.zeros((0, 64, 64, 1), np.uint8)
-    data = train.Data(["a", "b"], empty, no_images, np.zeros(0, np.int16), [])
-    model, state = train.build_or_resume(args, data, train.Plan(epoch_len=1000, chunks=2, steps_per_chunk=8))
-    assert state == {"chunk": 0, "seconds": 0.0} and model.optimizer.use_ema is False
+    entries = near_copies.read(train.NEAR_COPIES)
+    total = sum(len(v) for v in entries.values())
+    assert {f for f, _ in entries} <= {"simplified", "simplified-extra"} and {w for _, w in entries} <= set(labels)
+    header = train.NEAR_COPIES.read_text(encoding="utf-8").splitlines()[2]
+    assert header.startswith(f"# {total} training drawings")
+    card = " ".join((ROOT / "models" / "MODEL_CARD.md").read_text(encoding="utf-8").split())
+    assert f"{total:,} training drawings" in card

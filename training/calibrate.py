@@ -33,7 +33,7 @@ import numpy.typing as npt
 
 from server import quickdraw
 from server.infer import apply_temperature
-from server.render import render
+from server.render import PICTURE, Encoding, encode
 from training.data import strokes_of
 
 #: Bins of the reliability diagram and of the expected calibration error, in bins.
@@ -107,9 +107,9 @@ def score_at(confidence: Iterable[float], correct: Iterable[bool], *, precision:
 
 
 def prefix_images(
-    drawings: Iterable[quickdraw.Drawing], labels: list[str]
+    drawings: Iterable[quickdraw.Drawing], labels: list[str], encoding: Encoding = PICTURE
 ) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]]:
-    """Images of every drawing after each of its pen-ups, with the true class of each.
+    """Model inputs (``encoding``) of every drawing after each of its pen-ups, with the true class of each.
     Drawings of words that are not in ``labels`` (a model trained with ``--exclude-words``)
     are skipped: there is no class to score them against."""
     index = {w: i for i, w in enumerate(labels)}
@@ -119,7 +119,7 @@ def prefix_images(
             continue
         strokes = strokes_of(drawing)
         for k in range(1, len(strokes) + 1):
-            xs.append(render(strokes[:k]))
+            xs.append(encode(strokes[:k], encoding))
             ys.append(index[drawing.word])
     return np.asarray(xs, np.uint8), np.asarray(ys, np.int64)
 
@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     model = Classifier(args.model, max_batch=64)
     known = set(model.labels)  # a model trained with --exclude-words is calibrated on its own words
     calib = [d for d in quickdraw.read(args.raw) if is_calibration(d.key_id) and d.word in known]
-    x, y = prefix_images(calib, model.labels)
+    x, y = prefix_images(calib, model.labels, model.encoding)
     probs = model.predict(x)
     fitted = fit_temperature(probs, y)
     meta_path = args.model / "model.json"

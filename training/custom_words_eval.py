@@ -60,7 +60,7 @@ import numpy.typing as npt
 from server import custom_words as cw
 from server import quickdraw
 from server.infer import Classifier
-from server.render import Points, render
+from server.render import Points, encode
 from training.data import read_words_file, strokes_of
 
 #: Words left out of the evaluation model, in words.
@@ -248,7 +248,12 @@ class Scorer:
 
     def __call__(self, drawings: Sequence[Sequence[Points]]) -> tuple[Float, npt.NDArray[np.float32]]:
         """``log p`` over the kept labels (renormalised) and unit embeddings of ``drawings``."""
-        images = np.stack([render(s) for s in drawings]) if drawings else np.zeros((0, 64, 64), np.uint8)
+        shape = self.model.encoding.shape
+        images = (
+            np.stack([encode(s, self.model.encoding) for s in drawings])
+            if drawings
+            else np.zeros((0, *shape), np.uint8)
+        )
         scores, emb = self.model.predict_with_embedding(images)
         p = scores[:, self.keep].astype(np.float64)
         p /= p.sum(axis=1, keepdims=True)
@@ -262,7 +267,7 @@ def transform(
     both with ``FIT_START``'s weights; ``for_model`` has a ``known_means`` row for every model
     word, ``for_scoring`` for the known (not hidden) ones only (``None`` without ``near``)."""
     words = list(reference)
-    images = [render(s) for w in words for s in reference[w]]
+    images = [encode(s, scorer.model.encoding) for w in words for s in reference[w]]
     owner = np.asarray([i for i, w in enumerate(words) for _ in reference[w]], np.int64)
     emb = np.concatenate([scorer.embed(np.stack(images[i : i + 512])) for i in range(0, len(images), 512)])
     raw = cw.features(emb, cw.Params(1.0, 0.0, power=power))
@@ -285,7 +290,7 @@ def teach_all(
     """A vocabulary of every left-out word taught from its first ``shots`` drawings."""
     vocab = cw.CustomVocabulary(reserved=scorer.labels, max_words=len(teach), max_examples=shots)
     for word, drawings in teach.items():
-        vocab.teach(word, cw.example_embeddings(scorer.embed, drawings[:shots], params))
+        vocab.teach(word, cw.example_embeddings(scorer.embed, drawings[:shots], params, scorer.model.encoding))
     return vocab
 
 

@@ -26,8 +26,10 @@ import numpy.typing as npt
 
 from server import quickdraw
 from server.augment import warp
-from server.render import INPUT_PX, Points, as_points, render
+from server.render import PICTURE, Encoding, Points, as_points, encode
 
+#: Version of the ``.npz`` cache's layout (part of its file name): 2 added ``source``.
+CACHE_FORMAT = 2
 #: Probability that a drawing of several strokes is cut to its first k strokes (k uniform
 #: in 1..n-1), re-normalised as the live canvas is: the model learns to guess early.
 AUG_PREFIX_P = 0.4
@@ -54,6 +56,9 @@ class DrawingSet:
     stroke_len: npt.NDArray[np.int32]  # (S,)
     drawing_strokes: npt.NDArray[np.int32]  # (D,) strokes per drawing
     labels: npt.NDArray[np.int16]  # (D,)
+    #: Where each drawing came from: the index of its folder (in the order loaded) and its
+    #: ordinal in its file (0-based, blank lines skipped), ``(D, 2)``: what near-copy lists name.
+    source: npt.NDArray[np.int32]
 
     def __post_init__(self) -> None:
         self.stroke_start = np.concatenate([[0], np.cumsum(self.stroke_len)]).astype(np.int64)
@@ -69,14 +74,28 @@ class DrawingSet:
             out.append(self.points[self.stroke_start[s] : self.stroke_start[s + 1]].astype(np.float64))
         return out
 
+    def subset(self, keep: npt.NDArray[np.bool_]) -> DrawingSet:
+        """The drawings where ``keep`` (``(D,)`` bool) is true, in order."""
+        stroke_keep = np.repeat(keep, self.drawing_strokes)
+        point_keep = np.repeat(stroke_keep, self.stroke_len)
+        return DrawingSet(
+            self.points[point_keep],
+            self.stroke_len[stroke_keep],
+            self.drawing_strokes[keep],
+            self.labels[keep],
+            self.source[keep],
+        )
 
-def _parse_file(args: tuple[str, int, int | None]) -> tuple[int, list[list[npt.NDArray[np.uint8]]]]:
-    path, label, limit = args
+
+def _parse_file(
+    args: tuple[str, int, int, int | None],
+) -> tuple[int, int, list[list[npt.NDArray[np.uint8]]]]:
+    path, label, folder, limit = args
     drawings = []
     for drawing in quickdraw.read_file(Path(path), limit=limit):
         strokes = [np.clip(np.asarray([s.x, s.y], dtype=np.int32).T, 0, 255).astype(np.uint8) for s in drawing.strokes]
         drawings.append(strokes)
-    return label, drawings
+    return label, folder, drawings
 
 
 def load_simplified(
@@ -94,38 +113,49 @@ def load_simplified(
     drawings in each folder."""
     folders = [folders] if isinstance(folders, Path) else list(folders)
     names = ";".join(str(f.resolve()) for f in folders)
-    key = hashlib.sha1(f"{names}|{per_class}|{','.join(labels)}".encode()).hexdigest()[:12]
+    key = hashlib.sha1(f"{CACHE_FORMAT}|{names}|{per_class}|{','.join(labels)}".encode()).hexdigest()[:12]
     cached = cache / f"simplified-{key}.npz" if cache else None
     if cached and cached.exists():
         with np.load(cached) as z:
-            return DrawingSet(z["points"], z["stroke_len"], z["drawing_strokes"], z["labels"])
+            return DrawingSet(z["points"], z["stroke_len"], z["drawing_strokes"], z["labels"], z["source"])
     jobs = [
-        (str(folder / f"{w}.ndjson.gz"), i, per_class)
+        (str(folder / f"{w}.ndjson.gz"), i, f, per_class)
         for i, w in enumerate(labels)
-        for folder in folders
+        for f, folder in enumerate(folders)
         if (folder / f"{w}.ndjson.gz").is_file()
     ]
     pts: list[npt.NDArray[np.uint8]] = []
     slen: list[int] = []
     dstrokes: list[int] = []
     labs: list[int] = []
+    source: list[npt.NDArray[np.int32]] = []
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        for label, drawings in pool.map(_parse_file, jobs, chunksize=2):
+        for label, folder_index, drawings in pool.map(_parse_file, jobs, chunksize=2):
             for strokes in drawings:
                 pts.extend(strokes)
                 slen.extend(len(s) for s in strokes)
                 dstrokes.append(len(strokes))
                 labs.append(label)
+            lines = np.arange(len(drawings), dtype=np.int32)
+            source.append(np.stack([np.full_like(lines, folder_index), lines], axis=1))
     ds = DrawingSet(
         np.concatenate(pts),
         np.asarray(slen, np.int32),
         np.asarray(dstrokes, np.int32),
         np.asarray(labs, np.int16),
+        np.concatenate(source) if source else np.zeros((0, 2), np.int32),
     )
     if cached:
         cached.parent.mkdir(parents=True, exist_ok=True)
         tmp = cached.with_suffix(".tmp.npz")
-        np.savez(tmp, points=ds.points, stroke_len=ds.stroke_len, drawing_strokes=ds.drawing_strokes, labels=ds.labels)
+        np.savez(
+            tmp,
+            points=ds.points,
+            stroke_len=ds.stroke_len,
+            drawing_strokes=ds.drawing_strokes,
+            labels=ds.labels,
+            source=ds.source,
+        )
         os.replace(tmp, cached)
     return ds
 
@@ -175,27 +205,30 @@ def augment(strokes: list[Points], rng: np.random.Generator) -> list[Points]:
 
 
 def render_batch(
-    ds: DrawingSet, idx: npt.NDArray[np.int64], *, seed: int | None, size: int = INPUT_PX
+    ds: DrawingSet, idx: npt.NDArray[np.int64], *, seed: int | None, encoding: Encoding = PICTURE
 ) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int16]]:
-    """Images (B, size, size, 1) uint8 and labels for drawings ``idx``.
+    """Model inputs ``(B, px, px, channels)`` uint8 (:func:`server.render.encode`) and labels
+    for drawings ``idx``.
 
-    ``seed`` None renders the drawings as they are; otherwise each is augmented with a
+    ``seed`` None encodes the drawings as they are; otherwise each is augmented with a
     generator seeded from ``seed`` (reproducible)."""
     rng = np.random.default_rng(seed) if seed is not None else None
-    out = np.empty((len(idx), size, size, 1), np.uint8)
+    px = encoding.input_px
+    out = np.empty((len(idx), px, px, encoding.depth), np.uint8)
     for k, i in enumerate(idx):
         strokes = ds.strokes(int(i))
         if rng is not None:
             strokes = augment(strokes, rng)
-        out[k, :, :, 0] = render(strokes, size)
+        out[k] = encode(strokes, encoding).reshape(px, px, encoding.depth)
     return out, ds.labels[idx]
 
 
 def epoch_order(labels: npt.NDArray[np.int16], *, rng: np.random.Generator, floor: int) -> npt.NDArray[np.int64]:
-    """Every drawing once, plus thin classes oversampled up to ``floor``, shuffled."""
+    """Every drawing once, plus thin classes oversampled up to ``floor``, shuffled (a class
+    with no drawing at all stays empty)."""
     parts = [np.arange(len(labels))]
     counts = np.bincount(labels)
-    for c in np.nonzero(counts < floor)[0]:
+    for c in np.nonzero((counts > 0) & (counts < floor))[0]:
         members = np.nonzero(labels == c)[0]
         parts.append(rng.choice(members, floor - len(members), replace=True))
     order = np.concatenate(parts)

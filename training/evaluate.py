@@ -51,7 +51,6 @@ from replay_client.client import DoodleClient
 from server import quickdraw
 from server.app import DoodleServer, ServerConfig
 from server.infer import Classifier
-from server.render import INPUT_PX
 from training.calibrate import is_calibration, reliability, score_at
 
 FIGURES_START = "<!-- figures -->"
@@ -124,7 +123,7 @@ async def replay_all(url: str, drawings: list[quickdraw.Drawing], *, concurrency
 def model_time_ms(model: Classifier, *, calls: int = 2000) -> dict[str, float]:
     """Median and p99 of one batch-1 model call (LiteRT, the serving interpreter)."""
     rng = np.random.default_rng(0)
-    x = (rng.random((16, INPUT_PX, INPUT_PX)) > 0.9).astype(np.uint8) * 255
+    x = (rng.random((16, *model.encoding.shape)) > 0.9).astype(np.uint8) * 255
     for i in range(50):
         model.predict(x[i % 16 : i % 16 + 1])
     ts = []

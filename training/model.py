@@ -1,7 +1,8 @@
 """Model architectures, by name, for :mod:`training.train`.
 
-Every model takes ``(INPUT_PX, INPUT_PX, 1)`` float input in 0..255 (the uint8 output of
-:func:`server.render.render`, cast) and returns softmax probabilities over the classes.
+Every model takes ``(px, px, channels)`` float input in 0..255 (the uint8 output of
+:func:`server.render.encode` for the model's :class:`server.render.Encoding`, cast) and
+returns softmax probabilities over the classes.
 The rescaling to 0..1 is part of the model, so serving feeds rendered pixels unchanged.
 """
 
@@ -14,7 +15,7 @@ from pathlib import Path
 import keras
 from keras import layers
 
-from server.render import INPUT_PX
+from server.render import PICTURE, Encoding
 
 
 def _conv_bn(x: keras.KerasTensor, filters: int, *, stride: int = 1, kernel: int = 3) -> keras.KerasTensor:
@@ -37,10 +38,14 @@ def _head(x: keras.KerasTensor, classes: int, dropout: float) -> keras.KerasTens
     return layers.Dense(classes, activation="softmax", dtype="float32")(x)
 
 
-def mobile(classes: int, width: float = 1.0, dropout: float = 0.2) -> keras.Model:
+def _input(encoding: Encoding) -> keras.KerasTensor:
+    return keras.Input((encoding.input_px, encoding.input_px, encoding.depth), name="pixels")
+
+
+def mobile(classes: int, width: float = 1.0, dropout: float = 0.2, encoding: Encoding = PICTURE) -> keras.Model:
     """MobileNet-v1-style stack of depthwise-separable convolutions for 64 px doodles."""
     c = lambda n: max(8, int(n * width))  # noqa: E731
-    inp = keras.Input((INPUT_PX, INPUT_PX, 1), name="pixels")
+    inp = _input(encoding)
     x = layers.Rescaling(1.0 / 255.0)(inp)
     x = _conv_bn(x, c(32), stride=2)  # 32
     x = _sep(x, c(64))
@@ -55,10 +60,10 @@ def mobile(classes: int, width: float = 1.0, dropout: float = 0.2) -> keras.Mode
     return keras.Model(inp, _head(x, classes, dropout), name=f"mobile{width:g}")
 
 
-def resnet(classes: int, width: float = 1.0, dropout: float = 0.2) -> keras.Model:
+def resnet(classes: int, width: float = 1.0, dropout: float = 0.2, encoding: Encoding = PICTURE) -> keras.Model:
     """Small residual network of dense 3x3 convolutions (CPU-friendly to train)."""
     c = lambda n: max(8, int(n * width))  # noqa: E731
-    inp = keras.Input((INPUT_PX, INPUT_PX, 1), name="pixels")
+    inp = _input(encoding)
     x = layers.Rescaling(1.0 / 255.0)(inp)
     x = _conv_bn(x, c(32), stride=2)  # 32
     for filters, stride in ((c(48), 1), (c(96), 2), (c(192), 2), (c(320), 2)):
@@ -76,13 +81,15 @@ def resnet(classes: int, width: float = 1.0, dropout: float = 0.2) -> keras.Mode
 ARCHITECTURES: dict[str, Callable[..., keras.Model]] = {"mobile": mobile, "resnet": resnet}
 
 
-def build(name: str, classes: int, *, width: float = 1.0, dropout: float = 0.2) -> keras.Model:
-    """Build architecture ``name`` (see :data:`ARCHITECTURES`)."""
+def build(
+    name: str, classes: int, *, width: float = 1.0, dropout: float = 0.2, encoding: Encoding = PICTURE
+) -> keras.Model:
+    """Build architecture ``name`` (see :data:`ARCHITECTURES`) for input ``encoding``."""
     try:
         factory = ARCHITECTURES[name]
     except KeyError:
         raise ValueError(f"unknown architecture {name!r}; choose from {sorted(ARCHITECTURES)}") from None
-    return factory(classes, width=width, dropout=dropout)
+    return factory(classes, width=width, dropout=dropout, encoding=encoding)
 
 
 def serving_model(model: keras.Model) -> keras.Model:
@@ -115,7 +122,8 @@ def load_keras(model_dir: Path) -> keras.Model:
     import numpy as np
 
     meta = json.loads((model_dir / "model.json").read_text())
-    model = build(str(meta["architecture"]), int(meta["classes"]), width=float(meta["width"]))
+    encoding = Encoding.of(meta.get("render", {}))
+    model = build(str(meta["architecture"]), int(meta["classes"]), width=float(meta["width"]), encoding=encoding)
     with np.load(model_dir / "doodle.weights.npz") as z:
         model.set_weights([z[f"arr_{i}"] for i in range(len(z.files))])
     return model

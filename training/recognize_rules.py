@@ -3,7 +3,7 @@
 A round of the play mode knows the word the player is drawing (``hello.target``); the
 question is when to say "I know, it's X".  This command replays every raw drawing
 (``$DOODLE_SHARED/quickdraw/raw``, recorded with timing) through the server's own model
-path -- :func:`server.render.render` of the strokes so far at each pen-up (the function
+path -- :func:`server.render.encode` of the strokes so far at each pen-up (the function
 the session canvas matches) and :class:`server.infer.Classifier` (the serving
 interpreter, calibrated scores) -- and scores every candidate rule on the same states.
 ``--live-ms N`` adds a state every N ms of a stroke in progress, as the live guesses a
@@ -33,7 +33,7 @@ false: the per-word thresholds and ``threshold_95`` were fitted on the other hal
 * ``median_s``: median time to recognition of the wins.
 
 Two word sets: all the model's words, and the play mode's game words
-(``web_client/words.js``, made by ``scripts/game_words.py``); scores are always ranked
+(``web_client/words.json``, made by ``scripts/game_words.py``); scores are always ranked
 over all the model's words (the play mode sends no word list).  The shipped rules
 (:data:`server.ranking.RULES`) are also scored through :func:`server.ranking.recognizes` itself,
 and the command fails if that differs from the table.  Results go to
@@ -60,7 +60,7 @@ import numpy.typing as npt
 from server import quickdraw
 from server.infer import Classifier
 from server.ranking import DEFAULT_RULE, RULES, Ranking, recognizes, threshold_of
-from server.render import Points, render
+from server.render import Points, encode
 from training.calibrate import is_calibration
 from training.data import strokes_of
 
@@ -73,7 +73,7 @@ AIM_FALSE_RANDOM = 0.01
 PER_WORD_FALSE = (0.01, 0.005)
 #: Drawings rendered and classified per chunk (bounds memory), in drawings.
 CHUNK = 400
-GAME_WORDS_JS = Path(__file__).resolve().parent.parent / "web_client" / "words.js"
+GAME_WORDS_JSON = Path(__file__).resolve().parent.parent / "web_client" / "words.json"
 
 Scores = npt.NDArray[np.float32]
 Times = npt.NDArray[np.float64]
@@ -129,7 +129,7 @@ def replay(
         images = []
         for d in drawings[c : c + CHUNK]:
             for strokes, at, pen_up in moments(d, live_ms):
-                images.append(render(strokes))
+                images.append(encode(strokes, model.encoding))
                 times.append(at)
                 pen_ups.append(pen_up)
             starts.append(len(times))
@@ -298,11 +298,10 @@ def shipped_check(states: States, labels: list[str], threshold: float, rule_figu
             raise SystemExit(f"rule {name!r}: the server's decision wins {wins / n:.4f}, the table {expected:.4f}")
 
 
-def game_words(path: Path = GAME_WORDS_JS) -> list[str]:
-    """The play mode's words (``web_client/words.js``: one JSON object after ``export default``)."""
-    text = path.read_text(encoding="utf-8")
-    body = json.loads(text[text.index("{") : text.rindex("}") + 1])
-    return [w["word"] for w in body["words"]]
+def game_words(path: Path = GAME_WORDS_JSON) -> list[str]:
+    """The play mode's words (``web_client/words.json``'s ``words``)."""
+    words: list[str] = json.loads(path.read_text(encoding="utf-8"))["words"]
+    return words
 
 
 def candidates(threshold: float, per_word: dict[float, npt.NDArray[np.float64]]) -> dict[str, Rule]:

@@ -9,7 +9,7 @@ The steps of :func:`main`: load the data (:func:`load_data`), build or resume th
 with ``--export-only`` at any checkpoint, :func:`finish`: validate and write under
 ``--out``:
 
-* ``doodle.tflite``: the serving model (float32 input 64x64x1 in 0..255; outputs the
+* ``doodle.tflite``: the serving model (float32 input ``(px, px, channels)`` in 0..255; outputs the
   scores and an L2-normalised embedding, :func:`training.model.serving_model`),
 * ``doodle.weights.npz``: the same weights for Keras (:func:`training.model.load_keras`),
 * ``labels.txt``: one category word per line, in class order,
@@ -24,7 +24,10 @@ By default it trains on ``simplified/`` and ``simplified-extra/`` of the shared 
 validate, never to train.  ``--exclude-words FILE`` leaves the words it lists out entirely
 (no class, no training drawing, no validation drawing; ``model.json`` records them as
 ``excluded_words``): a model for evaluating custom words honestly
-(:mod:`training.custom_words_eval`).
+(:mod:`training.custom_words_eval`).  The training drawings that near-copy a raw validation
+drawing (``--near-copies``, :mod:`training.near_copies`) are always left out
+(``near_copies_left_out`` in ``model.json``).  ``--channels`` and ``--input-px`` choose the
+model's input (:class:`server.render.Encoding`, recorded in ``model.json`` ``render``).
 """
 
 from __future__ import annotations
@@ -47,26 +50,48 @@ import numpy as np
 import numpy.typing as npt
 
 from server import quickdraw
-from server.render import render, render_params
+from server.render import Encoding, encode, render_params
 from training import data as train_data
+from training import near_copies
 
 #: The recipe's version, the end of the model's name (``doodle-mobile0.75-345-r2``): bump it when
 #: the recipe changes, so two different models never share a name (clients read it in ``welcome``
 #: and ``/healthz``; server-scope custom words are filed under it).
-RECIPE_VERSION = 2
+RECIPE_VERSION = 3
+
+#: r3's passes over the data (r2: 3.0; about 8.2 M samples, 5.8 h at r2's 420 samples/s with the machine alone).
+EPOCHS = 5.0
+#: r3's thin-word floor: each word is drawn at least this many times per epoch (r2: 600, when
+#: the other words had grown to about 4,900 a pass; 1,000 gives the seven thin words back
+#: the share they had in r1, 600 of about 3,000).
+FLOOR = 1_000
+#: r3's input channels (:data:`server.render.CHANNELS`): the picture alone. Two channels
+#: (``order,progress``) scored 1.5 points lower in balanced top-1 after 153,600 samples in the
+#: same run beside it (models/MODEL_CARD.md, Recognition v3).
+CHANNELS = ("order",)
+#: r3's input side, in pixels.
+INPUT_PX = 64
+#: The training drawings that near-copy a raw validation drawing (:mod:`training.near_copies`).
+NEAR_COPIES = Path(__file__).resolve().parent / "near_copies.tsv"
 
 _DS: train_data.DrawingSet | None = None
+_ENCODING: Encoding | None = None
 
 
-def _init_worker(ds: train_data.DrawingSet) -> None:
-    global _DS
-    _DS = ds
+def _init_worker(ds: train_data.DrawingSet, encoding: Encoding) -> None:
+    global _DS, _ENCODING
+    _DS, _ENCODING = ds, encoding
 
 
 def _batch_job(args: tuple[npt.NDArray[np.int64], int]) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int16]]:
-    assert _DS is not None
+    assert _DS is not None and _ENCODING is not None
     idx, seed = args
-    return train_data.render_batch(_DS, idx, seed=seed)
+    return train_data.render_batch(_DS, idx, seed=seed, encoding=_ENCODING)
+
+
+def encoding_of(args: argparse.Namespace) -> Encoding:
+    """The input encoding the recipe names (``--channels``, ``--input-px``)."""
+    return Encoding(tuple(c.strip() for c in str(args.channels).split(",") if c.strip()), int(args.input_px))
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -90,11 +115,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="file of words (one a line) left out entirely: not trained, not validated, not a class",
     )
     p.add_argument("--per-class", type=int, default=None, help="at most this many drawings per word and folder")
-    p.add_argument("--epochs", type=float, default=3.0, help="passes over the data (fractions allowed)")
+    p.add_argument("--epochs", type=float, default=EPOCHS, help="passes over the data (fractions allowed)")
     p.add_argument("--batch", type=int, default=256, help="batch size, in drawings")
     p.add_argument("--lr", type=float, default=3e-3, help="peak learning rate")
     p.add_argument("--chunk", type=int, default=51_200, help="samples between checkpoints")
-    p.add_argument("--floor", type=int, default=600, help="thin words are oversampled to this many per epoch")
+    p.add_argument("--floor", type=int, default=FLOOR, help="thin words are oversampled to this many per epoch")
+    p.add_argument(
+        "--channels",
+        default=",".join(CHANNELS),
+        help="input channels, comma-separated (server.render.CHANNELS; recorded in model.json)",
+    )
+    p.add_argument("--input-px", type=int, default=INPUT_PX, help="side of the model input, in pixels")
+    p.add_argument(
+        "--near-copies",
+        type=Path,
+        default=NEAR_COPIES,
+        help="training drawings left out because they near-copy a validation drawing (training.near_copies); "
+        "'none' for none",
+    )
     p.add_argument("--seed", type=int, default=1234)
     p.add_argument("--render-workers", type=int, default=1, help="processes rendering batches")
     p.add_argument("--max-chunks", type=int, default=None, help="stop (resumably) after this many chunks in this run")
@@ -134,6 +172,8 @@ class Data:
     val_x: npt.NDArray[np.uint8]
     val_y: npt.NDArray[np.int16]
     excluded: list[str]
+    #: Training drawings left out as near-copies of validation drawings (``--near-copies``).
+    near_copies: int
 
 
 @dataclass
@@ -157,15 +197,27 @@ def load_data(args: argparse.Namespace) -> Data:
     t0 = time.time()
     ds = train_data.load_simplified(args.data, labels=labels, per_class=args.per_class, cache=args.work / "cache")
     print(f"loaded {len(ds):,} drawings of {len(labels)} words in {time.time() - t0:.0f}s", flush=True)
+    dropped = 0
+    if args.near_copies is not None and str(args.near_copies) != "none":
+        drop = near_copies.mask(ds, args.data, labels, near_copies.read(args.near_copies))
+        dropped = int(drop.sum())
+        ds = ds.subset(~drop)
+        print(f"left out {dropped:,} near-copies of validation drawings ({args.near_copies})", flush=True)
     if excluded:
         print(f"left out {len(excluded)} words: {', '.join(excluded)}", flush=True)
     val_strokes, val_y, _ = train_data.load_raw(args.val, labels=labels, exclude=excluded)
     if args.val_limit is not None:
         keep = np.random.default_rng(0).permutation(len(val_y))[: args.val_limit]
         val_strokes, val_y = [val_strokes[i] for i in keep], val_y[keep]
-    val_x = np.stack([render(s) for s in val_strokes])[..., None]
+    encoding = encoding_of(args)
+    val_x = np.stack([encode(s, encoding) for s in val_strokes]).reshape(len(val_strokes), *model_shape(encoding))
     print(f"validation: {len(val_y):,} raw drawings", flush=True)
-    return Data(labels, ds, val_x, val_y, excluded)
+    return Data(labels, ds, val_x, val_y, excluded, dropped)
+
+
+def model_shape(encoding: Encoding) -> tuple[int, int, int]:
+    """One model input's shape, channels last."""
+    return (encoding.input_px, encoding.input_px, encoding.depth)
 
 
 def plan(args: argparse.Namespace, data: Data) -> Plan:
@@ -191,7 +243,7 @@ def build_or_resume(args: argparse.Namespace, data: Data, schedule_plan: Plan) -
         state = json.loads((args.work / "state.json").read_text())
         print(f"resuming at chunk {state['chunk']}/{schedule_plan.chunks}", flush=True)
         return model, state
-    model = build(args.arch, len(data.labels), width=args.width)
+    model = build(args.arch, len(data.labels), width=args.width, encoding=encoding_of(args))
     # No use_ema: Keras 3.15's optimizer EMA leaves BatchNormalization's moving statistics wrong
     # (a toy model: inference accuracy 0.19 with it, 0.94 without; a 563k-sample run of this
     # recipe: raw top-1 0.005 in inference mode, 0.37 with batch statistics).
@@ -235,7 +287,9 @@ def train_chunks(
     stop_at = schedule_plan.chunks
     if args.max_chunks is not None:
         stop_at = min(stop_at, int(state["chunk"]) + args.max_chunks)
-    pool = mp.get_context("fork").Pool(args.render_workers, initializer=_init_worker, initargs=(data.train,))
+    pool = mp.get_context("fork").Pool(
+        args.render_workers, initializer=_init_worker, initargs=(data.train, encoding_of(args))
+    )
     try:
         while state["chunk"] < stop_at:
             c = int(state["chunk"])
@@ -276,13 +330,14 @@ def finish(args: argparse.Namespace, data: Data, schedule_plan: Plan, model: Any
         "width": args.width,
         "input_px": int(model.input_shape[1]),
         "classes": len(data.labels),
-        "render": render_params(),
+        "render": render_params(encoding_of(args)),
         "recipe": {
             k: ([str(p) for p in v] if isinstance(v, list) else str(v) if isinstance(v, Path) else v)
             for k, v in vars(args).items()
             if k not in {"fresh", "export_only", "max_chunks"}
         },
         "excluded_words": data.excluded,
+        "near_copies_left_out": data.near_copies,
         "train_drawings": len(data.train),
         "params": int(model.count_params()),
         "trained_chunks": state["chunk"],

@@ -17,15 +17,16 @@
 //   rejoin key kept in sessionStorage (this tab only); the turn and its drawing are replayed.
 // - Everything works by keyboard: forms, buttons, Ctrl+Z to undo while drawing.
 
+import { appendPoint, drawStrokes, fitCanvas } from "./drawing.js";
+import { KEYS } from "./storage.js";
+
 const { encode, decode } = window.MessagePack;
 
 const LOGICAL = 1000; // the coordinate frame of the canvas, as in the sketchpad
-const LINE_WIDTH = 9; // in logical units
-const MIN_STEP = 1.5; // smallest move kept, in logical units
 const BACKOFF_MIN_MS = 500;
 const BACKOFF_MAX_MS = 8000;
 const NOTICE_MS = 4000;
-const STORE_KEY = "doodlestream.room"; // sessionStorage: {code, key, name}
+const STORE_KEY = KEYS.room; // sessionStorage: {code, key, name}
 
 const $ = (id) => document.getElementById(id);
 const els = {
@@ -470,34 +471,11 @@ function onError(msg) {
 let scale = 1;
 
 function resize() {
-  const rect = els.pad.getBoundingClientRect();
-  const side = Math.max(1, Math.round(rect.width * (window.devicePixelRatio || 1)));
-  if (els.pad.width !== side) {
-    els.pad.width = side;
-    els.pad.height = side;
-  }
-  scale = side / LOGICAL;
+  scale = fitCanvas(els.pad, LOGICAL);
   redraw();
 }
 
-function paint(strokes) {
-  ctx.lineCap = "round";
-  ctx.lineJoin = "round";
-  ctx.lineWidth = LINE_WIDTH * scale;
-  ctx.strokeStyle = ctx.fillStyle = "#1f2430";
-  for (const s of strokes) {
-    if (!s.x.length) continue;
-    ctx.beginPath();
-    if (s.x.length === 1) {
-      ctx.arc(s.x[0] * scale, s.y[0] * scale, (LINE_WIDTH * scale) / 2, 0, 2 * Math.PI);
-      ctx.fill();
-      continue;
-    }
-    ctx.moveTo(s.x[0] * scale, s.y[0] * scale);
-    for (let i = 1; i < s.x.length; i++) ctx.lineTo(s.x[i] * scale, s.y[i] * scale);
-    ctx.stroke();
-  }
-}
+const paint = (strokes) => drawStrokes(ctx, strokes, scale); // the sketchpad's line (drawing.js)
 
 function drawTail(s, added) {
   const from = Math.max(0, s.x.length - added - 1);
@@ -518,20 +496,8 @@ function pointOf(e) {
 }
 const inside = ([x, y]) => x >= 0 && y >= 0 && x <= LOGICAL && y <= LOGICAL;
 
-function addPoint(x, y) {
-  const s = state.current;
-  const n = s.x.length;
-  if (n && Math.hypot(x - s.x[n - 1], y - s.y[n - 1]) < MIN_STEP) return false;
-  if (n >= (state.limits.max_points_per_stroke || 8192)) return false;
-  const now = performance.now();
-  if (state.t0 === null) state.t0 = now;
-  const t = Math.round(now - state.t0);
-  x = Math.round(x * 10) / 10;
-  y = Math.round(y * 10) / 10;
-  s.x.push(x); s.y.push(y); s.t.push(t);
-  state.unsent.x.push(x); state.unsent.y.push(y); state.unsent.t.push(t);
-  return true;
-}
+const addPoint = (x, y) =>
+  appendPoint(state, x, y, () => state.current.x.length < (state.limits.max_points_per_stroke || 8192));
 
 function flush() {
   const u = state.unsent;

@@ -1,12 +1,10 @@
-"""Text one player types that other players see: names and guesses (Sans-I/O, stdlib only).
+"""Text one player types that other players see: names and guesses (Sans-I/O).
 
-:func:`clean` is the one gate for such text: it returns the text NFC-normalised and trimmed,
-or raises :class:`server.errors.InvalidField` saying why not.  Refused: anything that is
-not a string, lone surrogates (a JSON ``"\\ud800"``), control characters (Unicode category
-``Cc``), the bidirectional controls that can reorder what others see (``BIDI_CONTROLS``),
-other invisible format characters except the joiners emoji need, empty text, and text
-longer than its limit (counted in characters after normalising).  Clients still render
-the text as text (never HTML): cleaning is not escaping.
+:func:`clean` passes such text through the server's one gate for text a player names
+(:func:`server.protocol.clean_text`: NFC, trimmed; lone surrogates, control, bidi and
+invisible format characters refused as ``bad_text``, empty or over-long text as
+``invalid_field``, counted in characters after normalising) and makes runs of spaces one.
+Clients still render the text as text (never HTML): cleaning is not escaping.
 
 :func:`comparable` is how guesses are compared with the word: NFKD without accents,
 casefolded, letters and digits only (``"T-Shirt"`` is ``"tshirt"``); :func:`closeness`
@@ -18,40 +16,18 @@ from __future__ import annotations
 import unicodedata
 from typing import Any, Literal
 
-from server.errors import InvalidField
+from server.protocol import clean_text
 
-__all__ = ["BIDI_CONTROLS", "Closeness", "clean", "closeness", "comparable", "edit_distance", "hint"]
-
-#: Bidirectional formatting characters (embeddings, overrides, isolates, marks): refused in names and guesses.
-BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-#: Format characters (category ``Cf``) a name may hold: the zero-width joiners emoji sequences use.
-ALLOWED_FORMAT = frozenset("\u200c\u200d\ufe0f")
+__all__ = ["Closeness", "clean", "closeness", "comparable", "edit_distance", "hint"]
 
 Closeness = Literal["right", "close", "wrong"]
 
 
 def clean(value: Any, field: str, *, max_chars: int) -> str:
-    """``value`` as text fit to show other players (see module docstring), or :class:`InvalidField`."""
-    if not isinstance(value, str):
-        raise InvalidField(f"'{field}' must be a string")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise InvalidField(f"'{field}' must be valid Unicode (no lone surrogates)") from None
-    if len(value) > 4 * max_chars:  # bound the normalisation's work before doing it
-        raise InvalidField(f"'{field}' must be at most {max_chars} characters")
-    text = unicodedata.normalize("NFC", value).strip()
-    if not text:
-        raise InvalidField(f"'{field}' must not be empty")
-    if len(text) > max_chars:
-        raise InvalidField(f"'{field}' must be at most {max_chars} characters")
-    for c in text:
-        if c in BIDI_CONTROLS:
-            raise InvalidField(f"'{field}' must not hold bidirectional control characters (U+{ord(c):04X})")
-        category = unicodedata.category(c)
-        if category == "Cc" or (category == "Cf" and c not in ALLOWED_FORMAT):
-            raise InvalidField(f"'{field}' must not hold control or format characters (U+{ord(c):04X})")
-    return " ".join(text.split())
+    """``value`` as text fit to show other players: :func:`server.protocol.clean_text` (the one gate for
+    text a player names: NFC, trimmed, no lone surrogates, no control, bidi or invisible format
+    characters: ``bad_text``; empty or over-long: ``invalid_field``), with runs of spaces made one."""
+    return " ".join(clean_text(value, field, max_chars=max_chars).split())
 
 
 def comparable(text: str) -> str:

@@ -5,26 +5,15 @@
 // Each is shown from the JSON API; Delete sends {"type": "delete", "key"} over the
 // socket (JSON text frames) and, once "deleted" (or "not_found": gone already) comes
 // back, forgets it here too. Drawings the server no longer has are forgotten quietly.
-"use strict";
-(() => {
-  const STORE = "doodlestream.mine";
-  const KEYS = "doodlestream.keys"; // every drawing key the sketchpad drew under (newest first)
-  const MAX_KEYS = 200; // server/limits.py MAX_MINE_KEYS
-  const list = document.getElementById("mine");
-  const empty = document.getElementById("mine-empty");
-  const status = document.getElementById("mine-status");
-  if (!list) return;
-  const thumb = Number(list.dataset.thumb) || 160;
+// What this browser keeps is read and written through the sketchpad's /storage.js (one list of keys).
+import { drawFitted } from "/drawing.js";
+import { KEYS, MAX_KEPT, drawingKeys, forgetDrawing as forget, savedDrawings as load, write } from "/storage.js";
 
-  const load = () => {
-    try {
-      const mine = JSON.parse(localStorage.getItem(STORE) || "[]");
-      return Array.isArray(mine) ? mine.filter((d) => Number.isInteger(d.id) && typeof d.key === "string") : [];
-    } catch {
-      return [];
-    }
-  };
-  const forget = (id) => localStorage.setItem(STORE, JSON.stringify(load().filter((d) => d.id !== id)));
+const list = document.getElementById("mine");
+const empty = document.getElementById("mine-empty");
+const status = document.getElementById("mine-status");
+if (list) {
+  const thumb = Number(list.dataset.thumb) || 160;
   const showEmpty = () => { empty.hidden = list.children.length > 0; };
 
   // One socket for the page, opened at the first delete.
@@ -101,21 +90,15 @@
     });
     del.addEventListener("click", () => remove(d, li, del));
     li.append(a, del);
-    window.doodleGallery.draw(c, record.drawing);
+    drawFitted(c, record.drawing);
     return li;
   }
 
   // Drawings this browser made that the server kept without a submit (at a clear, a disconnect):
   // the sketchpad keeps every drawing key it drew under; the server says which it kept (`mine`).
   async function findKept() {
-    let keys;
-    try {
-      keys = JSON.parse(localStorage.getItem(KEYS) || "[]");
-    } catch {
-      return;
-    }
     const known = new Set(load().map((d) => d.key));
-    keys = Array.isArray(keys) ? keys.filter((k) => typeof k === "string" && !known.has(k)).slice(0, MAX_KEYS) : [];
+    const keys = drawingKeys().filter((k) => !known.has(k)).slice(0, MAX_KEPT);
     if (!keys.length) return;
     let reply;
     try {
@@ -127,9 +110,9 @@
     const found = new Set(reply.drawings.map((d) => d.key));
     const mine = [...load(), ...reply.drawings.map((d) => ({ id: d.id, key: d.key, word: null, at: Date.now() }))];
     mine.sort((a, b) => b.id - a.id);
-    localStorage.setItem(STORE, JSON.stringify(mine));
+    write(KEYS.drawings, mine);
     // keys the server did not keep are asked about again next time only while they are among the newest
-    localStorage.setItem(KEYS, JSON.stringify(keys.filter((k) => !found.has(k))));
+    write(KEYS.drawingKeys, keys.filter((k) => !found.has(k)));
   }
 
   async function show() {
@@ -152,4 +135,4 @@
     showEmpty();
   }
   show();
-})();
+}
