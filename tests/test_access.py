@@ -44,7 +44,8 @@ async def store_one(srv: Loopback, token: str | None) -> None:
 @pytest.fixture(scope="module")
 def tokened() -> Iterator[InProcessServer]:
     """A server with a token holding drawing 1 (stored here: the module's tests run on any worker, in any order)."""
-    srv = InProcessServer(env={"DOODLESTREAM_TOKEN": TOKEN})
+    # many requests from one address in a row: the HTTP rate limit is tested in test_gallery.py
+    srv = InProcessServer("--max-http-requests-per-second", "1000", env={"DOODLESTREAM_TOKEN": TOKEN})
     asyncio.run(store_one(srv, TOKEN))
     yield srv
     srv.stop()
