@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from server.errors import LimitExceeded
+from server.errors import LimitExceeded, StoreError
 from server.history.databases import open_database
 from server.history.store import SCHEMA_VERSION, AsyncStore, DoodleStore, NewDoodle, Quota, SQLiteStore
 from tests.support import doodle
@@ -369,3 +369,14 @@ def test_a_schema_4_database_gains_targets_and_its_drawings_keep_their_meaning(t
     new = store.add(dataclasses.replace(doodle(3, word="cat", guess="cat"), target="cat", target_recognized=False))
     assert [d.recognized for d in store.scan()] == [True, False, False] and store.get(new).target == "cat"  # type: ignore[union-attr]
     store.close()
+
+
+async def test_an_engines_error_reaches_callers_as_a_store_error(tmp_path: Path) -> None:
+    """AsyncStore raises StoreError for SQLite's own errors (the engine's error chained), so no caller names sqlite3."""
+    bad = tmp_path / "not-a-db.sqlite3"
+    bad.write_bytes(b"this is not a database file" * 100)
+    store = AsyncStore(lambda: SQLiteStore(bad))
+    with pytest.raises(StoreError) as e:
+        await store.open()
+    assert isinstance(e.value.__cause__, sqlite3.DatabaseError) and "DatabaseError" in str(e.value)
+    await store.close()

@@ -37,10 +37,10 @@ from websockets.http11 import Response
 
 from server import protocol
 from server.custom_words import CustomVocabulary
-from server.game import Game
 from server.http import CSP, static_file
 from server.limits import Limits
 from server.plugin import Access, Conversation, HttpRequest, MessageHandler, Registry, Services
+from server.ranking import Game
 from server.rooms.directory import Directory
 from server.rooms.errors import AlreadyInRoom, NotInRoom, RoomCode
 from server.rooms.messages import (
