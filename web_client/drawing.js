@@ -8,8 +8,13 @@
 // - drawFitted(canvas, strokes, options) draws stored strokes ([[x...], [y...], [t...]?], the
 //   Quick Draw raw format the JSON API serves) centred into the canvas with a margin, on a white
 //   ground, and marks the canvas data-drawn; an empty drawing leaves the canvas untouched.
+// - appendPoint(drawing, x, y, hasRoom) adds a pen point to drawing.current (the stroke being
+//   drawn) and drawing.unsent (the points not yet sent), timed in ms from the drawing's first
+//   point (drawing.t0, set by the first) and rounded to 0.1 unit; it drops a point closer than
+//   MIN_STEP to the last one, and one hasRoom() refuses (asked only for points that would count).
 
 const INK = "#1f2430";
+const MIN_STEP = 1.5; // smallest move kept, in logical units (drops jitter)
 const LINE_WIDTH = 9; // the sketchpad's line, in its logical units
 
 export function drawStrokes(c, strokes, k, width = LINE_WIDTH) {
@@ -63,4 +68,19 @@ export function drawFitted(canvas, strokes, { margin = 8, line = 2.5, ground = "
   }));
   drawStrokes(ctx, fitted, scale, line / scale);
   canvas.dataset.drawn = "1";
+}
+
+export function appendPoint(drawing, x, y, hasRoom) {
+  const s = drawing.current;
+  const n = s.x.length;
+  if (n && Math.hypot(x - s.x[n - 1], y - s.y[n - 1]) < MIN_STEP) return false;
+  if (!hasRoom()) return false;
+  const now = performance.now();
+  if (drawing.t0 === null) drawing.t0 = now;
+  const t = Math.round(now - drawing.t0);
+  x = Math.round(x * 10) / 10;
+  y = Math.round(y * 10) / 10;
+  s.x.push(x); s.y.push(y); s.t.push(t);
+  drawing.unsent.x.push(x); drawing.unsent.y.push(y); drawing.unsent.t.push(t);
+  return true;
 }

@@ -19,13 +19,12 @@
 // - While locked (the play mode between rounds) nothing is drawn, and a click on the canvas does
 //   not move the keyboard focus.
 
-import { drawStrokes, fitCanvas } from "./drawing.js";
+import { appendPoint, drawStrokes, fitCanvas } from "./drawing.js";
 import { conn, configure, hello, onMessage, onWelcome, request, send, stats, wake } from "./socket.js";
 import { rememberKey } from "./storage.js";
 import * as view from "./view.js";
 
 export const LOGICAL = 1000; // side of the coordinate frame sent to the server
-const MIN_STEP = 1.5; // smallest move kept, in logical units (drops jitter)
 // Errors meaning the server refused (part of) a stroke: that stroke is dropped here.
 const REFUSED = new Set(["too_many_points", "stroke_too_long", "too_many_strokes", "drawing_too_large"]);
 
@@ -109,20 +108,7 @@ function roomForPoint() {
   return true;
 }
 
-function addPoint(x, y) {
-  const s = state.current;
-  const n = s.x.length;
-  if (n && Math.hypot(x - s.x[n - 1], y - s.y[n - 1]) < MIN_STEP) return false;
-  if (!roomForPoint()) return false;
-  const now = performance.now();
-  if (state.t0 === null) state.t0 = now;
-  const t = Math.round(now - state.t0);
-  x = Math.round(x * 10) / 10;
-  y = Math.round(y * 10) / 10;
-  s.x.push(x); s.y.push(y); s.t.push(t);
-  state.unsent.x.push(x); state.unsent.y.push(y); state.unsent.t.push(t);
-  return true;
-}
+const addPoint = (x, y) => appendPoint(state, x, y, roomForPoint);
 
 // Start a stroke at `p` if the drawing has room for one; false (with a message) if not.
 function beginStroke(p) {

@@ -19,13 +19,12 @@
 // - A server whose welcome does not offer "rooms" (one of several --workers, or built without them):
 //   the page says so plainly, and how an operator turns rooms on, instead of its forms; the socket is closed.
 
-import { drawStrokes, fitCanvas } from "./drawing.js";
+import { appendPoint, drawStrokes, fitCanvas } from "./drawing.js";
 import { KEYS } from "./storage.js";
 
 const { encode, decode } = window.MessagePack;
 
 const LOGICAL = 1000; // the coordinate frame of the canvas, as in the sketchpad
-const MIN_STEP = 1.5; // smallest move kept, in logical units
 const BACKOFF_MIN_MS = 500;
 const BACKOFF_MAX_MS = 8000;
 const NOTICE_MS = 4000;
@@ -509,20 +508,8 @@ function pointOf(e) {
 }
 const inside = ([x, y]) => x >= 0 && y >= 0 && x <= LOGICAL && y <= LOGICAL;
 
-function addPoint(x, y) {
-  const s = state.current;
-  const n = s.x.length;
-  if (n && Math.hypot(x - s.x[n - 1], y - s.y[n - 1]) < MIN_STEP) return false;
-  if (n >= (state.limits.max_points_per_stroke || 8192)) return false;
-  const now = performance.now();
-  if (state.t0 === null) state.t0 = now;
-  const t = Math.round(now - state.t0);
-  x = Math.round(x * 10) / 10;
-  y = Math.round(y * 10) / 10;
-  s.x.push(x); s.y.push(y); s.t.push(t);
-  state.unsent.x.push(x); state.unsent.y.push(y); state.unsent.t.push(t);
-  return true;
-}
+const addPoint = (x, y) =>
+  appendPoint(state, x, y, () => state.current.x.length < (state.limits.max_points_per_stroke || 8192));
 
 function flush() {
   const u = state.unsent;
