@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from server import quickdraw
-from server.quickdraw import Answer, Rate, balanced_map_at_3, balanced_top_k, hit
+from server.quickdraw import Answer, Rate, balanced_map_at_3, balanced_top_k_accuracy, hit
 
 #: Stroke counts reported by the "after stroke k" metrics.
 AFTER_STROKES = (1, 2, 3)
@@ -72,12 +72,12 @@ class DrawingResult:
         return self.guesses[k - 1]
 
 
-def top_k(results: Sequence[DrawingResult], k: int) -> Rate:
+def final_top_k(results: Sequence[DrawingResult], k: int) -> Rate:
     """Final answers with the word in their first ``k``."""
-    return quickdraw.top_k([r.word for r in results], [r.final for r in results], k)
+    return quickdraw.top_k_accuracy([r.word for r in results], [r.final for r in results], k)
 
 
-def map_at_3(results: Sequence[DrawingResult]) -> float | None:
+def final_map_at_3(results: Sequence[DrawingResult]) -> float | None:
     """MAP@3 of the final answers; ``None`` with no drawings."""
     return quickdraw.map_at_3([r.word for r in results], [r.final for r in results])
 
@@ -86,7 +86,7 @@ def balanced(results: Sequence[DrawingResult]) -> dict[str, float | None]:
     """Top-1/3/5 and MAP@3 of the final answers, averaged over words (each word weighs the same)."""
     truth, answers = [r.word for r in results], [r.final for r in results]
     return {
-        **{f"top{k}": balanced_top_k(truth, answers, k) for k in (1, 3, 5)},
+        **{f"top{k}": balanced_top_k_accuracy(truth, answers, k) for k in (1, 3, 5)},
         "map3": balanced_map_at_3(truth, answers),
     }
 
@@ -148,10 +148,10 @@ def summarize(results: Sequence[DrawingResult], classes: Iterable[str] | None = 
         "strokes": sum(r.strokes for r in results),
         "answered": len(results) - len(rejected),
         "rejected": {"count": len(rejected), "first": messages[:MAX_ERRORS_SHOWN]},
-        "top1": top_k(results, 1).as_dict(),
-        "top3": top_k(results, 3).as_dict(),
-        "top5": top_k(results, 5).as_dict(),
-        "map3": map_at_3(results),
+        "top1": final_top_k(results, 1).as_dict(),
+        "top3": final_top_k(results, 3).as_dict(),
+        "top5": final_top_k(results, 5).as_dict(),
+        "map3": final_map_at_3(results),
         "balanced": balanced(results),
         "after_stroke": {
             str(k): {"top1": after_stroke(results, k, 1).as_dict(), "top3": after_stroke(results, k, 3).as_dict()}

@@ -184,19 +184,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-async def main_async(args: argparse.Namespace) -> int:
+def config_from_args(args: argparse.Namespace) -> ServerConfig:
+    """The server's options from its flags; :class:`ValueError` for flags that contradict each other."""
     limits = Limits(**{f.name: getattr(args, f.name) for f in fields(Limits)})
     if args.room_prefix is not None and (len(args.room_prefix) != 1 or args.room_prefix not in ALPHABET):
-        print(f"python -m server: --room-prefix must be one character of {ALPHABET}", file=sys.stderr)
-        return 2
+        raise ValueError(f"--room-prefix must be one character of {ALPHABET}")
     if limits.history_max_bytes < limits.max_record_bytes:
-        print(
-            f"python -m server: --history-max-bytes ({limits.history_max_bytes}) must be at least"
-            f" --max-record-bytes ({limits.max_record_bytes})",
-            file=sys.stderr,
+        raise ValueError(
+            f"--history-max-bytes ({limits.history_max_bytes}) must be at least"
+            f" --max-record-bytes ({limits.max_record_bytes})"
         )
-        return 2
-    config = ServerConfig(
+    return ServerConfig(
         host=args.host,
         port=args.port,
         model_dir=args.model,
@@ -216,6 +214,14 @@ async def main_async(args: argparse.Namespace) -> int:
         workers=args.workers,
         room_prefix=args.room_prefix,
     )
+
+
+async def main_async(args: argparse.Namespace) -> int:
+    try:
+        config = config_from_args(args)
+    except ValueError as e:
+        print(f"python -m server: {e}", file=sys.stderr)
+        return 2
     log = logging.getLogger("doodlestream.server")
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         log.warning("running as root: it needs no privileges; run it as an unprivileged user (docs/OPERATIONS.md)")
@@ -240,7 +246,7 @@ async def main_async(args: argparse.Namespace) -> int:
     if beating is not None:
         beating.cancel()
     log.info("stopping: %d sessions open", len(server.sessions))
-    limit_s = limits.shutdown_grace_s + limits.store_timeout_s + SHUTDOWN_MARGIN_S
+    limit_s = config.limits.shutdown_grace_s + config.limits.store_timeout_s + SHUTDOWN_MARGIN_S
     watchdog = threading.Timer(limit_s, _leave_now, args=(1, f"the stop took more than {limit_s:g} s"))
     watchdog.daemon = True
     watchdog.start()

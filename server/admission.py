@@ -19,9 +19,14 @@ builds over one :class:`Admission`.  Promises:
 * A client that sends more bytes after its HTTP request, before the answer (two
   pipelined requests, or WebSocket frames before the ``101``), gets the answer to its
   first request and the connection closes; the early bytes are discarded
-  (:attr:`EarlyDataProtocol.early_data` tells the server, which refuses such a ``/ws``
+  (``early_data`` on the protocol tells the front, which refuses such a ``/ws``
   handshake with 400).  Without this, websockets parses them as frames and fails
-  with an ``AssertionError`` traceback and no answer.
+  with an ``AssertionError`` traceback and no answer.  websockets has no public hook
+  for those bytes: the override of its parser is isolated in :mod:`server.early_data`.
+
+Everything else here uses websockets' public interface: ``serve(create_connection=)``
+takes a :class:`websockets.asyncio.server.ServerConnection` subclass, whose asyncio
+``connection_made`` / ``connection_lost`` callbacks count connections.
 * :meth:`Admission.abort_handshakes` drops every connection still in its handshake
   (shutdown must not wait for them).
 """
@@ -34,16 +39,16 @@ import os
 import resource
 import time
 from collections import Counter
-from collections.abc import Generator
 from http import HTTPStatus
 from typing import Any, ClassVar
 
 from websockets.asyncio.server import ServerConnection
 from websockets.http11 import Request
-from websockets.protocol import CONNECTING, Event, Protocol
+from websockets.protocol import Event
 from websockets.server import ServerProtocol
 
 from server.addresses import address_key
+from server.early_data import gate_early_data
 from server.limits import LISTEN_BACKLOG, Limits
 
 log = logging.getLogger("doodlestream.server")
@@ -80,24 +85,6 @@ def refusal(status: HTTPStatus, message: str) -> bytes:
         f"Content-Length: {len(body)}\r\nConnection: close\r\nRetry-After: 1\r\nServer: doodlestream\r\n\r\n"
     )
     return head.encode("ascii") + body
-
-
-class _EarlyDataGate(Protocol):
-    """Between the request and the answer, bytes from the client are counted and dropped (see module docstring)."""
-
-    early_data: bool = False
-
-    def parse(self) -> Generator[None]:
-        while self.state is CONNECTING:
-            if (yield from self.reader.at_eof()) or self.state is not CONNECTING:
-                break
-            self.early_data = True
-            self.reader.discard()
-        yield from super().parse()
-
-
-class EarlyDataProtocol(ServerProtocol, _EarlyDataGate):
-    """websockets' server protocol, with :class:`_EarlyDataGate` between the request and the frames."""
 
 
 class Admission:
@@ -173,10 +160,7 @@ def connection_class(admission: Admission) -> type[ServerConnection]:
 
         def __init__(self, protocol: ServerProtocol, *args: Any, **kwargs: Any) -> None:
             super().__init__(protocol, *args, **kwargs)
-            # Nothing has been read yet, so the parser can be swapped for one that stops at the request.
-            protocol.__class__ = EarlyDataProtocol
-            protocol.parser = protocol.parse()
-            next(protocol.parser)
+            gate_early_data(protocol)  # nothing has been read yet
             self._admitted = False
 
         def connection_made(self, transport: asyncio.BaseTransport) -> None:

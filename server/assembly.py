@@ -52,13 +52,13 @@ def create_server(
         history.store if db != MEMORY_DB else None,
         admin_token=config.admin_token,
         admin=admin,
-        shared=shared,
+        shared=history.shared,
         examples_per_minute=config.limits.max_teach_examples_per_minute,
     )
     resume = Resume(
         config.limits,
         kept=None if shared else history.resumable,  # after a restart: keys the history kept
-        shared=history.store if shared else None,
+        shared=history.shared,
     )
     features: list[Feature] = [
         WebClient(config.web_root),

@@ -26,11 +26,11 @@ A :class:`Connection` wraps one ``websockets`` connection and its
   registered (:class:`server.plugin.Registry`), so a type no installed feature handles
   is ``unknown_type``; a feature's type is answered by its handler.  A ``hello`` is
   also handed to every feature's hello hook (``resume``), whose fields join the reply.
-* v1.1 (:mod:`server.game`): guesses are ranked by the server's :class:`server.game.Ranker`
+* v1.1 (:mod:`server.ranking`): guesses are ranked by the server's :class:`server.ranking.Ranker`
   for the session's ``hello`` settings; every ``guesses`` and ``cleared`` carries the
   drawing's key, ``guesses`` the target's score, rank and ``almost`` when there is a
   target.  Once per drawing, the first time the session's rule (``hello.recognize``,
-  :func:`server.game.recognizes`: ``"top1"`` at pen-ups, ``"score"`` at live guesses too)
+  :func:`server.ranking.recognizes`: ``"top1"`` at pen-ups, ``"score"`` at live guesses too)
   recognizes the target, a ``recognized`` message naming the rule follows the ``guesses``
   that showed it.  A v1 client
   (no v1.1 field in its ``hello``) gets the same messages as from a v1 server, with the
@@ -42,23 +42,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from enum import StrEnum
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
 from websockets.asyncio.server import ServerConnection, broadcast
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import CloseCode
 
 from server import protocol
 from server.errors import ClientTooSlow, ErrorCode, Fault, InvalidField, LimitExceeded
-from server.game import Ranker, almost, recognizes
-from server.infer import TOP_K, Batcher
+from server.infer import TOP_K
 from server.limits import INLINE_RENDER_POINTS, Limits
-from server.plugin import Registry
+from server.plugin import Registry, Services
+from server.ranking import almost, recognizes
 from server.ratelimit import TokenBucket
 from server.render import Image, render_image
-from server.render_pool import RenderPool
 from server.session import Session
 
 log = logging.getLogger("doodlestream.connection")
@@ -69,37 +68,41 @@ DRAWING_MESSAGES = (protocol.PointsMsg, protocol.StrokeMsg, protocol.PenUpMsg, p
 NO_SEQ_CODES = frozenset({ErrorCode.MALFORMED, ErrorCode.RATE_LIMITED})
 
 
+class Host(Services, Protocol):
+    """What a :class:`Connection` uses of its server: the services features use, and a little more."""
+
+    @property
+    def limits(self) -> Limits: ...
+
+    @property
+    def registry(self) -> Registry:
+        """The installed features: message types, observers, hello hooks."""
+        ...
+
+    @property
+    def image_slots(self) -> asyncio.Semaphore:
+        """Pictures decoded at once, server-wide (``IMAGE_DECODES``)."""
+        ...
+
+    async def drawing_ended(self, session: Session, reason: str) -> Fault | None:
+        """Hand a finished drawing to every drawing hook; the first fault one raised."""
+        ...
+
+
 class Connection:
     """One session's loop and state around its :class:`Session` (see module docstring)."""
 
-    def __init__(
-        self,
-        ws: ServerConnection,
-        session: Session,
-        *,
-        text: bool,
-        limits: Limits,
-        batcher: Batcher,
-        renders: RenderPool,
-        image_slots: asyncio.Semaphore,
-        registry: Registry,
-        drawing_ended: Callable[[Session, str], Awaitable[Fault | None]],
-        ranker: Ranker,
-        address: str = "?",
-    ) -> None:
+    def __init__(self, ws: ServerConnection, session: Session, *, text: bool, host: Host, address: str = "?") -> None:
         self.ws = ws
         self._address = address
         self._session = session
         self.text = text
-        self.limits = limits
-        self.batcher = batcher
-        self.renders = renders
-        self.image_slots = image_slots
-        self.registry = registry
-        self.observers = registry.observers
-        self.drawing_message_hooks = registry.drawing_message_hooks
-        self.drawing_ended = drawing_ended
-        self.ranker = ranker
+        self.host = host
+        self.limits = limits = host.limits
+        self.registry = host.registry
+        self.observers = host.registry.observers
+        self.drawing_message_hooks = host.registry.drawing_message_hooks
+        self.ranker = host.ranker
         #: Messages to send after the reply being prepared (``recognized``).
         self.followups: list[protocol.Payload] = []
         self.live_task: asyncio.Task[None] | None = None
@@ -162,7 +165,7 @@ class Connection:
                     if self._ending is not None:
                         await self.close(*self._ending)
                     elif not self.stopping:
-                        await self.close(1001, f"idle for {idle:g} s")
+                        await self.close(CloseCode.GOING_AWAY, f"idle for {idle:g} s")
                     return
                 finally:
                     self._reading_since = None
@@ -267,9 +270,10 @@ class Connection:
 
     # ------------------------------------------------------------ messages
 
-    async def render(self, fn: Any, *args: Any) -> Image:
+    async def in_lane(self, fn: Any, *args: Any) -> Image:
         """``fn(*args)`` on the render pool, in this session's lane."""
-        return await self.renders.run(self.session.lane, fn, *args)
+        image: Image = await self.host.in_lane(self.session, fn, *args)
+        return image
 
     async def model_input(self, *, pending: bool = False) -> Image:
         """The session's model input: rendered here when it is small (at most
@@ -278,7 +282,7 @@ class Connection:
         snapshot = s.snapshot(pending=pending)
         if not s.lane.pending and s.render_work(snapshot) <= INLINE_RENDER_POINTS:
             return s.render_snapshot(snapshot)
-        return await self.render(s.render_snapshot, snapshot)
+        return await self.in_lane(s.render_snapshot, snapshot)
 
     async def guesses(
         self,
@@ -296,7 +300,7 @@ class Connection:
         top: list[tuple[str, float]] = []
         target: tuple[str, float, int, bool] | None = None
         if image is not None:
-            ranking = self.ranker.rank(await self.batcher.predict(image, owner=s.id), g)
+            ranking = self.ranker.rank(await self.host.predict(image, owner=s.id), g)
             top = ranking.top(g.top_k)
             found = ranking.target(g.target) if g.target is not None else None
             if g.target is not None and found is not None:
@@ -401,7 +405,7 @@ class Connection:
             self.cancel_live()
             failure = None
             if s.pen_up() or s.strokes:
-                failure = await self.drawing_ended(s, "clear")
+                failure = await self.host.drawing_ended(s, "clear")
             s.clear()
             await self.model_input()  # the canvas lets go of the old strokes now, not at the next render
             reply = protocol.cleared(drawing=s.drawing_key)
@@ -409,8 +413,8 @@ class Connection:
                 reply.update(stored=False, error={"code": failure.code.value, "message": failure.message})
             return protocol.with_seq(reply, msg.seq)
         if isinstance(msg, protocol.ImageMsg):
-            async with self.image_slots:  # a picture's decoding peaks at tens of MiB: IMAGE_DECODES at once
-                image = await self.render(
+            async with self.host.image_slots:  # a picture's decoding peaks at tens of MiB: IMAGE_DECODES at once
+                image = await self.in_lane(
                     partial(
                         render_image, msg.data, self.session.canvas.encoding, max_pixels=self.limits.max_image_pixels
                     )
@@ -465,4 +469,4 @@ class Connection:
         await self.send(reply, text=isinstance(frame, str))
         if self.errors_in_a_row >= limits.max_errors_in_a_row:
             reason = f"too many bad messages in a row ({self.errors_in_a_row}; last: {code.value})"
-            await self.close(1008, reason[:120])
+            await self.close(CloseCode.POLICY_VIOLATION, reason[:120])

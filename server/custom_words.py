@@ -54,7 +54,7 @@ Contract
   raises :class:`UnknownWords` naming every such word.
 * **Vocabulary.** :class:`CustomVocabulary` holds custom words by name: ``teach`` adds
   examples (creating the word), ``forget`` removes it.  A word may not be one of the
-  model's words (:class:`WordTaken`); ``max_words`` and ``max_examples`` (defaults from
+  model's words (:class:`ModelWordTaken`); ``max_words`` and ``max_examples`` (defaults from
   :mod:`server.limits`) are enforced with :class:`VocabularyFull` /
   :class:`TooManyExamples`, before anything changes.
 """
@@ -109,7 +109,7 @@ class UnknownWords(CustomWordError):
         super().__init__(f"unknown words: {', '.join(map(repr, self.words))}")
 
 
-class WordTaken(CustomWordError):
+class ModelWordTaken(CustomWordError):
     """A custom word may not be named like one of the model's words."""
 
 
@@ -367,7 +367,7 @@ class CustomVocabulary:
         if ex.ndim != 2 or len(ex) == 0:
             raise CustomWordError("examples must be a non-empty (n, D) array")
         if word in self.reserved:
-            raise WordTaken(f"{word!r} is one of the model's words")
+            raise ModelWordTaken(f"{word!r} is one of the model's words")
         old = self._words.get(word)
         if old is None and len(self._words) >= self.max_words:
             raise VocabularyFull(f"at most {self.max_words} custom words")

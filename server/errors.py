@@ -14,16 +14,23 @@ error the server answers: over the socket with an ``error`` message carrying its
 Anything that is not a :class:`Fault` reaching a handler is a bug: it is logged and
 answered with code ``internal`` (HTTP 500).
 
-Where each exception type lives (every one derives from :class:`DoodleError`):
+Where each exception type lives (a test holds every module to this list):
 
-* here: the tree's bases, the core's faults (protocol, limits, pictures, model, shared
-  stores: :class:`StoreError` for a database that failed, whatever its engine, and
-  :class:`StoreFailed` for the answer), and the server's own errors;
-* ``server/history/errors.py``: the history feature's codes and faults (``submit``,
-  ``sprite``, stored records);
-* ``server/teach.py``: custom-word codes and faults; ``server/custom_words.py``: the
-  vocabulary's own (``CustomWordError``), which ``teach`` answers with its codes;
-* ``server/resume.py``: ``unknown_drawing``.
+* here: the tree's bases (:class:`DoodleError`, :class:`Fault`), the core's faults
+  (protocol, limits, pictures, model, admin token), the stores' errors
+  (:class:`StoreError` for a database that failed, whatever its engine, with
+  :class:`StoreTimeout`; :class:`StoreFailed` is how they are answered) and the server's
+  own (:class:`StartupFailed`, :class:`ModelError`, :class:`ClientTooSlow`);
+* ``server/history/errors.py``: the history's codes and faults (``submit``, ``sprite``,
+  stored records); ``server/history/postgres.py``: ``PostgresError``, its engine's
+  :class:`StoreError`;
+* ``server/teach_protocol.py``: the ``teach`` feature's codes and faults;
+  ``server/custom_words.py``: the vocabulary's own ``CustomWordError`` tree (a
+  ``ValueError``: the library is used outside the server too), answered by ``teach``;
+* ``server/resume.py``: ``unknown_drawing``;
+* ``server/rooms/errors.py``: the rooms feature's codes and faults;
+* ``server/quickdraw.py``: ``DataError`` (bad Quick, Draw! data, a ``ValueError``);
+  ``server/spawn.py``: a child server that did not start or died (``RuntimeError``).
 """
 
 from __future__ import annotations
@@ -156,6 +163,15 @@ class StoreFailed(ServerFault):
     """The doodle database could not write or read; nothing was stored or found."""
 
     code = ErrorCode.STORE_FAILED
+
+
+class StoreError(DoodleError):
+    """A store's database failed (locked, lost, refused, damaged), whatever its engine: SQLite and
+    PostgreSQL raise it alike (:mod:`server.stores`); callers answer it with :class:`StoreFailed`."""
+
+
+class StoreTimeout(StoreError):
+    """A call to a store was not done within its timeout (it may still finish later)."""
 
 
 class StartupFailed(DoodleError):

@@ -55,7 +55,7 @@ never touches the server's own state; the server reads what was registered.
 
 :attr:`Registry.services` is what a feature may use of the running server: the model,
 the micro-batched classifier (top guesses, or every score with the embedding), the
-game ranker (:class:`server.game.Ranker`: custom words), a session's model input
+game ranker (:class:`server.ranking.Ranker`: custom words), a session's model input
 rendered off the event loop, the render pool for other work in a session's lane, and the
 server's health report (what an authorized ``/healthz`` shows).
 """
@@ -73,9 +73,9 @@ from websockets.http11 import Response
 from werkzeug.routing import Map, Rule
 
 from server.errors import ErrorCode
-from server.game import Ranker
 from server.infer import Model, Prediction, Priority
 from server.protocol import CORE_PARSERS, HelloMsg, Message, Parser, Payload
+from server.ranking import Ranker
 from server.render import Image
 from server.session import Session
 
@@ -203,7 +203,7 @@ class Services(Protocol):
         """What an authorized ``/healthz`` answers: sessions, batching and model counters, each feature's part."""
         ...
 
-    async def render(self, session: Session, fn: Callable[..., Any], *args: Any) -> Any:
+    async def in_lane(self, session: Session, fn: Callable[..., Any], *args: Any) -> Any:
         """``fn(*args)`` on the render pool, in ``session``'s lane (off the event loop)."""
         ...
 

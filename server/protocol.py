@@ -70,7 +70,7 @@ PROTOCOL_MINOR = 2
 #: Characters of a drawing key a client may send back (``hello.resume``), in characters.
 MAX_KEY_CHARS = 64
 SCOPES = ("session", "server")
-#: ``hello.recognize``: when the target counts as recognized (:func:`server.game.recognizes`).
+#: ``hello.recognize``: when the target counts as recognized (:func:`server.ranking.recognizes`).
 RECOGNIZE_RULES = ("top1", "score")
 
 Floats = npt.NDArray[np.float64]

@@ -387,7 +387,7 @@ def _pairs(truth: Sequence[str], answers: Sequence[Answer]) -> list[tuple[str, A
     return list(zip(truth, answers, strict=True))
 
 
-def top_k(truth: Sequence[str], answers: Sequence[Answer], k: int) -> Rate:
+def top_k_accuracy(truth: Sequence[str], answers: Sequence[Answer], k: int) -> Rate:
     """Drawings whose word is among the first ``k`` of their answer, out of all drawings."""
     pairs = _pairs(truth, answers)
     return Rate(sum(hit(w, a, k) for w, a in pairs), len(pairs))
@@ -416,9 +416,9 @@ def _balanced(
     return sum(values) / len(values) if values else None
 
 
-def balanced_top_k(truth: Sequence[str], answers: Sequence[Answer], k: int) -> float | None:
+def balanced_top_k_accuracy(truth: Sequence[str], answers: Sequence[Answer], k: int) -> float | None:
     """Mean over words of each word's top-``k`` rate; ``None`` without drawings."""
-    return _balanced(truth, answers, lambda ws, as_: top_k(ws, as_, k).value)
+    return _balanced(truth, answers, lambda ws, as_: top_k_accuracy(ws, as_, k).value)
 
 
 def balanced_map_at_3(truth: Sequence[str], answers: Sequence[Answer]) -> float | None:
@@ -426,9 +426,9 @@ def balanced_map_at_3(truth: Sequence[str], answers: Sequence[Answer]) -> float 
     return _balanced(truth, answers, map_at_3)
 
 
-def per_word_top_k(truth: Sequence[str], answers: Sequence[Answer], k: int) -> dict[str, Rate]:
+def per_word_top_k_accuracy(truth: Sequence[str], answers: Sequence[Answer], k: int) -> dict[str, Rate]:
     """Each word's top-``k`` rate, words sorted."""
-    return {w: top_k(ws, as_, k) for w, (ws, as_) in sorted(_per_word(truth, answers).items())}
+    return {w: top_k_accuracy(ws, as_, k) for w, (ws, as_) in sorted(_per_word(truth, answers).items())}
 
 
 def accuracy(truth: Sequence[str], answers: Sequence[Answer]) -> dict[str, Any]:
@@ -439,10 +439,10 @@ def accuracy(truth: Sequence[str], answers: Sequence[Answer]) -> dict[str, Any]:
     return {
         "n": len(pairs),
         "rejected": sum(a is None for _, a in pairs),
-        **{f"top{k}": top_k(truth, answers, k).value for k in (1, 3, 5)},
+        **{f"top{k}": top_k_accuracy(truth, answers, k).value for k in (1, 3, 5)},
         "map3": map_at_3(truth, answers),
         "balanced": {
-            **{f"top{k}": balanced_top_k(truth, answers, k) for k in (1, 3, 5)},
+            **{f"top{k}": balanced_top_k_accuracy(truth, answers, k) for k in (1, 3, 5)},
             "map3": balanced_map_at_3(truth, answers),
         },
     }

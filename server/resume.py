@@ -62,13 +62,13 @@ from typing import Any
 from prometheus_client.core import CounterMetricFamily, Metric
 
 from server import protocol
-from server.errors import ClientFault, InvalidField, StoreFailed
+from server.errors import ClientFault, InvalidField, StoreError, StoreFailed
 from server.history.messages import DeleteMsg
-from server.history.store import AsyncStore
 from server.limits import RESUME_SYNC_S, RESUME_TAKEOVER_S, Limits
 from server.periodic import Periodic
 from server.plugin import Conversation, Registry, Services
 from server.session import Session
+from server.stores import ResumeKeyStore
 
 log = logging.getLogger("doodlestream.resume")
 
@@ -102,7 +102,7 @@ class Resume:
         limits: Limits,
         *,
         kept: Callable[[str], Awaitable[bool]] | None = None,
-        shared: AsyncStore | None = None,
+        shared: ResumeKeyStore | None = None,
     ) -> None:
         self.ttl_s = limits.resume_ttl_s
         self._kept = kept
@@ -195,10 +195,10 @@ class Resume:
             self._dropping.add(task)
             task.add_done_callback(self._dropping.discard)
 
-    async def _drop_shared(self, shared: AsyncStore, key: str) -> None:
+    async def _drop_shared(self, shared: ResumeKeyStore, key: str) -> None:
         try:
-            await shared.call(lambda s: s.drop_keys([key]), write=True)
-        except Exception as e:  # any database fault: the key was forgotten here all the same
+            await shared.drop_keys([key])
+        except (StoreError, OSError) as e:  # a database fault: the key was forgotten here all the same
             self.end_failures += 1
             log.warning("deleted drawing's resume key not dropped (%s)", type(e).__name__)
 
@@ -282,10 +282,10 @@ class Resume:
         try:
             if reason in RESUMABLE_REASONS and self.max_keys > 0:
                 expires = time.time() + self.ttl_s
-                await self.shared.call(lambda s: s.hold_keys([key], expires), write=True)
+                await self.shared.hold_keys([key], expires)
             else:
-                await self.shared.call(lambda s: s.drop_keys([key]), write=True)
-        except Exception as e:  # any database fault: it must not fail the drawing
+                await self.shared.drop_keys([key])
+        except (StoreError, OSError) as e:  # a database fault must not fail the drawing
             self.end_failures += 1
             log.warning("resume key not written (%s): its drawing may not be resumable", type(e).__name__)
 
@@ -294,8 +294,8 @@ class Resume:
         if self._services is not None and self._services.holding(key) is not None:
             return False  # its drawing goes on here (and was not taken over)
         try:
-            claimed: bool = await self.shared.call(lambda s: s.claim_key(key), write=True)
-        except Exception as e:  # any database fault
+            claimed = await self.shared.claim_key(key)
+        except (StoreError, OSError) as e:
             raise StoreFailed(f"resumable drawings could not be looked up ({type(e).__name__})") from None
         if claimed:
             self._held.pop(key, None)
@@ -320,6 +320,6 @@ class Resume:
         if not due:
             return
         expires = now + self.ttl_s
-        await self.shared.call(lambda s: s.hold_keys(due, expires), write=True)
+        await self.shared.hold_keys(due, expires)
         for k in due:
             self._held[k] = now

@@ -10,7 +10,7 @@ Promises:
 * Limits from :class:`server.limits.Limits` (points per stroke, strokes and points per
   drawing) are checked *before* anything changes, so a rejected message leaves the
   drawing intact.
-* Points are stored once, compactly: each finished stroke is one :class:`Stroke` (an
+* Points are stored once, compactly: each finished stroke is one :class:`PackedStroke` (an
   ``(N, 2)`` float64 array of x, y that the canvas shares, and an int64 array of times:
   24 bytes a point); ``guesses_sent`` holds at most one record per stroke count.
 * Changing the drawing is cheap (no rendering).  Rendering is split in two so it can run
@@ -27,7 +27,7 @@ Promises:
   random bits, URL-safe): the history keeps one record per key and ``hello.resume``
   names it.  :meth:`Session.clear` starts a new drawing with a new key.
 * :attr:`Session.game` holds the session's game settings and custom words
-  (:class:`server.game.Game`); :meth:`Session.drawing_ms` is the time from the drawing's
+  (:class:`server.ranking.Game`); :meth:`Session.drawing_ms` is the time from the drawing's
   first point to its latest one, in the drawing's own ``t``.
 """
 
@@ -42,9 +42,9 @@ import numpy as np
 
 from server.custom_words import CustomVocabulary
 from server.errors import ErrorCode, LimitExceeded
-from server.game import Game
 from server.limits import Limits
 from server.protocol import Floats, Ints
+from server.ranking import Game
 from server.ratelimit import TimeShare
 from server.render import Canvas, Image, Points
 from server.render_pool import Lane
@@ -62,7 +62,7 @@ def new_drawing_key() -> str:
 
 
 @dataclass(frozen=True, slots=True, eq=False)
-class Stroke:
+class PackedStroke:
     """One finished stroke: ``xy`` an ``(N, 2)`` float64 array (client pixels), ``t`` int64 ms."""
 
     xy: Points
@@ -99,7 +99,7 @@ class Session:
     started_at: float = field(default_factory=time.time)
     canvas: Canvas = field(default_factory=Canvas)
     lane: Lane = field(default_factory=Lane)
-    raw: list[Stroke] = field(default_factory=list)
+    raw: list[PackedStroke] = field(default_factory=list)
     #: Points in the finished strokes.
     points: int = 0
     guesses_sent: list[GuessRecord] = field(default_factory=list)
@@ -184,7 +184,7 @@ class Session:
         assert pending is not None
         t = np.concatenate(self._cur_t)
         self._reset_current()
-        self.raw.append(Stroke(pending, t))
+        self.raw.append(PackedStroke(pending, t))
         self.points += len(t)
         return True
 

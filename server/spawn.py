@@ -51,7 +51,29 @@ class ServerExitError(RuntimeError):
     """The server did not exit with status 0 when stopped."""
 
 
-class ServerProcess:
+class Loopback:
+    """The addresses of a server listening on loopback :attr:`port`, and its ``/healthz``."""
+
+    port: int
+
+    @property
+    def http(self) -> str:
+        """Base HTTP URL (loopback)."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def url(self) -> str:
+        """WebSocket URL of ``/ws`` (loopback)."""
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    def healthz(self, *, timeout_s: float = 30.0) -> dict[str, Any]:
+        """``GET /healthz`` as a dict."""
+        with urllib.request.urlopen(self.http + "/healthz", timeout=timeout_s) as r:
+            out: dict[str, Any] = json.loads(r.read())
+            return out
+
+
+class ServerProcess(Loopback):
     """One server child process (see module docstring)."""
 
     def __init__(
@@ -110,22 +132,6 @@ class ServerProcess:
     @property
     def pid(self) -> int:
         return self.proc.pid
-
-    @property
-    def http(self) -> str:
-        """Base HTTP URL (loopback)."""
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def url(self) -> str:
-        """WebSocket URL of ``/ws`` (loopback)."""
-        return f"ws://127.0.0.1:{self.port}/ws"
-
-    def healthz(self, *, timeout_s: float = 30.0) -> dict[str, Any]:
-        """``GET /healthz`` as a dict."""
-        with urllib.request.urlopen(self.http + "/healthz", timeout=timeout_s) as r:
-            out: dict[str, Any] = json.loads(r.read())
-            return out
 
     def stderr(self, *, tail_chars: int = 4000) -> str:
         """The end of the server's log (stderr), during its run or after stop."""

@@ -1,7 +1,7 @@
 """Teaching words by drawing (protocol v1.1 ``teach`` and ``forget``).
 
 :class:`Teaching` is installed only for a model that can have custom words
-(:attr:`server.game.Ranker.teachable`: an embedding output and fitted ``custom_words``
+(:attr:`server.ranking.Ranker.teachable`: an embedding output and fitted ``custom_words``
 parameters in ``model.json``); it then offers ``"teach"`` in ``welcome.features``.  Its
 messages, replies and error codes are in :mod:`server.teach_protocol`.
 
@@ -52,8 +52,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import sqlite3
-from typing import Any
 
 import numpy as np
 
@@ -61,40 +59,40 @@ from server import protocol
 from server import teach_protocol as wire
 from server.admin import AdminGate
 from server.custom_words import CustomVocabulary, CustomWordError, example_images
-from server.errors import ErrorCode, LimitExceeded, StoreFailed, UnknownWord
-from server.game import Ranker
-from server.history.store import AsyncStore, StoreTimeout
+from server.errors import ErrorCode, LimitExceeded, StoreError, StoreFailed, UnknownWord
 from server.infer import Priority
 from server.limits import CUSTOM_WORDS_SYNC_S, MAX_TEACH_EXAMPLES_PER_MINUTE
 from server.periodic import Periodic
 from server.plugin import Conversation, Registry, Services
+from server.ranking import Ranker
 from server.ratelimit import PerAddress
+from server.stores import CustomWordStore, SharedCustomWordStore
 from server.teach_protocol import ForgetMsg, TeachCode, TeachMsg, WordTaken
 
 log = logging.getLogger("doodlestream.teach")
 
 
 class Teaching:
-    """The ``teach`` feature; server-scope words kept in ``store`` (``None``: in memory only), which other
-    instances change too when ``shared``."""
+    """The ``teach`` feature; server-scope words kept in ``store`` (``None``: in memory only), or in ``shared``,
+    a store other instances change too."""
 
     def __init__(
         self,
-        store: AsyncStore | None,
+        store: CustomWordStore | None,
         *,
         admin_token: str | None,
-        shared: bool = False,
+        shared: SharedCustomWordStore | None = None,
         examples_per_minute: int = MAX_TEACH_EXAMPLES_PER_MINUTE,
         admin: AdminGate | None = None,
     ) -> None:
-        self.store = store
+        self.store: CustomWordStore | None = shared or store
         #: The admin-token check (shared with the history's ``moderate`` when the server passes one).
         self.admin = admin or AdminGate(admin_token)
         self.examples_per_minute = examples_per_minute
         #: Per client address: the example drawings it may still teach (refilled at ``examples_per_minute``).
         self._allowance = PerAddress(examples_per_minute / 60.0, examples_per_minute)
         self.admin_token = admin_token
-        self.shared = shared and store is not None
+        self.shared = shared
         self._services: Services | None = None
         #: The shared database's custom-words version last applied (``None``: none yet).
         self._version: int | None = None
@@ -119,7 +117,7 @@ class Teaching:
         registry.errors(TeachCode)
         registry.handle("teach", wire.parse_teach, self.on_teach)
         registry.handle("forget", wire.parse_forget, self.on_forget, feature="teach")
-        if self.shared:
+        if self.shared is not None:
             registry.on_start(self.start_sync)
             registry.on_close(self._syncing.stop)
         elif self.store is not None:
@@ -147,16 +145,9 @@ class Teaching:
 
     async def sync(self) -> None:
         """Shared database: make the server's words the stored ones, if any instance changed them since last time."""
-        assert self.store is not None
-        model = self.key
+        assert self.shared is not None
         async with self._sync_lock:
-            seen = self._version
-
-            def read(s: Any) -> tuple[int, list[tuple[str, list[list[float]]]] | None]:
-                version = int(s.custom_words_version(model))
-                return version, (None if version == seen else s.custom_words(model))
-
-            version, words = await self.store.call(read)
+            version, words = await self.shared.custom_words_since(self.key, self._version)
             if words is None:
                 return
             vocabulary = self.ranker.server
@@ -178,7 +169,7 @@ class Teaching:
         """After this instance wrote a word: the stored words, now (the write is committed, so they hold it)."""
         try:
             await self.sync()
-        except (sqlite3.Error, OSError, StoreTimeout) as e:
+        except (StoreError, OSError) as e:
             raise StoreFailed(f"the custom words could not be read back ({type(e).__name__})") from None
 
     def _authorize(self, scope: str, token: str | None, address: str) -> None:
@@ -224,7 +215,7 @@ class Teaching:
         self._check(vocabulary, msg.word, msg.scope, n)
         self._charge(conv.session.address, n)
         drawings = [list(d) for d in msg.drawings]
-        images = await self.services.render(conv.session, example_images, drawings, conv.session.canvas.encoding)
+        images = await self.services.in_lane(conv.session, example_images, drawings, conv.session.canvas.encoding)
         owner = conv.session.id
         predictions = await asyncio.gather(
             *(self.services.predict(img, owner=owner, priority=Priority.BULK) for img in images)
@@ -234,9 +225,9 @@ class Teaching:
         if msg.scope == "server" and self.store is not None:
             try:
                 await self.store.add_custom_word(self.key, msg.word, vectors.tolist())
-            except (sqlite3.Error, OSError, StoreTimeout) as e:
+            except (StoreError, OSError) as e:
                 raise StoreFailed(f"the custom word could not be stored ({type(e).__name__})") from None
-            if self.shared:
+            if self.shared is not None:
                 await self._sync_now()
                 held = len(vocabulary[msg.word].examples) if msg.word in vocabulary else 0
                 return protocol.with_seq(wire.taught(word=msg.word, examples=held, scope=msg.scope), msg.seq)
@@ -251,9 +242,9 @@ class Teaching:
         if msg.scope == "server" and self.store is not None:
             try:
                 await self.store.forget_custom_word(self.key, msg.word)
-            except (sqlite3.Error, OSError, StoreTimeout) as e:
+            except (StoreError, OSError) as e:
                 raise StoreFailed(f"the custom word could not be removed ({type(e).__name__})") from None
-            if self.shared:
+            if self.shared is not None:
                 await self._sync_now()
                 return protocol.with_seq(wire.forgotten(word=msg.word, scope=msg.scope), msg.seq)
         vocabulary.forget(msg.word)

@@ -30,9 +30,9 @@ from pathlib import Path
 from websockets.http11 import Response
 
 from server.errors import NotFound
-from server.game import Ranker
 from server.http import CSP, error_response, json_response, resolve_inside, static_file
 from server.plugin import Access, HttpRequest, Registry
+from server.ranking import Ranker
 
 #: URL path -> file under the web root's ``node_modules`` (fixed mapping).
 VENDOR_FILES: dict[str, str] = {

@@ -1,4 +1,11 @@
-"""Shared fixtures: the real server as a subprocess on a free port, with the shipped model."""
+"""Shared fixtures: the real server as a subprocess on a free port, with the shipped model; what ``slow`` means.
+
+Tests that are not about processes use :class:`tests.support.InProcessServer` (or :func:`tests.support.serving`,
+in the test's own event loop) instead of :class:`ServerProcess`.  A test marked ``slow`` takes more than
+:data:`SLOW_TEST_S` of test time alone on a quiet 2-core machine: ``-m "not slow"`` is the quick loop, CI runs
+them all, and modules holding slow tests are collected first so parallel workers finish together.  The run's
+summary names unmarked tests that took longer than that (a report, never a failure: machines vary).
+"""
 
 from __future__ import annotations
 
@@ -12,20 +19,25 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import pytest_asyncio
 
-from bench.services import PostgresServer
 from server import quickdraw, spawn
 
 if TYPE_CHECKING:
+    from _pytest.terminal import TerminalReporter
     from playwright.async_api import Browser as AsyncBrowser
     from playwright.sync_api import Browser
 
+
 ROOT = Path(__file__).resolve().parent.parent
+#: What ``slow`` means: more test time than this alone on a quiet 2-core machine, in seconds.
+SLOW_TEST_S = 10.0
 SHARED = quickdraw.quickdraw_dir()
 RAW = quickdraw.raw_dir()
 SIMPLIFIED = quickdraw.simplified_dir()
 MODEL_DIR = ROOT / "models"
 #: The shipped model's ``model.json``: tests compare with its own figures (name, threshold), never copies of them.
 SHIPPED_META: dict[str, Any] = json.loads((MODEL_DIR / "model.json").read_text())
+#: The shipped model's words, in output order: tests count them from here, never from a copied number.
+SHIPPED_LABELS: list[str] = [w for w in (MODEL_DIR / "labels.txt").read_text(encoding="utf-8").splitlines() if w]
 #: Debian's browser, driven by Playwright (never `playwright install`: no downloads here).
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -111,14 +123,36 @@ def raw_sample(per_word: int = 1) -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="session")
-def postgres() -> Iterator[PostgresServer]:
-    """One real PostgreSQL server (bench/services.py) for the whole test session."""
+def postgres() -> Iterator[Any]:
+    """One real PostgreSQL server (bench/services.py, imported only by the tests that need one) for the session."""
+    from bench.services import PostgresServer
+
     pg = PostgresServer()
     yield pg
     pg.stop()
 
 
 @pytest.fixture
-def pg_url(postgres: PostgresServer) -> str:
+def pg_url(postgres: Any) -> str:
     """The URL of a new, empty database on the session's PostgreSQL server."""
     return postgres.new_database()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Modules holding ``slow`` tests first (each module's tests stay together, in their order)."""
+    slow_modules = {item.nodeid.split("::")[0] for item in items if item.get_closest_marker("slow")}
+    first = {id(item): item.nodeid.split("::")[0] not in slow_modules for item in items}
+    items.sort(key=lambda item: first[id(item)])  # a stable sort: the order within each group is kept
+
+
+def pytest_terminal_summary(terminalreporter: TerminalReporter) -> None:
+    """Name the tests that took longer than SLOW_TEST_S without the ``slow`` mark (see module docstring)."""
+    unmarked = sorted(
+        (r.duration, r.nodeid)
+        for r in terminalreporter.stats.get("passed", [])
+        if r.when == "call" and r.duration > SLOW_TEST_S and "slow" not in r.keywords
+    )
+    if unmarked:
+        terminalreporter.section(f"over {SLOW_TEST_S:g} s without the slow mark (this machine, this run)")
+        for duration, nodeid in reversed(unmarked):
+            terminalreporter.write_line(f"{duration:6.1f} s  {nodeid}")

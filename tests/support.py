@@ -1,21 +1,31 @@
-"""Helpers shared by test modules (no test module imports another): a fake model, a hook recorder, waits."""
+"""Helpers shared by test modules (no test module imports another): a fake model, a hook recorder, waits, and
+the server in this process (:class:`InProcessServer`, :func:`serving`)."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import contextlib
 import http.client
 import json
+import logging
+import os
 import re
+import threading
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import numpy as np
 
+from server.__main__ import config_from_args, parse_args
+from server.app import DoodleServer
+from server.assembly import create_server
 from server.history.store import NewDoodle
 from server.plugin import Registry
 from server.session import Session
+from server.spawn import Loopback
 
 WORDS = [f"word{i}" for i in range(10)]
 #: An ES module's imports: ``import x from "s"``, ``import "s"``, ``export {x} from "s"``, ``import("s")`` (groups
@@ -119,3 +129,108 @@ def get(port: int, path: str, headers: dict[str, str] | None = None) -> tuple[in
         return r.status, r.headers, r.read()
     finally:
         conn.close()
+
+
+class _Captured(logging.Handler):
+    """The server's log lines (as its stderr would show them), kept in memory."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+class InProcessServer(Loopback):
+    """The server ``python -m server FLAGS`` runs, built from the same flags in this process: no interpreter to
+    start and nothing to import again, for tests that are not about processes (workers, signals, SIGKILL, exit
+    codes keep :class:`tests.conftest.ServerProcess`).  It runs on an event loop of its own thread, so sync tests
+    (blocking HTTP) and asyncio tests use it alike; it offers what those tests use of ``ServerProcess``
+    (``port``, ``url``, ``http``, ``healthz``, ``stderr``, ``stop``, ``with``).  For server and client in one event
+    loop, as python-websockets' own tests do, use :func:`serving` in an asyncio test."""
+
+    def __init__(self, *flags: str, env: dict[str, str] | None = None) -> None:
+        args = server_args(flags, env)
+        self._log = _Captured()
+        logging.getLogger("doodlestream").addHandler(self._log)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="in-process-server", daemon=True)
+        self._thread.start()
+        self._stopped = False
+        try:
+            self.server: DoodleServer = asyncio.run_coroutine_threadsafe(_started(args), self._loop).result(120)
+        except BaseException:
+            self._shut()
+            raise
+        self.port = self.server.port
+
+    def stderr(self, *, tail_chars: int = 4000) -> str:
+        return "\n".join(self._log.lines)[-tail_chars:]
+
+    def stop(self, *, timeout_s: float = 20.0, check: bool = False) -> int:
+        """Close the server as SIGTERM would (every drawing handed to the hooks); 0 once it closed."""
+        if not self._stopped:
+            self._stopped = True
+            asyncio.run_coroutine_threadsafe(self.server.close(), self._loop).result(timeout_s)
+            self._shut()
+        return 0
+
+    def _shut(self) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        self._loop.close()
+        logging.getLogger("doodlestream").removeHandler(self._log)
+
+    def __enter__(self) -> InProcessServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def server_args(flags: tuple[str, ...], env: dict[str, str] | None = None) -> argparse.Namespace:
+    """``python -m server --port 0 FLAGS`` parsed with ``env`` set (flags' defaults read it), in memory by default."""
+    if "--db" not in flags:
+        flags = (*flags, "--db", ":memory:")
+    saved = {k: os.environ.get(k) for k in env or {}}
+    os.environ.update(env or {})
+    try:
+        return parse_args(["--port", "0", *flags])
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+async def _started(args: argparse.Namespace) -> DoodleServer:
+    """The server ``python -m server`` runs for ``args``, started in the running loop."""
+    server = create_server(config_from_args(args), db=args.db, keep=args.keep)
+    try:
+        await server.start()
+    except BaseException:
+        await server.close()
+        raise
+    return server
+
+
+class Served(Loopback):
+    """A server :func:`serving` runs: its addresses (``url``, ``http``) and the :class:`DoodleServer` itself."""
+
+    def __init__(self, server: DoodleServer) -> None:
+        self.server = server
+        self.port = server.port
+
+
+@contextlib.asynccontextmanager
+async def serving(*flags: str) -> AsyncIterator[Served]:
+    """``python -m server FLAGS``'s server in the running event loop (the test's own): server and client in one
+    loop.  The test must not block the loop (no ``urllib``; use ``asyncio.to_thread`` for blocking calls)."""
+    server = await _started(server_args(flags))
+    try:
+        yield Served(server)
+    finally:
+        await server.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from urllib.parse import quote
@@ -12,8 +13,9 @@ from websockets.datastructures import Headers
 from replay_client.client import DoodleClient
 from server.access import COOKIE, Grant, TokenGate
 from server.plugin import Access
+from server.spawn import Loopback
 from tests.conftest import ServerProcess
-from tests.support import get
+from tests.support import InProcessServer, get
 
 TOKEN = "g4llery-s3cret"
 #: Routes that show players' drawings (one stored drawing has id 1).
@@ -31,7 +33,7 @@ HISTORY_ROUTES = [
 PUBLIC_ROUTES = ["/", "/classes", "/main.js", "/words.json", "/api/access", "/healthz"]
 
 
-async def store_one(srv: ServerProcess, token: str | None) -> None:
+async def store_one(srv: Loopback, token: str | None) -> None:
     url = srv.url + (f"?token={quote(token)}" if token else "")
     async with DoodleClient(url) as c:
         await c.request({"type": "stroke", "x": [0, 50, 100], "y": [0, 80, 0]})
@@ -40,15 +42,17 @@ async def store_one(srv: ServerProcess, token: str | None) -> None:
 
 
 @pytest.fixture(scope="module")
-def tokened() -> Iterator[ServerProcess]:
-    srv = ServerProcess(env={"DOODLESTREAM_TOKEN": TOKEN})
+def tokened() -> Iterator[InProcessServer]:
+    """A server with a token holding drawing 1 (stored here: the module's tests run on any worker, in any order)."""
+    # many requests from one address in a row: the HTTP rate limit is tested in test_gallery.py
+    srv = InProcessServer("--max-http-requests-per-second", "1000", env={"DOODLESTREAM_TOKEN": TOKEN})
+    asyncio.run(store_one(srv, TOKEN))
     yield srv
     srv.stop()
 
 
-async def test_history_routes_need_the_token_and_public_ones_do_not(tokened: ServerProcess) -> None:
+async def test_history_routes_need_the_token_and_public_ones_do_not(tokened: InProcessServer) -> None:
     """With a token, every history route answers 401 without it (HTML or JSON) and 200 with a Bearer header."""
-    await store_one(tokened, TOKEN)
     bearer = {"Authorization": f"Bearer {TOKEN}"}
     for path in HISTORY_ROUTES:
         status, headers, body = get(tokened.port, path)
@@ -66,7 +70,7 @@ async def test_history_routes_need_the_token_and_public_ones_do_not(tokened: Ser
         assert get(tokened.port, path)[0] == 200, path
 
 
-async def test_healthz_tells_the_public_only_that_the_server_is_up(tokened: ServerProcess) -> None:
+async def test_healthz_tells_the_public_only_that_the_server_is_up(tokened: InProcessServer) -> None:
     """Without the token /healthz is exactly {"status": "ok"}; with it, the details (pid, sessions, counts)."""
     status, _, body = get(tokened.port, "/healthz")
     assert status == 200 and json.loads(body) == {"status": "ok"}
@@ -75,7 +79,7 @@ async def test_healthz_tells_the_public_only_that_the_server_is_up(tokened: Serv
     assert status == 200 and {"pid", "sessions", "pending_drawings", "classifications"} <= set(details)
 
 
-async def test_a_token_link_sets_a_strict_httponly_cookie_that_opens_the_gallery(tokened: ServerProcess) -> None:
+async def test_a_token_link_sets_a_strict_httponly_cookie_that_opens_the_gallery(tokened: InProcessServer) -> None:
     """/gallery?token= answers the page and a cookie (HttpOnly, SameSite=Strict, Path=/, not the token itself)
     that then opens the API and pictures; a forged cookie does not."""
     status, headers, body = get(tokened.port, "/gallery?token=" + quote(TOKEN))
@@ -125,7 +129,7 @@ async def test_the_players_token_link_on_the_public_page_sets_the_cookie_and_api
 
 async def test_public_gallery_opens_the_drawings_but_not_the_health_details() -> None:
     """With --public-gallery the history routes answer without the token; /ws and /healthz's details still need it."""
-    srv = ServerProcess("--public-gallery", env={"DOODLESTREAM_TOKEN": TOKEN})
+    srv = InProcessServer("--public-gallery", env={"DOODLESTREAM_TOKEN": TOKEN})
     try:
         await store_one(srv, TOKEN)
         for path in HISTORY_ROUTES:

@@ -208,3 +208,21 @@ def test_pipelined_requests_get_the_first_answer_and_a_close(server: ServerProce
         assert answer(s).startswith(b"HTTP/1.1 400 Bad Request\r\n")
     time.sleep(0.2)
     no_tracebacks(server.log_path.read_text()[before:])
+
+
+def test_the_early_data_override_was_checked_against_this_websockets() -> None:
+    """server/early_data.py overrides websockets internals: this fails on a websockets version it was not checked
+    with (then check the override, and whether a public hook appeared), and when those internals are gone."""
+    import inspect
+
+    import websockets
+    from websockets.protocol import Protocol
+    from websockets.server import ServerProtocol
+
+    from server.early_data import VERIFIED_WITH
+
+    assert websockets.__version__ in VERIFIED_WITH, f"websockets {websockets.__version__}: check server/early_data.py"
+    assert inspect.isgeneratorfunction(ServerProtocol.parse)
+    protocol = ServerProtocol()
+    assert inspect.isgenerator(protocol.parser) and hasattr(protocol, "state") and hasattr(Protocol, "parse")
+    assert callable(protocol.reader.at_eof) and callable(protocol.reader.discard)

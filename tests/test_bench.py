@@ -123,6 +123,7 @@ def test_recommend_prefers_throughput_among_low_latency_settings() -> None:
     assert recommend([]) is None
 
 
+@pytest.mark.slow
 def test_adversarial_phase_measures_the_neighbour_and_reports_it() -> None:
     """The bench's adversarial phase, short, against real servers, for every kind of attack: neighbour figures,
     the victim's submits, attacker counts (taught examples refused past the address's allowance, HTTP
@@ -158,6 +159,7 @@ def tiny_bench():
     return Bench(profile, DEFAULT_MODEL_DIR)
 
 
+@pytest.mark.slow
 def test_the_capacity_phase_runs_tiny_and_reports_players_per_core() -> None:
     """bench capacity, tiny: human-pace lobbies of 2 and 3 players on --workers 2, each row with its p99,
     server cores and players per core, the best passing lobby reported, and its table rendered."""
@@ -173,6 +175,7 @@ def test_the_capacity_phase_runs_tiny_and_reports_players_per_core() -> None:
 
 @pytest.mark.cluster
 @pytest.mark.postgres
+@pytest.mark.slow
 def test_the_cluster_phase_runs_tiny_through_haproxy_and_postgresql() -> None:
     """bench cluster, tiny: 3 human-pace players through HAProxy to 2 instances sharing PostgreSQL; guesses
     arrive, drawings are stored and PostgreSQL's work per drawing is measured."""

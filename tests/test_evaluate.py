@@ -64,6 +64,7 @@ def test_update_card_replaces_only_the_figures_block(tmp_path: Path) -> None:
     assert "new" in text and "old" not in text and text.startswith("# Card\nintro") and text.endswith("limits\n")
 
 
+@pytest.mark.slow
 def test_evaluate_command_replays_through_the_server_and_writes_figures(tmp_path: Path) -> None:
     """A 60-drawing evaluation writes eval.json (consistent counts), the plot and a card block."""
     assert main(["--model", str(MODEL_DIR), "--raw", str(RAW), "--out", str(tmp_path), "--limit", "60"]) == 0

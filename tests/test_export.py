@@ -16,7 +16,8 @@ import pytest
 import pytest_asyncio
 
 from replay_client.client import DoodleClient
-from tests.conftest import MODEL_DIR, ROOT, ServerProcess, raw_sample
+from tests.conftest import MODEL_DIR, ROOT, raw_sample
+from tests.support import InProcessServer
 from training.data import load_raw
 
 KEYS = {"word", "countrycode", "timestamp", "recognized", "key_id", "drawing"}
@@ -28,14 +29,14 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def srv(db: Path) -> Iterator[ServerProcess]:
-    s = ServerProcess("--db", str(db))
+def srv(db: Path) -> Iterator[InProcessServer]:
+    s = InProcessServer("--db", str(db))
     yield s
     s.stop()
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def stored(srv: ServerProcess) -> list[dict[str, Any]]:
+async def stored(srv: InProcessServer) -> list[dict[str, Any]]:
     """Twelve real drawings streamed point by point; ten submitted with their word, two cleared unnamed."""
     out = []
     for i, d in enumerate(raw_sample()[300:312]):
@@ -131,13 +132,13 @@ def test_exported_file_loads_with_the_training_reader(db: Path, stored: list, tm
 
 
 async def test_replaying_the_export_gives_the_stored_guesses(
-    srv: ServerProcess, db: Path, stored: list, tmp_path: Path
+    srv: InProcessServer, db: Path, stored: list, tmp_path: Path
 ) -> None:
     """Each exported drawing replayed through a fresh live server gets, stroke by stroke, the guesses stored with it."""
     assert export(db, tmp_path / "replay.ndjson")[0] == 0
     rows = read(tmp_path / "replay.ndjson")
     assert len(rows) == len(stored)
-    fresh = ServerProcess("--db", ":memory:")
+    fresh = InProcessServer("--db", ":memory:")
     try:
         for row in rows:
             async with DoodleClient(fresh.url) as c:

@@ -222,6 +222,7 @@ async def well_behaved(url: str, drawings: list[dict], done: asyncio.Event) -> l
                 return runs
 
 
+@pytest.mark.slow
 async def test_20000_hostile_frames_are_each_answered_with_their_error_while_a_good_session_goes_on() -> None:
     """20,000 hostile frames on 4 connections (reconnecting after each 1008): sent == errors received, each
     with the locally predicted code and seq; the server stays up and a well-behaved session beside them

@@ -19,20 +19,24 @@ import pytest_asyncio
 
 from replay_client.client import DoodleClient
 from server.limits import MAX_MINE_KEYS, MAX_PAGE, MAX_SPRITE_PX, MAX_WORD_CHARS
-from tests.conftest import ROOT, ServerProcess, raw_sample
+from tests.conftest import ROOT, raw_sample
+from tests.support import InProcessServer
 
+#: Flags lifting the per-address HTTP request rate (tests/test_gallery.py tests it on its own server).
+UNTHROTTLED = ("--max-http-requests-per-second", "1000", "--http-request-burst", "1000")
 XSS = "<script>alert('x')</script>&\"cat"
 
 
 @pytest.fixture(scope="module")
-def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    s = ServerProcess("--db", str(tmp_path_factory.mktemp("gallery") / "doodles.sqlite3"))
+def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcessServer]:
+    # Many requests from this one address in a row: the per-address HTTP rate is not what this module tests.
+    s = InProcessServer("--db", str(tmp_path_factory.mktemp("gallery") / "doodles.sqlite3"), *UNTHROTTLED)
     yield s
     s.stop()
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def seeded(srv: ServerProcess) -> list[dict[str, Any]]:
+async def seeded(srv: InProcessServer) -> list[dict[str, Any]]:
     """Nine stored drawings, oldest first: words for most, one hostile word, one with none."""
     sample = raw_sample()[200:209]
     words: list[str | None] = [d["word"] for d in sample]
@@ -51,7 +55,7 @@ async def seeded(srv: ServerProcess) -> list[dict[str, Any]]:
     return out
 
 
-def get(srv: ServerProcess, path: str) -> tuple[int, bytes, Any]:
+def get(srv: InProcessServer, path: str) -> tuple[int, bytes, Any]:
     try:
         with urllib.request.urlopen(srv.http + path, timeout=10) as r:
             return r.status, r.read(), r.headers
@@ -59,7 +63,7 @@ def get(srv: ServerProcess, path: str) -> tuple[int, bytes, Any]:
         return e.code, e.read(), e.headers
 
 
-def get_json(srv: ServerProcess, path: str) -> tuple[int, Any]:
+def get_json(srv: InProcessServer, path: str) -> tuple[int, Any]:
     status, body, headers = get(srv, path)
     assert headers["Content-Type"].startswith("application/json"), (path, headers["Content-Type"])
     return status, json.loads(body)
@@ -71,7 +75,7 @@ def png(body: bytes) -> np.ndarray:
     return img
 
 
-def test_gallery_lists_thumbnails_newest_first_and_escapes_every_word(srv: ServerProcess, seeded: list) -> None:
+def test_gallery_lists_thumbnails_newest_first_and_escapes_every_word(srv: InProcessServer, seeded: list) -> None:
     """/gallery: HTML with a CSP, one card per drawing newest first, linked to its page; words escaped."""
     status, body, headers = get(srv, "/gallery")
     page = body.decode()
@@ -85,7 +89,7 @@ def test_gallery_lists_thumbnails_newest_first_and_escapes_every_word(srv: Serve
     assert "<b>bold</b>" not in page
 
 
-def test_gallery_filters_by_word_and_pages_by_id(srv: ServerProcess, seeded: list) -> None:
+def test_gallery_filters_by_word_and_pages_by_id(srv: InProcessServer, seeded: list) -> None:
     """/gallery?word= finds labels holding the word in any case; limit/before page through with an Older link."""
     _, body, _ = get(srv, "/gallery?word=CAT")  # "cat" twice, and the hostile word ending in "cat"
     found = [int(m) for m in re.findall(r'href="/doodles/(\d+)"', body.decode())]
@@ -104,7 +108,7 @@ def test_gallery_filters_by_word_and_pages_by_id(srv: ServerProcess, seeded: lis
     assert "No drawings of" in body.decode()
 
 
-def test_api_lists_pages_and_filters(srv: ServerProcess, seeded: list) -> None:
+def test_api_lists_pages_and_filters(srv: InProcessServer, seeded: list) -> None:
     """/api/doodles: newest first, next_before pages through all, word filters by label."""
     ids: list[int] = []
     path = "/api/doodles?limit=2"
@@ -122,7 +126,7 @@ def test_api_lists_pages_and_filters(srv: ServerProcess, seeded: list) -> None:
     assert cat["png"] == f"/doodles/{cat['id']}.png" and cat["page"] == f"/doodles/{cat['id']}" and cat["word"] == "cat"
 
 
-def test_api_record_and_unknown_ids(srv: ServerProcess, seeded: list) -> None:
+def test_api_record_and_unknown_ids(srv: InProcessServer, seeded: list) -> None:
     """/api/doodles/ID: the full record; unknown or malformed ids answer 404 JSON."""
     status, rec = get_json(srv, f"/api/doodles/{seeded[4]['id']}")
     assert status == 200 and rec["word"] == XSS and rec["drawing"] == seeded[4]["drawing"]
@@ -134,7 +138,7 @@ def test_api_record_and_unknown_ids(srv: ServerProcess, seeded: list) -> None:
         assert status == 404 and body["error"], bad
 
 
-def test_detail_page_lists_the_guesses_after_each_stroke(srv: ServerProcess, seeded: list) -> None:
+def test_detail_page_lists_the_guesses_after_each_stroke(srv: InProcessServer, seeded: list) -> None:
     """/doodles/ID: HTML with the replay canvas and script, one row of guesses per stroke, words escaped."""
     d = seeded[4]
     status, body, headers = get(srv, f"/doodles/{d['id']}")
@@ -148,7 +152,7 @@ def test_detail_page_lists_the_guesses_after_each_stroke(srv: ServerProcess, see
         assert status == 404, path
 
 
-def test_thumbnails_and_sprites_over_http(srv: ServerProcess, seeded: list) -> None:
+def test_thumbnails_and_sprites_over_http(srv: InProcessServer, seeded: list) -> None:
     """/doodles/ID.png is an opaque square thumbnail; /doodles/ID/sprite.png a transparent, cropped, coloured sprite."""
     i = seeded[0]["id"]
     status, body, headers = get(srv, f"/doodles/{i}.png")
@@ -189,7 +193,7 @@ BAD_PARAMS = [
 ]
 
 
-def error_of(srv: ServerProcess, path: str) -> tuple[int, str]:
+def error_of(srv: InProcessServer, path: str) -> tuple[int, str]:
     """Status and message of an error answer: JSON under /api/, a small HTML page elsewhere."""
     status, body, headers = get(srv, path)
     if path.startswith("/api/"):
@@ -204,7 +208,7 @@ def error_of(srv: ServerProcess, path: str) -> tuple[int, str]:
 
 
 @pytest.mark.parametrize("path", BAD_PARAMS)
-def test_bad_parameters_answer_400_naming_the_parameter(srv: ServerProcess, seeded: list, path: str) -> None:
+def test_bad_parameters_answer_400_naming_the_parameter(srv: InProcessServer, seeded: list, path: str) -> None:
     """Every out-of-range or malformed parameter answers 400 naming it (JSON under /api/, else HTML)."""
     path = path.replace("{id}", str(seeded[0]["id"]))
     status, message = error_of(srv, path)
@@ -212,7 +216,7 @@ def test_bad_parameters_answer_400_naming_the_parameter(srv: ServerProcess, seed
     assert status == 400 and f"'{name}'" in message, (path, message)
 
 
-def test_unknown_ids_for_pictures_answer_404(srv: ServerProcess, seeded: list) -> None:
+def test_unknown_ids_for_pictures_answer_404(srv: InProcessServer, seeded: list) -> None:
     """Pictures of an id that is not stored answer a 404 page naming it (parameters valid)."""
     for path in ("/doodles/987654.png", "/doodles/987654/sprite.png?size=64"):
         status, message = error_of(srv, path)
@@ -223,7 +227,7 @@ async def test_a_failing_database_is_a_server_fault_on_every_route(tmp_path: Pat
     """With the doodles table gone under the server, every history route answers 500 (HTML or JSON) and
     submit answers store_failed; the server goes on."""
     db = tmp_path / "broken.sqlite3"
-    s = ServerProcess("--db", str(db))
+    s = InProcessServer("--db", str(db))
     try:
         async with DoodleClient(s.url) as c:
             await c.request({"type": "stroke", "x": [0, 50], "y": [0, 40]})
@@ -248,7 +252,7 @@ async def test_a_failing_database_is_a_server_fault_on_every_route(tmp_path: Pat
         s.stop()
 
 
-def test_gallery_assets_are_served(srv: ServerProcess) -> None:
+def test_gallery_assets_are_served(srv: InProcessServer) -> None:
     """The replay script and the style sheet are served with their types."""
     status, body, headers = get(srv, "/gallery/replay.js")
     assert status == 200 and "javascript" in headers["Content-Type"] and b"requestAnimationFrame" in body
@@ -258,7 +262,7 @@ def test_gallery_assets_are_served(srv: ServerProcess) -> None:
 
 @pytest.mark.browser
 async def test_chromium_shows_the_gallery_and_replays_a_drawing(
-    srv: ServerProcess, seeded: list, async_browser: Any
+    srv: InProcessServer, seeded: list, async_browser: Any
 ) -> None:
     """Headless Chromium: the page draws every thumbnail from one API call (2 requests beyond its static
     files), no script runs from a word, the replay canvas fills with ink; screenshots."""
@@ -318,7 +322,7 @@ async def test_chromium_shows_the_gallery_and_replays_a_drawing(
 
 async def test_delete_by_key_and_moderation_with_the_admin_token(tmp_path: Path) -> None:
     """delete {key} removes a player's drawing; moderate hides, shows and deletes by id, only with the admin token."""
-    s = ServerProcess("--db", str(tmp_path / "h.sqlite3"), "--admin-token", "sekrit")
+    s = InProcessServer("--db", str(tmp_path / "h.sqlite3"), "--admin-token", "sekrit")
     try:
         stroke = {"type": "stroke", "x": [0, 50, 100], "y": [0, 80, 20]}
         async with DoodleClient(s.url) as c:
@@ -346,7 +350,7 @@ async def test_delete_by_key_and_moderation_with_the_admin_token(tmp_path: Path)
         s.stop()
 
 
-async def test_mine_lists_which_of_a_players_keys_are_kept_and_refuses_a_bad_list(srv: ServerProcess) -> None:
+async def test_mine_lists_which_of_a_players_keys_are_kept_and_refuses_a_bad_list(srv: InProcessServer) -> None:
     """mine {keys}: the ids of the asked keys' kept drawings (a cleared one included), nothing for unknown keys;
     a list that is empty, too long or not of strings answers invalid_field."""
     async with DoodleClient(srv.url) as c:
@@ -360,7 +364,7 @@ async def test_mine_lists_which_of_a_players_keys_are_kept_and_refuses_a_bad_lis
             assert (await c.call({"type": "mine", "keys": bad}))["code"] == "invalid_field"
 
 
-async def test_moderation_is_refused_on_a_server_without_an_admin_token(srv: ServerProcess, seeded: list) -> None:
+async def test_moderation_is_refused_on_a_server_without_an_admin_token(srv: InProcessServer, seeded: list) -> None:
     """Without --admin-token no token is right: moderate answers forbidden and the drawing stays."""
     async with DoodleClient(srv.url) as c:
         reply = await c.request({"type": "moderate", "id": seeded[0]["id"], "action": "delete", "admin_token": ""})
@@ -369,7 +373,7 @@ async def test_moderation_is_refused_on_a_server_without_an_admin_token(srv: Ser
 
 
 def test_detail_pages_say_in_plain_words_where_a_drawing_was_made_and_why_it_was_kept(
-    srv: ServerProcess, seeded: list
+    srv: InProcessServer, seeded: list
 ) -> None:
     """No "Client: web" or "Kept on: submit": the detail page explains both; the page states the keep policy."""
     page = get(srv, f"/doodles/{seeded[0]['id']}")[1].decode()
@@ -381,7 +385,7 @@ def test_detail_pages_say_in_plain_words_where_a_drawing_was_made_and_why_it_was
 def test_api_privacy_says_what_is_kept_and_who_sees_it_even_without_the_token() -> None:
     """/api/privacy is public: with --keep submitted and a token (no --public-gallery) it says so, and the gallery
     pages end with the same sentence."""
-    s = ServerProcess("--keep", "submitted", "--token", "sekret")
+    s = InProcessServer("--keep", "submitted", "--token", "sekret")
     try:
         with urllib.request.urlopen(s.http + "/api/privacy", timeout=10) as r:
             said = json.loads(r.read())
@@ -416,7 +420,7 @@ def test_the_moderation_command_hides_shows_and_deletes_in_a_database_file(tmp_p
 
 
 async def test_listings_carry_thumbnail_grade_strokes_and_the_full_ones_stay_at_the_record(
-    srv: ServerProcess,
+    srv: InProcessServer,
 ) -> None:
     """A drawing of 6,000 points (with times) is listed with at most MAX_THUMB_POINTS integer points in
     0..255 and at most MAX_THUMB_BYTES of strokes, its shape kept; /api/doodles/ID keeps every point."""
@@ -457,7 +461,7 @@ async def test_a_busy_reader_never_holds_up_the_writer(tmp_path: Path) -> None:
     await srv.start()
     try:
         assert history.reads is not None and history.reads is not history.store
-        busy = asyncio.create_task(history.reads.call(lambda s: time.sleep(3)))
+        busy = asyncio.create_task(history.reads._run(lambda s: time.sleep(3)))  # a read stuck on its thread
         await asyncio.sleep(0.1)
         async with DoodleClient(f"ws://127.0.0.1:{srv.port}/ws") as c:
             await c.request({"type": "stroke", "x": [0, 10, 20], "y": [0, 10, 0]})
@@ -473,7 +477,7 @@ async def test_a_busy_reader_never_holds_up_the_writer(tmp_path: Path) -> None:
 def test_http_requests_are_rate_limited_per_address_except_the_health_check() -> None:
     """--max-http-requests-per-second 1 --http-request-burst 3: the fourth request at once is 429 with
     Retry-After; /healthz still answers."""
-    s = ServerProcess("--max-http-requests-per-second", "1", "--http-request-burst", "3")
+    s = InProcessServer("--max-http-requests-per-second", "1", "--http-request-burst", "3")
     try:
         codes = [get(s, "/api/doodles?limit=1")[0] for _ in range(3)]
         status, body, headers = get(s, "/api/doodles?limit=200")

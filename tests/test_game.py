@@ -14,13 +14,13 @@ from replay_client.client import DoodleClient
 from server import quickdraw
 from server.custom_words import CustomVocabulary
 from server.errors import ErrorCode
-from server.game import ALMOST_RANK, DEFAULT_RULE, Game, Ranking, almost, recognizes
 from server.infer import Classifier, top_k
+from server.ranking import ALMOST_RANK, DEFAULT_RULE, Game, Ranking, almost, recognizes
 from server.render import as_points, render
 from server.resume import ResumeCode
 from server.teach_protocol import TeachCode
-from tests.conftest import MODEL_DIR, RAW, SHIPPED_META, ServerProcess
-from tests.support import get_json, wait_idle
+from tests.conftest import MODEL_DIR, RAW, SHIPPED_LABELS, SHIPPED_META, ServerProcess
+from tests.support import InProcessServer, get_json, wait_idle
 
 ADMIN = "s3cret-admin"
 V1_KEYS = {
@@ -47,9 +47,9 @@ def example(d: quickdraw.Drawing) -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def srv() -> Iterator[ServerProcess]:
+def srv() -> Iterator[InProcessServer]:
     """A server with an admin token and a short resume window (2 s)."""
-    s = ServerProcess("--admin-token", ADMIN, "--resume-ttl-s", "2")
+    s = InProcessServer("--admin-token", ADMIN, "--resume-ttl-s", "2")
     yield s
     s.stop()
 
@@ -59,7 +59,7 @@ def model() -> Classifier:
     return Classifier(MODEL_DIR)
 
 
-async def test_welcome_names_features_and_minor_version(srv: ServerProcess) -> None:
+async def test_welcome_names_features_and_minor_version(srv: InProcessServer) -> None:
     """welcome carries protocol 1, protocol_minor 2 (rooms), the installed features and the v1.1 limits."""
     async with DoodleClient(srv.url) as c:
         w = c.welcome
@@ -69,10 +69,10 @@ async def test_welcome_names_features_and_minor_version(srv: ServerProcess) -> N
     }
     for name in ("max_custom_words", "max_custom_examples_per_word", "max_server_custom_words", "resume_ttl_s"):
         assert name in w["limits"]
-    assert w["limits"]["max_top_k"] == 20 and w["limits"]["max_word_list"] == 345
+    assert w["limits"]["max_top_k"] == 20 and w["limits"]["max_word_list"] == len(SHIPPED_LABELS)
 
 
-async def test_a_v1_client_gets_v1_replies(srv: ServerProcess, model: Classifier) -> None:
+async def test_a_v1_client_gets_v1_replies(srv: InProcessServer, model: Classifier) -> None:
     """A v1 message sequence gets the v1 message types with v1 fields and values; only `drawing` is added."""
     d = drawings("cat", 1)[0]
     async with DoodleClient(srv.url) as c:
@@ -96,7 +96,7 @@ async def test_a_v1_client_gets_v1_replies(srv: ServerProcess, model: Classifier
     assert c.live == [] and c.errors == []
 
 
-async def test_word_list_ranks_only_its_words_renormalised(srv: ServerProcess) -> None:
+async def test_word_list_ranks_only_its_words_renormalised(srv: InProcessServer) -> None:
     """hello.words: guesses name only those words, scores sum to 1 over them; top_k sizes the list."""
     d = drawings("cat", 1)[0]
     words = ["cat", "dog", "car", "apple"]
@@ -111,7 +111,7 @@ async def test_word_list_ranks_only_its_words_renormalised(srv: ServerProcess) -
         assert len(reply["guesses"]) == 2
 
 
-async def test_unknown_words_are_named(srv: ServerProcess) -> None:
+async def test_unknown_words_are_named(srv: InProcessServer) -> None:
     """hello.words or target naming unknown words answers unknown_word naming them, and changes nothing."""
     async with DoodleClient(srv.url) as c:
         err = await c.call({"type": "hello", "words": ["cat", "zorblat", "qux"]})
@@ -127,7 +127,7 @@ async def test_unknown_words_are_named(srv: ServerProcess) -> None:
 
 @pytest.mark.parametrize("rule", ["score", "top1", None])
 async def test_target_is_reported_and_recognized_fires_once_for_real_drawings(
-    srv: ServerProcess, rule: str | None
+    srv: InProcessServer, rule: str | None
 ) -> None:
     """Every guesses carries the target's score, rank and `almost` (top 3, not yet recognized); real raw
     drawings of the target are recognized once per drawing, right after the first guesses where the rule
@@ -170,7 +170,7 @@ async def test_target_is_reported_and_recognized_fires_once_for_real_drawings(
     assert recognized >= 3
 
 
-async def test_recognize_rule_is_a_session_setting_and_bad_values_change_nothing(srv: ServerProcess) -> None:
+async def test_recognize_rule_is_a_session_setting_and_bad_values_change_nothing(srv: InProcessServer) -> None:
     """hello.recognize is echoed with the other v1.1 settings, kept until changed (a hello without it keeps
     it, null restores the default: "score" while the session has its own threshold, else "top1"); a bad
     value is invalid_field and leaves every setting as it was."""
@@ -188,7 +188,7 @@ async def test_recognize_rule_is_a_session_setting_and_bad_values_change_nothing
         assert DEFAULT_RULE == "top1"
 
 
-async def test_a_client_that_sets_its_own_threshold_keeps_the_score_rule(srv: ServerProcess) -> None:
+async def test_a_client_that_sets_its_own_threshold_keeps_the_score_rule(srv: InProcessServer) -> None:
     """A hello with target_threshold and no recognize (a v1.1 client from before it) gets "score": its
     threshold still decides; one with neither gets the default."""
     async with DoodleClient(srv.url) as c:
@@ -198,7 +198,7 @@ async def test_a_client_that_sets_its_own_threshold_keeps_the_score_rule(srv: Se
         assert (await c.call({"type": "hello", "target": "apple"}))["recognize"] == DEFAULT_RULE
 
 
-async def test_top1_ignores_the_threshold_and_score_keeps_it(srv: ServerProcess) -> None:
+async def test_top1_ignores_the_threshold_and_score_keeps_it(srv: InProcessServer) -> None:
     """A drawing whose target leads at a score under target_threshold is recognized by "top1" (the
     threshold applies to "score" only) and not by "score"."""
     fired: dict[str, list[list[str]]] = {"top1": [], "score": []}
@@ -215,7 +215,7 @@ async def test_top1_ignores_the_threshold_and_score_keeps_it(srv: ServerProcess)
     assert fired["score"] == [[]] * len(fired["score"])
 
 
-async def test_top1_is_decided_at_pen_ups_and_score_at_live_guesses_too(srv: ServerProcess) -> None:
+async def test_top1_is_decided_at_pen_ups_and_score_at_live_guesses_too(srv: InProcessServer) -> None:
     """A live guess in which the target leads carries `almost` but no `recognized` under "top1"; the pen-up
     that ends the stroke brings it. Under "score" a live guess past the threshold brings `recognized`."""
     async with DoodleClient(srv.url) as c:  # a drawing of apple and the first pen-up at which apple leads
@@ -249,11 +249,11 @@ async def test_top1_is_decided_at_pen_ups_and_score_at_live_guesses_too(srv: Ser
         assert (await c.recv())["type"] == "recognized"  # right after the live guess, before any pen-up
 
 
-def records(srv: ServerProcess) -> list[dict[str, Any]]:
+def records(srv: InProcessServer) -> list[dict[str, Any]]:
     return list(get_json(srv.http + "/api/doodles?limit=200")["doodles"])
 
 
-async def test_a_dropped_drawing_resumed_and_submitted_is_stored_once(srv: ServerProcess) -> None:
+async def test_a_dropped_drawing_resumed_and_submitted_is_stored_once(srv: InProcessServer) -> None:
     """Drop mid-drawing, reconnect with the key, replay, submit: exactly one stored record, with every stroke."""
     d = drawings("bicycle", 1)[0]
     before = {r["id"] for r in records(srv)}
@@ -281,7 +281,7 @@ async def test_a_dropped_drawing_resumed_and_submitted_is_stored_once(srv: Serve
     assert fresh[0]["strokes"] == len(d.strokes) and fresh[0]["word"] == "bicycle"
 
 
-async def test_a_resume_takes_the_drawing_over_from_a_connection_not_yet_seen_dropping(srv: ServerProcess) -> None:
+async def test_a_resume_takes_the_drawing_over_from_a_connection_not_yet_seen_dropping(srv: InProcessServer) -> None:
     """The old connection is still open (a Wi-Fi handover): the resume closes it with 4001, the drawing goes on in
     the new session, and one record is stored with every stroke."""
     d = drawings("bicycle", 1, skip=3)[0]
@@ -307,7 +307,7 @@ async def test_a_resume_takes_the_drawing_over_from_a_connection_not_yet_seen_dr
     assert [r["id"] for r in fresh] == [saved["id"]] and fresh[0]["strokes"] == len(d.strokes)
 
 
-async def test_unknown_or_expired_keys_answer_unknown_drawing(srv: ServerProcess) -> None:
+async def test_unknown_or_expired_keys_answer_unknown_drawing(srv: InProcessServer) -> None:
     """A made-up key, a key used up, or one past resume_ttl_s answers unknown_drawing; a new drawing starts."""
     async with DoodleClient(srv.url) as c:
         err = await c.call({"type": "hello", "resume": "A" * 22})
@@ -326,7 +326,7 @@ async def test_unknown_or_expired_keys_answer_unknown_drawing(srv: ServerProcess
         assert (await c.call({"type": "clear"}))["drawing"] != key
 
 
-async def test_session_word_taught_from_real_drawings_competes(srv: ServerProcess) -> None:
+async def test_session_word_taught_from_real_drawings_competes(srv: InProcessServer) -> None:
     """A made-up word taught from 5 raw drawings of a real word ranks in the top 3 for most other drawings of it;
     other sessions never see it; forget removes it."""
     teach_from, others = drawings("snail", 5), drawings("snail", 10, skip=5)
@@ -350,7 +350,7 @@ async def test_session_word_taught_from_real_drawings_competes(srv: ServerProces
         assert (await c.teach("cat", [[(s.x, s.y) for s in teach_from[0].strokes]]))["code"] == TeachCode.WORD_TAKEN
 
 
-async def test_server_words_need_the_admin_token_and_show_in_classes(srv: ServerProcess) -> None:
+async def test_server_words_need_the_admin_token_and_show_in_classes(srv: InProcessServer) -> None:
     """Server scope: forbidden without the right admin token; with it every session sees the word and
     /classes lists it as custom; forget removes it everywhere."""
     example = [[(s.x, s.y) for s in drawings("snail", 1)[0].strokes]]
@@ -364,9 +364,9 @@ async def test_server_words_need_the_admin_token_and_show_in_classes(srv: Server
             assert (await other.hello(words=["snailish", "snail"]))["words"] == ["snailish", "snail"]
             assert (await other.teach("snailish", example))["code"] == TeachCode.WORD_TAKEN
         classes = get_json(srv.http + "/classes")
-        assert len(classes["classes"]) == 345
+        assert classes["classes"] == SHIPPED_LABELS
         assert classes["words"][-1] == {"word": "snailish", "custom": True, "examples": 3}
-        assert not any(w["custom"] for w in classes["words"][:345])
+        assert not any(w["custom"] for w in classes["words"][: len(SHIPPED_LABELS)])
         assert (await c.forget("snailish", scope="server"))["code"] == ErrorCode.FORBIDDEN
         assert (await c.forget("snailish", scope="server", admin_token=ADMIN))["type"] == "forgotten"
         assert all(not w["custom"] for w in get_json(srv.http + "/classes")["words"])
@@ -383,7 +383,7 @@ async def stored_server_word(tmp_path: Any, word: str) -> str:
     """A history database (its path) in which a server taught ``word`` at server scope from one drawing."""
     db = str(tmp_path / "h.sqlite3")
     example = [[(s.x, s.y) for s in drawings("snail", 1)[0].strokes]]
-    with ServerProcess("--db", db, "--admin-token", ADMIN) as s1:
+    with InProcessServer("--db", db, "--admin-token", ADMIN) as s1:
         async with DoodleClient(s1.url) as c:
             assert (await c.teach(word, example, scope="server", admin_token=ADMIN))["type"] == "taught"
     return db
@@ -392,7 +392,7 @@ async def stored_server_word(tmp_path: Any, word: str) -> str:
 async def test_server_words_survive_a_restart(tmp_path: Any) -> None:
     """Server-scope words are stored in the history database and loaded again at start."""
     db = await stored_server_word(tmp_path, "keepme")
-    with ServerProcess("--db", db) as s2:
+    with InProcessServer("--db", db) as s2:
         assert {"word": "keepme", "custom": True, "examples": 1} in get_json(s2.http + "/classes")["words"]
 
 
@@ -413,7 +413,7 @@ async def test_server_words_of_another_feature_space_are_not_loaded(tmp_path: An
         store.add_custom_word(meta["name"], "older", vectors)
     finally:
         store.close()
-    with ServerProcess("--db", db) as s2:
+    with InProcessServer("--db", db) as s2:
         listed = {w["word"] for w in get_json(s2.http + "/classes")["words"] if w.get("custom")}
     assert listed == {"keepme"}
     store = open_database(db)
@@ -425,7 +425,7 @@ async def test_server_words_of_another_feature_space_are_not_loaded(tmp_path: An
 
 def test_sessions_share_the_rankers_labels_instead_of_copying_them() -> None:
     """Each session's vocabulary refers to the ranker's one set of labels (a copy per session cost 32 KB)."""
-    from server.game import Ranker
+    from server.ranking import Ranker
 
     ranker = Ranker([f"w{i}" for i in range(345)], None)
     a, b = ranker.new_game(), ranker.new_game()
@@ -437,7 +437,7 @@ def test_target_rank_without_a_sort_equals_the_stable_order(seed: int) -> None:
     """The target's rank counted from the scores (v1 path, no sort) is its place in the stable best-first order."""
     import numpy as np
 
-    from server.game import Ranking
+    from server.ranking import Ranking
 
     rng = np.random.default_rng(seed)
     scores = rng.integers(0, 6, 40).astype(np.float32) / 10  # many ties
@@ -452,7 +452,7 @@ async def test_a_drawing_left_at_a_restart_is_resumed_from_the_history_once(tmp_
     """A key the last server kept at shutdown resumes on the next one (history file), only once at a time."""
     db = str(tmp_path / "h.sqlite3")
     d = drawings("bicycle", 1)[0]
-    first = ServerProcess("--db", db)
+    first = InProcessServer("--db", db)
     try:
         async with DoodleClient(first.url) as c:
             await c.call({"type": "hello", "client": "restarter"})
@@ -461,7 +461,7 @@ async def test_a_drawing_left_at_a_restart_is_resumed_from_the_history_once(tmp_
             key = c.drawing
     finally:
         first.stop()  # kept at the disconnect (or the shutdown)
-    second = ServerProcess("--db", db)
+    second = InProcessServer("--db", db)
     try:
         async with DoodleClient(second.url) as a, DoodleClient(second.url) as b:
             hello = await a.hello(resume=key)

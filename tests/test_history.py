@@ -21,7 +21,7 @@ from websockets.exceptions import ConnectionClosed
 from replay_client.client import DoodleClient
 from server.limits import MAX_SPRITE_PX, MAX_WORD_CHARS
 from tests.conftest import ROOT, ServerProcess, raw_sample
-from tests.support import wait_idle
+from tests.support import InProcessServer, wait_idle
 
 
 @pytest.fixture(scope="module")
@@ -30,14 +30,16 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def srv(db: Path) -> Iterator[ServerProcess]:
+def srv(db: Path) -> Iterator[InProcessServer]:
     """A server keeping its history in a fresh file (60 sessions at once from this address: over the default 48)."""
-    s = ServerProcess("--db", str(db), "--max-sessions-per-address", "100")
+    s = InProcessServer(
+        "--db", str(db), "--max-sessions-per-address", "100", "--max-http-requests-per-second", "1000"
+    )  # this module polls the API from one address: the HTTP rate limit is tested in test_gallery.py
     yield s
     s.stop()
 
 
-def get_json(srv: ServerProcess, path: str) -> tuple[int, Any]:
+def get_json(srv: InProcessServer, path: str) -> tuple[int, Any]:
     try:
         with urllib.request.urlopen(srv.http + path, timeout=10) as r:
             return r.status, json.loads(r.read())
@@ -45,19 +47,19 @@ def get_json(srv: ServerProcess, path: str) -> tuple[int, Any]:
         return e.code, json.loads(e.read())
 
 
-def record(srv: ServerProcess, doodle_id: int) -> dict[str, Any]:
+def record(srv: InProcessServer, doodle_id: int) -> dict[str, Any]:
     status, body = get_json(srv, f"/api/doodles/{doodle_id}")
     assert status == 200, body
     return body  # type: ignore[no-any-return]
 
 
-def newest_id(srv: ServerProcess) -> int:
+def newest_id(srv: InProcessServer) -> int:
     status, body = get_json(srv, "/api/doodles?limit=1")
     assert status == 200
     return int(body["doodles"][0]["id"]) if body["doodles"] else 0
 
 
-async def settle(srv: ServerProcess, after: int, count: int, timeout_s: float = 10) -> list[dict[str, Any]]:
+async def settle(srv: InProcessServer, after: int, count: int, timeout_s: float = 10) -> list[dict[str, Any]]:
     """The records stored after id `after`, once there are `count` of them (disconnects store asynchronously)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
@@ -74,7 +76,7 @@ async def draw(c: DoodleClient, drawing: list) -> list[dict[str, Any]]:
     return [await c.request({"type": "stroke", "x": xs, "y": ys, "t": ts}) for xs, ys, ts in drawing]
 
 
-async def test_submit_stores_strokes_guesses_word_client_and_session(srv: ServerProcess) -> None:
+async def test_submit_stores_strokes_guesses_word_client_and_session(srv: InProcessServer) -> None:
     """submit -> saved; the record holds the exact timed strokes, every guess list sent, word, client, session."""
     d = raw_sample()[21]
     async with DoodleClient(srv.url) as c:
@@ -97,7 +99,7 @@ async def test_submit_stores_strokes_guesses_word_client_and_session(srv: Server
     assert rec["started_at"] <= rec["created_at"]
 
 
-async def test_a_drawing_is_stored_once_whatever_follows_its_submit(srv: ServerProcess) -> None:
+async def test_a_drawing_is_stored_once_whatever_follows_its_submit(srv: InProcessServer) -> None:
     """submit, submit again, clear: one record; a second submit with a word relabels it instead of copying it."""
     before = newest_id(srv)
     d = raw_sample()[30]
@@ -112,7 +114,7 @@ async def test_a_drawing_is_stored_once_whatever_follows_its_submit(srv: ServerP
     assert record(srv, first["id"])["word"] == "cat"
 
 
-async def test_submit_then_disconnect_stores_nothing_more(srv: ServerProcess) -> None:
+async def test_submit_then_disconnect_stores_nothing_more(srv: InProcessServer) -> None:
     """A client that submits and then disconnects leaves exactly one record."""
     before = newest_id(srv)
     async with DoodleClient(srv.url) as c:
@@ -122,7 +124,7 @@ async def test_submit_then_disconnect_stores_nothing_more(srv: ServerProcess) ->
     assert newest_id(srv) == saved["id"] == before + 1
 
 
-async def test_strokes_after_a_submit_update_its_record_on_disconnect_keeping_the_word(srv: ServerProcess) -> None:
+async def test_strokes_after_a_submit_update_its_record_on_disconnect_keeping_the_word(srv: InProcessServer) -> None:
     """submit, one more stroke, disconnect: the same drawing (same key), so its one record now holds every
     stroke, the player's word, reason disconnect; no second record (v1.1: one record per drawing key)."""
     d = raw_sample()[32]
@@ -136,7 +138,7 @@ async def test_strokes_after_a_submit_update_its_record_on_disconnect_keeping_th
     assert rec["reason"] == "disconnect" and rec["word"] == d["word"] and rec["drawing"] == d["drawing"]
 
 
-async def test_undo_after_submit_updates_the_drawings_record(srv: ServerProcess) -> None:
+async def test_undo_after_submit_updates_the_drawings_record(srv: InProcessServer) -> None:
     """Undoing a stroke after submit and submitting again stores the shorter drawing in the same record
     (the same drawing key: v1.1 keeps one record per drawing)."""
     d = raw_sample()[33]
@@ -149,7 +151,7 @@ async def test_undo_after_submit_updates_the_drawings_record(srv: ServerProcess)
     assert record(srv, second["id"])["drawing"] == d["drawing"][:-1]
 
 
-async def test_clear_and_disconnect_keep_drawings_with_final_guesses_for_every_stroke(srv: ServerProcess) -> None:
+async def test_clear_and_disconnect_keep_drawings_with_final_guesses_for_every_stroke(srv: InProcessServer) -> None:
     """clear stores the drawing; a disconnect mid-stroke stores it with that stroke finished and guessed."""
     before = newest_id(srv)
     a, b = raw_sample()[40], raw_sample()[41]
@@ -167,7 +169,7 @@ async def test_clear_and_disconnect_keep_drawings_with_final_guesses_for_every_s
     assert left["label"] == left["guess"] == left["final"][0]["word"] and not left["recognized"]
 
 
-async def test_submit_finishes_a_stroke_in_progress(srv: ServerProcess) -> None:
+async def test_submit_finishes_a_stroke_in_progress(srv: InProcessServer) -> None:
     """submit during a stroke ends it first; the final top-5 is for every stroke."""
     d = raw_sample()[42]
     async with DoodleClient(srv.url) as c:
@@ -179,7 +181,7 @@ async def test_submit_finishes_a_stroke_in_progress(srv: ServerProcess) -> None:
     assert rec["drawing"] == d["drawing"] and rec["guesses"][-1]["strokes"] == len(d["drawing"])
 
 
-async def test_sprite_of_the_current_and_of_a_stored_drawing(srv: ServerProcess) -> None:
+async def test_sprite_of_the_current_and_of_a_stored_drawing(srv: InProcessServer) -> None:
     """sprite: a transparent PNG of the canvas or of a stored id; size, colour, width apply; JSON gets base64."""
     d = raw_sample()[50]
     async with DoodleClient(srv.url) as c, DoodleClient(srv.url, text=True) as j:
@@ -218,7 +220,7 @@ SPRITE_AND_SUBMIT_ERRORS: list[tuple[str, dict[str, Any], str]] = [
     ("name", "msg", "code"), SPRITE_AND_SUBMIT_ERRORS, ids=[c[0] for c in SPRITE_AND_SUBMIT_ERRORS]
 )
 async def test_bad_submit_and_sprite_messages_get_clear_errors(
-    srv: ServerProcess, name: str, msg: dict[str, Any], code: str
+    srv: InProcessServer, name: str, msg: dict[str, Any], code: str
 ) -> None:
     """Each bad submit/sprite gets an error with its code and a message; the session goes on."""
     async with DoodleClient(srv.url) as c:
@@ -233,7 +235,7 @@ async def test_bad_submit_and_sprite_messages_get_clear_errors(
         assert ok["type"] == "guesses" and ok["strokes"] == 1
 
 
-async def test_many_sessions_storing_at_once_lose_nothing(srv: ServerProcess) -> None:
+async def test_many_sessions_storing_at_once_lose_nothing(srv: InProcessServer) -> None:
     """40 sessions submit and 20 more disconnect with strokes, all at once: 60 records, each with its own strokes."""
     sample = raw_sample()[100:160]
     before = newest_id(srv)
@@ -261,6 +263,7 @@ async def test_many_sessions_storing_at_once_lose_nothing(srv: ServerProcess) ->
     assert left == sorted(json.dumps(d["drawing"]) for d in sample[40:])
 
 
+@pytest.mark.slow
 async def test_a_drawing_acknowledged_as_saved_survives_sigkill(tmp_path: Path) -> None:
     """SIGKILL right after `saved`: a new server on the same file serves the drawing, exactly."""
     path = tmp_path / "crash.sqlite3"
@@ -337,6 +340,7 @@ def test_an_unusable_database_path_stops_the_server_with_a_message(tmp_path: Pat
         ServerProcess("--db", str(blocker / "doodles.sqlite3"))
 
 
+@pytest.mark.slow
 async def test_sigkill_under_load_loses_no_acknowledged_drawing(tmp_path: Path) -> None:
     """20 sessions submit drawings as fast as they can; SIGKILL mid-stream; every drawing acknowledged
     with `saved` is found, exactly, after a restart."""

@@ -10,7 +10,7 @@ import pytest
 
 from server.errors import InferenceFailed, ModelError
 from server.infer import DEFAULT_MODEL_DIR, Batcher, Classifier, Priority, top_k
-from server.render import INPUT_PX, as_points, render
+from server.render import INPUT_PX, as_points, render, render_params
 from tests.conftest import ROOT, raw_sample
 
 
@@ -129,9 +129,10 @@ def test_a_model_rendered_with_other_parameters_is_refused(tmp_path) -> None:
     for name in ("doodle.tflite", "labels.txt"):
         shutil.copy(DEFAULT_MODEL_DIR / name, tmp_path / name)
     meta = json.loads((DEFAULT_MODEL_DIR / "model.json").read_text())
-    meta["render"]["line_px"] += 1
+    ours = render_params()["line_px"]
+    meta["render"]["line_px"] = ours + 1
     (tmp_path / "model.json").write_text(json.dumps(meta))
-    with pytest.raises(ModelError, match="line_px: model 7 vs server 6"):
+    with pytest.raises(ModelError, match=f"line_px: model {ours + 1} vs server {ours}"):
         Classifier(tmp_path)
     del meta["render"]
     (tmp_path / "model.json").write_text(json.dumps(meta))

@@ -125,3 +125,64 @@ def test_no_test_module_imports_another() -> None:
             )
             offenders += [f"{path.name}: {n}" for n in names if re.match(r"tests\.test_", n)]
     assert offenders == []
+
+
+def test_every_exception_type_lives_where_errors_py_says() -> None:
+    """Each exception class defined under server/ is in server/errors.py or a module its docstring names for it."""
+    import importlib
+    import inspect
+
+    import server.errors
+
+    doc = server.errors.__doc__ or ""
+    misplaced, found = [], []
+    for path in sorted(SERVER.rglob("*.py")):
+        rel = path.relative_to(ROOT).as_posix()
+        if rel == "server/errors.py" or rel.endswith("__main__.py"):
+            continue
+        module = importlib.import_module(rel.removesuffix(".py").replace("/", "."))
+        for name, obj in vars(module).items():
+            if inspect.isclass(obj) and issubclass(obj, BaseException) and obj.__module__ == module.__name__:
+                found.append(name)
+                if f"``{rel}``" not in doc:
+                    misplaced.append(f"{rel}: {name}")
+    assert misplaced == [] and len(found) >= 10, found
+
+
+def layout_rows() -> list[tuple[list[str], str]]:
+    """The README's layout table: each row's paths (first column) and its description."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("## Layout") :].split("\n## ", 1)[0]
+    rows = []
+    for line in table.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) >= 2 and cells[0].startswith("`"):
+            rows.append((re.findall(r"`([^`]+)`", cells[0]), " | ".join(cells[1:])))
+    return rows
+
+
+def test_the_readme_layout_table_matches_the_tree() -> None:
+    """Every server module is a row of the README's layout table (or named in its package's row), every path
+    there exists, and the files a folder's row names are in that folder."""
+    rows = layout_rows()
+    listed = {p for paths, _ in rows for p in paths}
+    missing_paths = sorted(p for p in listed if not (ROOT / p).exists())
+    # A package's own row may name its modules instead: `server/rooms/` ... `room.py` ...
+    listed |= {
+        folder + name
+        for paths, text in rows
+        for folder in paths
+        if folder.endswith("/")
+        for name in re.findall(r"`([\w.]+\.py)`", text)
+    }
+    modules = {p.relative_to(ROOT).as_posix() for p in SERVER.rglob("*.py") if p.name != "__init__.py"}
+    unlisted = sorted(modules - listed)
+    wrong_files = [
+        f"{folder}: {name}"
+        for paths, text in rows
+        for folder in paths
+        if folder.endswith("/")
+        for name in re.findall(r"`([\w.]+\.(?:py|js|cs|cfg|md|json|txt|tflite|npz))`", text)
+        if not list((ROOT / folder).rglob(name))
+    ]
+    assert (missing_paths, unlisted, wrong_files) == ([], [], [])

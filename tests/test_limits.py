@@ -22,6 +22,7 @@ from bench.metrics import rss_kib
 from replay_client.client import DoodleClient
 from server import limits as limit_values
 from tests.conftest import ServerProcess
+from tests.support import InProcessServer
 
 TIGHT = {
     "--max-frame-bytes": 20_000,
@@ -37,9 +38,9 @@ TIGHT = {
 
 
 @pytest.fixture(scope="module")
-def tight() -> Iterator[ServerProcess]:
+def tight() -> Iterator[InProcessServer]:
     """A live server with small limits, so that each is cheap to reach."""
-    srv = ServerProcess(*(str(v) for kv in TIGHT.items() for v in kv))
+    srv = InProcessServer(*(str(v) for kv in TIGHT.items() for v in kv))
     yield srv
     srv.stop()
 
@@ -57,7 +58,7 @@ def test_every_limit_is_a_named_constant_with_a_flag_and_a_unit() -> None:
         assert "#:" in doc and (" in " in doc or "Code:" in doc), f"{const} lacks a documented unit"
 
 
-async def test_welcome_carries_the_limits_a_client_needs(tight: ServerProcess) -> None:
+async def test_welcome_carries_the_limits_a_client_needs(tight: InProcessServer) -> None:
     """welcome lists the client-facing limits as configured, not the server-side tuning."""
     async with DoodleClient(tight.url) as c:
         lim = c.welcome["limits"]
@@ -65,7 +66,7 @@ async def test_welcome_carries_the_limits_a_client_needs(tight: ServerProcess) -
     assert not limit_values.SERVER_SIDE & set(lim)
 
 
-async def test_a_frame_over_max_frame_bytes_closes_with_1009_and_the_server_goes_on(tight: ServerProcess) -> None:
+async def test_a_frame_over_max_frame_bytes_closes_with_1009_and_the_server_goes_on(tight: InProcessServer) -> None:
     """A frame larger than max_frame_bytes is closed with 1009 (message too big); other sessions go on."""
     async with DoodleClient(tight.url) as other, DoodleClient(tight.url) as c:
         await c.send_raw(msgpack.packb({"type": "image", "png": b"\0" * 30_000}))
@@ -84,7 +85,7 @@ def png(w: int, h: int) -> bytes:
     return buf.tobytes()
 
 
-async def test_image_bytes_and_pixels_limits_have_their_own_codes(tight: ServerProcess) -> None:
+async def test_image_bytes_and_pixels_limits_have_their_own_codes(tight: InProcessServer) -> None:
     """An image over max_image_bytes gets image_too_large (msgpack and JSON); over max_image_pixels,
     image_too_many_pixels; one exactly at the pixel limit is classified."""
     noisy = np.random.default_rng(0).integers(0, 255, (80, 80), np.uint8)
@@ -98,7 +99,7 @@ async def test_image_bytes_and_pixels_limits_have_their_own_codes(tight: ServerP
         assert (await c.request({"type": "image", "png": png(2000, 2000)}))["code"] == "image_too_large"
 
 
-async def test_points_per_message_limit(tight: ServerProcess) -> None:
+async def test_points_per_message_limit(tight: InProcessServer) -> None:
     """More than max_points_per_message points in one message: too_many_points; exactly the limit is fine."""
     async with DoodleClient(tight.url) as c:
         r = await c.request({"type": "stroke", "x": list(range(51)), "y": list(range(51))})
@@ -107,7 +108,7 @@ async def test_points_per_message_limit(tight: ServerProcess) -> None:
         assert r["type"] == "guesses" and r["strokes"] == 1
 
 
-async def test_sessions_per_address_are_capped_with_429(tight: ServerProcess) -> None:
+async def test_sessions_per_address_are_capped_with_429(tight: InProcessServer) -> None:
     """The (max_sessions_per_address + 1)-th socket from one address is refused with HTTP 429; once one
     closes, a new one is accepted."""
     clients = [DoodleClient(tight.url) for _ in range(3)]
@@ -124,7 +125,7 @@ async def test_sessions_per_address_are_capped_with_429(tight: ServerProcess) ->
         await c.close()
 
 
-async def test_an_idle_session_is_closed_with_1001(tight: ServerProcess) -> None:
+async def test_an_idle_session_is_closed_with_1001(tight: InProcessServer) -> None:
     """A session that sends nothing for idle_timeout_s is closed with 1001; one that keeps talking is not."""
     async with DoodleClient(tight.url) as idle, DoodleClient(tight.url) as busy:
         t = time.monotonic()
@@ -137,7 +138,7 @@ async def test_an_idle_session_is_closed_with_1001(tight: ServerProcess) -> None
         assert 0.9 <= time.monotonic() - t <= 5
 
 
-async def test_a_client_that_keeps_flooding_is_rate_limited_then_closed_with_1008(tight: ServerProcess) -> None:
+async def test_a_client_that_keeps_flooding_is_rate_limited_then_closed_with_1008(tight: InProcessServer) -> None:
     """Past the burst, messages get rate_limited; max_errors_in_a_row of them close the socket with 1008 at once."""
     async with DoodleClient(tight.url) as c:
         t = time.monotonic()

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Coroutine
+from typing import Any
+
+import pytest
 
 from server.logfilter import RepeatFilter
 
@@ -41,15 +45,25 @@ def test_distinct_lines_are_never_held_back_and_memory_is_bounded() -> None:
     assert len(f._seen) <= 50
 
 
-def test_the_server_installs_the_filter_on_its_log_handlers() -> None:
-    """python -m server's logging set-up puts one RepeatFilter on every root handler."""
-    from server import logfilter
+def test_the_server_installs_the_filter_on_its_log_handlers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """python -m server's main() puts a RepeatFilter on every root log handler before it serves."""
+    import server.__main__ as entry
 
+    served = []
+
+    def run_on(event_loop: str, main: Coroutine[Any, Any, int]) -> int:
+        main.close()  # not served: what matters is the logging main() set up first
+        served.append(event_loop)
+        return 0
+
+    monkeypatch.setattr(entry, "run_on", run_on)
     root = logging.getLogger()
     handler = logging.StreamHandler()
     root.addHandler(handler)
     try:
-        installed = logfilter.install()
-        assert installed in handler.filters
+        assert entry.main(["--port", "0"]) == 0 and served
+        assert all(any(isinstance(f, RepeatFilter) for f in h.filters) for h in root.handlers)
     finally:
         root.removeHandler(handler)
+        for h in root.handlers:
+            h.filters = [f for f in h.filters if not isinstance(f, RepeatFilter)]

@@ -10,14 +10,14 @@ from prometheus_client.parser import text_string_to_metric_families
 from replay_client.client import DoodleClient
 from server.metrics import message_type
 from server.protocol import PenUpMsg, PointsMsg, StrokeMsg
-from tests.conftest import ServerProcess, http_get
-from tests.support import get, get_json, wait_idle
+from tests.conftest import http_get
+from tests.support import InProcessServer, get, get_json, wait_idle
 
 TOKEN = "m3trics-s3cret"
 
 
 def scrape(
-    srv: ServerProcess, headers: dict[str, str] | None = None
+    srv: InProcessServer, headers: dict[str, str] | None = None
 ) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     """Every sample of /metrics: (name, sorted labels) -> value."""
     status, head, body = get(srv.port, "/metrics", headers)
@@ -30,8 +30,8 @@ def scrape(
 
 
 @pytest.fixture(scope="module")
-def srv() -> Iterator[ServerProcess]:
-    s = ServerProcess()
+def srv() -> Iterator[InProcessServer]:
+    s = InProcessServer()
     yield s
     s.stop()
 
@@ -41,7 +41,7 @@ def test_message_type_names_are_the_wire_names() -> None:
     assert [message_type(c) for c in (PointsMsg, PenUpMsg, StrokeMsg)] == ["points", "pen_up", "stroke"]
 
 
-async def test_metrics_count_messages_errors_guesses_latency_batches_and_storage(srv: ServerProcess) -> None:
+async def test_metrics_count_messages_errors_guesses_latency_batches_and_storage(srv: InProcessServer) -> None:
     """After 3 strokes, a bad message and a submit: messages by type, errors by code, latency histogram
     counts, sessions, batch sizes, model time, the model queue (/healthz too) and the storage queue all show it."""
     before = scrape(srv)
@@ -78,20 +78,20 @@ async def test_metrics_count_messages_errors_guesses_latency_batches_and_storage
 
 
 @pytest.fixture(scope="module")
-def tokened() -> Iterator[ServerProcess]:
-    s = ServerProcess(env={"DOODLESTREAM_TOKEN": TOKEN})
+def tokened() -> Iterator[InProcessServer]:
+    s = InProcessServer(env={"DOODLESTREAM_TOKEN": TOKEN})
     yield s
     s.stop()
 
 
-def test_metrics_need_the_token_when_one_is_set(tokened: ServerProcess) -> None:
+def test_metrics_need_the_token_when_one_is_set(tokened: InProcessServer) -> None:
     """With --token, /metrics answers 401 without it or with a wrong one, and the metrics with it."""
     assert get(tokened.port, "/metrics")[0] == 401
     assert get(tokened.port, "/metrics", {"Authorization": "Bearer wrong"})[0] == 401
     assert ("doodlestream_sessions", ()) in scrape(tokened, {"Authorization": f"Bearer {TOKEN}"})
 
 
-def test_metrics_are_open_without_a_token(srv: ServerProcess) -> None:
+def test_metrics_are_open_without_a_token(srv: InProcessServer) -> None:
     """Without a token anyone may scrape /metrics (as any route)."""
     status, body, ctype = http_get(srv.http + "/metrics")
     assert status == 200 and ctype.startswith("text/plain") and b"doodlestream_sessions" in body

@@ -5,7 +5,6 @@ The store promises both backends keep are in tests/test_store.py (parametrised o
 from __future__ import annotations
 
 import dataclasses
-import sqlite3
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -14,6 +13,7 @@ import psycopg
 import pytest
 
 from bench.services import PostgresServer, free_port
+from server.errors import StoreError
 from server.history.databases import open_database
 from server.history.postgres import PostgresError, PostgresStore
 from tests.support import doodle
@@ -26,7 +26,7 @@ def test_a_newer_schema_is_refused(pg_url: str) -> None:
     PostgresStore(pg_url).close()
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute("UPDATE doodle_schema SET version = 99")
-    with pytest.raises(sqlite3.DatabaseError, match="schema 99"):
+    with pytest.raises(StoreError, match="schema 99"):
         PostgresStore(pg_url)
 
 
@@ -70,11 +70,11 @@ def test_instances_opening_together_migrate_once(pg_url: str) -> None:
 
 
 def test_an_unreachable_server_fails_opening_with_a_database_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A URL where nothing listens: a DatabaseError (the server's start reports it), the password not shown."""
+    """A URL where nothing listens: a StoreError (the server's start reports it), the password not shown."""
     monkeypatch.setattr("server.history.postgres.CONNECT_TIMEOUT_S", 2.0)
     url = f"postgresql://doodle:secret@127.0.0.1:{free_port()}/nothing?connect_timeout=1"
     t = time.monotonic()
-    with pytest.raises(sqlite3.DatabaseError) as refused:
+    with pytest.raises(StoreError) as refused:
         open_database(url)
     assert "secret" not in str(refused.value) and time.monotonic() - t < 30
 

@@ -210,11 +210,11 @@ ANSWERS: list[qd.Answer] = [
 
 def test_top_k_and_map3_on_hand_made_answers() -> None:
     """top-k and MAP@3 of four hand-made answers (one rejected) have the exact expected values."""
-    assert [qd.top_k(TRUTH, ANSWERS, k) for k in (1, 3, 5)] == [qd.Rate(1, 4), qd.Rate(2, 4), qd.Rate(3, 4)]
+    assert [qd.top_k_accuracy(TRUTH, ANSWERS, k) for k in (1, 3, 5)] == [qd.Rate(1, 4), qd.Rate(2, 4), qd.Rate(3, 4)]
     assert qd.map_at_3(TRUTH, ANSWERS) == pytest.approx((1 + 1 / 3) / 4)
     # balanced: cat (1/2, 2/2, map (1+1/3)/2), dog (0, 0, 0), sun (0, 0, 0) -> mean over 3 words
-    assert qd.balanced_top_k(TRUTH, ANSWERS, 1) == pytest.approx(0.5 / 3)
-    assert qd.balanced_top_k(TRUTH, ANSWERS, 5) == pytest.approx((1 + 1 + 0) / 3)
+    assert qd.balanced_top_k_accuracy(TRUTH, ANSWERS, 1) == pytest.approx(0.5 / 3)
+    assert qd.balanced_top_k_accuracy(TRUTH, ANSWERS, 5) == pytest.approx((1 + 1 + 0) / 3)
     assert qd.balanced_map_at_3(TRUTH, ANSWERS) == pytest.approx((1 + 1 / 3) / 2 / 3)
     acc = qd.accuracy(TRUTH, ANSWERS)
     assert (
@@ -223,14 +223,22 @@ def test_top_k_and_map3_on_hand_made_answers() -> None:
         and acc["top3"] == 0.5
         and acc["balanced"]["top1"] == pytest.approx(1 / 6)
     )
-    assert qd.per_word_top_k(TRUTH, ANSWERS, 3) == {"cat": qd.Rate(2, 2), "dog": qd.Rate(0, 1), "sun": qd.Rate(0, 1)}
+    assert qd.per_word_top_k_accuracy(TRUTH, ANSWERS, 3) == {
+        "cat": qd.Rate(2, 2),
+        "dog": qd.Rate(0, 1),
+        "sun": qd.Rate(0, 1),
+    }
 
 
 def test_no_drawings_have_no_figures_and_mismatched_lengths_are_refused() -> None:
     """Empty input gives None (not 0); truth and answers of different lengths raise ValueError."""
-    assert qd.map_at_3([], []) is None and qd.top_k([], [], 1).value is None and qd.balanced_map_at_3([], []) is None
+    assert (
+        qd.map_at_3([], []) is None
+        and qd.top_k_accuracy([], [], 1).value is None
+        and qd.balanced_map_at_3([], []) is None
+    )
     with pytest.raises(ValueError):
-        qd.top_k(["cat"], [], 1)
+        qd.top_k_accuracy(["cat"], [], 1)
 
 
 words_st = st.sampled_from(["cat", "dog", "sun", "car"])
@@ -243,7 +251,7 @@ def test_metrics_are_ordered_and_a_rejection_is_a_miss(cases: list[tuple[str, qd
     """top-1 <= MAP@3 <= top-3 <= top-5; a rejected drawing scores exactly as an answer without its word."""
     truth = [w for w, _ in cases]
     answers = [a for _, a in cases]
-    t1, t3, t5 = (qd.top_k(truth, answers, k).value for k in (1, 3, 5))
+    t1, t3, t5 = (qd.top_k_accuracy(truth, answers, k).value for k in (1, 3, 5))
     m = qd.map_at_3(truth, answers)
     assert t1 is not None and t3 is not None and t5 is not None and m is not None
     assert t1 <= m + 1e-12 and m <= t3 + 1e-12 and t3 <= t5
@@ -258,7 +266,7 @@ def test_balanced_equals_plain_when_every_word_has_as_many_drawings(answers: lis
     truth = [w for w in ("cat", "dog") for _ in answers * copies]
     both = [a for _ in ("cat", "dog") for a in answers * copies]
     for k in (1, 3):
-        assert qd.balanced_top_k(truth, both, k) == pytest.approx(qd.top_k(truth, both, k).value)
+        assert qd.balanced_top_k_accuracy(truth, both, k) == pytest.approx(qd.top_k_accuracy(truth, both, k).value)
     assert qd.balanced_map_at_3(truth, both) == pytest.approx(qd.map_at_3(truth, both))
 
 

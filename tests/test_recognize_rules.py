@@ -15,7 +15,7 @@ import pytest
 from replay_client.metrics import ROUND_S, DrawingResult
 from replay_client.replay import RunOptions, open_player, play
 from server import quickdraw
-from server.game import DEFAULT_RULE, RULES, Ranking, recognizes
+from server.ranking import DEFAULT_RULE, RULES, Ranking, recognizes
 from tests.conftest import MODEL_DIR, RAW, ServerProcess
 from training.calibrate import is_calibration
 from training.recognize_rules import (
@@ -111,7 +111,7 @@ def test_candidate_rules_fire_when_they_should() -> None:
 
 
 def test_the_servers_decision_is_the_tables_rule() -> None:
-    """server.game.recognizes ("top1": at pen-ups, "score": at every guess) agrees with the table's rules
+    """server.ranking.recognizes ("top1": at pen-ups, "score": at every guess) agrees with the table's rules
     on random scores."""
     rng = np.random.default_rng(0)
     names = [f"w{i}" for i in range(8)]

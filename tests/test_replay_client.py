@@ -49,11 +49,11 @@ CASES = [
 
 def test_top_k_and_map3_on_hand_made_results() -> None:
     """top-1/3/5 and MAP@3 of four hand-made drawings (one rejected) have the exact expected values."""
-    assert replay_metrics.top_k(CASES, 1) == Rate(1, 4)
-    assert replay_metrics.top_k(CASES, 3) == Rate(2, 4)
-    assert replay_metrics.top_k(CASES, 5) == Rate(3, 4)
-    assert replay_metrics.map_at_3(CASES) == pytest.approx((1 + 1 / 3) / 4)
-    assert replay_metrics.map_at_3([]) is None and replay_metrics.top_k([], 1).value is None
+    assert replay_metrics.final_top_k(CASES, 1) == Rate(1, 4)
+    assert replay_metrics.final_top_k(CASES, 3) == Rate(2, 4)
+    assert replay_metrics.final_top_k(CASES, 5) == Rate(3, 4)
+    assert replay_metrics.final_map_at_3(CASES) == pytest.approx((1 + 1 / 3) / 4)
+    assert replay_metrics.final_map_at_3([]) is None and replay_metrics.final_top_k([], 1).value is None
 
 
 def test_after_stroke_k_both_variants() -> None:
@@ -80,7 +80,7 @@ def test_rejected_drawings_are_misses_and_fewer_answers_than_strokes_is_a_reject
     """A drawing with an error, or with fewer answers than strokes, has no final answer."""
     assert CASES[2].rejected and CASES[2].final is None and CASES[2].answer_after(1) is None
     short = R("cat", 2, [["cat", "a", "b", "c", "d"]])
-    assert short.rejected and replay_metrics.top_k([short], 5) == Rate(0, 1)
+    assert short.rejected and replay_metrics.final_top_k([short], 5) == Rate(0, 1)
     assert not CASES[0].rejected and CASES[0].answer_after(2)[1] == "cat"
 
 

@@ -18,7 +18,7 @@ from replay_client.client import DoodleClient
 from server.app import DoodleServer, ServerConfig
 from server.web import WebClient
 from tests.conftest import ROOT, ServerProcess
-from tests.support import FakeModel
+from tests.support import FakeModel, InProcessServer
 
 TOKEN = "s3cret-tök3n"  # non-ASCII on purpose: compared as UTF-8 bytes
 
@@ -58,10 +58,10 @@ async def status_of(url: str, **kw: object) -> int:
 
 
 @pytest.fixture(scope="module")
-def guarded() -> Iterator[ServerProcess]:
+def guarded() -> Iterator[InProcessServer]:
     """A live server with a token (from the environment), an extra origin, one session per address, and
     127.0.0.1 trusted as a proxy."""
-    srv = ServerProcess(
+    srv = InProcessServer(
         "--origin",
         "https://app.example",
         "--max-sessions-per-address",
@@ -74,7 +74,7 @@ def guarded() -> Iterator[ServerProcess]:
     srv.stop()
 
 
-async def test_token_is_required_in_query_or_bearer_header(guarded: ServerProcess) -> None:
+async def test_token_is_required_in_query_or_bearer_header(guarded: InProcessServer) -> None:
     """With a token set: none or a wrong one gets 401; ?token= or Authorization: Bearer opens the socket;
     /healthz still answers (its status alone: tests/test_access.py)."""
     from urllib.parse import quote
@@ -91,7 +91,7 @@ async def test_token_is_required_in_query_or_bearer_header(guarded: ServerProces
 
 async def test_bearer_header_token() -> None:
     """An ASCII token passed with --token is accepted from an Authorization: Bearer header."""
-    srv = ServerProcess("--token", "abc123XYZ")
+    srv = InProcessServer("--token", "abc123XYZ")
     try:
         assert await status_of(srv.url, additional_headers={"Authorization": "Bearer abc123XYZ"}) == 101
         assert await status_of(srv.url, additional_headers={"Authorization": "Bearer abc123XY"}) == 401
@@ -102,7 +102,7 @@ async def test_bearer_header_token() -> None:
 
 
 async def test_browser_origins_are_checked_against_the_host_and_the_allow_list(
-    server: ServerProcess, guarded: ServerProcess
+    server: ServerProcess, guarded: InProcessServer
 ) -> None:
     """No Origin (not a browser) is allowed; an Origin must match the Host it reached, or be listed with
     --origin; a foreign or "null" origin is refused with 403."""
@@ -131,7 +131,7 @@ async def test_ws_query_parameters_are_validated(server: ServerProcess) -> None:
         assert c.welcome["type"] == "welcome"
 
 
-async def test_per_address_limit_sees_the_client_behind_a_trusted_proxy(guarded: ServerProcess) -> None:
+async def test_per_address_limit_sees_the_client_behind_a_trusted_proxy(guarded: InProcessServer) -> None:
     """From a trusted proxy, X-Forwarded-For's last hop is the client address the per-address cap counts."""
     from urllib.parse import quote
 

@@ -80,17 +80,16 @@ def test_undo_drops_the_pending_stroke_first_then_finished_ones() -> None:
     assert not s.undo()
 
 
-def test_clear_forgets_everything_and_summary_holds_the_history() -> None:
-    """summary() carries strokes, guess history and final guesses; clear() empties it."""
+def test_clear_forgets_the_strokes_and_the_guess_history() -> None:
+    """drawing() gives the finished strokes in raw format with their times; clear() empties strokes and guesses."""
     s = Session(Limits(), client="test")
     s.add_points(arr(0, 1), arr(0, 1), np.asarray([0, 5]))
     s.pen_up()
     s.record_guesses([("cat", 0.6), ("dog", 0.2)])
-    summ = s.summary()
-    assert summ["client"] == "test" and summ["session"] == s.id and len(summ["drawing"]) == 1
-    assert summ["final"][0] == {"word": "cat", "score": 0.6} and summ["guesses"][0]["strokes"] == 1
+    assert s.drawing() == [[[0.0, 1.0], [0.0, 1.0], [0, 5]]] and s.guesses_sent[0].strokes == 1
+    key = s.drawing_key
     s.clear()
-    assert not s.has_drawing and s.guesses_sent == [] and s.drawing() == []
+    assert not s.has_drawing and s.guesses_sent == [] and s.drawing() == [] and s.drawing_key != key
 
 
 def test_points_per_drawing_limit_counts_every_stroke_and_leaves_the_drawing_intact() -> None:

@@ -21,7 +21,7 @@ from websockets.exceptions import ConnectionClosed
 from replay_client.client import DoodleClient
 from server.limits import MAX_RECORD_BYTES
 from tests.conftest import ServerProcess
-from tests.support import get_json, wait_for, wait_idle
+from tests.support import InProcessServer, get_json, wait_for, wait_idle
 
 #: Points per ``points`` message in the big drawings below (the default per-message cap).
 CHUNK = 2_048
@@ -148,7 +148,7 @@ async def test_a_drawing_just_under_the_record_cap_is_stored_exactly(tmp_path: P
 
 async def test_the_quota_evicts_automatically_kept_drawings_first_oldest_first(tmp_path: Path) -> None:
     """With --history-max-drawings 3: cleared and left drawings go before submitted ones, oldest first."""
-    srv = ServerProcess("--db", str(tmp_path / "h.sqlite3"), "--history-max-drawings", "3")
+    srv = InProcessServer("--db", str(tmp_path / "h.sqlite3"), "--history-max-drawings", "3")
     try:
         reasons: dict[int, str] = {}
 
@@ -189,7 +189,7 @@ async def test_the_quota_evicts_automatically_kept_drawings_first_oldest_first(t
 
 async def test_keep_submitted_keeps_only_submitted_drawings(tmp_path: Path) -> None:
     """--keep submitted: cleared and left drawings are not kept, submitted ones are."""
-    srv = ServerProcess("--db", str(tmp_path / "h.sqlite3"), "--keep", "submitted")
+    srv = InProcessServer("--db", str(tmp_path / "h.sqlite3"), "--keep", "submitted")
     try:
         async with DoodleClient(srv.url) as c:
             await small_drawing(c, 1)
@@ -384,6 +384,7 @@ def test_a_database_on_a_filesystem_gone_read_only_stops_the_start(tmp_path: Pat
     assert "exit=2" in out and "read-only" in out and "listening" not in out, out[-2000:]
 
 
+@pytest.mark.slow
 def test_a_read_only_database_stops_the_start_with_a_clear_message() -> None:
     """--db on a file this user may not write (as nobody): exit 2, saying it is read-only and what to do."""
     folder = Path(tempfile.mkdtemp(prefix="doodle-ro-", dir="/tmp"))  # /tmp: a path nobody can reach

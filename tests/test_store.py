@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from server.errors import LimitExceeded
+from server.errors import LimitExceeded, StoreError
 from server.history.databases import open_database
 from server.history.store import AsyncStore, DoodleStore, NewDoodle, Quota, SQLiteStore
 from tests.support import doodle
@@ -311,3 +311,14 @@ def test_a_schema_3_database_gains_the_hidden_column(tmp_path: Path) -> None:
     assert store.get(doodle_id) is not None and store.set_hidden(doodle_id, True) and store.get(doodle_id) is None
     assert int(store.db.execute("PRAGMA user_version").fetchone()[0]) == 4
     store.close()
+
+
+async def test_an_engines_error_reaches_callers_as_a_store_error(tmp_path: Path) -> None:
+    """AsyncStore raises StoreError for SQLite's own errors (the engine's error chained), so no caller names sqlite3."""
+    bad = tmp_path / "not-a-db.sqlite3"
+    bad.write_bytes(b"this is not a database file" * 100)
+    store = AsyncStore(lambda: SQLiteStore(bad))
+    with pytest.raises(StoreError) as e:
+        await store.open()
+    assert isinstance(e.value.__cause__, sqlite3.DatabaseError) and "DatabaseError" in str(e.value)
+    await store.close()

@@ -64,6 +64,7 @@ def test_training_images_are_exactly_what_the_server_renders(small: train_data.D
     assert np.array_equal(y, small.labels[idx])
 
 
+@pytest.mark.slow
 def test_raw_validation_drawings_render_like_served_ones(labels: list[str]) -> None:
     """load_raw gives strokes that render() turns into the server's input; labels match words."""
     strokes, y, records = train_data.load_raw(RAW, labels=labels)
@@ -116,6 +117,7 @@ def run_train(tmp: Path, *extra: str) -> str:
     return out.stdout
 
 
+@pytest.mark.slow
 def test_train_stops_resumes_and_exports_a_servable_model(tmp_path: Path) -> None:
     """A time-boxed run stops after a chunk, the same command resumes, and the export loads in the server."""
     first = run_train(tmp_path, "--max-chunks", "1", "--channels", "order,progress")

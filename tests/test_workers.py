@@ -108,6 +108,7 @@ def wait_replaced(srv: ServerProcess, index: int, old: int, timeout_s: float) ->
     raise AssertionError(f"worker {index} was not replaced within {timeout_s} s: {srv.stderr()}")
 
 
+@pytest.mark.slow
 def test_a_crashed_worker_is_replaced_and_the_port_keeps_answering() -> None:
     """SIGKILL one worker: the other answers every request meanwhile, and a new worker takes its index."""
     srv = ServerProcess("--workers", "2")

@@ -152,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         "fitted_on": f"{len(calib)} raw drawings (sha1(key_id)[0] < 128), {len(y)} pen-up states",
         "ece_fit_before": round(float(reliability(top, correct)["ece"]), 4),  # type: ignore[arg-type]
         "ece_fit_after": round(float(reliability(after, correct)["ece"]), 4),  # type: ignore[arg-type]
-        # The default ``recognized`` threshold (server/game.py), on the same states' calibrated scores.
+        # The default ``recognized`` threshold (server/ranking.py), on the same states' calibrated scores.
         "threshold_95": _rounded(score_at(after.tolist(), correct.tolist(), precision=0.95)),
         "threshold_95_on": f"the same {len(y)} pen-up states of the calibration half, calibrated scores: lowest "
         "top score from which the top guess is right 95% of the time (training.calibrate.score_at)",

@@ -368,7 +368,9 @@ async def evaluate(model_dir: Path, raw: Path, *, limit: int | None, concurrency
     truth = [d.word for d in drawings]
     finals = [r.words[-1] if r.error is None and r.words else None for r in runs]
     per_class = {
-        w: rate.value for w, rate in quickdraw.per_word_top_k(truth, finals, 1).items() if rate.value is not None
+        w: rate.value
+        for w, rate in quickdraw.per_word_top_k_accuracy(truth, finals, 1).items()
+        if rate.value is not None
     }
     confused: Counter[tuple[str, str]] = Counter()
     for t, g in zip(truth, finals, strict=True):

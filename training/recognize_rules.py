@@ -35,7 +35,7 @@ false: the per-word thresholds and ``threshold_95`` were fitted on the other hal
 Two word sets: all the model's words, and the play mode's game words
 (``web_client/words.json``, made by ``scripts/game_words.py``); scores are always ranked
 over all the model's words (the play mode sends no word list).  The shipped rules
-(:data:`server.game.RULES`) are also scored through :func:`server.game.recognizes` itself,
+(:data:`server.ranking.RULES`) are also scored through :func:`server.ranking.recognizes` itself,
 and the command fails if that differs from the table.  Results go to
 ``recognize_rules.json`` (``recognize_rules_live.json`` with ``--live-ms``) in ``--out``
 (default: the model folder).
@@ -58,8 +58,8 @@ import numpy as np
 import numpy.typing as npt
 
 from server import quickdraw
-from server.game import DEFAULT_RULE, RULES, Ranking, recognizes, threshold_of
 from server.infer import Classifier
+from server.ranking import DEFAULT_RULE, RULES, Ranking, recognizes, threshold_of
 from server.render import Points, encode
 from training.calibrate import is_calibration
 from training.data import strokes_of
@@ -279,7 +279,7 @@ def figures(
 
 
 def shipped_check(states: States, labels: list[str], threshold: float, rule_figures: dict[str, float]) -> None:
-    """Score each shipped rule's own-target wins through :func:`server.game.recognizes` (the
+    """Score each shipped rule's own-target wins through :func:`server.ranking.recognizes` (the
     server's decision) and fail when it differs from the table's vectorised rule."""
     for name, expected in rule_figures.items():
         wins = 0

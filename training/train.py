@@ -53,7 +53,6 @@ from server import quickdraw
 from server.render import Encoding, encode, render_params
 from training import data as train_data
 from training import near_copies
-from training.calibrate import is_calibration
 
 #: The recipe's version, the end of the model's name (``doodle-mobile0.75-345-r2``): bump it when
 #: the recipe changes, so two different models never share a name (clients read it in ``welcome``
@@ -175,8 +174,6 @@ class Data:
     excluded: list[str]
     #: Training drawings left out as near-copies of validation drawings (``--near-copies``).
     near_copies: int
-    #: Which validation drawings are in the calibration half (:func:`training.calibrate.is_calibration`).
-    val_calibration: npt.NDArray[np.bool_]
 
 
 @dataclass
@@ -208,16 +205,14 @@ def load_data(args: argparse.Namespace) -> Data:
         print(f"left out {dropped:,} near-copies of validation drawings ({args.near_copies})", flush=True)
     if excluded:
         print(f"left out {len(excluded)} words: {', '.join(excluded)}", flush=True)
-    val_strokes, val_y, val_drawings = train_data.load_raw(args.val, labels=labels, exclude=excluded)
+    val_strokes, val_y, _ = train_data.load_raw(args.val, labels=labels, exclude=excluded)
     if args.val_limit is not None:
         keep = np.random.default_rng(0).permutation(len(val_y))[: args.val_limit]
         val_strokes, val_y = [val_strokes[i] for i in keep], val_y[keep]
-        val_drawings = [val_drawings[i] for i in keep]
     encoding = encoding_of(args)
     val_x = np.stack([encode(s, encoding) for s in val_strokes]).reshape(len(val_strokes), *model_shape(encoding))
-    calibration = np.array([is_calibration(d.key_id) for d in val_drawings], dtype=bool)
     print(f"validation: {len(val_y):,} raw drawings", flush=True)
-    return Data(labels, ds, val_x, val_y, excluded, dropped, calibration)
+    return Data(labels, ds, val_x, val_y, excluded, dropped)
 
 
 def model_shape(encoding: Encoding) -> tuple[int, int, int]:

@@ -2,17 +2,17 @@
 
 ``postgresql://`` (or ``postgres://``) URLs open :class:`server.history.postgres.PostgresStore`,
 which needs the optional extra ``postgres`` (psycopg); a missing psycopg is a
-:class:`sqlite3.DatabaseError` (the store interface's error) saying what to install.
+:class:`server.errors.StoreError` (every store's error) saying what to install.
 Anything else is a SQLite file (:func:`server.history.store.open_store`).
 """
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from server.history.store import DoodleStore, Quota, open_store
+from server.errors import StoreError
+from server.history.store import DoodleStore, Quota, SharedDoodleStore, open_store
 
 #: The URL schemes that name a PostgreSQL database.
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
@@ -40,10 +40,15 @@ def open_database(spec: str | Path, quota: Quota | None = None) -> DoodleStore:
     """The store ``spec`` names (see module docstring)."""
     if not is_shared(spec):
         return open_store(spec, quota)
+    return open_shared_database(spec, quota)
+
+
+def open_shared_database(spec: str | Path, quota: Quota | None = None) -> SharedDoodleStore:
+    """The shared database (PostgreSQL) URL ``spec`` names."""
     try:
         from server.history.postgres import PostgresStore  # the optional extra: imported only when named
     except ImportError as e:
-        raise sqlite3.DatabaseError(
+        raise StoreError(
             f"--db names PostgreSQL but psycopg is not installed ({e}): pip install 'doodlestream[postgres]'"
         ) from None
     return PostgresStore(str(spec), quota)

@@ -15,16 +15,24 @@ waits behind the writer nor holds up a ``submit``.
 
 from __future__ import annotations
 
-import sqlite3
+from typing import Any
 
 from server.admin import AdminGate
-from server.errors import StartupFailed
+from server.errors import StartupFailed, StoreError
 from server.history import gallery, messages
-from server.history.databases import is_shared, open_database, shown
+from server.history.databases import is_shared, open_database, open_shared_database, shown
 from server.history.errors import HistoryCode
 from server.history.metrics import HistoryMetrics
 from server.history.service import HistoryService, Keep
-from server.history.store import MEMORY_DB, AsyncStore, DoodleStore, Quota, SQLiteStore, StoreReader, StoreTimeout
+from server.history.store import (
+    MEMORY_DB,
+    AsyncStore,
+    DoodleStore,
+    Quota,
+    SharedAsyncStore,
+    SQLiteStore,
+    StoreReader,
+)
 from server.limits import Limits
 from server.plugin import Registry
 
@@ -53,14 +61,17 @@ class DoodleHistory:
             max_drawings=self.limits.history_max_drawings,
             max_bytes=self.limits.history_max_bytes,
         )
-        self.store = AsyncStore(lambda: open_database(db, quota), timeout_s=self.limits.store_timeout_s)
+        timeout_s = self.limits.store_timeout_s
+        #: The database, when several instances share it (PostgreSQL): resume keys and custom words too.
+        self.shared: SharedAsyncStore | None = None
+        self.store: AsyncStore[Any]
+        if is_shared(db):
+            self.store = self.shared = SharedAsyncStore(lambda: open_shared_database(db, quota), timeout_s=timeout_s)
+        else:
+            self.store = AsyncStore(lambda: open_database(db, quota), timeout_s=timeout_s)
         #: The gallery's and sprites' reads: a connection and thread of their own (``None``: ``:memory:``, which one
         #: connection holds), so a reader never waits behind the writer nor holds it up.
-        self.reads = (
-            None
-            if db == MEMORY_DB
-            else AsyncStore(lambda: open_reader(db, quota), timeout_s=self.limits.store_timeout_s)
-        )
+        self.reads = None if db == MEMORY_DB else AsyncStore(lambda: open_reader(db, quota), timeout_s=timeout_s)
         self.service: HistoryService | None = None
 
     def install(self, registry: Registry) -> None:
@@ -99,7 +110,7 @@ class DoodleHistory:
                 self.service.usage = usage
             if self.reads is not None:
                 await self.reads.open()
-        except (sqlite3.DatabaseError, OSError, StoreTimeout) as e:
+        except (StoreError, OSError) as e:
             await self.close()
             raise StartupFailed(f"cannot open the history database {shown(self.db)!r}: {e}{_hint(e)}") from e
 

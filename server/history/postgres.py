@@ -20,8 +20,8 @@ keeps, for several server processes at once:
 * Versioned schema migrations applied at start, under an advisory lock (instances
   starting together migrate once); a database of a newer schema is refused.
 
-Every database error is raised as :class:`PostgresError`, a :class:`sqlite3.DatabaseError`
-(the error type of the store interface, which its callers already handle).  The store
+Every database error is raised as :class:`PostgresError`, a :class:`server.errors.StoreError`
+(the error type of every store, whatever its engine).  The store
 holds one connection from a :class:`psycopg_pool.ConnectionPool` of one, checked before
 each use, so after PostgreSQL restarts the next call reconnects; a call made while it is
 down fails (it is never answered ``saved``).
@@ -30,7 +30,6 @@ down fails (it is never answered ``saved``).
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
 from functools import partial
@@ -39,6 +38,7 @@ from typing import Any, TypeVar
 import psycopg
 from psycopg_pool import ConnectionPool
 
+from server.errors import StoreError
 from server.history import store as base
 from server.history.record import EncodedRecord, NewDoodle, encode_record
 from server.history.store import Doodle, DoodleInfo, Quota, Usage
@@ -118,7 +118,7 @@ ALTER TABLE doodles ADD COLUMN hidden INTEGER NOT NULL DEFAULT 0;
 MIGRATIONS = {0: SCHEMA_1 + SCHEMA_2, 1: SCHEMA_2}
 
 
-class PostgresError(sqlite3.DatabaseError):
+class PostgresError(StoreError):
     """A PostgreSQL error (connection lost, statement timeout, refused schema...), as the store interface raises it."""
 
 

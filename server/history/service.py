@@ -49,7 +49,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 import time
 import weakref
 from collections.abc import Awaitable, Callable
@@ -57,12 +56,12 @@ from typing import Any, Literal, TypeVar
 
 from server import protocol
 from server.admin import AdminGate
-from server.errors import Fault, LimitExceeded, NotFound, StoreFailed
+from server.errors import Fault, LimitExceeded, NotFound, StoreError, StoreFailed, StoreTimeout
 from server.history import messages
 from server.history.errors import HistoryCode, NothingToSave
 from server.history.record import NewDoodle, lower_bound
 from server.history.sprite import parse_sprite_options, sprite_png
-from server.history.store import AsyncStore, DoodleReader, StoreTimeout, Usage
+from server.history.store import DoodleReader, DrawingStore, Usage
 from server.limits import Limits
 from server.plugin import Conversation, Services
 from server.session import Session
@@ -95,7 +94,7 @@ class _Saved:
         return len(raw) == len(self.strokes) and all(a is b for a, b in zip(raw, self.strokes, strict=True))
 
 
-def snapshot(session: Session, reason: str, word: str | None) -> NewDoodle:
+def new_record(session: Session, reason: str, word: str | None) -> NewDoodle:
     """The session's drawing as a record to store, in one step per stroke and per guess list.
 
     The stroke arrays are shared, not copied: a session never changes a finished stroke."""
@@ -121,7 +120,7 @@ class HistoryService:
 
     def __init__(
         self,
-        store: AsyncStore,
+        store: DrawingStore,
         reader: DoodleReader,
         services: Services,
         *,
@@ -185,7 +184,7 @@ class HistoryService:
         """Whether drawing ``key`` was kept at a disconnect or shutdown less than ``resume_ttl_s`` ago."""
         try:
             kept = await self.store.kept_key(key)
-        except (StoreTimeout, sqlite3.Error, OSError) as e:
+        except (StoreError, OSError) as e:
             log.warning("cannot look up a drawing key to resume: %s", e)
             return False
         if kept is None:
@@ -239,7 +238,7 @@ class HistoryService:
         if word is None and saved is not None:
             word = saved.word  # the player named this drawing earlier; strokes changed since
         await self._final_guesses(session)
-        doodle = snapshot(session, reason, word)
+        doodle = new_record(session, reason, word)
         if lower_bound(doodle) > self.limits.max_record_bytes:
             self.too_large += 1
             raise self._too_large()
@@ -276,7 +275,7 @@ class HistoryService:
             ) from None
         except Fault:
             raise
-        except (sqlite3.Error, OSError, ValueError) as e:  # ValueError: e.g. text SQLite cannot encode
+        except (StoreError, OSError, ValueError) as e:  # ValueError: e.g. text SQLite cannot encode
             self.failures += 1
             self.last_error = f"{type(e).__name__}: {e}"
             log.error("session %s: storing a drawing failed: %s", session.id, e)
@@ -332,7 +331,7 @@ class HistoryService:
         """``mine``: which of a client's own drawing keys have a kept drawing (read-only; keys are unguessable)."""
         try:
             found = await self.store.ids_of_keys(list(msg.keys))
-        except (StoreTimeout, sqlite3.Error, OSError) as e:  # every store raises these (PostgresError too)
+        except (StoreError, OSError) as e:
             raise StoreFailed(f"the history could not be read ({type(e).__name__})") from None
         return protocol.with_seq(messages.mine(drawings=found), msg.seq)
 

@@ -40,7 +40,10 @@ Promises:
 * Server-scope custom words (schema 3, table ``custom_words``): their example vectors,
   per model name, in teaching order.
 
-A store raises :class:`sqlite3.DatabaseError` (or a subclass) when its database fails;
+:class:`SQLiteStore` raises :class:`sqlite3.Error` when its database fails, a
+:class:`server.history.postgres.PostgresStore` its :class:`server.errors.StoreError`;
+:class:`AsyncStore`, what the server uses, raises :class:`server.errors.StoreError` for
+either (the engine's error chained), so no caller names an engine's error types.
 :mod:`server.history.postgres` (``--db postgresql://...``) keeps the same promises on
 PostgreSQL for several server processes at once; :func:`server.history.databases.open_database`
 opens whichever ``--db`` names.
@@ -61,12 +64,13 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
-from server.errors import NotFound, StoreFailed
+from server.errors import NotFound, StoreError, StoreFailed, StoreTimeout
 from server.history.listing import thumbnail_strokes
 from server.history.record import EncodedRecord, Guess, GuessList, NewDoodle, encode_record
 from server.limits import HISTORY_MAX_BYTES, HISTORY_MAX_DRAWINGS, MAX_RECORD_BYTES, STORE_TIMEOUT_S
+from server.stores import CustomWords
 
 log = logging.getLogger("doodlestream.history")
 
@@ -322,6 +326,68 @@ class DoodleStore(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+class DrawingStore(Protocol):
+    """The kept drawings, one record per drawing key (what the history writes and reads)."""
+
+    #: Seconds a call may take before it is :class:`server.errors.StoreTimeout`.
+    timeout_s: float
+
+    @property
+    def writes_pending(self) -> int: ...
+
+    @property
+    def busy_since(self) -> float | None:
+        """When the call now running began (``time.monotonic()``), or ``None``."""
+        ...
+
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def add(self, doodle: NewDoodle) -> tuple[int, Usage]: ...
+
+    async def relabel(self, doodle_id: int, word: str) -> None: ...
+
+    async def kept_key(self, key: str) -> tuple[str, float] | None: ...
+
+    async def ids_of_keys(self, keys: Sequence[str]) -> dict[str, int]: ...
+
+    async def delete(self, doodle_id: int) -> bool: ...
+
+    async def delete_key(self, key: str) -> int | None: ...
+
+    async def set_hidden(self, doodle_id: int, hidden: bool) -> bool: ...
+
+    async def get(self, doodle_id: int) -> Doodle | None: ...
+
+    async def page(self, *, word: str | None, limit: int, before: int | None) -> list[DoodleInfo]: ...
+
+    async def thumbnail_page(self, *, word: str | None, limit: int, before: int | None) -> list[DoodleInfo]:
+        """As :meth:`page`, with strokes thinned for thumbnails."""
+        ...
+
+    async def count(self) -> int: ...
+
+    async def usage(self) -> Usage: ...
+
+
+class SharedDoodleStore(DoodleStore, Protocol):
+    """A :class:`DoodleStore` several instances share (PostgreSQL): also resume keys and a custom-words version."""
+
+    def custom_words_version(self, model: str) -> int:
+        """A number that changes whenever any instance teaches or forgets a custom word of ``model``."""
+        ...
+
+    def hold_keys(self, keys: list[str], expires_at: float) -> None: ...
+
+    def claim_key(self, key: str) -> bool: ...
+
+    def drop_keys(self, keys: list[str]) -> None: ...
+
+
+S = TypeVar("S", bound=DoodleStore)
 
 
 def _statements(script: str) -> Iterator[str]:
@@ -659,20 +725,20 @@ def open_store(spec: str | Path, quota: Quota | None = None) -> DoodleStore:
 T = TypeVar("T")
 
 
-class StoreTimeout(Exception):
-    """A call to the store was not done within its timeout (it may still finish later)."""
-
-
 @dataclass(slots=True)
 class _Job:
-    fn: Callable[[DoodleStore], Any]
+    fn: Callable[[Any], Any]
     future: concurrent.futures.Future[Any]
     deadline: float
     write: bool
 
 
-class AsyncStore:
+class AsyncStore(Generic[S]):
     """Runs every call of one :class:`DoodleStore` on its own thread, each within a timeout.
+
+    It plays :class:`server.stores.DrawingStore` and :class:`server.stores.CustomWordStore`
+    on either engine; a database fault is :class:`server.errors.StoreError` (SQLite's
+    :class:`sqlite3.Error` becomes one here, its message kept).
 
     The store is opened on that thread too, so a SQLite connection never changes
     threads, and calls run one at a time in the order they were made.  The thread is a
@@ -683,12 +749,12 @@ class AsyncStore:
     only until the call's deadline.  :attr:`writes_pending` counts writes accepted and
     not yet finished, the one running included."""
 
-    def __init__(self, opener: Callable[[], DoodleStore], *, timeout_s: float = STORE_TIMEOUT_S) -> None:
+    def __init__(self, opener: Callable[[], S], *, timeout_s: float = STORE_TIMEOUT_S) -> None:
         self._opener = opener
         self.timeout_s = timeout_s
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._work, name="doodle-store", daemon=True)
-        self._store: DoodleStore | None = None
+        self._store: S | None = None
         self._lock = threading.Lock()
         self._writes_pending = 0
         #: When the call now running began (``time.monotonic()``), or ``None``.
@@ -708,7 +774,11 @@ class AsyncStore:
                 try:
                     if self._store is not None:
                         self._store.set_lock_timeout(max(job.deadline - time.monotonic(), 0.001))
-                    result = job.fn(self._store)  # type: ignore[arg-type]
+                    result = job.fn(self._store)
+                except sqlite3.Error as e:
+                    error = StoreError(f"{type(e).__name__}: {e}")
+                    error.__cause__ = e
+                    job.future.set_exception(error)
                 except BaseException as e:
                     job.future.set_exception(e)
                 else:
@@ -720,7 +790,7 @@ class AsyncStore:
                     with self._lock:
                         self._writes_pending -= 1
 
-    async def _run(self, fn: Callable[[DoodleStore], T], *, write: bool = False, timeout_s: float | None = None) -> T:
+    async def _run(self, fn: Callable[[S], T], *, write: bool = False, timeout_s: float | None = None) -> T:
         timeout = self.timeout_s if timeout_s is None else timeout_s
         if not self._thread.is_alive():
             raise StoreFailed("the doodle database is not open")
@@ -735,7 +805,7 @@ class AsyncStore:
             raise StoreTimeout(f"the doodle database did not answer within {timeout:g} s") from None
 
     async def open(self) -> None:
-        def opened(_: DoodleStore) -> None:
+        def opened(_: S) -> None:
             self._store = self._opener()
             if self._store is not None:
                 self._store.set_lock_timeout(BUSY_TIMEOUT_MS / 1000)
@@ -746,7 +816,7 @@ class AsyncStore:
     async def add(self, doodle: NewDoodle) -> tuple[int, Usage]:
         """Store ``doodle``; its id and the history's usage after it."""
 
-        def add(s: DoodleStore) -> tuple[int, Usage]:
+        def add(s: S) -> tuple[int, Usage]:
             doodle_id = s.add(doodle)
             return doodle_id, s.usage()
 
@@ -779,18 +849,26 @@ class AsyncStore:
     async def forget_custom_word(self, model: str, word: str) -> int:
         return await self._run(lambda s: s.forget_custom_word(model, word), write=True)
 
-    async def custom_words(self, model: str) -> list[tuple[str, list[list[float]]]]:
+    async def custom_words(self, model: str) -> CustomWords:
         return await self._run(lambda s: s.custom_words(model))
 
     async def page(self, *, word: str | None, limit: int, before: int | None) -> list[DoodleInfo]:
         return await self._run(lambda s: s.page(word=word, limit=limit, before=before))
 
+    async def thumbnail_page(self, *, word: str | None, limit: int, before: int | None) -> list[DoodleInfo]:
+        """As :meth:`page`, each drawing's strokes thinned for a thumbnail on the store's thread (the full strokes
+        never reach the event loop)."""
+
+        def listing(s: S) -> list[DoodleInfo]:
+            return [
+                dataclasses.replace(d, drawing=thumbnail_strokes(d.drawing))
+                for d in s.page(word=word, limit=limit, before=before)
+            ]
+
+        return await self._run(listing)
+
     async def count(self) -> int:
         return await self._run(lambda s: s.count())
-
-    async def call(self, fn: Callable[[Any], T], *, write: bool = False) -> T:
-        """``fn(store)`` on the store's thread: a backend's own method (e.g. PostgreSQL's shared resume keys)."""
-        return await self._run(fn, write=write)
 
     async def usage(self) -> Usage:
         return await self._run(lambda s: s.usage())
@@ -801,7 +879,7 @@ class AsyncStore:
             return
         self._closing = True
 
-        def closed(s: DoodleStore) -> None:
+        def closed(s: S) -> None:
             if s is not None:
                 s.close()
             self._store = None
@@ -816,6 +894,27 @@ class AsyncStore:
             )
         finally:
             self._jobs.put(None)
+
+
+class SharedAsyncStore(AsyncStore[SharedDoodleStore]):
+    """An :class:`AsyncStore` over a database several instances share: it also plays
+    :class:`server.stores.ResumeKeyStore` and :class:`server.stores.SharedCustomWordStore`."""
+
+    async def custom_words_since(self, model: str, seen: int | None) -> tuple[int, CustomWords | None]:
+        def read(s: SharedDoodleStore) -> tuple[int, CustomWords | None]:
+            version = int(s.custom_words_version(model))
+            return version, (None if version == seen else s.custom_words(model))
+
+        return await self._run(read)
+
+    async def hold_keys(self, keys: list[str], expires_at: float) -> None:
+        await self._run(lambda s: s.hold_keys(keys, expires_at), write=True)
+
+    async def claim_key(self, key: str) -> bool:
+        return await self._run(lambda s: s.claim_key(key), write=True)
+
+    async def drop_keys(self, keys: list[str]) -> None:
+        await self._run(lambda s: s.drop_keys(keys), write=True)
 
 
 class DoodleReader(Protocol):
@@ -835,26 +934,20 @@ class StoreReader:
     """:class:`DoodleReader` over an :class:`AsyncStore` (the history gives it one of its own, on its own
     connection, where the database allows: :class:`server.history.feature.DoodleHistory`)."""
 
-    def __init__(self, store: AsyncStore) -> None:
+    def __init__(self, store: DrawingStore) -> None:
         self._store = store
 
     async def get(self, doodle_id: int) -> Doodle:
         try:
             doodle = await self._store.get(doodle_id)
-        except (sqlite3.Error, StoreTimeout) as e:
+        except StoreError as e:
             raise StoreFailed(f"the doodle database could not be read ({e})") from None
         if doodle is None:
             raise NotFound(f"no stored drawing has id {doodle_id}")
         return doodle
 
     async def page(self, *, word: str | None, limit: int, before: int | None) -> list[DoodleInfo]:
-        def listing(s: DoodleStore) -> list[DoodleInfo]:  # on the store's thread: the full strokes never reach the loop
-            return [
-                dataclasses.replace(d, drawing=thumbnail_strokes(d.drawing))
-                for d in s.page(word=word, limit=limit, before=before)
-            ]
-
         try:
-            return await self._store.call(listing)
-        except (sqlite3.Error, StoreTimeout) as e:
+            return await self._store.thumbnail_page(word=word, limit=limit, before=before)
+        except StoreError as e:
             raise StoreFailed(f"the doodle database could not be read ({e})") from None

@@ -35,9 +35,9 @@ import numpy as np
 
 from server import protocol
 from server.custom_words import CustomVocabulary
-from server.game import Game
 from server.limits import Limits
 from server.plugin import Conversation, MessageHandler, Registry, Services
+from server.ranking import Game
 from server.rooms.directory import Directory
 from server.rooms.errors import AlreadyInRoom, NotInRoom, RoomCode
 from server.rooms.messages import (
