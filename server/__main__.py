@@ -14,7 +14,7 @@ It needs no privileges and writes nothing but its logs (stderr); as root it warn
 At start it raises its soft open-file limit to the hard one (``RLIMIT_NOFILE``); a
 failed ``accept`` (out of descriptors all the same) is logged as one line, at most
 once per :data:`server.admission.REFUSAL_LOG_S`, never as a traceback per attempt.
-``--workers N`` runs N such processes on one port (:mod:`server.workers`).
+``--workers N`` runs N such processes on one port (:mod:`server.workers`), without rooms.
 ``--event-loop`` picks uvloop (the default where installed) or asyncio's own loop; the
 server behaves the same on both (the test suite runs on the default, and a test on each).
 """
@@ -137,7 +137,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="uvloop (libuv; the default where installed: about a tenth less CPU per guess) or asyncio's own",
     )
     p.add_argument("--reuse-port", action="store_true", help="bind with SO_REUSEPORT (set for each worker)")
-    p.add_argument("--worker-index", type=int, default=0, help=argparse.SUPPRESS)
+    # Set by the supervisor for each worker (whose --workers is the whole set's count); None: not a worker.
+    p.add_argument("--worker-index", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--heartbeat-fd", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument(
         "--worker-hung-s",
@@ -209,7 +210,8 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         trusted_proxies=args.trusted_proxies,
         reuse_port=args.reuse_port,
         compression=args.compression,
-        worker=args.worker_index,
+        worker=args.worker_index or 0,
+        workers=args.workers,
         room_prefix=args.room_prefix,
     )
 
@@ -311,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.workers < 1:
         print("python -m server: --workers must be at least 1", file=sys.stderr)
         return 2
-    if args.workers > 1:
+    if args.workers > 1 and args.worker_index is None:
         from server.workers import Health, supervise
 
         health = Health(args.worker_hung_s, args.worker_restart_min_s, args.worker_restart_max_s, args.worker_stable_s)

@@ -102,6 +102,8 @@ class ServerConfig:
     compression: bool = False
     #: Index of this server among ``--workers`` processes (0 when alone).
     worker: int = 0
+    #: How many ``--workers`` processes share this server's port (1 when alone): rooms only with 1.
+    workers: int = 1
     #: The admin token server-scope custom words need (``--admin-token``); ``None``: refused.
     admin_token: str | None = None
     #: First character of this instance's room codes (``--room-prefix``), for balancer affinity; ``None``: any.

@@ -6,8 +6,9 @@ browser sketchpad and ``/classes`` (:class:`server.web.WebClient`), and keeps dr
 with its gallery (:class:`server.history.feature.DoodleHistory`), lets a dropped
 drawing be resumed (:class:`server.resume.Resume`), for a model that can have them,
 teaches custom words (:class:`server.teach.Teaching`), plays rooms
-(:class:`server.rooms.feature.Rooms`), and serves ``/metrics``
-(:class:`server.metrics.Metrics`).
+(:class:`server.rooms.feature.Rooms`) unless it is one of several ``--workers``
+(``config.workers`` > 1: a room's players would reach different processes), and serves
+``/metrics`` (:class:`server.metrics.Metrics`).
 """
 
 from __future__ import annotations
@@ -64,7 +65,8 @@ def create_server(
         resume,
         history,
         teaching,
-        Rooms(config.limits, web_root=config.web_root, code_prefix=config.room_prefix),
-        Metrics(),
     ]
+    if config.workers == 1:  # one port's workers get connections regardless of their room (server.workers)
+        features.append(Rooms(config.limits, code_prefix=config.room_prefix))
+    features.append(Metrics())
     return DoodleServer(config, model=model, features=features)

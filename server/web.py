@@ -2,7 +2,9 @@
 
 Promises:
 
-* ``/`` is ``web_client/index.html``; other paths serve only the sketchpad's own files:
+* ``/`` is ``web_client/index.html``; ``/r`` and ``/r/CODE`` the rooms' page
+  (``room.html``, whatever the code: the page asks the server for the room, and says plainly
+  when ``welcome.features`` has no ``rooms``); other paths serve only the sketchpad's own files:
   regular files inside the web root whose suffix is in :data:`WEB_SUFFIXES`, never under
   ``node_modules`` and never npm's files (:data:`NOT_SERVED`: ``package.json``, the lock
   file), through :func:`server.http.static_file` (no way out of the folder).
@@ -28,7 +30,7 @@ from pathlib import Path
 from websockets.http11 import Response
 
 from server.errors import NotFound
-from server.http import error_response, json_response, resolve_inside, static_file
+from server.http import CSP, error_response, json_response, resolve_inside, static_file
 from server.plugin import Access, HttpRequest, Registry
 from server.ranking import Ranker
 
@@ -41,6 +43,10 @@ VENDOR_FILES: dict[str, str] = {
 VENDOR_CACHE_S = 3_600
 #: Kinds of file the sketchpad is made of (anything else in its folder is not served).
 WEB_SUFFIXES = frozenset({".html", ".js", ".json", ".css", ".svg", ".png", ".ico", ".webmanifest"})
+#: The browser's room page, in the web root.
+ROOM_PAGE = "room.html"
+#: The room page's Content-Security-Policy: only this server's files (and the stylesheet's inline SVG pictures).
+ROOM_PAGE_CSP = CSP.replace("img-src 'self'", "img-src 'self' data:")
 #: npm's files in the web root: not part of the page.
 NOT_SERVED = frozenset({"package.json", "package-lock.json"})
 #: Folder of npm packages: only reached through :data:`VENDOR_FILES`.
@@ -63,6 +69,8 @@ class WebClient:
         public = Access.PUBLIC  # the page must load before anyone can give it a token
         registry.route("/", self.index, access=public)
         registry.route("/<path:rel>", self.own_file, access=public)
+        registry.route("/r", self.room_page, access=public)  # create or join a room
+        registry.route("/r/<code>", self.room_page, access=public)  # join room CODE
         registry.route("/classes", self.classes, access=public)
         registry.route("/api/access", self.access, access=public)
         for path in VENDOR_FILES:
@@ -70,6 +78,12 @@ class WebClient:
 
     async def index(self, request: HttpRequest) -> Response:
         return static_file(self.root, "index.html")
+
+    async def room_page(self, request: HttpRequest) -> Response:
+        """``room.html``, whatever the code."""
+        response = static_file(self.root, ROOM_PAGE)
+        response.headers["Content-Security-Policy"] = ROOM_PAGE_CSP
+        return response
 
     async def own_file(self, request: HttpRequest) -> Response:
         rel = str(request.params["rel"])

@@ -2,10 +2,16 @@
 
 The process the operator starts becomes a supervisor that loads no model.  It reserves
 the port with an ``SO_REUSEPORT`` socket (so ``--port 0`` picks one free port for all
-workers) and starts N children, ``python -m server <same options> --port P
+workers) and starts N children, ``python -m server <same options> --workers N --port P
 --reuse-port --worker-index i --heartbeat-fd F``, each with its own model, batcher and
 event loop.  The kernel spreads new connections across the children's listening
 sockets; a session stays with the worker that accepted it.
+
+Rooms are off: the kernel does not look at ``?room=CODE``, so a room's players would
+reach different workers and be told ``unknown_room`` at random.  A worker (``--workers``
+above 1) installs no rooms feature (:func:`server.assembly.create_server`), and the
+supervisor says so once at start (:data:`ROOMS_OFF`).  Rooms need one worker per
+instance; several instances, each with its own ``--room-prefix``, behind HAProxy.
 
 Promises:
 
@@ -58,6 +64,12 @@ START_TIMEOUT_S = 120.0
 POLL_S = 0.1
 
 LISTENING = "doodlestream listening on "
+#: What the supervisor logs at start (``%d``: the workers).
+ROOMS_OFF = (
+    "rooms are off: the kernel spreads connections over the %d workers without looking at the room code,"
+    " so a room's players would reach different workers; for rooms, run one worker per instance (--workers 1)"
+    " and several instances behind HAProxy, each with its own --room-prefix (docs/OPERATIONS.md)"
+)
 
 
 @dataclass(frozen=True)
@@ -170,7 +182,7 @@ class Supervisor:
     def _spawn(self, index: int) -> Worker:
         beat_r, beat_w = os.pipe()
         os.set_blocking(beat_r, False)
-        extra = ["--workers", "1", "--port", str(self.port), "--reuse-port", "--worker-index", str(index)]
+        extra = ["--workers", str(self.count), "--port", str(self.port), "--reuse-port", "--worker-index", str(index)]
         proc = subprocess.Popen(
             [sys.executable, "-m", "server", *self.argv, *extra, "--heartbeat-fd", str(beat_w)],
             stdout=subprocess.PIPE,
@@ -253,6 +265,7 @@ class Supervisor:
         """Serve until a signal; the exit code (see module docstring)."""
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, self._on_signal)
+        log.warning(ROOMS_OFF, self.count)
         for i in range(self.count):
             self._spawn(i)
         if not self._wait_listening():

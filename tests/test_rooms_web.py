@@ -18,6 +18,7 @@ from server.app import DoodleServer, ServerConfig
 from server.rooms.feature import Rooms
 from server.web import WebClient
 from tests.conftest import CHROMIUM, MODEL_DIR, RAW, ROOT
+from tests.support import FakeModel
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, Page
@@ -39,7 +40,7 @@ if not Path(CHROMIUM).exists() or not MSGPACK_JS.exists():
 async def site() -> AsyncIterator[str]:
     """The shipped model with the sketchpad's files and the rooms (a 1 s pause between turns, seeded words)."""
     config = ServerConfig(host="127.0.0.1", port=0, model_dir=MODEL_DIR)
-    rooms = Rooms(config.limits, web_root=config.web_root, gap_s=1.0, rng=random.Random(3))
+    rooms = Rooms(config.limits, gap_s=1.0, rng=random.Random(3))
     srv = DoodleServer(config, features=[WebClient(config.web_root), rooms])
     await srv.start()
     yield f"http://127.0.0.1:{srv.port}"
@@ -182,3 +183,30 @@ async def test_three_browsers_play_a_whole_game_with_the_ai(site: str, async_bro
     assert sum(int(s.rsplit(": ", 1)[1]) > 0 for s in scores) >= 3  # every human scored (guessing, drawing)
     assert await ann.is_visible("#start")  # back in the lobby: the host may start again
     assert not errors, errors
+
+
+async def test_a_server_without_rooms_says_so_plainly(async_browser: Browser) -> None:
+    """A server whose welcome offers no rooms (as a --workers worker's): /r/CODE says so, and how an operator turns
+    them on, instead of the forms; nothing else is shown, the screen reader hears it, axe finds nothing serious."""
+    config = ServerConfig(host="127.0.0.1", port=0)
+    srv = DoodleServer(config, model=FakeModel(), features=[WebClient(config.web_root)])
+    await srv.start()
+    errors: list[str] = []
+    try:
+        page = await new_page(async_browser, errors)
+        await page.goto(f"http://127.0.0.1:{srv.port}/r/ABCD-EFGH")
+        await page.wait_for_selector("#no-rooms:not([hidden])")
+        text = await page.inner_text("#no-rooms")
+        assert "This server does not offer rooms" in text
+        assert "--workers 1" in text and "HAProxy" in text and "--room-prefix" in text
+        assert not await page.is_visible("#entry") and not await page.is_visible("#room")
+        assert await page.inner_text("#conn-text") == "No rooms on this server"
+        await page.wait_for_function("document.querySelector('#announce').textContent.includes('does not offer')")
+        assert await page.evaluate("document.activeElement.id") == "no-rooms-title"
+        ARTIFACTS.mkdir(exist_ok=True)
+        await page.screenshot(path=str(ARTIFACTS / "rooms_not_offered.png"))
+        assert await axe_violations(page) == []
+        await page.wait_for_function("window.room.state.ws === null")  # the socket is closed, not reopened
+        assert not errors, errors
+    finally:
+        await srv.close()

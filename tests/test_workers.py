@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from replay_client.client import DoodleClient
-from server.workers import Health
+from server.workers import ROOMS_OFF, Health
 from tests.conftest import ServerProcess
 
 
@@ -30,8 +30,9 @@ def alive(pid: int) -> bool:
     return True
 
 
-async def test_two_workers_both_serve_and_sigterm_stops_all() -> None:
-    """Many connections reach more than one worker pid (both serve guesses); SIGTERM stops all, exit 0."""
+async def test_two_workers_both_serve_without_rooms_and_sigterm_stops_all() -> None:
+    """Many connections reach more than one worker pid (both serve guesses, neither offers rooms: room_create is
+    unknown_type, and the supervisor said why once); SIGTERM stops all, exit 0."""
     srv = ServerProcess("--workers", "2")
     try:
         pids: set[int] = set()
@@ -51,12 +52,24 @@ async def test_two_workers_both_serve_and_sigterm_stops_all() -> None:
         for c in clients:
             reply = await c.request({"type": "stroke", "x": [0, 50, 100], "y": [0, 80, 0]})
             assert reply["type"] == "guesses" and len(reply["guesses"]) == 5
+            assert "rooms" not in c.welcome["features"], c.welcome
+            refused = await c.call({"type": "room_create", "name": "Ann"})
+            assert refused["type"] == "error" and refused["code"] == "unknown_type", refused
+        assert srv.stderr(tail_chars=10**7).count(ROOMS_OFF % 2) == 1
         for c in clients:
             await c.close()
     finally:
         code = srv.stop()
     assert code == 0, srv.stderr()
     assert not any(alive(pid) for pid in pids)
+
+
+async def test_one_worker_offers_rooms(server: ServerProcess) -> None:
+    """The one-process server (``--workers 1``, the default) offers rooms and opens one."""
+    async with DoodleClient(server.url) as c:
+        assert "rooms" in c.welcome["features"], c.welcome
+        room = await c.call({"type": "room_create", "name": "Ann"})
+        assert room["type"] == "room" and "Ann" in [p["name"] for p in room["players"]], room
 
 
 def both_pids(http: str) -> dict[int, int]:

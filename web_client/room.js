@@ -16,6 +16,8 @@
 // - A dropped connection reconnects with backoff and takes the same seat back with the
 //   rejoin key kept in sessionStorage (this tab only); the turn and its drawing are replayed.
 // - Everything works by keyboard: forms, buttons, Ctrl+Z to undo while drawing.
+// - A server whose welcome does not offer "rooms" (one of several --workers, or built without them):
+//   the page says so plainly, and how an operator turns rooms on, instead of its forms; the socket is closed.
 
 import { appendPoint, drawStrokes, fitCanvas } from "./drawing.js";
 import { KEYS } from "./storage.js";
@@ -31,6 +33,7 @@ const STORE_KEY = KEYS.room; // sessionStorage: {code, key, name}
 const $ = (id) => document.getElementById(id);
 const els = {
   conn: $("conn"), connText: $("conn-text"), entry: $("entry"), room: $("room"),
+  noRooms: $("no-rooms"), noRoomsTitle: $("no-rooms-title"),
   createForm: $("create-form"), createName: $("create-name"), createRounds: $("create-rounds"),
   createSeconds: $("create-seconds"), joinForm: $("join-form"), joinCode: $("join-code"), joinName: $("join-name"),
   roomCode: $("room-code"), shareLink: $("share-link"), copyLink: $("copy-link"), roomStatus: $("room-status"),
@@ -173,10 +176,7 @@ function onWelcome(msg) {
   state.limits = msg.limits || {};
   stats.connects += 1;
   setConn("connected", "Connected");
-  if (!(msg.features || []).includes("rooms")) {
-    notice("This server has no rooms.", true);
-    return;
-  }
+  if (!(msg.features || []).includes("rooms")) return noRooms();
   if (state.limits.max_name_chars) {
     els.createName.maxLength = els.joinName.maxLength = state.limits.max_name_chars;
   }
@@ -189,6 +189,18 @@ function onWelcome(msg) {
     stats.rejoins += state.room ? 1 : 0;
     send({ type: "room_join", code: seat.code, key: seat.key });
   }
+}
+
+function noRooms() {
+  state.leaving = true;
+  state.pending = null;
+  if (state.ws) state.ws.close();
+  setConn("offline", "No rooms on this server");
+  els.entry.hidden = true;
+  els.room.hidden = true;
+  els.noRooms.hidden = false;
+  els.noRoomsTitle.focus();
+  say("This server does not offer rooms.");
 }
 
 // ------------------------------------------------------------------ messages

@@ -6,8 +6,8 @@ members as ``drawn`` and the AI's guesses after each pen-up and undo as ``ai`` (
 ``guesses`` the core answered the drawer: the server's own classifier path, ranked for
 the room's word list), drops a member whose connection ends (its seat is held for a
 rejoin), reports ``rooms`` in ``/healthz`` and ``doodlestream_rooms_*`` in ``/metrics``,
-offers ``rooms`` in ``welcome.features``, and with a ``web_root`` serves the browser's room
-page (``room.html``) at ``/r`` and ``/r/CODE``.
+and offers ``rooms`` in ``welcome.features`` (the browser's room page, served by
+:class:`server.web.WebClient`, looks there).
 
 The game is :class:`server.rooms.room.Room`'s (Sans-I/O); this module carries out its
 effects: every message to the members goes out through
@@ -29,17 +29,14 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-from websockets.http11 import Response
 
 from server import protocol
 from server.custom_words import CustomVocabulary
-from server.http import CSP, static_file
 from server.limits import Limits
-from server.plugin import Access, Conversation, HttpRequest, MessageHandler, Registry, Services
+from server.plugin import Conversation, MessageHandler, Registry, Services
 from server.ranking import Game
 from server.rooms.directory import Directory
 from server.rooms.errors import AlreadyInRoom, NotInRoom, RoomCode
@@ -60,10 +57,6 @@ log = logging.getLogger("doodlestream.rooms")
 
 #: The name ``welcome.features`` offers the rooms under.
 FEATURE = "rooms"
-#: The browser's room page, in the web root.
-ROOM_PAGE = "room.html"
-#: The room page's Content-Security-Policy: only this server's files (and the stylesheet's inline SVG pictures).
-PAGE_CSP = CSP.replace("img-src 'self'", "img-src 'self' data:")
 #: Guesses the AI shows after each pen-up, in guesses.
 AI_TOP_K = 3
 
@@ -89,11 +82,9 @@ class Rooms:
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
         gap_s: float = TURN_GAP_S,
-        web_root: Path | None = None,
         code_prefix: str | None = None,
     ) -> None:
         self.limits = limits or Limits()
-        self.web_root = web_root
         self.code_prefix = code_prefix
         self.gap_s = gap_s
         self.clock = clock
@@ -129,16 +120,6 @@ class Rooms:
         registry.session_end_hook(self.on_session_end)
         registry.health("rooms", self.health)
         registry.on_close(self.close)
-        if self.web_root is not None:  # the browser's room page: /r (create or join), /r/CODE (join CODE)
-            registry.route("/r", self.page, access=Access.PUBLIC)
-            registry.route("/r/<code>", self.page, access=Access.PUBLIC)
-
-    async def page(self, request: HttpRequest) -> Response:
-        """``web_client/room.html``, whatever the code (the page asks the server for the room)."""
-        assert self.web_root is not None
-        response = static_file(self.web_root, ROOM_PAGE)
-        response.headers["Content-Security-Policy"] = PAGE_CSP
-        return response
 
     @property
     def services(self) -> Services:
