@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import re
 import signal
 import time
 import urllib.error
@@ -19,9 +20,15 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 
 from replay_client.client import DoodleClient
+from server.history.export import export
 from server.limits import MAX_SPRITE_PX, MAX_WORD_CHARS
-from tests.conftest import ROOT, ServerProcess, raw_sample
+from tests.conftest import ROOT, SHIPPED_META, ServerProcess, raw_sample
 from tests.support import InProcessServer, wait_idle
+from tests.web_support import real_drawing
+
+#: A word whose first raw drawing ends with the target as the top guess, never at the strict threshold.
+LEADS = "car"
+THRESHOLD = SHIPPED_META["calibration"]["threshold_95"]
 
 
 @pytest.fixture(scope="module")
@@ -97,6 +104,41 @@ async def test_submit_stores_strokes_guesses_word_client_and_session(srv: InProc
     assert rec["final"] == rec["guesses"][-1]["guesses"] and rec["guess"] == rec["final"][0]["word"]
     assert rec["recognized"] == (rec["guess"] == d["word"])
     assert rec["started_at"] <= rec["created_at"]
+
+
+async def test_recognized_in_the_api_and_the_export_is_the_rounds_verdict(
+    srv: InProcessServer, db: Path, tmp_path: Path
+) -> None:
+    """A real car whose target leads below the strict threshold, submitted under "score": no `recognized`, so
+    not recognized in the gallery, /api/doodles and the export though its final top guess is car; under "top1" it
+    is; on the sketchpad (no target) the final top guess decides, as before."""
+    car = real_drawing(LEADS)
+    verdicts: dict[str, tuple[int, bool]] = {}
+    for rule in ("score", "top1", None):
+        async with DoodleClient(srv.url) as c:
+            if rule is not None:
+                await c.call({"type": "hello", "target": LEADS, "recognize": rule})
+            replies = await draw(c, car)
+            assert replies[-1]["guesses"][0]["word"] == LEADS  # the final top guess is the word in every case
+            if rule is not None:
+                assert replies[-1]["target"]["score"] < THRESHOLD
+            saved = await c.request({"type": "submit", "word": LEADS})
+            verdicts[str(rule)] = saved["id"], bool(c.recognized)
+    assert {rule: sent for rule, (_, sent) in verdicts.items()} == {"score": False, "top1": True, "None": False}
+    expected = {doodle_id: rule != "score" for rule, (doodle_id, _) in verdicts.items()}
+    _, listed = get_json(srv, "/api/doodles?limit=20")
+    assert {d["id"]: d["recognized"] for d in listed["doodles"] if d["id"] in expected} == expected
+    assert [record(srv, i)["target"] for i in expected] == [LEADS, LEADS, None]
+    with urllib.request.urlopen(srv.http + "/gallery?limit=20", timeout=10) as r:
+        cards = re.findall(r'class="card( ok)?" href="/doodles/(\d+)"', r.read().decode())
+    assert {int(i): ok == " ok" for ok, i in cards if int(i) in expected} == expected  # the gallery's ✓
+    for doodle_id, rounds in zip(expected, ["not recognized", "recognized", None], strict=True):
+        with urllib.request.urlopen(f"{srv.http}/doodles/{doodle_id}", timeout=10) as r:
+            said = re.search(r"<dt>In the round</dt><dd>([^<]*)</dd>", r.read().decode())
+        assert (said and said.group(1)) == rounds  # a sketchpad drawing played no round
+    export(db, tmp_path / "x.ndjson", word=LEADS, since=None, labelled_only=True)
+    rows = [json.loads(line) for line in (tmp_path / "x.ndjson").read_text().splitlines()]
+    assert {int(r["key_id"]): r["recognized"] for r in rows if int(r["key_id"]) in expected} == expected
 
 
 async def test_a_drawing_is_stored_once_whatever_follows_its_submit(srv: InProcessServer) -> None:

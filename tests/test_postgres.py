@@ -16,6 +16,7 @@ from bench.services import PostgresServer, free_port
 from server.errors import StoreError
 from server.history.databases import open_database
 from server.history.postgres import PostgresError, PostgresStore
+from server.history.record import NewDoodle
 from tests.support import doodle
 
 pytestmark = pytest.mark.postgres
@@ -30,19 +31,46 @@ def test_a_newer_schema_is_refused(pg_url: str) -> None:
         PostgresStore(pg_url)
 
 
-def test_a_schema_1_database_gains_the_hidden_column(pg_url: str) -> None:
-    """A database of schema 1 (before moderation) is migrated to 2 at open: its drawings kept and shown."""
+def older_schema(pg_url: str, version: int, columns: str, *doodles: NewDoodle) -> list[int]:
+    """Store ``doodles`` in a new database, then make it one of schema ``version``: without ``columns``."""
     store = PostgresStore(pg_url)
-    doodle_id = store.add(doodle(1))
+    ids = [store.add(d) for d in doodles]
     store.close()
     with psycopg.connect(pg_url, autocommit=True) as conn:
-        conn.execute("ALTER TABLE doodles DROP COLUMN hidden")
-        conn.execute("UPDATE doodle_schema SET version = 1")
+        conn.execute("ALTER TABLE doodles " + ", ".join(f"DROP COLUMN {c}" for c in columns.split()))
+        conn.execute("UPDATE doodle_schema SET version = %s", (version,))
+    return ids
+
+
+def test_a_schema_1_database_gains_the_hidden_column(pg_url: str) -> None:
+    """A database of schema 1 (before moderation) is migrated to 2 at open: its drawings kept and shown."""
+    [doodle_id] = older_schema(pg_url, 1, "hidden target target_recognized", doodle(1))
     store = PostgresStore(pg_url)
     try:
         assert store.get(doodle_id) is not None and store.set_hidden(doodle_id, True) and store.get(doodle_id) is None
     finally:
         store.close()
+
+
+def test_a_schema_2_database_gains_targets_and_its_drawings_keep_their_meaning(pg_url: str) -> None:
+    """A database of schema 2 (before targets) is migrated to 3 at open: its drawings still list, recognized when
+    their final top guess was their word (what it meant then); a new drawing keeps the round's verdict."""
+    right, wrong = older_schema(
+        pg_url, 2, "target target_recognized", doodle(1, word="cat", guess="cat"), doodle(2, word="cat", guess="dog")
+    )
+    store = PostgresStore(pg_url)
+    try:
+        assert [(d.id, d.target, d.recognized) for d in store.page(word=None, limit=10, before=None)] == [
+            (wrong, None, False),
+            (right, None, True),
+        ]
+        new = store.add(dataclasses.replace(doodle(3, word="cat", guess="cat"), target="cat", target_recognized=False))
+        assert [d.recognized for d in store.scan()] == [True, False, False]
+        assert store.get(new).target == "cat"  # type: ignore[union-attr]
+    finally:
+        store.close()
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        assert conn.execute("SELECT version FROM doodle_schema").fetchone() == (3,)
 
 
 def test_the_moderation_command_works_on_a_postgresql_url(pg_url: str) -> None:

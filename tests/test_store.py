@@ -16,7 +16,7 @@ import pytest
 
 from server.errors import LimitExceeded, StoreError
 from server.history.databases import open_database
-from server.history.store import AsyncStore, DoodleStore, NewDoodle, Quota, SQLiteStore
+from server.history.store import SCHEMA_VERSION, AsyncStore, DoodleStore, NewDoodle, Quota, SQLiteStore
 from tests.support import doodle
 
 Make = Callable[..., DoodleStore]
@@ -303,13 +303,71 @@ def test_a_schema_3_database_gains_the_hidden_column(tmp_path: Path) -> None:
     doodle_id = store.add(doodle(1))
     store.close()
     db = sqlite3.connect(path)
-    db.execute("ALTER TABLE doodles DROP COLUMN hidden")
+    for column in ("hidden", "target", "target_recognized"):  # as schema 3 was
+        db.execute(f"ALTER TABLE doodles DROP COLUMN {column}")
     db.execute("PRAGMA user_version = 3")
     db.commit()
     db.close()
     store = SQLiteStore(path)
     assert store.get(doodle_id) is not None and store.set_hidden(doodle_id, True) and store.get(doodle_id) is None
-    assert int(store.db.execute("PRAGMA user_version").fetchone()[0]) == 4
+    assert int(store.db.execute("PRAGMA user_version").fetchone()[0]) == SCHEMA_VERSION
+    store.close()
+
+
+def test_recognized_is_the_rounds_verdict_where_there_was_a_target(make: Make) -> None:
+    """With a target, recognized is whether the server sent `recognized` for it and it is the drawing's word (not
+    the final top guess); without one, the final top guess is the word; a re-stored key stays recognized while its
+    target stays, in get, page and scan alike."""
+    store = make()
+    cases = {
+        "led below the threshold": (doodle(0, word="car", guess="car"), "car", False, False),
+        "recognized at a pen-up": (doodle(1, word="car", guess="dog"), "car", True, True),
+        "another word submitted": (doodle(2, word="bus", guess="bus"), "car", True, False),
+        "no word given": (doodle(3, word=None, guess="car"), "car", True, False),
+        "sketchpad, right guess": (doodle(4, word="car", guess="car"), None, False, True),
+        "sketchpad, wrong guess": (doodle(5, word="car", guess="dog"), None, True, False),
+    }
+    ids = {
+        name: store.add(dataclasses.replace(d, target=target, target_recognized=sent))
+        for name, (d, target, sent, _) in cases.items()
+    }
+    expected = {ids[name]: want for name, (*_, want) in cases.items()}
+    assert {i: store.get(i).recognized for i in ids.values()} == expected  # type: ignore[union-attr]
+    assert {d.id: d.recognized for d in store.page(word=None, limit=10, before=None)} == expected
+    assert {d.id: d.public()["recognized"] for d in store.scan()} == expected
+    assert store.get(ids["recognized at a pen-up"]).public()["target"] == "car"  # type: ignore[union-attr]
+    assert store.get(ids["sketchpad, right guess"]).target is None  # type: ignore[union-attr]
+    kept = dataclasses.replace(doodle(6, word="car", guess="dog"), key="k", target="car", target_recognized=True)
+    first = store.add(kept)
+    again = store.add(dataclasses.replace(kept, target_recognized=False, reason="disconnect"))  # resumed, re-kept
+    assert again == first and store.get(first).recognized  # type: ignore[union-attr]
+    store.add(dataclasses.replace(kept, word="bus", target="bus", target_recognized=False))  # another round's target
+    d = store.get(first)
+    assert d is not None and (d.target, d.target_recognized, d.recognized) == ("bus", False, False)
+    store.close()
+
+
+def test_a_schema_4_database_gains_targets_and_its_drawings_keep_their_meaning(tmp_path: Path) -> None:
+    """Opening a schema-4 file adds `target` and `target_recognized`: its drawings still list, recognized when
+    their final top guess was their word (what it meant then), and new drawings keep their verdict."""
+    path = tmp_path / "h.sqlite3"
+    store = SQLiteStore(path)
+    right, wrong = store.add(doodle(1, word="cat", guess="cat")), store.add(doodle(2, word="cat", guess="dog"))
+    store.close()
+    db = sqlite3.connect(path)
+    db.execute("ALTER TABLE doodles DROP COLUMN target")
+    db.execute("ALTER TABLE doodles DROP COLUMN target_recognized")
+    db.execute("PRAGMA user_version = 4")
+    db.commit()
+    db.close()
+    store = SQLiteStore(path)
+    assert int(store.db.execute("PRAGMA user_version").fetchone()[0]) == SCHEMA_VERSION == 5
+    assert [(d.id, d.target, d.recognized) for d in store.page(word=None, limit=10, before=None)] == [
+        (wrong, None, False),
+        (right, None, True),
+    ]
+    new = store.add(dataclasses.replace(doodle(3, word="cat", guess="cat"), target="cat", target_recognized=False))
+    assert [d.recognized for d in store.scan()] == [True, False, False] and store.get(new).target == "cat"  # type: ignore[union-attr]
     store.close()
 
 

@@ -8,10 +8,15 @@ drawings feed straight back into training (``training.data``) and into replay
 
 * ``word``: the word the player meant (from ``submit``).  A drawing whose player named
   no word is written with its **final top guess** as ``word`` and ``recognized: false``
-  (so ``recognized: true`` rows are exactly the player-labelled drawings the model got
-  right); ``--labelled-only`` skips them instead.  A drawing with neither a word nor a
+  (so ``recognized: true`` rows are exactly player-labelled drawings the game recognised);
+  ``--labelled-only`` skips them instead.  A drawing with neither a word nor a
   guess is skipped.  Every skip is counted in the summary line.
-* ``recognized``: whether the final top guess was the player's word.
+* ``recognized``: whether the game recognised the word, as Quick Draw's field means
+  (:attr:`server.history.store.DoodleInfo.recognized`, the gallery's ✓): for a drawing made
+  with a target word (a round of the play mode), whether the server sent ``recognized`` for
+  that target (by the session's rule) and the target is the drawing's word; for one without
+  (the sketchpad, or one stored before the history kept targets), whether the final top
+  guess was the player's word.
 * ``countrycode``: ``ZZ`` (unknown: the server records no location).
 * ``timestamp``: when the drawing was stored, ``YYYY-MM-DD HH:MM:SS.ffffff UTC``.
 * ``key_id``: the drawing's id in the history, as a string.

@@ -50,7 +50,7 @@ CONNECT_TIMEOUT_S = 10.0
 #: The advisory lock key held while the schema is checked and migrated (any constant).
 MIGRATION_LOCK = 0x646F6F646C65
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 SCHEMA_1 = """
 CREATE TABLE doodles (
     id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -114,8 +114,13 @@ CREATE INDEX resume_keys_expiry ON resume_keys (expires_at);
 SCHEMA_2 = """
 ALTER TABLE doodles ADD COLUMN hidden INTEGER NOT NULL DEFAULT 0;
 """
+#: Schema 3: each drawing's target word and whether the server sent ``recognized`` for it (the round's
+#: verdict, :attr:`server.history.store.DoodleInfo.recognized`); older rows have none and keep the old meaning.
+SCHEMA_3 = """
+ALTER TABLE doodles ADD COLUMN target TEXT, ADD COLUMN target_recognized BOOLEAN NOT NULL DEFAULT false;
+"""
 #: What brings a database of each older schema version to :data:`SCHEMA_VERSION` (0: an empty database).
-MIGRATIONS = {0: SCHEMA_1 + SCHEMA_2, 1: SCHEMA_2}
+MIGRATIONS = {0: SCHEMA_1 + SCHEMA_2 + SCHEMA_3, 1: SCHEMA_2 + SCHEMA_3, 2: SCHEMA_3}
 
 
 class PostgresError(StoreError):
@@ -192,13 +197,15 @@ class PostgresStore:
             self._make_room(conn, rec)
             row = conn.execute(
                 f"INSERT INTO doodles ({base.INSERT_COLUMNS})"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
                 " ON CONFLICT (drawing_key) DO UPDATE SET created_at = EXCLUDED.created_at,"
                 " session = EXCLUDED.session, client = coalesce(EXCLUDED.client, doodles.client),"
                 " word = coalesce(EXCLUDED.word, doodles.word), guess = EXCLUDED.guess, reason = EXCLUDED.reason,"
                 " strokes = EXCLUDED.strokes, submitted = doodles.submitted OR EXCLUDED.submitted,"
                 " size = EXCLUDED.size, drawing = EXCLUDED.drawing, guesses = EXCLUDED.guesses,"
-                " final = EXCLUDED.final"
+                " final = EXCLUDED.final, target = EXCLUDED.target,"
+                " target_recognized = EXCLUDED.target_recognized"
+                " OR (doodles.target_recognized AND doodles.target IS NOT DISTINCT FROM EXCLUDED.target)"
                 " RETURNING id",
                 base.insert_values(doodle, rec),
             ).fetchone()

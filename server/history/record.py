@@ -62,6 +62,10 @@ class NewDoodle:
     final: list[Guess]
     #: The drawing's key (:func:`server.session.new_drawing_key`): one record per key; ``None``: always a new record.
     key: str | None = None
+    #: The session's target word while it drew (``hello.target``; ``None``: none, as on the sketchpad).
+    target: str | None = None
+    #: Whether the server sent ``recognized`` for :attr:`target` in this drawing (the round's verdict).
+    target_recognized: bool = False
 
     @property
     def submitted(self) -> bool:
@@ -85,7 +89,10 @@ def dumps(v: Any) -> str:
 
 
 def _text_bytes(d: NewDoodle) -> int:
-    return sum(len(s.encode("utf-8", "surrogatepass")) for s in (d.session, d.client or "", d.word or "", d.reason))
+    return sum(
+        len(s.encode("utf-8", "surrogatepass"))
+        for s in (d.session, d.client or "", d.word or "", d.reason, d.target or "")
+    )
 
 
 def lower_bound(d: NewDoodle) -> int:

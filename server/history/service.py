@@ -6,8 +6,9 @@
   default), when it is cleared or left on the canvas at disconnect or shutdown (a
   drawing hook); ``keep="submitted"`` keeps submitted drawings only.  A record holds
   the strokes with timing, every guess list the client was sent (with its stroke
-  count), the final top-5, the word the player meant (from ``submit``), the client
-  kind, the session id and the times;
+  count), the final top-5, the word the player meant (from ``submit``), the session's
+  target word and whether ``recognized`` was sent for it in this drawing (the round's
+  verdict: the gallery's ✓), the client kind, the session id and the times;
 * a drawing is stored once, under its key (:attr:`server.session.Session.drawing_key`;
   the store keeps one record per key, so a drawing left at a dropped connection and
   resumed in another session updates its record): after ``submit``, a ``clear``, a disconnect or another
@@ -112,6 +113,8 @@ def new_record(session: Session, reason: str, word: str | None) -> NewDoodle:
         guesses=guesses,
         final=list(guesses[-1]["guesses"]) if guesses else [],
         key=session.drawing_key,
+        target=session.game.target,
+        target_recognized=session.game.recognized,
     )
 
 

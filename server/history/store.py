@@ -21,16 +21,23 @@ Promises:
 
 * Ids are positive, increasing and never reused (``AUTOINCREMENT``).
 * A drawing comes back exactly as added: strokes (Quick Draw raw format, numbers
-  unchanged), every guess list with its stroke count, the final top-5, word, client,
-  session, reason and times.
+  unchanged), every guess list with its stroke count, the final top-5, word, target
+  (and whether it was recognized), client, session, reason and times.
 * ``word`` filters match a drawing's *label*: the word the player meant, or, where the
   player named none, the final top guess.
 * One record per drawing key (schema 3): adding a drawing whose ``key`` is stored already
   replaces that record's content in place (same id; the word the player gave is kept
-  unless a new one is given; once submitted, it stays submitted), so a drawing
+  unless a new one is given; once submitted, it stays submitted; once recognized for a target,
+  it stays so while the target stays the same), so a drawing
   left at a dropped connection, resumed and submitted is stored once.
 * Listing pages find a word forgivingly: ``page(word=...)`` matches labels that hold it,
   in any case ("Bicycle", "cycle"); ``scan(word=...)`` (the export) matches exactly.
+* ``recognized`` (:attr:`DoodleInfo.recognized`, the gallery's ✓, the API's and the export's
+  ``recognized``) is the round's verdict: a drawing made with a target word (``hello.target``)
+  is recognized when the server sent ``recognized`` for that target while it was drawn
+  (schema 5 keeps both with the drawing) and the target is the drawing's word.  A drawing
+  with no target (the sketchpad), or stored before schema 5, is recognized when its final
+  top guess is its word.
 * Hidden drawings (schema 4, moderation: :meth:`DoodleStore.set_hidden`) are left out of
   ``page``, ``get`` and ``scan``; :meth:`DoodleStore.delete` and
   :meth:`DoodleStore.delete_key` remove a drawing for good (by id: moderation; by
@@ -96,7 +103,7 @@ STARTUP_CHECK_S = 10.0
 #: SQLite virtual-machine steps between two looks at the clock during the start-up check, in steps.
 CHECK_STEPS = 10_000
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS doodles (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -164,12 +171,19 @@ CREATE INDEX IF NOT EXISTS custom_words_model ON custom_words (model, word, id);
 MIGRATE_3_TO_4 = """
 ALTER TABLE doodles ADD COLUMN hidden INTEGER NOT NULL DEFAULT 0;
 """
+#: Schema 4 -> 5: each drawing's target word and whether the server sent ``recognized`` for it
+#: (older rows have no target: their ``recognized`` keeps its old meaning, the final top guess).
+MIGRATE_4_TO_5 = """
+ALTER TABLE doodles ADD COLUMN target TEXT;
+ALTER TABLE doodles ADD COLUMN target_recognized INTEGER NOT NULL DEFAULT 0;
+"""
 #: What brings a database of each older schema version to :data:`SCHEMA_VERSION`.
 MIGRATIONS = {
-    0: SCHEMA + QUOTA_SCHEMA + MIGRATE_2_TO_3 + MIGRATE_3_TO_4,
-    1: MIGRATE_1_TO_2 + QUOTA_SCHEMA + MIGRATE_2_TO_3 + MIGRATE_3_TO_4,
-    2: MIGRATE_2_TO_3 + MIGRATE_3_TO_4,
-    3: MIGRATE_3_TO_4,
+    0: SCHEMA + QUOTA_SCHEMA + MIGRATE_2_TO_3 + MIGRATE_3_TO_4 + MIGRATE_4_TO_5,
+    1: MIGRATE_1_TO_2 + QUOTA_SCHEMA + MIGRATE_2_TO_3 + MIGRATE_3_TO_4 + MIGRATE_4_TO_5,
+    2: MIGRATE_2_TO_3 + MIGRATE_3_TO_4 + MIGRATE_4_TO_5,
+    3: MIGRATE_3_TO_4 + MIGRATE_4_TO_5,
+    4: MIGRATE_4_TO_5,
 }
 
 
@@ -211,6 +225,10 @@ class DoodleInfo:
     strokes: int
     drawing: list[RawStroke]
     """The strokes in Quick Draw raw format (``[[x...], [y...], [t ms...]]`` each)."""
+    target: str | None
+    """The word the session was asked to draw (``hello.target``); ``None``: none (or stored before schema 5)."""
+    target_recognized: bool
+    """Whether the server sent ``recognized`` for :attr:`target` while this drawing was drawn."""
 
     @property
     def label(self) -> str | None:
@@ -219,8 +237,12 @@ class DoodleInfo:
 
     @property
     def recognized(self) -> bool:
-        """Whether the final top guess is the word the player meant."""
-        return self.word is not None and self.guess == self.word
+        """Whether the game recognised the player's word: with a target, the round's verdict (the server
+        sent ``recognized`` for it, and it is the drawing's word); without one (the sketchpad, or a
+        drawing stored before schema 5), whether the final top guess is the player's word."""
+        if self.target is None:
+            return self.word is not None and self.guess == self.word
+        return self.target_recognized and self.target == self.word
 
     def public(self) -> dict[str, Any]:
         return {
@@ -230,6 +252,7 @@ class DoodleInfo:
             "word": self.word,
             "guess": self.guess,
             "label": self.label,
+            "target": self.target,
             "recognized": self.recognized,
             "reason": self.reason,
             "strokes": self.strokes,
@@ -400,12 +423,12 @@ def _statements(script: str) -> Iterator[str]:
             current = ""
 
 
-_INFO_COLUMNS = "id, created_at, client, word, guess, reason, strokes, drawing"
+_INFO_COLUMNS = "id, created_at, client, word, guess, reason, strokes, drawing, target, target_recognized"
 _ALL_COLUMNS = _INFO_COLUMNS + ", session, started_at, guesses, final"
 #: The columns an ``INSERT INTO doodles`` fills, in the order of :func:`insert_values`.
 INSERT_COLUMNS = (
     "created_at, started_at, session, client, word, guess, reason, strokes,"
-    " submitted, size, drawing, guesses, final, drawing_key"
+    " submitted, size, drawing, guesses, final, drawing_key, target, target_recognized"
 )
 
 
@@ -431,6 +454,8 @@ def insert_values(doodle: NewDoodle, rec: EncodedRecord) -> tuple[Any, ...]:
         rec.guesses,
         rec.final,
         doodle.key,
+        doodle.target,
+        doodle.target is not None and doodle.target_recognized,
     )
 
 
@@ -478,7 +503,7 @@ def grouped_custom_words(rows: Iterable[Sequence[Any]]) -> list[tuple[str, list[
 
 def info_from_row(row: Sequence[Any]) -> DoodleInfo:
     """The :class:`DoodleInfo` of a row of ``_INFO_COLUMNS``."""
-    return DoodleInfo(row[0], row[1], row[2], row[3], row[4], row[5], row[6], json.loads(row[7]))
+    return DoodleInfo(row[0], row[1], row[2], row[3], row[4], row[5], row[6], json.loads(row[7]), row[8], bool(row[9]))
 
 
 def doodle_from_row(row: Sequence[Any]) -> Doodle:
@@ -492,10 +517,12 @@ def doodle_from_row(row: Sequence[Any]) -> Doodle:
         row[5],
         row[6],
         json.loads(row[7]),
-        session=row[8],
-        started_at=row[9],
-        guesses=json.loads(row[10]),
-        final=json.loads(row[11]),
+        row[8],
+        bool(row[9]),
+        session=row[10],
+        started_at=row[11],
+        guesses=json.loads(row[12]),
+        final=json.loads(row[13]),
     )
 
 
@@ -601,12 +628,14 @@ class SQLiteStore:
             self._make_room(rec)
             cur = self.db.execute(
                 f"INSERT INTO doodles ({INSERT_COLUMNS})"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (drawing_key) DO UPDATE SET created_at = excluded.created_at,"
                 " session = excluded.session, client = coalesce(excluded.client, client),"
                 " word = coalesce(excluded.word, word), guess = excluded.guess, reason = excluded.reason,"
                 " strokes = excluded.strokes, submitted = max(submitted, excluded.submitted), size = excluded.size,"
-                " drawing = excluded.drawing, guesses = excluded.guesses, final = excluded.final"
+                " drawing = excluded.drawing, guesses = excluded.guesses, final = excluded.final,"
+                " target = excluded.target,"
+                " target_recognized = max(excluded.target_recognized, target_recognized AND target IS excluded.target)"
                 " RETURNING id",
                 insert_values(doodle, rec),
             )
