@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from server.errors import LimitExceeded, StoreError
+from server.errors import LimitExceeded, StoreError, StoreTimeout
 from server.history.databases import open_database
 from server.history.store import SCHEMA_VERSION, AsyncStore, DoodleStore, NewDoodle, Quota, SQLiteStore
 from tests.support import doodle
@@ -379,4 +379,29 @@ async def test_an_engines_error_reaches_callers_as_a_store_error(tmp_path: Path)
     with pytest.raises(StoreError) as e:
         await store.open()
     assert isinstance(e.value.__cause__, sqlite3.DatabaseError) and "DatabaseError" in str(e.value)
+    await store.close()
+
+
+async def test_a_lock_held_past_the_deadline_is_a_timeout_whichever_deadline_fires_first(tmp_path: Path) -> None:
+    """SQLite giving up on a lock held elsewhere (its busy timeout is the call's deadline) is StoreTimeout, as the
+    caller's own wait would be: the two race, and the history counts either as a timeout, not a failure."""
+    path = tmp_path / "h.sqlite3"
+
+    def quick_to_give_up() -> SQLiteStore:
+        inner = SQLiteStore(path)
+        set_lock_timeout = inner.set_lock_timeout
+        inner.set_lock_timeout = lambda seconds: set_lock_timeout(min(seconds, 0.05))  # type: ignore[method-assign]
+        return inner
+
+    store = AsyncStore(quick_to_give_up, timeout_s=30)
+    await store.open()
+    lock = sqlite3.connect(path, isolation_level=None)
+    lock.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(StoreTimeout, match="locked"):
+            await store.add(doodle(0))
+    finally:
+        lock.rollback()
+        lock.close()
+    assert (await store.add(doodle(1)))[0] > 0
     await store.close()

@@ -805,7 +805,11 @@ class AsyncStore(Generic[S]):
                         self._store.set_lock_timeout(max(job.deadline - time.monotonic(), 0.001))
                     result = job.fn(self._store)
                 except sqlite3.Error as e:
-                    error = StoreError(f"{type(e).__name__}: {e}")
+                    # SQLite waits for a lock until the job's deadline (its busy timeout, set above), so a
+                    # lock still held then is the same timeout the caller's wait_for reports: whichever of
+                    # the two fires first, the call timed out.
+                    busy = getattr(e, "sqlite_errorcode", None) == sqlite3.SQLITE_BUSY
+                    error = (StoreTimeout if busy else StoreError)(f"{type(e).__name__}: {e}")
                     error.__cause__ = e
                     job.future.set_exception(error)
                 except BaseException as e:
