@@ -382,7 +382,7 @@ def test_a_token_link_connects_leaves_the_address_bar_and_a_missing_or_wrong_tok
             page = player.open(tokened.http + f"/?mode=play&seconds=5&words=eye&token={TOKEN}")
             assert "token" not in page.url and page.url.endswith("/?mode=play&seconds=5&words=eye")
             assert any(c["name"] == "doodlestream_token" for c in player.context.cookies())
-            player.play(real_drawing("cat"))
+            player.play(real_drawing("axe"))  # 117 points: drawn inside the 5 s round (the cat's 605 took 11 s)
             player.next()
             page.locator("#summary").wait_for(state="visible")
             page.wait_for_timeout(1000)  # time for the gallery's answer, if it were asked
