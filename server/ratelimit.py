@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 __all__ = ["ALLOWANCES_KEPT", "OVERFLOW", "PerAddress", "TimeShare", "TokenBucket"]
 
@@ -24,18 +25,19 @@ OVERFLOW = "(overflow)"
 
 
 class TokenBucket:
-    """``rate`` tokens per second with a ``burst`` allowance (it starts full)."""
+    """``rate`` tokens per second with a ``burst`` allowance (it starts full), timed by ``clock`` (seconds;
+    a Sans-I/O owner such as a room passes its own)."""
 
-    __slots__ = ("burst", "rate", "stamp", "tokens")
+    __slots__ = ("burst", "clock", "rate", "stamp", "tokens")
 
-    def __init__(self, rate: float, burst: float) -> None:
-        self.rate, self.burst = rate, float(burst)
+    def __init__(self, rate: float, burst: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.rate, self.burst, self.clock = rate, float(burst), clock
         self.tokens = float(burst)
-        self.stamp = time.monotonic()
+        self.stamp = clock()
 
     def available(self) -> float:
         """The tokens the bucket holds now."""
-        now = time.monotonic()
+        now = self.clock()
         self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
         self.stamp = now
         return self.tokens
@@ -54,7 +56,7 @@ class TokenBucket:
     @property
     def full(self) -> bool:
         """Whether it has refilled completely since it was last taken from (it can be forgotten)."""
-        return self.tokens + (time.monotonic() - self.stamp) * self.rate >= self.burst
+        return self.tokens + (self.clock() - self.stamp) * self.rate >= self.burst
 
 
 class TimeShare:

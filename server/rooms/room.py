@@ -45,6 +45,7 @@ from typing import Any, Literal
 
 from server.errors import ErrorCode, LimitExceeded
 from server.limits import Limits
+from server.ratelimit import TokenBucket
 from server.rooms.codes import new_key, shown
 from server.rooms.errors import NotHost, NotNow, RoomFull, UnknownSeat
 from server.rooms.text import closeness, comparable, hint
@@ -141,9 +142,8 @@ class Player:
     #: When the connection dropped (``None``: connected, or the AI).
     dropped_at: float | None = None
     ai: bool = False
-    #: Guess rate limit: tokens left and when they were counted.
-    tokens: float = 0.0
-    stamp: float = 0.0
+    #: Guess rate limit (``max_guesses_per_second``, burst ``guess_burst``; ``None`` for the AI).
+    guesses: TokenBucket | None = None
 
     def public(self) -> Payload:
         out: Payload = {"id": self.id, "name": self.name, "score": self.score, "connected": self.connected}
@@ -286,7 +286,9 @@ class Room:
             raise RoomFull(f"room {shown(self.code)} is full ({self.limits.max_room_players} players)")
         pid = f"p{self._next_id}"
         self._next_id += 1
-        player = Player(pid, name, key=new_key(), tokens=float(self.limits.guess_burst), stamp=self.clock())
+        limits = self.limits
+        bucket = TokenBucket(limits.max_guesses_per_second, limits.guess_burst, clock=self.clock)
+        player = Player(pid, name, key=new_key(), guesses=bucket)
         self.players[pid] = player
         if self.host is None:
             self.host = pid
@@ -551,17 +553,10 @@ class Room:
             raise NotNow("the drawer does not guess")
         if pid in t.guessed:
             raise NotNow("you have already guessed this word")
-        now = self.clock()
-        limits = self.limits
-        player.tokens = min(
-            float(limits.guess_burst), player.tokens + (now - player.stamp) * limits.max_guesses_per_second
-        )
-        player.stamp = now
-        if player.tokens < 1.0:
+        if player.guesses is not None and not player.guesses.take():
             raise LimitExceeded(
-                f"more than {limits.max_guesses_per_second:g} guesses per second", code=ErrorCode.RATE_LIMITED
+                f"more than {self.limits.max_guesses_per_second:g} guesses per second", code=ErrorCode.RATE_LIMITED
             )
-        player.tokens -= 1.0
         verdict = closeness(text, t.word)
         if verdict == "right":
             return self._right(t, pid)
