@@ -258,7 +258,8 @@ internal static partial class Harness
         var left = Await(all, bo.Session.LeaveRoomAsync(), "room_leave", out code);
         result["left"] = left != null ? left.Reason : code;
         result["bo_in_room_after_leaving"] = bo.Session.InRoom;
-        PumpAll(all, () => ann.GameEnds.Count >= 1, 20, "the game's end");
+        // game_end comes first, then the room's new view (back in its lobby) in a frame that may be pumped later.
+        PumpAll(all, () => ann.GameEnds.Count >= 1 && ann.Session.Room.State == "lobby", 20, "the game's end and the lobby");
         result["ann_room_state"] = ann.Session.Room.State;
         result["ann"] = ann.Json();
         result["bo"] = bo.Json();
